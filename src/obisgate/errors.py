@@ -1,0 +1,161 @@
+"""Every exception obisgate raises on purpose.
+
+::
+
+    ObisgateError                      root: catch this to catch everything below
+    ├── ProtocolError                  the bytes on the line break IEC 62056-21
+    │   ├── ChecksumError              block check character (BCC) does not match
+    │   ├── FramingError               missing or misplaced STX/ETX/CR LF, oversize, junk
+    │   └── UnexpectedMessageError     a well-formed message that makes no sense now
+    ├── MeterError                     the meter answered with an error message, e.g. (ER01)
+    │   └── AccessDeniedError          the meter refused the password (break after P1/P2)
+    ├── NoAnswerError                  (also TimeoutError) the meter stayed silent too long
+    ├── TransportError                 (also OSError) the port or connection failed
+    │   ├── ConnectError               could not open the port / connect
+    │   ├── ConnectionLostError        the peer closed the connection mid-exchange
+    │   └── UnsupportedOperation       the transport cannot do what the exchange needs
+    └── ConfigError                    (also ValueError) a setting, URL or file is invalid
+
+Messages never contain passwords.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccessDeniedError",
+    "ChecksumError",
+    "ConfigError",
+    "ConnectError",
+    "ConnectionLostError",
+    "FramingError",
+    "MeterError",
+    "NoAnswerError",
+    "ObisgateError",
+    "ProtocolError",
+    "TransportError",
+    "UnexpectedMessageError",
+    "UnsupportedOperation",
+]
+
+
+class ObisgateError(Exception):
+    """Root of every exception that obisgate raises on purpose."""
+
+    #: short machine-readable cause, used as the gateway's device status
+    kind = "error"
+
+
+class ProtocolError(ObisgateError):
+    """The peer sent bytes that break the protocol."""
+
+    kind = "protocol error"
+
+
+class ChecksumError(ProtocolError):
+    """The block check character of a message is wrong.
+
+    Attributes:
+        expected: the BCC computed over the received block.
+        received: the BCC byte the peer sent.
+    """
+
+    kind = "checksum error"
+
+    def __init__(self, expected: int, received: int, *, attempts: int = 1) -> None:
+        self.expected = expected
+        self.received = received
+        self.attempts = attempts
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(
+            f"BCC checksum error{tries}: computed 0x{expected:02X}, "
+            f"meter sent 0x{received:02X}"
+        )
+
+
+class FramingError(ProtocolError):
+    """A message is malformed: bad framing, oversize, or nothing but junk."""
+
+    kind = "framing error"
+
+
+class UnexpectedMessageError(ProtocolError):
+    """A well-formed message arrived that is not valid in the current state."""
+
+    kind = "unexpected message"
+
+
+class MeterError(ObisgateError):
+    """The meter understood the command but answered with an error message.
+
+    Attributes:
+        text: the error text as the meter sent it, e.g. ``ER04``.
+    """
+
+    kind = "meter error"
+
+    def __init__(self, text: str, *, command: str = "") -> None:
+        self.text = text
+        self.command = command
+        where = f" to {command}" if command else ""
+        super().__init__(f"meter answered{where} with error ({text})")
+
+
+class AccessDeniedError(MeterError):
+    """The meter refused the password and ended the session."""
+
+    kind = "access denied"
+
+    def __init__(self, message: str = "meter refused the password") -> None:
+        self.text = ""
+        self.command = "password"
+        Exception.__init__(self, message)
+
+
+class NoAnswerError(ObisgateError, TimeoutError):
+    """The meter did not answer (or stopped answering) within the time allowed.
+
+    Attributes:
+        waiting_for: what the reader was waiting for, e.g. ``"identification"``.
+        received: how many bytes of that message had arrived.
+    """
+
+    kind = "no answer"
+
+    def __init__(self, waiting_for: str, timeout_s: float, received: int = 0) -> None:
+        self.waiting_for = waiting_for
+        self.timeout_s = timeout_s
+        self.received = received
+        if received:
+            msg = (
+                f"timeout: meter stopped sending during the {waiting_for} "
+                f"({received} bytes received, then {timeout_s:g} s of silence)"
+            )
+        else:
+            msg = f"timeout: no answer from the meter ({waiting_for}) within {timeout_s:g} s"
+        super().__init__(msg)
+
+
+class TransportError(ObisgateError, OSError):
+    """The port or network connection failed."""
+
+    kind = "connection error"
+
+
+class ConnectError(TransportError):
+    """The port could not be opened or the connection could not be made."""
+
+
+class ConnectionLostError(TransportError):
+    """The connection closed while an exchange was in progress."""
+
+    kind = "connection lost"
+
+
+class UnsupportedOperation(TransportError):
+    """The transport cannot do what was asked (e.g. a baud switch over raw TCP)."""
+
+
+class ConfigError(ObisgateError, ValueError):
+    """A setting, URL or configuration file is invalid; the message says what is allowed."""
+
+    kind = "configuration error"

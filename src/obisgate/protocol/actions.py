@@ -1,0 +1,60 @@
+"""What the sans-IO core asks its driver to do, and what it reports.
+
+The core never touches a port, a clock or a timer: it returns these values and
+the driver (``obisgate.session``) carries them out in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from obisgate.protocol.identification import Identification
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Write ``data`` to the line.
+
+    Attributes:
+        data: the bytes to send.
+        shown: what traces and logs show instead of ``data`` (passwords masked);
+            ``None`` means ``data`` may be shown as it is.
+    """
+
+    data: bytes
+    shown: bytes | None = None
+
+    @property
+    def printable(self) -> bytes:
+        """The bytes a trace may show."""
+        return self.data if self.shown is None else self.shown
+
+
+@dataclass(frozen=True, slots=True)
+class Drain:
+    """Wait until everything written has left the UART."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait ``seconds`` before the next action (a reaction or settling time)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class SetBaud:
+    """Switch the line to ``baud`` (the meter switches too)."""
+
+    baud: int
+
+
+@dataclass(frozen=True, slots=True)
+class IdentificationReceived:
+    """The meter identified itself."""
+
+    identification: Identification
+
+
+Action = Send | Drain | Sleep | SetBaud
+Event = IdentificationReceived

@@ -1,0 +1,44 @@
+"""Block check character (BCC): XOR per ISO/IEC 1155, or the 7-bit sum some meters use."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class BccMethod(str, Enum):
+    """How a meter computes its block check character."""
+
+    XOR = "xor"
+    """Longitudinal parity, as the standard requires."""
+    SUM7 = "sum7"
+    """Sum modulo 128 (Energomera and other GOST meters)."""
+
+
+def compute_bcc(block: bytes, method: BccMethod = BccMethod.XOR) -> int:
+    """Return the BCC of ``block``.
+
+    Args:
+        block: every byte after the first SOH or STX, up to and including the
+            terminating ETX or EOT.
+        method: XOR (the standard) or SUM7.
+
+    Returns:
+        The check value, 0x00-0x7F (bit 7 of the input is ignored).
+    """
+    if method is BccMethod.SUM7:
+        return sum(block) & 0x7F
+    return _xor_all(block) & 0x7F
+
+
+def _xor_all(block: bytes) -> int:
+    # Fold the block as one big integer: each halving XORs two halves in C,
+    # so a 10 kB readout costs microseconds instead of a Python loop per byte.
+    width = 1
+    while width < len(block):
+        width *= 2
+    acc = int.from_bytes(block, "big")
+    while width > 1:
+        width //= 2
+        shift = width * 8
+        acc = (acc >> shift) ^ (acc & ((1 << shift) - 1))
+    return acc

@@ -1,0 +1,414 @@
+"""Sans-IO state machine of a readout: sign-on, identification, mode A/B/C/D, data.
+
+Theory of operation: :meth:`ReadoutClient.start` returns the first actions
+(wake-up, request). The driver carries them out, then waits for bytes for at
+most :attr:`ReadoutClient.read_timeout_s` and passes what arrives to
+:meth:`ReadoutClient.receive_data`, or calls :meth:`ReadoutClient.timeout` when
+nothing came. Each call returns further actions until :attr:`result` is set.
+Any exception puts the client in the error state; it cannot be reused.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum, auto
+
+from obisgate.errors import ChecksumError, ConfigError, FramingError, NoAnswerError
+from obisgate.protocol.actions import (
+    Action,
+    Drain,
+    Event,
+    IdentificationReceived,
+    Send,
+    SetBaud,
+    Sleep,
+)
+from obisgate.protocol.bcc import BccMethod
+from obisgate.protocol.chars import (
+    ACK,
+    BAUD_TO_MODE_C_CHAR,
+    CRLF,
+    INITIAL_BAUD,
+    INTER_CHAR_MAX_S,
+    MASK_7BIT,
+    MODE_B_BAUD,
+    MODE_C_BAUD,
+    MODE_D_BAUD,
+    NAK,
+    OPTION_SELECT_WAIT_MAX_S,
+)
+from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.protocol.readout import (
+    Readout,
+    check_bcc,
+    maybe_extract_data_message,
+    readout_from_message,
+)
+
+__all__ = ["ReadResult", "ReadoutClient", "ReadoutOptions", "request_message"]
+
+_ADDRESS = re.compile(r"[0-9A-Za-z ]{0,32}")
+_MAX_IDENT_LINE = 256
+_MAX_JUNK = 4096
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReadoutOptions:
+    """How to read one meter. Every field has the standard's default.
+
+    Attributes:
+        address: device address sent in the request (``""`` = every meter answers).
+        request_start: what precedes the address: ``"/?"``, or a manufacturer
+            variant such as ``"/2"`` or ``"/#"``.
+        wakeup_nuls: NUL bytes sent before the request (0 = no wake-up; 66 is
+            the standard's 2.2 s at 300 Bd), followed by ``wakeup_delay_s``.
+        mode: force a protocol mode instead of the one the meter announces;
+            ``D`` listens to a meter that pushes its data.
+        initial_baud: rate of the request (``None``: 300, or 2400 in mode D).
+        max_baud: never switch above this rate.
+        force_baud: switch to this rate whatever the meter proposes.
+        switch_baud: ``False`` keeps the initial rate (answers ``0`` in mode C).
+        option: the mode-control character Y of the option select (``"0"`` readout).
+        reaction_time_s: wait before our acknowledgement (t2; 0.2-1.5 s).
+        honour_fast_reaction: use 20 ms instead for meters whose manufacturer
+            ID has a lower-case 3rd letter.
+        baud_change_delay_s: extra wait after the acknowledgement has drained,
+            before switching (USB adapters that report drained too early).
+        response_timeout_s: how long to wait for the first byte of an answer.
+        inter_byte_timeout_s: longest silence inside a message (ta).
+        bcc_method: XOR (standard) or SUM7.
+        verify_bcc: check the BCC (``False`` reports it as not checked).
+        repeat_requests: NAKs sent after a wrong BCC before giving up.
+        strip_echo: drop a received copy of what we just sent.
+        max_message_bytes: largest message accepted.
+    """
+
+    address: str = ""
+    request_start: str = "/?"
+    wakeup_nuls: int = 0
+    wakeup_delay_s: float = 1.6
+    mode: ProtocolMode | None = None
+    initial_baud: int | None = None
+    max_baud: int | None = None
+    force_baud: int | None = None
+    switch_baud: bool = True
+    option: str = "0"
+    reaction_time_s: float = 0.3
+    honour_fast_reaction: bool = True
+    baud_change_delay_s: float = 0.0
+    response_timeout_s: float = 2.5
+    inter_byte_timeout_s: float = INTER_CHAR_MAX_S
+    bcc_method: BccMethod = BccMethod.XOR
+    verify_bcc: bool = True
+    repeat_requests: int = 1
+    strip_echo: bool = True
+    max_message_bytes: int = 4 << 20
+
+    def __post_init__(self) -> None:
+        if not _ADDRESS.fullmatch(self.address):
+            raise ConfigError(
+                f"device address {self.address!r}: up to 32 characters 0-9, A-Z, a-z, space"
+            )
+        if not self.request_start.startswith("/") or any(
+            c in self.request_start[1:] for c in "/!\r\n"
+        ):
+            raise ConfigError(
+                f"request start {self.request_start!r}: must start with '/' "
+                "and contain no other '/' or '!'"
+            )
+        if not 0.0 <= self.reaction_time_s <= 1.5:
+            raise ConfigError(
+                f"reaction time {self.reaction_time_s:g} s: allowed 0-1.5 s"
+            )
+        for name in ("max_baud", "force_baud"):
+            baud = getattr(self, name)
+            if baud is not None and baud not in BAUD_TO_MODE_C_CHAR:
+                rates = ", ".join(map(str, BAUD_TO_MODE_C_CHAR))
+                raise ConfigError(f"{name} {baud}: allowed {rates}")
+        if len(self.option) != 1:
+            raise ConfigError(f"option {self.option!r}: one character, e.g. '0' or '1'")
+        if self.response_timeout_s <= 0 or self.inter_byte_timeout_s <= 0:
+            raise ConfigError("timeouts must be positive")
+        if self.repeat_requests < 0 or self.wakeup_nuls < 0:
+            raise ConfigError("repeat_requests and wakeup_nuls must not be negative")
+
+    @property
+    def start_baud(self) -> int:
+        """The rate the exchange starts at."""
+        if self.initial_baud is not None:
+            return self.initial_baud
+        return MODE_D_BAUD if self.mode is ProtocolMode.D else INITIAL_BAUD
+
+
+def request_message(address: str = "", request_start: str = "/?") -> bytes:
+    """Encode the request ``/?<address>!CR LF``."""
+    return f"{request_start}{address}!".encode("ascii") + CRLF
+
+
+def option_select_message(baud_char: str, option: str = "0", protocol: str = "0") -> bytes:
+    """Encode the acknowledgement / option select ``ACK V Z Y CR LF``."""
+    return bytes((ACK,)) + f"{protocol}{baud_char}{option}".encode("ascii") + CRLF
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    """The outcome of a readout.
+
+    Attributes:
+        identification: what the meter sent in its identification message.
+        mode: the protocol mode actually run.
+        baud: the rate the data message was sent at.
+        readout: the data sets and BCC status.
+    """
+
+    identification: Identification
+    mode: ProtocolMode
+    baud: int
+    readout: Readout
+
+
+class _State(Enum):
+    IDLE = auto()
+    WAIT_IDENT = auto()
+    WAIT_DATA = auto()
+    DONE = auto()
+    ERROR = auto()
+
+
+class ReadoutClient:
+    """One readout exchange, as a hand-held unit runs it. Does no I/O.
+
+    Raises (from every method): :class:`~obisgate.errors.ProtocolError`
+    subclasses for bad input, :class:`~obisgate.errors.NoAnswerError` from
+    :meth:`timeout`, ``RuntimeError`` when called in the wrong state.
+    """
+
+    def __init__(self, options: ReadoutOptions | None = None) -> None:
+        self.options = options or ReadoutOptions()
+        self.baud = self.options.start_baud
+        self.bytes_received = 0
+        self.result: ReadResult | None = None
+        self.events: list[Event] = []
+        self._state = _State.IDLE
+        self._buf = bytearray()
+        self._scan = 0
+        self._echo = b""
+        self._echo_held = b""
+        self._phase_bytes = 0
+        self._first_byte_timeout = self.options.response_timeout_s
+        self._ident: Identification | None = None
+        self._mode = ProtocolMode.A
+        self._repeats_left = self.options.repeat_requests
+        self._checksum_error: ChecksumError | None = None
+
+    # -- public API ---------------------------------------------------------
+
+    @property
+    def done(self) -> bool:
+        """True once :attr:`result` is available."""
+        return self._state is _State.DONE
+
+    @property
+    def read_timeout_s(self) -> float:
+        """How long the driver may wait for the next bytes before :meth:`timeout`."""
+        if self._phase_bytes:
+            return self.options.inter_byte_timeout_s
+        return self._first_byte_timeout
+
+    @property
+    def waiting_for(self) -> str:
+        """What the client waits for, in words (for progress and errors)."""
+        if self._state is _State.WAIT_IDENT:
+            return "identification"
+        return "data message"
+
+    def start(self) -> list[Action]:
+        """Begin the exchange; returns the wake-up and request actions."""
+        self._require(_State.IDLE)
+        opts = self.options
+        self._state = _State.WAIT_IDENT
+        if opts.mode is ProtocolMode.D:
+            return []
+        actions: list[Action] = []
+        if opts.wakeup_nuls:
+            actions += [Send(bytes(opts.wakeup_nuls)), Drain(), Sleep(opts.wakeup_delay_s)]
+        actions.append(self._send(request_message(opts.address, opts.request_start)))
+        return actions
+
+    def receive_data(self, data: bytes) -> list[Action]:
+        """Take bytes from the line; returns what to do next.
+
+        Raises:
+            FramingError: junk without an identification, an oversize message, or
+                a message that cannot start here.
+            ChecksumError: a wrong BCC and no repeat request left.
+        """
+        if self._state not in (_State.WAIT_IDENT, _State.WAIT_DATA):
+            self._require(_State.WAIT_DATA)
+        data = data.translate(MASK_7BIT)
+        self.bytes_received += len(data)
+        if self._echo:
+            data = self._strip_echo(data)
+        if not data:
+            return []
+        self._phase_bytes += len(data)
+        self._buf += data
+        try:
+            return self._process()
+        except BaseException:
+            self._state = _State.ERROR
+            raise
+
+    def timeout(self) -> list[Action]:
+        """Report that :attr:`read_timeout_s` passed without bytes.
+
+        Raises:
+            ChecksumError: the meter did not repeat a message with a wrong BCC.
+            NoAnswerError: otherwise.
+        """
+        self._state = _State.ERROR
+        if self._checksum_error is not None:
+            raise self._checksum_error
+        raise NoAnswerError(self.waiting_for, self.read_timeout_s, self._phase_bytes)
+
+    # -- internals ----------------------------------------------------------
+
+    def _require(self, state: _State) -> None:
+        if self._state is not state:
+            raise RuntimeError(f"ReadoutClient is {self._state.name}, needs {state.name}")
+
+    def _send(self, data: bytes) -> Send:
+        if self.options.strip_echo:
+            self._echo = data
+            self._echo_held = b""
+        return Send(data)
+
+    def _strip_echo(self, data: bytes) -> bytes:
+        held = self._echo_held + data
+        echo = self._echo
+        n = min(len(echo), len(held))
+        if held[:n] != echo[:n]:
+            self._echo = self._echo_held = b""
+            return held
+        if n == len(echo):
+            self._echo = self._echo_held = b""
+            return held[n:]
+        self._echo_held = held
+        return b""
+
+    def _process(self) -> list[Action]:
+        actions: list[Action] = []
+        if self._state is _State.WAIT_IDENT:
+            if not self._maybe_take_identification(actions):
+                return actions
+        if self._state is _State.WAIT_DATA:
+            self._maybe_take_data(actions)
+        return actions
+
+    def _maybe_take_identification(self, actions: list[Action]) -> bool:
+        buf = self._buf
+        while True:
+            slash = buf.find(b"/")
+            if slash < 0:
+                if len(buf) > _MAX_JUNK:
+                    raise FramingError(
+                        f"no identification message: {len(buf)} bytes of junk"
+                    )
+                return False
+            del buf[:slash]
+            lf = buf.find(b"\n")
+            if lf < 0:
+                if len(buf) > _MAX_IDENT_LINE:
+                    raise FramingError("identification line too long (no CR LF)")
+                return False
+            line = bytes(buf[:lf]).rstrip(b"\r").decode("latin-1")
+            del buf[: lf + 1]
+            if line.startswith("/?") or len(line) < 4:
+                continue  # an echoed or foreign request, or noise: not an identification
+            break
+        ident = Identification.parse(line)
+        self._ident = ident
+        self.events.append(IdentificationReceived(ident))
+        self._enter_mode(ident, actions)
+        return True
+
+    def _enter_mode(self, ident: Identification, actions: list[Action]) -> None:
+        opts = self.options
+        mode = opts.mode or ident.mode
+        if mode is ProtocolMode.E:
+            mode = ProtocolMode.C
+        self._mode = mode
+        self._state = _State.WAIT_DATA
+        self._phase_bytes = len(self._buf)
+        self._first_byte_timeout = opts.response_timeout_s
+        if mode is ProtocolMode.C:
+            target = self._target_baud(ident)
+            delay = opts.reaction_time_s
+            if opts.honour_fast_reaction and ident.fast_reaction:
+                delay = min(delay, ident.reaction_time_min_s)
+            self._buf.clear()
+            self._phase_bytes = 0
+            actions += [
+                Sleep(delay),
+                self._send(option_select_message(BAUD_TO_MODE_C_CHAR[target], opts.option)),
+                Drain(),
+            ]
+            if opts.baud_change_delay_s:
+                actions.append(Sleep(opts.baud_change_delay_s))
+            self._switch(target, actions)
+        elif mode is ProtocolMode.B:
+            self._buf.clear()
+            self._phase_bytes = 0
+            self._switch(self._target_baud(ident), actions)
+        elif ident.mode in (ProtocolMode.C, ProtocolMode.E):
+            # Forced mode A on a mode C meter: it sends at 300 Bd after tt.
+            self._first_byte_timeout += OPTION_SELECT_WAIT_MAX_S
+
+    def _target_baud(self, ident: Identification) -> int:
+        opts = self.options
+        if not opts.switch_baud:
+            return self.baud
+        if opts.force_baud is not None:
+            return opts.force_baud
+        z = ident.baud_char
+        proposed = MODE_C_BAUD.get(z) or MODE_B_BAUD.get(z) or self.baud
+        if opts.max_baud is not None and proposed > opts.max_baud:
+            return max(b for b in BAUD_TO_MODE_C_CHAR if b <= opts.max_baud)
+        return proposed
+
+    def _switch(self, baud: int, actions: list[Action]) -> None:
+        if baud != self.baud:
+            self.baud = baud
+            actions.append(SetBaud(baud))
+
+    def _maybe_take_data(self, actions: list[Action]) -> None:
+        buf = self._buf
+        message = maybe_extract_data_message(buf, self._scan)
+        if message is None:
+            if len(buf) > self.options.max_message_bytes:
+                raise FramingError(
+                    f"data message exceeds {self.options.max_message_bytes} bytes"
+                )
+            self._scan = max(len(buf) - 2, 0)
+            return
+        try:
+            bcc = check_bcc(message, self.options.bcc_method, verify=self.options.verify_bcc)
+        except ChecksumError as exc:
+            attempts = self.options.repeat_requests - self._repeats_left + 1
+            error = ChecksumError(exc.expected, exc.received, attempts=attempts)
+            if not self._repeats_left:
+                raise error from None
+            self._repeats_left -= 1
+            self._checksum_error = error
+            buf.clear()
+            self._scan = 0
+            self._phase_bytes = 0
+            assert self._ident is not None
+            actions += [Sleep(self._ident.reaction_time_min_s), self._send(bytes((NAK,)))]
+            return
+        assert self._ident is not None
+        readout = readout_from_message(message, bcc, self._ident)
+        self.result = ReadResult(self._ident, self._mode, self.baud, readout)
+        self._checksum_error = None
+        self._state = _State.DONE

@@ -1,0 +1,201 @@
+"""The readout data message ``STX data-block ! CR LF ETX BCC`` and its parser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import NamedTuple
+
+from obisgate.errors import ChecksumError, FramingError
+from obisgate.protocol.bcc import BccMethod, compute_bcc
+from obisgate.protocol.chars import EOT, ETX, LF, MASK_7BIT, STX
+from obisgate.protocol.dataset import DataSet, parse_data_block
+from obisgate.protocol.identification import Identification
+
+__all__ = ["BccStatus", "Readout", "RawMessage", "maybe_extract_data_message", "parse_readout"]
+
+_SKIP_BEFORE_DATA = frozenset(b"\r\n\x00\x7f")
+
+
+class BccStatus(str, Enum):
+    """What the block check of a readout showed."""
+
+    VALID = "valid"
+    ABSENT = "absent"
+    """The meter sent no STX/ETX/BCC (allowed, and normal in mode D)."""
+    NOT_CHECKED = "not checked"
+    """A BCC was sent but checking was switched off."""
+
+
+@dataclass(frozen=True, slots=True)
+class Readout:
+    """Every data set of one readout, exactly as sent.
+
+    Attributes:
+        datasets: the data sets in the order the meter sent them.
+        bcc: whether the block check was valid, absent or not checked.
+        identification: the identification line, when the parsed bytes held one.
+        unparsed: text fragments of the block that are not data sets (normally empty).
+    """
+
+    datasets: tuple[DataSet, ...]
+    bcc: BccStatus
+    identification: Identification | None = None
+    unparsed: tuple[str, ...] = ()
+    _index: dict[str, DataSet] = field(default_factory=dict, repr=False, compare=False)
+
+    def get(self, address: str) -> DataSet | None:
+        """The first data set whose address is exactly ``address``, or ``None``."""
+        index = self._index
+        if not index and self.datasets:
+            for ds in reversed(self.datasets):
+                index[ds.address] = ds
+        return index.get(address)
+
+
+class RawMessage(NamedTuple):
+    """A complete data message found in a receive buffer.
+
+    Attributes:
+        start: index of its first byte (STX, or the first data byte if unframed).
+        end: index just past its last byte (the BCC, or the LF after ``!``).
+        block: the bytes the BCC covers (after STX, through ETX/EOT); for an
+            unframed readout the data up to and including ``!``.
+        bcc: the received BCC, or ``None`` when the message had no framing.
+    """
+
+    start: int
+    end: int
+    block: bytes
+    bcc: int | None
+
+    @property
+    def terminator(self) -> int | None:
+        """ETX or EOT for a framed message, ``None`` otherwise."""
+        return self.block[-1] if self.bcc is not None else None
+
+    def data_text(self) -> str:
+        """The data block as text, without the ``! CR LF`` and the terminator."""
+        block = self.block
+        end = block.rfind(b"!")
+        if end < 0:
+            end = len(block) - 1 if self.bcc is not None else len(block)
+        return block[:end].decode("latin-1")
+
+
+def maybe_extract_data_message(buf: bytes | bytearray, scan_from: int = 0) -> RawMessage | None:
+    """Find a complete data message at the start of ``buf``.
+
+    Leading CR, LF, NUL and DEL bytes are skipped. A message starting with STX
+    ends at the first ETX or EOT, and the byte after that is its BCC whatever
+    its value. Any other start is an unframed readout that ends at ``!`` CR LF
+    (or ``!`` LF). Bytes after the message are not looked at.
+
+    Args:
+        buf: received bytes, bit 7 cleared.
+        scan_from: where the search for the end may resume (an optimisation
+            for buffers that grow; 0 is always correct).
+
+    Returns:
+        The message, or ``None`` if more bytes are needed.
+
+    Raises:
+        FramingError: the buffer starts with a byte that cannot start a data
+            message (an identification, SOH, ACK, NAK, ETX, EOT).
+    """
+    start = 0
+    n = len(buf)
+    while start < n and buf[start] in _SKIP_BEFORE_DATA:
+        start += 1
+    if start >= n:
+        return None
+    first = buf[start]
+    if first == STX:
+        i = start + 1
+        pos = max(i, scan_from)
+        etx = buf.find(ETX, pos)
+        eot = buf.find(EOT, pos, etx if etx >= 0 else n)
+        term = eot if eot >= 0 else etx
+        if term < 0 or term + 1 >= n:
+            return None
+        return RawMessage(start, term + 2, bytes(buf[i : term + 1]), buf[term + 1])
+    if first < 0x20 or first == 0x2F:  # control byte, or "/" (an identification)
+        what = "an identification" if first == 0x2F else f"byte 0x{first:02X}"
+        raise FramingError(f"expected a data message, got {what}")
+    bang = buf.find(b"!", max(start, scan_from))
+    if bang < 0 or bang + 1 >= n:
+        return None
+    after = buf[bang + 1]
+    if after == LF:
+        end = bang + 2
+    elif after == 0x0D:
+        if bang + 2 >= n:
+            return None
+        end = bang + 3 if buf[bang + 2] == LF else bang + 2
+    else:
+        end = bang + 1
+    return RawMessage(start, end, bytes(buf[start : bang + 1]), None)
+
+
+def check_bcc(message: RawMessage, method: BccMethod, *, verify: bool = True) -> BccStatus:
+    """Verify the BCC of a framed message.
+
+    Raises:
+        ChecksumError: ``verify`` is set and the BCC is wrong.
+    """
+    if message.bcc is None:
+        return BccStatus.ABSENT
+    if not verify:
+        return BccStatus.NOT_CHECKED
+    expected = compute_bcc(message.block, method)
+    if expected != message.bcc:
+        raise ChecksumError(expected, message.bcc)
+    return BccStatus.VALID
+
+
+def readout_from_message(
+    message: RawMessage, bcc: BccStatus, identification: Identification | None = None
+) -> Readout:
+    """Parse the data sets of a complete message."""
+    datasets, unparsed = parse_data_block(message.data_text())
+    return Readout(tuple(datasets), bcc, identification, tuple(unparsed))
+
+
+def parse_readout(
+    data: bytes,
+    *,
+    bcc_method: BccMethod | str = BccMethod.XOR,
+    verify_bcc: bool = True,
+) -> Readout:
+    """Parse a captured readout.
+
+    ``data`` may hold the data message alone, framed (``STX ... ETX BCC``) or
+    unframed (``... ! CR LF``), optionally preceded by the identification line;
+    junk before ``/`` and bytes after the message are ignored. Bit 7 is cleared
+    first, so 7E1 bytes captured over an 8N1 link parse too. Data lines without
+    the final ``!`` are accepted as an unframed block.
+
+    Raises:
+        ChecksumError: the BCC is wrong (and ``verify_bcc`` is set).
+        FramingError: a framed message is truncated, or the bytes are not a readout.
+    """
+    method = BccMethod(bcc_method)
+    buf = data.translate(MASK_7BIT)
+    ident: Identification | None = None
+    slash = buf.find(b"/")
+    stx = buf.find(b"\x02")
+    if slash >= 0 and (stx < 0 or slash < stx):
+        lf = buf.find(b"\n", slash)
+        if lf < 0:
+            raise FramingError("identification line has no CR LF")
+        ident = Identification.parse(buf[slash:lf].rstrip(b"\r").decode("latin-1"))
+        buf = buf[lf + 1 :]
+    message = maybe_extract_data_message(buf)
+    if message is None:
+        start = 0
+        while start < len(buf) and buf[start] in _SKIP_BEFORE_DATA:
+            start += 1
+        if start < len(buf) and buf[start] == STX:
+            raise FramingError("data message is truncated: no ETX and BCC after STX")
+        message = RawMessage(start, len(buf), bytes(buf[start:]), None)
+    return readout_from_message(message, check_bcc(message, method, verify=verify_bcc), ident)
