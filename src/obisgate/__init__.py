@@ -1,0 +1,64 @@
+"""obisgate: read, simulate and poll IEC 62056-21 (IEC 61107, optical port / D0) meters."""
+
+from __future__ import annotations
+
+from obisgate.errors import (
+    AccessDeniedError,
+    ChecksumError,
+    ConfigError,
+    ConnectError,
+    ConnectionLostError,
+    FramingError,
+    MeterError,
+    NoAnswerError,
+    ObisgateError,
+    ProtocolError,
+    TransportError,
+    UnexpectedMessageError,
+    UnsupportedOperation,
+)
+from obisgate.protocol.bcc import BccMethod, compute_bcc
+from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
+from obisgate.protocol.dataset import DataSet, Value, parse_data_block
+from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.protocol.readout import BccStatus, Readout, parse_readout
+from obisgate.session import Exchange, read_meter, read_meter_on, read_meter_sync
+from obisgate.trace import Trace
+from obisgate.transport import LineSettings, Transport, open_transport
+
+__all__ = [
+    "AccessDeniedError",
+    "BccMethod",
+    "BccStatus",
+    "ChecksumError",
+    "ConfigError",
+    "ConnectError",
+    "ConnectionLostError",
+    "DataSet",
+    "Exchange",
+    "FramingError",
+    "Identification",
+    "LineSettings",
+    "MeterError",
+    "NoAnswerError",
+    "ObisgateError",
+    "ProtocolError",
+    "ProtocolMode",
+    "ReadResult",
+    "Readout",
+    "ReadoutClient",
+    "ReadoutOptions",
+    "Trace",
+    "Transport",
+    "TransportError",
+    "UnexpectedMessageError",
+    "UnsupportedOperation",
+    "Value",
+    "compute_bcc",
+    "open_transport",
+    "parse_data_block",
+    "parse_readout",
+    "read_meter",
+    "read_meter_on",
+    "read_meter_sync",
+]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class BccMethod(str, Enum):
+class BccMethod(StrEnum):
     """How a meter computes its block check character."""
 
     XOR = "xor"

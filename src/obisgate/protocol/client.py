@@ -118,9 +118,7 @@ class ReadoutOptions:
                 "and contain no other '/' or '!'"
             )
         if not 0.0 <= self.reaction_time_s <= 1.5:
-            raise ConfigError(
-                f"reaction time {self.reaction_time_s:g} s: allowed 0-1.5 s"
-            )
+            raise ConfigError(f"reaction time {self.reaction_time_s:g} s: allowed 0-1.5 s")
         for name in ("max_baud", "force_baud"):
             baud = getattr(self, name)
             if baud is not None and baud not in BAUD_TO_MODE_C_CHAR:
@@ -232,7 +230,11 @@ class ReadoutClient:
             return []
         actions: list[Action] = []
         if opts.wakeup_nuls:
-            actions += [Send(bytes(opts.wakeup_nuls)), Drain(), Sleep(opts.wakeup_delay_s)]
+            actions += [
+                Send(bytes(opts.wakeup_nuls)),
+                Drain(),
+                Sleep(opts.wakeup_delay_s),
+            ]
         actions.append(self._send(request_message(opts.address, opts.request_start)))
         return actions
 
@@ -299,9 +301,8 @@ class ReadoutClient:
 
     def _process(self) -> list[Action]:
         actions: list[Action] = []
-        if self._state is _State.WAIT_IDENT:
-            if not self._maybe_take_identification(actions):
-                return actions
+        if self._state is _State.WAIT_IDENT and not self._maybe_take_identification(actions):
+            return actions
         if self._state is _State.WAIT_DATA:
             self._maybe_take_data(actions)
         return actions
@@ -312,9 +313,7 @@ class ReadoutClient:
             slash = buf.find(b"/")
             if slash < 0:
                 if len(buf) > _MAX_JUNK:
-                    raise FramingError(
-                        f"no identification message: {len(buf)} bytes of junk"
-                    )
+                    raise FramingError(f"no identification message: {len(buf)} bytes of junk")
                 return False
             del buf[:slash]
             lf = buf.find(b"\n")
@@ -387,9 +386,7 @@ class ReadoutClient:
         message = maybe_extract_data_message(buf, self._scan)
         if message is None:
             if len(buf) > self.options.max_message_bytes:
-                raise FramingError(
-                    f"data message exceeds {self.options.max_message_bytes} bytes"
-                )
+                raise FramingError(f"data message exceeds {self.options.max_message_bytes} bytes")
             self._scan = max(len(buf) - 2, 0)
             return
         try:
@@ -405,7 +402,10 @@ class ReadoutClient:
             self._scan = 0
             self._phase_bytes = 0
             assert self._ident is not None
-            actions += [Sleep(self._ident.reaction_time_min_s), self._send(bytes((NAK,)))]
+            actions += [
+                Sleep(self._ident.reaction_time_min_s),
+                self._send(bytes((NAK,))),
+            ]
             return
         assert self._ident is not None
         readout = readout_from_message(message, bcc, self._ident)

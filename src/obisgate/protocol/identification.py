@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from obisgate.errors import FramingError
 from obisgate.protocol.chars import (
@@ -14,7 +14,7 @@ from obisgate.protocol.chars import (
 )
 
 
-class ProtocolMode(str, Enum):
+class ProtocolMode(StrEnum):
     """IEC 62056-21 protocol modes."""
 
     A = "A"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import NamedTuple
 
 from obisgate.errors import ChecksumError, FramingError
@@ -12,12 +12,18 @@ from obisgate.protocol.chars import EOT, ETX, LF, MASK_7BIT, STX
 from obisgate.protocol.dataset import DataSet, parse_data_block
 from obisgate.protocol.identification import Identification
 
-__all__ = ["BccStatus", "Readout", "RawMessage", "maybe_extract_data_message", "parse_readout"]
+__all__ = [
+    "BccStatus",
+    "RawMessage",
+    "Readout",
+    "maybe_extract_data_message",
+    "parse_readout",
+]
 
 _SKIP_BEFORE_DATA = frozenset(b"\r\n\x00\x7f")
 
 
-class BccStatus(str, Enum):
+class BccStatus(StrEnum):
     """What the block check of a readout showed."""
 
     VALID = "valid"

@@ -1,0 +1,19 @@
+"""The ``obisgate`` command line: ``main`` plus the modules that register subcommands."""
+
+from __future__ import annotations
+
+from obisgate.cli import (
+    gateway_commands,
+    programming_commands,
+    read_command,
+    simulate_command,
+)
+from obisgate.cli.main import main
+
+__all__ = [
+    "gateway_commands",
+    "main",
+    "programming_commands",
+    "read_command",
+    "simulate_command",
+]

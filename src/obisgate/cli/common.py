@@ -1,0 +1,64 @@
+"""Helpers shared by the subcommands: error reporting, exit codes, line options."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from obisgate.errors import (
+    ChecksumError,
+    ConfigError,
+    FramingError,
+    MeterError,
+    NoAnswerError,
+    ObisgateError,
+    ProtocolError,
+    TransportError,
+)
+
+__all__ = ["EXIT_CODES", "fail", "run_async", "setup_logging"]
+
+T = TypeVar("T")
+
+#: Exit status per failure class (documented in the README).
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (ConfigError, 2),
+    (NoAnswerError, 3),
+    (ChecksumError, 4),
+    (FramingError, 5),
+    (ProtocolError, 5),
+    (TransportError, 6),
+    (MeterError, 7),
+)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``obisgate: error: message`` on stderr and exit with ``code``."""
+    click.echo(f"obisgate: error: {message}", err=True)
+    sys.exit(code)
+
+
+def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine; turn library errors into one line on stderr and an exit code.
+
+    Ctrl-C exits 130 without a traceback.
+    """
+    try:
+        return asyncio.run(coro_fn())
+    except ObisgateError as exc:
+        code = next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 1)
+        fail(str(exc), code)
+    except KeyboardInterrupt:
+        click.echo("obisgate: interrupted", err=True)
+        sys.exit(130)
+
+
+def setup_logging(verbose: int) -> None:
+    """Log to stderr: warnings by default, info with -v, debug with -vv."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

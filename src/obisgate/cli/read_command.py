@@ -1,0 +1,267 @@
+"""``obisgate read URL``: one readout, printed as a table, JSON, CSV or raw lines."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from obisgate.cli.common import fail, run_async, setup_logging
+from obisgate.cli.main import main
+from obisgate.errors import ConfigError
+from obisgate.formats import FORMATS, render
+from obisgate.protocol.bcc import BccMethod
+from obisgate.protocol.chars import BAUD_TO_MODE_C_CHAR
+from obisgate.protocol.client import ReadoutOptions, ReadResult
+from obisgate.protocol.identification import ProtocolMode
+from obisgate.session import read_meter
+from obisgate.transport.base import LineSettings
+
+__all__ = ["line_options", "read", "readout_options"]
+
+_RATES = [str(b) for b in BAUD_TO_MODE_C_CHAR]
+
+
+def line_options(fn: Any) -> Any:
+    """Options shared by every command that opens a meter connection."""
+    options = [
+        click.option(
+            "--address",
+            default="",
+            help="Device address for /?ADDRESS! (default: none, every meter answers).",
+        ),
+        click.option(
+            "--timeout",
+            "timeout_s",
+            type=float,
+            default=2.5,
+            show_default=True,
+            help="Seconds to wait for the meter to answer (and longest silence is 1.5 s or this, whichever is larger).",
+        ),
+        click.option(
+            "--baudrate",
+            type=int,
+            default=None,
+            help="Initial rate [300; 2400 in mode D].",
+        ),
+        click.option("--databits", type=click.Choice(["7", "8"]), default="7", show_default=True),
+        click.option(
+            "--parity",
+            type=click.Choice(["E", "N", "O", "EVEN", "NONE", "ODD"], case_sensitive=False),
+            default="E",
+            show_default=True,
+        ),
+        click.option(
+            "--stopbits",
+            type=click.Choice(["1", "1.5", "2"]),
+            default="1",
+            show_default=True,
+        ),
+        click.option(
+            "--flowcontrol",
+            type=click.Choice(["none", "rtscts", "xonxoff", "dsrdtr"]),
+            default="none",
+            show_default=True,
+        ),
+        click.option(
+            "--software-parity",
+            is_flag=True,
+            help="Add the even-parity bit in software (7E1 over an 8N1 link).",
+        ),
+        click.option(
+            "--request-start",
+            default="/?",
+            show_default=True,
+            help="Manufacturer request variants, e.g. /2 or /#.",
+        ),
+        click.option(
+            "--wakeup",
+            "wakeup_nuls",
+            type=int,
+            default=0,
+            help="Send this many NULs first (66 = the standard's 2.2 s at 300 Bd).",
+        ),
+        click.option(
+            "--t2",
+            "t2_ms",
+            type=int,
+            default=300,
+            show_default=True,
+            help="Milliseconds before acknowledging the proposed rate (200-1500; 20 ms meters honoured).",
+        ),
+        click.option(
+            "--baud-change-delay",
+            "baud_change_delay_ms",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Extra milliseconds after the acknowledgement drained, before switching.",
+        ),
+        click.option(
+            "--bcc",
+            "bcc_method",
+            type=click.Choice(["xor", "sum7"]),
+            default="xor",
+            show_default=True,
+            help="Block check method.",
+        ),
+        click.option(
+            "--no-verify-bcc",
+            is_flag=True,
+            help="Do not check the block check character.",
+        ),
+        click.option(
+            "--no-echo-strip",
+            is_flag=True,
+            help="Do not remove an echo of our own bytes.",
+        ),
+        click.option(
+            "--trace",
+            "trace_path",
+            type=click.Path(dir_okay=False, writable=True),
+            default=None,
+            help="Write every byte with direction and time to FILE.",
+        ),
+        click.option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="More log output on stderr (-vv for debug).",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def readout_options(params: dict[str, Any], **extra: Any) -> tuple[ReadoutOptions, LineSettings]:
+    """Build reader and line settings from the shared options.
+
+    Raises:
+        ConfigError: a value is out of range.
+    """
+    mode = params.get("mode", "auto")
+    protocol_mode = None if mode in (None, "auto") else ProtocolMode(mode)
+    options = ReadoutOptions(
+        address=params["address"],
+        request_start=params["request_start"],
+        wakeup_nuls=params["wakeup_nuls"],
+        mode=protocol_mode,
+        initial_baud=params["baudrate"],
+        reaction_time_s=params["t2_ms"] / 1000,
+        baud_change_delay_s=params["baud_change_delay_ms"] / 1000,
+        response_timeout_s=params["timeout_s"],
+        inter_byte_timeout_s=max(1.5, params["timeout_s"]),
+        bcc_method=BccMethod(params["bcc_method"]),
+        verify_bcc=not params["no_verify_bcc"],
+        strip_echo=not params["no_echo_strip"],
+        **extra,
+    )
+    line = LineSettings(
+        baudrate=options.start_baud,
+        bytesize=int(params["databits"]),
+        parity=params["parity"],
+        stopbits=float(params["stopbits"]),
+        flowcontrol=params["flowcontrol"],
+        software_parity=params["software_parity"],
+    )
+    return options, line
+
+
+class _Progress:
+    """Shows bytes received on a terminal (stderr), for long 300 Bd readouts."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, received: int, waiting_for: str) -> None:
+        if self.enabled:
+            sys.stderr.write(f"\rreading {waiting_for}: {received} bytes ")
+            sys.stderr.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+@main.command()
+@click.argument("url")
+@click.option(
+    "--mode",
+    type=click.Choice(["auto", "A", "B", "C", "D"], case_sensitive=False),
+    default="auto",
+    show_default=True,
+    help="Protocol mode; auto follows the meter. D listens to a meter that pushes.",
+)
+@click.option(
+    "--max-baud",
+    type=click.Choice(_RATES),
+    default=None,
+    help="Never switch above this rate.",
+)
+@click.option(
+    "--force-baud",
+    type=click.Choice(_RATES),
+    default=None,
+    help="Switch to this rate whatever the meter proposes.",
+)
+@click.option(
+    "--no-switch",
+    is_flag=True,
+    help="Never change the baud rate (mode C answers with rate 0).",
+)
+@click.option(
+    "--repeat-requests",
+    type=int,
+    default=1,
+    show_default=True,
+    help="NAKs sent after a wrong checksum before giving up.",
+)
+@click.option(
+    "--total-timeout",
+    type=float,
+    default=None,
+    help="Limit for the whole readout, in seconds.",
+)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@line_options
+def read(url: str, **params: Any) -> None:
+    """Read a meter once and print every data set it sends.
+
+    URL is a serial device (/dev/ttyUSB0), tcp://HOST:PORT or rfc2217://HOST:PORT.
+    """
+    setup_logging(params["verbose"])
+    try:
+        options, line = readout_options(
+            {
+                **params,
+                "mode": params["mode"].upper() if params["mode"] != "auto" else "auto",
+            },
+            max_baud=int(params["max_baud"]) if params["max_baud"] else None,
+            force_baud=int(params["force_baud"]) if params["force_baud"] else None,
+            switch_baud=not params["no_switch"],
+            repeat_requests=params["repeat_requests"],
+        )
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    progress = _Progress()
+
+    async def go() -> ReadResult:
+        try:
+            return await read_meter(
+                url,
+                options,
+                line=line,
+                trace=params["trace_path"],
+                total_timeout_s=params["total_timeout"],
+                on_progress=progress,
+            )
+        finally:
+            progress.clear()
+
+    result = run_async(go)
+    click.echo(render(result, params["fmt"]), nl=False)

@@ -1,0 +1,238 @@
+"""The asynchronous driver: runs a sans-IO client over a transport.
+
+This is the only layer that waits: it carries out the core's actions (send,
+drain, sleep, switch baud), reads with the deadlines the core asks for, and
+reports silence back to the core, which decides which error it is.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from obisgate.errors import NoAnswerError
+from obisgate.protocol.actions import Action, Drain, Send, SetBaud, Sleep
+from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
+from obisgate.trace import Trace
+from obisgate.transport.base import LineSettings, Transport
+from obisgate.transport.url import open_transport
+
+__all__ = ["Exchange", "SansIOClient", "read_meter", "read_meter_on", "read_meter_sync"]
+
+_LOGGER = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, str], None]
+"""Called with (bytes received so far, what is being waited for)."""
+
+
+class SansIOClient(Protocol):
+    """What :class:`Exchange` needs from a protocol state machine."""
+
+    @property
+    def done(self) -> bool: ...
+
+    @property
+    def read_timeout_s(self) -> float: ...
+
+    @property
+    def waiting_for(self) -> str: ...
+
+    def receive_data(self, data: bytes) -> list[Action]: ...
+
+    def timeout(self) -> list[Action]: ...
+
+
+class Exchange:
+    """Carries out actions on one transport and feeds what it reads to a client.
+
+    Args:
+        transport: an open transport.
+        trace: optional byte trace.
+        on_progress: called after every chunk received.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        trace: Trace | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
+        self.transport = transport
+        self.trace = trace
+        self.on_progress = on_progress
+        self.received = 0
+        self._warned_baud = False
+
+    async def perform(self, actions: Sequence[Action]) -> None:
+        """Carry out ``actions`` in order.
+
+        Raises:
+            ConnectionLostError: the transport failed.
+        """
+        transport = self.transport
+        for action in actions:
+            match action:
+                case Send(data=data):
+                    if self.trace:
+                        self.trace.sent(action.printable, transport.baud)
+                    await transport.write(data)
+                case Drain():
+                    await transport.drain()
+                case Sleep(seconds=seconds):
+                    await asyncio.sleep(seconds)
+                case SetBaud(baud=baud):
+                    await self._set_baud(baud)
+
+    async def _set_baud(self, baud: int) -> None:
+        transport = self.transport
+        if transport.can_set_baud:
+            await transport.set_baud(baud)
+            if self.trace:
+                self.trace.note(f"switched to {baud} Bd")
+            return
+        message = (
+            f"{transport.url}: meter switches to {baud} Bd; this transport cannot "
+            "switch, so the converter's own rate must match"
+        )
+        if self.trace:
+            self.trace.note(message)
+        if not self._warned_baud:
+            self._warned_baud = True
+            _LOGGER.info("%s", message)
+
+    async def run(self, client: SansIOClient, actions: Sequence[Action] = ()) -> None:
+        """Carry out ``actions``, then read and feed ``client`` until it is done.
+
+        Raises:
+            ProtocolError: from the client, for bad bytes.
+            NoAnswerError: the client's read deadline passed.
+            ConnectionLostError: end of stream or a failed port.
+        """
+        await self.perform(actions)
+        while not client.done:
+            data = await self._read(client.read_timeout_s)
+            if data is None:
+                if self.trace:
+                    self.trace.note(f"no bytes for {client.read_timeout_s:g} s")
+                actions = client.timeout()
+            else:
+                actions = client.receive_data(data)
+                if self.on_progress:
+                    self.on_progress(self.received, client.waiting_for)
+            await self.perform(actions)
+
+    async def _read(self, timeout_s: float) -> bytes | None:
+        try:
+            async with asyncio.timeout(timeout_s):
+                data = await self.transport.read()
+        except TimeoutError:
+            return None
+        self.received += len(data)
+        if self.trace:
+            self.trace.received(data, self.transport.baud)
+        return data
+
+
+async def read_meter_on(
+    transport: Transport,
+    options: ReadoutOptions | None = None,
+    *,
+    trace: Trace | None = None,
+    total_timeout_s: float | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> ReadResult:
+    """Read one meter over an already open transport (e.g. a shared RS-485 bus).
+
+    The transport is left open and, if it can, at the rate the readout ended
+    with; the caller switches it back before the next request.
+
+    Raises:
+        NoAnswerError: silence longer than the options allow, or the whole
+            readout took longer than ``total_timeout_s``.
+        ChecksumError, FramingError: the meter's bytes were wrong.
+        ConnectionLostError: the connection dropped.
+    """
+    client = ReadoutClient(options)
+    exchange = Exchange(transport, trace=trace, on_progress=on_progress)
+    if transport.baud != client.baud and transport.can_set_baud:
+        await transport.set_baud(client.baud)
+    deadline = asyncio.timeout(total_timeout_s)
+    try:
+        async with deadline:
+            await exchange.run(client, client.start())
+    except TimeoutError as exc:
+        if not deadline.expired() or total_timeout_s is None:
+            raise
+        raise NoAnswerError("complete readout", total_timeout_s, exchange.received) from exc
+    assert client.result is not None
+    return client.result
+
+
+async def read_meter(
+    url: str,
+    options: ReadoutOptions | None = None,
+    *,
+    line: LineSettings | None = None,
+    trace: Trace | TextIO | str | Path | None = None,
+    total_timeout_s: float | None = None,
+    connect_timeout_s: float = 10.0,
+    on_progress: ProgressCallback | None = None,
+) -> ReadResult:
+    """Open ``url``, read the meter once, close.
+
+    Args:
+        url: a serial device path, ``tcp://host:port`` or ``rfc2217://host:port``.
+        options: the readout options (address, mode, baud policy, timeouts...).
+        line: serial line settings; default 7E1 at the options' start rate.
+        trace: a :class:`~obisgate.trace.Trace`, an open text stream or a file path.
+        total_timeout_s: limit for the whole exchange (``None``: no limit beyond
+            the per-message timeouts).
+        connect_timeout_s: limit for opening the port or connection.
+        on_progress: called with (bytes received, what is awaited) per chunk.
+
+    Returns:
+        Identification, mode, final baud and data sets.
+
+    Raises:
+        ConfigError: bad URL or options.
+        ConnectError: the port or connection cannot be opened.
+        NoAnswerError, ChecksumError, FramingError, ConnectionLostError: see
+            :func:`read_meter_on`.
+    """
+    options = options or ReadoutOptions()
+    line = line or LineSettings(baudrate=options.start_baud)
+    with ExitStack() as stack:
+        if trace is None or isinstance(trace, Trace):
+            tracer = trace
+        elif isinstance(trace, str | Path):
+            tracer = Trace(stack.enter_context(Path(trace).open("w", encoding="utf-8")))  # noqa: ASYNC230 - once, before any I/O
+        else:
+            tracer = Trace(trace)
+        transport = await open_transport(url, line, connect_timeout_s=connect_timeout_s)
+        async with transport:
+            if tracer:
+                tracer.note(f"opened {url}")
+            return await read_meter_on(
+                transport,
+                options,
+                trace=tracer,
+                total_timeout_s=total_timeout_s,
+                on_progress=on_progress,
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def read_meter_sync(
+    url: str, options: ReadoutOptions | None = None, **kwargs: object
+) -> ReadResult:
+    """Blocking :func:`read_meter` for scripts: runs its own event loop.
+
+    Raises:
+        The same errors as :func:`read_meter`.
+    """
+    return asyncio.run(read_meter(url, options, **kwargs))  # type: ignore[arg-type]

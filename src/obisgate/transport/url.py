@@ -1,0 +1,60 @@
+"""Open a transport from a URL: a serial device path, ``tcp://`` or ``rfc2217://``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from obisgate.errors import ConfigError
+from obisgate.transport.base import LineSettings, Transport
+
+__all__ = ["URL_FORMS", "open_transport", "split_host_port"]
+
+URL_FORMS = "a serial device path (/dev/ttyUSB0, COM3), tcp://HOST:PORT or rfc2217://HOST:PORT"
+
+
+def split_host_port(url: str) -> tuple[str, int]:
+    """Return ``(host, port)`` of a ``scheme://host:port`` URL.
+
+    Raises:
+        ConfigError: host or port missing or invalid.
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ConfigError(f"{url!r}: expected {parts.scheme}://HOST:PORT")
+    return parts.hostname, port
+
+
+async def open_transport(
+    url: str, settings: LineSettings | None = None, *, connect_timeout_s: float = 10.0
+) -> Transport:
+    """Open the port or connection that ``url`` names.
+
+    Args:
+        url: a serial device path, ``tcp://host:port`` (``socket://`` accepted) or
+            ``rfc2217://host:port``.
+        settings: line settings (serial and rfc2217; raw TCP only uses the rate
+            as its nominal value and ``software_parity``).
+        connect_timeout_s: how long opening may take.
+
+    Raises:
+        ConfigError: the URL has an unknown scheme or lacks host/port.
+        ConnectError: the port or connection cannot be opened.
+    """
+    settings = settings or LineSettings()
+    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    if scheme in ("tcp", "socket"):
+        from obisgate.transport.tcp import TcpTransport  # noqa: PLC0415
+
+        host, port = split_host_port(url)
+        return await TcpTransport.connect(host, port, url, settings, connect_timeout_s)
+    if scheme in ("rfc2217", ""):
+        if scheme:
+            split_host_port(url)
+        from obisgate.transport.serial import SerialTransport  # noqa: PLC0415
+
+        return await SerialTransport.open(url, settings, connect_timeout_s)
+    raise ConfigError(f"unknown URL scheme {scheme!r} in {url!r}: expected {URL_FORMS}")
