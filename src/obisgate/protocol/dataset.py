@@ -65,7 +65,10 @@ class DataSet(NamedTuple):
         return self.address + "".join(f"({v.raw})" for v in self.values)
 
 
-_GROUP = re.compile(r"([^()\r\n]*)\(([^()]*)\)")
+# An address starts only where the previous bracket, line end or the text
+# starts (the lookbehind): without that anchor every position of a long
+# bracket-less run is tried again and junk parses in quadratic time.
+_GROUP = re.compile(r"(?<![^()\r\n])([^()\r\n]*)\(([^()]*)\)")
 _BLANK = frozenset(" \r\n\t\x00")
 
 

@@ -190,7 +190,8 @@ def parse_readout(
     ident: Identification | None = None
     slash = buf.find(b"/")
     stx = buf.find(b"\x02")
-    if slash >= 0 and (stx < 0 or slash < stx):
+    # A "/" after an opening bracket is inside a value (§11 #13), not an identification.
+    if slash >= 0 and (stx < 0 or slash < stx) and buf.find(b"(", 0, slash) < 0:
         lf = buf.find(b"\n", slash)
         if lf < 0:
             raise FramingError("identification line has no CR LF")

@@ -1,0 +1,94 @@
+"""The gateway: line pollers for every device, outputs, and a clean shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from obisgate.gateway.outputs import Fanout, Output
+from obisgate.gateway.plan import DevicePlan
+from obisgate.gateway.poller import DeviceState, LinePoller, ReadFunction, read_device
+
+__all__ = ["Gateway"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Gateway:
+    """Polls every device plan and delivers the updates to the outputs.
+
+    Devices are grouped into lines by ``port_key``; each line gets one
+    :class:`LinePoller` task. First polls are spread evenly over each device's
+    scan period so that many meters do not all start at once.
+
+    Args:
+        plans: the enabled devices.
+        outputs: where updates go.
+        read: the readout function (default: the real one).
+    """
+
+    def __init__(
+        self,
+        plans: Sequence[DevicePlan],
+        outputs: Sequence[Output],
+        *,
+        read: ReadFunction = read_device,
+    ) -> None:
+        self.states = [DeviceState(plan) for plan in plans]
+        self.fanout = Fanout(outputs)
+        self._read = read
+        lines: dict[str, list[DeviceState]] = defaultdict(list)
+        for state in self.states:
+            lines[state.plan.port_key].append(state)
+        self.lines = dict(lines)
+
+    def _offsets(self) -> dict[str, float]:
+        count = len(self.states)
+        return {s.plan.alias: s.plan.scan_rate_s * i / count for i, s in enumerate(self.states)}
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Poll until ``stop`` is set (or the task is cancelled), then shut down.
+
+        Shutdown abandons exchanges in progress (their ports are closed),
+        delivers every queued update and closes the outputs.
+        """
+        stop = stop or asyncio.Event()
+        self.fanout.start()
+        offsets = self._offsets()
+        tasks = [
+            asyncio.create_task(
+                LinePoller(
+                    states, self.fanout.publish, read=self._read, start_offsets=offsets
+                ).run(),
+                name=f"line {key}",
+            )
+            for key, states in self.lines.items()
+        ]
+        try:
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and task.exception() is not None:
+                    _LOGGER.error("line poller failed", exc_info=task.exception())
+        finally:
+            for task in [*tasks, stopper]:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self.fanout.aclose()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for monitoring and benchmarks."""
+        return {
+            "devices": len(self.states),
+            "lines": len(self.lines),
+            "polls": sum(s.polls for s in self.states),
+            "failures": sum(s.failures for s in self.states),
+            "missed_scans": sum(s.missed_scans for s in self.states),
+            "dropped_batches": dict(self.fanout.dropped),
+        }

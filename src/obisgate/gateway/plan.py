@@ -1,0 +1,72 @@
+"""What the poller needs to know about each device and signal, independent of file format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from obisgate.protocol.client import ReadoutOptions
+from obisgate.transport.base import LineSettings
+
+__all__ = ["DevicePlan", "SignalPlan"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignalPlan:
+    """One signal: which value of which data set, converted how.
+
+    Attributes:
+        alias: the signal alias (unique per device).
+        tag: the data set address exactly as the meter sends it.
+        value_index: which value group of the data set (0 = the first).
+        subvalue: which ``&`` sub-value of that group, or ``None`` for the whole.
+        number_type: the type name understood by :func:`obisgate.gateway.numbers.convert`.
+        multiply, add: scaling of numeric values (``value * multiply + add``).
+        unit: unit override (``None``: the unit the meter sent).
+        log: keep this signal's history.
+        decimal_comma: the meter writes ``,`` as decimal separator.
+    """
+
+    alias: str
+    tag: str
+    name: str = ""
+    value_index: int = 0
+    subvalue: int | None = None
+    number_type: str = "FLOAT"
+    multiply: float = 1.0
+    add: float = 0.0
+    unit: str | None = None
+    log: bool = False
+    decimal_comma: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DevicePlan:
+    """One device to poll.
+
+    Attributes:
+        alias: the device alias.
+        url: serial device path, ``tcp://`` or ``rfc2217://`` URL.
+        port_key: devices with the same key share one line (an RS-485 bus or
+            one converter port) and take turns; different keys run concurrently.
+        line: serial line settings.
+        options: readout options (address, mode, timeouts, ...).
+        scan_rate_s: time between the starts of two readouts.
+        poll_delay_s: wait after opening the port, before sending anything.
+        close_delay_s: wait after the exchange, before the port is released.
+        retries: extra readout attempts after a failed one, within one scan.
+        total_timeout_s: limit for one whole readout (``None``: per-message only).
+        signals: the signals served from this device's readout.
+    """
+
+    alias: str
+    url: str
+    port_key: str
+    line: LineSettings
+    options: ReadoutOptions
+    scan_rate_s: float = 10.0
+    poll_delay_s: float = 0.2
+    close_delay_s: float = 0.4
+    retries: int = 1
+    total_timeout_s: float | None = None
+    connect_timeout_s: float = 5.0
+    signals: tuple[SignalPlan, ...] = ()

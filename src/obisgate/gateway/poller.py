@@ -1,0 +1,210 @@
+"""Polling: every device on its schedule, devices sharing a line taking turns.
+
+One task runs per line (``DevicePlan.port_key``): a serial port with its
+RS-485 bus, or one converter port. Devices on different lines are read
+concurrently; devices on one line one after another, each addressed by its
+serial number. A readout that overruns its scan never piles up: the missed
+scans are counted and the schedule moves to the next slot in the future.
+
+A failed readout (after its retries) marks that device's signals not topical,
+keeps their last values and sets its status signal; other devices are never
+touched. A device going down is logged once, and coming back once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from obisgate.errors import ObisgateError
+from obisgate.gateway.mapping import map_readout
+from obisgate.gateway.plan import DevicePlan
+from obisgate.gateway.quality import Quality
+from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.protocol.client import ReadResult
+from obisgate.session import read_meter_on
+from obisgate.transport.url import open_transport
+
+__all__ = ["DeviceState", "LinePoller", "ReadFunction", "read_device"]
+
+_LOGGER = logging.getLogger(__name__)
+
+ReadFunction = Callable[[DevicePlan], Awaitable[ReadResult]]
+"""Performs one readout of a device (open, exchange, release); raises ObisgateError."""
+
+
+async def read_device(plan: DevicePlan) -> ReadResult:
+    """Open the device's line, wait ``poll_delay``, read, wait ``close_delay``, release.
+
+    Raises:
+        ObisgateError: any failure of the port or the exchange.
+    """
+    transport = await open_transport(plan.url, plan.line, connect_timeout_s=plan.connect_timeout_s)
+    try:
+        await asyncio.sleep(plan.poll_delay_s)
+        result = await read_meter_on(transport, plan.options, total_timeout_s=plan.total_timeout_s)
+        await asyncio.sleep(plan.close_delay_s)
+        return result
+    finally:
+        await transport.aclose()
+
+
+@dataclass(slots=True)
+class DeviceState:
+    """What the gateway knows about one device between polls."""
+
+    plan: DevicePlan
+    up: bool | None = None
+    status: str = "not polled yet"
+    polls: int = 0
+    failures: int = 0
+    missed_scans: int = 0
+    last_duration_s: float = 0.0
+    last: dict[str, SignalUpdate] = field(default_factory=dict)
+
+
+Publish = Callable[[Sequence[SignalUpdate]], None]
+
+
+class LinePoller:
+    """Polls the devices of one line, in turn, each on its own schedule.
+
+    Args:
+        states: the devices on this line.
+        publish: receives the updates of every poll (must not block).
+        read: performs one readout (default: :func:`read_device`).
+        clock: monotonic seconds (injectable for tests).
+        sleep: waits (injectable for tests, paired with ``clock``).
+        wall_clock: UTC now, for time stamps.
+        start_offsets: seconds after start of each device's first poll, to
+            spread load (default: all at once).
+    """
+
+    def __init__(
+        self,
+        states: Sequence[DeviceState],
+        publish: Publish,
+        *,
+        read: ReadFunction = read_device,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        start_offsets: dict[str, float] | None = None,
+    ) -> None:
+        self.states = list(states)
+        self._publish = publish
+        self._read = read
+        self._clock = clock
+        self._sleep = sleep
+        self._now = wall_clock
+        self._offsets = start_offsets or {}
+
+    async def run(self, *, max_polls: int | None = None) -> None:
+        """Poll until cancelled (or until ``max_polls`` polls, for tests).
+
+        Cancellation abandons the exchange in progress; its port is closed.
+        """
+        start = self._clock()
+        due = {s.plan.alias: start + self._offsets.get(s.plan.alias, 0.0) for s in self.states}
+        by_alias = {s.plan.alias: s for s in self.states}
+        polls = 0
+        while self.states and (max_polls is None or polls < max_polls):
+            alias = min(due, key=due.__getitem__)
+            slot = due[alias]
+            wait = slot - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+            state = by_alias[alias]
+            await self.poll(state)
+            polls += 1
+            scan = state.plan.scan_rate_s
+            following = slot + scan
+            now = self._clock()
+            if now > following:
+                missed = int((now - following) // scan) + 1
+                state.missed_scans += missed
+                following += missed * scan
+                _LOGGER.debug("%s: readout overran its scan, %d scan(s) missed", alias, missed)
+            due[alias] = following
+
+    async def poll(self, state: DeviceState) -> list[SignalUpdate]:
+        """Read one device (with retries) and publish its updates."""
+        plan = state.plan
+        began = self._clock()
+        error: ObisgateError | None = None
+        result: ReadResult | None = None
+        for _attempt in range(1 + plan.retries):
+            try:
+                result = await self._read(plan)
+                break
+            except ObisgateError as exc:
+                error = exc
+        state.polls += 1
+        state.last_duration_s = self._clock() - began
+        now = self._now()
+        if result is not None:
+            updates = self._succeeded(state, result, now)
+        else:
+            assert error is not None
+            updates = self._failed(state, error, now)
+        self._publish(updates)
+        return updates
+
+    def _succeeded(
+        self, state: DeviceState, result: ReadResult, now: datetime
+    ) -> list[SignalUpdate]:
+        if state.up is False:
+            _LOGGER.info("%s: answering again", state.plan.alias)
+        state.up = True
+        state.status = "ok"
+        updates = map_readout(state.plan, result.readout, now)
+        for update in updates:
+            state.last[update.signal] = update
+        updates.append(self._status(state, now))
+        return updates
+
+    def _failed(
+        self, state: DeviceState, error: ObisgateError, now: datetime
+    ) -> list[SignalUpdate]:
+        state.failures += 1
+        if state.up is not False:
+            _LOGGER.warning("%s: %s", state.plan.alias, error)
+        state.up = False
+        state.status = error.kind
+        updates: list[SignalUpdate] = []
+        for signal in state.plan.signals:
+            last = state.last.get(signal.alias)
+            if last is None:
+                update = SignalUpdate(
+                    state.plan.alias,
+                    signal.alias,
+                    None,
+                    signal.unit,
+                    now,
+                    Quality.NOT_TOPICAL,
+                    None,
+                    signal.log,
+                )
+            else:
+                update = SignalUpdate(
+                    last.device,
+                    last.signal,
+                    last.value,
+                    last.unit,
+                    last.time,
+                    last.quality | Quality.NOT_TOPICAL,
+                    last.raw,
+                    last.log,
+                )
+            state.last[signal.alias] = update
+            updates.append(update)
+        updates.append(self._status(state, now))
+        return updates
+
+    @staticmethod
+    def _status(state: DeviceState, now: datetime) -> SignalUpdate:
+        return SignalUpdate(state.plan.alias, STATUS_SIGNAL, state.status, None, now, Quality.VALID)

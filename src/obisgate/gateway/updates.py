@@ -1,0 +1,54 @@
+"""Signal updates: what the gateway publishes after every readout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from obisgate.gateway.quality import Quality
+
+__all__ = ["STATUS_SIGNAL", "SignalUpdate"]
+
+#: Alias of the per-device status signal ("ok", "no answer", "checksum error", ...).
+STATUS_SIGNAL = "_status"
+
+
+@dataclass(frozen=True, slots=True)
+class SignalUpdate:
+    """One signal's value at one moment.
+
+    Attributes:
+        device: device alias.
+        signal: signal alias (:data:`STATUS_SIGNAL` for the device status).
+        value: the converted value (number, text, date/time) or ``None``.
+        unit: unit text or ``None``.
+        time: when the value was read (UTC); for a not-topical value, when it
+            was last read successfully.
+        quality: quality flags.
+        raw: the text the meter sent, when there was one.
+        log: whether the history store keeps this update.
+    """
+
+    device: str
+    signal: str
+    value: Any
+    unit: str | None
+    time: datetime
+    quality: Quality
+    raw: str | None = None
+    log: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (dates and times in ISO 8601)."""
+        value = self.value
+        if hasattr(value, "isoformat"):
+            value = value.isoformat()
+        return {
+            "device": self.device,
+            "signal": self.signal,
+            "value": value,
+            "unit": self.unit,
+            "time": self.time.isoformat(timespec="milliseconds"),
+            "quality": self.quality.to_json(),
+        }

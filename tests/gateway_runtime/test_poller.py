@@ -1,0 +1,227 @@
+"""Polling rules, with an injected clock: schedule, overrun, turns, failures, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+
+from obisgate import NoAnswerError, ReadoutOptions, parse_readout
+from obisgate.gateway.app import Gateway
+from obisgate.gateway.mapping import MISSING
+from obisgate.gateway.outputs import JsonLinesOutput
+from obisgate.gateway.plan import DevicePlan, SignalPlan
+from obisgate.gateway.poller import DeviceState, LinePoller
+from obisgate.gateway.quality import Quality
+from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.protocol.client import ReadResult
+from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.transport.base import LineSettings
+
+READOUT = parse_readout(b"1.8.0*24(0147238.4*kWh)\r\n1.6.0(02.468*kW)(2511180930)\r\n!\r\n")
+IDENT = Identification("ISk", "5", "", "MT174")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def plan(alias: str, line: str = "bus", scan: float = 10.0, retries: int = 0) -> DevicePlan:
+    return DevicePlan(
+        alias=alias,
+        url="tcp://127.0.0.1:1",
+        port_key=line,
+        line=LineSettings(),
+        options=ReadoutOptions(),
+        scan_rate_s=scan,
+        retries=retries,
+        signals=(
+            SignalPlan(alias="energy", tag="1.8.0*24", number_type="FLOAT", log=True),
+            SignalPlan(alias="power", tag="1.6.0", number_type="FLOAT", unit="kW"),
+            SignalPlan(alias="absent", tag="9.9.9", number_type="FLOAT"),
+        ),
+    )
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+class FakeMeters:
+    """Readouts that take `duration` seconds of fake time; `failing` ones raise."""
+
+    def __init__(self, clock: FakeClock, duration: float = 1.0) -> None:
+        self.clock = clock
+        self.duration = duration
+        self.failing: set[str] = set()
+        self.started: list[tuple[str, float]] = []
+        self.active = 0
+        self.max_active = 0
+
+    async def read(self, p: DevicePlan) -> ReadResult:
+        self.started.append((p.alias, self.clock.now))
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            await self.clock.sleep(self.duration)
+            if p.alias in self.failing:
+                raise NoAnswerError("identification", 2.5)
+            return ReadResult(IDENT, ProtocolMode.C, 9600, READOUT)
+        finally:
+            self.active -= 1
+
+
+def poller(
+    states: Sequence[DeviceState],
+    clock: FakeClock,
+    meters: FakeMeters,
+    sink: list[list[SignalUpdate]],
+) -> LinePoller:
+    return LinePoller(
+        states, sink.append, read=meters.read, clock=clock, sleep=clock.sleep, wall_clock=lambda: T0
+    )
+
+
+async def test_every_scan_reads_once_and_maps_signals() -> None:
+    clock = FakeClock()
+    meters = FakeMeters(clock)
+    sink: list[list[SignalUpdate]] = []
+    state = DeviceState(plan("m1"))
+    await poller([state], clock, meters, sink).run(max_polls=3)
+    assert [t for _, t in meters.started] == [0.0, 10.0, 20.0]
+    assert state.missed_scans == 0
+    by_signal = {u.signal: u for u in sink[-1]}
+    assert by_signal["energy"].value == pytest.approx(147238.4)
+    assert by_signal["energy"].unit == "kWh"
+    assert by_signal["energy"].quality is Quality.VALID
+    assert by_signal["power"].unit == "kW"
+    assert by_signal["absent"].value is None
+    assert by_signal["absent"].quality == MISSING
+    assert by_signal[STATUS_SIGNAL].value == "ok"
+
+
+async def test_overrun_counts_missed_scans_and_never_piles_up() -> None:
+    clock = FakeClock()
+    meters = FakeMeters(clock, duration=25.0)
+    sink: list[list[SignalUpdate]] = []
+    state = DeviceState(plan("slow"))
+    await poller([state], clock, meters, sink).run(max_polls=3)
+    assert [t for _, t in meters.started] == [0.0, 30.0, 60.0]
+    assert state.missed_scans == 6
+
+
+async def test_devices_on_one_line_take_turns() -> None:
+    clock = FakeClock()
+    meters = FakeMeters(clock, duration=2.0)
+    sink: list[list[SignalUpdate]] = []
+    states = [DeviceState(plan("a")), DeviceState(plan("b"))]
+    await poller(states, clock, meters, sink).run(max_polls=4)
+    assert meters.max_active == 1
+    assert meters.started == [("a", 0.0), ("b", 2.0), ("a", 10.0), ("b", 12.0)]
+
+
+async def test_failure_keeps_last_values_not_topical_and_isolates_devices(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    meters = FakeMeters(clock)
+    sink: list[list[SignalUpdate]] = []
+    good, bad = DeviceState(plan("good")), DeviceState(plan("bad"))
+    line = poller([good, bad], clock, meters, sink)
+    await line.run(max_polls=2)
+    meters.failing.add("bad")
+    caplog.set_level(logging.INFO, logger="obisgate.gateway.poller")
+    await line.poll(bad)
+    await line.poll(bad)
+    await line.poll(good)
+    failed = {u.signal: u for u in sink[-2]}
+    assert failed["energy"].value == pytest.approx(147238.4)
+    assert failed["energy"].quality == Quality.NOT_TOPICAL
+    assert failed[STATUS_SIGNAL].value == "no answer"
+    assert bad.status == "no answer" and bad.up is False
+    assert {u.signal: u for u in sink[-1]}["energy"].quality is Quality.VALID
+    assert good.up is True
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "bad" in warnings[0].getMessage()
+    meters.failing.clear()
+    await line.poll(bad)
+    await line.poll(bad)
+    recovered = [r for r in caplog.records if r.levelno == logging.INFO]
+    assert len(recovered) == 1 and "answering again" in recovered[0].getMessage()
+
+
+async def test_retries_within_one_scan() -> None:
+    clock = FakeClock()
+    meters = FakeMeters(clock)
+    meters.failing.add("r")
+    sink: list[list[SignalUpdate]] = []
+    state = DeviceState(plan("r", retries=2))
+    await poller([state], clock, meters, sink).run(max_polls=1)
+    assert len(meters.started) == 3
+    assert state.failures == 1
+
+
+async def test_lines_run_concurrently_and_stop_is_clean() -> None:
+    started = {"x": asyncio.Event(), "y": asyncio.Event()}
+    release = asyncio.Event()
+    closed: list[str] = []
+
+    async def read(p: DevicePlan) -> ReadResult:
+        started[p.alias].set()
+        try:
+            await release.wait()
+        finally:
+            closed.append(p.alias)
+        return ReadResult(IDENT, ProtocolMode.C, 9600, READOUT)
+
+    out = io.StringIO()
+    gateway = Gateway(
+        [plan("x", line="line1", scan=0.01), plan("y", line="line2", scan=0.01)],
+        [JsonLinesOutput(out)],
+        read=read,
+    )
+    stop = asyncio.Event()
+    run = asyncio.create_task(gateway.run(stop))
+    await started["x"].wait()
+    await started["y"].wait()  # both in flight at once: different lines are concurrent
+    stop.set()
+    await run
+    assert sorted(closed) == ["x", "y"]  # abandoned exchanges were unwound
+    assert out.getvalue() == ""
+
+
+async def test_gateway_publishes_json_lines() -> None:
+    done = asyncio.Event()
+    polls = 0
+
+    async def read(p: DevicePlan) -> ReadResult:
+        nonlocal polls
+        polls += 1
+        if polls == 2:
+            done.set()
+        return ReadResult(IDENT, ProtocolMode.C, 9600, READOUT)
+
+    out = io.StringIO()
+    gateway = Gateway([plan("m", scan=0.001)], [JsonLinesOutput(out)], read=read)
+    stop = asyncio.Event()
+    run = asyncio.create_task(gateway.run(stop))
+    await done.wait()
+    stop.set()
+    await run
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    energy = next(x for x in lines if x["signal"] == "energy")
+    assert energy["device"] == "m"
+    assert energy["value"] == pytest.approx(147238.4)
+    assert energy["unit"] == "kWh"
+    assert energy["quality"] == ["valid"]
+    assert gateway.stats()["polls"] >= 1
