@@ -41,7 +41,7 @@ async def echo_server() -> AsyncIterator[tuple[int, list[bytes]]]:
     ["foo://x:1", "tcp://127.0.0.1", "tcp://:5", "rfc2217://host", "tcp://host:notaport"],
 )
 async def test_bad_urls_are_config_errors(url: str) -> None:
-    with pytest.raises(ConfigError, match="HOST:PORT|scheme"):
+    with pytest.raises(ConfigError, match=r"HOST:PORT|scheme"):
         await open_transport(url)
 
 
@@ -51,7 +51,7 @@ async def test_bad_urls_are_config_errors(url: str) -> None:
 )
 def test_bad_line_settings(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
-        LineSettings(**kwargs)  # type: ignore[arg-type]
+        LineSettings(**kwargs)
 
 
 def test_line_settings_normalise_names() -> None:

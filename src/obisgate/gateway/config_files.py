@@ -1,0 +1,614 @@
+"""Reading gateway configuration files into raw rows, with the location of every value.
+
+Three formats hold the same tables (``devices``, ``signals``; TOML also
+``storage`` and ``output``):
+
+* **TOML** (the default for any other file name): ``[[devices]]`` and
+  ``[[signals]]`` arrays of tables, optional ``[storage]`` and ``[output]``.
+* **Excel** (``.xlsx``/``.xlsm``): sheets ``Devices`` and ``Signals``; row 1 holds
+  the field names, the first empty row ends a sheet (later rows are ignored with
+  a warning); further sheets whose names start with ``Signals`` (e.g.
+  ``Signals-2``) are appended in workbook order; other sheets are ignored.
+  Sheet names are matched case-insensitively. Formulas count with their cached
+  value. Keep serial numbers with leading zeros as text cells.
+* **CSV**: a pair of files, ``devices`` and ``signals``. Give either a directory
+  holding ``devices.csv`` and ``signals.csv``, or one file of the pair: a
+  ``.csv`` file whose name contains ``devices`` or ``signals`` (any case); its
+  partner is the same name with the other word (``plant1_devices.csv`` <->
+  ``plant1_signals.csv``). Both files are required. The header line holds the
+  field names; the delimiter (``,``, ``;`` or tab) is taken from the header
+  line; blank lines are skipped; the encoding is UTF-8 (a BOM is allowed).
+
+Field names are matched leniently: case, surrounding blanks, and blanks or
+``-`` instead of ``_`` do not matter (``Device Alias`` = ``device_alias``).
+Unknown names are errors. An empty or blank value means "use the default".
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import tomllib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from difflib import get_close_matches
+from pathlib import Path
+
+from obisgate.errors import ConfigError
+
+__all__ = [
+    "ConfigFileError",
+    "ConfigProblem",
+    "RawRow",
+    "RawTables",
+    "normalize_key",
+    "read_tables",
+]
+
+#: The tables every format has; TOML additionally has single tables.
+ROW_TABLES = ("devices", "signals")
+SINGLE_TABLES = ("storage", "output")
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigProblem:
+    """One error or warning in a configuration file.
+
+    Attributes:
+        file: the file as given (or found, for the CSV partner).
+        message: what is wrong and what is allowed.
+        field: the field concerned, normalized (``baudrate``), if any.
+        table: ``devices``, ``signals``, ``storage`` or ``output``, if any.
+        place: where inside the file, in words: ``devices[2]`` (TOML array
+            index, from 0), ``sheet Devices row 4`` (Excel), ``[storage]``;
+            ``None`` when the line says it all (CSV) or for whole-file problems.
+        line: line number in a text file (TOML, CSV), from 1, if known.
+    """
+
+    file: str
+    message: str
+    field: str | None = None
+    table: str | None = None
+    place: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        parts = [f"{self.file}:{self.line}" if self.line else self.file]
+        if self.place:
+            parts.append(self.place)
+        if self.field:
+            parts.append(self.field)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class ConfigFileError(ConfigError):
+    """A configuration file has one or more errors; all of them are listed.
+
+    Attributes:
+        problems: every error found, in file order per table.
+        warnings: the warnings found so far (not raised on their own).
+
+    ``str()`` is one line per problem.
+    """
+
+    def __init__(
+        self,
+        problems: list[ConfigProblem] | tuple[ConfigProblem, ...],
+        warnings: list[ConfigProblem] | tuple[ConfigProblem, ...] = (),
+    ) -> None:
+        self.problems = tuple(problems)
+        self.warnings = tuple(warnings)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(slots=True)
+class RawRow:
+    """One device/signal row (or a single table) before validation.
+
+    Attributes:
+        table: ``devices``, ``signals``, ``storage`` or ``output``.
+        file: file name for messages.
+        place: location in words (see :class:`ConfigProblem`).
+        line: line of the row (TOML header / CSV record), if known.
+        fields: normalized field name -> value; blank values already dropped.
+        field_lines: line of each field, where known (TOML).
+    """
+
+    table: str
+    file: str
+    place: str | None
+    line: int | None
+    fields: dict[str, object] = field(default_factory=dict)
+    field_lines: dict[str, int] = field(default_factory=dict)
+
+    def problem(self, message: str, field_name: str | None = None) -> ConfigProblem:
+        """A problem located at this row (at the field's own line if known)."""
+        line = self.field_lines.get(field_name, self.line) if field_name else self.line
+        return ConfigProblem(self.file, message, field_name, self.table, self.place, line)
+
+    def describe(self) -> str:
+        """The location in words, for messages naming another row."""
+        where = self.place or self.table
+        return f"{where} (line {self.line})" if self.line else where
+
+
+@dataclass(slots=True)
+class RawTables:
+    """Everything read from one configuration source.
+
+    Attributes:
+        source: the path given.
+        base_dir: directory that relative paths in the configuration refer to.
+        devices, signals: the rows in order.
+        single: ``storage`` / ``output`` tables when present (TOML only).
+        problems: errors found while reading (syntax, unknown fields, ...).
+        warnings: warnings found while reading.
+    """
+
+    source: Path
+    base_dir: Path
+    devices: list[RawRow] = field(default_factory=list)
+    signals: list[RawRow] = field(default_factory=list)
+    single: dict[str, RawRow] = field(default_factory=dict)
+    problems: list[ConfigProblem] = field(default_factory=list)
+    warnings: list[ConfigProblem] = field(default_factory=list)
+
+    def rows(self, table: str) -> list[RawRow]:
+        """The rows of ``devices`` or ``signals``."""
+        return self.devices if table == "devices" else self.signals
+
+
+def normalize_key(name: str) -> str:
+    """Field name as compared: lower case, blanks and ``-`` become one ``_``."""
+    return "_".join(name.replace("-", " ").lower().split())
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _unknown_message(name: str, allowed: frozenset[str]) -> str:
+    close = get_close_matches(normalize_key(name), sorted(allowed), n=1)
+    if close:
+        return f"unknown field {name!r}; did you mean {close[0]!r}?"
+    return f"unknown field {name!r}; allowed: {', '.join(sorted(allowed))}"
+
+
+def read_tables(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
+    """Read a configuration source; never raises for bad content.
+
+    Args:
+        path: a ``.toml`` (or any other name: TOML), ``.xlsx``/``.xlsm`` file, a
+            ``.csv`` file of a pair, or a directory holding ``devices.csv`` and
+            ``signals.csv``.
+        allowed: normalized field names allowed per table
+            (``devices``, ``signals``, ``storage``, ``output``).
+
+    Returns:
+        The raw rows, with every reading problem in ``problems``.
+    """
+    suffix = path.suffix.lower()
+    if path.is_dir() or suffix == ".csv":
+        return _read_csv_pair(path, allowed)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_excel(path, allowed)
+    if suffix in (".xls", ".ods"):
+        tables = RawTables(path, path.parent)
+        tables.problems.append(
+            ConfigProblem(str(path), f"{suffix} files are not supported; save as .xlsx")
+        )
+        return tables
+    return _read_toml(path, allowed)
+
+
+# -- TOML ---------------------------------------------------------------------
+
+_ARRAY_HEADER = re.compile(r"\s*\[\[\s*([^\]]+?)\s*\]\]")
+_TABLE_HEADER = re.compile(r"\s*\[\s*([^\]\[]+?)\s*\]")
+_KEY_LINE = re.compile(r"\s*(?:\"([^\"]+)\"|'([^']+)'|([A-Za-z0-9_-]+))\s*=")
+_TOML_AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+@dataclass(slots=True)
+class _TomlLines:
+    """Lines of table headers and keys, found by a light scan of the text."""
+
+    headers: dict[tuple[str, int], int] = field(default_factory=dict)
+    keys: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
+    top_keys: dict[str, int] = field(default_factory=dict)
+
+
+def _scan_toml_lines(text: str) -> _TomlLines:
+    found = _TomlLines()
+    counters: dict[str, int] = {}
+    current: tuple[str, int] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        array = _ARRAY_HEADER.match(line)
+        if array:
+            name = normalize_key(array.group(1).strip("\"'"))
+            index = counters.get(name, 0)
+            counters[name] = index + 1
+            current = (name, index)
+            found.headers[current] = number
+            continue
+        table = _TABLE_HEADER.match(line)
+        if table:
+            current = (normalize_key(table.group(1).strip("\"'")), -1)
+            found.headers[current] = number
+            continue
+        key = _KEY_LINE.match(line)
+        if key:
+            name = normalize_key(next(g for g in key.groups() if g is not None))
+            target = found.top_keys if current is None else found.keys.setdefault(current, {})
+            target.setdefault(name, number)
+    return found
+
+
+def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
+    tables = RawTables(path, path.parent)
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        tables.problems.append(ConfigProblem(file, "not UTF-8 text"))
+        return tables
+    except OSError as exc:
+        tables.problems.append(ConfigProblem(file, f"cannot read: {exc.strerror}"))
+        return tables
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        at = _TOML_AT.search(str(exc))
+        message = _TOML_AT.sub("", str(exc)).strip()
+        line = int(at.group(1)) if at else None
+        if at:
+            message += f" (column {at.group(2)})"
+        tables.problems.append(ConfigProblem(file, f"TOML syntax error: {message}", line=line))
+        return tables
+    lines = _scan_toml_lines(text)
+    for raw_name, value in data.items():
+        name = normalize_key(raw_name)
+        line = lines.top_keys.get(name) or lines.headers.get((name, -1))
+        if name in ROW_TABLES:
+            if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+                tables.problems.append(
+                    ConfigProblem(
+                        file,
+                        f"{raw_name} must be an array of tables: [[{name}]]",
+                        table=name,
+                        line=line or lines.headers.get((name, 0)),
+                    )
+                )
+                continue
+            for index, item in enumerate(value):
+                row = RawRow(
+                    name, file, f"{name}[{index}]", lines.headers.get((name, index))
+                )
+                row.field_lines = lines.keys.get((name, index), {})
+                _fill_row(row, item, allowed[name], tables)
+                tables.rows(name).append(row)
+        elif name in SINGLE_TABLES:
+            if not isinstance(value, dict):
+                tables.problems.append(
+                    ConfigProblem(file, f"{raw_name} must be a table: [{name}]", line=line)
+                )
+                continue
+            row = RawRow(name, file, f"[{name}]", lines.headers.get((name, -1)))
+            row.field_lines = lines.keys.get((name, -1), {})
+            _fill_row(row, value, allowed[name], tables)
+            tables.single[name] = row
+        else:
+            known = (*ROW_TABLES, *SINGLE_TABLES)
+            tables.problems.append(
+                ConfigProblem(
+                    file,
+                    f"unknown top-level entry {raw_name!r}; allowed: "
+                    "[[devices]], [[signals]], [storage], [output]",
+                    field=raw_name if raw_name not in known else None,
+                    line=line,
+                )
+            )
+    return tables
+
+
+def _fill_row(
+    row: RawRow, item: Mapping[str, object], allowed: frozenset[str], tables: RawTables
+) -> None:
+    seen: dict[str, str] = {}
+    for raw_key, value in item.items():
+        key = normalize_key(raw_key)
+        if key not in allowed:
+            tables.problems.append(row.problem(_unknown_message(raw_key, allowed), key))
+            continue
+        if key in seen:
+            tables.problems.append(
+                row.problem(f"given twice (as {seen[key]!r} and {raw_key!r})", key)
+            )
+            continue
+        seen[key] = raw_key
+        if not _is_blank(value):
+            row.fields[key] = value
+
+
+# -- tabular formats (Excel, CSV) -------------------------------------------
+
+
+@dataclass(slots=True)
+class _Header:
+    """Column index -> normalized field name, after checking the header row."""
+
+    columns: dict[int, str]
+    width: int
+
+
+def _check_header(
+    cells: list[object],
+    allowed: frozenset[str],
+    problem: Mapping[str, object],
+    make: _ProblemMaker,
+) -> _Header:
+    columns: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        if _is_blank(cell):
+            continue
+        text = str(cell).strip()
+        key = normalize_key(text)
+        if key not in allowed:
+            make(index, _unknown_message(text, allowed), key)
+            continue
+        if key in seen:
+            make(index, f"column given twice (columns {seen[key] + 1} and {index + 1})", key)
+            continue
+        seen[key] = index
+        columns[index] = key
+    del problem
+    return _Header(columns, len(cells))
+
+
+class _ProblemMaker:
+    """Makes problems for one header row (column-addressed)."""
+
+    def __init__(
+        self, tables: RawTables, file: str, table: str, place: str | None, line: int | None
+    ) -> None:
+        self.tables = tables
+        self.file = file
+        self.table = table
+        self.place = place
+        self.line = line
+
+    def __call__(self, column: int, message: str, field_name: str | None) -> None:
+        place = f"{self.place} column {_column_name(column)}" if self.place else None
+        where = place if place else f"column {column + 1}"
+        self.tables.problems.append(
+            ConfigProblem(self.file, message, field_name, self.table, where, self.line)
+        )
+
+
+def _column_name(index: int) -> str:
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+def _record_to_row(
+    row: RawRow, cells: list[object], header: _Header, tables: RawTables, reported: set[int]
+) -> None:
+    for index, cell in enumerate(cells):
+        if _is_blank(cell):
+            continue
+        key = header.columns.get(index)
+        if key is not None:
+            row.fields[key] = cell.strip() if isinstance(cell, str) else cell
+        elif index >= header.width and index not in reported:
+            reported.add(index)
+            tables.problems.append(
+                row.problem(f"value in column {index + 1}, which has no field name")
+            )
+
+
+# -- Excel --------------------------------------------------------------------
+
+
+def _read_excel(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
+    import openpyxl  # noqa: PLC0415 - only needed for Excel files
+
+    tables = RawTables(path, path.parent)
+    file = str(path)
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except OSError as exc:
+        tables.problems.append(ConfigProblem(file, f"cannot read: {exc.strerror or exc}"))
+        return tables
+    except Exception as exc:  # openpyxl raises many types for a damaged file
+        tables.problems.append(
+            ConfigProblem(file, f"not a readable Excel workbook ({type(exc).__name__})")
+        )
+        return tables
+    try:
+        names = [str(n) for n in workbook.sheetnames]
+        by_key = {n.strip().lower(): n for n in names}
+        devices = by_key.get("devices")
+        signals = [n for n in names if n.strip().lower() == "signals"]
+        signals += [
+            n
+            for n in names
+            if n.strip().lower().startswith("signals") and n.strip().lower() != "signals"
+        ]
+        if devices is None:
+            tables.problems.append(
+                ConfigProblem(file, f"no sheet 'Devices' (sheets: {', '.join(names)})")
+            )
+        else:
+            _read_sheet(workbook[devices], devices, "devices", file, allowed, tables)
+        if not signals:
+            tables.problems.append(
+                ConfigProblem(file, f"no sheet 'Signals' (sheets: {', '.join(names)})")
+            )
+        for name in signals:
+            _read_sheet(workbook[name], name, "signals", file, allowed, tables)
+    finally:
+        workbook.close()
+    return tables
+
+
+def _read_sheet(
+    sheet: object,
+    name: str,
+    table: str,
+    file: str,
+    allowed: Mapping[str, frozenset[str]],
+    tables: RawTables,
+) -> None:
+    rows: Iterator[tuple[object, ...]] = sheet.iter_rows(values_only=True)  # type: ignore[attr-defined]
+    header_cells = next(rows, None)
+    if header_cells is None or all(_is_blank(c) for c in header_cells):
+        tables.problems.append(
+            ConfigProblem(file, "sheet is empty: row 1 must hold the field names",
+                          table=table, place=f"sheet {name}")
+        )
+        return
+    maker = _ProblemMaker(tables, file, table, f"sheet {name} row 1", None)
+    header = _check_header(list(header_cells), allowed[table], {}, maker)
+    reported: set[int] = set()
+    ended_at: int | None = None
+    for number, cells in enumerate(rows, start=2):
+        blank = all(_is_blank(c) for c in cells)
+        if ended_at is not None:
+            if not blank:
+                tables.warnings.append(
+                    ConfigProblem(
+                        file,
+                        f"rows after the empty row {ended_at} are ignored "
+                        f"(row {number} has values)",
+                        table=table,
+                        place=f"sheet {name}",
+                    )
+                )
+                return
+            continue
+        if blank:
+            ended_at = number
+            continue
+        row = RawRow(table, file, f"sheet {name} row {number}", None)
+        _record_to_row(row, list(cells), header, tables, reported)
+        tables.rows(table).append(row)
+
+
+# -- CSV ----------------------------------------------------------------------
+
+
+def _partner_name(name: str) -> tuple[str, str] | None:
+    """(table of ``name``, partner file name) for ``*devices*`` / ``*signals*`` names."""
+    lower = name.lower()
+    for word, other in (("devices", "signals"), ("signals", "devices")):
+        at = lower.find(word)
+        if at >= 0:
+            original = name[at : at + len(word)]
+            if original.isupper():
+                replacement = other.upper()
+            elif original[0].isupper():
+                replacement = other.capitalize()
+            else:
+                replacement = other
+            return word, name[:at] + replacement + name[at + len(word) :]
+    return None
+
+
+def _find_file(directory: Path, name: str) -> Path | None:
+    exact = directory / name
+    if exact.is_file():
+        return exact
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return None
+    return next((p for p in entries if p.name.lower() == name.lower() and p.is_file()), None)
+
+
+def _read_csv_pair(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
+    if path.is_dir():
+        tables = RawTables(path, path)
+        found = {t: _find_file(path, f"{t}.csv") for t in ROW_TABLES}
+        for table, file in found.items():
+            if file is None:
+                tables.problems.append(
+                    ConfigProblem(str(path), f"no {table}.csv in this directory")
+                )
+        pair = found
+    else:
+        tables = RawTables(path, path.parent)
+        partner = _partner_name(path.name)
+        if partner is None:
+            tables.problems.append(
+                ConfigProblem(
+                    str(path),
+                    "a CSV configuration is a pair of files named *devices*.csv and "
+                    "*signals*.csv (or a directory holding devices.csv and signals.csv)",
+                )
+            )
+            return tables
+        table, other_name = partner
+        other_table = "signals" if table == "devices" else "devices"
+        other = _find_file(path.parent, other_name)
+        if other is None:
+            tables.problems.append(
+                ConfigProblem(str(path), f"the {other_table} file {other_name} is missing")
+            )
+        pair = {table: path, other_table: other}
+    for table in ROW_TABLES:
+        file = pair.get(table)
+        if file is not None:
+            _read_csv_file(file, table, allowed[table], tables)
+    return tables
+
+
+def _sniff_delimiter(first_line: str) -> str:
+    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _read_csv_file(path: Path, table: str, allowed: frozenset[str], tables: RawTables) -> None:
+    file = str(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        tables.problems.append(
+            ConfigProblem(file, "not UTF-8 text (save as 'CSV UTF-8')", line=line)
+        )
+        return
+    except OSError as exc:
+        tables.problems.append(ConfigProblem(file, f"cannot read: {exc.strerror}"))
+        return
+    lines = text.splitlines(keepends=True)
+    first = next((ln for ln in lines if ln.strip()), "")
+    reader = csv.reader(lines, delimiter=_sniff_delimiter(first))
+    header: _Header | None = None
+    reported: set[int] = set()
+    previous_end = 0
+    try:
+        for cells in reader:
+            start = previous_end + 1
+            previous_end = reader.line_num
+            if all(not c.strip() for c in cells):
+                continue
+            if header is None:
+                maker = _ProblemMaker(tables, file, table, None, start)
+                header = _check_header(list(cells), allowed, {}, maker)
+                continue
+            row = RawRow(table, file, None, start)
+            _record_to_row(row, list(cells), header, tables, reported)
+            tables.rows(table).append(row)
+    except csv.Error as exc:
+        tables.problems.append(ConfigProblem(file, f"CSV syntax error: {exc}", line=reader.line_num))
+    if header is None:
+        tables.problems.append(
+            ConfigProblem(file, "empty file: the first line must hold the field names")
+        )
