@@ -95,7 +95,7 @@ def poller(
 async def test_every_scan_reads_once_and_maps_signals() -> None:
     clock = FakeClock()
     meters = FakeMeters(clock)
-    sink: list[list[SignalUpdate]] = []
+    sink: list[Sequence[SignalUpdate]] = []
     state = DeviceState(plan("m1"))
     await poller([state], clock, meters, sink).run(max_polls=3)
     assert [t for _, t in meters.started] == [0.0, 10.0, 20.0]
@@ -113,7 +113,7 @@ async def test_every_scan_reads_once_and_maps_signals() -> None:
 async def test_overrun_counts_missed_scans_and_never_piles_up() -> None:
     clock = FakeClock()
     meters = FakeMeters(clock, duration=25.0)
-    sink: list[list[SignalUpdate]] = []
+    sink: list[Sequence[SignalUpdate]] = []
     state = DeviceState(plan("slow"))
     await poller([state], clock, meters, sink).run(max_polls=3)
     assert [t for _, t in meters.started] == [0.0, 30.0, 60.0]
@@ -123,7 +123,7 @@ async def test_overrun_counts_missed_scans_and_never_piles_up() -> None:
 async def test_devices_on_one_line_take_turns() -> None:
     clock = FakeClock()
     meters = FakeMeters(clock, duration=2.0)
-    sink: list[list[SignalUpdate]] = []
+    sink: list[Sequence[SignalUpdate]] = []
     states = [DeviceState(plan("a")), DeviceState(plan("b"))]
     await poller(states, clock, meters, sink).run(max_polls=4)
     assert meters.max_active == 1
@@ -135,7 +135,7 @@ async def test_failure_keeps_last_values_not_topical_and_isolates_devices(
 ) -> None:
     clock = FakeClock()
     meters = FakeMeters(clock)
-    sink: list[list[SignalUpdate]] = []
+    sink: list[Sequence[SignalUpdate]] = []
     good, bad = DeviceState(plan("good")), DeviceState(plan("bad"))
     line = poller([good, bad], clock, meters, sink)
     await line.run(max_polls=2)
@@ -164,7 +164,7 @@ async def test_retries_within_one_scan() -> None:
     clock = FakeClock()
     meters = FakeMeters(clock)
     meters.failing.add("r")
-    sink: list[list[SignalUpdate]] = []
+    sink: list[Sequence[SignalUpdate]] = []
     state = DeviceState(plan("r", retries=2))
     await poller([state], clock, meters, sink).run(max_polls=1)
     assert len(meters.started) == 3

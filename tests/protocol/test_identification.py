@@ -11,7 +11,16 @@ from obisgate.protocol.identification import Identification, ProtocolMode
 CASES = [
     ("/LGZ4ZMF100AC.M23", "LGZ", "4", "", "ZMF100AC.M23", ProtocolMode.C, 4800, False),
     ("/ISk5MT174-0001", "ISk", "5", "", "MT174-0001", ProtocolMode.C, 9600, True),
-    ("/AUX5\\2SX330SKH10F10013", "AUX", "5", "\\2", "SX330SKH10F10013", ProtocolMode.E, 9600, False),
+    (
+        "/AUX5\\2SX330SKH10F10013",
+        "AUX",
+        "5",
+        "\\2",
+        "SX330SKH10F10013",
+        ProtocolMode.E,
+        9600,
+        False,
+    ),
     ("/EMH5\\@D4EM4TWII001--", "EMH", "5", "\\@", "D4EM4TWII001--", ProtocolMode.C, 9600, False),
     ("/KAM 685-382-QR-10", "KAM", " ", "", "685-382-QR-10", ProtocolMode.A, None, False),
     ("/nzr4SEM16_S_v1.12", "nzr", "4", "", "SEM16_S_v1.12", ProtocolMode.C, 4800, True),

@@ -7,6 +7,7 @@ import os
 import socket
 import termios
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ async def test_bad_urls_are_config_errors(url: str) -> None:
     "kwargs",
     [{"parity": "X"}, {"bytesize": 9}, {"stopbits": 3}, {"flowcontrol": "magic"}, {"baudrate": 0}],
 )
-def test_bad_line_settings(kwargs: dict[str, object]) -> None:
+def test_bad_line_settings(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ConfigError):
         LineSettings(**kwargs)
 
