@@ -85,7 +85,7 @@ def poller(
     states: Sequence[DeviceState],
     clock: FakeClock,
     meters: FakeMeters,
-    sink: list[list[SignalUpdate]],
+    sink: list[Sequence[SignalUpdate]],
 ) -> LinePoller:
     return LinePoller(
         states, sink.append, read=meters.read, clock=clock, sleep=clock.sleep, wall_clock=lambda: T0

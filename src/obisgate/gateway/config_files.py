@@ -336,23 +336,25 @@ def _fill_row(
 
 @dataclass(slots=True)
 class _Header:
-    """Column index -> normalized field name, after checking the header row."""
+    """Column index -> normalized field name, after checking the header row.
+
+    Attributes:
+        columns: the columns of known fields.
+        titled: every column with a non-blank header (known or not).
+    """
 
     columns: dict[int, str]
-    width: int
+    titled: set[int]
 
 
-def _check_header(
-    cells: list[object],
-    allowed: frozenset[str],
-    problem: Mapping[str, object],
-    make: _ProblemMaker,
-) -> _Header:
+def _check_header(cells: list[object], allowed: frozenset[str], make: _ProblemMaker) -> _Header:
     columns: dict[int, str] = {}
+    titled: set[int] = set()
     seen: dict[str, int] = {}
     for index, cell in enumerate(cells):
         if _is_blank(cell):
             continue
+        titled.add(index)
         text = str(cell).strip()
         key = normalize_key(text)
         if key not in allowed:
@@ -363,8 +365,7 @@ def _check_header(
             continue
         seen[key] = index
         columns[index] = key
-    del problem
-    return _Header(columns, len(cells))
+    return _Header(columns, titled)
 
 
 class _ProblemMaker:
@@ -405,7 +406,7 @@ def _record_to_row(
         key = header.columns.get(index)
         if key is not None:
             row.fields[key] = cell.strip() if isinstance(cell, str) else cell
-        elif index >= header.width and index not in reported:
+        elif index not in header.titled and index not in reported:
             reported.add(index)
             tables.problems.append(
                 row.problem(f"value in column {index + 1}, which has no field name")
@@ -474,7 +475,7 @@ def _read_sheet(
         )
         return
     maker = _ProblemMaker(tables, file, table, f"sheet {name} row 1", None)
-    header = _check_header(list(header_cells), allowed[table], {}, maker)
+    header = _check_header(list(header_cells), allowed[table], maker)
     reported: set[int] = set()
     ended_at: int | None = None
     for number, cells in enumerate(rows, start=2):
@@ -601,7 +602,7 @@ def _read_csv_file(path: Path, table: str, allowed: frozenset[str], tables: RawT
                 continue
             if header is None:
                 maker = _ProblemMaker(tables, file, table, None, start)
-                header = _check_header(list(cells), allowed, {}, maker)
+                header = _check_header(list(cells), allowed, maker)
                 continue
             row = RawRow(table, file, None, start)
             _record_to_row(row, list(cells), header, tables, reported)
