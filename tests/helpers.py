@@ -7,6 +7,7 @@ the tests compare two implementations instead of one with itself.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Iterator, Sequence
 
@@ -61,7 +62,7 @@ def split_at(data: bytes, cuts: Iterable[int]) -> list[bytes]:
     """Cut ``data`` at the given offsets (duplicates and out-of-range ignored)."""
     points = sorted({c for c in cuts if 0 < c < len(data)})
     bounds = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def bytewise(data: bytes) -> list[bytes]:

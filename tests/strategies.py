@@ -7,19 +7,21 @@ from hypothesis import strategies as st
 from obisgate.protocol.dataset import DataSet, Value
 from tests.helpers import frame, split_at
 
-# §3.10: addresses and units are printable text without ( ) / ! ; values also
-# without * . We allow '&' and '*' in the raw group text on purpose (sub-values,
-# units) and NUL inside values (captured in the field, §9.3).
+# §3.10: addresses are printable text without ( ) / ! . In the raw group text we
+# allow '&' and '*' on purpose (sub-values, units), and, as meters send them
+# despite the ban, '/' (§9.3: "(/SX330)", unit "P/S") and NUL (§9.3).
 _PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 ADDRESS_CHARS = "".join(c for c in _PRINTABLE if c not in "()/!")
-RAW_CHARS = "".join(c for c in _PRINTABLE if c not in "()/!") + "\x00"
+RAW_CHARS = "".join(c for c in _PRINTABLE if c not in "()!") + "\x00"
 
 addresses = st.one_of(
     st.sampled_from(["1.8.0", "F.F", "C.1.0", "P.01", "1-1:30D", "0-0:C.1.6*255", "1.8.0&01"]),
     st.text(ADDRESS_CHARS, max_size=20),
 )
 raws = st.one_of(
-    st.sampled_from(["", "        ", " 20000", "013925.5*", "001234.120*kWh", "088*C&082*C"]),
+    st.sampled_from(
+        ["", "        ", " 20000", "013925.5*", "001234.120*kWh", "088*C&082*C", "/SX330"]
+    ),
     st.text(RAW_CHARS, max_size=40),
 )
 values = raws.map(Value.from_raw)

@@ -67,9 +67,9 @@ def test_bit7_is_ignored() -> None:
     assert compute_bcc(to_7e1(block), BccMethod.SUM7) == compute_bcc(block, BccMethod.SUM7)
 
 
-def test_bytearray_and_large_blocks() -> None:
+def test_large_blocks() -> None:
     block = bytes(range(256)) * 64  # 16 kB, exercises the folding for every width
-    assert compute_bcc(bytearray(block)) == ref_bcc_xor(block)
+    assert compute_bcc(block) == ref_bcc_xor(block)
     assert compute_bcc(block, BccMethod.SUM7) == ref_bcc_sum7(block)
 
 
@@ -117,3 +117,10 @@ def test_mask_7bit() -> None:
 def test_wire_time() -> None:
     assert wire_time_s(6, 300) == pytest.approx(0.2)  # the option select at 300 Bd
     assert wire_time_s(1, 9600) == pytest.approx(10 / 9600)
+
+
+def test_method_given_as_plain_string() -> None:
+    # Settings read from files arrive as text; "sum7" must not silently mean XOR.
+    block = b"R1\x02ET0PE()\x03"
+    assert compute_bcc(block, "sum7") == 0x37  # type: ignore[arg-type]
+    assert compute_bcc(block, "xor") == 0x57  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ from obisgate.cli import (
     gateway_commands,
     programming_commands,
     read_command,
+    run_command,
     simulate_command,
 )
 from obisgate.cli.main import main
@@ -15,5 +16,6 @@ __all__ = [
     "main",
     "programming_commands",
     "read_command",
+    "run_command",
     "simulate_command",
 ]

@@ -1,7 +1,215 @@
-"""Subcommands: filled in by their owner."""
+"""``obisgate check CONFIG`` and ``obisgate history DEVICE SIGNAL``.
+
+Exit status: ``check`` 0 when the configuration is valid (warnings may be
+printed), 1 when it has errors (every problem on stderr, one per line).
+``history`` 0 on success (also when no row is in the range), 1 when the
+database holds no such signal, 2 for a bad option, configuration or database.
+"""
 
 from __future__ import annotations
 
-from obisgate.cli.main import main
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
 
-__all__ = ["main"]
+import click
+
+from obisgate.cli.main import main
+from obisgate.errors import ConfigError
+from obisgate.gateway.config import ConfigFileError, GatewayConfig, load_config
+from obisgate.gateway.history import HistoryRow, HistoryStore
+
+__all__ = ["check", "history", "main"]
+
+
+def _print_problems(error: ConfigFileError) -> None:
+    for problem in error.problems:
+        click.echo(str(problem), err=True)
+
+
+def _print_warnings(config: GatewayConfig) -> None:
+    for warning in config.warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+@main.command()
+@click.argument("config", type=click.Path(path_type=Path))
+def check(config: Path) -> None:
+    """Validate the gateway configuration CONFIG without polling anything.
+
+    CONFIG is a TOML file, an Excel workbook (.xlsx), one file of a
+    *devices*.csv / *signals*.csv pair, or a directory holding devices.csv and
+    signals.csv. Prints the warnings and "ok: N devices, M signals", or every
+    problem, one per line, on stderr (exit status 1).
+    """
+    try:
+        loaded = load_config(config)
+    except ConfigFileError as exc:
+        _print_problems(exc)
+        count = len(exc.problems)
+        click.echo(f"{count} problem{'s' if count != 1 else ''} in {config}", err=True)
+        sys.exit(1)
+    _print_warnings(loaded)
+    click.echo(f"ok: {len(loaded.devices)} devices, {len(loaded.signals)} signals")
+
+
+def _parse_time(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> dt.datetime | None:
+    """ISO 8601 date or date-time; without a time zone it is UTC."""
+    del ctx
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r}: expected ISO 8601, e.g. 2025-11-18 or 2025-11-18T09:30:00+01:00",
+            param=param,
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _json_value(value: object) -> Any:
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
+def _write_table(rows: list[HistoryRow]) -> None:
+    header = ("time (UTC)", "value", "unit", "quality")
+    cells = [
+        (
+            row.time.isoformat(sep=" ", timespec="milliseconds").removesuffix("+00:00"),
+            _text(row.value),
+            row.unit or "",
+            ",".join(row.quality.to_json()),
+        )
+        for row in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    for line in (header, *cells):
+        click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+
+
+def _write_csv(rows: list[HistoryRow]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(("time", "value", "unit", "quality"))
+    for row in rows:
+        writer.writerow(
+            (
+                row.time.isoformat(),
+                _text(row.value),
+                row.unit or "",
+                "|".join(row.quality.to_json()),
+            )
+        )
+
+
+def _write_json(rows: list[HistoryRow]) -> None:
+    items = [
+        {
+            "time": row.time.isoformat(),
+            "value": _json_value(row.value),
+            "unit": row.unit,
+            "quality": row.quality.to_json(),
+        }
+        for row in rows
+    ]
+    click.echo(json.dumps(items, indent=1, ensure_ascii=False))
+
+
+_WRITERS = {"table": _write_table, "csv": _write_csv, "json": _write_json}
+
+
+@main.command()
+@click.argument("device")
+@click.argument("signal")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Gateway configuration; its [storage] path is the database.",
+)
+@click.option("--db", "db_path", type=click.Path(path_type=Path), help="History database file.")
+@click.option(
+    "--from",
+    "start",
+    callback=_parse_time,
+    help="First time included (ISO 8601; UTC unless a zone is given).",
+)
+@click.option(
+    "--to",
+    "end",
+    callback=_parse_time,
+    help="First time excluded (ISO 8601; UTC unless a zone is given).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Show only the newest N rows of the range (still oldest first).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(_WRITERS)),
+    default="table",
+    show_default=True,
+)
+def history(
+    device: str,
+    signal: str,
+    config_path: Path | None,
+    db_path: Path | None,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    limit: int | None,
+    fmt: str,
+) -> None:
+    """Print the stored values of SIGNAL of DEVICE (aliases), oldest first.
+
+    The database is given by --db, or by the [storage] path of --config.
+    Times are printed in UTC.
+    """
+    if (config_path is None) == (db_path is None):
+        raise click.UsageError("give either --config or --db")
+    hint = ""
+    if config_path is not None:
+        try:
+            config = load_config(config_path)
+        except ConfigFileError as exc:
+            _print_problems(exc)
+            sys.exit(2)
+        db_path = config.storage.path
+        known = {s.key: s for s in config.signals}
+        signal_config = known.get((device, signal))
+        if signal_config is None:
+            hint = f" ({config_path} has no signal {signal!r} on device {device!r})"
+        elif not signal_config.logged:
+            hint = f" (its log is 0 in {config_path})"
+    assert db_path is not None
+    try:
+        store = HistoryStore(db_path, create=False)
+    except ConfigError as exc:
+        click.echo(f"obisgate: error: {exc}", err=True)
+        sys.exit(2)
+    with store:
+        if not store.has_series(device, signal):
+            click.echo(f"obisgate: no history for {device}/{signal} in {db_path}{hint}", err=True)
+            sys.exit(1)
+        rows = store.query(device, signal, start, end, limit, newest_first=limit is not None)
+    if limit is not None:
+        rows.reverse()
+    _WRITERS[fmt](rows)

@@ -282,9 +282,7 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                 )
                 continue
             for index, item in enumerate(value):
-                row = RawRow(
-                    name, file, f"{name}[{index}]", lines.headers.get((name, index))
-                )
+                row = RawRow(name, file, f"{name}[{index}]", lines.headers.get((name, index)))
                 row.field_lines = lines.keys.get((name, index), {})
                 _fill_row(row, item, allowed[name], tables)
                 tables.rows(name).append(row)
@@ -446,13 +444,27 @@ def _read_excel(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                 ConfigProblem(file, f"no sheet 'Devices' (sheets: {', '.join(names)})")
             )
         else:
-            _read_sheet(workbook[devices], devices, "devices", file, allowed, tables)
+            _read_sheet(
+                workbook[devices],
+                name=devices,
+                table="devices",
+                file=file,
+                allowed=allowed,
+                tables=tables,
+            )
         if not signals:
             tables.problems.append(
                 ConfigProblem(file, f"no sheet 'Signals' (sheets: {', '.join(names)})")
             )
         for name in signals:
-            _read_sheet(workbook[name], name, "signals", file, allowed, tables)
+            _read_sheet(
+                workbook[name],
+                name=name,
+                table="signals",
+                file=file,
+                allowed=allowed,
+                tables=tables,
+            )
     finally:
         workbook.close()
     return tables
@@ -460,6 +472,7 @@ def _read_excel(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
 
 def _read_sheet(
     sheet: object,
+    *,
     name: str,
     table: str,
     file: str,
@@ -470,8 +483,12 @@ def _read_sheet(
     header_cells = next(rows, None)
     if header_cells is None or all(_is_blank(c) for c in header_cells):
         tables.problems.append(
-            ConfigProblem(file, "sheet is empty: row 1 must hold the field names",
-                          table=table, place=f"sheet {name}")
+            ConfigProblem(
+                file,
+                "sheet is empty: row 1 must hold the field names",
+                table=table,
+                place=f"sheet {name}",
+            )
         )
         return
     maker = _ProblemMaker(tables, file, table, f"sheet {name} row 1", None)
@@ -608,7 +625,9 @@ def _read_csv_file(path: Path, table: str, allowed: frozenset[str], tables: RawT
             _record_to_row(row, list(cells), header, tables, reported)
             tables.rows(table).append(row)
     except csv.Error as exc:
-        tables.problems.append(ConfigProblem(file, f"CSV syntax error: {exc}", line=reader.line_num))
+        tables.problems.append(
+            ConfigProblem(file, f"CSV syntax error: {exc}", line=reader.line_num)
+        )
     if header is None:
         tables.problems.append(
             ConfigProblem(file, "empty file: the first line must hold the field names")

@@ -44,12 +44,11 @@ import datetime as dt
 import decimal
 import math
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import NamedTuple
 
-from obisgate.errors import ConfigError
+from obisgate import ConfigError, Value
 from obisgate.gateway.quality import Quality
-from obisgate.protocol.dataset import Value
 
 __all__ = [
     "ALLOWED_NUMBER_TYPES",
@@ -62,7 +61,7 @@ __all__ = [
 ]
 
 
-class NumberType(str, Enum):
+class NumberType(StrEnum):
     """The type a signal's value text is converted to (see the module docstring)."""
 
     FLOAT = "FLOAT"

@@ -57,7 +57,5 @@ class Quality(enum.Flag):
                 quality |= cls[key]
             except KeyError:
                 allowed = ", ".join(m.name.lower() for m in cls if m.name is not None)
-                raise ValueError(
-                    f"unknown quality {name!r}; allowed: valid, {allowed}"
-                ) from None
+                raise ValueError(f"unknown quality {name!r}; allowed: valid, {allowed}") from None
         return quality

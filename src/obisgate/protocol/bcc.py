@@ -25,7 +25,7 @@ def compute_bcc(block: bytes, method: BccMethod = BccMethod.XOR) -> int:
     Returns:
         The check value, 0x00-0x7F (bit 7 of the input is ignored).
     """
-    if method is BccMethod.SUM7:
+    if method == BccMethod.SUM7:  # == also accepts the plain string "sum7"
         return sum(block) & 0x7F
     return _xor_all(block) & 0x7F
 

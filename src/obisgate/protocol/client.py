@@ -268,11 +268,15 @@ class ReadoutClient:
         Raises:
             ChecksumError: the meter did not repeat a message with a wrong BCC.
             NoAnswerError: otherwise.
+            RuntimeError: the client is not waiting for an answer.
         """
+        if self._state not in (_State.WAIT_IDENT, _State.WAIT_DATA):
+            self._require(_State.WAIT_DATA)
+        error = NoAnswerError(self.waiting_for, self.read_timeout_s, self._phase_bytes)
         self._state = _State.ERROR
         if self._checksum_error is not None:
             raise self._checksum_error
-        raise NoAnswerError(self.waiting_for, self.read_timeout_s, self._phase_bytes)
+        raise error
 
     # -- internals ----------------------------------------------------------
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from obisgate.errors import ConfigError, FramingError
 from obisgate.protocol.bcc import BccMethod, compute_bcc
@@ -28,6 +28,8 @@ from obisgate.protocol.dataset import DataSet, parse_data_block
 
 __all__ = [
     "BREAK",
+    "MASK",
+    "SOH",
     "Frame",
     "FrameKind",
     "break_message",
@@ -38,6 +40,7 @@ __all__ = [
     "execute_message",
     "extract_frame",
     "format_profile_time",
+    "masked_password_message",
     "password_message",
     "profile_request",
     "read_message",
@@ -59,7 +62,7 @@ _SKIP_BETWEEN = frozenset(b"\r\n\x00\x7f")
 MASK = "********"
 
 
-class FrameKind(str, Enum):
+class FrameKind(StrEnum):
     """What a received programming-mode message is."""
 
     ACK = "ack"
@@ -111,9 +114,7 @@ BREAK = b"\x01B0\x03q"
 
 def _check_command(command: str) -> None:
     if not _COMMAND.fullmatch(command):
-        raise ConfigError(
-            f"command {command!r}: a letter P, W, R, E or B followed by a digit"
-        )
+        raise ConfigError(f"command {command!r}: a letter P, W, R, E or B followed by a digit")
 
 
 def _frame(start: int, body: bytes, terminator: int, method: BccMethod) -> bytes:
@@ -167,9 +168,7 @@ def _check_value(text: str, what: str) -> None:
 def _check_address(address: str) -> None:
     bad = sorted(set(address) & _BANNED_IN_ADDRESS)
     if bad or any(not 0x20 < ord(c) < 0x7F for c in address):
-        raise ConfigError(
-            f"register address {address!r}: printable ASCII without spaces, ( ) / !"
-        )
+        raise ConfigError(f"register address {address!r}: printable ASCII without spaces, ( ) / !")
 
 
 def password_message(
@@ -183,7 +182,9 @@ def password_message(
     """
     if command not in ("P1", "P2"):
         raise ConfigError(f"password command {command!r}: P1 or P2")
-    _check_value(password, "the password")
+    if set(password) & _BANNED_IN_VALUE or any(not 0x20 <= ord(c) < 0x7F for c in password):
+        # Name no character: the message must not reveal anything about the password.
+        raise ConfigError("the password holds a character a password message cannot carry")
     return command_message(command, f"({password})", bcc_method=bcc_method)
 
 

@@ -84,9 +84,7 @@ class CommandRejectedError(ProtocolError):
     def __init__(self, command: str, attempts: int) -> None:
         self.command = command
         self.attempts = attempts
-        super().__init__(
-            f"meter rejected {command} with NAK {attempts} times (protocol error)"
-        )
+        super().__init__(f"meter rejected {command} with NAK {attempts} times (protocol error)")
 
 
 class SessionEndedError(MeterError):
@@ -299,8 +297,6 @@ class ProgrammingClient:
             return self.options.inter_byte_timeout_s
         if self._state is _State.WAIT_P0:
             return self.options.sign_on.response_timeout_s
-        if self._pending is not None and self._pending.blocks:
-            return self.options.inter_byte_timeout_s + self.options.answer_timeout_s
         return self.options.answer_timeout_s
 
     @property
@@ -343,8 +339,7 @@ class ProgrammingClient:
                 return self._receive_sign_on(data)
             return self._receive(data)
         except BaseException:
-            if self._state is not _State.ENDED:
-                self._state = _State.FAILED
+            self._fail()
             raise
 
     def timeout(self) -> list[Action]:
@@ -569,8 +564,7 @@ class ProgrammingClient:
             )
         if not frame.bcc_ok:
             # Annex A: an error in the operand message is answered with a break.
-            assert frame.bcc is not None and frame.expected_bcc is not None
-            raise ChecksumError(frame.expected_bcc & 0x7F, frame.bcc)
+            raise ChecksumError((frame.expected_bcc or 0) & 0x7F, frame.bcc or 0)
         operand = ""
         if frame.data:
             try:
@@ -636,14 +630,15 @@ class ProgrammingClient:
                 return self._send(pending.messages[pending.index])
             return self._finish(Answer(pending.command, pending.address, acknowledged=True))
         if frame.kind is FrameKind.COMMAND:
-            raise UnexpectedMessageError(f"expected an answer to {pending.label}, got {_describe(frame)}")
+            raise UnexpectedMessageError(
+                f"expected an answer to {pending.label}, got {_describe(frame)}"
+            )
         return self._on_data(pending, frame, last)
 
     def _on_data(self, pending: _Pending, frame: Frame, last: bool) -> list[Action]:
         if not frame.bcc_ok:
-            assert frame.bcc is not None and frame.expected_bcc is not None
             error = ChecksumError(
-                frame.expected_bcc, frame.bcc, attempts=pending.bad_blocks + 1
+                frame.expected_bcc or 0, frame.bcc or 0, attempts=pending.bad_blocks + 1
             )
             if pending.bad_blocks >= self.options.retries:
                 raise error
@@ -660,8 +655,10 @@ class ProgrammingClient:
                     return self._finish(
                         Answer(pending.command, pending.address, False, text, blocks=1)
                     )
+                # The command was understood but refused: the session goes on.
+                self._finish(Answer(pending.command, pending.address, False, text, blocks=1))
                 raise MeterError(problem, command=pending.label)
-        if not last and not frame.partial:
+        if not last:
             raise UnexpectedMessageError(
                 f"data answer in the middle of the partial write {pending.label}"
             )
@@ -687,6 +684,10 @@ class ProgrammingClient:
             )
         )
 
+    def _fail(self) -> None:
+        if self._state not in (_State.ENDED, _State.READY):
+            self._state = _State.FAILED
+
     def _finish(self, answer: Answer) -> list[Action]:
         self.result = answer
         self._pending = None
@@ -699,4 +700,4 @@ def _describe(frame: Frame) -> str:
         return f"a {frame.command} command message"
     if frame.kind is FrameKind.DATA:
         return "a data message"
-    return frame.kind.value.upper()
+    return str(frame.kind).upper()

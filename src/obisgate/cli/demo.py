@@ -1,0 +1,63 @@
+"""``obisgate demo``: the gateway on its bundled configuration, against simulated meters."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import click
+
+from obisgate.gateway.config import load_config
+from obisgate.gateway.demo_config import (
+    DEMO_PROFILES,
+    DEMO_SERIAL_DEVICES,
+    DEMO_TCP_DEVICES,
+    render_demo_config,
+)
+from obisgate.simulator import get_profile, serve_pty, serve_tcp
+
+__all__ = ["run_demo"]
+
+
+async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_config: bool) -> None:
+    """Start the simulated meters, render the demo configuration, run the gateway.
+
+    Raises:
+        ObisgateError: a simulator or the gateway could not start.
+    """
+    from obisgate.cli.run_command import build_outputs, run_gateway  # noqa: PLC0415
+
+    bus_profiles = [get_profile(DEMO_PROFILES[alias]) for alias in DEMO_SERIAL_DEVICES]
+    with tempfile.TemporaryDirectory(prefix="obisgate-demo-") as tmp:
+        async with await serve_pty(bus_profiles) as bus:
+            servers = {
+                alias: await serve_tcp(get_profile(DEMO_PROFILES[alias]))
+                for alias in DEMO_TCP_DEVICES
+            }
+            try:
+                history = db or Path(tmp) / "history.sqlite"
+                text = render_demo_config(
+                    bus.path,
+                    {alias: server.port for alias, server in servers.items()},
+                    history_path=str(history),
+                )
+                if show_config:
+                    click.echo(text, nl=False)
+                    return
+                config_path = Path(tmp) / "demo.toml"
+                config_path.write_text(text, encoding="utf-8")
+                config = load_config(config_path)
+                click.echo(
+                    f"obisgate demo: {len(config.devices)} simulated meters "
+                    f"(bus {bus.path}, TCP ports "
+                    f"{', '.join(str(s.port) for s in servers.values())}); "
+                    "Ctrl-C stops",
+                    err=True,
+                )
+                await run_gateway(
+                    config, build_outputs(config, fmt, history), duration_s=duration_s
+                )
+                click.echo(f"obisgate demo: history kept in {history} until exit", err=True)
+            finally:
+                for server in servers.values():
+                    await server.aclose()

@@ -1,0 +1,234 @@
+"""Sans-IO line: every meter on one connection, pty or RS-485 bus.
+
+The line recognises requests itself (at 300 Bd, NULs ignored, bit 7 masked)
+and starts a session on each meter whose address matches; meters without a
+conversation cost nothing but their profile. Bytes received while meters are
+in a session go to those meters too, each decoded at the rate its receiver
+runs at, so a client that sends at the wrong rate is not understood.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+
+from obisgate.errors import ConfigError
+from obisgate.protocol.chars import INITIAL_BAUD, INTER_CHAR_MAX_S, MASK_7BIT
+from obisgate.protocol.identification import ProtocolMode
+from obisgate.simulator.faults import Faults
+from obisgate.simulator.meter import Output, SimulatedMeter, Transmit
+from obisgate.simulator.profile import MeterProfile
+from obisgate.simulator.programming_hook import SessionFactory
+from obisgate.simulator.shown import shown
+from obisgate.simulator.stats import SimulatorStats
+from obisgate.simulator.uart import retime
+
+__all__ = ["MeterBus", "MeterCatalog"]
+
+_LOGGER = logging.getLogger("obisgate.simulator")
+_REQUEST = re.compile(rb"(/[^/!\r\n])([0-9A-Za-z ]{0,32})!\r?\n")
+_MAX_PENDING = 128
+
+
+class MeterCatalog:
+    """The meters of a simulator with an index by address. Immutable; shared by all lines.
+
+    Args:
+        profiles: the meters, in order (their index is their identity).
+
+    Raises:
+        ConfigError: no profiles.
+    """
+
+    def __init__(self, profiles: Iterable[MeterProfile]) -> None:
+        self.profiles: tuple[MeterProfile, ...] = tuple(profiles)
+        if not self.profiles:
+            raise ConfigError("a simulator needs at least one meter profile")
+        by_address: dict[str, list[int]] = {}
+        answering: list[int] = []
+        pushing: list[int] = []
+        for i, profile in enumerate(self.profiles):
+            if profile.protocol_mode is ProtocolMode.D:
+                pushing.append(i)
+                continue
+            answering.append(i)
+            if profile.address:
+                by_address.setdefault(profile.address.lstrip("0"), []).append(i)
+        self._by_address = by_address
+        self._answering = tuple(answering)
+        self.push_indexes: tuple[int, ...] = tuple(pushing)
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+    def match(self, start: str, address: str) -> list[int]:
+        """Indexes of the meters that answer a request ``start + address + "!"``.
+
+        Applies the address rules of :func:`~obisgate.simulator.profile.address_matches`;
+        push (mode D) meters never answer.
+        """
+        if address:
+            candidates: Sequence[int] = self._by_address.get(address.lstrip("0"), ())
+        else:
+            candidates = self._answering
+        profiles = self.profiles
+        return [i for i in candidates if start in profiles[i].request_starts]
+
+
+class MeterBus:
+    """All meters on one line, sans-IO. Every method takes the time ``now``.
+
+    Args:
+        meters: a catalog, or the profiles to build one from.
+        faults: faults every meter injects (``echo`` acts on the line).
+        realtime: meters count the wire time of what they send.
+        stats: counters to update (shared by a server's lines).
+        programming_factory: see :class:`SimulatedMeter`.
+
+    Raises:
+        ConfigError: no meters.
+    """
+
+    def __init__(
+        self,
+        meters: MeterCatalog | Iterable[MeterProfile],
+        faults: Faults | None = None,
+        *,
+        realtime: bool = False,
+        stats: SimulatorStats | None = None,
+        programming_factory: SessionFactory | None = None,
+    ) -> None:
+        self.catalog = meters if isinstance(meters, MeterCatalog) else MeterCatalog(meters)
+        self.faults = faults or Faults()
+        self.realtime = realtime
+        self.stats = stats if stats is not None else SimulatorStats()
+        self._programming_factory = programming_factory
+        self._active: dict[int, SimulatedMeter] = {}
+        self._buf = bytearray()
+        self._last_rx = float("-inf")
+
+    @property
+    def deadline(self) -> float | None:
+        """The earliest time :meth:`on_timer` must be called, or ``None``."""
+        deadlines = [m.deadline for m in self._active.values() if m.deadline is not None]
+        return min(deadlines) if deadlines else None
+
+    def active_meters(self) -> list[SimulatedMeter]:
+        """The meters with a conversation (or mode D pushing) going on."""
+        return list(self._active.values())
+
+    def open(self, now: float) -> list[Output]:
+        """The line opened (a connection was accepted): mode D meters start pushing."""
+        self.stats.connections += 1
+        out: list[Output] = []
+        for i in self.catalog.push_indexes:
+            meter = self._new_meter(i)
+            self._active[i] = meter
+            out += meter.start_push(now)
+        return out
+
+    def receive(self, data: bytes, now: float, line_baud: int | None = None) -> list[Output]:
+        """Bytes arrived from the client; the last of them at ``now``.
+
+        Args:
+            data: the bytes as the client sent them.
+            now: the current time.
+            line_baud: the rate the client sent at (``None``: unknown, e.g.
+                raw TCP; every receiver then decodes the bytes intact).
+        """
+        out: list[Output] = []
+        if not data:
+            return out
+        if self.faults.echo:
+            out.append(Transmit(now, data, None, "echo"))
+        active = self._active
+        for i, meter in list(active.items()):
+            if meter.is_idle(now):
+                del active[i]
+                continue
+            out += meter.receive(_decode(data, line_baud, meter.listen_baud(now)), now)
+            if meter.is_idle(now):
+                del active[i]
+        out += self._take_requests(_decode(data, line_baud, INITIAL_BAUD), now)
+        return out
+
+    def on_timer(self, now: float) -> list[Output]:
+        """Call when :attr:`deadline` has passed."""
+        out: list[Output] = []
+        for meter in list(self._active.values()):
+            deadline = meter.deadline
+            if deadline is not None and deadline <= now:
+                out += meter.on_timer(now)
+        return out
+
+    def reset(self) -> None:
+        """The line closed: every meter forgets its conversation."""
+        for meter in self._active.values():
+            meter.abort()
+        self._active.clear()
+        self._buf.clear()
+
+    # -- internals ------------------------------------------------------------
+
+    def _new_meter(self, index: int) -> SimulatedMeter:
+        return SimulatedMeter(
+            self.catalog.profiles[index],
+            self.faults,
+            realtime=self.realtime,
+            stats=self.stats,
+            programming_factory=self._programming_factory,
+        )
+
+    def _take_requests(self, data: bytes, now: float) -> list[Output]:
+        data = data.translate(MASK_7BIT, b"\x00")
+        out: list[Output] = []
+        if not data:
+            return out
+        buf = self._buf
+        if now - self._last_rx > INTER_CHAR_MAX_S:
+            buf.clear()  # ta passed: a partial message is abandoned
+        self._last_rx = now
+        buf += data
+        while True:
+            lf = buf.find(b"\n")
+            if lf < 0:
+                if len(buf) > _MAX_PENDING:
+                    slash = buf.rfind(b"/")
+                    del buf[: slash if 0 <= slash and len(buf) - slash <= 40 else len(buf)]
+                return out
+            line = bytes(buf[: lf + 1])
+            del buf[: lf + 1]
+            slash = line.rfind(b"/")
+            match = _REQUEST.fullmatch(line, slash) if slash >= 0 else None
+            if match is not None:
+                out += self._on_request(
+                    match.group(1).decode(), match.group(2).decode(), line[slash:], now
+                )
+
+    def _on_request(self, start: str, address: str, line: bytes, now: float) -> list[Output]:
+        matches = self.catalog.match(start, address)
+        active = self._active
+        chosen = set(matches)
+        for i, meter in list(active.items()):
+            if i not in chosen and not meter.in_programming and i not in self.catalog.push_indexes:
+                meter.abort()
+                del active[i]
+        if not matches:
+            _LOGGER.info("request %s: no meter with that address here (silent)", shown(line))
+            return []
+        out: list[Output] = []
+        for i in matches:
+            meter = active.get(i)
+            if meter is None:
+                meter = active[i] = self._new_meter(i)
+            out += meter.request(now, shown(line))
+            if meter.is_idle(now):
+                del active[i]
+        return out
+
+
+def _decode(data: bytes, line_baud: int | None, rx_baud: int) -> bytes:
+    if line_baud is None or line_baud == rx_baud:
+        return data
+    return retime(data, line_baud, rx_baud)

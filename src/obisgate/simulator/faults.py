@@ -1,0 +1,85 @@
+"""Fault injection: the ways real meters and links misbehave, selectable by name.
+
+Every fault has a name (used by ``obisgate simulate --fault NAME`` and
+:meth:`Faults.from_names`) and a one-line description in :data:`FAULTS`.
+Faults apply to every meter of a simulator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from typing import Final
+
+from obisgate.errors import ConfigError
+
+__all__ = ["FAULTS", "Faults"]
+
+#: Fault name -> what it does. The order is the order of ``--list-faults``.
+FAULTS: Final[dict[str, str]] = {
+    "echo": "echo every received byte straight back (two-wire loop, some optical heads)",
+    "bad-bcc": "send a wrong BCC on every readout, repeats included",
+    "bad-bcc-once": "send a wrong BCC on the first readout only; a NAK repeat is correct",
+    "silence": "never answer anything (the meter is off or the head is not on the port)",
+    "slow-reaction": "wait 2.0 s (more than tr max 1.5 s) before every answer",
+    "inter-byte-gap": "pause 2.0 s (more than ta 1.5 s) in the middle of the readout",
+    "junk": "send garbage (DEL, NUL, CR LF) before the identification",
+    "parity": "set bit 7 of every byte sent as its even-parity bit (7E1 over an 8N1 link)",
+    "trailing": "send extra bytes after the readout's BCC (TCP gateways appending lines)",
+    "drop": "cut the line in the middle of the readout (TCP: close; pty: go silent)",
+    "wrong-baud": "accept the baud switch but keep sending at 300 Bd (garbled on pty/RFC 2217)",
+    "lost-byte": "lose one byte in the middle of every readout (BCC no longer matches)",
+}
+
+#: Reaction time of the ``slow-reaction`` fault and pause of ``inter-byte-gap``.
+SLOW_REACTION_S: Final = 2.0
+INTER_BYTE_GAP_S: Final = 2.0
+#: What ``junk`` sends before the identification, and ``trailing`` after the BCC.
+JUNK_BYTES: Final = b"\x7f\x00\x7f\x00\r\n"
+TRAILING_BYTES: Final = b"\r\n\x00TRAILING JUNK\r\n"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Faults:
+    """Which faults are active. The default injects none.
+
+    Attributes:
+        echo: see :data:`FAULTS` (each attribute is the fault name with ``_``
+            for ``-``).
+    """
+
+    echo: bool = False
+    bad_bcc: bool = False
+    bad_bcc_once: bool = False
+    silence: bool = False
+    slow_reaction: bool = False
+    inter_byte_gap: bool = False
+    junk: bool = False
+    parity: bool = False
+    trailing: bool = False
+    drop: bool = False
+    wrong_baud: bool = False
+    lost_byte: bool = False
+
+    @classmethod
+    def from_names(cls, names: Iterable[str]) -> Faults:
+        """Build from fault names such as ``["echo", "bad-bcc"]``.
+
+        Raises:
+            ConfigError: an unknown name (the message lists the known ones).
+        """
+        chosen: dict[str, bool] = {}
+        for name in names:
+            key = name.strip().lower()
+            if key not in FAULTS:
+                raise ConfigError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
+            chosen[key.replace("-", "_")] = True
+        return cls(**chosen)
+
+    @property
+    def names(self) -> list[str]:
+        """The active faults' names."""
+        return [f.name.replace("_", "-") for f in fields(self) if getattr(self, f.name)]
+
+    def __bool__(self) -> bool:
+        return bool(self.names)

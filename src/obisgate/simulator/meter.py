@@ -1,0 +1,418 @@
+"""Sans-IO state machine of one simulated meter on one line.
+
+The meter does no I/O and reads no clock: every call gets ``now`` (seconds on
+the driver's clock) and returns :class:`Transmit` / :class:`Hangup` outputs
+stamped with the absolute time they are due. The driver sends each at its time.
+
+Timeline of a session (tr = reaction time, tt = option select wait)::
+
+    request ends ──tr── identification (300 Bd)
+      mode A: readout right after it, 300 Bd
+      mode B: ──tr── readout at the Z rate
+      mode C/E: wait ≤ tt for ACK V Z Y CR LF
+          Z = proposed, Y = 0  ──tr── readout at the Z rate
+          Z = proposed/0, Y = 1, programming available ──tr── P0, programming mode
+          anything else  ──tr── readout at 300 Bd
+          nothing within tt      readout at 300 Bd
+    after a readout: a NAK within ``nak_window_s`` repeats it (``nak_repeats`` times)
+
+Only the tt wait (and mode D's next push) needs a timer, reported by
+:attr:`SimulatedMeter.deadline`; the other expiries (NAK window, programming
+idle time) are silent and evaluated lazily on the next call.
+
+With ``realtime`` the meter counts each transmission's wire time (10 bits per
+character) before the next; without it, transmissions take no time and only
+the reaction times separate them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum, auto
+
+from obisgate.protocol.chars import (
+    ACK,
+    INITIAL_BAUD,
+    LF,
+    MASK_7BIT,
+    MODE_D_BAUD,
+    NAK,
+    add_even_parity,
+    wire_time_s,
+)
+from obisgate.protocol.identification import ProtocolMode
+from obisgate.simulator.faults import (
+    INTER_BYTE_GAP_S,
+    JUNK_BYTES,
+    SLOW_REACTION_S,
+    TRAILING_BYTES,
+    Faults,
+)
+from obisgate.simulator.profile import MeterProfile
+from obisgate.simulator.programming_hook import (
+    ProgrammingSession,
+    SessionFactory,
+    programming_session_factory,
+)
+from obisgate.simulator.shown import shown
+from obisgate.simulator.stats import SimulatorStats
+
+__all__ = ["Hangup", "Output", "SimulatedMeter", "Transmit"]
+
+_LOGGER = logging.getLogger("obisgate.simulator")
+_OPTION_SELECT_LEN = 6  # ACK V Z Y CR LF
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit:
+    """Send ``data`` at time ``at``.
+
+    Attributes:
+        at: when the first bit goes out (driver clock, seconds).
+        data: the bytes exactly as they go on the line.
+        baud: the sender's rate; ``None`` for an echo of the client's own bytes,
+            which comes back at the client's rate and is never garbled.
+        what: a short label for logs.
+    """
+
+    at: float
+    data: bytes
+    baud: int | None
+    what: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """Cut the line at time ``at`` (the ``drop`` fault)."""
+
+    at: float
+
+
+Output = Transmit | Hangup
+
+
+class _State(Enum):
+    IDLE = auto()
+    WAIT_OPTION = auto()
+    AFTER_READOUT = auto()
+    PROGRAMMING = auto()
+    PUSHING = auto()
+
+
+class SimulatedMeter:
+    """One meter's side of the conversation on one line. Does no I/O.
+
+    A request is recognised by the line (:class:`~obisgate.simulator.bus.MeterBus`),
+    which then calls :meth:`request`; later bytes go to :meth:`receive`.
+
+    Args:
+        profile: the meter model.
+        faults: faults to inject.
+        realtime: count wire time (10 bits per character) of each transmission.
+        stats: counters to update, shared by a server.
+        programming_factory: builds a programming session from
+            ``profile.programming``; the default looks up
+            ``obisgate.simulator.programming.MeterProgrammingSession``.
+    """
+
+    def __init__(
+        self,
+        profile: MeterProfile,
+        faults: Faults | None = None,
+        *,
+        realtime: bool = False,
+        stats: SimulatorStats | None = None,
+        programming_factory: SessionFactory | None = None,
+    ) -> None:
+        self.profile = profile
+        self.faults = faults or Faults()
+        self.realtime = realtime
+        self.stats = stats if stats is not None else SimulatorStats()
+        self._programming_factory = programming_factory
+        self._state = _State.IDLE
+        self._rx_baud = profile.initial_baud
+        self._free_at = float("-inf")
+        self._buf = bytearray()
+        self._deadline: float | None = None
+        self._window_end = 0.0
+        self._readout_baud = INITIAL_BAUD
+        self._programming_baud = INITIAL_BAUD
+        self._repeats = 0
+        self._readouts_sent = 0
+        self._session: ProgrammingSession | None = None
+        self._last_rx = 0.0
+        self._label = f"meter {profile.address or '-'} ({profile.name})"
+
+    # -- what the driver asks -------------------------------------------------
+
+    @property
+    def deadline(self) -> float | None:
+        """When :meth:`on_timer` must be called, or ``None`` (no timer needed)."""
+        return self._deadline
+
+    @property
+    def state(self) -> str:
+        """The state's name, for tests and logs (``"IDLE"``, ``"WAIT_OPTION"``, ...)."""
+        return self._state.name
+
+    def is_idle(self, now: float) -> bool:
+        """Whether the meter has no conversation going on at ``now``."""
+        self._expire(now)
+        return self._state is _State.IDLE
+
+    def listen_baud(self, now: float) -> int:
+        """The rate the meter's receiver runs at, at ``now``."""
+        self._expire(now)
+        return self._rx_baud
+
+    @property
+    def in_programming(self) -> bool:
+        """Whether a programming session is running (a request does not end it)."""
+        return self._state is _State.PROGRAMMING
+
+    # -- inputs ---------------------------------------------------------------
+
+    def request(self, now: float, shown_request: str = "") -> list[Output]:
+        """A request for this meter ended at ``now``: identify, then run the mode.
+
+        Returns:
+            The identification (and in modes A and B the readout) to send.
+        """
+        self._reset()
+        out: list[Output] = []
+        if self.faults.silence:
+            return out
+        profile = self.profile
+        self.stats.requests += 1
+        ident = profile.identification_message()
+        if self.faults.junk:
+            ident = JUNK_BYTES + ident
+        end = self._emit(out, now + self._tr, ident, INITIAL_BAUD, "identification")
+        mode = profile.protocol_mode
+        _LOGGER.info(
+            "%s: request %s -> identification %s (mode %s)",
+            self._label,
+            shown_request,
+            shown(profile.identification_message()),
+            mode.value,
+        )
+        if mode is ProtocolMode.A:
+            self._send_readout(out, end, INITIAL_BAUD)
+        elif mode is ProtocolMode.B:
+            self._send_readout(out, end + self._tr, profile.switch_baud)
+        else:
+            self._state = _State.WAIT_OPTION
+            self._deadline = end + profile.option_select_wait_s
+        return out
+
+    def start_push(self, now: float) -> list[Output]:
+        """Mode D: begin pushing (the line opened); returns the first push."""
+        self._reset()
+        if self.faults.silence:
+            return []
+        self._state = _State.PUSHING
+        self._rx_baud = MODE_D_BAUD
+        return self._push(now)
+
+    def receive(self, data: bytes, now: float) -> list[Output]:
+        """Bytes the meter's receiver decoded, the last of them at ``now``."""
+        self._expire(now)
+        state = self._state
+        if state is _State.IDLE or state is _State.PUSHING or not data:
+            return []
+        data = data.translate(MASK_7BIT)
+        out: list[Output] = []
+        if state is _State.WAIT_OPTION:
+            self._take_option_select(data, now, out)
+        elif state is _State.AFTER_READOUT:
+            if NAK in data:
+                self._repeat(now, out)
+        else:
+            self._feed_programming(data, now, out)
+        return out
+
+    def on_timer(self, now: float) -> list[Output]:
+        """The :attr:`deadline` passed."""
+        out: list[Output] = []
+        deadline = self._deadline
+        if deadline is None or now < deadline:
+            return out
+        self._deadline = None
+        if self._state is _State.WAIT_OPTION:
+            self._buf.clear()
+            _LOGGER.info("%s: no option select within tt -> readout at 300 Bd", self._label)
+            self._send_readout(out, now, INITIAL_BAUD)
+        elif self._state is _State.PUSHING:
+            out += self._push(now)
+        return out
+
+    def abort(self) -> None:
+        """End any conversation at once (another meter was addressed, the line closed)."""
+        self._reset()
+
+    # -- internals ------------------------------------------------------------
+
+    @property
+    def _tr(self) -> float:
+        return SLOW_REACTION_S if self.faults.slow_reaction else self.profile.reaction_time
+
+    def _reset(self) -> None:
+        self._state = _State.IDLE
+        self._rx_baud = self.profile.initial_baud
+        self._buf.clear()
+        self._deadline = None
+        self._repeats = 0
+        self._readouts_sent = 0
+        self._session = None
+
+    def _expire(self, now: float) -> None:
+        state = self._state
+        if state is _State.AFTER_READOUT and now > self._window_end:
+            self._reset()
+        elif state is _State.PROGRAMMING:
+            session = self._session
+            if session is None or now - self._last_rx > session.idle_timeout_s:
+                _LOGGER.info("%s: programming session idle, back to idle", self._label)
+                self._reset()
+
+    def _emit(self, out: list[Output], at: float, data: bytes, baud: int, what: str) -> float:
+        """Queue a transmission no earlier than the end of the previous; returns its end."""
+        at = max(at, self._free_at)
+        if self.faults.parity:
+            data = add_even_parity(data)
+        out.append(Transmit(at, data, baud, what))
+        end = at + (wire_time_s(len(data), baud) if self.realtime else 0.0)
+        self._free_at = end
+        return end
+
+    def _send_readout(self, out: list[Output], at: float, baud: int) -> None:
+        faults = self.faults
+        self._readouts_sent += 1
+        corrupt = faults.bad_bcc or (faults.bad_bcc_once and self._readouts_sent == 1)
+        message = self.profile.data_message(corrupt_bcc=corrupt)
+        if faults.lost_byte and len(message) > 2:
+            half = len(message) // 2
+            message = message[:half] + message[half + 1 :]
+        if faults.trailing:
+            message += TRAILING_BYTES
+        send_baud = INITIAL_BAUD if faults.wrong_baud else baud
+        self.stats.readouts += 1
+        self.stats.readout_bauds[baud] += 1
+        _LOGGER.info(
+            "%s: readout at %d Bd (%d lines, %d bytes)%s",
+            self._label,
+            baud,
+            len(self.profile.lines),
+            len(message),
+            f" [faults: {', '.join(faults.names)}]" if faults else "",
+        )
+        half = len(message) // 2
+        if faults.drop:
+            end = self._emit(out, at, message[:half], send_baud, "readout (cut)")
+            out.append(Hangup(end))
+            self._reset()
+            return
+        if faults.inter_byte_gap:
+            end = self._emit(out, at, message[:half], send_baud, "readout (1st half)")
+            end = self._emit(out, end + INTER_BYTE_GAP_S, message[half:], send_baud, "readout")
+        else:
+            end = self._emit(out, at, message, send_baud, "readout")
+        self._state = _State.AFTER_READOUT
+        self._rx_baud = send_baud
+        self._readout_baud = baud
+        self._window_end = end + self.profile.nak_window_s
+        self._deadline = None
+
+    def _repeat(self, now: float, out: list[Output]) -> None:
+        if self._repeats >= self.profile.nak_repeats:
+            _LOGGER.info("%s: NAK ignored (%d repeats sent)", self._label, self._repeats)
+            return
+        self._repeats += 1
+        self.stats.repeats += 1
+        _LOGGER.info("%s: NAK -> repeating the readout", self._label)
+        self._send_readout(out, now + self._tr, self._readout_baud)
+
+    def _take_option_select(self, data: bytes, now: float, out: list[Output]) -> None:
+        buf = self._buf
+        buf += data
+        ack = buf.find(ACK)
+        if ack < 0:
+            buf.clear()  # not an option select: a request is handled by the line
+            return
+        del buf[:ack]
+        lf = buf.find(LF)
+        if lf < 0 and len(buf) < _OPTION_SELECT_LEN:
+            return
+        message = bytes(buf[: lf + 1]) if 0 <= lf < _OPTION_SELECT_LEN else bytes(buf[:6])
+        buf.clear()
+        self._deadline = None
+        self.stats.option_selects.append(message)
+        self._answer_option_select(message, now, out)
+
+    def _answer_option_select(self, message: bytes, now: float, out: list[Output]) -> None:
+        profile = self.profile
+        proposed = profile.baud_char
+        at = now + self._tr
+        well_formed = len(message) == _OPTION_SELECT_LEN and message.endswith(b"\r\n")
+        v, z, y = (chr(message[1]), chr(message[2]), chr(message[3])) if well_formed else "???"
+        what = f"option select {shown(message)}"
+        if well_formed and v == "0" and y == "1" and z in (proposed, "0"):
+            factory = self._programming_factory or programming_session_factory()
+            if profile.programming is not None and factory is not None:
+                baud = profile.switch_baud if z == proposed else INITIAL_BAUD
+                self._start_programming(factory, at, baud, now, out)
+                _LOGGER.info("%s: %s -> programming mode at %d Bd", self._label, what, baud)
+                return
+            _LOGGER.info("%s: %s -> no programming mode, readout at 300 Bd", self._label, what)
+            self._send_readout(out, at, INITIAL_BAUD)
+            return
+        if well_formed and v == "0" and y == "0" and z == proposed:
+            _LOGGER.info("%s: %s -> readout at %d Bd", self._label, what, profile.switch_baud)
+            self._send_readout(out, at, profile.switch_baud)
+            return
+        reason = "300 Bd requested" if well_formed and (v, z, y) == ("0", "0", "0") else (
+            "unsupported or malformed"
+        )
+        _LOGGER.info("%s: %s (%s) -> readout at 300 Bd", self._label, what, reason)
+        self._send_readout(out, at, INITIAL_BAUD)
+
+    def _start_programming(
+        self, factory: SessionFactory, at: float, baud: int, now: float, out: list[Output]
+    ) -> None:
+        session = factory(self.profile.programming)
+        self._session = session
+        self._state = _State.PROGRAMMING
+        send_baud = INITIAL_BAUD if self.faults.wrong_baud else baud
+        self._rx_baud = send_baud
+        self._programming_baud = send_baud
+        self._last_rx = now
+        self.stats.programming_sessions += 1
+        self._emit(out, at, session.opening(), send_baud, "P0")
+
+    def _feed_programming(self, data: bytes, now: float, out: list[Output]) -> None:
+        session = self._session
+        assert session is not None
+        self._last_rx = now
+        _LOGGER.debug("%s: programming received %s", self._label, shown(data))
+        for reply in session.feed(data):
+            self._emit(out, now + self._tr, reply, self._programming_baud, "programming answer")
+            _LOGGER.debug("%s: programming answer %s", self._label, shown(reply))
+        if session.ended:
+            _LOGGER.info("%s: programming session ended", self._label)
+            self._reset()
+
+    def _push(self, now: float) -> list[Output]:
+        out: list[Output] = []
+        profile = self.profile
+        message = profile.push_message()
+        if self.faults.junk:
+            message = JUNK_BYTES + message
+        if self.faults.trailing:
+            message += TRAILING_BYTES
+        self.stats.pushes += 1
+        _LOGGER.info("%s: mode D push (%d bytes)", self._label, len(message))
+        self._emit(out, now, message, MODE_D_BAUD, "push")
+        interval = profile.push_interval_s
+        self._deadline = None if interval is None else now + interval
+        return out

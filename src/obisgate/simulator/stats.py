@@ -1,0 +1,33 @@
+"""Counters a simulator keeps, for tests and benchmarks to check what happened."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+__all__ = ["SimulatorStats"]
+
+
+@dataclass(slots=True)
+class SimulatorStats:
+    """What the meters of one simulator did, summed over all lines.
+
+    Attributes:
+        connections: lines opened (TCP/RFC 2217 connections, pty sessions).
+        requests: requests a meter answered with its identification.
+        option_selects: every option select message received, as received.
+        readouts: readout data messages sent, repeats included.
+        readout_bauds: readouts per baud rate the meter meant to send at.
+        repeats: readouts repeated after a NAK.
+        programming_sessions: programming sessions started.
+        pushes: mode D pushes sent.
+    """
+
+    connections: int = 0
+    requests: int = 0
+    option_selects: list[bytes] = field(default_factory=list)
+    readouts: int = 0
+    readout_bauds: Counter[int] = field(default_factory=Counter)
+    repeats: int = 0
+    programming_sessions: int = 0
+    pushes: int = 0
