@@ -169,6 +169,7 @@ _WRITERS = {"table": _write_table, "csv": _write_csv, "json": _write_json}
     show_default=True,
 )
 def history(
+    *,
     device: str,
     signal: str,
     config_path: Path | None,

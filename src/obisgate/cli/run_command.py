@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -93,9 +94,21 @@ def _load(path: str) -> GatewayConfig:
     help="History database (overrides [storage] path).",
 )
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--stats",
+    "stats_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write polling counters as JSON to FILE on exit.",
+)
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 def run(
-    config: str, fmt: str | None, db: Path | None, duration: float | None, verbose: int
+    config: str,
+    fmt: str | None,
+    db: Path | None,
+    duration: float | None,
+    stats_path: Path | None,
+    verbose: int,
 ) -> None:
     """Run the gateway: poll every enabled device of CONFIG on its schedule.
 
@@ -107,10 +120,12 @@ def run(
     if not cfg.enabled_devices:
         fail("no enabled device in the configuration", 2)
 
-    async def go() -> None:
-        await run_gateway(cfg, build_outputs(cfg, fmt, db), duration_s=duration)
+    async def go() -> Gateway:
+        return await run_gateway(cfg, build_outputs(cfg, fmt, db), duration_s=duration)
 
-    run_async(go)
+    gateway = run_async(go)
+    if stats_path is not None:
+        stats_path.write_text(json.dumps(gateway.stats()), encoding="utf-8")
 
 
 @main.command()

@@ -76,6 +76,7 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -121,6 +122,7 @@ __all__ = [
     "DeviceConfig",
     "GatewayConfig",
     "OutputConfig",
+    "SerialSettings",
     "SignalConfig",
     "StorageConfig",
     "load_config",
@@ -221,7 +223,7 @@ def _finite(value: object) -> float:
         else:
             if math.isfinite(number):
                 return number
-    raise ValueError("expected a finite number such as 0.001 or -5")
+    raise ValueError("expected a number such as 0.001 or -5 (decimal point, not comma)")
 
 
 def _choice(options: Mapping[str, str], shown: str) -> Callable[[object], str]:
@@ -372,6 +374,25 @@ _MODES = {"A": "A", "B": "B", "C": "C"}
 # -- models -------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class SerialSettings:
+    """Line settings of a serial port (also sent over RFC 2217).
+
+    Attributes:
+        baudrate: the initial rate.
+        databits: 5-8.
+        parity: NONE, EVEN or ODD.
+        stopbits: 1, 1.5 or 2.
+        flowcontrol: NONE, RTSCTS, XONXOFF or DSRDTR.
+    """
+
+    baudrate: int
+    databits: int
+    parity: str
+    stopbits: float
+    flowcontrol: str
+
+
 def _connection_problems(given: set[str]) -> list[tuple[str | None, str]]:
     """(field, message) for a missing or contradictory connection, from the fields given."""
     problems: list[tuple[str | None, str]] = []
@@ -518,6 +539,18 @@ class DeviceConfig(BaseModel):
         ``ip`` + ``port``).
         """
         return self.url_or_port if self.transport == "serial" else self.url_or_port.lower()
+
+    @property
+    def serial_settings(self) -> SerialSettings | None:
+        """Line settings for ``serial`` and ``rfc2217``; ``None`` over raw TCP.
+
+        :meth:`line_settings` gives the transport's ``LineSettings`` directly.
+        """
+        if self.transport == "tcp":
+            return None
+        return SerialSettings(
+            self.baudrate, self.databits, self.parity, self.stopbits, self.flowcontrol
+        )
 
     def line_settings(self) -> LineSettings:
         """Line settings for the transport (raw TCP uses only the nominal rate and

@@ -65,11 +65,18 @@ class DataSet(NamedTuple):
         return self.address + "".join(f"({v.raw})" for v in self.values)
 
 
-# An address starts only where the previous bracket, line end or the text
-# starts (the lookbehind): without that anchor every position of a long
-# bracket-less run is tried again and junk parses in quadratic time.
-_GROUP = re.compile(r"(?<![^()\r\n])([^()\r\n]*)\(([^()]*)\)")
+# Groups: address, raw, value, unit. An address starts only where the previous
+# bracket, line end or the text starts (the lookbehind): without that anchor
+# every position of a long bracket-less run is tried again and junk parses in
+# quadratic time. Inside the brackets the value/unit split of Value.from_raw is
+# done by the pattern itself (value up to the first "*" or "&", unit after that
+# "*" up to the first "&"); the possessive quantifiers keep it linear.
+_GROUP = re.compile(
+    r"(?<![^()\r\n])([^()\r\n]*+)"
+    r"\((([^()&*]*+)(?:\*([^()&]*+))?[^()]*+)\)"
+)
 _BLANK = frozenset(" \r\n\t\x00")
+_new = tuple.__new__  # builds the NamedTuples without their keyword-handling __new__
 
 
 def parse_data_block(text: str) -> tuple[list[DataSet], list[str]]:
@@ -91,28 +98,27 @@ def parse_data_block(text: str) -> tuple[list[DataSet], list[str]]:
     datasets: list[DataSet] = []
     unparsed: list[str] = []
     append = datasets.append
-    from_raw = Value.from_raw
     address = ""
     values: list[Value] = []
     last_end = 0
     for match in _GROUP.finditer(text):
-        start = match.start()
-        addr = match.group(1)
-        if start == last_end and not addr and values:
-            values.append(from_raw(match.group(2)))
-            last_end = match.end()
+        start, end = match.span()
+        addr, raw, value, unit = match.groups()
+        if start == last_end and values and not addr:
+            values.append(_new(Value, (raw, value, unit)))
+            last_end = end
             continue
         if start != last_end:
             gap = text[last_end:start]
-            if not _BLANK.issuperset(gap):
+            if gap != "\r\n" and not _BLANK.issuperset(gap):
                 unparsed.append(gap.strip())
         if values:
-            append(DataSet(address, tuple(values)))
+            append(_new(DataSet, (address, tuple(values))))
         address = addr
-        values = [from_raw(match.group(2))]
-        last_end = match.end()
+        values = [_new(Value, (raw, value, unit))]
+        last_end = end
     if values:
-        append(DataSet(address, tuple(values)))
+        append(_new(DataSet, (address, tuple(values))))
     tail = text[last_end:]
     if tail and not _BLANK.issuperset(tail):
         unparsed.append(tail.strip())

@@ -238,14 +238,22 @@ def _nzr_lf() -> MeterProfile:
 
 
 def _large() -> MeterProfile:
-    lines = ["F.F(00000000)", "C.1.0(61234567)", "0.0.0(61234567)", "0.9.1(101500)", "0.9.2(251118)"]
+    lines = [
+        "F.F(00000000)",
+        "C.1.0(61234567)",
+        "0.0.0(61234567)",
+        "0.9.1(101500)",
+        "0.9.2(251118)",
+    ]
     for code in ("1.8.0", "2.8.0", "5.8.0"):
         total = 1_000_000 if code == "1.8.0" else 100_000
         for period in range(1, 100):
             value = (total - period * 937) / 10
             lines.append(f"{code}*{period:02d}({value:09.1f}*kWh)")
     for period in range(1, 21):
-        lines.append(f"1.6.0*{period:02d}({(period * 37) % 100 / 10:05.2f}*kW)(25{period:02d}011200)")
+        lines.append(
+            f"1.6.0*{period:02d}({(period * 37) % 100 / 10:05.2f}*kW)(25{period:02d}011200)"
+        )
     lines.append("0.2.0(B26)")
     return MeterProfile(
         name="large",
@@ -287,6 +295,4 @@ def get_profile(name: str) -> MeterProfile:
     try:
         return profiles[name]
     except KeyError:
-        raise ConfigError(
-            f"unknown profile {name!r}; built in: {', '.join(profiles)}"
-        ) from None
+        raise ConfigError(f"unknown profile {name!r}; built in: {', '.join(profiles)}") from None

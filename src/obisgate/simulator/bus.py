@@ -59,6 +59,19 @@ class MeterCatalog:
         self._answering = tuple(answering)
         self.push_indexes: tuple[int, ...] = tuple(pushing)
 
+    @classmethod
+    def of(cls, meters: MeterCatalog | MeterProfile | Iterable[MeterProfile]) -> MeterCatalog:
+        """A catalog from a catalog (returned as is), one profile or several.
+
+        Raises:
+            ConfigError: no profiles.
+        """
+        if isinstance(meters, MeterCatalog):
+            return meters
+        if isinstance(meters, MeterProfile):
+            return cls([meters])
+        return cls(meters)
+
     def __len__(self) -> int:
         return len(self.profiles)
 
@@ -99,7 +112,7 @@ class MeterBus:
         stats: SimulatorStats | None = None,
         programming_factory: SessionFactory | None = None,
     ) -> None:
-        self.catalog = meters if isinstance(meters, MeterCatalog) else MeterCatalog(meters)
+        self.catalog = MeterCatalog.of(meters)
         self.faults = faults or Faults()
         self.realtime = realtime
         self.stats = stats if stats is not None else SimulatorStats()
@@ -195,7 +208,7 @@ class MeterBus:
             if lf < 0:
                 if len(buf) > _MAX_PENDING:
                     slash = buf.rfind(b"/")
-                    del buf[: slash if 0 <= slash and len(buf) - slash <= 40 else len(buf)]
+                    del buf[: slash if slash >= 0 and len(buf) - slash <= 40 else len(buf)]
                 return out
             line = bytes(buf[: lf + 1])
             del buf[: lf + 1]
@@ -219,11 +232,11 @@ class MeterBus:
             return []
         out: list[Output] = []
         for i in matches:
-            meter = active.get(i)
-            if meter is None:
-                meter = active[i] = self._new_meter(i)
-            out += meter.request(now, shown(line))
-            if meter.is_idle(now):
+            session = active.get(i)
+            if session is None:
+                session = active[i] = self._new_meter(i)
+            out += session.request(now, shown(line))
+            if session.is_idle(now):
                 del active[i]
         return out
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from obisgate.protocol.chars import BITS_PER_CHAR
 from obisgate.simulator.bus import MeterBus
-from obisgate.simulator.meter import Hangup, Output, Transmit
+from obisgate.simulator.meter import Hangup, Output
 from obisgate.simulator.uart import retime
 
 __all__ = ["LineDriver"]

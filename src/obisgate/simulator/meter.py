@@ -371,8 +371,10 @@ class SimulatedMeter:
             _LOGGER.info("%s: %s -> readout at %d Bd", self._label, what, profile.switch_baud)
             self._send_readout(out, at, profile.switch_baud)
             return
-        reason = "300 Bd requested" if well_formed and (v, z, y) == ("0", "0", "0") else (
-            "unsupported or malformed"
+        reason = (
+            "300 Bd requested"
+            if well_formed and (v, z, y) == ("0", "0", "0")
+            else ("unsupported or malformed")
         )
         _LOGGER.info("%s: %s (%s) -> readout at 300 Bd", self._label, what, reason)
         self._send_readout(out, at, INITIAL_BAUD)

@@ -57,24 +57,28 @@ def address_matches(requested: str, own: str) -> bool:
 
 
 def consecutive_addresses(start: str, count: int) -> list[str]:
-    """``count`` addresses counting up from ``start``, keeping its width.
+    """``count`` addresses counting up from ``start``, keeping the width of its digits.
 
-    ``"00000001"`` gives ``"00000001", "00000002", ...``; ``"ABC09"`` gives
-    ``"ABC09", "ABC10", ...``; an address without trailing digits gets a
-    counter appended (``"A"`` -> ``"A1", "A2", ...``); ``""`` counts from
-    ``"00000001"``.
+    The first address is ``start`` itself. ``"00000001"`` gives ``"00000001",
+    "00000002", ...``; ``"ABC09"`` gives ``"ABC09", "ABC10", ...``; ``""`` with
+    a count above 1 counts from ``"00000001"``.
 
     Raises:
-        ConfigError: a generated address would exceed 32 characters.
+        ConfigError: ``count`` < 1; ``start`` has no trailing digits to count
+            with (count > 1); a generated address would exceed 32 characters.
     """
     if count < 1:
         raise ConfigError(f"count {count}: must be at least 1")
+    if count == 1:
+        return [start]
     if not start:
         start = "00000001"
     match = _TRAILING_DIGITS.match(start)
     assert match is not None  # the pattern matches every string
     prefix, digits = match.groups()
-    first = int(digits) if digits else 1
+    if not digits:
+        raise ConfigError(f"address {start!r}: must end in digits to count up from it")
+    first = int(digits)
     width = len(digits)
     result = [f"{prefix}{first + i:0{width}d}" for i in range(count)]
     if len(result[-1]) > 32:

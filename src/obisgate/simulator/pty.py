@@ -41,8 +41,26 @@ _LOGGER = logging.getLogger("obisgate.simulator")
 _READ_SIZE = 65536
 _SPEEDS: dict[int, int] = {
     getattr(termios, f"B{rate}"): rate
-    for rate in (50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200,
-                 38400, 57600, 115200, 230400)
+    for rate in (
+        50,
+        75,
+        110,
+        134,
+        150,
+        200,
+        300,
+        600,
+        1200,
+        1800,
+        2400,
+        4800,
+        9600,
+        19200,
+        38400,
+        57600,
+        115200,
+        230400,
+    )
     if hasattr(termios, f"B{rate}")
 }
 
@@ -277,7 +295,7 @@ async def serve_pty(
         ConfigError: no profiles.
         OSError: no pseudo-terminal available.
     """
-    catalog = MeterCatalog([profiles] if isinstance(profiles, MeterProfile) else profiles)
+    catalog = MeterCatalog.of(profiles)
     return PtySimulator(
         catalog,
         faults or Faults(),
@@ -286,4 +304,3 @@ async def serve_pty(
         programming_factory=programming_factory,
         poll_interval_s=poll_interval_s,
     )
-

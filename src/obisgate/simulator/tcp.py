@@ -209,7 +209,7 @@ async def serve_tcp(
     """
     server = SimulatorServer(
         "tcp",
-        _catalog(profiles),
+        MeterCatalog.of(profiles),
         faults or Faults(),
         realtime=realtime,
         stats=stats if stats is not None else SimulatorStats(),
@@ -312,9 +312,3 @@ async def serve_tcp_each(
 
 def _factory(server: SimulatorServer) -> Callable[[], asyncio.Protocol]:
     return lambda: TcpLine(server)
-
-
-def _catalog(profiles: MeterProfile | Iterable[MeterProfile]) -> MeterCatalog:
-    if isinstance(profiles, MeterProfile):
-        return MeterCatalog([profiles])
-    return MeterCatalog(profiles)

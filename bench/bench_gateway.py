@@ -1,0 +1,175 @@
+"""Gateway benchmark: one gateway process polling N simulated TCP meters.
+
+Each meter (its own TCP port, served by one simulator process) sends a 50-line
+mode C readout; every meter is read once per 60 s scan. For each N the script
+reports achieved readouts per second, missed scans, failures, the gateway's CPU
+time and its peak memory (the gateway runs as ``obisgate run`` in a child
+process, measured with wait4).
+
+Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from obisgate.simulator import MeterProfile, serve_tcp_each
+
+SCAN_MS = 60_000
+LINES = 50
+
+
+def bench_lines() -> tuple[str, ...]:
+    """A realistic 50-line readout: registers, billing values, demand with stamps."""
+    lines = [
+        "F.F(00000000)",
+        "C.1.0(71234567)",
+        "0.0.0(71234567)",
+        "0.9.1(131519)",
+        "0.9.2(261124)",
+    ]
+    for tariff in range(5):
+        lines.append(f"1.8.{tariff}(00{tariff}1234.567*kWh)")
+        lines.append(f"2.8.{tariff}(00{tariff}0042.100*kWh)")
+    for period in range(1, 13):
+        lines.append(f"1.8.0*{period:02d}(00{period:02d}1000.0*kWh)")
+    lines += ["1.6.0(02.468*kW)(2511180930)", "2.6.0(00.000*kW)(0000000000)"]
+    for phase, base in ((1, 32), (2, 52), (3, 72)):
+        lines.append(f"{base}.7.0(23{phase}.4*V)")
+        lines.append(f"{base - 1}.7.0(00{phase}.25*A)")
+    lines += ["14.7.0(50.01*Hz)", "16.7.0(001.234*kW)", "C.7.0(0003)", "C.5.0(0401)"]
+    while len(lines) < LINES:
+        lines.append(f"0.2.{len(lines)}(M{len(lines):02d})")
+    return tuple(lines[:LINES])
+
+
+def profiles(count: int) -> list[MeterProfile]:
+    return [
+        MeterProfile(
+            name=f"bench{i}",
+            manufacturer="ISk",
+            baud_char="5",
+            identification="MT174-BENCH",
+            address=f"{10000000 + i}",
+            lines=bench_lines(),
+        )
+        for i in range(count)
+    ]
+
+
+async def serve(count: int, port_file: Path) -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    farm = await serve_tcp_each(profiles(count), backlog=64)
+    port_file.write_text(json.dumps([s.port for s in farm.servers]))  # noqa: ASYNC240
+    await asyncio.Event().wait()
+
+
+def config_text(ports: list[int]) -> str:
+    out = ['[output]\nformat = "none"\n']
+    for i, port in enumerate(ports):
+        out.append(
+            f'[[devices]]\ndevice_alias = "m{i}"\nip = "127.0.0.1"\nport = {port}\n'
+            f'serialnumber = "{10000000 + i}"\ntype = "C"\nscan_rate_ms = {SCAN_MS}\n'
+            "poll_delay_ms = 0\nserial_close_delay = 0\nretries = 0\n"
+        )
+        for alias, tag in (("energy", "1.8.0"), ("power", "16.7.0"), ("voltage", "32.7.0")):
+            out.append(
+                f'[[signals]]\ndevice_alias = "m{i}"\nsignal_alias = "{alias}"\n'
+                f'tag_job_todo = "{tag}"\nnumber_type = "FLOAT"\n'
+            )
+    return "\n".join(out)
+
+
+def run_one(count: int, duration: float, workdir: Path) -> dict[str, float]:
+    port_file = workdir / f"ports-{count}.json"
+    sim = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(count), str(port_file)],
+        stdin=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not port_file.exists():
+            if sim.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("simulator did not start")
+            time.sleep(0.2)
+        ports = json.loads(port_file.read_text())
+        config = workdir / f"bench-{count}.toml"
+        config.write_text(config_text(ports))
+        stats_file = workdir / f"stats-{count}.json"
+        obisgate = Path(sys.executable).with_name("obisgate")
+        started = time.monotonic()
+        gateway = subprocess.Popen(
+            [
+                str(obisgate),
+                "run",
+                str(config),
+                "--duration",
+                str(duration),
+                "--stats",
+                str(stats_file),
+            ],
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_raise_fd_limit,  # noqa: PLW1509 - only sets a resource limit
+        )
+        _, status, usage = os.wait4(gateway.pid, 0)
+        elapsed = time.monotonic() - started
+        if status != 0:
+            raise SystemExit(f"gateway exited with status {status}")
+        stats = json.loads(stats_file.read_text())
+    finally:
+        sim.terminate()
+        sim.wait()
+    return {
+        "meters": count,
+        "seconds": elapsed,
+        "readouts": stats["polls"],
+        "readouts_per_s": stats["polls"] / duration,
+        "expected_per_s": count / (SCAN_MS / 1000),
+        "missed_scans": stats["missed_scans"],
+        "failures": stats["failures"],
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def _raise_fd_limit() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--counts", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--duration", type=float, default=125.0, help="seconds per run")
+    parser.add_argument("--serve", nargs=2, metavar=("COUNT", "PORTFILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(serve(int(args.serve[0]), Path(args.serve[1])))
+        return
+    print(
+        f"{'meters':>7} {'readouts/s':>11} {'expected':>9} {'missed':>7} {'failed':>7} "
+        f"{'CPU s':>7} {'CPU %':>6} {'peak MB':>8}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for count in args.counts:
+            r = run_one(count, args.duration, Path(tmp))
+            print(
+                f"{r['meters']:>7} {r['readouts_per_s']:>11.1f} {r['expected_per_s']:>9.1f} "
+                f"{r['missed_scans']:>7} {r['failures']:>7} {r['cpu_s']:>7.1f} "
+                f"{100 * r['cpu_s'] / r['seconds']:>6.1f} {r['peak_mb']:>8.1f}",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
