@@ -109,7 +109,7 @@ def truth_groups(sets: list[DataSet]) -> list[Group]:
 
 def obisgate_groups(data: bytes) -> tuple[list[Group], int, int]:
     readout = parse_readout(data)
-    groups = [(ds.address, v.raw) for ds in readout.datasets for v in ds.values]
+    groups: list[Group] = [(ds.address, v.raw) for ds in readout.datasets for v in ds.values]
     return groups, len(readout.datasets), len(readout.unparsed)
 
 
@@ -118,18 +118,22 @@ def peer_parse(data: bytes) -> Any:
     return peer_messages.ReadoutDataMessage.from_bytes(data)
 
 
-def peer_groups(data: bytes) -> tuple[list[Group], int, int]:
-    """The peer's data sets as (address, raw); the raw text is rebuilt from value*unit."""
+def peer_groups(data: bytes) -> tuple[list[Group], int, list[str]]:
+    """The peer's data sets as (address, raw); the raw text is rebuilt from value*unit.
+
+    Also returns the raw texts whose value/unit split differs from the
+    standard's (value before the first ``*``, unit after it, ``&`` ends both).
+    """
     message = peer_parse(data)
     groups: list[Group] = []
-    split_differs = 0
+    split_differs: list[str] = []
     for line in message.data_block.data_lines:
         for s in line.data_sets:
             raw = s.value if s.unit is None else f"{s.value}*{s.unit}"
             groups.append((s.address, raw))
             standard = Value.from_raw(raw)
             if (s.value, s.unit) != (standard.value, standard.unit):
-                split_differs += 1
+                split_differs.append(f"({raw}) -> value {s.value!r} unit {s.unit!r}")
     return groups, len(groups), split_differs
 
 
@@ -137,15 +141,8 @@ def compare(truth: list[DataSet], groups: list[Group]) -> dict[str, int]:
     """Count what a parser lost against the ground truth, group by group."""
     expected = truth_groups(truth)
     lost = {"groups missing": max(len(expected) - len(groups), 0)}
-    first_of_set = set()
-    i = 0
-    for ds in truth:
-        first_of_set.add(i)
-        i += len(ds.values)
     address_lost = raw_wrong = 0
-    for k, ((want_addr, want_raw), (got_addr, got_raw)) in enumerate(
-        zip(expected, groups, strict=False)
-    ):
+    for (want_addr, want_raw), (got_addr, got_raw) in zip(expected, groups, strict=False):
         if got_raw != want_raw:
             raw_wrong += 1
         if (got_addr or "") != want_addr:
@@ -229,24 +226,27 @@ def main(argv: list[str] | None = None) -> int:
         peer_g, peer_sets, split_differs = peer_groups(data)
         peer_lost = compare(truth, peer_g)
         multi = [ds for ds in truth if len(ds.values) > 1 and ds.address]
+        extra = sum(len(ds.values) - 1 for ds in multi)
         value_only = [ds for ds in truth if not ds.address]
         print(
             f"  peer:     {peer_sets} data set objects (one per value group), "
-            f"losses: {peer_lost}, value/unit split differs from the first '*': "
-            f"{split_differs} -> "
+            f"losses: {peer_lost} -> "
             f"{'LOSSLESS' if not any(peer_lost.values()) else 'LOSSY'}"
         )
         sample = peer_parse(data).data_block.data_lines
         demand = next(line for line in sample if line.data_sets[0].address == "1.6.0")
         print(f"    1.6.0 line -> {demand.data_sets!r}")
         print(
-            f"    second value groups of {len(multi)} multi-group sets: kept as values, "
-            f"but with address None (not attached to their register)"
+            f"    {extra} value groups after the first of {len(multi)} addressed "
+            f"multi-group sets: kept, but with address None (cut off from their register)"
         )
         print(
-            f"    {len(value_only)} value-only lines: kept as values with address None; "
-            f"'*' with empty unit and '&' sub-values: see the split count above"
+            f"    {len(value_only)} value-only lines: kept, address None "
+            f"({sum(len(ds.values) for ds in value_only)} groups)"
         )
+        print(f"    value/unit split differs from the standard's: {len(split_differs)}")
+        for text in split_differs:
+            print(f"      {text}")
         same = len(own_groups) == peer_sets
         print(
             f"  same number of value groups: {same} ({len(own_groups)} vs {peer_sets}); "

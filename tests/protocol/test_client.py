@@ -306,6 +306,7 @@ def test_mode_b(chunker: Chunker) -> None:
         (ReadoutOptions(switch_baud=False), b"/ELSF\r\n", [], 300),
         (ReadoutOptions(force_baud=600), b"/ELSF\r\n", [SetBaud(600)], 600),
         (ReadoutOptions(), b"/XYZGabc\r\n", [], 300),  # reserved letter: no switch
+        (ReadoutOptions(), b"/HAgE2WR5 @ 1/x y\r\n", [SetBaud(9600)], 9600),
         # forced mode B on a mode C meter: switch at once, no acknowledgement
         (ReadoutOptions(mode=ProtocolMode.B), b"/XYZ5abc\r\n", [SetBaud(9600)], 9600),
     ],
@@ -423,6 +424,20 @@ def test_echo_not_stripped_when_disabled() -> None:
 def test_echo_of_a_request_variant_is_not_an_identification(request_start: str) -> None:
     options = ReadoutOptions(request_start=request_start, strip_echo=False)
     client, _ = run(options, [request_start.encode() + b"!\r\n" + LGZ_IDENT])
+    assert client.events == [IdentificationReceived(LGZ)]
+
+
+@pytest.mark.parametrize(
+    ("request_start", "address"), [("/2", "12345678"), ("/4", "007"), ("/?", "A1")]
+)
+def test_echo_behind_a_wakeup_echo_is_not_an_identification(
+    request_start: str, address: str
+) -> None:
+    # On an echoing 2-wire loop the NUL wake-up comes back first, so the echo is
+    # not a prefix of what arrives; the echoed request must still be skipped.
+    options = ReadoutOptions(request_start=request_start, address=address, wakeup_nuls=5)
+    req = f"{request_start}{address}!\r\n".encode()
+    client, _ = run(options, [b"\x00" * 5 + req + LGZ_IDENT])
     assert client.events == [IdentificationReceived(LGZ)]
 
 

@@ -254,6 +254,19 @@ def test_slash_inside_an_unframed_value() -> None:
     assert len(readout.datasets) == 2
 
 
+def test_framed_lines_of_300_characters_and_more() -> None:
+    uh50 = "".join(f"6.{i}({i:08d}*GJ)" for i in range(30))  # L+G UH50 style
+    assert len(uh50) > 300
+    data = readout_frame([uh50, "9.4(088*C&082*C)", "1.8.0(" + "1" * 500 + "*kWh)"])
+    readout = parse_readout(b"/LUGCUH50\r\n" + data)
+    assert readout.identification == Identification("LUG", "C", "", "UH50")
+    assert [d.address for d in readout.datasets[:30]] == [f"6.{i}" for i in range(30)]
+    assert readout.datasets[29] == one("6.29", "00000029*GJ")
+    assert readout.datasets[30].value.subvalues[1] == Value("082*C", "082", "C")
+    assert readout.datasets[31].value == Value("1" * 500 + "*kWh", "1" * 500, "kWh")
+    assert readout.unparsed == ()
+
+
 def test_unparsed_fragments_are_reported() -> None:
     readout = parse_readout(readout_frame(["1.8.0(1)", "noise", "2.8.0(2"]))
     assert readout.datasets == (one("1.8.0", "1"),)

@@ -289,7 +289,7 @@ def _describe_answer(answer: Answer) -> str:
 
 @main.command(name="set")
 @click.argument("url")
-@click.argument("address")
+@click.argument("register", metavar="ADDRESS")
 @click.argument("value")
 @click.option(
     "--allow-write",
@@ -305,22 +305,22 @@ def _describe_answer(answer: Answer) -> str:
 )
 @programming_options
 @line_options
-def set_register(url: str, address: str, value: str, **params: Any) -> None:
+def set_register(url: str, register: str, value: str, **params: Any) -> None:
     """Write VALUE to register ADDRESS (refused without --allow-write); shows the answer."""
     setup_logging(params["verbose"])
     if not params["allow_write"]:
         fail(
-            f"refusing to write {address}: writing changes the meter; "
+            f"refusing to write {register}: writing changes the meter; "
             "add --allow-write if you mean it",
             2,
         )
     params["extra_options"] = {"write_command": params["write_command"].upper()}
 
     async def body(session: ProgrammingSession) -> Answer:
-        return await session.write(address, value)
+        return await session.write(register, value)
 
     answer = _run_session(url, params, body)
-    click.echo(f"{address}: meter answered {_describe_answer(answer)}")
+    click.echo(f"{register}: meter answered {_describe_answer(answer)}")
 
 
 # -- profile -----------------------------------------------------------------

@@ -895,7 +895,7 @@ class _Builder:
         signals = self._signals()
         storage = self._single("storage", StorageConfig)
         output = self._single("output", OutputConfig)
-        if not self.tables.devices and not any(p.table == "devices" for p in self.problems):
+        if not self.tables.devices and not self.tables.problems:
             self.problems.append(
                 ConfigProblem(str(self.tables.source), "no devices: add at least one device")
             )

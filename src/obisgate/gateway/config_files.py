@@ -27,6 +27,7 @@ Unknown names are errors. An empty or blank value means "use the default".
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -215,8 +216,12 @@ class _TomlLines:
     """Lines of table headers and keys, found by a light scan of the text."""
 
     headers: dict[tuple[str, int], int] = field(default_factory=dict)
-    keys: dict[tuple[str, int], dict[str, int]] = field(default_factory=dict)
-    top_keys: dict[str, int] = field(default_factory=dict)
+    keys: dict[tuple[str, int], dict[str, list[int]]] = field(default_factory=dict)
+    top_keys: dict[str, list[int]] = field(default_factory=dict)
+
+    def first_lines(self, table: tuple[str, int]) -> dict[str, int]:
+        """Normalized key -> line of its first occurrence in ``table``."""
+        return {k: v[0] for k, v in self.keys.get(table, {}).items()}
 
 
 def _scan_toml_lines(text: str) -> _TomlLines:
@@ -241,7 +246,7 @@ def _scan_toml_lines(text: str) -> _TomlLines:
         if key:
             name = normalize_key(next(g for g in key.groups() if g is not None))
             target = found.top_keys if current is None else found.keys.setdefault(current, {})
-            target.setdefault(name, number)
+            target.setdefault(name, []).append(number)
     return found
 
 
@@ -269,7 +274,11 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
     lines = _scan_toml_lines(text)
     for raw_name, value in data.items():
         name = normalize_key(raw_name)
-        line = lines.top_keys.get(name) or lines.headers.get((name, -1))
+        line = (
+            lines.top_keys.get(name, [None])[0]
+            or lines.headers.get((name, -1))
+            or lines.headers.get((name, 0))
+        )
         if name in ROW_TABLES:
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 tables.problems.append(
@@ -283,8 +292,8 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                 continue
             for index, item in enumerate(value):
                 row = RawRow(name, file, f"{name}[{index}]", lines.headers.get((name, index)))
-                row.field_lines = lines.keys.get((name, index), {})
-                _fill_row(row, item, allowed[name], tables)
+                row.field_lines = lines.first_lines((name, index))
+                _fill_row(row, item, allowed[name], tables, lines.keys.get((name, index), {}))
                 tables.rows(name).append(row)
         elif name in SINGLE_TABLES:
             if not isinstance(value, dict):
@@ -293,8 +302,8 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                 )
                 continue
             row = RawRow(name, file, f"[{name}]", lines.headers.get((name, -1)))
-            row.field_lines = lines.keys.get((name, -1), {})
-            _fill_row(row, value, allowed[name], tables)
+            row.field_lines = lines.first_lines((name, -1))
+            _fill_row(row, value, allowed[name], tables, lines.keys.get((name, -1), {}))
             tables.single[name] = row
         else:
             known = (*ROW_TABLES, *SINGLE_TABLES)
@@ -311,7 +320,11 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
 
 
 def _fill_row(
-    row: RawRow, item: Mapping[str, object], allowed: frozenset[str], tables: RawTables
+    row: RawRow,
+    item: Mapping[str, object],
+    allowed: frozenset[str],
+    tables: RawTables,
+    key_lines: Mapping[str, list[int]],
 ) -> None:
     seen: dict[str, str] = {}
     for raw_key, value in item.items():
@@ -320,9 +333,11 @@ def _fill_row(
             tables.problems.append(row.problem(_unknown_message(raw_key, allowed), key))
             continue
         if key in seen:
-            tables.problems.append(
-                row.problem(f"given twice (as {seen[key]!r} and {raw_key!r})", key)
-            )
+            problem = row.problem(f"given twice (as {seen[key]!r} and {raw_key!r})", key)
+            later = key_lines.get(key, [])
+            if len(later) > 1:
+                problem = dataclasses.replace(problem, line=later[1])
+            tables.problems.append(problem)
             continue
         seen[key] = raw_key
         if not _is_blank(value):

@@ -327,8 +327,10 @@ class ReadoutClient:
                 return False
             line = bytes(buf[:lf]).rstrip(b"\r").decode("latin-1")
             del buf[: lf + 1]
-            if line.startswith("/?") or len(line) < 4:
-                continue  # an echoed or foreign request, or noise: not an identification
+            if line.startswith("/?") or len(line) < 4 or line.endswith("!"):
+                # an echoed or foreign request (/?..!, /2..!, /#..!; an identification
+                # never holds "!"), or noise: not an identification
+                continue
             break
         ident = Identification.parse(line)
         self._ident = ident

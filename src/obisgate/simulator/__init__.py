@@ -8,6 +8,8 @@ Layers, from the protocol up:
 * :class:`SimulatedMeter` (one meter's sans-IO state machine) and
   :class:`MeterBus` (all meters on one line, sans-IO; the request's address
   selects the meter).
+* :class:`VirtualLine`: runs a sans-IO client (``ReadoutClient``) against a
+  :class:`MeterBus` on a virtual clock, for fast deterministic tests.
 * Servers, each an async context manager: :func:`serve_tcp` (one listener,
   many meters), :func:`serve_tcp_each` (one listener per meter),
   :func:`serve_pty` and :func:`serve_rfc2217`.
@@ -37,12 +39,14 @@ from obisgate.simulator.rfc2217 import serve_rfc2217
 from obisgate.simulator.stats import SimulatorStats
 from obisgate.simulator.tcp import MeterFarm, SimulatorServer, serve_tcp, serve_tcp_each
 from obisgate.simulator.uart import retime
+from obisgate.simulator.virtual import LineEvent, VirtualLine
 
 __all__ = [
     "FAULTS",
     "Faults",
     "Hangup",
     "LineDriver",
+    "LineEvent",
     "MeterBus",
     "MeterCatalog",
     "MeterFarm",
@@ -54,6 +58,7 @@ __all__ = [
     "SimulatorServer",
     "SimulatorStats",
     "Transmit",
+    "VirtualLine",
     "address_matches",
     "builtin_profiles",
     "consecutive_addresses",

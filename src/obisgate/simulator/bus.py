@@ -141,14 +141,20 @@ class MeterBus:
             out += meter.start_push(now)
         return out
 
-    def receive(self, data: bytes, now: float, line_baud: int | None = None) -> list[Output]:
+    def receive(
+        self, data: bytes, now: float, line_baud: int | Sequence[int] | None = None
+    ) -> list[Output]:
         """Bytes arrived from the client; the last of them at ``now``.
 
         Args:
             data: the bytes as the client sent them.
             now: the current time.
             line_baud: the rate the client sent at (``None``: unknown, e.g.
-                raw TCP; every receiver then decodes the bytes intact).
+                raw TCP; every receiver then decodes the bytes intact). A
+                sequence gives the rates the client may have sent at (the
+                rate changed around the time of sending): a receiver running
+                at any of them decodes the bytes intact, others garble them
+                as sent at the first.
         """
         out: list[Output] = []
         if not data:
@@ -241,7 +247,11 @@ class MeterBus:
         return out
 
 
-def _decode(data: bytes, line_baud: int | None, rx_baud: int) -> bytes:
-    if line_baud is None or line_baud == rx_baud:
+def _decode(data: bytes, line_baud: int | Sequence[int] | None, rx_baud: int) -> bytes:
+    if line_baud is None:
         return data
-    return retime(data, line_baud, rx_baud)
+    if isinstance(line_baud, int):
+        line_baud = (line_baud,)
+    if not line_baud or rx_baud in line_baud:
+        return data
+    return retime(data, line_baud[0], rx_baud)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from obisgate.protocol.chars import BITS_PER_CHAR
@@ -58,7 +58,10 @@ class LineDriver:
         bus: the meters of this line.
         write: sends bytes to the client; must not block (buffer instead).
         hangup: cuts the line (the ``drop`` fault).
-        line_baud: returns the client's current rate, or ``None`` if unknown.
+        line_baud: returns the client's current rate, or ``None`` if unknown;
+            what the meters send is garbled when it differs.
+        sender_bauds: returns the rates the client may have sent the bytes
+            just received at (default: ``line_baud``); see :meth:`MeterBus.receive`.
         realtime: pace every byte at its wire time.
     """
 
@@ -69,12 +72,14 @@ class LineDriver:
         write: Callable[[bytes], None],
         hangup: Callable[[], None],
         line_baud: Callable[[], int | None] = lambda: None,
+        sender_bauds: Callable[[], int | Sequence[int] | None] | None = None,
         realtime: bool = False,
     ) -> None:
         self.bus = bus
         self._write = write
         self._hangup = hangup
         self._line_baud = line_baud
+        self._sender_bauds = sender_bauds or line_baud
         self.realtime = realtime
         self._loop = asyncio.get_running_loop()
         self._queue: list[tuple[float, int, Output]] = []
@@ -93,7 +98,7 @@ class LineDriver:
         """Bytes arrived from the client."""
         if self._stopped:
             return
-        self._handle(self.bus.receive(data, self._loop.time(), self._line_baud()))
+        self._handle(self.bus.receive(data, self._loop.time(), self._sender_bauds()))
 
     def stop(self) -> None:
         """The line closed: drop pending output, timers and every conversation."""

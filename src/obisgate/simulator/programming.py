@@ -19,9 +19,10 @@ simulator. Received passwords are never stored, logged or put in a reply.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from obisgate.errors import ConfigError, FramingError
 from obisgate.protocol.bcc import BccMethod
@@ -34,10 +35,17 @@ from obisgate.protocol.commands import (
     extract_frame,
     split_command_data,
 )
+from obisgate.protocol.dataset import parse_data_block
 from obisgate.protocol.loadprofile import Channel, format_load_profile, parse_profile_time
 from obisgate.protocol.passwords import elster_password
 
-__all__ = ["MeterProgrammingSession", "ProfileRecord", "ProgrammingProfile"]
+__all__ = [
+    "MeterProgrammingSession",
+    "ProfileRecord",
+    "ProgrammingProfile",
+    "demo_load_profile",
+    "registers_from_lines",
+]
 
 PasswordCheck = Callable[[str, str], str]
 """``(operand, password) -> expected P2 value``: a custom challenge/response."""
@@ -118,6 +126,17 @@ class ProgrammingProfile:
     error_readonly: str = "ER03"
     error_command: str = "ER02"
     error_access: str = "ER01"
+
+    @classmethod
+    def from_lines(
+        cls, lines: Iterable[str], *, writable: Iterable[str] = ("0.9.1", "0.9.2"), **kw: Any
+    ) -> ProgrammingProfile:
+        """A profile whose registers are the data sets of readout ``lines``.
+
+        For wiring built-in meters: ``programming=ProgrammingProfile.from_lines(
+        profile_lines, load_profile=demo_load_profile(...))``.
+        """
+        return cls(registers=registers_from_lines(lines), writable=set(writable), **kw)
 
     def __repr__(self) -> str:
         """Everything but the password."""
@@ -388,6 +407,32 @@ class MeterProgrammingSession:
         self.profile.registers[address] = full
         self.writes.append((address, full))
         return self._ack()
+
+
+def registers_from_lines(lines: Iterable[str]) -> dict[str, str]:
+    """Address -> value text of readout data lines (the first value group of each)."""
+    registers: dict[str, str] = {}
+    for line in lines:
+        datasets, _ = parse_data_block(line)
+        for ds in datasets:
+            if ds.address and ds.address not in registers:
+                registers[ds.address] = ds.values[0].raw
+    return registers
+
+
+def demo_load_profile(
+    start: datetime, count: int, *, interval_min: int = 15, channels: int = 2
+) -> list[ProfileRecord]:
+    """``count`` deterministic intervals from ``start`` (a status change halfway)."""
+    step = timedelta(minutes=interval_min)
+    return [
+        ProfileRecord(
+            start + i * step,
+            tuple(f"{(i * 7 + c * 3) % 50 / 10:.5f}" for c in range(channels)),
+            "00" if i < count // 2 else "08",
+        )
+        for i in range(count)
+    ]
 
 
 def _label(command: str, data: str | None) -> str:

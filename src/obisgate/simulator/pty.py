@@ -118,11 +118,13 @@ class PtySimulator:
         self._reading = False
         self.connected = False
         self._poll_handle: asyncio.TimerHandle | None = None
+        self._last_baud: int | None = None
         self._driver = LineDriver(
             self._bus,
             write=self._write,
             hangup=self._hangup,
             line_baud=self.client_baud,
+            sender_bauds=self._sender_bauds,
             realtime=realtime,
         )
         self._poll()
@@ -141,6 +143,18 @@ class PtySimulator:
         except termios.error:
             return None
         return termios_baud(attrs[5]) or termios_baud(attrs[4])
+
+    def _sender_bauds(self) -> tuple[int, ...] | None:
+        """Rates the bytes just read may have been sent at: now, and at the last look.
+
+        A pty drains at once, so a client may switch rate right after writing,
+        before the bytes are read here: the rate seen at the previous read
+        also counts (the meter gives the client the benefit of the doubt).
+        """
+        current = self.client_baud()
+        previous, self._last_baud = self._last_baud, current
+        rates = tuple(r for r in (current, previous) if r is not None)
+        return rates or None
 
     # -- client presence ------------------------------------------------------
 
@@ -167,6 +181,7 @@ class PtySimulator:
         if self.connected or self._master is None:
             return
         self.connected = True
+        self._last_baud = self.client_baud()
         _LOGGER.info("pty %s: client opened the port (%s Bd)", self.path, self.client_baud())
         self._loop.add_reader(self._master, self._on_readable)
         self._reading = True

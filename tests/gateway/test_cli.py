@@ -1,0 +1,175 @@
+"""``obisgate check`` and ``obisgate history``."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from obisgate.cli import main
+from obisgate.gateway.history import HistoryRecord, HistoryStore
+from obisgate.gateway.quality import Quality
+
+DATA = Path(__file__).parent / "data"
+T0 = dt.datetime(2025, 11, 18, 9, 30, tzinfo=dt.UTC)
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_check_ok_prints_warnings_and_counts() -> None:
+    code, out, err = run("check", str(DATA / "full.toml"))
+    assert code == 0
+    assert out == "ok: 5 devices, 5 signals\n"
+    lines = err.splitlines()
+    assert len(lines) == 4
+    assert all(line.startswith(f"warning: {DATA / 'full.toml'}:") for line in lines)
+    assert "hunter2" not in out + err
+
+
+def test_check_reports_every_problem_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            [[devices]]
+            device_alias = "m1"
+            device = "/dev/ttyUSB0"
+            baudrate = 310
+            password = "hunter2"
+
+            [[signals]]
+            device_alias = "m2"
+            signal_alias = "e"
+            tag_job_todo = "1.8.0"
+            number_type = "FLOAT"
+            """
+        ),
+        encoding="utf-8",
+    )
+    code, out, err = run("check", str(path))
+    assert code == 1
+    assert out == ""
+    assert err.splitlines() == [
+        f"{path}:4: devices[0]: baudrate: got 310; allowed: 300, 600, 1200, 2400, 4800, 9600, 19200",
+        f"{path}:8: signals[0]: device_alias: no device 'm2'; devices: m1",
+        f"2 problems in {path}",
+    ]
+    assert "Traceback" not in err
+    assert "hunter2" not in err
+
+
+def test_check_missing_file(tmp_path: Path) -> None:
+    code, _, err = run("check", str(tmp_path / "nope.toml"))
+    assert code == 1
+    assert err.splitlines()[0] == f"{tmp_path / 'nope.toml'}: no such file or directory"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "h.sqlite"
+    with HistoryStore(path) as store:
+        store.append(
+            [
+                HistoryRecord("m1", "energy", T0, 147238.4, "kWh"),
+                HistoryRecord("m1", "energy", T0 + dt.timedelta(minutes=1), 147238.5, "kWh"),
+                HistoryRecord(
+                    "m1", "energy", T0 + dt.timedelta(minutes=2), None, "kWh", Quality.INVALID
+                ),
+                HistoryRecord("m1", "clock", T0, dt.time(9, 32, 15)),
+            ]
+        )
+    return path
+
+
+def test_history_table(db: Path) -> None:
+    code, out, _ = run("history", "m1", "energy", "--db", str(db))
+    assert code == 0
+    assert out.splitlines() == [
+        "time (UTC)               value     unit  quality",
+        "2025-11-18 09:30:00.000  147238.4  kWh   valid",
+        "2025-11-18 09:31:00.000  147238.5  kWh   valid",
+        "2025-11-18 09:32:00.000            kWh   invalid",
+    ]
+
+
+def test_history_csv_with_range(db: Path) -> None:
+    code, out, _ = run(
+        "history", "m1", "energy", "--db", str(db), "--format", "csv",
+        "--from", "2025-11-18T10:31:00+01:00", "--to", "2025-11-18T09:32:00",
+    )  # fmt: skip
+    assert code == 0
+    assert list(csv.reader(io.StringIO(out))) == [
+        ["time", "value", "unit", "quality"],
+        ["2025-11-18T09:31:00+00:00", "147238.5", "kWh", "valid"],
+    ]
+
+
+def test_history_json_limit_takes_the_newest(db: Path) -> None:
+    code, out, _ = run("history", "m1", "energy", "--db", str(db), "--format", "json", "--limit", "2")
+    assert code == 0
+    assert json.loads(out) == [
+        {"time": "2025-11-18T09:31:00+00:00", "value": 147238.5, "unit": "kWh", "quality": ["valid"]},
+        {"time": "2025-11-18T09:32:00+00:00", "value": None, "unit": "kWh", "quality": ["invalid"]},
+    ]
+    code, out, _ = run("history", "m1", "clock", "--db", str(db), "--format", "json")
+    assert json.loads(out)[0]["value"] == "09:32:15"
+
+
+def test_history_through_the_config(tmp_path: Path, db: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        textwrap.dedent(
+            """\
+            [storage]
+            path = "h.sqlite"
+
+            [[devices]]
+            device_alias = "m1"
+            device = "/dev/ttyUSB0"
+
+            [[signals]]
+            device_alias = "m1"
+            signal_alias = "voltage"
+            tag_job_todo = "32.7.0"
+            number_type = "FLOAT"
+            """
+        ),
+        encoding="utf-8",
+    )
+    code, out, _ = run("history", "m1", "energy", "--config", str(config), "--limit", "1")
+    assert (code, out.splitlines()[1:]) == (0, ["2025-11-18 09:32:00.000         kWh   invalid"])
+    code, out, err = run("history", "m1", "voltage", "--config", str(config))
+    assert code == 1
+    assert err == f"obisgate: no history for m1/voltage in {db} (its log is 0 in {config})\n"
+    code, _, err = run("history", "m1", "nothing", "--config", str(config))
+    assert code == 1
+    assert f"({config} has no signal 'nothing' on device 'm1')" in err
+
+
+def test_history_errors(tmp_path: Path, db: Path) -> None:
+    code, _, err = run("history", "m1", "energy")
+    assert code == 2 and "give either --config or --db" in err
+    code, _, err = run("history", "m1", "energy", "--db", str(db), "--config", "x.toml")
+    assert code == 2 and "give either --config or --db" in err
+    code, _, err = run("history", "m1", "energy", "--db", str(tmp_path / "none.sqlite"))
+    assert code == 2 and "no history database at" in err
+    assert not (tmp_path / "none.sqlite").exists()
+    code, _, err = run("history", "m1", "energy", "--db", str(db), "--from", "yesterday")
+    assert code == 2 and "expected ISO 8601" in err
+    code, _, err = run("history", "m1", "energy", "--db", str(db), "--limit", "-1")
+    assert code == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[devices]]\n", encoding="utf-8")
+    code, _, err = run("history", "m1", "energy", "--config", str(bad))
+    assert code == 2 and "device_alias: required field is missing" in err
