@@ -50,7 +50,7 @@ from obisgate.protocol.loadprofile import (
     parse_load_profile,
     split_range,
 )
-from obisgate.protocol.passwords import PasswordScheme
+from obisgate.protocol.passwords import NoPassword, PasswordScheme
 from obisgate.protocol.programming import (
     Answer,
     CommandRejectedError,
@@ -77,6 +77,61 @@ _LOGGER = logging.getLogger(__name__)
 _MASK = b"********"
 #: Longest a sign-off may take when the session is being torn down.
 _SIGN_OFF_TIMEOUT_S = 2.0
+
+
+#: Loggers of transport libraries that dump raw bytes at debug level.
+_BYTE_LOGGERS = ("serialx",)
+
+
+class _HideBytes(logging.Filter):
+    """Replaces raw-byte arguments of log records: they may hold a password.
+
+    Installed on the transport libraries' loggers while a programming session
+    with a password is open (they log every chunk written at debug level, and
+    a chunk may hold only part of a password, so masking cannot be relied on).
+    """
+
+    users = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple):
+            record.args = tuple(_hidden(a) for a in args)
+        elif isinstance(args, dict):
+            record.args = {k: _hidden(v) for k, v in args.items()}
+        return True
+
+
+def _hidden(arg: object) -> object:
+    if isinstance(arg, bytes | bytearray | memoryview):
+        return f"<{len(arg)} bytes hidden during a password-protected session>"
+    return arg
+
+
+_HIDE_BYTES = _HideBytes()
+
+
+def _byte_loggers() -> list[logging.Logger]:
+    names = [
+        name
+        for name in list(logging.Logger.manager.loggerDict)
+        if any(name == root or name.startswith(root + ".") for root in _BYTE_LOGGERS)
+    ]
+    return [logging.getLogger(name) for name in [*_BYTE_LOGGERS, *names]]
+
+
+def _hide_transport_bytes(hide: bool) -> None:
+    """Reference-counted install (``True``) / removal (``False``) of :class:`_HideBytes`."""
+    if hide:
+        _HideBytes.users += 1
+        if _HideBytes.users == 1:
+            for logger in _byte_loggers():
+                logger.addFilter(_HIDE_BYTES)
+    elif _HideBytes.users > 0:
+        _HideBytes.users -= 1
+        if _HideBytes.users == 0:
+            for logger in _byte_loggers():
+                logger.removeFilter(_HIDE_BYTES)
 
 
 class _MaskingTrace(Trace):
@@ -218,6 +273,8 @@ class ProgrammingSession:
         self._keepalive_task: asyncio.Task[None] | None = None
         self._broken: BaseException | None = None
         self._closed = False
+        self._hiding = not isinstance(client.scheme, NoPassword)
+        _hide_transport_bytes(self._hiding)
         self.keepalives = 0
 
     # -- construction -------------------------------------------------------
@@ -583,6 +640,9 @@ class ProgrammingSession:
                 self._trace.flush()
             if self._owns_transport:
                 await self._transport.aclose()
+            if self._hiding:
+                self._hiding = False
+                _hide_transport_bytes(False)
 
     async def _send_sign_off(self, actions: Sequence[Action]) -> None:
         try:

@@ -116,10 +116,17 @@ def test_history_csv_with_range(db: Path) -> None:
 
 
 def test_history_json_limit_takes_the_newest(db: Path) -> None:
-    code, out, _ = run("history", "m1", "energy", "--db", str(db), "--format", "json", "--limit", "2")
+    code, out, _ = run(
+        "history", "m1", "energy", "--db", str(db), "--format", "json", "--limit", "2"
+    )
     assert code == 0
     assert json.loads(out) == [
-        {"time": "2025-11-18T09:31:00+00:00", "value": 147238.5, "unit": "kWh", "quality": ["valid"]},
+        {
+            "time": "2025-11-18T09:31:00+00:00",
+            "value": 147238.5,
+            "unit": "kWh",
+            "quality": ["valid"],
+        },
         {"time": "2025-11-18T09:32:00+00:00", "value": None, "unit": "kWh", "quality": ["invalid"]},
     ]
     code, out, _ = run("history", "m1", "clock", "--db", str(db), "--format", "json")

@@ -125,8 +125,7 @@ def test_excel_errors_name_sheet_row_and_field(tmp_path: Path) -> None:
         "allowed: 300, 600, 1200, 2400, 4800, 9600, 19200",
         f"{path}: sheet Devices row 3: databits: got 'seven'; "
         "expected a whole number; allowed: 5, 6, 7, 8",
-        f"{path}: sheet Devices row 3: device_alias: 'm1' is already used by "
-        "sheet Devices row 2",
+        f"{path}: sheet Devices row 3: device_alias: 'm1' is already used by sheet Devices row 2",
         f"{path}: sheet Signals row 2: device_alias: no device 'm9'; devices: m1",
         f"{path}: sheet signals extra row 2: number_type: "
         "number type 'INT' is ambiguous: use INT16 or INT32",
@@ -193,7 +192,7 @@ def test_csv_errors_name_file_and_line(tmp_path: Path) -> None:
     signals.write_text(
         "\n"
         "device_alias,signal_alias,tag_job_todo,number_type,multiply\n"
-        "m2,e,1.8.0,FLOAT,\"1,5\"\n"
+        'm2,e,1.8.0,FLOAT,"1,5"\n'
         "m2,f,1.8.0,FLOAT\n",
         encoding="utf-8",
     )

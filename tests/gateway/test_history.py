@@ -84,9 +84,9 @@ def test_time_stamps_are_utc_with_microseconds(store: HistoryStore) -> None:
 def test_naive_time_is_refused(store: HistoryStore) -> None:
     with store:
         with pytest.raises(ValueError, match="timezone-aware"):
-            store.append([HistoryRecord("m", "s", dt.datetime(2025, 1, 1), 1)])  # noqa: DTZ001
+            store.append([HistoryRecord("m", "s", dt.datetime(2025, 1, 1), 1)])
         with pytest.raises(ValueError, match="timezone-aware"):
-            store.query("m", "s", start=dt.datetime(2025, 1, 1))  # noqa: DTZ001
+            store.query("m", "s", start=dt.datetime(2025, 1, 1))
         assert store.count() == 0
 
 
@@ -101,11 +101,14 @@ def test_a_batch_is_all_or_nothing(store: HistoryStore) -> None:
         assert store.count() == 2
 
 
+def values(rows: list[HistoryRow]) -> list[HistoryValue]:
+    return [r.value for r in rows]
+
+
 def test_query_range_limit_and_order(store: HistoryStore) -> None:
     with store:
         store.append(HistoryRecord("m", "s", at(n), n) for n in range(10))
         store.append([HistoryRecord("m", "other", at(3), 99), HistoryRecord("x", "s", at(3), 98)])
-        values = lambda rows: [r.value for r in rows]  # noqa: E731
         assert values(store.query("m", "s")) == list(range(10))
         assert values(store.query("m", "s", start=at(3))) == list(range(3, 10))
         assert values(store.query("m", "s", end=at(3))) == [0, 1, 2]

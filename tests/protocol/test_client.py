@@ -491,7 +491,7 @@ def test_slash_inside_a_value(chunker: Chunker) -> None:
 
 def test_wrong_bcc_then_good_repeat(chunker: Chunker) -> None:
     client, steps = run(ReadoutOptions(repeat_requests=1), [LGZ_IDENT, DATA_BAD_BCC], chunker)
-    assert steps[2] == [Sleep(0.2), Send(b"\x15")]
+    assert steps[2] == [Sleep(0.3), Send(b"\x15")]
     assert not client.done
     assert client.read_timeout_s == 2.5
     actions, rest = feed(client, chunker(DATA_10_1))
@@ -548,7 +548,7 @@ def test_no_repeat_requests() -> None:
 def test_three_repeat_requests() -> None:
     client, _ = run(ReadoutOptions(repeat_requests=3), [LGZ_IDENT])
     for _ in range(3):
-        assert client.receive_data(DATA_BAD_BCC) == [Sleep(0.2), Send(b"\x15")]
+        assert client.receive_data(DATA_BAD_BCC) == [Sleep(0.3), Send(b"\x15")]
     with pytest.raises(ChecksumError) as info:
         client.receive_data(DATA_BAD_BCC)
     assert info.value.attempts == 4

@@ -110,6 +110,17 @@ class ReadoutOptions:
             raise ConfigError(
                 f"device address {self.address!r}: up to 32 characters 0-9, A-Z, a-z, space"
             )
+        for name in ("request_start", "option"):
+            text = getattr(self, name)
+            if not (text.isascii() and text.isprintable()):
+                raise ConfigError(f"{name} {text!r}: printable ASCII characters only")
+        try:
+            object.__setattr__(self, "bcc_method", BccMethod(self.bcc_method))
+        except ValueError:
+            methods = ", ".join(m.value for m in BccMethod)
+            raise ConfigError(f"bcc_method {self.bcc_method!r}: allowed {methods}") from None
+        if self.initial_baud is not None and self.initial_baud <= 0:
+            raise ConfigError(f"initial_baud {self.initial_baud}: must be positive")
         if not self.request_start.startswith("/") or any(
             c in self.request_start[1:] for c in "/!\r\n"
         ):
@@ -349,14 +360,14 @@ class ReadoutClient:
         self._first_byte_timeout = opts.response_timeout_s
         if mode is ProtocolMode.C:
             target = self._target_baud(ident)
-            delay = opts.reaction_time_s
-            if opts.honour_fast_reaction and ident.fast_reaction:
-                delay = min(delay, ident.reaction_time_min_s)
+            delay = self._reaction_delay(ident)
             self._buf.clear()
             self._phase_bytes = 0
             actions += [
                 Sleep(delay),
-                self._send(option_select_message(BAUD_TO_MODE_C_CHAR[target], opts.option)),
+                self._send(
+                    option_select_message(BAUD_TO_MODE_C_CHAR.get(target, "0"), opts.option)
+                ),
                 Drain(),
             ]
             if opts.baud_change_delay_s:
@@ -366,9 +377,16 @@ class ReadoutClient:
             self._buf.clear()
             self._phase_bytes = 0
             self._switch(self._target_baud(ident), actions)
-        elif ident.mode in (ProtocolMode.C, ProtocolMode.E):
+        elif mode is ProtocolMode.A and ident.mode in (ProtocolMode.C, ProtocolMode.E):
             # Forced mode A on a mode C meter: it sends at 300 Bd after tt.
             self._first_byte_timeout += OPTION_SELECT_WAIT_MAX_S
+
+    def _reaction_delay(self, ident: Identification) -> float:
+        """Our wait before answering the meter (t2; 20 ms meters honoured)."""
+        delay = self.options.reaction_time_s
+        if self.options.honour_fast_reaction and ident.fast_reaction:
+            delay = min(delay, ident.reaction_time_min_s)
+        return delay
 
     def _target_baud(self, ident: Identification) -> int:
         opts = self.options
@@ -409,7 +427,7 @@ class ReadoutClient:
             self._phase_bytes = 0
             assert self._ident is not None
             actions += [
-                Sleep(self._ident.reaction_time_min_s),
+                Sleep(self._reaction_delay(self._ident)),
                 self._send(bytes((NAK,))),
             ]
             return

@@ -104,7 +104,7 @@ def parse_data_block(text: str) -> tuple[list[DataSet], list[str]]:
     for match in _GROUP.finditer(text):
         start, end = match.span()
         addr, raw, value, unit = match.groups()
-        if start == last_end and values and not addr:
+        if start == last_end and values and (not addr or addr.isspace()):
             values.append(_new(Value, (raw, value, unit)))
             last_end = end
             continue

@@ -197,6 +197,8 @@ def parse_readout(
             raise FramingError("identification line has no CR LF")
         ident = Identification.parse(buf[slash:lf].rstrip(b"\r").decode("latin-1"))
         buf = buf[lf + 1 :]
+        if buf[:1] == b"\x06" and (ack_end := buf.find(b"\n")) >= 0:
+            buf = buf[ack_end + 1 :]  # a whole-session capture: skip our option select
     message = maybe_extract_data_message(buf)
     if message is None:
         start = 0
