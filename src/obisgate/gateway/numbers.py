@@ -8,8 +8,10 @@ Number types (``number_type`` of a signal; names are case-insensitive, blanks,
                The value is a Python ``float`` (not rounded to 32 bits).
 ``DOUBLE``     decimal number; OVERFLOW when it is not finite as a double.
 ``DIGITAL``    ``0`` or ``1`` (``bool``); other integers are OVERFLOW.
-``INT8`` ...   signed integers of 8/16/32/64 bits; ``UINT8`` ... unsigned.
-``INT64``      A fractional value (after scaling) is INVALID, never rounded.
+``INT8``       signed integers of 8, 16, 32, 64 bits (``int``); OVERFLOW
+``INT16``      outside the type's range. ``UINT8`` ... ``UINT64``: the
+``INT32``      unsigned ones. A fractional value (after scaling) is INVALID,
+``INT64``      never rounded; ``12.000`` is 12.
 ``STRING``     the value text exactly as sent (unit split off), never invalid.
 ``HEX``        hex-coded unsigned integer (``FDF5``, optional ``0x``); OVERFLOW
                beyond 64 bits.
@@ -31,7 +33,8 @@ are refused: 16 bits in IEC 61131, 32 in C.
 
 Numbers are parsed after trimming blanks (space, tab, CR, LF, NUL): an optional
 sign, digits, and one decimal point (``1.``, ``.5`` allowed). A decimal comma is
-accepted only with ``decimal_comma=True`` (then a point still works). Exponents,
+accepted only with ``decimal_comma=True`` (then a point still works): meters that
+use commas to separate values inside one bracket must not be misread. Exponents,
 ``NaN``, ``inf``, placeholders such as ``---.-`` and empty values are INVALID.
 Scaling ``value * multiply + add`` is exact (decimal arithmetic) and applies to
 FLOAT, DOUBLE and the integer types only; the range check is made on the scaled

@@ -1,0 +1,351 @@
+"""Lenient validators for configuration cells: text or numbers from TOML, Excel or CSV.
+
+Each validator takes what a file gives (``"1"``, ``1``, ``1.0``, ``" 1 "``,
+``True``) and returns the field's value, or raises ``ValueError`` whose
+message says what is allowed (pydantic turns it into a field error; the
+configuration loader adds the value received, except for secret fields).
+Empty cells never reach them: the readers drop blank values so that the
+model's default applies.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+from pydantic import BeforeValidator, SecretStr
+
+from obisgate import BccMethod, ConfigError
+from obisgate.gateway.numbers import NumberType, parse_number_type
+
+#: NUL bytes for ``wakeup = true``: 2.2 s at 300 Bd (IEC 62056-21 Annex B).
+WAKEUP_TRUE_NULS = 66
+
+T = TypeVar("T")
+
+
+def optional(fn: Callable[[object], T]) -> Callable[[object], T | None]:
+    """Wrap a validator so that ``None`` passes through (programmatic defaults)."""
+
+    def check(value: object) -> T | None:
+        return None if value is None else fn(value)
+
+    return check
+
+
+def as_text(value: object) -> str:
+    """Text, stripped; numbers become their text (``12345678.0`` -> ``"12345678"``).
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise ValueError("expected text")
+
+
+_WHOLE = re.compile(r"[+-]?\d+(?:\.0*)?")
+
+
+def as_whole(value: object, allowed: str) -> int:
+    """A whole number from ``1``, ``1.0``, ``"1"`` or ``"1.0"``; ``allowed`` goes into the message.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
+        return int(value.strip().partition(".")[0])
+    raise ValueError(f"expected a whole number; allowed: {allowed}")
+
+
+def int_range(low: int, high: int, unit: str = "") -> Callable[[object], int]:
+    """A validator for whole numbers from ``low`` to ``high``."""
+    allowed = f"{low} to {high}{unit}"
+
+    def check(value: object) -> int:
+        number = as_whole(value, allowed)
+        if not low <= number <= high:
+            raise ValueError(f"allowed: {allowed}")
+        return number
+
+    return check
+
+
+def int_choice(choices: Iterable[int]) -> Callable[[object], int]:
+    """A validator for whole numbers out of ``choices``."""
+    options = tuple(choices)
+    allowed = ", ".join(map(str, options))
+
+    def check(value: object) -> int:
+        number = as_whole(value, allowed)
+        if number not in options:
+            raise ValueError(f"allowed: {allowed}")
+        return number
+
+    return check
+
+
+_TRUE = frozenset({"1", "1.0", "true", "yes", "on", "y", "t"})
+_FALSE = frozenset({"0", "0.0", "false", "no", "off", "n", "f"})
+
+
+def as_switch(value: object) -> bool:
+    """``1``/``0``, ``true``/``false``, ``yes``/``no``, ``on``/``off`` (any case) as ``bool``.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if key in _TRUE:
+            return True
+        if key in _FALSE:
+            return False
+    raise ValueError("allowed: 1 or 0 (also true/false, yes/no)")
+
+
+def as_finite(value: object) -> float:
+    """A finite number from a number or text with a decimal point.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if not isinstance(value, bool):
+        try:
+            number = float(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            pass
+        else:
+            if math.isfinite(number):
+                return number
+    raise ValueError("expected a number such as 0.001 or -5 (decimal point, not comma)")
+
+
+def choice(options: Mapping[str, str], shown: str) -> Callable[[object], str]:
+    """A validator: normalized text (upper case; blanks, ``/``, ``_``, ``-`` removed) -> canonical value."""
+
+    def check(value: object) -> str:
+        key = re.sub(r"[\s/_-]+", "", as_text(value)).upper()
+        if key in options:
+            return options[key]
+        raise ValueError(f"allowed: {shown}")
+
+    return check
+
+
+def pattern(regex: str, what: str) -> Callable[[object], str]:
+    """A validator for text matching ``regex`` entirely; ``what`` describes it."""
+    compiled = re.compile(regex)
+
+    def check(value: object) -> str:
+        text = as_text(value)
+        if not compiled.fullmatch(text):
+            raise ValueError(what)
+        return text
+
+    return check
+
+
+def wakeup_nuls(value: object) -> int:
+    """NUL count for ``wakeup``: a number 0-10000, or ``true`` (66) / ``false`` (0).
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, bool):
+        return WAKEUP_TRUE_NULS if value else 0
+    if isinstance(value, str) and value.strip().lower() in _TRUE - {"1", "1.0"}:
+        return WAKEUP_TRUE_NULS
+    if isinstance(value, str) and value.strip().lower() in _FALSE - {"0", "0.0"}:
+        return 0
+    return int_range(0, 10000, " NUL bytes, or true (= 66) / false")(value)
+
+
+def host_name(value: object) -> str:
+    """An IP address (IPv6 with or without brackets) or a host name.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    text = as_text(value).removeprefix("[").removesuffix("]")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", text):
+            raise ValueError("expected an IP address or host name") from None
+    return text
+
+
+_URL = re.compile(r"(tcp|rfc2217)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})/?")
+
+
+def network_url(value: object) -> str:
+    """``tcp://host:port`` or ``rfc2217://host:port``.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    text = as_text(value)
+    match = _URL.fullmatch(text)
+    if match is None or not 1 <= int(match.group(3)) <= 65535:
+        raise ValueError("allowed: tcp://HOST:PORT or rfc2217://HOST:PORT (port 1-65535)")
+    return text
+
+
+def request_start(value: object) -> str:
+    """A request start such as ``/?``, ``/2`` or ``/#``.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    text = as_text(value)
+    if not text.startswith("/") or any(c in text[1:] for c in "/!\r\n"):
+        raise ValueError("must start with '/' and contain no other '/' or '!' (e.g. /? or /2)")
+    return text
+
+
+def obis_address(value: object) -> str:
+    """A data set address as the meter prints it: no brackets, ``/`` or ``!``.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    text = as_text(value)
+    if not text:
+        raise ValueError("must not be empty")
+    bad = sorted({c for c in text if c in "()/!\r\n"})
+    if bad:
+        raise ValueError(
+            f"the address only, as the meter prints it before '(' (no {' '.join(bad)})"
+        )
+    return text
+
+
+def as_number_type(value: object) -> NumberType:
+    """A :class:`NumberType` from its name or an alias.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, NumberType):
+        return value
+    try:
+        return parse_number_type(as_text(value))
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def as_bcc_method(value: object) -> BccMethod:
+    """``xor`` or ``sum7`` (any case).
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, BccMethod):
+        return value
+    key = as_text(value).lower()
+    try:
+        return BccMethod(key)
+    except ValueError:
+        raise ValueError("allowed: xor, sum7") from None
+
+
+def as_secret(value: object) -> SecretStr:
+    """A password as ``SecretStr``; messages never contain it.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, SecretStr):
+        return value
+    if isinstance(value, str):
+        return SecretStr(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return SecretStr(as_text(value))
+    raise ValueError("expected text")
+
+
+def as_path(value: object) -> Path:
+    """A file path from text.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, Path):
+        return value
+    text = as_text(value)
+    if not text:
+        raise ValueError("expected a file path")
+    return Path(text)
+
+
+def env_name(value: object) -> str:
+    """An environment variable name.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    text = as_text(value)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise ValueError("expected an environment variable name (letters, digits, _)")
+    return text
+
+
+#: Rates of the baud-rate identification characters 0-6.
+BAUDS = (300, 600, 1200, 2400, 4800, 9600, 19200)
+
+Text = Annotated[str, BeforeValidator(as_text)]
+OptText = Annotated[str | None, BeforeValidator(optional(as_text))]
+Switch = Annotated[bool, BeforeValidator(as_switch)]
+Baud = Annotated[int, BeforeValidator(int_choice(BAUDS))]
+OptBaud = Annotated[int | None, BeforeValidator(optional(int_choice(BAUDS)))]
+Millis = Annotated[int, BeforeValidator(int_range(0, 600_000, " ms"))]
+Finite = Annotated[float, BeforeValidator(as_finite)]
+DeviceAlias = Annotated[
+    str,
+    BeforeValidator(pattern(r"[A-Za-z0-9_-]{1,64}", "1-64 letters, digits, '-', '_'")),
+]
+SignalAlias = Annotated[
+    str,
+    BeforeValidator(pattern(r"[A-Za-z0-9_.-]{1,64}", "1-64 letters, digits, '-', '_', '.'")),
+]
+
+PARITY = {"NONE": "NONE", "N": "NONE", "EVEN": "EVEN", "E": "EVEN", "ODD": "ODD", "O": "ODD"}
+FLOW = {
+    "NONE": "NONE", "RTSCTS": "RTSCTS", "HARDWARE": "RTSCTS", "XONXOFF": "XONXOFF",
+    "SOFTWARE": "XONXOFF", "DSRDTR": "DSRDTR",
+}  # fmt: skip
+PROTOCOL = {"IEC6205621": "IEC 62056-21", "IEC61107": "IEC 62056-21", "IEC1107": "IEC 62056-21"}
+MODES = {"A": "A", "B": "B", "C": "C"}
+
+
+def float_choice(value: object, options: tuple[float, ...]) -> float:
+    """A number out of ``options`` (stop bits).
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    allowed = ", ".join(f"{o:g}" for o in options)
+    try:
+        number = as_finite(value)
+    except ValueError:
+        raise ValueError(f"allowed: {allowed}") from None
+    if number not in options:
+        raise ValueError(f"allowed: {allowed}")
+    return number

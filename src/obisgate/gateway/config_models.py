@@ -1,0 +1,509 @@
+"""The validated, frozen configuration models: devices, signals, storage, output, the whole.
+
+The fields and their defaults are described in :mod:`obisgate.gateway.config`;
+load files with :func:`obisgate.gateway.config.load_config`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+
+from obisgate import (
+    BccMethod,
+    ConfigError,
+    DataSet,
+    LineSettings,
+    ProtocolMode,
+    ReadoutOptions,
+    Value,
+)
+from obisgate.gateway import config_cells as cells
+from obisgate.gateway.config_files import ConfigProblem
+from obisgate.gateway.numbers import Converted, NumberType, convert
+from obisgate.gateway.quality import Quality
+
+__all__ = [
+    "DEFAULT_HISTORY_FILE",
+    "SECRET_FIELDS",
+    "DeviceConfig",
+    "GatewayConfig",
+    "OutputConfig",
+    "SerialSettings",
+    "SignalConfig",
+    "StorageConfig",
+    "connection_problems",
+]
+
+DEFAULT_HISTORY_FILE = "obisgate-history.sqlite"
+#: Fields whose values are never shown in messages.
+SECRET_FIELDS = frozenset({"password", "password_env", "password_file"})
+
+
+@dataclass(frozen=True, slots=True)
+class SerialSettings:
+    """Line settings of a serial port (also sent over RFC 2217).
+
+    Attributes:
+        baudrate: the initial rate.
+        databits: 5-8.
+        parity: NONE, EVEN or ODD.
+        stopbits: 1, 1.5 or 2.
+        flowcontrol: NONE, RTSCTS, XONXOFF or DSRDTR.
+    """
+
+    baudrate: int
+    databits: int
+    parity: str
+    stopbits: float
+    flowcontrol: str
+
+
+def connection_problems(given: set[str]) -> list[tuple[str | None, str]]:
+    """(field, message) for a missing or contradictory connection, from the fields given."""
+    problems: list[tuple[str | None, str]] = []
+    has_ip, has_port = "ip" in given, "port" in given
+    if has_ip != has_port:
+        missing = "port" if has_ip else "ip"
+        problems.append((missing, "required with " + ("ip" if has_ip else "port")))
+    if "url" in given and (has_ip or has_port):
+        problems.append(("url", "give either url or ip + port, not both"))
+    if not given & {"device", "ip", "port", "url"}:
+        problems.append((None, "no connection: set device (serial port), ip + port, or url"))
+    secrets = sorted(given & SECRET_FIELDS)
+    if len(secrets) > 1:
+        problems.append((secrets[1], f"give only one of {', '.join(sorted(SECRET_FIELDS))}"))
+    return problems
+
+
+class DeviceConfig(BaseModel):
+    """One meter and how to reach and read it (fields: see the module docstring).
+
+    For the poller: :attr:`url_or_port` (for ``open_transport``),
+    :attr:`port_key` (devices sharing a line), :meth:`line_settings` and
+    :meth:`readout_options` build what the transport and reader need.
+
+    Raises:
+        pydantic.ValidationError: (on construction) invalid fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device_alias: cells.DeviceAlias
+    name: cells.Text = ""
+    description: cells.Text = ""
+    enable: cells.Switch = True
+    protocol: Annotated[
+        str, BeforeValidator(cells.choice(cells.PROTOCOL, "IEC 62056-21 (or IEC 61107, IEC 1107)"))
+    ] = "IEC 62056-21"
+    meter_model: cells.OptText = None
+    device: cells.OptText = None
+    ip: Annotated[str | None, BeforeValidator(cells.optional(cells.host_name))] = None
+    port: Annotated[int | None, BeforeValidator(cells.optional(cells.int_range(1, 65535)))] = None
+    url: Annotated[str | None, BeforeValidator(cells.optional(cells.network_url))] = None
+    baudrate: cells.Baud = 300
+    databits: Annotated[int, BeforeValidator(cells.int_choice((5, 6, 7, 8)))] = 7
+    stopbits: Annotated[
+        float, BeforeValidator(lambda v: cells.float_choice(v, (1.0, 1.5, 2.0)))
+    ] = 1.0
+    parity: Annotated[
+        str, BeforeValidator(cells.choice(cells.PARITY, "NONE, EVEN, ODD (or N, E, O)"))
+    ] = "EVEN"
+    flowcontrol: Annotated[
+        str, BeforeValidator(cells.choice(cells.FLOW, "NONE, RTSCTS, XONXOFF, DSRDTR"))
+    ] = "NONE"
+    serial_close_delay: cells.Millis = 400
+    software_parity: cells.Switch = False
+    serialnumber: Annotated[
+        str,
+        BeforeValidator(
+            cells.pattern(r"[0-9A-Za-z ]{1,32}", "1-32 of 0-9, A-Z, a-z, space (0 = no address)")
+        ),
+    ] = "0"
+    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C"))] = "C"
+    t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = 300
+    timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = 2500
+    inter_byte_timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = (
+        1500
+    )
+    poll_delay_ms: cells.Millis = 200
+    scan_rate_ms: Annotated[int, BeforeValidator(cells.int_range(100, 86_400_000, " ms"))] = 10000
+    max_baud: cells.OptBaud = None
+    force_baud: cells.OptBaud = None
+    switch_baud: cells.Switch = True
+    wakeup: Annotated[int, BeforeValidator(cells.wakeup_nuls)] = 0
+    wakeup_delay_ms: Annotated[int, BeforeValidator(cells.int_range(0, 10_000, " ms"))] = 1600
+    request_start: Annotated[str, BeforeValidator(cells.request_start)] = "/?"
+    strip_echo: cells.Switch = True
+    bcc_method: Annotated[BccMethod, BeforeValidator(cells.as_bcc_method)] = BccMethod.XOR
+    verify_bcc: cells.Switch = True
+    repeat_requests: Annotated[int, BeforeValidator(cells.int_range(0, 10))] = 1
+    retries: Annotated[int, BeforeValidator(cells.int_range(0, 10))] = 1
+    decimal_comma: cells.Switch = False
+    baud_change_delay_ms: Annotated[int, BeforeValidator(cells.int_range(0, 10_000, " ms"))] = 0
+    password: Annotated[SecretStr | None, BeforeValidator(cells.optional(cells.as_secret))] = Field(
+        default=None, repr=False
+    )
+    password_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = Field(
+        default=None, repr=False
+    )
+    password_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = Field(
+        default=None, repr=False
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("name"):
+            alias = data.get("device_alias")
+            if isinstance(alias, str):
+                data = {**data, "name": alias.strip()}
+        return data
+
+    @model_validator(mode="after")
+    def _check_connection(self) -> DeviceConfig:
+        given = {
+            name
+            for name in ("device", "ip", "port", "url", *SECRET_FIELDS)
+            if getattr(self, name) is not None
+        }
+        problems = connection_problems(given)
+        if problems:
+            raise ValueError("; ".join(f"{f}: {m}" if f else m for f, m in problems))
+        return self
+
+    @property
+    def address(self) -> str:
+        """The address sent in the request: ``""`` for serial number ``0``."""
+        return "" if self.serialnumber == "0" else self.serialnumber
+
+    @property
+    def transport(self) -> Literal["serial", "tcp", "rfc2217"]:
+        """How the meter is reached: ``url`` wins over ``ip`` + ``port`` over ``device``."""
+        if self.url is not None:
+            return "rfc2217" if self.url.startswith("rfc2217:") else "tcp"
+        if self.ip is not None:
+            return "tcp"
+        return "serial"
+
+    @property
+    def url_or_port(self) -> str:
+        """Where the meter is: the explicit ``url``, ``tcp://ip:port``, or the serial port path.
+
+        IPv6 addresses are bracketed (``tcp://[::1]:4059``). For ``serial`` and
+        ``rfc2217`` the line settings come from :meth:`line_settings`.
+        """
+        if self.url is not None:
+            return self.url
+        if self.ip is not None:
+            host = f"[{self.ip}]" if ":" in self.ip else self.ip
+            return f"tcp://{host}:{self.port}"
+        assert self.device is not None  # guaranteed by the connection check
+        return self.device
+
+    @property
+    def port_key(self) -> str:
+        """Devices with the same key share one line (a bus) and must take turns.
+
+        The serial port path, or the lower-cased URL (``tcp://ip:port`` for
+        ``ip`` + ``port``).
+        """
+        return self.url_or_port if self.transport == "serial" else self.url_or_port.lower()
+
+    @property
+    def serial_settings(self) -> SerialSettings | None:
+        """Line settings for ``serial`` and ``rfc2217``; ``None`` over raw TCP.
+
+        :meth:`line_settings` gives the transport's ``LineSettings`` directly.
+        """
+        if self.transport == "tcp":
+            return None
+        return SerialSettings(
+            self.baudrate, self.databits, self.parity, self.stopbits, self.flowcontrol
+        )
+
+    def line_settings(self) -> LineSettings:
+        """Line settings for the transport (raw TCP uses only the nominal rate and
+        ``software_parity``)."""
+        return LineSettings(
+            baudrate=self.baudrate,
+            bytesize=self.databits,
+            parity=self.parity,
+            stopbits=self.stopbits,
+            flowcontrol=self.flowcontrol,
+            software_parity=self.software_parity,
+        )
+
+    @property
+    def mode(self) -> ProtocolMode:
+        """The configured protocol mode (``type``)."""
+        return ProtocolMode(self.type)
+
+    def readout_options(self) -> ReadoutOptions:
+        """The reader's options for this meter (times converted to seconds).
+
+        Raises:
+            ConfigError: the options are inconsistent (cannot happen for a
+                device loaded by :func:`load_config`, which checks this).
+        """
+        return ReadoutOptions(
+            address=self.address,
+            request_start=self.request_start,
+            wakeup_nuls=self.wakeup,
+            wakeup_delay_s=self.wakeup_delay_ms / 1000,
+            mode=self.mode,
+            initial_baud=self.baudrate,
+            max_baud=self.max_baud,
+            force_baud=self.force_baud,
+            switch_baud=self.switch_baud,
+            reaction_time_s=self.t2 / 1000,
+            baud_change_delay_s=self.baud_change_delay_ms / 1000,
+            response_timeout_s=self.timeout_ms / 1000,
+            inter_byte_timeout_s=self.inter_byte_timeout_ms / 1000,
+            bcc_method=self.bcc_method,
+            verify_bcc=self.verify_bcc,
+            repeat_requests=self.repeat_requests,
+            strip_echo=self.strip_echo,
+        )
+
+    def resolve_password(self) -> SecretStr | None:
+        """The programming-mode password from ``password``, ``password_env`` or ``password_file``.
+
+        Read when called, never at load time. A file's trailing line break is dropped.
+
+        Raises:
+            ConfigError: the environment variable is not set or the file cannot
+                be read (the message never contains the value).
+        """
+        if self.password is not None:
+            return self.password
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError(
+                    f"device {self.device_alias}: the variable named in password_env is not set"
+                )
+            return SecretStr(value)
+        if self.password_file is not None:
+            try:
+                text = self.password_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                raise ConfigError(
+                    f"device {self.device_alias}: cannot read the password_file"
+                ) from None
+            return SecretStr(text.rstrip("\r\n"))
+        return None
+
+
+class SignalConfig(BaseModel):
+    """One value read from a device (fields: see the module docstring).
+
+    Raises:
+        pydantic.ValidationError: (on construction) invalid fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    device_alias: cells.DeviceAlias
+    signal_alias: cells.SignalAlias
+    tag_job_todo: Annotated[str, BeforeValidator(cells.obis_address)]
+    number_type: Annotated[NumberType, BeforeValidator(cells.as_number_type)]
+    signal_name: cells.Text = ""
+    description: cells.Text = ""
+    enable: cells.Switch = True
+    log: Annotated[int, BeforeValidator(cells.int_range(0, 1_000_000))] = 0
+    value_index: Annotated[
+        int, BeforeValidator(cells.int_range(1, 1000, " (counted from 1: the first bracket)"))
+    ] = 1
+    subvalue: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(1, 1000, " (counted from 1)")))
+    ] = None
+    multiply: cells.Finite = 1.0
+    add: cells.Finite = 0.0
+    unit: cells.OptText = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data.get("signal_name"):
+            alias = data.get("signal_alias")
+            if isinstance(alias, str):
+                data = {**data, "signal_name": alias.strip()}
+        return data
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(device_alias, signal_alias)``: unique in a configuration."""
+        return (self.device_alias, self.signal_alias)
+
+    @property
+    def value_offset(self) -> int:
+        """:attr:`value_index` counted from 0 (index into ``DataSet.values``)."""
+        return self.value_index - 1
+
+    @property
+    def subvalue_offset(self) -> int | None:
+        """:attr:`subvalue` counted from 0 (index into ``Value.subvalues``), or ``None``."""
+        return None if self.subvalue is None else self.subvalue - 1
+
+    @property
+    def logged(self) -> bool:
+        """True when the signal's history is kept (``log > 0``)."""
+        return self.log > 0
+
+    def pick(self, dataset: DataSet) -> Value | None:
+        """The value group (and ``&`` sub-value) this signal reads, or ``None`` if absent."""
+        if self.value_index > len(dataset.values):
+            return None
+        value = dataset.values[self.value_index - 1]
+        if self.subvalue is None:
+            return value
+        parts = value.subvalues
+        return parts[self.subvalue - 1] if self.subvalue <= len(parts) else None
+
+    def extract(self, dataset: DataSet | None, *, decimal_comma: bool = False) -> Converted:
+        """Convert this signal's value from the data set with its address.
+
+        Args:
+            dataset: the data set whose address is :attr:`tag_job_todo`, or
+                ``None`` when the readout did not contain it.
+            decimal_comma: the device's ``decimal_comma`` option.
+
+        Returns:
+            The converted value. NOT_TOPICAL (value ``None``) when ``dataset``
+            is ``None``; INVALID when the value group or sub-value is missing;
+            otherwise as :func:`~obisgate.gateway.numbers.convert`.
+        """
+        if dataset is None:
+            return Converted(
+                None, Quality.NOT_TOPICAL, self.unit, "", f"{self.tag_job_todo} not in readout"
+            )
+        value = self.pick(dataset)
+        if value is None:
+            where = f"value group {self.value_index}"
+            if self.subvalue is not None:
+                where += f" sub-value {self.subvalue}"
+            return Converted(
+                None, Quality.INVALID, self.unit, "", f"{self.tag_job_todo} has no {where}"
+            )
+        return convert(
+            value,
+            self.number_type,
+            multiply=self.multiply,
+            add=self.add,
+            decimal_comma=decimal_comma,
+            unit=self.unit,
+        )
+
+
+class StorageConfig(BaseModel):
+    """Where the history of logged signals is kept.
+
+    Attributes:
+        path: the SQLite file (absolute after :func:`load_config`).
+        synchronous: SQLite ``synchronous`` setting: NORMAL or FULL.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: Annotated[Path, BeforeValidator(cells.as_path)] = Path(DEFAULT_HISTORY_FILE)
+    synchronous: Annotated[
+        Literal["NORMAL", "FULL"],
+        BeforeValidator(cells.choice({"NORMAL": "NORMAL", "FULL": "FULL"}, "NORMAL, FULL")),
+    ] = "NORMAL"
+
+
+class OutputConfig(BaseModel):
+    """How the gateway prints values.
+
+    Attributes:
+        format: ``jsonl`` (one JSON object per line), ``table`` or ``none``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Annotated[
+        Literal["jsonl", "table", "none"],
+        BeforeValidator(
+            cells.choice({"JSONL": "jsonl", "TABLE": "table", "NONE": "none"}, "jsonl, table, none")
+        ),
+    ] = "jsonl"
+
+
+class GatewayConfig(BaseModel):
+    """A whole, consistent configuration.
+
+    Attributes:
+        devices: every device, in file order (disabled ones included).
+        signals: every signal, in file order.
+        storage: history database settings.
+        output: output settings.
+        warnings: what :func:`load_config` warned about (never raised).
+        source: the file or directory it was loaded from, if any.
+
+    Raises:
+        pydantic.ValidationError: (on construction) duplicate aliases or a
+            signal naming a missing device.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    devices: tuple[DeviceConfig, ...]
+    signals: tuple[SignalConfig, ...] = ()
+    storage: StorageConfig = StorageConfig()
+    output: OutputConfig = OutputConfig()
+    warnings: tuple[ConfigProblem, ...] = ()
+    source: Path | None = None
+
+    @model_validator(mode="after")
+    def _check_references(self) -> GatewayConfig:
+        aliases = [d.device_alias for d in self.devices]
+        duplicates = sorted({a for a in aliases if aliases.count(a) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate device_alias: {', '.join(duplicates)}")
+        keys = [s.key for s in self.signals]
+        dup_keys = sorted({k for k in keys if keys.count(k) > 1})
+        if dup_keys:
+            raise ValueError(
+                "duplicate signal_alias: " + ", ".join(f"{d}/{s}" for d, s in dup_keys)
+            )
+        missing = sorted({s.device_alias for s in self.signals} - set(aliases))
+        if missing:
+            raise ValueError(f"signals name missing devices: {', '.join(missing)}")
+        return self
+
+    def device(self, alias: str) -> DeviceConfig:
+        """The device with this alias.
+
+        Raises:
+            KeyError: no such device.
+        """
+        for device in self.devices:
+            if device.device_alias == alias:
+                return device
+        raise KeyError(alias)
+
+    @property
+    def enabled_devices(self) -> tuple[DeviceConfig, ...]:
+        """Devices with ``enable = 1``."""
+        return tuple(d for d in self.devices if d.enable)
+
+    def signals_for(
+        self, device_alias: str, *, enabled_only: bool = True
+    ) -> tuple[SignalConfig, ...]:
+        """The signals of a device, in file order (only enabled ones by default)."""
+        return tuple(
+            s
+            for s in self.signals
+            if s.device_alias == device_alias and (s.enable or not enabled_only)
+        )
+
+    @property
+    def logged_signals(self) -> tuple[SignalConfig, ...]:
+        """Enabled signals with ``log > 0`` on enabled devices."""
+        enabled = {d.device_alias for d in self.devices if d.enable}
+        return tuple(s for s in self.signals if s.enable and s.logged and s.device_alias in enabled)
