@@ -13,7 +13,6 @@ import pytest
 
 from obisgate import NoAnswerError, ReadoutOptions, parse_readout
 from obisgate.gateway.app import Gateway
-from obisgate.gateway.mapping import MISSING
 from obisgate.gateway.outputs import JsonLinesOutput
 from obisgate.gateway.plan import DevicePlan, SignalPlan
 from obisgate.gateway.poller import DeviceState, LinePoller
@@ -106,7 +105,7 @@ async def test_every_scan_reads_once_and_maps_signals() -> None:
     assert by_signal["energy"].quality is Quality.VALID
     assert by_signal["power"].unit == "kW"
     assert by_signal["absent"].value is None
-    assert by_signal["absent"].quality == MISSING
+    assert by_signal["absent"].quality == Quality.NOT_TOPICAL
     assert by_signal[STATUS_SIGNAL].value == "ok"
 
 

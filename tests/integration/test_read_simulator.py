@@ -157,7 +157,9 @@ async def test_slow_reaction_beyond_the_timeout_is_no_answer() -> None:
     profile = get_profile("mt174")
     async with await serve_tcp(profile, faults=Faults(slow_reaction=True)) as sim:
         with pytest.raises(NoAnswerError, match="no answer"):
-            await read_meter(sim.url, ReadoutOptions(address=profile.address, response_timeout_s=1.0))
+            await read_meter(
+                sim.url, ReadoutOptions(address=profile.address, response_timeout_s=1.0)
+            )
 
 
 async def test_bad_bcc_names_the_checksum_after_repeat_requests() -> None:

@@ -320,7 +320,9 @@ def test_execute_and_generic_command() -> None:
     assert sends(client.execute("F001", "01")) == [command_message("E2", "F001(01)")]
     feed(client, ACK)
     assert client.ready
-    assert sends(client.command("R5", "P.01(;)")) == [bytes.fromhex("01 52 35 02 50 2E 30 31 28 3B 29 03 23")]
+    assert sends(client.command("R5", "P.01(;)")) == [
+        bytes.fromhex("01 52 35 02 50 2E 30 31 28 3B 29 03 23")
+    ]
     feed(client, data_message("(1)"))
     assert client.result is not None
     assert client.result.address == "P.01"

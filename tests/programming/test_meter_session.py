@@ -155,9 +155,7 @@ def test_partial_blocks_wait_for_ack_and_repeat_on_nak(chunking: str) -> None:
     session = ready(chunking, registers={"X": "0123456789" * 3}, partial_block_size=12)
     text = "X(" + "0123456789" * 3 + ")"
     pieces = [text[i : i + 12] for i in range(0, len(text), 12)]
-    blocks = [
-        data_message(p, partial=i < len(pieces) - 1) for i, p in enumerate(pieces)
-    ]
+    blocks = [data_message(p, partial=i < len(pieces) - 1) for i, p in enumerate(pieces)]
     assert feed(session, read_message("X", command="R6"), chunking) == [blocks[0]]
     assert feed(session, NAK, chunking) == [blocks[0]]
     assert feed(session, ACK, chunking) == [blocks[1]]
@@ -199,9 +197,7 @@ def test_b1_is_acknowledged_and_echo_break() -> None:
 
 def test_load_profile_answers_a_range() -> None:
     start = datetime(2024, 3, 15)
-    rows = [
-        ProfileRecord(start + timedelta(minutes=15 * i), (f"{i}.0", "0.5")) for i in range(8)
-    ]
+    rows = [ProfileRecord(start + timedelta(minutes=15 * i), (f"{i}.0", "0.5")) for i in range(8)]
     session = ready(load_profile=rows)
     (answer,) = session.feed(
         profile_request("P.01", start + timedelta(minutes=30), start + timedelta(minutes=60))

@@ -40,7 +40,10 @@ def read(
 ) -> tuple[ReadoutClient, VirtualLine]:
     mode = ProtocolMode.D if profile.protocol_mode is ProtocolMode.D else None
     opts = ReadoutOptions(
-        address=profile.address, mode=mode, bcc_method=profile.bcc_method, **options  # type: ignore[arg-type]
+        address=profile.address,
+        mode=mode,
+        bcc_method=profile.bcc_method,
+        **options,  # type: ignore[arg-type]
     )
     client = ReadoutClient(opts)
     line = VirtualLine(MeterBus([profile], faults), initial_baud=opts.start_baud)
@@ -177,7 +180,9 @@ def test_realtime_transcript_counts_wire_time() -> None:
     line = VirtualLine(MeterBus([profile], realtime=True))
     client = ReadoutClient(ReadoutOptions())
     line.run(client)
-    ident_at = [e.at for e in line.transcript if e.direction == "<"]
-    assert ident_at[0] == pytest.approx(0.2)
-    # identification 19 chars at 300 Bd, client waits 0.3 s, meter tr 0.2 s
-    assert ident_at[1] == pytest.approx(0.2 + 19 / 30 + 0.3 + 0.2)
+    received = [e.at for e in line.transcript if e.direction == "<"]
+    ident_end = 5 / 30 + 0.2 + 19 / 30  # /?! CR LF at 300 Bd, tr, 19 characters
+    assert received[0] == pytest.approx(ident_end)
+    # the client waits 0.3 s, its ACK takes 6 / 30 s, the meter waits tr = 0.2 s
+    readout_start = ident_end + 0.3 + 6 / 30 + 0.2
+    assert received[1] == pytest.approx(readout_start + 154 * 10 / 4800)

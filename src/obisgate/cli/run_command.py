@@ -54,15 +54,20 @@ async def run_gateway(
     gateway = Gateway(plans_from_config(config), outputs)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    handled: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        try:
+            loop.add_signal_handler(sig, stop.set)
+            handled.append(sig)
+        except (ValueError, RuntimeError, NotImplementedError):
+            pass  # not the main thread, or a platform without it: Ctrl-C still cancels
     timer = loop.call_later(duration_s, stop.set) if duration_s else None
     try:
         await gateway.run(stop)
     finally:
         if timer:
             timer.cancel()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in handled:
             loop.remove_signal_handler(sig)
     _LOGGER.info("stopped: %s", gateway.stats())
     return gateway

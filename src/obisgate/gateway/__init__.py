@@ -1,6 +1,8 @@
 """The gateway: configured devices and signals, polled on schedule.
 
-Configuration (:mod:`~obisgate.gateway.config`, file formats in
+Configuration (:mod:`~obisgate.gateway.config`: fields and loading; models in
+:mod:`~obisgate.gateway.config_models`, cell validators in
+:mod:`~obisgate.gateway.config_cells`, file formats in
 :mod:`~obisgate.gateway.config_files`), number types and conversion
 (:mod:`~obisgate.gateway.numbers`), quality flags
 (:mod:`~obisgate.gateway.quality`), the SQLite history

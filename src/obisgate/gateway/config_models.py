@@ -20,12 +20,12 @@ from obisgate import (
     LineSettings,
     ProtocolMode,
     ReadoutOptions,
-    Value,
 )
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_files import ConfigProblem
-from obisgate.gateway.numbers import Converted, NumberType, convert
-from obisgate.gateway.quality import Quality
+from obisgate.gateway.mapping import extract_value
+from obisgate.gateway.numbers import Converted, NumberType
+from obisgate.gateway.plan import SignalPlan
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -81,7 +81,7 @@ def connection_problems(given: set[str]) -> list[tuple[str | None, str]]:
 
 
 class DeviceConfig(BaseModel):
-    """One meter and how to reach and read it (fields: see the module docstring).
+    """One meter and how to reach and read it (fields: see :mod:`obisgate.gateway.config`).
 
     For the poller: :attr:`url_or_port` (for ``open_transport``),
     :attr:`port_key` (devices sharing a line), :meth:`line_settings` and
@@ -300,7 +300,7 @@ class DeviceConfig(BaseModel):
 
 
 class SignalConfig(BaseModel):
-    """One value read from a device (fields: see the module docstring).
+    """One value read from a device (fields: see :mod:`obisgate.gateway.config`).
 
     Raises:
         pydantic.ValidationError: (on construction) invalid fields.
@@ -355,49 +355,28 @@ class SignalConfig(BaseModel):
         """True when the signal's history is kept (``log > 0``)."""
         return self.log > 0
 
-    def pick(self, dataset: DataSet) -> Value | None:
-        """The value group (and ``&`` sub-value) this signal reads, or ``None`` if absent."""
-        if self.value_index > len(dataset.values):
-            return None
-        value = dataset.values[self.value_index - 1]
-        if self.subvalue is None:
-            return value
-        parts = value.subvalues
-        return parts[self.subvalue - 1] if self.subvalue <= len(parts) else None
+    def plan(self, *, decimal_comma: bool = False) -> SignalPlan:
+        """This signal as the poller uses it (value group and sub-value counted from 0)."""
+        return SignalPlan(
+            alias=self.signal_alias,
+            name=self.signal_name,
+            tag=self.tag_job_todo,
+            value_index=self.value_offset,
+            subvalue=self.subvalue_offset,
+            number_type=self.number_type,
+            multiply=self.multiply,
+            add=self.add,
+            unit=self.unit,
+            log=self.logged,
+            decimal_comma=decimal_comma,
+        )
 
     def extract(self, dataset: DataSet | None, *, decimal_comma: bool = False) -> Converted:
         """Convert this signal's value from the data set with its address.
 
-        Args:
-            dataset: the data set whose address is :attr:`tag_job_todo`, or
-                ``None`` when the readout did not contain it.
-            decimal_comma: the device's ``decimal_comma`` option.
-
-        Returns:
-            The converted value. NOT_TOPICAL (value ``None``) when ``dataset``
-            is ``None``; INVALID when the value group or sub-value is missing;
-            otherwise as :func:`~obisgate.gateway.numbers.convert`.
+        See :func:`obisgate.gateway.mapping.extract_value` for the qualities.
         """
-        if dataset is None:
-            return Converted(
-                None, Quality.NOT_TOPICAL, self.unit, "", f"{self.tag_job_todo} not in readout"
-            )
-        value = self.pick(dataset)
-        if value is None:
-            where = f"value group {self.value_index}"
-            if self.subvalue is not None:
-                where += f" sub-value {self.subvalue}"
-            return Converted(
-                None, Quality.INVALID, self.unit, "", f"{self.tag_job_todo} has no {where}"
-            )
-        return convert(
-            value,
-            self.number_type,
-            multiply=self.multiply,
-            add=self.add,
-            decimal_comma=decimal_comma,
-            unit=self.unit,
-        )
+        return extract_value(self.plan(decimal_comma=decimal_comma), dataset)
 
 
 class StorageConfig(BaseModel):

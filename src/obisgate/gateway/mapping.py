@@ -4,51 +4,62 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from obisgate.gateway.numbers import convert
-from obisgate.gateway.plan import DevicePlan
+from obisgate.gateway.numbers import Converted, convert
+from obisgate.gateway.plan import DevicePlan, SignalPlan
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
+from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.readout import Readout
 
-__all__ = ["MISSING", "map_readout"]
+__all__ = ["extract_value", "map_readout"]
 
-#: Quality of a signal whose address is not in an otherwise successful readout.
-MISSING = Quality.INVALID | Quality.NOT_TOPICAL
+
+def extract_value(signal: SignalPlan, dataset: DataSet | None) -> Converted:
+    """Convert ``signal``'s value from the data set with its address.
+
+    Args:
+        signal: which value group / sub-value, converted how.
+        dataset: the data set whose address is the signal's tag, or ``None``
+            when the readout did not contain it.
+
+    Returns:
+        NOT_TOPICAL (value ``None``) when ``dataset`` is ``None``; INVALID when
+        the value group or sub-value does not exist; otherwise as
+        :func:`~obisgate.gateway.numbers.convert` (INVALID / OVERFLOW never
+        carry a value).
+    """
+    if dataset is None:
+        return Converted(None, Quality.NOT_TOPICAL, signal.unit, "", f"{signal.tag} not in readout")
+    value = dataset.values[signal.value_index] if signal.value_index < len(dataset.values) else None
+    if value is not None and signal.subvalue is not None:
+        parts = value.subvalues
+        value = parts[signal.subvalue] if signal.subvalue < len(parts) else None
+    if value is None:
+        where = f"value group {signal.value_index + 1}"
+        if signal.subvalue is not None:
+            where += f" sub-value {signal.subvalue + 1}"
+        return Converted(None, Quality.INVALID, signal.unit, "", f"{signal.tag} has no {where}")
+    return convert(
+        value,
+        signal.number_type,
+        multiply=signal.multiply,
+        add=signal.add,
+        decimal_comma=signal.decimal_comma,
+        unit=signal.unit,
+    )
 
 
 def map_readout(plan: DevicePlan, readout: Readout, now: datetime) -> list[SignalUpdate]:
-    """One update per signal of ``plan``, from ``readout``.
+    """One update per signal of ``plan``, from ``readout`` (see :func:`extract_value`).
 
-    A signal is matched to the data set whose address is exactly its tag. When
-    the address is missing, or the value group / sub-value it names does not
-    exist, the update has no value and quality :data:`MISSING` (never a value
-    kept silently from an earlier readout).
+    A signal is matched to the data set whose address is exactly its tag; a
+    missing address is flagged not topical with no value, never kept silently
+    from an earlier readout.
     """
-    updates: list[SignalUpdate] = []
     device = plan.alias
+    updates: list[SignalUpdate] = []
     for signal in plan.signals:
-        dataset = readout.get(signal.tag)
-        value = None
-        if dataset is not None and signal.value_index < len(dataset.values):
-            value = dataset.values[signal.value_index]
-            if signal.subvalue is not None:
-                parts = value.subvalues
-                value = parts[signal.subvalue] if signal.subvalue < len(parts) else None
-        if value is None:
-            updates.append(
-                SignalUpdate(
-                    device, signal.alias, None, signal.unit, now, MISSING, None, signal.log
-                )
-            )
-            continue
-        converted = convert(
-            value,
-            signal.number_type,
-            multiply=signal.multiply,
-            add=signal.add,
-            decimal_comma=signal.decimal_comma,
-            unit=signal.unit,
-        )
+        converted = extract_value(signal, readout.get(signal.tag))
         updates.append(
             SignalUpdate(
                 device,
@@ -57,7 +68,7 @@ def map_readout(plan: DevicePlan, readout: Readout, now: datetime) -> list[Signa
                 converted.unit,
                 now,
                 converted.quality,
-                value.raw,
+                converted.raw or None,
                 signal.log,
             )
         )

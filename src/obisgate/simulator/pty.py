@@ -118,6 +118,7 @@ class PtySimulator:
         self._reading = False
         self.connected = False
         self._poll_handle: asyncio.TimerHandle | None = None
+        self._changed = asyncio.Event()
         self._last_baud: int | None = None
         self._driver = LineDriver(
             self._bus,
@@ -156,6 +157,20 @@ class PtySimulator:
         rates = tuple(r for r in (current, previous) if r is not None)
         return rates or None
 
+    async def wait_for_client(self, connected: bool = True) -> None:
+        """Return once a client has the slave open (or, with ``False``, has closed it).
+
+        Cancel it (e.g. with ``asyncio.timeout``) to stop waiting. Detection of
+        an open takes up to ``poll_interval_s``.
+        """
+        while self.connected is not connected:
+            await self._changed.wait()
+
+    def _set_connected(self, connected: bool) -> None:
+        self.connected = connected
+        self._changed.set()
+        self._changed = asyncio.Event()
+
     # -- client presence ------------------------------------------------------
 
     def _poll(self) -> None:
@@ -180,7 +195,7 @@ class PtySimulator:
     def _on_open(self) -> None:
         if self.connected or self._master is None:
             return
-        self.connected = True
+        self._set_connected(True)
         self._last_baud = self.client_baud()
         _LOGGER.info("pty %s: client opened the port (%s Bd)", self.path, self.client_baud())
         self._loop.add_reader(self._master, self._on_readable)
@@ -190,7 +205,7 @@ class PtySimulator:
     def _on_closed(self) -> None:
         if not self.connected:
             return
-        self.connected = False
+        self._set_connected(False)
         _LOGGER.info("pty %s: client closed the port", self.path)
         self._stop_io()
         self._driver.stop()
@@ -264,7 +279,7 @@ class PtySimulator:
             self._poll_handle = None
         self._stop_io()
         self._driver.stop()
-        self.connected = False
+        self._set_connected(False)
         master, self._master = self._master, None
         with contextlib.suppress(OSError):
             os.close(master)

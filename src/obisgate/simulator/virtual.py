@@ -5,7 +5,10 @@ times, the mode C tt wait, NAK repeats, faults) takes microseconds and gives
 the same transcript every time. The line behaves like a serial line by
 default: bytes sent at a rate other than the receiver's are garbled
 (:func:`~obisgate.simulator.uart.retime`); with ``serial=False`` it behaves
-like raw TCP (rates are ignored).
+like raw TCP (rates are ignored). When the bus is ``realtime``, messages take
+their wire time in both directions: the client receives a transmission when
+its last byte is in, and a client's send ends (as after a drain) when its last
+byte is out.
 
 Example::
 
@@ -26,7 +29,7 @@ from typing import Protocol
 
 from obisgate.errors import ConnectionLostError, NoAnswerError
 from obisgate.protocol.actions import Action, Drain, Send, SetBaud, Sleep
-from obisgate.protocol.chars import INITIAL_BAUD
+from obisgate.protocol.chars import INITIAL_BAUD, wire_time_s
 from obisgate.simulator.bus import MeterBus
 from obisgate.simulator.meter import Hangup, Output, Transmit
 from obisgate.simulator.uart import retime
@@ -164,6 +167,8 @@ class VirtualLine:
     def _deliver(self, t: float) -> bytes:
         self.now = max(self.now, t)
         _, _, item = heapq.heappop(self._inbox)
+        if self.bus.realtime and isinstance(item, Transmit) and item.baud is not None:
+            self.now = max(self.now, item.at + wire_time_s(len(item.data), item.baud))
         if isinstance(item, Hangup):
             self._inbox.clear()
             self.bus.reset()
@@ -181,6 +186,8 @@ class VirtualLine:
         for action in actions:
             if isinstance(action, Send):
                 self.transcript.append(LineEvent(self.now, ">", action.data, self.client_baud))
+                if self.bus.realtime:  # the meter has the message once its last bit is in
+                    self._advance(self.now + wire_time_s(len(action.data), self.client_baud))
                 line_baud = self.client_baud if self.serial else None
                 self._queue(self.bus.receive(action.data, self.now, line_baud))
             elif isinstance(action, Sleep):

@@ -1,0 +1,5 @@
+"""``python -m obisgate``: the command line."""
+
+from obisgate.cli import main
+
+main()
