@@ -301,7 +301,7 @@ def test_error_during_partial_write() -> None:
 def test_break_after_a_command_ends_the_session() -> None:
     client = signed_on()
     client.read("1.8.0")
-    with pytest.raises(SessionEndedError, match="R1 1.8.0"):
+    with pytest.raises(SessionEndedError, match=r"R1 1\.8\.0"):
         feed(client, B0)
     assert client.ended
     assert client.sign_off() == []
