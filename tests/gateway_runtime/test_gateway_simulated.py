@@ -147,7 +147,7 @@ async def test_sigterm_stops_cleanly_and_keeps_history(tmp_path: Path) -> None:
             assert line, (await proc.stderr.read()).decode()
             seen.append(json.loads(line))
         proc.send_signal(signal.SIGTERM)
-        rest, err = await asyncio.wait_for(proc.communicate(), 20)
+        _rest, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 0, err.decode()
     assert b"Traceback" not in err
     energy = [s for s in seen if s["signal"] == "energy24"]
