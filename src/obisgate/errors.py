@@ -67,8 +67,7 @@ class ChecksumError(ProtocolError):
         self.attempts = attempts
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         super().__init__(
-            f"BCC checksum error{tries}: computed 0x{expected:02X}, "
-            f"meter sent 0x{received:02X}"
+            f"BCC checksum error{tries}: computed 0x{expected:02X}, meter sent 0x{received:02X}"
         )
 
 

@@ -141,7 +141,7 @@ async def test_sigterm_stops_cleanly_and_keeps_history(tmp_path: Path) -> None:
         )
         assert proc.stdout is not None
         assert proc.stderr is not None
-        seen = []
+        seen: list[dict[str, object]] = []
         while len(seen) < 4:  # two polls: energy24 + status each
             line = await asyncio.wait_for(proc.stdout.readline(), 20)
             assert line, (await proc.stderr.read()).decode()
