@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -120,8 +121,16 @@ def _byte_loggers() -> list[logging.Logger]:
     return [logging.getLogger(name) for name in [*_BYTE_LOGGERS, *names]]
 
 
+_HIDE_LOCK = threading.Lock()
+
+
 def _hide_transport_bytes(hide: bool) -> None:
     """Reference-counted install (``True``) / removal (``False``) of :class:`_HideBytes`."""
+    with _HIDE_LOCK:
+        _hide_transport_bytes_locked(hide)
+
+
+def _hide_transport_bytes_locked(hide: bool) -> None:
     if hide:
         _HideBytes.users += 1
         if _HideBytes.users == 1:

@@ -45,9 +45,10 @@ PASSWORD = "Qz7Kp2Wx"
 PROFILE_START = datetime(2024, 3, 15)
 
 
-def meter_profile(programming: ProgrammingProfile) -> MeterProfile:
-    # Lower-case 3rd letter: tr = 20 ms, so the tests run fast.
+def meter_profile(programming: ProgrammingProfile, reaction_time_s: float) -> MeterProfile:
+    # Lower-case 3rd letter: the client may answer after 20 ms, so the tests run fast.
     return MeterProfile(
+        reaction_time_s=reaction_time_s,
         name="prog",
         manufacturer="LGz",
         baud_char="5",
@@ -109,12 +110,18 @@ async def simulator(kind: str, faults: Faults | None = None, **kw: Any) -> Async
         return _RecordingSession(p, sim)
 
     if kind == "tcp":
-        server = await serve_tcp(meter_profile(profile), faults=faults, programming_factory=factory)
+        server = await serve_tcp(
+            meter_profile(profile, 0.02), faults=faults, programming_factory=factory
+        )
         sim.url = server.url
         async with server:
             yield sim
     else:
-        pty = await serve_pty(meter_profile(profile), faults=faults, programming_factory=factory)
+        # On a pty the meter's bytes are garbled until the client has switched
+        # its rate: give the client's baud switch time (tr 100 ms, not 20 ms).
+        pty = await serve_pty(
+            meter_profile(profile, 0.1), faults=faults, programming_factory=factory
+        )
         sim.url = pty.url
         async with pty:
             yield sim
@@ -453,12 +460,23 @@ async def test_cli_config_errors_are_one_line(args: tuple[str, ...], message: st
 
 
 async def test_cli_no_meter_is_one_line() -> None:
-    server = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    closed = asyncio.Event()
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+        await writer.wait_closed()
+        closed.set()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server:
         result = await cli("get", f"tcp://127.0.0.1:{port}", "1.8.0", "--timeout", "0.2")
+        await asyncio.wait_for(closed.wait(), 5.0)
     assert result.exit_code == 3
-    assert len(result.stderr.strip().splitlines()) == 1
+    assert result.stderr == (
+        "obisgate: error: timeout: no answer from the meter (identification) within 0.2 s\n"
+    )
 
 
 # -- secrecy ------------------------------------------------------------------

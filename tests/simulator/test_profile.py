@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.helpers import frame, ref_bcc_sum7
 
 from obisgate.errors import ConfigError
 from obisgate.protocol.bcc import BccMethod
@@ -15,7 +16,6 @@ from obisgate.simulator import (
     consecutive_addresses,
     get_profile,
 )
-from tests.helpers import frame, ref_bcc_sum7
 
 # §10.1 of docs/iec62056-21.md, the E350 mode C readout, byte for byte.
 E350_IDENT = bytes.fromhex("2F 4C 47 5A 34 5A 4D 46 31 30 30 41 43 2E 4D 32 33 0D 0A")

@@ -84,15 +84,18 @@ async def test_one_listener_per_meter_without_tasks() -> None:
 
 
 async def test_each_connection_is_its_own_line() -> None:
-    async with await serve_tcp(E350) as sim:
-        async with connect(sim.url) as (r1, w1), connect(sim.url) as (r2, w2):
-            w1.write(b"/?!\r\n")
-            assert await read(r1, len(IDENT)) == IDENT
-            w2.write(b"\x06040\r\n")  # an option select on another line means nothing
-            w2.write(b"/?!\r\n")
-            assert await read(r2, len(IDENT)) == IDENT
-            w1.write(b"\x06040\r\n")
-            assert await read(r1, len(DATA)) == DATA
+    async with (
+        await serve_tcp(E350) as sim,
+        connect(sim.url) as (r1, w1),
+        connect(sim.url) as (r2, w2),
+    ):
+        w1.write(b"/?!\r\n")
+        assert await read(r1, len(IDENT)) == IDENT
+        w2.write(b"\x06040\r\n")  # an option select on another line means nothing
+        w2.write(b"/?!\r\n")
+        assert await read(r2, len(IDENT)) == IDENT
+        w1.write(b"\x06040\r\n")
+        assert await read(r1, len(DATA)) == DATA
 
 
 async def test_mode_d_pushes_on_connection() -> None:
@@ -155,7 +158,7 @@ async def test_realtime_paces_bytes_at_their_wire_time() -> None:
     async with await serve_tcp(tiny, realtime=True) as sim, connect(sim.url) as (reader, writer):
         start = time.monotonic()
         writer.write(b"/?!\r\n")
-        chunks = []
+        chunks: list[bytes] = []
         async with asyncio.timeout(TIMEOUT):
             while sum(map(len, chunks)) < len(ident):
                 chunks.append(await reader.read(100))

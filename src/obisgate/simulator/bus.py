@@ -161,6 +161,21 @@ class MeterBus:
             return out
         if self.faults.echo:
             out.append(Transmit(now, data, None, "echo"))
+        # Bytes after a request's LF belong to the session that request starts:
+        # hand the chunk over line by line.
+        masked = data.translate(MASK_7BIT)
+        start = 0
+        while start < len(data):
+            lf = masked.find(b"\n", start)
+            end = len(data) if lf < 0 else lf + 1
+            out += self._receive_piece(data[start:end], now, line_baud)
+            start = end
+        return out
+
+    def _receive_piece(
+        self, data: bytes, now: float, line_baud: int | Sequence[int] | None
+    ) -> list[Output]:
+        out: list[Output] = []
         active = self._active
         for i, meter in list(active.items()):
             if meter.is_idle(now):
