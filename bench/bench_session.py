@@ -1,6 +1,7 @@
 """Session time of a mode C readout over a pty, against the physical floor of the line.
 
 Run:  .venv/bin/python bench/bench_session.py [--runs 5] [--profiles mt174 large large-ISk]
+      [--t2 S] [--poll-ms MS]
 
 Each run opens a new pseudo-terminal served by the simulator in realtime mode
 (``serve_pty(profile, realtime=True)``: the meter paces every byte it sends at
@@ -25,12 +26,22 @@ includes opening the port; the table also gives it without the port opening
 The breakdown splits every run at events seen by the client (a ``Trace``
 subclass records the time of every chunk): request written, identification
 LF received, option select written, first data byte received, BCC received.
-Each phase is shown against its share of the physical floor and against what
-the pty simulator can deliver at best ("pty model"): a pty passes the client's
-bytes at once (its request and option select take no wire time there) and the
+Each phase is shown against its share of the physical floor and against a
+reference: the floor itself when the line paces the client's bytes, otherwise
+the best the pty simulator can deliver ("pty model"): a pty passes the client's
+bytes at once (the request and option select take no wire time there) and the
 simulator writes each byte at the start of its character slot, not at the end
-of its stop bit. The excess over the pty model is the overhead of the client,
-the transport, the event loop and the simulator's scheduling.
+of its stop bit, so the measured session can be shorter than the floor. Which
+reference applies is detected: a line that paces the client's bytes cannot
+deliver the first identification byte before the request has left the HHU.
+The excess over the reference is the overhead of the client, the transport,
+the event loop and the simulator's scheduling; "floor + excess" is then what
+the session would take on a line that paces both directions.
+
+Options: ``--runs N``, ``--profiles NAME...`` (``NAME-XYz`` re-identifies a
+built-in profile with manufacturer ``XYz``), ``--t2 S`` (client reaction time
+instead of its default), ``--poll-ms MS`` (the simulator's client-presence poll:
+the first request after the port opens waits for it).
 """
 
 from __future__ import annotations
@@ -201,10 +212,17 @@ def split(events: Sequence[Event], start: float, end: float, floor: Floor) -> Ru
     )
 
 
-async def run_once(profile: MeterProfile, options: ReadoutOptions, floor: Floor) -> Run:
+async def run_once(
+    profile: MeterProfile, options: ReadoutOptions, floor: Floor, poll_s: float | None = None
+) -> Run:
     """One full readout; raises if the result is not the profile's readout at the Z rate."""
     clock = time.monotonic  # the event loop's clock too
-    async with await serve_pty(profile, realtime=True) as sim:
+    server = (
+        serve_pty(profile, realtime=True)
+        if poll_s is None
+        else serve_pty(profile, realtime=True, poll_interval_s=poll_s)
+    )
+    async with await server as sim:
         recorder = Recorder(clock)
         start = clock()
         result = await read_meter(sim.path, options, trace=recorder)
@@ -268,9 +286,14 @@ def print_breakdown(profile: MeterProfile, floor: Floor, runs: Sequence[Run]) ->
     first_ident = statistics.median(r.first_ident_s for r in runs)
     paced = first_ident >= wire_s(floor.request, floor.low_baud)
     model = phys if paced else floor.pty_model()
-    label = "floor" if paced else "pty model"
     print(f"\nbreakdown {profile.name} (ms; measured min/median of {len(runs)} runs)")
-    print(f"  {'phase':<30} {'floor':>8} {label:>9} {'measured':>17} {'excess':>7}")
+    what = (
+        "the floor"
+        if paced
+        else "the pty model (client bytes take no time, meter bytes at slot start)"
+    )
+    print(f"  reference = {what}")
+    print(f"  {'phase':<30} {'floor':>8} {'reference':>9} {'measured':>17} {'excess':>7}")
     for name in PHASES:
         values = [r.phases[name] for r in runs]
         print(
@@ -303,6 +326,7 @@ def print_breakdown(profile: MeterProfile, floor: Floor, runs: Sequence[Run]) ->
 
 async def main_async(args: argparse.Namespace) -> int:
     profiles = profiles_by_name(args.profiles)
+    poll_s = None if args.poll_ms is None else args.poll_ms / 1e3
     results: list[tuple[MeterProfile, Floor, list[Run]]] = []
     for i, profile in enumerate(profiles):
         options = ReadoutOptions(address=profile.address)
@@ -310,8 +334,8 @@ async def main_async(args: argparse.Namespace) -> int:
         if args.t2 is not None:
             options = dataclasses.replace(options, reaction_time_s=args.t2)
         if i == 0:
-            await run_once(profile, options, floor)  # warm-up, discarded
-        runs = [await run_once(profile, options, floor) for _ in range(args.runs)]
+            await run_once(profile, options, floor, poll_s)  # warm-up, discarded
+        runs = [await run_once(profile, options, floor, poll_s) for _ in range(args.runs)]
         results.append((profile, floor, runs))
 
     t2 = (
@@ -319,7 +343,10 @@ async def main_async(args: argparse.Namespace) -> int:
         if args.t2 is None
         else f"{args.t2:g} s"
     )
-    print(f"Mode C readout over a pty, simulator realtime, {args.runs} runs each, client t2 {t2}")
+    poll = "" if poll_s is None else f", simulator poll {args.poll_ms:g} ms"
+    print(
+        f"Mode C readout over a pty, simulator realtime, {args.runs} runs each, client t2 {t2}{poll}"
+    )
     print_table(results)
     for profile, floor, runs in results:
         print_breakdown(profile, floor, runs)
@@ -337,6 +364,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--t2", type=float, default=None, help="client reaction time (default: the client's)"
+    )
+    parser.add_argument(
+        "--poll-ms",
+        type=float,
+        default=None,
+        help="simulator's client-presence poll interval (default: serve_pty's, 20 ms)",
     )
     args = parser.parse_args(argv)
     return asyncio.run(main_async(args))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from obisgate.errors import (
     AccessDeniedError,
     ChecksumError,
+    CommandRejectedError,
     ConfigError,
     ConnectError,
     ConnectionLostError,
@@ -13,14 +14,26 @@ from obisgate.errors import (
     NoAnswerError,
     ObisgateError,
     ProtocolError,
+    SessionEndedError,
     TransportError,
     UnexpectedMessageError,
     UnsupportedOperation,
 )
+from obisgate.programming import ProgrammingSession, RegisterReading, read_registers
 from obisgate.protocol.bcc import BccMethod, compute_bcc
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.protocol.dataset import DataSet, Value, parse_data_block
 from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.protocol.loadprofile import LoadProfile
+from obisgate.protocol.passwords import (
+    ComputedPassword,
+    ElsterPassword,
+    NoPassword,
+    PasswordScheme,
+    PlainPassword,
+    make_scheme,
+)
+from obisgate.protocol.programming import ProgrammingOptions
 from obisgate.protocol.readout import BccStatus, Readout, parse_readout
 from obisgate.session import Exchange, read_meter, read_meter_on, read_meter_sync
 from obisgate.trace import Trace
@@ -31,23 +44,34 @@ __all__ = [
     "BccMethod",
     "BccStatus",
     "ChecksumError",
+    "CommandRejectedError",
+    "ComputedPassword",
     "ConfigError",
     "ConnectError",
     "ConnectionLostError",
     "DataSet",
+    "ElsterPassword",
     "Exchange",
     "FramingError",
     "Identification",
     "LineSettings",
+    "LoadProfile",
     "MeterError",
     "NoAnswerError",
+    "NoPassword",
     "ObisgateError",
+    "PasswordScheme",
+    "PlainPassword",
+    "ProgrammingOptions",
+    "ProgrammingSession",
     "ProtocolError",
     "ProtocolMode",
     "ReadResult",
     "Readout",
     "ReadoutClient",
     "ReadoutOptions",
+    "RegisterReading",
+    "SessionEndedError",
     "Trace",
     "Transport",
     "TransportError",
@@ -55,10 +79,12 @@ __all__ = [
     "UnsupportedOperation",
     "Value",
     "compute_bcc",
+    "make_scheme",
     "open_transport",
     "parse_data_block",
     "parse_readout",
     "read_meter",
     "read_meter_on",
     "read_meter_sync",
+    "read_registers",
 ]

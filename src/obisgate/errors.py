@@ -6,9 +6,11 @@
     ├── ProtocolError                  the bytes on the line break IEC 62056-21
     │   ├── ChecksumError              block check character (BCC) does not match
     │   ├── FramingError               missing or misplaced STX/ETX/CR LF, oversize, junk
-    │   └── UnexpectedMessageError     a well-formed message that makes no sense now
+    │   ├── UnexpectedMessageError     a well-formed message that makes no sense now
+    │   └── CommandRejectedError       the meter NAKed every repetition of a command
     ├── MeterError                     the meter answered with an error message, e.g. (ER01)
-    │   └── AccessDeniedError          the meter refused the password (break after P1/P2)
+    │   ├── AccessDeniedError          the meter refused the password (break after P1/P2)
+    │   └── SessionEndedError          the meter broke off programming mode (SOH B0)
     ├── NoAnswerError                  (also TimeoutError) the meter stayed silent too long
     ├── TransportError                 (also OSError) the port or connection failed
     │   ├── ConnectError               could not open the port / connect
@@ -24,6 +26,7 @@ from __future__ import annotations
 __all__ = [
     "AccessDeniedError",
     "ChecksumError",
+    "CommandRejectedError",
     "ConfigError",
     "ConnectError",
     "ConnectionLostError",
@@ -32,6 +35,7 @@ __all__ = [
     "NoAnswerError",
     "ObisgateError",
     "ProtocolError",
+    "SessionEndedError",
     "TransportError",
     "UnexpectedMessageError",
     "UnsupportedOperation",
@@ -158,3 +162,31 @@ class ConfigError(ObisgateError, ValueError):
     """A setting, URL or configuration file is invalid; the message says what is allowed."""
 
     kind = "configuration error"
+
+
+class CommandRejectedError(ProtocolError):
+    """The meter answered NAK to every repetition of a command.
+
+    Attributes:
+        command: the command, e.g. ``"R1 1.8.0"`` (never a password).
+        attempts: how many times it was sent.
+    """
+
+    kind = "command rejected"
+
+    def __init__(self, command: str, attempts: int) -> None:
+        self.command = command
+        self.attempts = attempts
+        super().__init__(f"meter rejected {command} with NAK {attempts} times (protocol error)")
+
+
+class SessionEndedError(MeterError):
+    """The meter sent a break (``SOH B0``) and left programming mode."""
+
+    kind = "session ended"
+
+    def __init__(self, command: str = "") -> None:
+        self.text = "B0"
+        self.command = command
+        where = f" after {command}" if command else ""
+        Exception.__init__(self, f"meter ended the programming session (break){where}")

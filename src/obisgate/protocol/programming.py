@@ -30,11 +30,12 @@ from enum import Enum, auto
 from obisgate.errors import (
     AccessDeniedError,
     ChecksumError,
+    CommandRejectedError,
     ConfigError,
     FramingError,
     MeterError,
     NoAnswerError,
-    ProtocolError,
+    SessionEndedError,
     UnexpectedMessageError,
 )
 from obisgate.protocol.actions import Action, Send, Sleep
@@ -69,34 +70,6 @@ __all__ = [
 
 _READ_COMMANDS = ("R1", "R2", "R3", "R4", "R5", "R6")
 _WRITE_COMMANDS = ("W1", "W2", "W3", "W4", "W5")
-
-
-class CommandRejectedError(ProtocolError):
-    """The meter answered NAK to every repetition of a command.
-
-    Attributes:
-        command: the command, e.g. ``"R1 1.8.0"`` (never a password).
-        attempts: how many times it was sent.
-    """
-
-    kind = "command rejected"
-
-    def __init__(self, command: str, attempts: int) -> None:
-        self.command = command
-        self.attempts = attempts
-        super().__init__(f"meter rejected {command} with NAK {attempts} times (protocol error)")
-
-
-class SessionEndedError(MeterError):
-    """The meter sent a break (``SOH B0``) and left programming mode."""
-
-    kind = "session ended"
-
-    def __init__(self, command: str = "") -> None:
-        self.text = "B0"
-        self.command = command
-        where = f" after {command}" if command else ""
-        Exception.__init__(self, f"meter ended the programming session (break){where}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
