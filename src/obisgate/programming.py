@@ -40,7 +40,6 @@ from obisgate.errors import (
     UnexpectedMessageError,
 )
 from obisgate.protocol.actions import Action
-from obisgate.protocol.chars import MASK_7BIT
 from obisgate.protocol.commands import format_profile_time
 from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.identification import Identification
@@ -143,88 +142,6 @@ def _hide_transport_bytes_locked(hide: bool) -> None:
                 logger.removeFilter(_HIDE_BYTES)
 
 
-class _MaskingTrace(Trace):
-    """Forwards to a trace, masking secrets in both directions.
-
-    Received bytes that could begin a secret are held back until the next
-    chunk shows whether they do, so a password split across reads is masked
-    as well. Matching ignores bit 7 (7E1 over 8N1 links).
-    """
-
-    def __init__(self, inner: Trace, secrets: Callable[[], Iterable[bytes]]) -> None:
-        # Deliberately no super().__init__(): every method forwards to ``inner``.
-        self._inner = inner
-        self._secret_source = secrets
-        self._held = b""
-        self._held_baud = 0
-
-    def add_secret(self, secret: bytes) -> None:
-        """Register a secret with the wrapped trace."""
-        self._inner.add_secret(secret)
-
-    def sent(self, data: bytes, baud: int) -> None:
-        """Record bytes written (already masked by the sender; masked again)."""
-        self.flush()
-        self._inner.sent(self._mask(data), baud)
-
-    def received(self, data: bytes, baud: int) -> None:
-        """Record bytes read, holding back a possible secret prefix."""
-        data = self._mask(self._held + data)
-        self._held = b""
-        keep = self._possible_prefix(data)
-        if keep:
-            data, self._held = data[:-keep], data[-keep:]
-            self._held_baud = baud
-        if data:
-            self._inner.received(data, baud)
-
-    def note(self, text: str) -> None:
-        """Record a note (held bytes first)."""
-        self.flush()
-        self._inner.note(text)
-
-    def flush(self) -> None:
-        """Write out held-back bytes."""
-        if self._held:
-            held, self._held = self._held, b""
-            self._inner.received(held, self._held_baud)
-
-    def _mask(self, data: bytes) -> bytes:
-        plain = data.translate(MASK_7BIT)
-        out = bytearray(data)
-        for secret in self._secret_source():
-            start = plain.find(secret)
-            while start >= 0:
-                out[start : start + len(secret)] = b"\x00" * len(secret)
-                start = plain.find(secret, start + len(secret))
-        if 0 not in out:
-            return data
-        # Collapse each masked run into one ``********``.
-        result = bytearray()
-        i = 0
-        while i < len(out):
-            if out[i] == 0 and data[i] != 0:
-                j = i
-                while j < len(out) and out[j] == 0 and data[j] != 0:
-                    j += 1
-                result += _MASK
-                i = j
-            else:
-                result.append(out[i])
-                i += 1
-        return bytes(result)
-
-    def _possible_prefix(self, data: bytes) -> int:
-        plain = data.translate(MASK_7BIT)
-        best = 0
-        for secret in self._secret_source():
-            for n in range(min(len(secret) - 1, len(plain)), best, -1):
-                if plain.endswith(secret[:n]):
-                    best = n
-                    break
-        return best
-
-
 @dataclass(frozen=True, slots=True)
 class RegisterReading:
     """The outcome of reading one register.
@@ -271,7 +188,9 @@ class ProgrammingSession:
     ) -> None:
         self._transport = transport
         self._client = client
-        self._trace = _MaskingTrace(trace, lambda: client.secrets) if trace else None
+        if trace is not None:
+            trace.add_secret_source(lambda: client.secrets)
+        self._trace = trace
         self._exchange = Exchange(transport, trace=self._trace)
         self._keepalive_interval_s = keepalive_interval_s
         self._meter_idle_timeout_s = meter_idle_timeout_s

@@ -169,6 +169,9 @@ async def read_meter_on(
         if not deadline.expired() or total_timeout_s is None:
             raise
         raise NoAnswerError("complete readout", total_timeout_s, exchange.received) from exc
+    finally:
+        if trace is not None:
+            trace.flush()
     assert client.result is not None
     return client.result
 

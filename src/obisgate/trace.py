@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TextIO
+
+from obisgate.protocol.chars import MASK_7BIT
 
 __all__ = ["Trace"]
 
@@ -12,15 +14,21 @@ _PRINTABLE = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))
 _BYTES_PER_LINE = 16
 _MASK = b"********"
 
+SecretSource = Callable[[], Iterable[bytes]]
+
 
 class Trace:
     """Writes every chunk sent or received, with time since start and since the last line.
 
-    Each line: ``+seconds  (+delta)  dir  baud  hex...  |ascii|`` where ``dir`` is
-    ``>`` (to the meter), ``<`` (from the meter) or ``=`` (a note such as a baud
-    switch). Long chunks wrap at 16 bytes. Registered secrets are replaced by
-    ``********`` in both directions; what is sent is traced from the sender's
-    masked copy, so passwords never reach the file.
+    Each line: ``+seconds (+delta) dir baud hex... |ascii|`` where ``dir`` is ``>``
+    (to the meter), ``<`` (from the meter) or ``=`` (a note such as a baud
+    switch). Long chunks wrap at 16 bytes.
+
+    Secrets (passwords) are replaced by ``********`` in both directions,
+    ignoring bit 7 (7E1 over 8N1). Received bytes that could be the start of a
+    secret are held back until the next chunk shows whether they are, so a
+    password echoed back in two reads is masked too; call :meth:`flush` at the
+    end of an exchange to write what is still held.
 
     Args:
         stream: an open text stream; the caller closes it.
@@ -33,27 +41,88 @@ class Trace:
         self._start = clock()
         self._last = self._start
         self._secrets: list[bytes] = []
+        self._sources: list[SecretSource] = []
+        self._held = b""
+        self._held_baud = 0
 
     def add_secret(self, secret: bytes) -> None:
-        """Mask ``secret`` wherever it appears in later lines."""
+        """Mask ``secret`` wherever it appears from now on."""
         if secret and secret not in self._secrets:
             self._secrets.append(secret)
 
+    def add_secret_source(self, source: SecretSource) -> None:
+        """Mask whatever ``source()`` returns at each line (secrets known only later)."""
+        self._sources.append(source)
+
     def sent(self, data: bytes, baud: int) -> None:
-        """Record bytes written to the line (pass the masked copy of secrets)."""
-        self._chunk(">", data, baud)
+        """Record bytes written to the line."""
+        self.flush()
+        self._chunk(">", self._mask(data), baud)
 
     def received(self, data: bytes, baud: int) -> None:
-        """Record bytes read from the line."""
-        self._chunk("<", data, baud)
+        """Record bytes read from the line (a possible secret prefix is held back)."""
+        data = self._mask(self._held + data)
+        self._held = b""
+        keep = self._possible_prefix(data)
+        if keep:
+            data, self._held = data[:-keep], data[-keep:]
+            self._held_baud = baud
+        if data:
+            self._chunk("<", data, baud)
 
     def note(self, text: str) -> None:
         """Record an event that is not bytes (baud switch, wait, error)."""
+        self.flush()
         self._line("=", "", text)
 
+    def flush(self) -> None:
+        """Write out received bytes held back as a possible secret prefix."""
+        if self._held:
+            held, self._held = self._held, b""
+            self._chunk("<", held, self._held_baud)
+
+    def _all_secrets(self) -> list[bytes]:
+        secrets = list(self._secrets)
+        for source in self._sources:
+            secrets.extend(s for s in source() if s)
+        return secrets
+
+    def _mask(self, data: bytes) -> bytes:
+        secrets = self._all_secrets()
+        if not secrets:
+            return data
+        plain = data.translate(MASK_7BIT)
+        hidden = bytearray(len(data))
+        for secret in secrets:
+            start = plain.find(secret)
+            while start >= 0:
+                hidden[start : start + len(secret)] = b"\x01" * len(secret)
+                start = plain.find(secret, start + 1)
+        if not any(hidden):
+            return data
+        out = bytearray()
+        i = 0
+        while i < len(data):
+            if hidden[i]:
+                while i < len(data) and hidden[i]:
+                    i += 1
+                out += _MASK
+            else:
+                out.append(data[i])
+                i += 1
+        return bytes(out)
+
+    def _possible_prefix(self, data: bytes) -> int:
+        plain = data.translate(MASK_7BIT)
+        best = 0
+        for secret in self._all_secrets():
+            for n in range(min(len(secret) - 1, len(plain)), best, -1):
+                if plain.endswith(secret[:n]):
+                    best = n
+                    break
+        return best
+
     def _chunk(self, direction: str, data: bytes, baud: int) -> None:
-        for secret in self._secrets:
-            data = data.replace(secret, _MASK)
         first = True
         for i in range(0, max(len(data), 1), _BYTES_PER_LINE):
             part = data[i : i + _BYTES_PER_LINE]

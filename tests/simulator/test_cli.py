@@ -11,11 +11,13 @@ import termios
 import tty
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from obisgate.cli import main
+from obisgate.protocol.chars import add_even_parity
 from obisgate.simulator import FAULTS, builtin_profiles, get_profile
 
 TIMEOUT = 10.0
@@ -190,3 +192,26 @@ async def test_port_in_use_is_one_line_error() -> None:
     assert stdout == b""
     lines = stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+
+
+async def test_profile_file_and_faults_from_the_command_line(tmp_path: Path) -> None:
+    profile = tmp_path / "meter.toml"
+    profile.write_text(
+        'identification = "/ABC5FILE"\naddress = "77"\nreaction_time_ms = 0\n'
+        'lines = ["1.8.0(000001.000*kWh)"]\n',
+        encoding="utf-8",
+    )
+    async with simulate(
+        "--profile", str(profile), "--fault", "echo", "--fault", "parity"
+    ) as (process, url):  # fmt: skip
+        host, port = url.removeprefix("tcp://").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"/?77!\r\n")
+        async with asyncio.timeout(TIMEOUT):
+            assert await reader.readexactly(7) == b"/?77!\r\n"  # echo
+            ident = await reader.readexactly(11)
+        assert ident == add_even_parity(b"/ABC5FILE\r\n")
+        writer.close()
+        await writer.wait_closed()
+        code, _ = await stop(process, signal.SIGTERM)
+    assert code == 0

@@ -440,3 +440,16 @@ def test_simulated_meter_alone() -> None:
     assert meter.listen_baud(0.8) == 4800
     assert meter.is_idle(2.3)
     assert meter.listen_baud(2.3) == 300
+
+
+def test_programming_logs_never_show_a_password(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG", logger="obisgate.simulator")
+    line, sessions = programming_bus(Faults(echo=True))
+    line.receive(b"/?!\r\n", 0.0)
+    line.receive(b"\x06041\r\n", 0.5)
+    line.receive(b"\x01P1\x02(Qz7K", 1.0)  # the password split over two chunks
+    line.receive(b"p2Wx)\x03a", 1.1)
+    assert b"".join(sessions[0].received) == b"\x01P1\x02(Qz7Kp2Wx)\x03a"
+    assert "programming received" in caplog.text
+    for part in ("Qz7K", "p2Wx", "Qz7Kp2Wx"):
+        assert part not in caplog.text

@@ -163,3 +163,16 @@ async def test_close_while_a_client_has_the_slave_open() -> None:
         sim.close()
         sim.close()  # idempotent
         assert sim.connected is False
+
+
+async def test_a_readout_larger_than_the_pty_buffer() -> None:
+    lines = tuple(f"1.8.0*{i:04d}({i:012d}.000*kWh)" for i in range(3000))
+    big = MT174.replace(lines=lines)
+    data = big.data_message()
+    assert len(data) > 64 * 1024  # more than a pty takes at once: written as it drains
+    async with await serve_pty(big) as sim, opened(sim) as client:
+        client.write(b"/?!\r\n")
+        assert await client.read(len(IDENT)) == IDENT
+        client.write(b"\x06050\r\n")
+        client.set_baud(9600)
+        assert await client.read(len(data)) == data

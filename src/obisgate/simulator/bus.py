@@ -20,7 +20,7 @@ from obisgate.simulator.faults import Faults
 from obisgate.simulator.meter import Output, SimulatedMeter, Transmit
 from obisgate.simulator.profile import MeterProfile
 from obisgate.simulator.programming_hook import SessionFactory
-from obisgate.simulator.shown import shown
+from obisgate.simulator.shown import Shown
 from obisgate.simulator.stats import SimulatorStats
 from obisgate.simulator.uart import retime
 
@@ -249,14 +249,14 @@ class MeterBus:
                 meter.abort()
                 del active[i]
         if not matches:
-            _LOGGER.info("request %s: no meter with that address here (silent)", shown(line))
+            _LOGGER.info("request %s: no meter with that address here (silent)", Shown(line))
             return []
         out: list[Output] = []
         for i in matches:
             session = active.get(i)
             if session is None:
                 session = active[i] = self._new_meter(i)
-            out += session.request(now, shown(line))
+            out += session.request(now, line)
             if session.is_idle(now):
                 del active[i]
         return out

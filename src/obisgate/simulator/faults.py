@@ -2,7 +2,43 @@
 
 Every fault has a name (used by ``obisgate simulate --fault NAME`` and
 :meth:`Faults.from_names`) and a one-line description in :data:`FAULTS`.
-Faults apply to every meter of a simulator.
+Faults apply to every meter of a simulator; several may be combined.
+
+``echo``
+    Every byte the client sends comes straight back, at once and never
+    garbled (a two-wire current loop, some optical heads, half-duplex RS-485
+    adapters). A client must strip the echo of its request and option select.
+``bad-bcc``
+    The readout's BCC is wrong (XOR 0x01) on every transmission, NAK repeats
+    included: the client must report a checksum error after its repeats.
+``bad-bcc-once``
+    Only the first readout of a session has a wrong BCC; the repeat after a
+    NAK is correct, so a client with one repeat request succeeds.
+``silence``
+    The meter never answers (no identification, no push); the echo fault,
+    if also set, still echoes.
+``slow-reaction``
+    The meter waits 2.0 s (more than tr max 1.5 s) before every answer.
+``inter-byte-gap``
+    The readout stops for 2.0 s (more than ta 1.5 s) after its first half.
+``junk``
+    ``DEL NUL DEL NUL CR LF`` precede the identification (a badly seated head).
+``parity``
+    Every byte sent carries its even-parity bit in bit 7: 7E1 characters as
+    an 8N1 link delivers them (``/`` arrives as 0xAF).
+``trailing``
+    ``CR LF NUL "TRAILING JUNK" CR LF`` follow the readout's BCC (gateways that
+    append lines); a client must stop at ETX + BCC.
+``drop``
+    The line is cut after half the readout: TCP and RFC 2217 connections are
+    closed, a pty goes silent (a pty cannot be closed from the meter's side).
+``wrong-baud``
+    The meter accepts the switch (mode B, or mode C option select) but keeps
+    sending at 300 Bd: a client that switched receives garbage on a pty or
+    RFC 2217 (on raw TCP, where rates do not exist, nothing shows).
+``lost-byte``
+    One byte in the middle of every readout is lost, so the BCC does not
+    match; a NAK repeat loses it again.
 """
 
 from __future__ import annotations

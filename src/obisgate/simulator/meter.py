@@ -55,7 +55,7 @@ from obisgate.simulator.programming_hook import (
     SessionFactory,
     programming_session_factory,
 )
-from obisgate.simulator.shown import shown
+from obisgate.simulator.shown import Shown, shown
 from obisgate.simulator.stats import SimulatorStats
 
 __all__ = ["Hangup", "Output", "SimulatedMeter", "Transmit"]
@@ -173,8 +173,12 @@ class SimulatedMeter:
 
     # -- inputs ---------------------------------------------------------------
 
-    def request(self, now: float, shown_request: str = "") -> list[Output]:
+    def request(self, now: float, request: bytes = b"") -> list[Output]:
         """A request for this meter ended at ``now``: identify, then run the mode.
+
+        Args:
+            now: when the request's last byte arrived.
+            request: the request message, for the log.
 
         Returns:
             The identification (and in modes A and B the readout) to send.
@@ -193,8 +197,8 @@ class SimulatedMeter:
         _LOGGER.info(
             "%s: request %s -> identification %s (mode %s)",
             self._label,
-            shown_request,
-            shown(profile.identification_message()),
+            Shown(request),
+            Shown(profile.identification_message()),
             mode.value,
         )
         if mode is ProtocolMode.A:
@@ -356,19 +360,25 @@ class SimulatedMeter:
         at = now + self._tr
         well_formed = len(message) == _OPTION_SELECT_LEN and message.endswith(b"\r\n")
         v, z, y = (chr(message[1]), chr(message[2]), chr(message[3])) if well_formed else "???"
-        what = f"option select {shown(message)}"
+        what = Shown(message)
         if well_formed and v == "0" and y == "1" and z in (proposed, "0"):
             factory = self._programming_factory or programming_session_factory()
             if profile.programming is not None and factory is not None:
                 baud = profile.switch_baud if z == proposed else INITIAL_BAUD
                 self._start_programming(factory, at, baud, now, out)
-                _LOGGER.info("%s: %s -> programming mode at %d Bd", self._label, what, baud)
+                _LOGGER.info(
+                    "%s: option select %s -> programming mode at %d Bd", self._label, what, baud
+                )
                 return
-            _LOGGER.info("%s: %s -> no programming mode, readout at 300 Bd", self._label, what)
+            _LOGGER.info(
+                "%s: option select %s -> no programming mode, readout at 300 Bd", self._label, what
+            )
             self._send_readout(out, at, INITIAL_BAUD)
             return
         if well_formed and v == "0" and y == "0" and z == proposed:
-            _LOGGER.info("%s: %s -> readout at %d Bd", self._label, what, profile.switch_baud)
+            _LOGGER.info(
+                "%s: option select %s -> readout at %d Bd", self._label, what, profile.switch_baud
+            )
             self._send_readout(out, at, profile.switch_baud)
             return
         reason = (
@@ -376,7 +386,7 @@ class SimulatedMeter:
             if well_formed and (v, z, y) == ("0", "0", "0")
             else ("unsupported or malformed")
         )
-        _LOGGER.info("%s: %s (%s) -> readout at 300 Bd", self._label, what, reason)
+        _LOGGER.info("%s: option select %s (%s) -> readout at 300 Bd", self._label, what, reason)
         self._send_readout(out, at, INITIAL_BAUD)
 
     def _start_programming(
@@ -396,10 +406,11 @@ class SimulatedMeter:
         session = self._session
         assert session is not None
         self._last_rx = now
-        _LOGGER.debug("%s: programming received %s", self._label, shown(data))
+        # Only the command letters: a chunk may hold part of a password.
+        _LOGGER.debug("%s: programming received %s", self._label, _command_label(data))
         for reply in session.feed(data):
             self._emit(out, now + self._tr, reply, self._programming_baud, "programming answer")
-            _LOGGER.debug("%s: programming answer %s", self._label, shown(reply))
+            _LOGGER.debug("%s: programming answer %s", self._label, _command_label(reply))
         if session.ended:
             _LOGGER.info("%s: programming session ended", self._label)
             self._reset()
@@ -418,3 +429,13 @@ class SimulatedMeter:
         interval = profile.push_interval_s
         self._deadline = None if interval is None else now + interval
         return out
+
+
+def _command_label(data: bytes) -> str:
+    """``<SOH>R1 (13 bytes)`` for a command, ``<ACK>``, or a byte count: never the content."""
+    if len(data) == 1:
+        return shown(data)
+    if data[:1] in (b"\x01", b"\x02") and len(data) >= 3:
+        head = shown(data[:1]) + (data[1:3].decode("latin-1") if data[:1] == b"\x01" else "")
+        return f"{head} ({len(data)} bytes)"
+    return f"({len(data)} bytes)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["shown"]
+__all__ = ["Shown", "shown"]
 
 _NAMES: Final = {
     0x00: "<NUL>",
@@ -39,3 +39,15 @@ def shown(data: bytes, limit: int = 120) -> str:
         if size > limit:
             return "".join(parts) + f"... ({len(data)} bytes)"
     return "".join(parts)
+
+
+class Shown:
+    """Formats as :func:`shown` of its bytes, only when a log record is emitted."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __str__(self) -> str:
+        return shown(self.data)

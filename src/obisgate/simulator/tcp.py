@@ -224,17 +224,15 @@ class MeterFarm:
 
     Attributes:
         servers: the listeners, in the order of the profiles.
+        urls: each meter's ``tcp://host:port``, in the same order.
         stats: counters shared by all listeners.
     """
 
     def __init__(self, servers: list[SimulatorServer], stats: SimulatorStats) -> None:
         self.servers = servers
         self.stats = stats
-
-    @property
-    def urls(self) -> list[str]:
+        self.urls: tuple[str, ...] = tuple(s.url for s in servers)
         """Each meter's ``tcp://host:port``, in the order of the profiles."""
-        return [s.url for s in self.servers]
 
     def close(self) -> None:
         """Stop every listener and close every connection."""
