@@ -18,12 +18,10 @@ from obisgate.gateway.plan import DevicePlan, SignalPlan
 from obisgate.gateway.poller import DeviceState, LinePoller
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.protocol.client import ReadResult
-from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.protocol.readout import Readout
 from obisgate.transport.base import LineSettings
 
 READOUT = parse_readout(b"1.8.0*24(0147238.4*kWh)\r\n1.6.0(02.468*kW)(2511180930)\r\n!\r\n")
-IDENT = Identification("ISk", "5", "", "MT174")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
@@ -67,7 +65,7 @@ class FakeMeters:
         self.active = 0
         self.max_active = 0
 
-    async def read(self, p: DevicePlan) -> ReadResult:
+    async def read(self, p: DevicePlan) -> Readout:
         self.started.append((p.alias, self.clock.now))
         self.active += 1
         self.max_active = max(self.max_active, self.active)
@@ -75,7 +73,7 @@ class FakeMeters:
             await self.clock.sleep(self.duration)
             if p.alias in self.failing:
                 raise NoAnswerError("identification", 2.5)
-            return ReadResult(IDENT, ProtocolMode.C, 9600, READOUT)
+            return READOUT
         finally:
             self.active -= 1
 
@@ -175,13 +173,13 @@ async def test_lines_run_concurrently_and_stop_is_clean() -> None:
     release = asyncio.Event()
     closed: list[str] = []
 
-    async def read(p: DevicePlan) -> ReadResult:
+    async def read(p: DevicePlan) -> Readout:
         started[p.alias].set()
         try:
             await release.wait()
         finally:
             closed.append(p.alias)
-        return ReadResult(IDENT, ProtocolMode.C, 9600, READOUT)
+        return READOUT
 
     out = io.StringIO()
     gateway = Gateway(
@@ -203,12 +201,12 @@ async def test_gateway_publishes_json_lines() -> None:
     done = asyncio.Event()
     polls = 0
 
-    async def read(p: DevicePlan) -> ReadResult:
+    async def read(p: DevicePlan) -> Readout:
         nonlocal polls
         polls += 1
         if polls == 2:
             done.set()
-        return ReadResult(IDENT, ProtocolMode.C, 9600, READOUT)
+        return READOUT
 
     out = io.StringIO()
     gateway = Gateway([plan("m", scan=0.001)], [JsonLinesOutput(out)], read=read)

@@ -143,7 +143,12 @@ _FAULT_HELP = "; ".join(FAULTS)
 )
 @click.option("--list-profiles", is_flag=True, help="List the built-in profiles and exit.")
 @click.option("--list-faults", is_flag=True, help="List the faults and exit.")
-@click.option("-v", "--verbose", count=True, help="Log each exchange (-v) or every byte (-vv).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="Log each exchange (-v), and every transmission (-vv), to stderr.",
+)
 def simulate(
     listen: str | None,
     use_pty: bool,

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+from functools import partial
+
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
-from obisgate.gateway.plan import DevicePlan
+from obisgate.gateway.plan import DevicePlan, ProgrammingPlan
+from obisgate.protocol.passwords import PasswordScheme, make_scheme
+from obisgate.protocol.programming import ProgrammingOptions
 
 __all__ = ["device_plan", "plans_from_config"]
 
@@ -14,6 +19,18 @@ def device_plan(device: DeviceConfig, signals: tuple[SignalConfig, ...]) -> Devi
     Devices on the same serial port, or the same TCP / RFC 2217 endpoint, get
     the same ``port_key`` and therefore take turns.
     """
+    plans = tuple(s.plan(decimal_comma=device.decimal_comma) for s in signals if s.enable)
+    programming = None
+    if any(s.by_command for s in plans):
+        programming = ProgrammingPlan(
+            options=ProgrammingOptions(
+                sign_on=dataclasses.replace(device.readout_options(), option="1"),
+                read_command=device.read_command,
+                read_argument=device.read_argument,
+                answer_timeout_s=device.timeout_ms / 1000,
+            ),
+            scheme=partial(_scheme, device),
+        )
     return DevicePlan(
         alias=device.device_alias,
         url=device.url_or_port,
@@ -24,8 +41,22 @@ def device_plan(device: DeviceConfig, signals: tuple[SignalConfig, ...]) -> Devi
         poll_delay_s=device.poll_delay_ms / 1000,
         close_delay_s=device.serial_close_delay / 1000,
         retries=device.retries,
-        signals=tuple(s.plan(decimal_comma=device.decimal_comma) for s in signals if s.enable),
+        signals=plans,
+        programming=programming,
     )
+
+
+def _scheme(device: DeviceConfig) -> PasswordScheme:
+    """The device's password scheme, reading the password only now.
+
+    Raises:
+        ConfigError: the password variable or file is missing, or the scheme
+            needs a password and none is configured.
+    """
+    secret = device.resolve_password()
+    password = None if secret is None else secret.get_secret_value()
+    name = device.password_scheme if password is not None else "none"
+    return make_scheme(name, password)
 
 
 def plans_from_config(config: GatewayConfig) -> list[DevicePlan]:

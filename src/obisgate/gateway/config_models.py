@@ -42,6 +42,8 @@ __all__ = [
 DEFAULT_HISTORY_FILE = "obisgate-history.sqlite"
 #: Fields whose values are never shown in messages.
 SECRET_FIELDS = frozenset({"password", "password_env", "password_file"})
+#: Register read commands a signal read by command may use (R5/R6: VDEW/OBIS, EMH).
+READ_COMMANDS = ("R1", "R2", "R3", "R4", "R5", "R6")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +147,20 @@ class DeviceConfig(BaseModel):
     retries: Annotated[int, BeforeValidator(cells.int_range(0, 10))] = 1
     decimal_comma: cells.Switch = False
     baud_change_delay_ms: Annotated[int, BeforeValidator(cells.int_range(0, 10_000, " ms"))] = 0
+    password_scheme: Annotated[
+        str,
+        BeforeValidator(
+            cells.pattern(
+                r"(?i)p1|p2-elster|elster|none|p2:[A-Za-z_][\w.]*:[A-Za-z_]\w*",
+                "p1, p2-elster, none or p2:MODULE:FUNCTION",
+            )
+        ),
+    ] = "p1"  # noqa: S105 - a scheme name, not a password
+    read_command: Annotated[
+        str, BeforeValidator(cells.choice({c: c for c in READ_COMMANDS}, ", ".join(READ_COMMANDS)))
+    ] = "R1"
+    read_argument: cells.Text = ""
+    allow_write: cells.Switch = False
     password: Annotated[SecretStr | None, BeforeValidator(cells.optional(cells.as_secret))] = Field(
         default=None, repr=False
     )
@@ -325,6 +341,12 @@ class SignalConfig(BaseModel):
     multiply: cells.Finite = 1.0
     add: cells.Finite = 0.0
     unit: cells.OptText = None
+    read_by: Annotated[
+        str,
+        BeforeValidator(
+            cells.choice({"READOUT": "readout", "COMMAND": "command"}, "readout, command")
+        ),
+    ] = "readout"
 
     @model_validator(mode="before")
     @classmethod
@@ -369,6 +391,7 @@ class SignalConfig(BaseModel):
             unit=self.unit,
             log=self.logged,
             decimal_comma=decimal_comma,
+            by_command=self.read_by == "command",
         )
 
     def extract(self, dataset: DataSet | None, *, decimal_comma: bool = False) -> Converted:

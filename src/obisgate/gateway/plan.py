@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from obisgate.protocol.client import ReadoutOptions
+from obisgate.protocol.passwords import PasswordScheme
+from obisgate.protocol.programming import ProgrammingOptions
 from obisgate.transport.base import LineSettings
 
-__all__ = ["DevicePlan", "SignalPlan"]
+__all__ = ["DevicePlan", "ProgrammingPlan", "SignalPlan"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgrammingPlan:
+    """How to read a device's signals by command (programming mode).
+
+    Attributes:
+        options: sign-on and command options.
+        scheme: builds the password scheme when a poll needs it, so the
+            password is read (from the environment or a file) only then.
+    """
+
+    options: ProgrammingOptions
+    scheme: Callable[[], PasswordScheme]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,6 +41,8 @@ class SignalPlan:
         unit: unit override (``None``: the unit the meter sent).
         log: keep this signal's history.
         decimal_comma: the meter writes ``,`` as decimal separator.
+        by_command: read in programming mode (a register read command) instead
+            of taken from the standard readout.
     """
 
     alias: str
@@ -37,6 +56,7 @@ class SignalPlan:
     unit: str | None = None
     log: bool = False
     decimal_comma: bool = False
+    by_command: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +75,9 @@ class DevicePlan:
         close_delay_s: wait after the exchange, before the port is released.
         retries: extra readout attempts after a failed one, within one scan.
         total_timeout_s: limit for one whole readout (``None``: per-message only).
-        signals: the signals served from this device's readout.
+        signals: the signals of this device.
+        programming: how to read the signals with ``by_command`` (``None`` when
+            the device has none).
     """
 
     alias: str
@@ -70,3 +92,14 @@ class DevicePlan:
     total_timeout_s: float | None = None
     connect_timeout_s: float = 5.0
     signals: tuple[SignalPlan, ...] = ()
+    programming: ProgrammingPlan | None = None
+
+    @property
+    def needs_readout(self) -> bool:
+        """Whether a standard readout is needed (any signal not read by command)."""
+        return self.programming is None or any(not s.by_command for s in self.signals)
+
+    @property
+    def command_tags(self) -> tuple[str, ...]:
+        """Addresses read by command, each once, in signal order."""
+        return tuple(dict.fromkeys(s.tag for s in self.signals if s.by_command))

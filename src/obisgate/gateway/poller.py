@@ -25,7 +25,9 @@ from obisgate.gateway.mapping import map_readout
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.protocol.client import ReadResult
+from obisgate.programming import read_registers_on
+from obisgate.protocol.dataset import DataSet
+from obisgate.protocol.readout import BccStatus, Readout
 from obisgate.session import read_meter_on
 from obisgate.transport.url import open_transport
 
@@ -33,22 +35,55 @@ __all__ = ["DeviceState", "LinePoller", "ReadFunction", "read_device"]
 
 _LOGGER = logging.getLogger(__name__)
 
-ReadFunction = Callable[[DevicePlan], Awaitable[ReadResult]]
-"""Performs one readout of a device (open, exchange, release); raises ObisgateError."""
+ReadFunction = Callable[[DevicePlan], Awaitable[Readout]]
+"""Reads one device (open, exchange(s), release) into one Readout; raises ObisgateError."""
+
+#: Pause between a standard readout and the programming sign-on of the same poll.
+_BETWEEN_SESSIONS_S = 0.2
 
 
-async def read_device(plan: DevicePlan) -> ReadResult:
+async def read_device(plan: DevicePlan) -> Readout:
     """Open the device's line, wait ``poll_delay``, read, wait ``close_delay``, release.
 
+    The standard readout serves the signals taken from it; signals read by
+    command are read in one programming session afterwards (signed on and
+    off), and their data sets are put first in the returned readout.
+
     Raises:
-        ObisgateError: any failure of the port or the exchange.
+        ObisgateError: any failure of the port or the exchanges.
     """
     transport = await open_transport(plan.url, plan.line, connect_timeout_s=plan.connect_timeout_s)
     try:
         await asyncio.sleep(plan.poll_delay_s)
-        result = await read_meter_on(transport, plan.options, total_timeout_s=plan.total_timeout_s)
+        readout = Readout((), BccStatus.ABSENT)
+        if plan.needs_readout:
+            result = await read_meter_on(
+                transport, plan.options, total_timeout_s=plan.total_timeout_s
+            )
+            readout = result.readout
+        if plan.programming is not None:
+            if plan.needs_readout:
+                await asyncio.sleep(_BETWEEN_SESSIONS_S)
+            readings = await read_registers_on(
+                transport,
+                plan.command_tags,
+                options=plan.programming.options,
+                scheme=plan.programming.scheme(),
+                total_timeout_s=plan.total_timeout_s,
+            )
+            answered = [
+                DataSet(tag, ds.values)
+                for tag, reading in readings.items()
+                if reading.answer is not None and (ds := reading.answer.dataset) is not None
+            ]
+            readout = Readout(
+                (*answered, *readout.datasets),
+                readout.bcc,
+                readout.identification,
+                readout.unparsed,
+            )
         await asyncio.sleep(plan.close_delay_s)
-        return result
+        return readout
     finally:
         await transport.aclose()
 
@@ -136,7 +171,7 @@ class LinePoller:
         plan = state.plan
         began = self._clock()
         error: ObisgateError | None = None
-        result: ReadResult | None = None
+        result: Readout | None = None
         for _attempt in range(1 + plan.retries):
             try:
                 result = await self._read(plan)
@@ -154,14 +189,12 @@ class LinePoller:
         self._publish(updates)
         return updates
 
-    def _succeeded(
-        self, state: DeviceState, result: ReadResult, now: datetime
-    ) -> list[SignalUpdate]:
+    def _succeeded(self, state: DeviceState, result: Readout, now: datetime) -> list[SignalUpdate]:
         if state.up is False:
             _LOGGER.info("%s: answering again", state.plan.alias)
         state.up = True
         state.status = "ok"
-        updates = map_readout(state.plan, result.readout, now)
+        updates = map_readout(state.plan, result, now)
         for update in updates:
             state.last[update.signal] = update
         updates.append(self._status(state, now))

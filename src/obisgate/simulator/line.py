@@ -20,17 +20,20 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from obisgate.protocol.chars import BITS_PER_CHAR
 from obisgate.simulator.bus import MeterBus
 from obisgate.simulator.meter import Hangup, Output
+from obisgate.simulator.shown import Shown
 from obisgate.simulator.uart import retime
 
 __all__ = ["LineDriver"]
 
 _SEQ = itertools.count()
+_LOGGER = logging.getLogger("obisgate.simulator")
 
 
 @dataclass(slots=True)
@@ -159,6 +162,8 @@ class LineDriver:
             if isinstance(item, Hangup):
                 self._drop()
                 return
+            if item.baud is not None and _LOGGER.isEnabledFor(logging.DEBUG):
+                _LOGGER.debug("send %s at %d Bd: %s", item.what, item.baud, Shown(item.data))
             if item.baud is None or not self.realtime:
                 self._send(item.data, item.baud)
             else:
