@@ -170,11 +170,8 @@ async def test_bad_bcc_names_the_checksum_after_repeat_requests() -> None:
     assert info.value.expected != info.value.received
 
 
-# "echo" is covered over TCP: echoing into a pty master while serialx reconfigures
-# the slave occasionally hangs the slave up (seen with serialx 1.15 only; plain
-# termios calls do not show it), which would make this test flaky.
 @pytest.mark.pty
-@pytest.mark.parametrize("fault", ["parity", "junk", "bad-bcc-once"])
+@pytest.mark.parametrize("fault", ["echo", "parity", "junk", "bad-bcc-once"])
 async def test_faults_cured_over_pty(fault: str) -> None:
     profile = get_profile("e350")
     async with await serve_pty([profile], faults=Faults.from_names([fault])) as sim:

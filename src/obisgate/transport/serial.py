@@ -100,12 +100,20 @@ class SerialTransport(Transport):
         return data
 
     async def set_baud(self, baud: int) -> None:
+        # serialx flushes input on every reconfiguration; a read callback already
+        # scheduled for bytes that arrived just before (an echoed ACK) would then
+        # read 0 bytes and report the port as disconnected. Not reading while the
+        # line is reconfigured avoids that race.
+        transport = self._port.transport
+        transport.pause_reading()
         try:
             await self._port.reconfigure_port(baudrate=baud)
         except (OSError, serialx.UnsupportedSetting) as exc:
             raise ConnectionLostError(
                 f"{self.url}: cannot switch to {baud} Bd: {_reason(exc)}"
             ) from exc
+        finally:
+            transport.resume_reading()
         self.baud = baud
 
     async def aclose(self) -> None:
