@@ -6,12 +6,28 @@ the transcript of the protocol notes (section 10.1) byte for byte, BCC 0x43.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from obisgate.errors import ConfigError
 from obisgate.protocol.bcc import BccMethod
 from obisgate.protocol.identification import ProtocolMode
 from obisgate.simulator.profile import MeterProfile
+from obisgate.simulator.programming import ProgrammingProfile, demo_load_profile
 
 __all__ = ["builtin_profiles", "get_profile"]
+
+#: The load profile the programming-mode meters keep: one week of 15-minute intervals.
+_PROFILE_START = datetime(2024, 3, 15)
+_PROFILE_INTERVALS = 7 * 96
+
+
+def _with_programming(profile: MeterProfile) -> MeterProfile:
+    """The meter with programming mode: its readout registers, password 00000000."""
+    return profile.replace(
+        programming=ProgrammingProfile.from_lines(
+            profile.lines, load_profile=demo_load_profile(_PROFILE_START, _PROFILE_INTERVALS)
+        )
+    )
 
 
 def _mt174() -> MeterProfile:
@@ -266,9 +282,13 @@ def _large() -> MeterProfile:
     )
 
 
+def _mt174_programmable() -> MeterProfile:
+    return _with_programming(_mt174())
+
+
 _FACTORIES = (
     _e350,
-    _mt174,
+    _mt174_programmable,
     _kamstrup,
     _mode_b,
     _uh50,

@@ -45,6 +45,7 @@ class SerialTransport(Transport):
         self.url = url
         self.baud = port.baudrate
         self._software_parity = software_parity
+        self._network = url.lower().startswith("rfc2217:")
         self._closed = False
 
     @classmethod
@@ -100,12 +101,15 @@ class SerialTransport(Transport):
         return data
 
     async def set_baud(self, baud: int) -> None:
-        # serialx flushes input on every reconfiguration; a read callback already
-        # scheduled for bytes that arrived just before (an echoed ACK) would then
-        # read 0 bytes and report the port as disconnected. Not reading while the
-        # line is reconfigured avoids that race.
+        # A local port: serialx flushes input on every reconfiguration, and a read
+        # callback already scheduled for bytes that arrived just before (an echoed
+        # ACK) would then read 0 bytes and report the port as disconnected, so
+        # reading pauses while the line is reconfigured. (Not over RFC 2217: the
+        # switch is a request whose answer must be read.)
         transport = self._port.transport
-        transport.pause_reading()
+        pause = not self._network
+        if pause:
+            transport.pause_reading()
         try:
             await self._port.reconfigure_port(baudrate=baud)
         except (OSError, serialx.UnsupportedSetting) as exc:
@@ -113,7 +117,8 @@ class SerialTransport(Transport):
                 f"{self.url}: cannot switch to {baud} Bd: {_reason(exc)}"
             ) from exc
         finally:
-            transport.resume_reading()
+            if pause:
+                transport.resume_reading()
         self.baud = baud
 
     async def aclose(self) -> None:
