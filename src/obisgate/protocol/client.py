@@ -38,6 +38,7 @@ from obisgate.protocol.chars import (
     NAK,
     OPTION_SELECT_WAIT_MAX_S,
 )
+from obisgate.protocol.echo import EchoFilter
 from obisgate.protocol.identification import Identification, ProtocolMode
 from obisgate.protocol.readout import (
     Readout,
@@ -202,8 +203,7 @@ class ReadoutClient:
         self._state = _State.IDLE
         self._buf = bytearray()
         self._scan = 0
-        self._echo = b""
-        self._echo_held = b""
+        self._echo = EchoFilter()
         self._phase_bytes = 0
         self._first_byte_timeout = self.options.response_timeout_s
         self._ident: Identification | None = None
@@ -261,8 +261,7 @@ class ReadoutClient:
             self._require(_State.WAIT_DATA)
         data = data.translate(MASK_7BIT)
         self.bytes_received += len(data)
-        if self._echo:
-            data = self._strip_echo(data)
+        data = self._echo.filter(data)
         if not data:
             return []
         self._phase_bytes += len(data)
@@ -297,22 +296,8 @@ class ReadoutClient:
 
     def _send(self, data: bytes) -> Send:
         if self.options.strip_echo:
-            self._echo = data
-            self._echo_held = b""
+            self._echo.expect(data)
         return Send(data)
-
-    def _strip_echo(self, data: bytes) -> bytes:
-        held = self._echo_held + data
-        echo = self._echo
-        n = min(len(echo), len(held))
-        if held[:n] != echo[:n]:
-            self._echo = self._echo_held = b""
-            return held
-        if n == len(echo):
-            self._echo = self._echo_held = b""
-            return held[n:]
-        self._echo_held = held
-        return b""
 
     def _process(self) -> list[Action]:
         actions: list[Action] = []

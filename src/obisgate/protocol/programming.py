@@ -57,6 +57,7 @@ from obisgate.protocol.commands import (
     write_messages,
 )
 from obisgate.protocol.dataset import DataSet, Value, parse_data_block
+from obisgate.protocol.echo import EchoFilter
 from obisgate.protocol.identification import Identification, ProtocolMode
 from obisgate.protocol.passwords import NoPassword, PasswordScheme
 
@@ -224,8 +225,7 @@ class ProgrammingClient:
         self._signon = ReadoutClient(self.options.sign_on)
         self._state = _State.SIGN_ON
         self._buf = bytearray()
-        self._echo = b""
-        self._echo_held = b""
+        self._echo = EchoFilter()
         self._pending: _Pending | None = None
         self._password_msg: tuple[bytes, bytes] | None = None
         self._password_naks = 0
@@ -446,7 +446,7 @@ class ProgrammingClient:
             )
         for action in actions:
             if isinstance(action, Send) and self.options.sign_on.strip_echo:
-                self._echo, self._echo_held = action.data, b""
+                self._echo.expect(action.data)
         self._state = _State.WAIT_P0
         return actions
 
@@ -461,21 +461,8 @@ class ProgrammingClient:
 
     def _send(self, data: bytes, shown: bytes | None = None) -> list[Action]:
         if self.options.sign_on.strip_echo:
-            self._echo, self._echo_held = data, b""
+            self._echo.expect(data)
         return [*self._delay(), Send(data, shown)]
-
-    def _strip_echo(self, data: bytes) -> bytes:
-        held = self._echo_held + data
-        echo = self._echo
-        n = min(len(echo), len(held))
-        if held[:n] != echo[:n]:
-            self._echo = self._echo_held = b""
-            return held
-        if n == len(echo):
-            self._echo = self._echo_held = b""
-            return held[n:]
-        self._echo_held = held
-        return b""
 
     def _begin(
         self,
@@ -499,8 +486,7 @@ class ProgrammingClient:
     def _receive(self, data: bytes) -> list[Action]:
         data = data.translate(MASK_7BIT)
         self.bytes_received += len(data)
-        if self._echo:
-            data = self._strip_echo(data)
+        data = self._echo.filter(data)
         self._buf += data
         actions: list[Action] = []
         while self._buf and self._state in (
