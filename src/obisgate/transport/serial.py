@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import sys
 from typing import Any
 
 import serialx
@@ -14,6 +15,9 @@ from obisgate.protocol.chars import add_even_parity
 from obisgate.transport.base import LineSettings, Transport
 
 __all__ = ["SerialTransport"]
+
+if sys.platform != "win32":
+    import termios
 
 _READ_CHUNK = 65536
 
@@ -101,25 +105,31 @@ class SerialTransport(Transport):
         return data
 
     async def set_baud(self, baud: int) -> None:
-        # A local port: serialx flushes input on every reconfiguration, and a read
-        # callback already scheduled for bytes that arrived just before (an echoed
-        # ACK) would then read 0 bytes and report the port as disconnected, so
-        # reading pauses while the line is reconfigured. (Not over RFC 2217: the
-        # switch is a request whose answer must be read.)
+        try:
+            if not self._network and _set_speed(self._port, baud):
+                self.baud = baud
+                return
+            await self._reconfigure_baud(baud)
+        except (OSError, serialx.UnsupportedSetting) as exc:
+            raise ConnectionLostError(
+                f"{self.url}: cannot switch to {baud} Bd: {_reason(exc)}"
+            ) from exc
+        self.baud = baud
+
+    async def _reconfigure_baud(self, baud: int) -> None:
+        # serialx flushes both directions on every reconfiguration; on a local
+        # port a read callback scheduled for bytes that arrived just before would
+        # then read 0 bytes and report a disconnect, so reading pauses meanwhile.
+        # (Not over RFC 2217: the switch is a request whose answer must be read.)
         transport = self._port.transport
         pause = not self._network
         if pause:
             transport.pause_reading()
         try:
             await self._port.reconfigure_port(baudrate=baud)
-        except (OSError, serialx.UnsupportedSetting) as exc:
-            raise ConnectionLostError(
-                f"{self.url}: cannot switch to {baud} Bd: {_reason(exc)}"
-            ) from exc
         finally:
             if pause:
                 transport.resume_reading()
-        self.baud = baud
 
     async def aclose(self) -> None:
         if self._closed:
@@ -139,3 +149,29 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+def _set_speed(port: serialx.AsyncSerial, baud: int) -> bool:
+    """Switch a local POSIX port's rate with ``tcsetattr(TCSADRAIN)`` only.
+
+    serialx's own reconfiguration ends with a flush of both directions, which
+    can discard the end of the acknowledgement we just wrote (seen on ptys, and
+    possible on USB adapters that report "drained" early) and anything the
+    meter already sent. Setting only the speed, after the output has drained,
+    loses nothing.
+
+    Returns:
+        False where this is not possible (no termios, no file descriptor, or a
+        rate without a termios constant); the caller then uses serialx.
+    """
+    if sys.platform == "win32":
+        return False
+    speed = getattr(termios, f"B{baud}", None)
+    fileno = getattr(port.transport.get_extra_info("serial"), "fileno", None)
+    if speed is None or fileno is None:
+        return False
+    fd = fileno()
+    attrs = termios.tcgetattr(fd)
+    attrs[4] = attrs[5] = speed
+    termios.tcsetattr(fd, termios.TCSADRAIN, attrs)
+    return True
