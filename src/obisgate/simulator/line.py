@@ -47,11 +47,12 @@ class _Stream:
     pos: int = 0
 
     def due(self, now: float) -> int:
-        return min(len(self.data), int((now - self.start) / self.char_time) + 1)
+        # A byte is delivered when its stop bit has left the line.
+        return min(len(self.data), int((now - self.start) / self.char_time + 1e-9))
 
     @property
     def next_at(self) -> float:
-        return self.start + self.pos * self.char_time
+        return self.start + (self.pos + 1) * self.char_time
 
 
 class LineDriver:
@@ -91,6 +92,8 @@ class LineDriver:
         self._timer_handle: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._stopped = False
+        self._rx_end = 0.0
+        self._deliveries: set[asyncio.TimerHandle] = set()
 
     def start(self) -> None:
         """The line opened: let mode D meters push."""
@@ -101,7 +104,27 @@ class LineDriver:
         """Bytes arrived from the client."""
         if self._stopped:
             return
-        self._handle(self.bus.receive(data, self._loop.time(), self._sender_bauds()))
+        now = self._loop.time()
+        bauds = self._sender_bauds()
+        baud = self._line_baud()
+        if not self.realtime or baud is None:
+            self._handle(self.bus.receive(data, now, bauds))
+            return
+        # In real time the client's bytes take their wire time too: the meter
+        # hears them when the last stop bit has arrived (a pty delivers at once).
+        if isinstance(bauds, Sequence) and bauds:
+            baud = min(bauds)
+        elif isinstance(bauds, int):
+            baud = bauds
+        end = max(now, self._rx_end) + BITS_PER_CHAR * len(data) / baud
+        self._rx_end = end
+        handle = self._loop.call_at(end, self._deliver, data, end, bauds)
+        self._deliveries.add(handle)
+
+    def _deliver(self, data: bytes, at: float, bauds: int | Sequence[int] | None) -> None:
+        self._deliveries = {h for h in self._deliveries if not h.cancelled() and h.when() > at}
+        if not self._stopped:
+            self._handle(self.bus.receive(data, at, bauds))
 
     def stop(self) -> None:
         """The line closed: drop pending output, timers and every conversation."""
@@ -117,6 +140,10 @@ class LineDriver:
             self._timer_handle.cancel()
             self._timer_handle = None
             self._timer_at = None
+        for handle in self._deliveries:
+            handle.cancel()
+        self._deliveries.clear()
+        self._rx_end = 0.0
         self._queue.clear()
         self._streams.clear()
 
