@@ -119,13 +119,12 @@ def test_full_fixture_loads_every_field(tmp_path: Path) -> None:
     assert options.response_timeout_s == pytest.approx(3.0)
     assert options.bcc_method is BccMethod.SUM7
     assert options.verify_bcc is False
-    assert house.serial_settings is not None
-    assert house.serial_settings.baudrate == 300
+    assert house.line_settings().baudrate == 300
 
     tcp = config.device("tcp-meter")
     assert tcp.transport == "tcp"
     assert tcp.url_or_port == "tcp://192.0.2.10:4059"
-    assert tcp.serial_settings is None
+    assert tcp.port_key == "tcp://192.0.2.10:4059"
     assert tcp.readout_options().mode is ProtocolMode.A
 
     converter = config.device("converter")

@@ -7,7 +7,6 @@ load files with :func:`obisgate.gateway.config.load_config`.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,7 +32,6 @@ __all__ = [
     "DeviceConfig",
     "GatewayConfig",
     "OutputConfig",
-    "SerialSettings",
     "SignalConfig",
     "StorageConfig",
     "connection_problems",
@@ -44,25 +42,6 @@ DEFAULT_HISTORY_FILE = "obisgate-history.sqlite"
 SECRET_FIELDS = frozenset({"password", "password_env", "password_file"})
 #: Register read commands a signal read by command may use (R5/R6: VDEW/OBIS, EMH).
 READ_COMMANDS = ("R1", "R2", "R3", "R4", "R5", "R6")
-
-
-@dataclass(frozen=True, slots=True)
-class SerialSettings:
-    """Line settings of a serial port (also sent over RFC 2217).
-
-    Attributes:
-        baudrate: the initial rate.
-        databits: 5-8.
-        parity: NONE, EVEN or ODD.
-        stopbits: 1, 1.5 or 2.
-        flowcontrol: NONE, RTSCTS, XONXOFF or DSRDTR.
-    """
-
-    baudrate: int
-    databits: int
-    parity: str
-    stopbits: float
-    flowcontrol: str
 
 
 def connection_problems(given: set[str]) -> list[tuple[str | None, str]]:
@@ -229,18 +208,6 @@ class DeviceConfig(BaseModel):
         ``ip`` + ``port``).
         """
         return self.url_or_port if self.transport == "serial" else self.url_or_port.lower()
-
-    @property
-    def serial_settings(self) -> SerialSettings | None:
-        """Line settings for ``serial`` and ``rfc2217``; ``None`` over raw TCP.
-
-        :meth:`line_settings` gives the transport's ``LineSettings`` directly.
-        """
-        if self.transport == "tcp":
-            return None
-        return SerialSettings(
-            self.baudrate, self.databits, self.parity, self.stopbits, self.flowcontrol
-        )
 
     def line_settings(self) -> LineSettings:
         """Line settings for the transport (raw TCP uses only the nominal rate and
