@@ -221,3 +221,12 @@ def test_profile_repr_hides_the_password() -> None:
 def test_unknown_scheme_name() -> None:
     with pytest.raises(ConfigError):
         MeterProgrammingSession(ProgrammingProfile(scheme="md5"))
+
+
+def test_another_command_aborts_an_unfinished_partial_write() -> None:
+    session = ready(registers={"FFFF": "old"}, writable={"FFFF"})
+    first, *_ = write_messages("FFFF", "0123456789", command="W3", block_size=4)
+    assert session.feed(first) == [ACK]
+    session.feed(read_message("FFFF"))
+    assert session.feed(write_messages("FFFF", "99")[0]) == [ACK]
+    assert session.profile.registers["FFFF"] == "99"

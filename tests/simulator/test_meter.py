@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from obisgate.errors import ConfigError
 from obisgate.protocol.chars import add_even_parity, wire_time_s
 from obisgate.simulator import (
     Faults,
@@ -44,7 +45,7 @@ def test_mode_c_readout_as_in_the_protocol_notes() -> None:
     assert sends(line.receive(b"\x06040\r\n", 10.6)) == [(10.8, DATA, 4800)]
     assert line.deadline is None
     assert line.stats.readout_bauds == {4800: 1}
-    assert line.stats.option_selects == [b"\x06040\r\n"]
+    assert line.stats.option_selects == {b"\x06040\r\n": 1}
 
 
 @pytest.mark.parametrize(
@@ -453,3 +454,16 @@ def test_programming_logs_never_show_a_password(caplog: pytest.LogCaptureFixture
     assert "programming received" in caplog.text
     for part in ("Qz7K", "p2Wx", "Qz7Kp2Wx"):
         assert part not in caplog.text
+
+
+def test_option_select_after_tt_gets_the_300_bd_readout() -> None:
+    line = bus()
+    line.receive(b"/?!\r\n", 0.0)
+    assert line.deadline is not None
+    late = line.deadline + 1.0
+    assert sends(line.receive(b"\x06040\r\n", late)) == [(round(late, 6), DATA, 300)]
+
+
+def test_reserved_mode_b_baud_character_is_refused() -> None:
+    with pytest.raises(ConfigError, match="reserved or unknown rate"):
+        MeterProfile(name="g", manufacturer="ABC", baud_char="G", identification="X")

@@ -223,6 +223,8 @@ class SimulatedMeter:
         """Bytes the meter's receiver decoded, the last of them at ``now``."""
         self._expire(now)
         state = self._state
+        if state is _State.WAIT_OPTION and self._deadline is not None and now >= self._deadline:
+            return self.on_timer(now)  # tt ran out first: the 300 Bd readout is already due
         if state is _State.IDLE or state is _State.PUSHING or not data:
             return []
         data = data.translate(MASK_7BIT)
@@ -351,7 +353,7 @@ class SimulatedMeter:
         message = bytes(buf[: lf + 1]) if 0 <= lf < _OPTION_SELECT_LEN else bytes(buf[:6])
         buf.clear()
         self._deadline = None
-        self.stats.option_selects.append(message)
+        self.stats.option_selects[message] += 1
         self._answer_option_select(message, now, out)
 
     def _answer_option_select(self, message: bytes, now: float, out: list[Output]) -> None:

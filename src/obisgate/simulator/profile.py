@@ -161,12 +161,13 @@ class MeterProfile:
             )
         if self.mode is ProtocolMode.D and self.baud_char != "3":
             raise ConfigError(f"{where}: a mode D meter identifies with baud character '3'")
-        if self.mode in (ProtocolMode.B, ProtocolMode.C, ProtocolMode.E):
-            table = MODE_B_BAUD if self.mode is ProtocolMode.B else MODE_C_BAUD
+        mode = self.protocol_mode
+        if mode in (ProtocolMode.B, ProtocolMode.C, ProtocolMode.E):
+            table = MODE_B_BAUD if mode is ProtocolMode.B else MODE_C_BAUD
             if self.baud_char not in table:
                 raise ConfigError(
                     f"{where}: baud character {self.baud_char!r} is not a mode "
-                    f"{self.mode.value} character"
+                    f"{mode.value} character (reserved or unknown rate)"
                 )
         if self.line_end not in _LINE_ENDS:
             raise ConfigError(f"{where}: line_end must be CR LF or LF")

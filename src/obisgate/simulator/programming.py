@@ -278,6 +278,8 @@ class MeterProgrammingSession:
     def _on_command(self, command: str, data: str | None, *, partial: bool) -> list[bytes]:
         self._blocks = []  # a new command aborts a partial transfer
         letter = command[:1]
+        if letter != "W":
+            self._write_parts = []
         self.commands.append(command if letter == "P" else _label(command, data))
         if letter == "B":
             self.ended = True
@@ -387,12 +389,9 @@ class MeterProgrammingSession:
             address, value = split_command_data(data)
         except FramingError:
             return [bytes((NAK,))]
-        if self._write_parts:
-            if address:  # only the first partial block may name the address
-                self._write_parts = []
-                return [bytes((NAK,))]
-            self._write_parts.append(value)
-        else:
+        if self._write_parts and not address:
+            self._write_parts.append(value)  # the next partial block continues the value
+        else:  # a write naming an address starts anew (and aborts an unfinished one)
             self._write_address = address
             self._write_parts = [value]
         if partial:

@@ -15,7 +15,7 @@ class SimulatorStats:
     Attributes:
         connections: lines opened (TCP/RFC 2217 connections, pty sessions).
         requests: requests a meter answered with its identification.
-        option_selects: every option select message received, as received.
+        option_selects: how often each option select message was received, as received.
         readouts: readout data messages sent, repeats included.
         readout_bauds: readouts per baud rate the meter meant to send at.
         repeats: readouts repeated after a NAK.
@@ -25,7 +25,7 @@ class SimulatorStats:
 
     connections: int = 0
     requests: int = 0
-    option_selects: list[bytes] = field(default_factory=list)
+    option_selects: Counter[bytes] = field(default_factory=Counter)
     readouts: int = 0
     readout_bauds: Counter[int] = field(default_factory=Counter)
     repeats: int = 0
