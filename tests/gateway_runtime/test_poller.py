@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from obisgate import NoAnswerError, ReadoutOptions, parse_readout
+from obisgate import AccessDeniedError, NoAnswerError, ReadoutOptions, parse_readout
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.outputs import JsonLinesOutput
 from obisgate.gateway.plan import DevicePlan, SignalPlan
@@ -222,3 +222,64 @@ async def test_gateway_publishes_json_lines() -> None:
     assert energy["unit"] == "kWh"
     assert energy["quality"] == ["valid"]
     assert gateway.stats()["polls"] >= 1
+
+
+async def test_a_bug_with_one_device_does_not_stop_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    meters = FakeMeters(clock)
+    broken_plan = plan("broken", retries=2)
+
+    async def read(p: DevicePlan) -> Readout:
+        if p.alias == "broken":
+            raise RuntimeError("secret detail")
+        return await meters.read(p)
+
+    sink: list[Sequence[SignalUpdate]] = []
+    broken, good = DeviceState(broken_plan), DeviceState(plan("good"))
+    line = LinePoller(
+        [broken, good],
+        sink.append,
+        read=read,
+        clock=clock,
+        sleep=clock.sleep,
+        wall_clock=lambda: T0,
+    )
+    await line.run(max_polls=4)
+    assert broken.status == "internal error"
+    assert broken.polls == 2
+    assert good.status == "ok"
+    assert good.polls == 2
+    assert "secret detail" not in caplog.text
+
+
+async def test_refused_password_is_not_retried() -> None:
+    attempts = 0
+
+    async def read(p: DevicePlan) -> Readout:
+        nonlocal attempts
+        attempts += 1
+        raise AccessDeniedError()
+
+    state = DeviceState(plan("locked", retries=3))
+    line = LinePoller([state], lambda updates: None, read=read)
+    await line.poll(state)
+    assert attempts == 1
+    assert state.status == "access denied"
+
+
+async def test_not_topical_copies_are_not_logged_again() -> None:
+    clock = FakeClock()
+    meters = FakeMeters(clock)
+    sink: list[Sequence[SignalUpdate]] = []
+    state = DeviceState(plan("m"))
+    line = poller([state], clock, meters, sink)
+    await line.poll(state)
+    meters.failing.add("m")
+    await line.poll(state)
+    good = {u.signal: u for u in sink[0]}["energy"]
+    stale = {u.signal: u for u in sink[1]}["energy"]
+    assert good.log is True
+    assert (stale.value, stale.time, stale.log) == (good.value, good.time, False)
+    assert stale.quality == Quality.NOT_TOPICAL

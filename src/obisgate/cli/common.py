@@ -56,6 +56,9 @@ def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     except KeyboardInterrupt:
         click.echo("obisgate: interrupted", err=True)
         sys.exit(130)
+    except Exception as exc:  # a bug: still one line, and a non-zero exit
+        logging.getLogger("obisgate").debug("internal error", exc_info=True)
+        fail(f"internal error: {exc} (run with -vv for details)", 1)
 
 
 def setup_logging(verbose: int) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -14,8 +13,6 @@ from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ReadFunction, read_device
 
 __all__ = ["Gateway"]
-
-_LOGGER = logging.getLogger(__name__)
 
 
 class Gateway:
@@ -55,6 +52,10 @@ class Gateway:
 
         Shutdown abandons exchanges in progress (their ports are closed),
         delivers every queued update and closes the outputs.
+
+        Raises:
+            RuntimeError: a line poller stopped by itself (a bug: device
+                failures never stop a line); everything was shut down first.
         """
         stop = stop or asyncio.Event()
         self.fanout.start()
@@ -68,12 +69,13 @@ class Gateway:
             )
             for key, states in self.lines.items()
         ]
+        failed: BaseException | None = None
         try:
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 if task is not stopper and task.exception() is not None:
-                    _LOGGER.error("line poller failed", exc_info=task.exception())
+                    failed = task.exception()
         finally:
             for task in [*tasks, stopper]:
                 task.cancel()
@@ -81,6 +83,8 @@ class Gateway:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await self.fanout.aclose()
+        if failed is not None:
+            raise RuntimeError(f"a line poller stopped: {type(failed).__name__}") from failed
 
     def stats(self) -> dict[str, Any]:
         """Counters for monitoring and benchmarks."""

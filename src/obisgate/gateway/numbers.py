@@ -296,7 +296,8 @@ def _convert_text(
         raise _Invalid(f"{scaled} is not an integer ({ntype.value})")
     integer = int(scaled)
     if not low <= integer <= high:
-        raise _Overflow(f"{integer} is out of the {ntype.value} range {low}..{high}")
+        shown = str(scaled) if scaled.adjusted() < 40 else f"a {scaled.adjusted() + 1}-digit number"
+        raise _Overflow(f"{shown} is out of the {ntype.value} range {low}..{high}")
     return integer
 
 

@@ -17,10 +17,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from obisgate.errors import ObisgateError
+from obisgate.errors import AccessDeniedError, ConfigError, ObisgateError
 from obisgate.gateway.mapping import map_readout
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.quality import Quality
@@ -52,6 +52,8 @@ async def read_device(plan: DevicePlan) -> Readout:
     Raises:
         ObisgateError: any failure of the port or the exchanges.
     """
+    # The password is read (environment, file) before the line is taken.
+    scheme = plan.programming.scheme() if plan.programming is not None else None
     transport = await open_transport(plan.url, plan.line, connect_timeout_s=plan.connect_timeout_s)
     try:
         await asyncio.sleep(plan.poll_delay_s)
@@ -68,14 +70,15 @@ async def read_device(plan: DevicePlan) -> Readout:
                 transport,
                 plan.command_tags,
                 options=plan.programming.options,
-                scheme=plan.programming.scheme(),
+                scheme=scheme,
                 total_timeout_s=plan.total_timeout_s,
             )
-            answered = [
-                DataSet(tag, ds.values)
-                for tag, reading in readings.items()
-                if reading.answer is not None and (ds := reading.answer.dataset) is not None
-            ]
+            answered: list[DataSet] = []
+            for tag, reading in readings.items():
+                if reading.error is not None:
+                    _LOGGER.info("%s: %s", plan.alias, reading.error)
+                elif (dataset := reading.dataset) is not None:
+                    answered.append(DataSet(tag, dataset.values))
             readout = Readout(
                 (*answered, *readout.datasets),
                 readout.bcc,
@@ -103,6 +106,18 @@ class DeviceState:
 
 
 Publish = Callable[[Sequence[SignalUpdate]], None]
+
+
+class InternalError(ObisgateError):
+    """Handling one device failed for a reason that is not the meter's (a bug)."""
+
+    kind = "internal error"
+
+
+def _internal_error(alias: str, exc: Exception) -> InternalError:
+    # The type only: a message could carry anything (e.g. a password plug-in's text).
+    _LOGGER.error("%s: internal error while polling (%s)", alias, type(exc).__name__)
+    return InternalError(f"internal error ({type(exc).__name__})")
 
 
 class LinePoller:
@@ -167,7 +182,12 @@ class LinePoller:
             due[alias] = following
 
     async def poll(self, state: DeviceState) -> list[SignalUpdate]:
-        """Read one device (with retries) and publish its updates."""
+        """Read one device (with retries) and publish its updates.
+
+        Never raises for the device's sake: a meter error, and even a bug in
+        handling this one device, becomes that device's failure, so the other
+        devices of the line go on being polled.
+        """
         plan = state.plan
         began = self._clock()
         error: ObisgateError | None = None
@@ -176,14 +196,24 @@ class LinePoller:
             try:
                 result = await self._read(plan)
                 break
+            except (ConfigError, AccessDeniedError) as exc:
+                error = exc  # retrying cannot help (and a wrong password may lock the meter)
+                break
             except ObisgateError as exc:
                 error = exc
+            except Exception as exc:
+                error = _internal_error(plan.alias, exc)
+                break
         state.polls += 1
         state.last_duration_s = self._clock() - began
         now = self._now()
+        updates: list[SignalUpdate] | None = None
         if result is not None:
-            updates = self._succeeded(state, result, now)
-        else:
+            try:
+                updates = self._succeeded(state, result, now)
+            except Exception as exc:
+                error = _internal_error(plan.alias, exc)
+        if updates is None:
             assert error is not None
             updates = self._failed(state, error, now)
         self._publish(updates)
@@ -223,16 +253,8 @@ class LinePoller:
                     signal.log,
                 )
             else:
-                update = SignalUpdate(
-                    last.device,
-                    last.signal,
-                    last.value,
-                    last.unit,
-                    last.time,
-                    last.quality | Quality.NOT_TOPICAL,
-                    last.raw,
-                    last.log,
-                )
+                # The last value, flagged; not logged again (the history has it).
+                update = replace(last, quality=last.quality | Quality.NOT_TOPICAL, log=False)
             state.last[signal.alias] = update
             updates.append(update)
         updates.append(self._status(state, now))

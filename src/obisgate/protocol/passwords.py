@@ -163,8 +163,19 @@ class ComputedPassword:
     known_secrets: tuple[Secret, ...] = ()
 
     def reply(self, operand: str) -> PasswordReply:
-        """``P2`` with ``compute(operand)``."""
-        return PasswordReply("P2", Secret(self.compute(operand)))
+        """``P2`` with ``compute(operand)``.
+
+        Raises:
+            ConfigError: the computation failed (its message is not repeated:
+                it could contain the password).
+        """
+        try:
+            result = self.compute(operand)
+        except Exception as exc:
+            raise ConfigError(
+                f"password scheme {self.name}: the P2 computation failed ({type(exc).__name__})"
+            ) from None
+        return PasswordReply("P2", Secret(result))
 
     def secrets(self) -> tuple[Secret, ...]:
         """The secrets named at construction."""
