@@ -7,6 +7,8 @@ load files with :func:`obisgate.gateway.config.load_config`.
 from __future__ import annotations
 
 import os
+from collections import Counter, defaultdict
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -431,11 +433,10 @@ class GatewayConfig(BaseModel):
     @model_validator(mode="after")
     def _check_references(self) -> GatewayConfig:
         aliases = [d.device_alias for d in self.devices]
-        duplicates = sorted({a for a in aliases if aliases.count(a) > 1})
+        duplicates = sorted(a for a, n in Counter(aliases).items() if n > 1)
         if duplicates:
             raise ValueError(f"duplicate device_alias: {', '.join(duplicates)}")
-        keys = [s.key for s in self.signals]
-        dup_keys = sorted({k for k in keys if keys.count(k) > 1})
+        dup_keys = sorted(k for k, n in Counter(s.key for s in self.signals).items() if n > 1)
         if dup_keys:
             raise ValueError(
                 "duplicate signal_alias: " + ", ".join(f"{d}/{s}" for d, s in dup_keys)
@@ -465,11 +466,15 @@ class GatewayConfig(BaseModel):
         self, device_alias: str, *, enabled_only: bool = True
     ) -> tuple[SignalConfig, ...]:
         """The signals of a device, in file order (only enabled ones by default)."""
-        return tuple(
-            s
-            for s in self.signals
-            if s.device_alias == device_alias and (s.enable or not enabled_only)
-        )
+        signals = self._signals_by_device.get(device_alias, ())
+        return tuple(s for s in signals if s.enable) if enabled_only else signals
+
+    @cached_property
+    def _signals_by_device(self) -> dict[str, tuple[SignalConfig, ...]]:
+        grouped: dict[str, list[SignalConfig]] = defaultdict(list)
+        for signal in self.signals:
+            grouped[signal.device_alias].append(signal)
+        return {alias: tuple(signals) for alias, signals in grouped.items()}
 
     @property
     def logged_signals(self) -> tuple[SignalConfig, ...]:
