@@ -255,3 +255,20 @@ def test_survives_sigkill_at_any_moment(tmp_path: Path, batch: int, reports: int
         # and the store is still writable after the crash
         store.append([HistoryRecord("dev", "sig", T0, -1.0)])
         assert store.count() == len(rows) + 1
+
+
+def test_reading_a_foreign_database_changes_nothing(tmp_path: Path) -> None:
+    foreign = tmp_path / "other.sqlite"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE notes (t TEXT)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(ConfigError, match="not an obisgate history database"):
+        HistoryStore(foreign, create=False)
+    conn = sqlite3.connect(foreign)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master")]
+        assert tables == ["notes"]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    finally:
+        conn.close()

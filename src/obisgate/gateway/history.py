@@ -205,7 +205,7 @@ class HistoryStore:
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the history database {self.path}: {exc}") from None
         try:
-            self._setup(synchronous)
+            self._setup(synchronous, create=create)
         except sqlite3.Error as exc:
             self._conn.close()
             raise ConfigError(f"{self.path} is not a usable history database: {exc}") from None
@@ -213,7 +213,7 @@ class HistoryStore:
             self._conn.close()
             raise
 
-    def _setup(self, synchronous: str) -> None:
+    def _setup(self, synchronous: str, *, create: bool) -> None:
         conn = self._conn
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
@@ -221,6 +221,13 @@ class HistoryStore:
                 f"{self.path} has history schema {version}; this obisgate reads up to "
                 f"{SCHEMA_VERSION}"
             )
+        if not create:
+            # A reading store changes nothing: no WAL switch, no tables added to
+            # a foreign database. (It still opens read-write: recovering the WAL
+            # after a writer was killed needs that.)
+            if version == 0:
+                raise ConfigError(f"{self.path} is not an obisgate history database")
+            return
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous}")
         if version < SCHEMA_VERSION:
