@@ -53,12 +53,13 @@ def test_secret_with_parity_bits_and_dynamic_source() -> None:
     assert "********" in text
 
 
-def test_prefix_that_is_not_a_secret_is_written_at_flush() -> None:
+def test_a_held_secret_prefix_is_written_masked() -> None:
     trace, stream = make()
-    trace.add_secret(b"secret")
-    trace.received(b"data sec", 300)
-    assert "sec|" not in stream.getvalue()
-    trace.flush()
+    trace.add_secret(b"secret12")
+    trace.received(b"data secre", 300)
+    assert "secre" not in stream.getvalue()
+    trace.note("no bytes for 1.5 s")
     lines = stream.getvalue().splitlines()
     assert lines[0].endswith("|data |")
-    assert lines[1].endswith("|sec|")
+    assert lines[1].endswith("|********|")
+    assert "73 65 63" not in stream.getvalue()

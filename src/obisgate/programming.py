@@ -79,67 +79,37 @@ _MASK = b"********"
 _SIGN_OFF_TIMEOUT_S = 2.0
 
 
-#: Loggers of transport libraries that dump raw bytes at debug level.
-_BYTE_LOGGERS = ("serialx",)
+class _QuietTransportLogs:
+    """Keeps serialx's debug logging off while a password session is open.
 
-
-class _HideBytes(logging.Filter):
-    """Replaces raw-byte arguments of log records: they may hold a password.
-
-    Installed on the transport libraries' loggers while a programming session
-    with a password is open (they log every chunk written at debug level, and
-    a chunk may hold only part of a password, so masking cannot be relied on).
+    serialx logs every chunk it writes at debug level, and a chunk may hold a
+    password (or part of one, which no masking can recognise). Raising the
+    level of the ``serialx`` logger covers its child loggers too, including
+    ones created later; the previous level comes back with the last session.
     """
 
-    users = 0
+    def __init__(self) -> None:
+        self._users = 0
+        self._saved = logging.NOTSET
+        self._lock = threading.Lock()
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple):
-            record.args = tuple(_hidden(a) for a in args)
-        elif isinstance(args, dict):
-            record.args = {k: _hidden(v) for k, v in args.items()}
-        return True
+    def acquire(self) -> None:
+        with self._lock:
+            if self._users == 0:
+                logger = logging.getLogger("serialx")
+                self._saved = logger.level
+                if logger.getEffectiveLevel() < logging.INFO:
+                    logger.setLevel(logging.INFO)
+            self._users += 1
 
-
-def _hidden(arg: object) -> object:
-    if isinstance(arg, bytes | bytearray | memoryview):
-        return f"<{len(arg)} bytes hidden during a password-protected session>"
-    return arg
-
-
-_HIDE_BYTES = _HideBytes()
-
-
-def _byte_loggers() -> list[logging.Logger]:
-    names = [
-        name
-        for name in list(logging.Logger.manager.loggerDict)
-        if any(name == root or name.startswith(root + ".") for root in _BYTE_LOGGERS)
-    ]
-    return [logging.getLogger(name) for name in [*_BYTE_LOGGERS, *names]]
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                logging.getLogger("serialx").setLevel(self._saved)
 
 
-_HIDE_LOCK = threading.Lock()
-
-
-def _hide_transport_bytes(hide: bool) -> None:
-    """Reference-counted install (``True``) / removal (``False``) of :class:`_HideBytes`."""
-    with _HIDE_LOCK:
-        _hide_transport_bytes_locked(hide)
-
-
-def _hide_transport_bytes_locked(hide: bool) -> None:
-    if hide:
-        _HideBytes.users += 1
-        if _HideBytes.users == 1:
-            for logger in _byte_loggers():
-                logger.addFilter(_HIDE_BYTES)
-    elif _HideBytes.users > 0:
-        _HideBytes.users -= 1
-        if _HideBytes.users == 0:
-            for logger in _byte_loggers():
-                logger.removeFilter(_HIDE_BYTES)
+_QUIET_TRANSPORT_LOGS = _QuietTransportLogs()
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +172,8 @@ class ProgrammingSession:
         self._broken: BaseException | None = None
         self._closed = False
         self._hiding = not isinstance(client.scheme, NoPassword)
-        _hide_transport_bytes(self._hiding)
+        if self._hiding:
+            _QUIET_TRANSPORT_LOGS.acquire()
         self.keepalives = 0
 
     # -- construction -------------------------------------------------------
@@ -570,7 +541,7 @@ class ProgrammingSession:
                 await self._transport.aclose()
             if self._hiding:
                 self._hiding = False
-                _hide_transport_bytes(False)
+                _QUIET_TRANSPORT_LOGS.release()
 
     async def _send_sign_off(self, actions: Sequence[Action]) -> None:
         try:

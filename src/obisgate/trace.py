@@ -76,10 +76,15 @@ class Trace:
         self._line("=", "", text)
 
     def flush(self) -> None:
-        """Write out received bytes held back as a possible secret prefix."""
+        """Write out what is held back as a possible secret prefix, masked.
+
+        The rest of the secret never came, but the part that did may still be
+        a password's beginning: it is shown as ``********`` (over-masking is
+        the safe side).
+        """
         if self._held:
-            held, self._held = self._held, b""
-            self._chunk("<", held, self._held_baud)
+            self._held = b""
+            self._chunk("<", _MASK, self._held_baud)
 
     def _all_secrets(self) -> list[bytes]:
         secrets = list(self._secrets)

@@ -129,3 +129,11 @@ def test_make_scheme_loads_a_p2_plugin_function() -> None:
         make_scheme(f"p2:{__name__}:missing", "pw")
     with pytest.raises(ConfigError, match="MODULE:FUNCTION"):
         make_scheme("p2:onlymodule", "pw")
+
+
+@pytest.mark.parametrize("bad", ["ab\u20accd", "pass(word", "tab\there", "a*b"])
+def test_password_that_cannot_be_sent_is_a_config_error_without_its_text(bad: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_scheme("p1", bad)
+    assert bad not in str(info.value)
+    assert bad not in repr(info.value)

@@ -49,6 +49,14 @@ class Secret:
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
+        """Keep ``value``.
+
+        Raises:
+            ConfigError: it cannot go on the line inside a data set: only
+                printable ASCII without ``( ) *`` (the message never shows it).
+        """
+        if not (value.isascii() and value.isprintable()) or any(c in value for c in "()*"):
+            raise ConfigError("a password must be printable ASCII without ( ) *")
         self._value = value
 
     def reveal(self) -> str:
