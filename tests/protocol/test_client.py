@@ -302,9 +302,10 @@ def test_mode_b(chunker: Chunker) -> None:
 @pytest.mark.parametrize(
     ("options", "ident", "actions", "baud"),
     [
-        (ReadoutOptions(max_baud=2400), b"/ELSF\r\n", [SetBaud(2400)], 2400),
+        # no acknowledgement in mode B: the meter switches to its own rate, so we follow
+        (ReadoutOptions(max_baud=2400), b"/ELSF\r\n", [SetBaud(19200)], 19200),
         (ReadoutOptions(switch_baud=False), b"/ELSF\r\n", [], 300),
-        (ReadoutOptions(force_baud=600), b"/ELSF\r\n", [SetBaud(600)], 600),
+        (ReadoutOptions(force_baud=600), b"/ELSF\r\n", [SetBaud(19200)], 19200),
         (ReadoutOptions(), b"/XYZGabc\r\n", [], 300),  # reserved letter: no switch
         (ReadoutOptions(), b"/HAgE2WR5 @ 1/x y\r\n", [SetBaud(9600)], 9600),
         # forced mode B on a mode C meter: switch at once, no acknowledgement

@@ -32,8 +32,6 @@ from obisgate.protocol.chars import (
     INITIAL_BAUD,
     INTER_CHAR_MAX_S,
     MASK_7BIT,
-    MODE_B_BAUD,
-    MODE_C_BAUD,
     MODE_D_BAUD,
     NAK,
     OPTION_SELECT_WAIT_MAX_S,
@@ -359,9 +357,12 @@ class ReadoutClient:
                 actions.append(Sleep(opts.baud_change_delay_s))
             self._switch(target, actions)
         elif mode is ProtocolMode.B:
+            # No acknowledgement: the meter switches to its own rate, whatever
+            # max_baud / force_baud say (only "never switch" keeps ours).
             self._buf.clear()
             self._phase_bytes = 0
-            self._switch(self._target_baud(ident), actions)
+            proposed = ident.proposed_baud or self.baud
+            self._switch(proposed if opts.switch_baud else self.baud, actions)
         elif mode is ProtocolMode.A and ident.mode in (ProtocolMode.C, ProtocolMode.E):
             # Forced mode A on a mode C meter: it sends at 300 Bd after tt.
             self._first_byte_timeout += OPTION_SELECT_WAIT_MAX_S
@@ -379,8 +380,7 @@ class ReadoutClient:
             return self.baud
         if opts.force_baud is not None:
             return opts.force_baud
-        z = ident.baud_char
-        proposed = MODE_C_BAUD.get(z) or MODE_B_BAUD.get(z) or self.baud
+        proposed = ident.proposed_baud or self.baud
         if opts.max_baud is not None and proposed > opts.max_baud:
             return max(b for b in BAUD_TO_MODE_C_CHAR if b <= opts.max_baud)
         return proposed

@@ -79,6 +79,10 @@ class LoadProfile:
     unparsed: tuple[str, ...] = ()
 
 
+#: Longest interval accepted in a profile header (a day, in minutes).
+_MAX_INTERVAL_MIN = 1440
+
+
 def parse_profile_time(text: str) -> tuple[datetime, str]:
     """Parse a load-profile time stamp; returns (time, season flag).
 
@@ -171,7 +175,7 @@ def _parse_header(
             f"load-profile header: interval {values[2].raw!r} and channel count "
             f"{values[3].raw!r} must be integers"
         ) from None
-    if interval <= 0 or count < 0 or len(values) < 4 + 2 * count:
+    if not 0 < interval <= _MAX_INTERVAL_MIN or count < 0 or len(values) < 4 + 2 * count:
         raise FramingError(
             f"load-profile header: interval {interval} min, {count} channels, "
             f"but {len(values) - 4} code/unit groups"
