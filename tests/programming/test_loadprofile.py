@@ -134,3 +134,8 @@ def test_split_range() -> None:
         split_range(a + day, a, day)
     with pytest.raises(ConfigError):
         split_range(a, a + day, timedelta(0))
+
+
+def test_an_absurd_interval_is_a_framing_error() -> None:
+    with pytest.raises(FramingError, match="interval"):
+        parse_load_profile("P.01(02403150000)(00)(99999999999)(1)(1.5.0)(kW)\r\n(0.1)\r\n")
