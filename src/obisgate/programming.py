@@ -28,9 +28,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from types import TracebackType
-from typing import TextIO
 
 from obisgate.errors import (
     AccessDeniedError,
@@ -59,7 +57,7 @@ from obisgate.protocol.programming import (
     SessionEndedError,
 )
 from obisgate.session import Exchange
-from obisgate.trace import Trace
+from obisgate.trace import Trace, TraceTarget, open_trace
 from obisgate.transport.base import LineSettings, Transport
 from obisgate.transport.url import open_transport
 
@@ -575,15 +573,6 @@ def _reader(
     return make
 
 
-def _open_trace(stack: AsyncExitStack, trace: Trace | TextIO | str | Path | None) -> Trace | None:
-    """A :class:`Trace` for ``trace``; a file opened here is closed by ``stack``."""
-    if trace is None or isinstance(trace, Trace):
-        return trace
-    if isinstance(trace, str | Path):
-        return Trace(stack.enter_context(Path(trace).open("w", encoding="utf-8")))
-    return Trace(trace)
-
-
 async def read_registers_on(
     transport: Transport,
     addresses: Sequence[str],
@@ -628,7 +617,7 @@ async def read_registers(
     options: ProgrammingOptions | None = None,
     scheme: PasswordScheme | None = None,
     line: LineSettings | None = None,
-    trace: Trace | TextIO | str | Path | None = None,
+    trace: TraceTarget = None,
     connect_timeout_s: float = 10.0,
     total_timeout_s: float | None = None,
 ) -> dict[str, RegisterReading]:
@@ -656,7 +645,7 @@ async def read_registers(
     options = options or ProgrammingOptions()
     line = line or LineSettings(baudrate=options.sign_on.start_baud)
     async with AsyncExitStack() as stack:
-        tracer = _open_trace(stack, trace)
+        tracer = open_trace(stack, trace)
         transport = await open_transport(url, line, connect_timeout_s=connect_timeout_s)
         await stack.enter_async_context(transport)
         if tracer:

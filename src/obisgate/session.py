@@ -11,13 +11,12 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Protocol
 
 from obisgate.errors import NoAnswerError
 from obisgate.protocol.actions import Action, Drain, Send, SetBaud, Sleep
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
-from obisgate.trace import Trace
+from obisgate.trace import Trace, TraceTarget, open_trace
 from obisgate.transport.base import LineSettings, Transport
 from obisgate.transport.url import open_transport
 
@@ -181,7 +180,7 @@ async def read_meter(
     options: ReadoutOptions | None = None,
     *,
     line: LineSettings | None = None,
-    trace: Trace | TextIO | str | Path | None = None,
+    trace: TraceTarget = None,
     total_timeout_s: float | None = None,
     connect_timeout_s: float = 10.0,
     on_progress: ProgressCallback | None = None,
@@ -210,12 +209,7 @@ async def read_meter(
     options = options or ReadoutOptions()
     line = line or LineSettings(baudrate=options.start_baud)
     with ExitStack() as stack:
-        if trace is None or isinstance(trace, Trace):
-            tracer = trace
-        elif isinstance(trace, str | Path):
-            tracer = Trace(stack.enter_context(Path(trace).open("w", encoding="utf-8")))  # noqa: ASYNC230 - once, before any I/O
-        else:
-            tracer = Trace(trace)
+        tracer = open_trace(stack, trace)
         transport = await open_transport(url, line, connect_timeout_s=connect_timeout_s)
         async with transport:
             if tracer:

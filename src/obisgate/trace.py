@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from contextlib import AsyncExitStack, ExitStack
+from pathlib import Path
 from typing import TextIO
 
+from obisgate.errors import ConfigError
 from obisgate.protocol.chars import MASK_7BIT
 
-__all__ = ["Trace"]
+__all__ = ["Trace", "TraceTarget", "open_trace"]
 
 _PRINTABLE = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))
 _BYTES_PER_LINE = 16
@@ -142,3 +145,24 @@ class Trace:
         )
         self._last = now
         self._stream.flush()
+
+
+TraceTarget = Trace | TextIO | str | Path | None
+"""Where a trace goes: a Trace, an open text stream, a file path, or nowhere."""
+
+
+def open_trace(stack: ExitStack | AsyncExitStack, target: TraceTarget) -> Trace | None:
+    """A :class:`Trace` for ``target``; a file opened here is closed by ``stack``.
+
+    Raises:
+        ConfigError: the trace file cannot be written.
+    """
+    if target is None or isinstance(target, Trace):
+        return target
+    if isinstance(target, str | Path):
+        try:
+            stream = stack.enter_context(Path(target).open("w", encoding="utf-8"))  # noqa: SIM115 - the stack closes it
+        except OSError as exc:
+            raise ConfigError(f"cannot write the trace file {target}: {exc.strerror}") from None
+        return Trace(stream)
+    return Trace(target)

@@ -129,3 +129,14 @@ async def test_init_writes_a_config_that_loads(tmp_path: Path) -> None:
     again = await invoke("init", sim.url, "-o", str(out))
     assert again.exit_code == 2
     assert "exists" in again.stderr
+
+
+async def test_unwritable_trace_file_is_one_line(tmp_path: Path) -> None:
+    profile = get_profile("mt174")
+    async with await serve_tcp(profile) as sim:
+        result = await invoke("read", sim.url, "--trace", str(tmp_path / "no" / "dir" / "t.txt"))
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        f"obisgate: error: cannot write the trace file {tmp_path}/no/dir/t.txt: "
+        "No such file or directory"
+    ]

@@ -30,7 +30,7 @@ from obisgate.programming import ProgrammingSession, RegisterReading
 from obisgate.protocol.loadprofile import LoadProfile
 from obisgate.protocol.passwords import SCHEME_NAMES, PasswordScheme, Secret, make_scheme
 from obisgate.protocol.programming import Answer, ProgrammingOptions
-from obisgate.trace import Trace
+from obisgate.trace import open_trace
 from obisgate.transport.base import LineSettings
 
 __all__ = ["get", "main", "profile", "set_register"]
@@ -172,13 +172,10 @@ def _run_session(
         fail(str(exc), 2)
 
     with contextlib.ExitStack() as stack:
-        trace = None
-        if params.get("trace_path"):
-            try:
-                stream = stack.enter_context(Path(params["trace_path"]).open("w", encoding="utf-8"))
-            except OSError as exc:
-                fail(f"cannot write the trace file: {exc.strerror}", 2)
-            trace = Trace(stream)
+        try:
+            trace = open_trace(stack, params.get("trace_path"))
+        except ConfigError as exc:
+            fail(str(exc), 2)
 
         async def go() -> T:
             async with await ProgrammingSession.connect(

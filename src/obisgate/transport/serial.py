@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import errno
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import serialx
 
-from obisgate.errors import ConnectError, ConnectionLostError
+from obisgate.errors import ConnectError, ConnectionLostError, TransportError
 from obisgate.protocol.chars import add_even_parity
 from obisgate.transport.base import LineSettings, Transport
 
@@ -57,23 +58,22 @@ class SerialTransport(Transport):
         """Open the port and apply ``settings``.
 
         Raises:
-            ConnectError: the port does not exist, is busy, or refuses the settings.
+            ConnectError: the port does not exist, is busy, refuses the settings,
+                or (RFC 2217) the server does not answer or refuses the options.
         """
         software_parity = settings.software_parity
         kwargs = _port_kwargs(settings)
-        try:
-            port = await cls._open(url, kwargs, timeout_s)
-        except (serialx.UnsupportedSetting, OSError) as exc:
-            if settings.bytesize != 7 or not _is_setting_refused(exc):
-                raise ConnectError(f"cannot open {url}: {_reason(exc)}") from exc
-            kwargs.update(byte_size=8, parity="N")
-            software_parity = settings.parity == "E"
+        with _mapped(ConnectError, f"cannot open {url}"):
             try:
                 port = await cls._open(url, kwargs, timeout_s)
-            except (serialx.UnsupportedSetting, OSError) as exc2:
-                raise ConnectError(f"cannot open {url}: {_reason(exc2)}") from exc2
-        except TimeoutError as exc:
-            raise ConnectError(f"cannot open {url}: timed out") from exc
+            except (serialx.UnsupportedSetting, OSError) as exc:
+                if settings.bytesize != 7 or not _is_setting_refused(exc):
+                    raise
+                # A port that refuses 7 data bits with parity (some ptys): 8N1
+                # with the parity bit computed here instead.
+                kwargs.update(byte_size=8, parity="N")
+                software_parity = settings.parity == "E"
+                port = await cls._open(url, kwargs, timeout_s)
         return cls(port, url, software_parity)
 
     @staticmethod
@@ -84,36 +84,24 @@ class SerialTransport(Transport):
         return port
 
     async def write(self, data: bytes) -> None:
-        try:
+        with _mapped(ConnectionLostError, f"{self.url}: write failed"):
             await self._port.write(add_even_parity(data) if self._software_parity else data)
-        except (OSError, RuntimeError) as exc:
-            raise ConnectionLostError(f"{self.url}: write failed: {_reason(exc)}") from exc
 
     async def drain(self) -> None:
-        try:
+        with _mapped(ConnectionLostError, f"{self.url}: drain failed"):
             await self._port.flush()
-        except (OSError, RuntimeError) as exc:
-            raise ConnectionLostError(f"{self.url}: {_reason(exc)}") from exc
 
     async def read(self) -> bytes:
-        try:
+        with _mapped(ConnectionLostError, f"{self.url}: read failed"):
             data = await self._port.read(_READ_CHUNK)
-        except (OSError, RuntimeError) as exc:
-            raise ConnectionLostError(f"{self.url}: read failed: {_reason(exc)}") from exc
         if not data:
             raise ConnectionLostError(f"{self.url}: port closed")
         return data
 
     async def set_baud(self, baud: int) -> None:
-        try:
-            if not self._network and _set_speed(self._port, baud):
-                self.baud = baud
-                return
-            await self._reconfigure_baud(baud)
-        except (OSError, serialx.UnsupportedSetting) as exc:
-            raise ConnectionLostError(
-                f"{self.url}: cannot switch to {baud} Bd: {_reason(exc)}"
-            ) from exc
+        with _mapped(ConnectionLostError, f"{self.url}: cannot switch to {baud} Bd"):
+            if self._network or not _set_speed(self._port, baud):
+                await self._reconfigure_baud(baud)
         self.baud = baud
 
     async def _reconfigure_baud(self, baud: int) -> None:
@@ -146,9 +134,31 @@ def _is_setting_refused(exc: BaseException) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+#: What serialx and termios raise for a failed port (not all are OSError).
+_PORT_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    RuntimeError,
+    serialx.SerialException,
+    serialx.UnsupportedSetting,
+)
+if sys.platform != "win32":
+    _PORT_ERRORS += (termios.error,)
+
+
+@contextlib.contextmanager
+def _mapped(error: type[TransportError], context: str) -> Iterator[None]:
+    """Turn any port failure into ``error`` (timeouts first: they are OSErrors too)."""
+    try:
+        yield
+    except _PORT_ERRORS as exc:
+        raise error(f"{context}: {_reason(exc)}") from exc
 
 
 def _set_speed(port: serialx.AsyncSerial, baud: int) -> bool:
