@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
+from obisgate.gateway.numbers import convert
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.identification import ProtocolMode
@@ -18,27 +19,33 @@ __all__ = ["guess_number_type", "starter_config", "write_starter_config"]
 
 _FLOAT = re.compile(r"[+-]?\d*\.\d+|[+-]?\d+\.\d*")
 _INT = re.compile(r"[+-]?\d+")
-_HEX = re.compile(r"[0-9A-F]*[A-F][0-9A-F]*")
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 _TIME_ADDRESSES = ("0.9.1", "1-0:0.9.1", "0-0:0.9.1")
 _DATE_ADDRESSES = ("0.9.2", "1-0:0.9.2", "0-0:0.9.2")
 
 
 def guess_number_type(dataset: DataSet) -> str:
-    """A sensible ``number_type`` for a data set's first value (the user can change it)."""
+    """A sensible ``number_type`` for a data set's first value (the user can change it).
+
+    Every guess is checked by converting the value the meter sent; a type that
+    would not convert it falls back to STRING.
+    """
     value = dataset.values[0]
     text = value.value.strip()
     base = dataset.address.split("*")[0].split("&")[0]
-    if base in _TIME_ADDRESSES and _INT.fullmatch(text):
-        return "TIME"
-    if base in _DATE_ADDRESSES and _INT.fullmatch(text):
-        return "DATE"
-    if _FLOAT.fullmatch(text):
-        return "DOUBLE" if len(text.lstrip("+-0").replace(".", "")) > 7 else "FLOAT"
-    if _INT.fullmatch(text) and value.unit:
-        return "FLOAT"
-    if base in ("F.F", "0-0:F.F", "1-0:F.F") and (_HEX.fullmatch(text) or _INT.fullmatch(text)):
-        return "HEX"
-    return "STRING"
+    if base in _TIME_ADDRESSES:
+        candidate = "TIME"
+    elif base in _DATE_ADDRESSES:
+        candidate = "DATE"
+    elif _FLOAT.fullmatch(text):
+        candidate = "DOUBLE" if len(text.lstrip("+-0").replace(".", "")) > 7 else "FLOAT"
+    elif _INT.fullmatch(text) and value.unit:
+        candidate = "FLOAT"
+    elif base in ("F.F", "0-0:F.F", "1-0:F.F") and _HEX.fullmatch(text or "-"):
+        candidate = "HEX"
+    else:
+        return "STRING"
+    return candidate if convert(value, candidate).quality.is_valid else "STRING"
 
 
 def _alias(address: str, taken: set[str]) -> str:
@@ -51,7 +58,14 @@ def _alias(address: str, taken: set[str]) -> str:
 
 
 def starter_config(
-    url: str, alias: str, address: str, mode: ProtocolMode, datasets: tuple[DataSet, ...]
+    url: str,
+    alias: str,
+    address: str,
+    mode: ProtocolMode,
+    datasets: tuple[DataSet, ...],
+    *,
+    baudrate: int = 300,
+    timeout_s: float = 2.5,
 ) -> tuple[str, int]:
     """TOML text for one device and one signal per addressed data set, and the signal count."""
     device: dict[str, Any] = {"device_alias": alias, "name": alias}
@@ -65,6 +79,9 @@ def starter_config(
         device["device"] = url
     device["serialnumber"] = address or "0"
     device["type"] = "C" if mode is ProtocolMode.E else mode.value
+    if baudrate != 300:
+        device["baudrate"] = baudrate
+    device["timeout_ms"] = round(timeout_s * 1000)
     taken: set[str] = set()
     signals = [
         {
@@ -95,4 +112,12 @@ async def write_starter_config(
     """
     options = ReadoutOptions(address=address, response_timeout_s=timeout_s, initial_baud=baudrate)
     result = await read_meter(url, options, line=LineSettings(baudrate=baudrate))
-    return starter_config(url, alias, address, result.mode, result.readout.datasets)
+    return starter_config(
+        url,
+        alias,
+        address,
+        result.mode,
+        result.readout.datasets,
+        baudrate=baudrate,
+        timeout_s=timeout_s,
+    )

@@ -313,7 +313,7 @@ class _Builder:
         for device in devices.values():
             if not device.enable:
                 continue
-            by_port.setdefault(device.url_or_port, []).append(device)
+            by_port.setdefault(device.port_key, []).append(device)
         for port, group in by_port.items():
             if len(group) < 2:
                 continue

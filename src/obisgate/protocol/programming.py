@@ -423,7 +423,9 @@ class ProgrammingClient:
             return []
         self._state = _State.ENDED
         self._pending = None
-        return [Send(break_message(command, bcc_method=self.options.bcc_method))]
+        # After the reaction time like every message of ours: a break sent too
+        # early can be lost on a half-duplex line, leaving the meter signed on.
+        return [*self._delay(), Send(break_message(command, bcc_method=self.options.bcc_method))]
 
     # -- internals: sign-on -------------------------------------------------
 
