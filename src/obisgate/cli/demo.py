@@ -14,7 +14,7 @@ from obisgate.gateway.demo_config import (
     DEMO_TCP_DEVICES,
     render_demo_config,
 )
-from obisgate.simulator import get_profile, serve_pty, serve_tcp
+from obisgate.simulator import SimulatorServer, get_profile, serve_pty, serve_tcp
 
 __all__ = ["run_demo"]
 
@@ -30,11 +30,10 @@ async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_con
     bus_profiles = [get_profile(DEMO_PROFILES[alias]) for alias in DEMO_SERIAL_DEVICES]
     with tempfile.TemporaryDirectory(prefix="obisgate-demo-") as tmp:
         async with await serve_pty(bus_profiles) as bus:
-            servers = {
-                alias: await serve_tcp(get_profile(DEMO_PROFILES[alias]))
-                for alias in DEMO_TCP_DEVICES
-            }
+            servers: dict[str, SimulatorServer] = {}
             try:
+                for alias in DEMO_TCP_DEVICES:
+                    servers[alias] = await serve_tcp(get_profile(DEMO_PROFILES[alias]))
                 history = db or Path(tmp) / "history.sqlite"
                 text = render_demo_config(
                     bus.path,
