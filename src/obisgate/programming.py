@@ -35,6 +35,7 @@ from obisgate.errors import (
     ConfigError,
     MeterError,
     NoAnswerError,
+    ObisgateError,
     UnexpectedMessageError,
 )
 from obisgate.protocol.actions import Action
@@ -454,6 +455,13 @@ class ProgrammingSession:
         await self._command(lambda c: c.keep_alive())
         self.keepalives += 1
 
+    async def _keep_alive_if_idle(self, idle_s: float) -> None:
+        async with self._lock:
+            if self._clock() - self._last_activity < idle_s:
+                return  # a command ran while we waited for the lock
+            await self._command_locked(lambda c: c.keep_alive())
+            self.keepalives += 1
+
     async def close(self) -> None:
         """Sign off (``B0``) unless already ended, stop the keep-alive, close an owned transport.
 
@@ -477,44 +485,46 @@ class ProgrammingSession:
 
     async def _command(self, make: Callable[[ProgrammingClient], list[Action]]) -> Answer:
         async with self._lock:
-            if self._closed:
-                if self._broken is not None:
-                    raise RuntimeError(
-                        f"the programming session is closed ({self._broken})"
-                    ) from self._broken
-                raise RuntimeError("the programming session is closed")
-            client = self._client
-            actions = make(client)  # ConfigError here sends nothing
-            idle_s = self._clock() - self._last_activity
-            try:
-                await self._exchange.run(client, actions)
-            except MeterError as exc:
-                if client.ready:
-                    self._touch()
-                    raise
-                self._broken = exc
-                await self._abort()
+            return await self._command_locked(make)
+
+    async def _command_locked(self, make: Callable[[ProgrammingClient], list[Action]]) -> Answer:
+        """Run one command; the caller holds ``self._lock``."""
+        if self._closed:
+            if isinstance(self._broken, ObisgateError):
+                raise self._broken  # what ended the session, typed as it was
+            raise RuntimeError("the programming session is closed")
+        client = self._client
+        actions = make(client)  # ConfigError here sends nothing
+        idle_s = self._clock() - self._last_activity
+        try:
+            await self._exchange.run(client, actions)
+        except MeterError as exc:
+            if client.ready:
+                self._touch()
                 raise
-            except NoAnswerError as exc:
-                self._broken = exc
-                await self._abort()
-                if idle_s > self._meter_idle_timeout_s:
-                    raise NoAnswerError(
-                        f"{exc.waiting_for}; the session was idle {idle_s:.0f} s and "
-                        f"meters leave programming mode after "
-                        f"{self._meter_idle_timeout_s:g} s without a command",
-                        exc.timeout_s,
-                        exc.received,
-                    ) from None
-                raise
-            except BaseException as exc:
-                self._broken = exc
-                await self._abort()
-                raise
-            self._touch()
-            answer = client.result
-            assert answer is not None
-            return answer
+            self._broken = exc
+            await self._abort()
+            raise
+        except NoAnswerError as exc:
+            self._broken = exc
+            await self._abort()
+            if idle_s > self._meter_idle_timeout_s:
+                raise NoAnswerError(
+                    f"{exc.waiting_for}; the session was idle {idle_s:.0f} s and "
+                    f"meters leave programming mode after "
+                    f"{self._meter_idle_timeout_s:g} s without a command",
+                    exc.timeout_s,
+                    exc.received,
+                ) from None
+            raise
+        except BaseException as exc:
+            self._broken = exc
+            await self._abort()
+            raise
+        self._touch()
+        answer = client.result
+        assert answer is not None
+        return answer
 
     async def _abort(self) -> None:
         """Sign off if the session has not ended, then mark it closed (shielded)."""
@@ -558,7 +568,7 @@ class ProgrammingSession:
                 await asyncio.sleep(wait)
                 continue
             try:
-                await self.keep_alive()
+                await self._keep_alive_if_idle(interval)
             except Exception as exc:  # the next command reports the broken session
                 _LOGGER.debug("keep-alive failed: %s", exc)
                 return
