@@ -39,7 +39,7 @@ from obisgate.errors import (
     UnexpectedMessageError,
 )
 from obisgate.protocol.actions import Action
-from obisgate.protocol.commands import format_profile_time
+from obisgate.protocol.commands import profile_range
 from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.identification import Identification
 from obisgate.protocol.loadprofile import (
@@ -427,9 +427,10 @@ class ProgrammingSession:
         channels: dict[Channel, None] = {}
         unparsed: list[str] = []
         for lo, hi in split_range(start, end, max_span):
-            argument = f"{format_profile_time(lo, season)};{format_profile_time(hi, season)}"
             try:
-                answer = await self._command(_reader(profile, argument, command))
+                answer = await self._command(
+                    _reader(profile, profile_range(lo, hi, season), command)
+                )
             except MeterError as exc:
                 if isinstance(exc, AccessDeniedError | SessionEndedError):
                     raise

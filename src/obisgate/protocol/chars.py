@@ -41,8 +41,7 @@ MODE_D_BAUD: Final = 2400
 #: Reaction-time minimum (tr) of meters with an upper- / lower-case 3rd letter.
 REACTION_TIME_MIN_S: Final = 0.2
 FAST_REACTION_TIME_MIN_S: Final = 0.02
-#: Longest a meter may take to react (tr max) and inter-character limit (ta).
-REACTION_TIME_MAX_S: Final = 1.5
+#: Inter-character limit (ta).
 INTER_CHAR_MAX_S: Final = 1.5
 #: Longest a mode C meter waits for the option select before a 300 Bd readout (tt).
 OPTION_SELECT_WAIT_MAX_S: Final = 2.2

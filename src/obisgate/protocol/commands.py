@@ -42,6 +42,7 @@ __all__ = [
     "format_profile_time",
     "masked_password_message",
     "password_message",
+    "profile_range",
     "profile_request",
     "read_message",
     "split_command_data",
@@ -432,5 +433,10 @@ def profile_request(
     bcc_method: BccMethod = BccMethod.XOR,
 ) -> bytes:
     """Encode a VDEW load-profile read ``SOH R5 STX P.01(from;to) ETX BCC``."""
-    value = f"{format_profile_time(start, season)};{format_profile_time(end, season)}"
+    value = profile_range(start, end, season)
     return read_message(profile, value, command=command, bcc_method=bcc_method)
+
+
+def profile_range(start: datetime | None, end: datetime | None, season: str = "0") -> str:
+    """The bracket content of a load-profile read: ``from;to`` (either may be open)."""
+    return f"{format_profile_time(start, season)};{format_profile_time(end, season)}"

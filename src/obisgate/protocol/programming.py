@@ -189,7 +189,6 @@ class _Pending:
     command: str
     address: str
     messages: list[bytes]
-    shown: list[bytes | None]
     index: int = 0
     naks: int = 0
     tolerate_error: bool = False
@@ -477,9 +476,7 @@ class ProgrammingClient:
     ) -> list[Action]:
         if self._state is not _State.READY:
             raise RuntimeError(f"ProgrammingClient is {self._state.name}, needs READY")
-        self._pending = _Pending(
-            label, command, address, messages, [None] * len(messages), tolerate_error=tolerate_error
-        )
+        self._pending = _Pending(label, command, address, messages, tolerate_error=tolerate_error)
         self.result = None
         self._checksum_error = None
         self._state = _State.WAIT_ANSWER
@@ -576,7 +573,7 @@ class ProgrammingClient:
             if pending.naks >= self.options.retries:
                 raise CommandRejectedError(pending.label, pending.naks + 1)
             pending.naks += 1
-            return self._send(pending.messages[pending.index], pending.shown[pending.index])
+            return self._send(pending.messages[pending.index])
         if frame.is_break:
             self._state = _State.ENDED
             raise SessionEndedError(pending.label)

@@ -14,15 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from obisgate.errors import ConfigError
-from obisgate.protocol.bcc import BccMethod, compute_bcc
+from obisgate.protocol.bcc import BccMethod
 from obisgate.protocol.chars import (
-    ETX,
     INITIAL_BAUD,
     MODE_B_BAUD,
     MODE_C_BAUD,
     MODE_D_BAUD,
-    STX,
 )
+from obisgate.protocol.commands import data_message
 from obisgate.protocol.dataset import DataSet, parse_data_block
 from obisgate.protocol.identification import Identification, ProtocolMode
 
@@ -249,11 +248,10 @@ class MeterProfile:
         block = self.data_block()
         if not self.framed:
             return block
-        covered = block + bytes((ETX,))
-        bcc = compute_bcc(covered, self.bcc_method)
+        message = data_message(block.decode("latin-1"), bcc_method=self.bcc_method)
         if corrupt_bcc:
-            bcc ^= 0x01
-        return bytes((STX,)) + covered + bytes((bcc,))
+            message = message[:-1] + bytes((message[-1] ^ 0x01,))
+        return message
 
     def push_message(self) -> bytes:
         """Mode D: ``/XXX3ident CR LF CR LF data ! CR LF``."""
