@@ -20,8 +20,7 @@ from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.history import HistoryStore
-from obisgate.gateway.history_output import HistoryOutput
-from obisgate.gateway.outputs import JsonLinesOutput, Output, TableOutput
+from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 

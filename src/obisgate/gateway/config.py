@@ -98,6 +98,7 @@ from obisgate.gateway.config_models import (
     connection_problems,
 )
 from obisgate.gateway.numbers import SCALED_TYPES
+from obisgate.gateway.outputs.sections import OUTPUT_SECTIONS, SIGNAL_CHECKS
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -122,6 +123,7 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "signals": frozenset(SignalConfig.model_fields),
     "storage": frozenset(StorageConfig.model_fields),
     "output": frozenset(OutputConfig.model_fields),
+    **{name: frozenset(model.model_fields) for name, model in OUTPUT_SECTIONS.items()},
 }
 
 
@@ -164,6 +166,10 @@ class _Builder:
         signals = self._signals()
         storage = self._single("storage", StorageConfig)
         output = self._single("output", OutputConfig)
+        sections: dict[str, Any] = {
+            name: self._section(name, model) for name, model in OUTPUT_SECTIONS.items()
+        }
+        self._signal_checks(sections, signals)
         if not self.tables.devices and not self.tables.problems:
             self.problems.append(
                 ConfigProblem(str(self.tables.source), "no devices: add at least one device")
@@ -181,6 +187,7 @@ class _Builder:
             signals=tuple(signals),
             storage=storage,
             output=output,
+            **sections,
             warnings=tuple(_in_file_order(self.warnings)),
             source=self.tables.source,
         )
@@ -298,7 +305,30 @@ class _Builder:
                         )
                     )
                 signals.append(signal)
+        self._signal_rows = first_row
         return signals
+
+    def _section(self, table: str, model: type[BaseModel]) -> BaseModel | None:
+        """An output section, or ``None`` when it is absent (the output is off) or invalid."""
+        row = self.tables.single.get(table)
+        if row is None:
+            return None
+        result: BaseModel | None = self._validate(row, model, row.fields)
+        return result
+
+    def _signal_checks(
+        self, sections: Mapping[str, BaseModel | None], signals: list[SignalConfig]
+    ) -> None:
+        """Cross-signal checks of every configured output section."""
+        for name, check in SIGNAL_CHECKS.items():
+            section = sections.get(name)
+            if section is None:
+                continue
+            for problem in check(section, signals):
+                row = self._signal_rows[problem.key]
+                self.problems.append(row.problem(problem.message, problem.field))
+
+    _signal_rows: dict[tuple[str, str], RawRow]
 
     def _single(self, table: str, model: type[BaseModel]) -> BaseModel | None:
         row = self.tables.single.get(table)

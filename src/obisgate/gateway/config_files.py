@@ -4,7 +4,7 @@ Three formats hold the same tables (``devices``, ``signals``; TOML also
 ``storage`` and ``output``):
 
 * **TOML** (the default for any other file name): ``[[devices]]`` and
-  ``[[signals]]`` arrays of tables, optional ``[storage]`` and ``[output]``.
+  ``[[signals]]`` arrays of tables, optional ``[storage]``, ``[output]`` and output sections (``[mqtt]``, ``[http]``, ``[modbus]``, ``[iec104]``).
 * **Excel** (``.xlsx``/``.xlsm``): sheets ``Devices`` and ``Signals``; row 1 holds
   the field names, the first empty row ends a sheet (later rows are ignored with
   a warning); further sheets whose names start with ``Signals`` (e.g.
@@ -48,7 +48,7 @@ __all__ = [
 
 #: The tables every format has; TOML additionally has single tables.
 ROW_TABLES = ("devices", "signals")
-SINGLE_TABLES = ("storage", "output")
+SINGLE_TABLES = ("storage", "output", "mqtt", "http", "modbus", "iec104")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +142,7 @@ class RawTables:
         source: the path given.
         base_dir: directory that relative paths in the configuration refer to.
         devices, signals: the rows in order.
-        single: ``storage`` / ``output`` tables when present (TOML only).
+        single: ``storage``, ``output`` and output-section tables when present (TOML only).
         problems: errors found while reading (syntax, unknown fields, ...).
         warnings: warnings found while reading.
     """
@@ -311,7 +311,9 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                 ConfigProblem(
                     file,
                     f"unknown top-level entry {raw_name!r}; allowed: "
-                    "[[devices]], [[signals]], [storage], [output]",
+                    + ", ".join(
+                        [*(f"[[{t}]]" for t in ROW_TABLES), *(f"[{t}]" for t in SINGLE_TABLES)]
+                    ),
                     field=raw_name if raw_name not in known else None,
                     line=line,
                 )

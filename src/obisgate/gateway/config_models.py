@@ -26,6 +26,10 @@ from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_files import ConfigProblem
 from obisgate.gateway.mapping import extract_value
 from obisgate.gateway.numbers import Converted, NumberType
+from obisgate.gateway.outputs.http_config import HttpConfig
+from obisgate.gateway.outputs.iec104_config import Iec104Config
+from obisgate.gateway.outputs.modbus_config import ModbusConfig
+from obisgate.gateway.outputs.mqtt_config import MqttConfig
 from obisgate.gateway.plan import SignalPlan
 
 __all__ = [
@@ -316,6 +320,23 @@ class SignalConfig(BaseModel):
             cells.choice({"READOUT": "readout", "COMMAND": "command"}, "readout, command")
         ),
     ] = "readout"
+    # Output columns: empty / absent = the output's default for this signal.
+    ha_device_class: Annotated[str | None, BeforeValidator(cells.optional(cells.ha_class))] = None
+    ha_state_class: Annotated[str | None, BeforeValidator(cells.optional(cells.ha_state_class))] = (
+        None
+    )
+    modbus_address: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
+    ] = None
+    modbus_type: Annotated[str | None, BeforeValidator(cells.optional(cells.modbus_type))] = None
+    modbus_quality_address: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
+    ] = None
+    ioa: Annotated[int | None, BeforeValidator(cells.optional(cells.int_range(1, 16_777_215)))] = (
+        None
+    )
+    iec104_type: Annotated[str | None, BeforeValidator(cells.optional(cells.iec104_type))] = None
+    iec104_scale: cells.Finite = 1.0
 
     @model_validator(mode="before")
     @classmethod
@@ -413,6 +434,8 @@ class GatewayConfig(BaseModel):
         signals: every signal, in file order.
         storage: history database settings.
         output: output settings.
+        mqtt, http, modbus, iec104: the network outputs' sections, ``None``
+            when the output is off (see :mod:`obisgate.gateway.outputs.sections`).
         warnings: what :func:`load_config` warned about (never raised).
         source: the file or directory it was loaded from, if any.
 
@@ -427,6 +450,10 @@ class GatewayConfig(BaseModel):
     signals: tuple[SignalConfig, ...] = ()
     storage: StorageConfig = StorageConfig()
     output: OutputConfig = OutputConfig()
+    mqtt: MqttConfig | None = None
+    http: HttpConfig | None = None
+    modbus: ModbusConfig | None = None
+    iec104: Iec104Config | None = None
     warnings: tuple[ConfigProblem, ...] = ()
     source: Path | None = None
 

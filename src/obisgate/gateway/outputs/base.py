@@ -1,0 +1,88 @@
+"""The output interface and the fan-out that feeds every output.
+
+An output gets every batch of updates (one batch per readout) through its own
+bounded queue and task, so a slow output drops (and counts) batches instead of
+stalling polling. Each destination is one module of this package and
+implements :class:`Output`; polling does not change when one is added.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from obisgate.gateway.updates import SignalUpdate
+
+__all__ = ["Fanout", "Output"]
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class Output(Protocol):
+    """A destination for signal updates."""
+
+    name: str
+
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        """Deliver one batch. Exceptions are logged by the fan-out, never fatal."""
+
+    async def aclose(self) -> None:
+        """Flush and release resources."""
+
+
+class Fanout:
+    """Delivers each batch to every output through its own bounded queue.
+
+    Args:
+        outputs: the destinations.
+        queue_size: batches an output may lag behind before batches are dropped.
+    """
+
+    def __init__(self, outputs: Sequence[Output], *, queue_size: int = 1000) -> None:
+        self.outputs = list(outputs)
+        self.dropped: dict[str, int] = {o.name: 0 for o in self.outputs}
+        self._queues: list[asyncio.Queue[Sequence[SignalUpdate] | None]] = [
+            asyncio.Queue(queue_size) for _ in self.outputs
+        ]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start one delivery task per output (needs a running loop)."""
+        self._tasks = [
+            asyncio.create_task(self._deliver(o, q), name=f"output-{o.name}")
+            for o, q in zip(self.outputs, self._queues, strict=True)
+        ]
+
+    def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        """Queue a batch for every output; never blocks."""
+        for output, queue in zip(self.outputs, self._queues, strict=True):
+            try:
+                queue.put_nowait(updates)
+            except asyncio.QueueFull:
+                self.dropped[output.name] += 1
+
+    async def _deliver(
+        self, output: Output, queue: asyncio.Queue[Sequence[SignalUpdate] | None]
+    ) -> None:
+        while (batch := await queue.get()) is not None:
+            try:
+                await output.publish(batch)
+            except Exception:
+                _LOGGER.exception("output %s failed; batch dropped", output.name)
+                self.dropped[output.name] += 1
+
+    async def aclose(self) -> None:
+        """Deliver what is queued, then close every output."""
+        for queue in self._queues:
+            await queue.put(None)
+        for task in self._tasks:
+            with contextlib.suppress(Exception):
+                await task
+        for output in self.outputs:
+            try:
+                await output.aclose()
+            except Exception:
+                _LOGGER.exception("closing output %s failed", output.name)
