@@ -21,14 +21,26 @@ from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
+from obisgate.gateway.outputs.factory import OutputContext, network_outputs
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 
 _LOGGER = logging.getLogger("obisgate.gateway")
 
 
-def build_outputs(config: GatewayConfig, fmt: str | None, db: Path | None) -> list[Output]:
-    """Printed output (JSON lines, live table or none) plus the history store if any signal logs."""
+def build_outputs(
+    config: GatewayConfig,
+    fmt: str | None,
+    db: Path | None,
+    context: OutputContext | None = None,
+) -> list[Output]:
+    """Printed output (JSON lines, live table or none), the history store if any signal
+    logs, and the network outputs the configuration turns on.
+
+    Raises:
+        ConfigError: a network output cannot be built (a missing extra, ...).
+    """
+    context = context or OutputContext()
     fmt = fmt or config.output.format
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "jsonl"
@@ -40,6 +52,8 @@ def build_outputs(config: GatewayConfig, fmt: str | None, db: Path | None) -> li
     if config.logged_signals:
         path = db or config.storage.path
         outputs.append(HistoryOutput(HistoryStore(path, synchronous=config.storage.synchronous)))
+        context.history_path = path
+    outputs.extend(network_outputs(config, context))
     return outputs
 
 
@@ -48,9 +62,12 @@ async def run_gateway(
     outputs: list[Output],
     *,
     duration_s: float | None = None,
+    context: OutputContext | None = None,
 ) -> Gateway:
     """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly."""
     gateway = Gateway(plans_from_config(config), outputs)
+    if context is not None:
+        context.stats = gateway.stats
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
@@ -125,7 +142,12 @@ def run(
         fail("no enabled device in the configuration", 2)
 
     async def go() -> Gateway:
-        return await run_gateway(cfg, build_outputs(cfg, fmt, db), duration_s=duration)
+        context = OutputContext()
+        try:
+            outputs = build_outputs(cfg, fmt, db, context)
+        except ConfigError as exc:
+            fail(str(exc), 2)
+        return await run_gateway(cfg, outputs, duration_s=duration, context=context)
 
     gateway = run_async(go)
     if stats_path is not None:

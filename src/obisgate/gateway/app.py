@@ -58,7 +58,7 @@ class Gateway:
                 failures never stop a line); everything was shut down first.
         """
         stop = stop or asyncio.Event()
-        self.fanout.start()
+        await self.fanout.start()
         offsets = self._offsets()
         tasks = [
             asyncio.create_task(
@@ -95,4 +95,5 @@ class Gateway:
             "failures": sum(s.failures for s in self.states),
             "missed_scans": sum(s.missed_scans for s in self.states),
             "dropped_batches": dict(self.fanout.dropped),
+            "failed_outputs": dict(self.fanout.failed),
         }

@@ -22,7 +22,13 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class Output(Protocol):
-    """A destination for signal updates."""
+    """A destination for signal updates.
+
+    An output may also define ``async def start(self) -> None`` (open a server,
+    connect a client): :meth:`Fanout.start` awaits it before the first poll. An
+    exception from ``start`` is logged in one line and turns that output off;
+    polling and the other outputs go on.
+    """
 
     name: str
 
@@ -44,13 +50,28 @@ class Fanout:
     def __init__(self, outputs: Sequence[Output], *, queue_size: int = 1000) -> None:
         self.outputs = list(outputs)
         self.dropped: dict[str, int] = {o.name: 0 for o in self.outputs}
+        #: Outputs whose ``start`` failed, with the reason.
+        self.failed: dict[str, str] = {}
         self._queues: list[asyncio.Queue[Sequence[SignalUpdate] | None]] = [
             asyncio.Queue(queue_size) for _ in self.outputs
         ]
         self._tasks: list[asyncio.Task[None]] = []
 
-    def start(self) -> None:
-        """Start one delivery task per output (needs a running loop)."""
+    async def start(self) -> None:
+        """Start every output that has a ``start`` method, then one delivery task each.
+
+        An output whose ``start`` fails is logged once and left out: its
+        batches are discarded (not counted as dropped) and it is still closed.
+        """
+        for output in self.outputs:
+            start = getattr(output, "start", None)
+            if start is None:
+                continue
+            try:
+                await start()
+            except Exception as exc:
+                _LOGGER.error("output %s did not start: %s", output.name, exc)  # noqa: TRY400
+                self.failed[output.name] = str(exc)
         self._tasks = [
             asyncio.create_task(self._deliver(o, q), name=f"output-{o.name}")
             for o, q in zip(self.outputs, self._queues, strict=True)
@@ -68,6 +89,8 @@ class Fanout:
         self, output: Output, queue: asyncio.Queue[Sequence[SignalUpdate] | None]
     ) -> None:
         while (batch := await queue.get()) is not None:
+            if output.name in self.failed:
+                continue
             try:
                 await output.publish(batch)
             except Exception:

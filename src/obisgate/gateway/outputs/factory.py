@@ -1,0 +1,63 @@
+"""Build the network outputs that a configuration turns on.
+
+Each network output is one module of this package (``mqtt``, ``http``,
+``modbus``, ``iec104``) with a function ``create(config, context) -> Output``.
+The module is imported only when its section is present; it imports its
+optional library through :func:`~obisgate.gateway.outputs.extras.require_extra`,
+so a missing extra is a one-line :class:`~obisgate.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from obisgate.gateway.outputs.base import Output
+
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import GatewayConfig
+
+__all__ = ["OutputContext", "network_outputs"]
+
+#: Section name -> module that creates its output.
+_MODULES = {
+    "mqtt": "obisgate.gateway.outputs.mqtt",
+    "http": "obisgate.gateway.outputs.http",
+    "modbus": "obisgate.gateway.outputs.modbus",
+    "iec104": "obisgate.gateway.outputs.iec104",
+}
+
+
+@dataclass
+class OutputContext:
+    """What outputs may know about the running gateway besides the updates.
+
+    Attributes:
+        stats: the gateway's counters (:meth:`Gateway.stats`); set when the
+            gateway is built, an empty dict before.
+        health: output name -> a function giving that output's own state
+            (connected, backlog, last error ...), for the HTTP API and metrics.
+        history_path: the SQLite history file, when history is kept.
+    """
+
+    stats: Callable[[], dict[str, Any]] = dict
+    health: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
+    history_path: Any = None
+
+
+def network_outputs(config: GatewayConfig, context: OutputContext) -> list[Output]:
+    """The outputs of every present section, in section order.
+
+    Raises:
+        ConfigError: an output's optional extra is missing, or its section
+            cannot be used (one line each).
+    """
+    outputs: list[Output] = []
+    for name, module in _MODULES.items():
+        if getattr(config, name) is None:
+            continue
+        create = importlib.import_module(module).create
+        outputs.append(create(config, context))
+    return outputs
