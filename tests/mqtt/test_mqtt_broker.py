@@ -2,62 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
-from obisgate.gateway.app import Gateway
-from obisgate.gateway.build import plans_from_config
-from obisgate.gateway.config import GatewayConfig, load_config
+from obisgate.gateway.config import load_config
 from obisgate.gateway.history import HistoryStore
-from obisgate.gateway.outputs import Output
-from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.gateway.outputs.outbox import outbox_path
 from obisgate.simulator import get_profile, serve_tcp
-from tests.mqtt.support import Collect, Subscriber, gateway_config, wait_until
+from tests.mqtt.support import (
+    Collect,
+    Subscriber,
+    gateway_config,
+    mqtt_section,
+    running_gateway,
+    wait_until,
+)
 from tests.services import Mosquitto, free_port
 
 pytestmark = pytest.mark.integration
 
 PROFILE = get_profile("mt174")
 NODE = f"obisgate_{PROFILE.address}"
-
-
-@asynccontextmanager
-async def running_gateway(
-    config: GatewayConfig, extra: Sequence[Output] = ()
-) -> AsyncIterator[tuple[Gateway, OutputContext]]:
-    """The gateway with its configured outputs (no printing) plus ``extra``, stopped at the end."""
-    from obisgate.cli.run_command import build_outputs  # noqa: PLC0415
-
-    context = OutputContext()
-    outputs = [*build_outputs(config, "none", None, context), *extra]
-    gateway = Gateway(plans_from_config(config), outputs)
-    context.stats = gateway.stats
-    stop = asyncio.Event()
-    task = asyncio.create_task(gateway.run(stop))
-    try:
-        yield gateway, context
-    finally:
-        stop.set()
-        await task
-
-
-def mqtt_section(broker_port: int, *lines: str) -> str:
-    return "\n".join(
-        (
-            f'url = "mqtt://127.0.0.1:{broker_port}"',
-            'client_id = "gw1"',
-            'topic_prefix = "og"',
-            *lines,
-        )
-    )
 
 
 async def test_discovery_json_payloads_and_availability(tmp_path: Path) -> None:
