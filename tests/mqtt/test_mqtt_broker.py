@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
+import signal
+import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -212,3 +216,58 @@ async def test_unreachable_broker_never_delays_polling(
     lines = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
     assert len(lines) == 1
     assert lines[0].startswith(f"mqtt: cannot connect to mqtt://127.0.0.1:{nobody}:")
+
+
+def outbox_rows(path: Path) -> list[tuple[int, str, bytes]]:
+    """The outbox's rows, read by a connection of the test's own (read-only)."""
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT seq, topic, payload FROM outbox ORDER BY seq").fetchall()
+    except sqlite3.OperationalError:  # the table is not created yet
+        return []
+    finally:
+        conn.close()
+
+
+async def start_gateway(config: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "obisgate", "run", str(config), "--format", "none",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def test_backlog_survives_kill_9_of_the_gateway(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker")  # not started yet: the broker is down
+    async with await serve_tcp(PROFILE) as sim:
+        path = gateway_config(tmp_path, sim.port, PROFILE.address, mqtt_section(broker.port))
+        outbox = outbox_path(tmp_path / "history.sqlite", "mqtt")
+        gateway = await start_gateway(path)
+        try:
+            await wait_until(lambda: len(outbox_rows(outbox)) >= 5, "a backlog in the outbox")
+        finally:
+            gateway.send_signal(signal.SIGKILL)
+            await gateway.wait()
+        backlog = outbox_rows(outbox)
+        assert len(backlog) >= 5
+        broker.start()
+        try:
+            async with Subscriber(broker.port, ("og/+/state",)) as sub:
+                gateway = await start_gateway(path)
+                try:
+                    await sub.wait_for(
+                        lambda: {p for _, _, p in backlog} <= {m.payload for m in sub.messages},
+                        "the whole backlog arrived",
+                    )
+                finally:
+                    gateway.send_signal(signal.SIGTERM)
+                    _, err = await gateway.communicate()
+        finally:
+            broker.stop()
+    assert gateway.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    order = [m.payload for m in sub.messages]
+    positions = [order.index(p) for _, _, p in backlog]
+    assert positions == sorted(positions)  # in the order they were read
