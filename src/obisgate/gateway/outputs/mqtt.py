@@ -34,7 +34,6 @@ import logging
 import socket
 import sqlite3
 import ssl
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,7 +54,7 @@ from obisgate.gateway.outputs.mqtt_payloads import (
     readout_status,
     state_messages,
 )
-from obisgate.gateway.outputs.outbox import Outbox, OutboxMessage, outbox_path
+from obisgate.gateway.outputs.outbox import AckedPrefix, Outbox, OutboxMessage, outbox_path
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 if TYPE_CHECKING:
@@ -492,8 +491,7 @@ class MqttOutput:
         outbox = self._outbox
         assert outbox is not None
         slots = asyncio.Semaphore(self._in_flight)
-        order: deque[int] = deque()
-        done: set[int] = set()
+        window = AckedPrefix()
         sent_through = self._acked
         failures: asyncio.Queue[BaseException] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
@@ -507,11 +505,7 @@ class MqttOutput:
             finally:
                 slots.release()
             self._sent += 1
-            done.add(row.seq)
-            acked = None
-            while order and order[0] in done:
-                acked = order.popleft()
-                done.discard(acked)
+            acked = window.ack(row.seq)
             if acked is not None:
                 self._acked = acked
                 self._ack_seen.set()
@@ -523,7 +517,7 @@ class MqttOutput:
                 self._new_rows.clear()
                 rows = await self._io(outbox.read, sent_through, _READ_BATCH)
                 if not rows:
-                    if not order:
+                    if not window:
                         self._drained.set()
                     await _wait_any(self._new_rows.wait(), failures.get(), failures=failures)
                     continue
@@ -531,7 +525,7 @@ class MqttOutput:
                     await slots.acquire()
                     if not failures.empty():
                         raise failures.get_nowait()
-                    order.append(row.seq)
+                    window.sent(row.seq)
                     task = asyncio.create_task(send(row))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
