@@ -364,7 +364,7 @@ class MqttOutput:
 
     def _failed(self, exc: BaseException) -> None:
         reason = self._reason(exc)
-        was_connected = self._connected
+        was_connected = self._connected_once
         self._connected = False
         self._state = "disconnected"
         self._last_error = reason
