@@ -32,6 +32,7 @@ from obisgate.errors import (
     ChecksumError,
     CommandRejectedError,
     ConfigError,
+    ConnectionLostError,
     FramingError,
     MeterError,
     NoAnswerError,
@@ -333,6 +334,24 @@ class ProgrammingClient:
             raise self._checksum_error
         raise NoAnswerError(waiting, timeout, len(self._buf))
 
+    def connection_lost(self, error: ConnectionLostError) -> list[Action]:
+        """Report that the line closed while an answer was awaited.
+
+        Raises:
+            ChecksumError: the meter closed instead of repeating a message with
+                a wrong BCC.
+            ConnectionLostError: ``error``, otherwise.
+        """
+        if self._state is _State.SIGN_ON:
+            try:
+                return self._signon.connection_lost(error)
+            finally:
+                self._state = _State.FAILED
+        self._state = _State.FAILED
+        if self._checksum_error is not None:
+            raise self._checksum_error from error
+        raise error
+
     # -- commands -----------------------------------------------------------
 
     def read(
@@ -449,6 +468,7 @@ class ProgrammingClient:
             if isinstance(action, Send) and self.options.sign_on.strip_echo:
                 self._echo.expect(action.data)
         self._state = _State.WAIT_P0
+        self._buf += signon.take_buffered()  # bytes behind the identification are kept
         return actions
 
     # -- internals: programming mode ----------------------------------------
