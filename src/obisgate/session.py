@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Protocol, runtime_checkable
 
-from obisgate.errors import ConnectionLostError, NoAnswerError
+from obisgate.errors import ConnectionLostError, TotalTimeoutError
 from obisgate.protocol.actions import Action, Drain, Send, SetBaud, Sleep
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.trace import Trace, TraceTarget, open_trace
@@ -182,7 +182,8 @@ async def read_meter_on(
     with; the caller switches it back before the next request.
 
     Raises:
-        NoAnswerError: silence longer than the options allow, or the whole
+        NoAnswerError: silence longer than the options allow;
+            :class:`~obisgate.errors.TotalTimeoutError` when the whole
             readout took longer than ``total_timeout_s``.
         ChecksumError, FramingError: the meter's bytes were wrong.
         ConnectionLostError: the connection dropped.
@@ -198,7 +199,7 @@ async def read_meter_on(
     except TimeoutError as exc:
         if not deadline.expired() or total_timeout_s is None:
             raise
-        raise NoAnswerError("complete readout", total_timeout_s, exchange.received) from exc
+        raise TotalTimeoutError("readout", total_timeout_s, exchange.received) from exc
     finally:
         if trace is not None:
             trace.flush()

@@ -67,6 +67,10 @@ def connection_problems(given: set[str]) -> list[tuple[str | None, str]]:
     return problems
 
 
+#: The smallest default total deadline of a poll (a slow 300 Bd readout must fit).
+MIN_DEFAULT_TOTAL_TIMEOUT_MS = 10_000
+
+
 class DeviceConfig(BaseModel):
     """One meter and how to reach and read it (fields: see :mod:`obisgate.gateway.config`).
 
@@ -111,7 +115,7 @@ class DeviceConfig(BaseModel):
             cells.pattern(r"[0-9A-Za-z ]{1,32}", "1-32 of 0-9, A-Z, a-z, space (0 = no address)")
         ),
     ] = "0"
-    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C"))] = "C"
+    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C, D"))] = "C"
     t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = 300
     timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = 2500
     inter_byte_timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = (
@@ -119,6 +123,9 @@ class DeviceConfig(BaseModel):
     )
     poll_delay_ms: cells.Millis = 200
     scan_rate_ms: Annotated[int, BeforeValidator(cells.int_range(100, 86_400_000, " ms"))] = 10000
+    total_timeout_ms: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(100, 86_400_000, " ms")))
+    ] = None
     max_baud: cells.OptBaud = None
     force_baud: cells.OptBaud = None
     switch_baud: cells.Switch = True
@@ -226,6 +233,13 @@ class DeviceConfig(BaseModel):
             flowcontrol=self.flowcontrol,
             software_parity=self.software_parity,
         )
+
+    @property
+    def total_timeout_s(self) -> float:
+        """Limit for one whole poll: ``total_timeout_ms``, else the scan rate, at least 10 s."""
+        if self.total_timeout_ms is not None:
+            return self.total_timeout_ms / 1000
+        return max(self.scan_rate_ms, MIN_DEFAULT_TOTAL_TIMEOUT_MS) / 1000
 
     @property
     def mode(self) -> ProtocolMode:
