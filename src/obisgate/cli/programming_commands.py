@@ -16,7 +16,6 @@ import json
 import os
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -28,7 +27,14 @@ from obisgate.errors import ConfigError, MeterError
 from obisgate.formats import FORMATS, datasets_to_list, identification_to_dict, table_lines
 from obisgate.programming import ProgrammingSession, RegisterReading
 from obisgate.protocol.loadprofile import LoadProfile
-from obisgate.protocol.passwords import SCHEME_NAMES, PasswordScheme, Secret, make_scheme
+from obisgate.protocol.passwords import (
+    SCHEME_NAMES,
+    PasswordScheme,
+    Secret,
+    make_scheme,
+    password_file_is_private,
+    read_password_file,
+)
 from obisgate.protocol.programming import Answer, ProgrammingOptions
 from obisgate.trace import open_trace
 from obisgate.transport.base import LineSettings
@@ -37,6 +43,9 @@ __all__ = ["get", "main", "profile", "set_register"]
 
 T = TypeVar("T")
 
+_READABLE_FILE_WARNING = (
+    "obisgate: warning: the password file is readable by group or others; chmod 600 it"
+)
 _VISIBLE_ARGUMENT_WARNING = (
     "obisgate: warning: --password is visible in the process list and shell "
     "history; prefer --password-env VAR or --password-file FILE"
@@ -124,13 +133,9 @@ def _password(params: dict[str, Any]) -> Secret | None:
             raise ConfigError(f"environment variable {var} is not set")
         return Secret(value)
     if params.get("password_file"):
-        try:
-            text = Path(params["password_file"]).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read the password file: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError("the password file is not UTF-8 text") from None
-        return Secret(text.splitlines()[0] if text else "")
+        if not password_file_is_private(params["password_file"]):
+            click.echo(_READABLE_FILE_WARNING, err=True)
+        return Secret(read_password_file(params["password_file"]))
     if params.get("password_arg") is not None:
         click.echo(_VISIBLE_ARGUMENT_WARNING, err=True)
         return Secret(params["password_arg"])

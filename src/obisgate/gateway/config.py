@@ -99,6 +99,7 @@ from obisgate.gateway.config_models import (
 )
 from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.outputs.sections import OUTPUT_SECTIONS, SIGNAL_CHECKS
+from obisgate.protocol.passwords import password_file_is_private
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -175,6 +176,7 @@ class _Builder:
                 ConfigProblem(str(self.tables.source), "no devices: add at least one device")
             )
         self._shared_bus_warnings(devices)
+        self._password_file_warnings(devices)
         if self.problems:
             raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
         assert isinstance(storage, StorageConfig)
@@ -336,6 +338,17 @@ class _Builder:
             return model()
         result: BaseModel | None = self._validate(row, model, row.fields)
         return result
+
+    def _password_file_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
+        for device in devices.values():
+            path = device.password_file
+            if path is not None and not password_file_is_private(path):
+                self.warnings.append(
+                    self._device_rows[device.device_alias].problem(
+                        "password_file is readable by group or others; chmod 600 it",
+                        "password_file",
+                    )
+                )
 
     def _shared_bus_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
         rows = self._device_rows

@@ -31,6 +31,7 @@ from obisgate.gateway.outputs.iec104_config import Iec104Config
 from obisgate.gateway.outputs.modbus_config import ModbusConfig
 from obisgate.gateway.outputs.mqtt_config import MqttConfig
 from obisgate.gateway.plan import SignalPlan
+from obisgate.protocol.passwords import read_password_file
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -276,7 +277,8 @@ class DeviceConfig(BaseModel):
     def resolve_password(self) -> SecretStr | None:
         """The programming-mode password from ``password``, ``password_env`` or ``password_file``.
 
-        Read when called, never at load time. A file's trailing line break is dropped.
+        Read when called, never at load time. From a file: its first line, without
+        the line end (the CLI's rule too).
 
         Raises:
             ConfigError: the environment variable is not set or the file cannot
@@ -293,12 +295,11 @@ class DeviceConfig(BaseModel):
             return SecretStr(value)
         if self.password_file is not None:
             try:
-                text = self.password_file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+                return SecretStr(read_password_file(self.password_file))
+            except ConfigError:
                 raise ConfigError(
                     f"device {self.device_alias}: cannot read the password_file"
                 ) from None
-            return SecretStr(text.rstrip("\r\n"))
         return None
 
 
