@@ -27,10 +27,15 @@ Devices (``[[devices]]``), defaults in brackets:
 * Protocol: ``serialnumber`` [0] (device address, 1-32 of 0-9 A-Z a-z space;
   ``0`` sends ``/?!``, which every meter on a shared bus may answer: warned when
   the port is shared), ``type`` [C] (mode A, B or C, passed to the reader as the
-  forced mode), ``t2`` [300] ms (200-1500) before acknowledging in mode C,
+  forced mode; D: a push meter whose port stays open, each complete telegram
+  being one readout, published at most every ``scan_rate_ms`` and turning not
+  topical after ``timeout_ms`` of silence), ``t2`` [300] ms (200-1500) before acknowledging in mode C,
   ``timeout_ms`` [2500] for the first byte of an answer, ``inter_byte_timeout_ms``
   [1500], ``poll_delay_ms`` [200] before sending anything, ``scan_rate_ms``
-  [10000] (100 ms to 1 day) between readouts.
+  [10000] (100 ms to 1 day) between readouts, ``total_timeout_ms`` [the scan
+  rate, at least 10000] (100 ms to 1 day) limit for one whole poll (opening,
+  retries, readout, programming session): when it passes the poll is
+  abandoned, the port released and ``_status`` is ``timeout``.
 * Reader options: ``max_baud`` [none], ``force_baud`` [none], ``switch_baud`` [1]
   (0: never switch rate), ``wakeup`` [0] (number of NUL bytes sent first, 0-10000;
   ``true`` = 66, the standard's 2.2 s at 300 Bd; ``false`` = 0),
@@ -41,9 +46,10 @@ Devices (``[[devices]]``), defaults in brackets:
   ``decimal_comma`` [0] (accept ``7,4`` in numbers of this meter),
   ``baud_change_delay_ms`` [0] (extra wait after the ACK drained, before the
   switch).
-* Programming-mode password (future): ``password_env`` (name of an environment
-  variable) or ``password_file`` (path, relative to the configuration file); a
-  plain ``password`` is accepted with a warning. At most one of the three.
+* Programming-mode password: ``password_env`` (name of an environment
+  variable) or ``password_file`` (path, relative to the configuration file;
+  its first line, without the line end, is the password; a warning when group
+  or others may read it); a plain ``password`` is accepted with a warning. At most one of the three.
   Their values never appear in messages, logs or ``repr``.
 
 Signals (``[[signals]]``):
