@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -112,13 +113,19 @@ async def run_until(tmp_path: Path, text: str, out: Collect) -> Gateway:
     return gateway
 
 
-async def test_trickling_meter_on_a_shared_tcp_line_does_not_stop_the_other(
-    tmp_path: Path,
+@pytest.mark.parametrize("line", ["tcp", pytest.param("pty", marks=pytest.mark.pty)])
+async def test_trickling_meter_on_a_shared_line_does_not_stop_the_other(
+    tmp_path: Path, line: str
 ) -> None:
     good = get_profile("mt174")
     trickler = dataclasses.replace(get_profile("e350"), faults=("trickle",))
-    async with await serve_tcp([good, trickler]) as sim:
-        where = f'url = "tcp://127.0.0.1:{sim.port}"'
+    async with AsyncExitStack() as stack:
+        if line == "tcp":
+            tcp = await stack.enter_async_context(await serve_tcp([good, trickler]))
+            where = f'url = "tcp://127.0.0.1:{tcp.port}"'
+        else:
+            pty = await stack.enter_async_context(await serve_pty([good, trickler]))
+            where = f'device = "{pty.path}"'
         text = (
             device("good", where, good.address, "C")
             + device("trickler", where, trickler.address, "C", "total_timeout_ms = 600")
