@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import pytest
 
-from obisgate.errors import ChecksumError, ConnectionLostError, FramingError, NoAnswerError
+from obisgate.errors import (
+    ChecksumError,
+    ConfigError,
+    ConnectionLostError,
+    FramingError,
+    NoAnswerError,
+)
 from obisgate.protocol.actions import SetBaud
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions
+from obisgate.protocol.programming import ProgrammingOptions
 from obisgate.protocol.readout import BccStatus, parse_readout
 from tests.helpers import frame
 
@@ -160,3 +167,25 @@ def test_silence_in_the_middle_of_a_frame_is_still_no_answer() -> None:
     client.receive_data(CUT[:12])
     with pytest.raises(NoAnswerError):
         client.timeout()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("response_timeout_s", float("inf"), "response timeout inf s"),
+        ("response_timeout_s", float("nan"), "response timeout nan s"),
+        ("inter_byte_timeout_s", 0.0, "inter-byte timeout 0 s"),
+        ("inter_byte_timeout_s", -1.0, "inter-byte timeout -1 s"),
+        ("baud_change_delay_s", -0.005, "baud change delay -0.005 s"),
+        ("wakeup_delay_s", float("inf"), "wake-up delay inf s"),
+    ],
+)
+def test_times_must_be_finite_and_not_negative(field: str, value: float, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        ReadoutOptions(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), 0.0, -2.0])
+def test_programming_timeouts_must_be_finite_and_positive(value: float) -> None:
+    with pytest.raises(ConfigError, match="answer timeout"):
+        ProgrammingOptions(answer_timeout_s=value)

@@ -9,6 +9,7 @@ or error messages.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -20,10 +21,10 @@ from typing import Any, TypeVar
 
 import click
 
-from obisgate.cli.common import fail, run_async, setup_logging
+from obisgate.cli.common import SECONDS, fail, run_async, setup_logging
 from obisgate.cli.main import main
-from obisgate.cli.read_command import line_options, readout_options
-from obisgate.errors import ConfigError, MeterError
+from obisgate.cli.read_command import DEFAULT_TOTAL_TIMEOUT_S, line_options, readout_options
+from obisgate.errors import ConfigError, MeterError, TotalTimeoutError
 from obisgate.formats import FORMATS, datasets_to_list, identification_to_dict, table_lines
 from obisgate.programming import ProgrammingSession, RegisterReading
 from obisgate.protocol.loadprofile import LoadProfile
@@ -100,6 +101,13 @@ def programming_options(fn: Any) -> Any:
             default=3,
             show_default=True,
             help="Repeats after a NAK or a wrong checksum before giving up.",
+        ),
+        click.option(
+            "--total-timeout",
+            type=SECONDS,
+            default=DEFAULT_TOTAL_TIMEOUT_S,
+            show_default=True,
+            help="Limit for the whole programming session, in seconds.",
         ),
         click.option(
             "--command-delay",
@@ -182,11 +190,22 @@ def _run_session(
         except ConfigError as exc:
             fail(str(exc), 2)
 
+        total = params["total_timeout"]
+
         async def go() -> T:
-            async with await ProgrammingSession.connect(
-                url, options, scheme, line=line, trace=trace, keepalive_interval_s=30.0
-            ) as session:
-                return await body(session)
+            deadline = asyncio.timeout(total)
+            try:
+                async with (
+                    deadline,
+                    await ProgrammingSession.connect(
+                        url, options, scheme, line=line, trace=trace, keepalive_interval_s=30.0
+                    ) as session,
+                ):
+                    return await body(session)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                raise TotalTimeoutError("programming session", total) from None
 
         return run_async(go)
 

@@ -17,6 +17,7 @@ was sent at the new one), and :attr:`ReadoutClient.discarded` counts it.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import Enum, auto
@@ -67,6 +68,7 @@ __all__ = ["ReadResult", "ReadoutClient", "ReadoutOptions", "request_message"]
 _ADDRESS = re.compile(r"[0-9A-Za-z ]{0,32}")
 _MAX_IDENT_LINE = 256
 _MAX_JUNK = 4096
+_MAX_DELAY_S = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,8 +155,18 @@ class ReadoutOptions:
                 raise ConfigError(f"{name} {baud}: allowed {rates}")
         if len(self.option) != 1:
             raise ConfigError(f"option {self.option!r}: one character, e.g. '0' or '1'")
-        if self.response_timeout_s <= 0 or self.inter_byte_timeout_s <= 0:
-            raise ConfigError("timeouts must be positive")
+        for name, value in (
+            ("response timeout", self.response_timeout_s),
+            ("inter-byte timeout", self.inter_byte_timeout_s),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} {value:g} s: a finite number of seconds above 0")
+        for name, value in (
+            ("wake-up delay", self.wakeup_delay_s),
+            ("baud change delay", self.baud_change_delay_s),
+        ):
+            if not (math.isfinite(value) and 0 <= value <= _MAX_DELAY_S):
+                raise ConfigError(f"{name} {value:g} s: allowed 0-{_MAX_DELAY_S:g} s")
         if self.repeat_requests < 0 or self.wakeup_nuls < 0:
             raise ConfigError("repeat_requests and wakeup_nuls must not be negative")
 

@@ -24,6 +24,7 @@ which the driver must call on every way out unless :attr:`ended` is set.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
@@ -122,8 +123,12 @@ class ProgrammingOptions:
             raise ConfigError(
                 f"write command {self.write_command!r}: allowed {', '.join(_WRITE_COMMANDS)}"
             )
-        if self.answer_timeout_s <= 0 or self.inter_byte_timeout_s <= 0:
-            raise ConfigError("timeouts must be positive")
+        for name, value in (
+            ("answer timeout", self.answer_timeout_s),
+            ("inter-byte timeout", self.inter_byte_timeout_s),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} {value:g} s: a finite number of seconds above 0")
         if self.retries < 0 or self.write_block_size < 0:
             raise ConfigError("retries and write_block_size must not be negative")
         if self.command_delay_s is not None and not 0 <= self.command_delay_s <= 1.5:
