@@ -183,6 +183,7 @@ class _Builder:
             )
         self._shared_bus_warnings(devices)
         self._password_file_warnings(devices)
+        self._push_problems(devices, signals)
         if self.problems:
             raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
         assert isinstance(storage, StorageConfig)
@@ -344,6 +345,35 @@ class _Builder:
             return model()
         result: BaseModel | None = self._validate(row, model, row.fields)
         return result
+
+    def _push_problems(
+        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
+    ) -> None:
+        """A push meter (type D) needs a line of its own and cannot be asked anything."""
+        ports: dict[str, list[str]] = {}
+        for device in devices.values():
+            if device.enable:
+                ports.setdefault(device.port_key, []).append(device.device_alias)
+        for device in devices.values():
+            if not device.enable or device.type != "D":
+                continue
+            row = self._device_rows[device.device_alias]
+            sharing = [a for a in ports[device.port_key] if a != device.device_alias]
+            if sharing:
+                self.problems.append(
+                    row.problem(
+                        f"a push meter (type D) needs a line of its own; "
+                        f"{device.url_or_port} is also used by {', '.join(sharing)}",
+                        "type",
+                    )
+                )
+        push = {d.device_alias for d in devices.values() if d.type == "D"}
+        for signal in signals:
+            if signal.device_alias in push and signal.read_by == "command":
+                row = self._signal_rows[signal.key]
+                self.problems.append(
+                    row.problem("a push meter (type D) cannot be read by command", "read_by")
+                )
 
     def _password_file_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
         for device in devices.values():
