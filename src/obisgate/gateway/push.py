@@ -77,16 +77,21 @@ class TelegramSplitter:
             lf = buf.find(b"\n")
             if lf < 0:
                 return telegrams
-            end = self._message_end(lf + 1)
-            if end is None:
+            found = self._message_end(lf + 1)
+            if found is None:
                 if len(buf) > _MAX_TELEGRAM:
                     self.skipped += len(buf)
                     buf.clear()
                 return telegrams
-            telegrams.append(bytes(buf[:end]))
+            end, complete = found
+            if complete:
+                telegrams.append(bytes(buf[:end]))
+            else:
+                self.skipped += end  # cut short by the next identification
             del buf[:end]
 
-    def _message_end(self, start: int) -> int | None:
+    def _message_end(self, start: int) -> tuple[int, bool] | None:
+        """Where the telegram starting at 0 ends, and whether it is complete; ``None``: wait."""
         buf = self._buf
         following = _IDENT_START.search(buf, start)
         limit = following.start() if following is not None else len(buf)
@@ -94,10 +99,10 @@ class TelegramSplitter:
             message = maybe_extract_data_message(buf[start:limit])
         except ObisgateError:
             # Not a data message behind the identification: skip this start.
-            return limit if following is not None else None
+            return (limit, False) if following is not None else None
         if message is None:
             # Incomplete; a following identification means this one was cut.
-            return limit if following is not None else None
+            return (limit, False) if following is not None else None
         end = start + message.end
         while end < limit and buf[end] in b"\r\n":
             end += 1
@@ -105,7 +110,7 @@ class TelegramSplitter:
             # "!" followed by a trailer on its line (a DSMR CRC such as "!6796").
             lf = buf.find(b"\n", end, limit)
             end = limit if lf < 0 else lf + 1
-        return end
+        return end, True
 
 
 class PushListener:
