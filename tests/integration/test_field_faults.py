@@ -168,3 +168,27 @@ async def test_push_meter_in_the_gateway_over_a_pty_turns_not_topical_when_silen
     energy = [u for u in out.updates if u.signal == "energy"]
     assert energy[0].quality is Quality.VALID
     assert energy[-1].quality & Quality.NOT_TOPICAL
+
+
+async def test_frame_cut_after_bang_is_read_without_bcc_check() -> None:
+    from obisgate.protocol.readout import BccStatus  # noqa: PLC0415
+
+    async with await serve_tcp(get_profile("mt174"), faults=Faults(cut_frame=True)) as sim:
+        result = await read_meter(sim.url, ReadoutOptions(verify_bcc=False))
+    assert result.readout.bcc is BccStatus.MISSING
+    assert result.readout.get("1.8.0*24") is not None
+
+
+@pytest.mark.parametrize(("flag", "code"), [("--no-verify-bcc", 0), (None, 5)])
+async def test_cli_reads_a_cut_frame_only_without_bcc_check(flag: str | None, code: int) -> None:
+    async with await serve_tcp(get_profile("mt174"), faults=Faults(cut_frame=True)) as sim:
+        args = ["-m", "obisgate", "read", sim.url, *([flag] if flag else [])]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *args, stderr=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        out, err = await proc.communicate()
+    assert proc.returncode == code, err.decode()
+    if code:
+        assert b"truncated" in err
+    else:
+        assert b"1.8.0*24" in out

@@ -51,6 +51,9 @@ Faults apply to every meter of a simulator; several may be combined.
 ``meter-ack``
     Mode C: the meter answers the option select with its own ``ACK CR LF``
     before the readout.
+``cut-frame``
+    The readout's ETX and BCC never come: the frame ends after ``!`` CR LF and
+    the line is cut (TCP: closed; pty: silent), as a converter dropping the tail.
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ FAULTS: Final[dict[str, str]] = {
     "close-after-nak": "close the connection on a repeat request (NAK)",
     "glued-data": "mode B: send the readout in the same write as the identification",
     "meter-ack": "mode C: send ACK CR LF before the readout",
+    "cut-frame": "drop the readout's ETX and BCC, then cut the line",
 }
 
 #: Reaction time of the ``slow-reaction`` fault and pause of ``inter-byte-gap``.
@@ -119,6 +123,7 @@ class Faults:
     close_after_nak: bool = False
     glued_data: bool = False
     meter_ack: bool = False
+    cut_frame: bool = False
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> Faults:

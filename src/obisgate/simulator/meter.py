@@ -324,6 +324,11 @@ class SimulatedMeter:
             len(message),
             f" [faults: {', '.join(faults.names)}]" if faults else "",
         )
+        if faults.cut_frame and (etx := message.rfind(b"\x03")) > 0:
+            end = self._emit(out, at, prefix + message[:etx], send_baud, "readout (cut frame)")
+            out.append(Hangup(end))
+            self._reset()
+            return
         half = len(message) // 2
         message = prefix + message
         half += len(prefix)
