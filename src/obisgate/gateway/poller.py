@@ -37,6 +37,7 @@ from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.programming import read_registers_on
 from obisgate.protocol.dataset import DataSet
+from obisgate.protocol.passwords import PasswordScheme
 from obisgate.protocol.readout import BccStatus, Readout
 from obisgate.session import read_meter_on
 from obisgate.transport.url import open_transport
@@ -89,8 +90,17 @@ async def read_device(plan: DevicePlan) -> Readout:
         ProgrammingFailed: the readout succeeded, the programming session did not.
         ObisgateError: any other failure of the port or the exchanges.
     """
-    # The password is read (environment, file) before the line is taken.
-    scheme = plan.programming.scheme() if plan.programming is not None else None
+    # The password is read (environment, file) before the line is taken; when it
+    # cannot be, the readout still runs and the failure comes with it.
+    scheme: PasswordScheme | None = None
+    scheme_error: ConfigError | None = None
+    if plan.programming is not None:
+        try:
+            scheme = plan.programming.scheme()
+        except ConfigError as exc:
+            if not plan.needs_readout:
+                raise
+            scheme_error = exc
     transport = await open_transport(plan.url, plan.line, connect_timeout_s=plan.connect_timeout_s)
     try:
         await asyncio.sleep(plan.poll_delay_s)
@@ -98,6 +108,8 @@ async def read_device(plan: DevicePlan) -> Readout:
         if plan.needs_readout:
             result = await read_meter_on(transport, plan.options)
             readout = result.readout
+        if scheme_error is not None:
+            raise ProgrammingFailed(readout, scheme_error)
         if plan.programming is not None:
             if plan.needs_readout:
                 await asyncio.sleep(_BETWEEN_SESSIONS_S)
@@ -142,6 +154,7 @@ class DeviceState:
     missed_scans: int = 0
     last_duration_s: float = 0.0
     access_denied: bool = False
+    programming_failing: bool = False
     last: dict[str, SignalUpdate] = field(default_factory=dict)
 
     @property
@@ -270,9 +283,11 @@ class LinePoller:
         if result is None or updates is None:
             assert error is not None
             updates = failure_updates(state, error, now)
-        elif error is not None or state.access_denied:
-            state.status = error.kind if error is not None else AccessDeniedError.kind
-            updates[-1] = status_update(state, now)
+        else:
+            _log_programming(state, error)
+            if error is not None or state.access_denied:
+                state.status = error.kind if error is not None else AccessDeniedError.kind
+                updates[-1] = status_update(state, now)
         self._publish(updates)
         return updates
 
@@ -317,6 +332,17 @@ class LinePoller:
             except ObisgateError:
                 continue
         return await self._read(plan)
+
+
+def _log_programming(state: DeviceState, error: ObisgateError | None) -> None:
+    """Log a programming-mode failure after a good readout once, and its end once."""
+    if error is not None and not state.programming_failing:
+        if not isinstance(error, AccessDeniedError):  # that one is logged when it blocks
+            _LOGGER.warning("%s: programming mode: %s", state.plan.alias, error)
+        state.programming_failing = True
+    elif error is None and state.programming_failing and not state.access_denied:
+        _LOGGER.info("%s: programming mode works again", state.plan.alias)
+        state.programming_failing = False
 
 
 def success_updates(state: DeviceState, result: Readout, now: datetime) -> list[SignalUpdate]:
