@@ -12,6 +12,7 @@
     │   ├── AccessDeniedError          the meter refused the password (break after P1/P2)
     │   └── SessionEndedError          the meter broke off programming mode (SOH B0)
     ├── NoAnswerError                  (also TimeoutError) the meter stayed silent too long
+    │   └── TotalTimeoutError          a whole readout / session overran its total deadline
     ├── TransportError                 (also OSError) the port or connection failed
     │   ├── ConnectError               could not open the port / connect
     │   ├── ConnectionLostError        the peer closed the connection mid-exchange
@@ -36,6 +37,7 @@ __all__ = [
     "ObisgateError",
     "ProtocolError",
     "SessionEndedError",
+    "TotalTimeoutError",
     "TransportError",
     "UnexpectedMessageError",
     "UnsupportedOperation",
@@ -136,6 +138,29 @@ class NoAnswerError(ObisgateError, TimeoutError):
         else:
             msg = f"timeout: no answer from the meter ({waiting_for}) within {timeout_s:g} s"
         super().__init__(msg)
+
+
+class TotalTimeoutError(NoAnswerError):
+    """The whole exchange (or poll) took longer than its total deadline.
+
+    A meter that trickles bytes, each within the inter-byte timeout, never
+    trips the per-message timeouts; this deadline bounds it.
+
+    Attributes:
+        what: the exchange, e.g. ``"readout"``, ``"programming session"``.
+        timeout_s: the deadline in seconds.
+        received: bytes received before it passed.
+    """
+
+    kind = "timeout"
+
+    def __init__(self, what: str, timeout_s: float, received: int = 0) -> None:
+        self.what = what
+        self.waiting_for = what
+        self.timeout_s = timeout_s
+        self.received = received
+        got = f" ({received} bytes received)" if received else ""
+        Exception.__init__(self, f"timeout: the whole {what} took longer than {timeout_s:g} s{got}")
 
 
 class TransportError(ObisgateError, OSError):

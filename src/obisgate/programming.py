@@ -36,6 +36,7 @@ from obisgate.errors import (
     MeterError,
     NoAnswerError,
     ObisgateError,
+    TotalTimeoutError,
     UnexpectedMessageError,
 )
 from obisgate.protocol.actions import Action
@@ -231,7 +232,7 @@ class ProgrammingSession:
             if isinstance(exc, NoAnswerError):
                 raise
             assert sign_on_timeout_s is not None
-            raise NoAnswerError("complete sign-on", sign_on_timeout_s) from None
+            raise TotalTimeoutError("sign-on", sign_on_timeout_s) from None
         except BaseException:
             await session._abort()
             raise
@@ -618,7 +619,7 @@ async def read_registers_on(
         if isinstance(exc, NoAnswerError) or not deadline.expired():
             raise
         assert total_timeout_s is not None
-        raise NoAnswerError("register reads", total_timeout_s) from None
+        raise TotalTimeoutError("programming session", total_timeout_s) from None
 
 
 async def read_registers(

@@ -11,9 +11,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-from obisgate.errors import NoAnswerError
+from obisgate.errors import ConnectionLostError, TotalTimeoutError
 from obisgate.protocol.actions import Action, Drain, Send, SetBaud, Sleep
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.trace import Trace, TraceTarget, open_trace
@@ -43,6 +43,17 @@ class SansIOClient(Protocol):
     def receive_data(self, data: bytes) -> list[Action]: ...
 
     def timeout(self) -> list[Action]: ...
+
+    def connection_lost(self, error: ConnectionLostError) -> list[Action]: ...
+
+
+@runtime_checkable
+class RateSwitchAware(Protocol):
+    """A client that holds bytes back until the driver reports its rate switch."""
+
+    discarded: int
+
+    def rate_switched(self, *, discard: bool) -> list[Action]: ...
 
 
 class Exchange:
@@ -112,18 +123,38 @@ class Exchange:
             NoAnswerError: the client's read deadline passed.
             ConnectionLostError: end of stream or a failed port.
         """
-        await self.perform(actions)
+        await self._perform_all(client, actions)
         while not client.done:
-            data = await self._read(client.read_timeout_s)
-            if data is None:
+            try:
+                data = await self._read(client.read_timeout_s)
+            except ConnectionLostError as exc:
                 if self.trace:
-                    self.trace.note(f"no bytes for {client.read_timeout_s:g} s")
-                actions = client.timeout()
+                    self.trace.note(f"connection closed: {exc}")
+                actions = client.connection_lost(exc)
             else:
-                actions = client.receive_data(data)
-                if self.on_progress:
-                    self.on_progress(self.received, client.waiting_for)
+                if data is None:
+                    if self.trace:
+                        self.trace.note(f"no bytes for {client.read_timeout_s:g} s")
+                    actions = client.timeout()
+                else:
+                    actions = client.receive_data(data)
+                    if self.on_progress:
+                        self.on_progress(self.received, client.waiting_for)
+            await self._perform_all(client, actions)
+
+    async def _perform_all(self, client: SansIOClient, actions: Sequence[Action]) -> None:
+        """Carry out ``actions``; after a rate switch, tell a client that waits for it."""
+        while actions:
             await self.perform(actions)
+            switched = any(isinstance(a, SetBaud) for a in actions)
+            if not switched or not isinstance(client, RateSwitchAware):
+                return
+            before = client.discarded
+            actions = client.rate_switched(discard=self.transport.can_set_baud)
+            if client.discarded > before and self.trace:
+                self.trace.note(
+                    f"discarded {client.discarded - before} bytes received while the rate switched"
+                )
 
     async def _read(self, timeout_s: float) -> bytes | None:
         try:
@@ -151,7 +182,8 @@ async def read_meter_on(
     with; the caller switches it back before the next request.
 
     Raises:
-        NoAnswerError: silence longer than the options allow, or the whole
+        NoAnswerError: silence longer than the options allow;
+            :class:`~obisgate.errors.TotalTimeoutError` when the whole
             readout took longer than ``total_timeout_s``.
         ChecksumError, FramingError: the meter's bytes were wrong.
         ConnectionLostError: the connection dropped.
@@ -167,7 +199,7 @@ async def read_meter_on(
     except TimeoutError as exc:
         if not deadline.expired() or total_timeout_s is None:
             raise
-        raise NoAnswerError("complete readout", total_timeout_s, exchange.received) from exc
+        raise TotalTimeoutError("readout", total_timeout_s, exchange.received) from exc
     finally:
         if trace is not None:
             trace.flush()

@@ -16,6 +16,7 @@ __all__ = ["Trace", "TraceTarget", "open_trace"]
 _PRINTABLE = bytes(b if 0x20 <= b < 0x7F else 0x2E for b in range(256))
 _BYTES_PER_LINE = 16
 _MASK = b"********"
+_FRAME_TAIL = _MASK + b")\x03"  # then the BCC of the password frame
 
 SecretSource = Callable[[], Iterable[bytes]]
 
@@ -107,7 +108,7 @@ class Trace:
                 hidden[start : start + len(secret)] = b"\x01" * len(secret)
                 start = plain.find(secret, start + 1)
         if not any(hidden):
-            return data
+            return self._mask_bcc(data)
         out = bytearray()
         i = 0
         while i < len(data):
@@ -118,11 +119,33 @@ class Trace:
             else:
                 out.append(data[i])
                 i += 1
+        return self._mask_bcc(bytes(out))
+
+    @staticmethod
+    def _mask_bcc(data: bytes) -> bytes:
+        """Hide the BCC behind a masked password frame ``(********) ETX BCC``: it is
+        the XOR of the password's characters."""
+        plain = data.translate(MASK_7BIT)
+        start = plain.find(_FRAME_TAIL)
+        if start < 0:
+            return data
+        out = bytearray(data)
+        while start >= 0:
+            bcc = start + len(_FRAME_TAIL)
+            if bcc < len(out):
+                out[bcc] = 0x2A  # "*"
+            start = plain.find(_FRAME_TAIL, bcc)
         return bytes(out)
 
     def _possible_prefix(self, data: bytes) -> int:
         plain = data.translate(MASK_7BIT)
         best = 0
+        if self._secrets or self._sources:
+            # A masked password frame whose BCC has not arrived yet.
+            for n in range(len(_FRAME_TAIL), len(_MASK), -1):
+                if plain.endswith(_FRAME_TAIL[:n]):
+                    best = n
+                    break
         for secret in self._all_secrets():
             for n in range(min(len(secret) - 1, len(plain)), best, -1):
                 if plain.endswith(secret[:n]):

@@ -255,7 +255,7 @@ def test_every_error_is_reported_at_once_with_line_and_field(tmp_path: Path) -> 
         device = "/dev/ttyUSB0"
         baudrate = 310
         t2 = "2000"
-        type = "D"
+        type = "Q"
 
         [[devices]]
         device_alias = "m1"
@@ -341,7 +341,7 @@ def test_every_error_is_reported_at_once_with_line_and_field(tmp_path: Path) -> 
         f"{path}:4: devices[0]: baudrate: got 310; allowed: 300, 600, 1200, 2400, 4800, 9600, 19200"
     )
     assert "allowed: 200 to 1500 ms" in by_field[("devices[0]", "t2")]
-    assert "allowed: A, B, C" in by_field[("devices[0]", "type")]
+    assert "allowed: A, B, C, D" in by_field[("devices[0]", "type")]
     assert "required with ip" in by_field[("devices[1]", "port")]
     assert "'m1' is already used by devices[0] (line 1)" in by_field[("devices[1]", "device_alias")]
     assert "did you mean 'max_baud'?" in by_field[("devices[1]", "baud")]

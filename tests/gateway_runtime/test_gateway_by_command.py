@@ -112,4 +112,31 @@ async def test_missing_password_variable_is_a_configuration_status(
         updates = await poll_once(tmp_path, config_text(sim.port, base.address))
     by_signal = {u.signal: u for u in updates}
     assert by_signal[STATUS_SIGNAL].value == "configuration error"
-    assert by_signal["energy"].quality == Quality.NOT_TOPICAL
+    # A programming-mode failure never throws away the readout of the same poll.
+    assert by_signal["energy"].quality is Quality.VALID
+    assert by_signal["secret_register"].quality == Quality.NOT_TOPICAL
+
+
+async def test_refused_password_is_not_sent_again_and_the_readout_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OBISGATE_TEST_PW", "wrong-one")
+    base = get_profile("e350")
+    programming = ProgrammingProfile.from_lines(base.lines, password=PASSWORD)
+    async with await serve_tcp(base.replace(programming=programming)) as sim:
+        path = tmp_path / "gw.toml"
+        path.write_text(
+            config_text(sim.port, base.address, "retries = 2").replace("retries = 0\n", "", 1)
+        )
+        (plan,) = plans_from_config(load_config(path))
+        sink: list[SignalUpdate] = []
+        poller = LinePoller([DeviceState(plan)], sink.extend)
+        for _ in range(3):
+            await poller.poll(poller.states[0])
+        sessions = sim.stats.programming_sessions
+    assert sessions == 1  # the wrong password went to the meter once, never again
+    statuses = [u.value for u in sink if u.signal == STATUS_SIGNAL]
+    assert statuses == ["access denied"] * 3
+    energy = [u for u in sink if u.signal == "energy"]
+    assert [u.quality for u in energy] == [Quality.VALID] * 3
+    assert energy[-1].value == pytest.approx(1234.12)

@@ -394,6 +394,7 @@ async def test_cli_get(kind: str) -> None:
 async def test_cli_set_refused_without_allow_write(tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text(PASSWORD + "\n")
+    pw.chmod(0o600)
     async with simulator("tcp") as sim:
         refused = await cli("set", sim.url, "0.9.1", "120000", "--password-file", str(pw), *FAST)
         assert refused.exit_code == 2
@@ -535,3 +536,14 @@ async def test_password_never_appears_in_logs_traces_or_output(
         assert text, name
         assert _leaks(text, PASSWORD) == [], f"password found in {name}"
         assert _leaks(text, PASSWORD[::-1]) == [], f"wrong password found in {name}"
+
+
+async def test_cli_warns_about_a_password_file_readable_by_others(tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text(PASSWORD + "\nsecond line is not part of it\n")
+    pw.chmod(0o644)
+    async with simulator("tcp") as sim:
+        result = await cli("get", sim.url, "0.9.1", "--password-file", str(pw), *FAST)
+    assert result.exit_code == 0, result.stderr
+    assert "readable by group or others" in result.stderr
+    assert PASSWORD not in result.stderr

@@ -414,11 +414,13 @@ def test_identification_that_starts_like_the_echo_is_not_swallowed() -> None:
 
 
 def test_echo_not_stripped_when_disabled() -> None:
-    # The request echo is skipped as a foreign request; the ACK echo is not data.
+    # The request echo is skipped as a foreign request; the ACK echo is skipped
+    # as an acknowledgement line, and the data behind it is kept.
     client, _ = run(ReadoutOptions(strip_echo=False), [REQUEST + LGZ_IDENT])
     assert client.events == [IdentificationReceived(LGZ)]
-    with pytest.raises(FramingError, match="0x06"):
-        client.receive_data(ACK_040 + DATA_10_1)
+    client.receive_data(ACK_040 + DATA_10_1)
+    assert client.result is not None
+    assert client.result.readout.bcc is BccStatus.VALID
 
 
 @pytest.mark.parametrize("request_start", ["/2", "/#"])
@@ -676,7 +678,7 @@ def test_identification_line_without_end() -> None:
 
 @pytest.mark.parametrize(
     "data",
-    [b"\x06", b"\x15", b"\x01P0\x02(12314330)\x03e", b"\x03C", b"\x04", b"\x1b"],
+    [b"\x06\x15", b"\x06\x02", b"\x15", b"\x01P0\x02(12314330)\x03e", b"\x03C", b"\x04", b"\x1b"],
 )
 def test_control_byte_where_data_is_expected(data: bytes) -> None:
     client, _ = run(ReadoutOptions(strip_echo=False), [LGZ_IDENT])

@@ -53,8 +53,12 @@ def test_client_raises_only_protocol_errors(
     if client.done:
         assert client.result is not None
         return
-    with pytest.raises((NoAnswerError, ChecksumError)):
+    # Silence may still complete it (held bytes, a frame cut after "!" CR LF) or fail it.
+    try:
         client.timeout()
+    except (NoAnswerError, ProtocolError):
+        return
+    assert client.result is not None
 
 
 # -- round trips -------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
@@ -21,7 +22,7 @@ from obisgate.errors import (
     TransportError,
 )
 
-__all__ = ["EXIT_CODES", "fail", "run_async", "setup_logging"]
+__all__ = ["EXIT_CODES", "SECONDS", "Seconds", "fail", "run_async", "setup_logging"]
 
 T = TypeVar("T")
 
@@ -35,6 +36,29 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (TransportError, 6),
     (MeterError, 7),
 )
+
+
+class Seconds(click.ParamType[float, Any]):
+    """A finite, positive number of seconds; ``inf``, ``nan``, 0 and negatives are refused.
+
+    Click reports a refusal as a usage error (exit 2) naming the option and the unit.
+    """
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"{value!r}: a finite number of seconds above 0", param, ctx)
+        return number
+
+
+SECONDS = Seconds()
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -9,6 +9,7 @@ or error messages.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import io
@@ -16,19 +17,25 @@ import json
 import os
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from obisgate.cli.common import fail, run_async, setup_logging
+from obisgate.cli.common import SECONDS, fail, run_async, setup_logging
 from obisgate.cli.main import main
-from obisgate.cli.read_command import line_options, readout_options
-from obisgate.errors import ConfigError, MeterError
+from obisgate.cli.read_command import DEFAULT_TOTAL_TIMEOUT_S, line_options, readout_options
+from obisgate.errors import ConfigError, MeterError, TotalTimeoutError
 from obisgate.formats import FORMATS, datasets_to_list, identification_to_dict, table_lines
 from obisgate.programming import ProgrammingSession, RegisterReading
 from obisgate.protocol.loadprofile import LoadProfile
-from obisgate.protocol.passwords import SCHEME_NAMES, PasswordScheme, Secret, make_scheme
+from obisgate.protocol.passwords import (
+    SCHEME_NAMES,
+    PasswordScheme,
+    Secret,
+    make_scheme,
+    password_file_is_private,
+    read_password_file,
+)
 from obisgate.protocol.programming import Answer, ProgrammingOptions
 from obisgate.trace import open_trace
 from obisgate.transport.base import LineSettings
@@ -37,6 +44,9 @@ __all__ = ["get", "main", "profile", "set_register"]
 
 T = TypeVar("T")
 
+_READABLE_FILE_WARNING = (
+    "obisgate: warning: the password file is readable by group or others; chmod 600 it"
+)
 _VISIBLE_ARGUMENT_WARNING = (
     "obisgate: warning: --password is visible in the process list and shell "
     "history; prefer --password-env VAR or --password-file FILE"
@@ -93,6 +103,13 @@ def programming_options(fn: Any) -> Any:
             help="Repeats after a NAK or a wrong checksum before giving up.",
         ),
         click.option(
+            "--total-timeout",
+            type=SECONDS,
+            default=DEFAULT_TOTAL_TIMEOUT_S,
+            show_default=True,
+            help="Limit for the whole programming session, in seconds.",
+        ),
+        click.option(
             "--command-delay",
             "command_delay_ms",
             type=int,
@@ -124,13 +141,9 @@ def _password(params: dict[str, Any]) -> Secret | None:
             raise ConfigError(f"environment variable {var} is not set")
         return Secret(value)
     if params.get("password_file"):
-        try:
-            text = Path(params["password_file"]).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read the password file: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError("the password file is not UTF-8 text") from None
-        return Secret(text.splitlines()[0] if text else "")
+        if not password_file_is_private(params["password_file"]):
+            click.echo(_READABLE_FILE_WARNING, err=True)
+        return Secret(read_password_file(params["password_file"]))
     if params.get("password_arg") is not None:
         click.echo(_VISIBLE_ARGUMENT_WARNING, err=True)
         return Secret(params["password_arg"])
@@ -177,11 +190,22 @@ def _run_session(
         except ConfigError as exc:
             fail(str(exc), 2)
 
+        total = params["total_timeout"]
+
         async def go() -> T:
-            async with await ProgrammingSession.connect(
-                url, options, scheme, line=line, trace=trace, keepalive_interval_s=30.0
-            ) as session:
-                return await body(session)
+            deadline = asyncio.timeout(total)
+            try:
+                async with (
+                    deadline,
+                    await ProgrammingSession.connect(
+                        url, options, scheme, line=line, trace=trace, keepalive_interval_s=30.0
+                    ) as session,
+                ):
+                    return await body(session)
+            except TimeoutError:
+                if not deadline.expired():
+                    raise
+                raise TotalTimeoutError("programming session", total) from None
 
         return run_async(go)
 

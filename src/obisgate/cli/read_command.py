@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from obisgate.cli.common import fail, run_async, setup_logging
+from obisgate.cli.common import SECONDS, fail, run_async, setup_logging
 from obisgate.cli.main import main
 from obisgate.errors import ConfigError
 from obisgate.formats import FORMATS, render
@@ -21,6 +21,8 @@ from obisgate.transport.base import LineSettings
 __all__ = ["line_options", "read", "readout_options"]
 
 _RATES = [str(b) for b in BAUD_TO_MODE_C_CHAR]
+#: Default limit for a whole readout or programming session from the CLI.
+DEFAULT_TOTAL_TIMEOUT_S = 600.0
 
 
 def line_options(fn: Any) -> Any:
@@ -34,7 +36,7 @@ def line_options(fn: Any) -> Any:
         click.option(
             "--timeout",
             "timeout_s",
-            type=float,
+            type=SECONDS,
             default=2.5,
             show_default=True,
             help="Seconds to wait for the meter to answer (and longest silence is 1.5 s or this, whichever is larger).",
@@ -223,9 +225,10 @@ class _Progress:
 )
 @click.option(
     "--total-timeout",
-    type=float,
-    default=None,
-    help="Limit for the whole readout, in seconds.",
+    type=SECONDS,
+    default=DEFAULT_TOTAL_TIMEOUT_S,
+    show_default=True,
+    help="Limit for the whole readout, in seconds (a 300 Bd readout of 4 minutes fits).",
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @line_options

@@ -11,6 +11,8 @@ from typing import Any
 from obisgate.gateway.outputs import Fanout, Output
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ReadFunction, read_device
+from obisgate.gateway.push import PushListener
+from obisgate.protocol.identification import ProtocolMode
 
 __all__ = ["Gateway"]
 
@@ -19,7 +21,8 @@ class Gateway:
     """Polls every device plan and delivers the updates to the outputs.
 
     Devices are grouped into lines by ``port_key``; each line gets one
-    :class:`LinePoller` task. First polls are spread evenly over each device's
+    :class:`LinePoller` task. A push meter (mode D) gets a
+    :class:`~obisgate.gateway.push.PushListener` that keeps its port open. First polls are spread evenly over each device's
     scan period so that many meters do not all start at once.
 
     Args:
@@ -39,8 +42,12 @@ class Gateway:
         self.fanout = Fanout(outputs)
         self._read = read
         lines: dict[str, list[DeviceState]] = defaultdict(list)
+        self.push_states: list[DeviceState] = []
         for state in self.states:
-            lines[state.plan.port_key].append(state)
+            if state.plan.options.mode is ProtocolMode.D:
+                self.push_states.append(state)
+            else:
+                lines[state.plan.port_key].append(state)
         self.lines = dict(lines)
 
     def _offsets(self) -> dict[str, float]:
@@ -69,6 +76,12 @@ class Gateway:
             )
             for key, states in self.lines.items()
         ]
+        tasks += [
+            asyncio.create_task(
+                PushListener(state, self.fanout.publish).run(), name=f"push {state.plan.alias}"
+            )
+            for state in self.push_states
+        ]
         failed: BaseException | None = None
         try:
             stopper = asyncio.create_task(stop.wait())
@@ -90,7 +103,7 @@ class Gateway:
         """Counters for monitoring and benchmarks."""
         return {
             "devices": len(self.states),
-            "lines": len(self.lines),
+            "lines": len(self.lines) + len(self.push_states),
             "polls": sum(s.polls for s in self.states),
             "failures": sum(s.failures for s in self.states),
             "missed_scans": sum(s.missed_scans for s in self.states),

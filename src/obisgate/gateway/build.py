@@ -41,6 +41,7 @@ def device_plan(device: DeviceConfig, signals: tuple[SignalConfig, ...]) -> Devi
         poll_delay_s=device.poll_delay_ms / 1000,
         close_delay_s=device.serial_close_delay / 1000,
         retries=device.retries,
+        total_timeout_s=device.total_timeout_s,
         signals=plans,
         programming=programming,
     )

@@ -27,10 +27,15 @@ Devices (``[[devices]]``), defaults in brackets:
 * Protocol: ``serialnumber`` [0] (device address, 1-32 of 0-9 A-Z a-z space;
   ``0`` sends ``/?!``, which every meter on a shared bus may answer: warned when
   the port is shared), ``type`` [C] (mode A, B or C, passed to the reader as the
-  forced mode), ``t2`` [300] ms (200-1500) before acknowledging in mode C,
+  forced mode; D: a push meter whose port stays open, each complete telegram
+  being one readout, published at most every ``scan_rate_ms`` and turning not
+  topical after ``timeout_ms`` of silence), ``t2`` [300] ms (200-1500) before acknowledging in mode C,
   ``timeout_ms`` [2500] for the first byte of an answer, ``inter_byte_timeout_ms``
   [1500], ``poll_delay_ms`` [200] before sending anything, ``scan_rate_ms``
-  [10000] (100 ms to 1 day) between readouts.
+  [10000] (100 ms to 1 day) between readouts, ``total_timeout_ms`` [the scan
+  rate, at least 10000] (100 ms to 1 day) limit for one whole poll (opening,
+  retries, readout, programming session): when it passes the poll is
+  abandoned, the port released and ``_status`` is ``timeout``.
 * Reader options: ``max_baud`` [none], ``force_baud`` [none], ``switch_baud`` [1]
   (0: never switch rate), ``wakeup`` [0] (number of NUL bytes sent first, 0-10000;
   ``true`` = 66, the standard's 2.2 s at 300 Bd; ``false`` = 0),
@@ -41,9 +46,10 @@ Devices (``[[devices]]``), defaults in brackets:
   ``decimal_comma`` [0] (accept ``7,4`` in numbers of this meter),
   ``baud_change_delay_ms`` [0] (extra wait after the ACK drained, before the
   switch).
-* Programming-mode password (future): ``password_env`` (name of an environment
-  variable) or ``password_file`` (path, relative to the configuration file); a
-  plain ``password`` is accepted with a warning. At most one of the three.
+* Programming-mode password: ``password_env`` (name of an environment
+  variable) or ``password_file`` (path, relative to the configuration file;
+  its first line, without the line end, is the password; a warning when group
+  or others may read it); a plain ``password`` is accepted with a warning. At most one of the three.
   Their values never appear in messages, logs or ``repr``.
 
 Signals (``[[signals]]``):
@@ -125,6 +131,7 @@ from obisgate.gateway.config_models import (
 )
 from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.outputs.sections import OUTPUT_SECTIONS, SIGNAL_CHECKS
+from obisgate.protocol.passwords import password_file_is_private
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -201,6 +208,8 @@ class _Builder:
                 ConfigProblem(str(self.tables.source), "no devices: add at least one device")
             )
         self._shared_bus_warnings(devices)
+        self._password_file_warnings(devices)
+        self._push_problems(devices, signals)
         if self.problems:
             raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
         assert isinstance(storage, StorageConfig)
@@ -367,6 +376,46 @@ class _Builder:
             return model()
         result: BaseModel | None = self._validate(row, model, row.fields)
         return result
+
+    def _push_problems(
+        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
+    ) -> None:
+        """A push meter (type D) needs a line of its own and cannot be asked anything."""
+        ports: dict[str, list[str]] = {}
+        for device in devices.values():
+            if device.enable:
+                ports.setdefault(device.port_key, []).append(device.device_alias)
+        for device in devices.values():
+            if not device.enable or device.type != "D":
+                continue
+            row = self._device_rows[device.device_alias]
+            sharing = [a for a in ports[device.port_key] if a != device.device_alias]
+            if sharing:
+                self.problems.append(
+                    row.problem(
+                        f"a push meter (type D) needs a line of its own; "
+                        f"{device.url_or_port} is also used by {', '.join(sharing)}",
+                        "type",
+                    )
+                )
+        push = {d.device_alias for d in devices.values() if d.type == "D"}
+        for signal in signals:
+            if signal.device_alias in push and signal.read_by == "command":
+                row = self._signal_rows[signal.key]
+                self.problems.append(
+                    row.problem("a push meter (type D) cannot be read by command", "read_by")
+                )
+
+    def _password_file_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
+        for device in devices.values():
+            path = device.password_file
+            if path is not None and not password_file_is_private(path):
+                self.warnings.append(
+                    self._device_rows[device.device_alias].problem(
+                        "password_file is readable by group or others; chmod 600 it",
+                        "password_file",
+                    )
+                )
 
     def _shared_bus_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
         rows = self._device_rows

@@ -31,6 +31,7 @@ from obisgate.gateway.outputs.iec104_config import Iec104Config
 from obisgate.gateway.outputs.modbus_config import ModbusConfig
 from obisgate.gateway.outputs.mqtt_config import MqttConfig
 from obisgate.gateway.plan import SignalPlan
+from obisgate.protocol.passwords import read_password_file
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -65,6 +66,10 @@ def connection_problems(given: set[str]) -> list[tuple[str | None, str]]:
     if len(secrets) > 1:
         problems.append((secrets[1], f"give only one of {', '.join(sorted(SECRET_FIELDS))}"))
     return problems
+
+
+#: The smallest default total deadline of a poll (a slow 300 Bd readout must fit).
+MIN_DEFAULT_TOTAL_TIMEOUT_MS = 10_000
 
 
 class DeviceConfig(BaseModel):
@@ -111,7 +116,7 @@ class DeviceConfig(BaseModel):
             cells.pattern(r"[0-9A-Za-z ]{1,32}", "1-32 of 0-9, A-Z, a-z, space (0 = no address)")
         ),
     ] = "0"
-    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C"))] = "C"
+    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C, D"))] = "C"
     t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = 300
     timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = 2500
     inter_byte_timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = (
@@ -119,6 +124,9 @@ class DeviceConfig(BaseModel):
     )
     poll_delay_ms: cells.Millis = 200
     scan_rate_ms: Annotated[int, BeforeValidator(cells.int_range(100, 86_400_000, " ms"))] = 10000
+    total_timeout_ms: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(100, 86_400_000, " ms")))
+    ] = None
     max_baud: cells.OptBaud = None
     force_baud: cells.OptBaud = None
     switch_baud: cells.Switch = True
@@ -228,6 +236,13 @@ class DeviceConfig(BaseModel):
         )
 
     @property
+    def total_timeout_s(self) -> float:
+        """Limit for one whole poll: ``total_timeout_ms``, else the scan rate, at least 10 s."""
+        if self.total_timeout_ms is not None:
+            return self.total_timeout_ms / 1000
+        return max(self.scan_rate_ms, MIN_DEFAULT_TOTAL_TIMEOUT_MS) / 1000
+
+    @property
     def mode(self) -> ProtocolMode:
         """The configured protocol mode (``type``)."""
         return ProtocolMode(self.type)
@@ -262,7 +277,8 @@ class DeviceConfig(BaseModel):
     def resolve_password(self) -> SecretStr | None:
         """The programming-mode password from ``password``, ``password_env`` or ``password_file``.
 
-        Read when called, never at load time. A file's trailing line break is dropped.
+        Read when called, never at load time. From a file: its first line, without
+        the line end (the CLI's rule too).
 
         Raises:
             ConfigError: the environment variable is not set or the file cannot
@@ -279,12 +295,11 @@ class DeviceConfig(BaseModel):
             return SecretStr(value)
         if self.password_file is not None:
             try:
-                text = self.password_file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+                return SecretStr(read_password_file(self.password_file))
+            except ConfigError:
                 raise ConfigError(
                     f"device {self.device_alias}: cannot read the password_file"
                 ) from None
-            return SecretStr(text.rstrip("\r\n"))
         return None
 
 

@@ -35,10 +35,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, NamedTuple, Self
 
-from obisgate import ConfigError
+from obisgate import ConfigError, ObisgateError
 from obisgate.gateway.quality import Quality
 
-__all__ = ["HistoryRecord", "HistoryRow", "HistoryStore", "HistoryValue"]
+__all__ = ["HistoryRecord", "HistoryRow", "HistoryStore", "HistoryValue", "HistoryWriteError"]
 
 SCHEMA_VERSION = 1
 
@@ -68,6 +68,12 @@ CREATE TABLE IF NOT EXISTS samples (
 );
 CREATE INDEX IF NOT EXISTS samples_series_ts ON samples (series, ts);
 """
+
+
+class HistoryWriteError(ObisgateError):
+    """A batch could not be stored (disk full, file read-only, database locked too long)."""
+
+    kind = "history error"
 
 
 class HistoryRecord(NamedTuple):
@@ -175,6 +181,7 @@ class HistoryStore:
 
     Raises:
         ConfigError: the file is missing (``create=False``), cannot be opened,
+            cannot be written (``create=True``: a read-only file or directory),
             is not an SQLite database, or was written by a newer schema version.
     """
 
@@ -228,7 +235,17 @@ class HistoryStore:
             if version == 0:
                 raise ConfigError(f"{self.path} is not an obisgate history database")
             return
-        conn.execute("PRAGMA journal_mode=WAL")
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # A write that is rolled back: a read-only file fails now, not at the first batch.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(f"PRAGMA user_version={version}")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+        except sqlite3.OperationalError as exc:
+            raise ConfigError(f"cannot write the history database {self.path}: {exc}") from None
         conn.execute(f"PRAGMA synchronous={synchronous}")
         if version < SCHEMA_VERSION:
             conn.execute("BEGIN IMMEDIATE")
@@ -270,8 +287,8 @@ class HistoryStore:
         Raises:
             ValueError: a time stamp is naive (no time zone).
             TypeError: a value of a type the history cannot hold.
-            sqlite3.Error: the disk failed (full, read-only, locked longer than
-                ``busy_timeout_s``); nothing of the batch is stored.
+            HistoryWriteError: the disk failed (full, read-only, locked longer
+                than ``busy_timeout_s``); nothing of the batch is stored.
         """
         rows: list[tuple[str, str, int, int, object, str | None, int]] = []
         for record in records:
@@ -289,6 +306,15 @@ class HistoryStore:
             )
         if not rows:
             return 0
+        try:
+            self._insert(rows)
+        except sqlite3.Error as exc:
+            raise HistoryWriteError(
+                f"cannot store {len(rows)} readings in {self.path}: {exc}"
+            ) from exc
+        return len(rows)
+
+    def _insert(self, rows: list[tuple[str, str, int, int, object, str | None, int]]) -> None:
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
@@ -305,7 +331,6 @@ class HistoryStore:
                     conn.execute("ROLLBACK")
                 self._series.clear()  # ids created in the rolled-back transaction are gone
                 raise
-        return len(rows)
 
     def _series_ids(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         cache = self._series

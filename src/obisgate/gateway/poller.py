@@ -9,6 +9,16 @@ scans are counted and the schedule moves to the next slot in the future.
 A failed readout (after its retries) marks that device's signals not topical,
 keeps their last values and sets its status signal; other devices are never
 touched. A device going down is logged once, and coming back once.
+
+Every poll of a device (opening, retries, readout and programming session) is
+bounded by its total deadline (``DevicePlan.total_timeout_s``): a meter that
+trickles bytes forever is abandoned, its port released, its status set to
+``timeout``, and the next device of the line is polled on time.
+
+A refused password is never sent again: the device's programming-mode reads
+stop (status ``access denied``) until the configuration is reloaded or the
+gateway restarted, since meters lock after a few wrong passwords. A failed
+programming session never throws away the good readout of the same poll.
 """
 
 from __future__ import annotations
@@ -20,18 +30,28 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from obisgate.errors import AccessDeniedError, ConfigError, ObisgateError
+from obisgate.errors import AccessDeniedError, ConfigError, ObisgateError, TotalTimeoutError
 from obisgate.gateway.mapping import map_readout
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.programming import read_registers_on
 from obisgate.protocol.dataset import DataSet
+from obisgate.protocol.passwords import PasswordScheme
 from obisgate.protocol.readout import BccStatus, Readout
 from obisgate.session import read_meter_on
 from obisgate.transport.url import open_transport
 
-__all__ = ["DeviceState", "LinePoller", "ReadFunction", "read_device"]
+__all__ = [
+    "DeviceState",
+    "LinePoller",
+    "ProgrammingFailed",
+    "ReadFunction",
+    "failure_updates",
+    "read_device",
+    "status_update",
+    "success_updates",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,37 +62,68 @@ ReadFunction = Callable[[DevicePlan], Awaitable[Readout]]
 _BETWEEN_SESSIONS_S = 0.2
 
 
+class ProgrammingFailed(ObisgateError):
+    """The programming session of a poll failed after a good readout.
+
+    Attributes:
+        readout: the standard readout of the same poll (its values are kept).
+        cause: what went wrong in programming mode.
+    """
+
+    def __init__(self, readout: Readout, cause: ObisgateError) -> None:
+        self.readout = readout
+        self.cause = cause
+        self.kind = cause.kind
+        super().__init__(f"programming mode: {cause}")
+
+
 async def read_device(plan: DevicePlan) -> Readout:
     """Open the device's line, wait ``poll_delay``, read, wait ``close_delay``, release.
 
     The standard readout serves the signals taken from it; signals read by
     command are read in one programming session afterwards (signed on and
-    off), and their data sets are put first in the returned readout.
+    off), and their data sets are put first in the returned readout. The
+    caller bounds the whole call in time (:class:`LinePoller` applies
+    ``plan.total_timeout_s``); cancelling it releases the port.
 
     Raises:
-        ObisgateError: any failure of the port or the exchanges.
+        ProgrammingFailed: the readout succeeded, the programming session did not.
+        ObisgateError: any other failure of the port or the exchanges.
     """
-    # The password is read (environment, file) before the line is taken.
-    scheme = plan.programming.scheme() if plan.programming is not None else None
+    # The password is read (environment, file) before the line is taken; when it
+    # cannot be, the readout still runs and the failure comes with it.
+    scheme: PasswordScheme | None = None
+    scheme_error: ConfigError | None = None
+    if plan.programming is not None:
+        try:
+            scheme = plan.programming.scheme()
+        except ConfigError as exc:
+            if not plan.needs_readout:
+                raise
+            scheme_error = exc
     transport = await open_transport(plan.url, plan.line, connect_timeout_s=plan.connect_timeout_s)
     try:
         await asyncio.sleep(plan.poll_delay_s)
         readout = Readout((), BccStatus.ABSENT)
         if plan.needs_readout:
-            result = await read_meter_on(
-                transport, plan.options, total_timeout_s=plan.total_timeout_s
-            )
+            result = await read_meter_on(transport, plan.options)
             readout = result.readout
+        if scheme_error is not None:
+            raise ProgrammingFailed(readout, scheme_error)
         if plan.programming is not None:
             if plan.needs_readout:
                 await asyncio.sleep(_BETWEEN_SESSIONS_S)
-            readings = await read_registers_on(
-                transport,
-                plan.command_tags,
-                options=plan.programming.options,
-                scheme=scheme,
-                total_timeout_s=plan.total_timeout_s,
-            )
+            try:
+                readings = await read_registers_on(
+                    transport,
+                    plan.command_tags,
+                    options=plan.programming.options,
+                    scheme=scheme,
+                )
+            except ObisgateError as exc:
+                if not plan.needs_readout:
+                    raise
+                raise ProgrammingFailed(readout, exc) from exc
             answered: list[DataSet] = []
             for tag, reading in readings.items():
                 if reading.error is not None:
@@ -102,7 +153,16 @@ class DeviceState:
     failures: int = 0
     missed_scans: int = 0
     last_duration_s: float = 0.0
+    access_denied: bool = False
+    programming_failing: bool = False
     last: dict[str, SignalUpdate] = field(default_factory=dict)
+
+    @property
+    def effective_plan(self) -> DevicePlan:
+        """The plan to poll with: without programming mode once a password was refused."""
+        if self.access_denied and self.plan.programming is not None:
+            return replace(self.plan, programming=None)
+        return self.plan
 
 
 Publish = Callable[[Sequence[SignalUpdate]], None]
@@ -182,91 +242,162 @@ class LinePoller:
             due[alias] = following
 
     async def poll(self, state: DeviceState) -> list[SignalUpdate]:
-        """Read one device (with retries) and publish its updates.
+        """Read one device (with retries, within its total deadline) and publish its updates.
 
-        Never raises for the device's sake: a meter error, and even a bug in
-        handling this one device, becomes that device's failure, so the other
-        devices of the line go on being polled.
+        Never raises for the device's sake: a meter error, an overrun deadline,
+        and even a bug in handling this one device, becomes that device's
+        failure, so the other devices of the line go on being polled.
         """
         plan = state.plan
         began = self._clock()
         error: ObisgateError | None = None
         result: Readout | None = None
-        for _attempt in range(1 + plan.retries):
+        if state.access_denied and not state.effective_plan.needs_readout:
+            error = AccessDeniedError("password refused earlier: not sent again until reload")
+        else:
             try:
-                result = await self._read(plan)
-                break
-            except (ConfigError, AccessDeniedError) as exc:
-                error = exc  # retrying cannot help (and a wrong password may lock the meter)
-                break
+                result = await self._within_deadline(state.effective_plan)
+            except ProgrammingFailed as exc:
+                result, error = exc.readout, exc.cause
             except ObisgateError as exc:
                 error = exc
             except Exception as exc:
                 error = _internal_error(plan.alias, exc)
-                break
+        if isinstance(error, AccessDeniedError) and not state.access_denied:
+            state.access_denied = True
+            _LOGGER.warning(
+                "%s: password refused; programming-mode reads stop until the "
+                "configuration is reloaded",
+                plan.alias,
+            )
         state.polls += 1
         state.last_duration_s = self._clock() - began
         now = self._now()
         updates: list[SignalUpdate] | None = None
         if result is not None:
             try:
-                updates = self._succeeded(state, result, now)
+                updates = success_updates(state, result, now)
             except Exception as exc:
                 error = _internal_error(plan.alias, exc)
-        if updates is None:
+                result = None
+        if result is None or updates is None:
             assert error is not None
-            updates = self._failed(state, error, now)
+            updates = failure_updates(state, error, now)
+        else:
+            _log_programming(state, error)
+            if error is not None or state.access_denied:
+                state.status = error.kind if error is not None else AccessDeniedError.kind
+                updates[-1] = status_update(state, now, updates[-1].raw)
         self._publish(updates)
         return updates
 
-    def _succeeded(self, state: DeviceState, result: Readout, now: datetime) -> list[SignalUpdate]:
-        if state.up is False:
-            _LOGGER.info("%s: answering again", state.plan.alias)
-        state.up = True
-        state.status = "ok"
-        updates = map_readout(state.plan, result, now)
-        for update in updates:
-            state.last[update.signal] = update
-        ident = result.identification
-        line = None if ident is None else ident.to_bytes().decode("latin-1").rstrip("\r\n")
-        updates.append(self._status(state, now, line))
-        return updates
+    async def _within_deadline(self, plan: DevicePlan) -> Readout:
+        """The attempts of one poll, abandoned when ``plan.total_timeout_s`` passes.
 
-    def _failed(
-        self, state: DeviceState, error: ObisgateError, now: datetime
-    ) -> list[SignalUpdate]:
-        state.failures += 1
-        if state.up is not False:
-            _LOGGER.warning("%s: %s", state.plan.alias, error)
-        state.up = False
-        state.status = error.kind
-        updates: list[SignalUpdate] = []
-        for signal in state.plan.signals:
-            last = state.last.get(signal.alias)
-            if last is None:
-                update = SignalUpdate(
-                    state.plan.alias,
-                    signal.alias,
-                    None,
-                    signal.unit,
-                    now,
-                    Quality.NOT_TOPICAL,
-                    None,
-                    signal.log,
-                )
-            else:
-                # The last value, flagged; not logged again (the history has it).
-                update = replace(last, quality=last.quality | Quality.NOT_TOPICAL, log=False)
-            state.last[signal.alias] = update
-            updates.append(update)
-        updates.append(self._status(state, now))
-        return updates
+        The deadline runs on the injected ``sleep``, so tests drive it with
+        their own clock. Abandoning cancels the read, which releases the port.
 
-    @staticmethod
-    def _status(
-        state: DeviceState, now: datetime, identification: str | None = None
-    ) -> SignalUpdate:
-        """The status update; its ``raw`` is the meter's identification line when it sent one."""
-        return SignalUpdate(
-            state.plan.alias, STATUS_SIGNAL, state.status, None, now, Quality.VALID, identification
-        )
+        Raises:
+            TotalTimeoutError: the deadline passed.
+            ObisgateError: the last attempt's failure.
+        """
+        limit = plan.total_timeout_s
+        if limit is None:
+            return await self._attempts(plan)
+        reading = asyncio.ensure_future(self._attempts(plan))
+        timer = asyncio.ensure_future(self._sleep(limit))
+        try:
+            await asyncio.wait((reading, timer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not reading.done():
+                reading.cancel()
+            await asyncio.gather(reading, timer, return_exceptions=True)
+        if reading.cancelled():
+            raise TotalTimeoutError("poll", limit)
+        return reading.result()
+
+    async def _attempts(self, plan: DevicePlan) -> Readout:
+        """Read, retrying up to ``plan.retries`` times; returns the first success.
+
+        Raises:
+            ObisgateError: the last failure; a configuration error, a refused
+                password or a partly failed poll is not retried.
+        """
+        for _attempt in range(plan.retries):
+            try:
+                return await self._read(plan)
+            except (ConfigError, AccessDeniedError, ProgrammingFailed):
+                raise  # retrying cannot help (and a wrong password may lock the meter)
+            except ObisgateError:
+                continue
+        return await self._read(plan)
+
+
+def _log_programming(state: DeviceState, error: ObisgateError | None) -> None:
+    """Log a programming-mode failure after a good readout once, and its end once."""
+    if error is not None and not state.programming_failing:
+        if not isinstance(error, AccessDeniedError):  # that one is logged when it blocks
+            _LOGGER.warning("%s: programming mode: %s", state.plan.alias, error)
+        state.programming_failing = True
+    elif error is None and state.programming_failing and not state.access_denied:
+        _LOGGER.info("%s: programming mode works again", state.plan.alias)
+        state.programming_failing = False
+
+
+def success_updates(state: DeviceState, result: Readout, now: datetime) -> list[SignalUpdate]:
+    """Record a good readout of ``state``'s device; its updates, status last."""
+    if state.up is False:
+        _LOGGER.info("%s: answering again", state.plan.alias)
+    state.up = True
+    state.status = "ok"
+    updates = map_readout(state.plan, result, now)
+    for update in updates:
+        state.last[update.signal] = update
+    ident = result.identification
+    line = None if ident is None else ident.to_bytes().decode("latin-1").rstrip("\r\n")
+    updates.append(status_update(state, now, line))
+    return updates
+
+
+def failure_updates(state: DeviceState, error: ObisgateError, now: datetime) -> list[SignalUpdate]:
+    """Record a failed readout: every signal not topical (last value kept), status last.
+
+    The failure is logged when the device goes down, not again until it is back.
+    """
+    state.failures += 1
+    if state.up is not False:
+        _LOGGER.warning("%s: %s", state.plan.alias, error)
+    state.up = False
+    state.status = error.kind
+    updates: list[SignalUpdate] = []
+    for signal in state.plan.signals:
+        last = state.last.get(signal.alias)
+        if last is None:
+            update = SignalUpdate(
+                state.plan.alias,
+                signal.alias,
+                None,
+                signal.unit,
+                now,
+                Quality.NOT_TOPICAL,
+                None,
+                signal.log,
+            )
+        else:
+            # The last value, flagged; not logged again (the history has it).
+            update = replace(last, quality=last.quality | Quality.NOT_TOPICAL, log=False)
+        state.last[signal.alias] = update
+        updates.append(update)
+    updates.append(status_update(state, now))
+    return updates
+
+
+def status_update(
+    state: DeviceState, now: datetime, identification: str | None = None
+) -> SignalUpdate:
+    """The device's ``_status`` update; its ``raw`` is the meter's identification line
+    when it sent one (MQTT discovery names manufacturer and model from it)."""
+    return SignalUpdate(
+        state.plan.alias, STATUS_SIGNAL, state.status, None, now, Quality.VALID, identification
+    )

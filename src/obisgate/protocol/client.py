@@ -6,15 +6,29 @@ most :attr:`ReadoutClient.read_timeout_s` and passes what arrives to
 :meth:`ReadoutClient.receive_data`, or calls :meth:`ReadoutClient.timeout` when
 nothing came. Each call returns further actions until :attr:`result` is set.
 Any exception puts the client in the error state; it cannot be reused.
+
+No received byte is dropped: bytes behind the identification (a mode B meter
+whose converter delivers its data in the same TCP segment), behind the echo of
+our acknowledgement, or behind a meter's own ``ACK`` CR LF are parsed. Only
+after a mode B rate switch that the driver really made on a serial port does
+:meth:`ReadoutClient.rate_switched` discard what arrived at the old rate (it
+was sent at the new one), and :attr:`ReadoutClient.discarded` counts it.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from enum import Enum, auto
 
-from obisgate.errors import ChecksumError, ConfigError, FramingError, NoAnswerError
+from obisgate.errors import (
+    ChecksumError,
+    ConfigError,
+    ConnectionLostError,
+    FramingError,
+    NoAnswerError,
+)
 from obisgate.protocol.actions import (
     Action,
     Drain,
@@ -39,10 +53,14 @@ from obisgate.protocol.chars import (
 from obisgate.protocol.echo import EchoFilter
 from obisgate.protocol.identification import Identification, ProtocolMode
 from obisgate.protocol.readout import (
+    BccStatus,
     Readout,
     check_bcc,
+    cut_frame_message,
+    ends_in_partial_acknowledgement,
     maybe_extract_data_message,
     readout_from_message,
+    skip_acknowledgements,
 )
 
 __all__ = ["ReadResult", "ReadoutClient", "ReadoutOptions", "request_message"]
@@ -50,6 +68,7 @@ __all__ = ["ReadResult", "ReadoutClient", "ReadoutOptions", "request_message"]
 _ADDRESS = re.compile(r"[0-9A-Za-z ]{0,32}")
 _MAX_IDENT_LINE = 256
 _MAX_JUNK = 4096
+_MAX_DELAY_S = 10.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,8 +155,18 @@ class ReadoutOptions:
                 raise ConfigError(f"{name} {baud}: allowed {rates}")
         if len(self.option) != 1:
             raise ConfigError(f"option {self.option!r}: one character, e.g. '0' or '1'")
-        if self.response_timeout_s <= 0 or self.inter_byte_timeout_s <= 0:
-            raise ConfigError("timeouts must be positive")
+        for name, value in (
+            ("response timeout", self.response_timeout_s),
+            ("inter-byte timeout", self.inter_byte_timeout_s),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} {value:g} s: a finite number of seconds above 0")
+        for name, value in (
+            ("wake-up delay", self.wakeup_delay_s),
+            ("baud change delay", self.baud_change_delay_s),
+        ):
+            if not (math.isfinite(value) and 0 <= value <= _MAX_DELAY_S):
+                raise ConfigError(f"{name} {value:g} s: allowed 0-{_MAX_DELAY_S:g} s")
         if self.repeat_requests < 0 or self.wakeup_nuls < 0:
             raise ConfigError("repeat_requests and wakeup_nuls must not be negative")
 
@@ -208,6 +237,8 @@ class ReadoutClient:
         self._mode = ProtocolMode.A
         self._repeats_left = self.options.repeat_requests
         self._checksum_error: ChecksumError | None = None
+        self._switch_pending = False
+        self.discarded = 0
 
     # -- public API ---------------------------------------------------------
 
@@ -260,27 +291,84 @@ class ReadoutClient:
         data = data.translate(MASK_7BIT)
         self.bytes_received += len(data)
         data = self._echo.filter(data)
+        self._switch_pending = False
         if not data:
             return []
         self._phase_bytes += len(data)
         self._buf += data
-        try:
-            return self._process()
-        except BaseException:
-            self._state = _State.ERROR
-            raise
+        return self._guarded_process()
+
+    def rate_switched(self, *, discard: bool) -> list[Action]:
+        """The driver carried out a :class:`SetBaud` of this client; returns what to do next.
+
+        Args:
+            discard: the line rate really changed (a serial port): bytes that
+                arrived behind a mode B identification were received at the old
+                rate while the meter sent at the new one, so they are dropped
+                and counted in :attr:`discarded`. ``False`` (a converter that
+                cannot switch, e.g. raw TCP) keeps and parses them.
+        """
+        if not self._switch_pending:
+            return []
+        self._switch_pending = False
+        if discard:
+            self.discarded += len(self._buf)
+            self._buf.clear()
+            self._phase_bytes = 0
+            return []
+        return self._guarded_process() if self._buf else []
+
+    def take_buffered(self) -> bytes:
+        """Hand over the bytes received but not parsed yet (to a client taking over the line)."""
+        data = bytes(self._buf)
+        self._buf.clear()
+        self._phase_bytes = 0
+        return data
+
+    def connection_lost(self, error: ConnectionLostError) -> list[Action]:
+        """Report that the line closed while an answer was awaited.
+
+        Raises:
+            ChecksumError: the meter closed instead of repeating a message with
+                a wrong BCC (the checksum failure is what went wrong).
+            FramingError: a framed message was cut after ``!`` CR LF and the
+                BCC is verified.
+            ConnectionLostError: ``error``, otherwise.
+        """
+        if self._state not in (_State.WAIT_IDENT, _State.WAIT_DATA):
+            raise error
+        self._finish_cut_frame()
+        if self.done:
+            return []
+        self._state = _State.ERROR
+        if self._checksum_error is not None:
+            raise self._checksum_error from error
+        raise error
 
     def timeout(self) -> list[Action]:
         """Report that :attr:`read_timeout_s` passed without bytes.
 
+        Silence may also complete the readout: bytes held back for a rate
+        switch the driver did not report are parsed, and a frame cut after
+        ``!`` CR LF is accepted when the BCC is not verified.
+
         Raises:
             ChecksumError: the meter did not repeat a message with a wrong BCC.
+            FramingError: a frame cut after ``!`` CR LF with BCC verification
+                on, or held bytes that are not a data message.
             NoAnswerError: otherwise.
             RuntimeError: the client is not waiting for an answer.
         """
         if self._state not in (_State.WAIT_IDENT, _State.WAIT_DATA):
             self._require(_State.WAIT_DATA)
+        if self._switch_pending:
+            actions = self.rate_switched(discard=False)
+            if actions or self.done:
+                return actions
         error = NoAnswerError(self.waiting_for, self.read_timeout_s, self._phase_bytes)
+        self._finish_cut_frame()
+        if self.done:
+            return []
         self._state = _State.ERROR
         if self._checksum_error is not None:
             raise self._checksum_error
@@ -297,13 +385,44 @@ class ReadoutClient:
             self._echo.expect(data)
         return Send(data)
 
+    def _guarded_process(self) -> list[Action]:
+        try:
+            return self._process()
+        except BaseException:
+            self._state = _State.ERROR
+            raise
+
     def _process(self) -> list[Action]:
         actions: list[Action] = []
         if self._state is _State.WAIT_IDENT and not self._maybe_take_identification(actions):
             return actions
-        if self._state is _State.WAIT_DATA:
+        if self._state is _State.WAIT_DATA and not self._switch_pending:
             self._maybe_take_data(actions)
         return actions
+
+    def _finish_cut_frame(self) -> None:
+        """At silence or end of stream: accept a frame cut after ``!`` CR LF, or say it was cut.
+
+        Raises:
+            FramingError: the frame was cut and the BCC is verified.
+        """
+        if self._state is not _State.WAIT_DATA:
+            return
+        buf = self._buf
+        cut = cut_frame_message(buf[skip_acknowledgements(buf) :])
+        if cut is None:
+            return
+        if self.options.verify_bcc:
+            self._state = _State.ERROR
+            raise FramingError(
+                "data message is truncated: no ETX and BCC after STX "
+                "(read with BCC verification off to accept it)"
+            )
+        assert self._ident is not None
+        readout = readout_from_message(cut, BccStatus.MISSING, self._ident)
+        self.result = ReadResult(self._ident, self._mode, self.baud, readout)
+        self._checksum_error = None
+        self._state = _State.DONE
 
     def _maybe_take_identification(self, actions: list[Action]) -> bool:
         buf = self._buf
@@ -344,8 +463,6 @@ class ReadoutClient:
         if mode is ProtocolMode.C:
             target = self._target_baud(ident)
             delay = self._reaction_delay(ident)
-            self._buf.clear()
-            self._phase_bytes = 0
             actions += [
                 Sleep(delay),
                 self._send(
@@ -359,10 +476,10 @@ class ReadoutClient:
         elif mode is ProtocolMode.B:
             # No acknowledgement: the meter switches to its own rate, whatever
             # max_baud / force_baud say (only "never switch" keeps ours).
-            self._buf.clear()
-            self._phase_bytes = 0
             proposed = ident.proposed_baud or self.baud
             self._switch(proposed if opts.switch_baud else self.baud, actions)
+            # What came behind the identification waits for rate_switched().
+            self._switch_pending = any(isinstance(a, SetBaud) for a in actions)
         elif mode is ProtocolMode.A and ident.mode in (ProtocolMode.C, ProtocolMode.E):
             # Forced mode A on a mode C meter: it sends at 300 Bd after tt.
             self._first_byte_timeout += OPTION_SELECT_WAIT_MAX_S
@@ -392,6 +509,13 @@ class ReadoutClient:
 
     def _maybe_take_data(self, actions: list[Action]) -> None:
         buf = self._buf
+        # The echo of our option select and a meter's own ACK CR LF precede the data.
+        skipped = skip_acknowledgements(buf)
+        if skipped:
+            del buf[:skipped]
+            self._scan = max(self._scan - skipped, 0)
+        if ends_in_partial_acknowledgement(buf):
+            return
         message = maybe_extract_data_message(buf, self._scan)
         if message is None:
             if len(buf) > self.options.max_message_bytes:

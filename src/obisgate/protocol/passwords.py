@@ -18,8 +18,11 @@ are masked, so a scheme can be logged, put in an exception or printed safely.
 from __future__ import annotations
 
 import importlib
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from obisgate.errors import ConfigError
@@ -35,6 +38,8 @@ __all__ = [
     "Secret",
     "elster_password",
     "make_scheme",
+    "password_file_is_private",
+    "read_password_file",
 ]
 
 _MASK = "********"
@@ -257,6 +262,31 @@ class ElsterPassword:
 
 SCHEME_NAMES = ("p1", "p2-elster", "none")
 """Names :func:`make_scheme` accepts, besides ``p2:MODULE:FUNCTION``."""
+
+
+def read_password_file(path: str | os.PathLike[str]) -> str:
+    """The password in ``path``: its first line, without the line end (one rule for CLI and gateway).
+
+    Raises:
+        ConfigError: the file cannot be read or is not UTF-8 (the message
+            never holds its content).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the password file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError("the password file is not UTF-8 text") from None
+    return text.splitlines()[0] if text else ""
+
+
+def password_file_is_private(path: str | os.PathLike[str]) -> bool:
+    """False when ``path`` exists and group or others may read it (a warning is due)."""
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return True
+    return not mode & (stat.S_IRGRP | stat.S_IROTH)
 
 
 def make_scheme(name: str, password: str | Secret | None) -> PasswordScheme:

@@ -24,6 +24,7 @@ which the driver must call on every way out unless :attr:`ended` is set.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from enum import Enum, auto
 
@@ -32,6 +33,7 @@ from obisgate.errors import (
     ChecksumError,
     CommandRejectedError,
     ConfigError,
+    ConnectionLostError,
     FramingError,
     MeterError,
     NoAnswerError,
@@ -121,8 +123,12 @@ class ProgrammingOptions:
             raise ConfigError(
                 f"write command {self.write_command!r}: allowed {', '.join(_WRITE_COMMANDS)}"
             )
-        if self.answer_timeout_s <= 0 or self.inter_byte_timeout_s <= 0:
-            raise ConfigError("timeouts must be positive")
+        for name, value in (
+            ("answer timeout", self.answer_timeout_s),
+            ("inter-byte timeout", self.inter_byte_timeout_s),
+        ):
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} {value:g} s: a finite number of seconds above 0")
         if self.retries < 0 or self.write_block_size < 0:
             raise ConfigError("retries and write_block_size must not be negative")
         if self.command_delay_s is not None and not 0 <= self.command_delay_s <= 1.5:
@@ -333,6 +339,24 @@ class ProgrammingClient:
             raise self._checksum_error
         raise NoAnswerError(waiting, timeout, len(self._buf))
 
+    def connection_lost(self, error: ConnectionLostError) -> list[Action]:
+        """Report that the line closed while an answer was awaited.
+
+        Raises:
+            ChecksumError: the meter closed instead of repeating a message with
+                a wrong BCC.
+            ConnectionLostError: ``error``, otherwise.
+        """
+        if self._state is _State.SIGN_ON:
+            try:
+                return self._signon.connection_lost(error)
+            finally:
+                self._state = _State.FAILED
+        self._state = _State.FAILED
+        if self._checksum_error is not None:
+            raise self._checksum_error from error
+        raise error
+
     # -- commands -----------------------------------------------------------
 
     def read(
@@ -449,6 +473,7 @@ class ProgrammingClient:
             if isinstance(action, Send) and self.options.sign_on.strip_echo:
                 self._echo.expect(action.data)
         self._state = _State.WAIT_P0
+        self._buf += signon.take_buffered()  # bytes behind the identification are kept
         return actions
 
     # -- internals: programming mode ----------------------------------------

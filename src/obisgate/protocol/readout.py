@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple
@@ -16,11 +17,17 @@ __all__ = [
     "BccStatus",
     "RawMessage",
     "Readout",
+    "cut_frame_message",
+    "ends_in_partial_acknowledgement",
     "maybe_extract_data_message",
     "parse_readout",
+    "skip_acknowledgements",
 ]
 
 _SKIP_BEFORE_DATA = frozenset(b"\r\n\x00\x7f")
+# ACK, then the option select's V Z Y (or nothing: a meter's own ACK), then the line end.
+_ACK_LINE = re.compile(rb"[\r\n\x00\x7f]*\x06[0-9A-Za-z]{0,3}\r?\n")
+_ACK_LINE_PREFIX = re.compile(rb"[\r\n\x00\x7f]*\x06[0-9A-Za-z]{0,3}\r?")
 
 
 class BccStatus(StrEnum):
@@ -31,6 +38,9 @@ class BccStatus(StrEnum):
     """The meter sent no STX/ETX/BCC (allowed, and normal in mode D)."""
     NOT_CHECKED = "not checked"
     """A BCC was sent but checking was switched off."""
+    MISSING = "missing"
+    """The frame was cut after ``!`` CR LF: STX came, ETX and BCC never did
+    (accepted only with checking switched off)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +177,52 @@ def readout_from_message(
     return Readout(tuple(datasets), bcc, identification, tuple(unparsed))
 
 
+def skip_acknowledgements(buf: bytes | bytearray) -> int:
+    """Index just past the ``ACK ... LF`` lines at the start of ``buf``.
+
+    Skips, in any number, the acknowledgement / option select ``ACK V Z Y CR LF``
+    (its echo) and a meter's own ``ACK CR LF``, with CR, LF, NUL and DEL bytes
+    before them. An ``ACK`` line whose end has not arrived yet is not skipped
+    (see :func:`ends_in_partial_acknowledgement`).
+    """
+    pos = 0
+    while match := _ACK_LINE.match(buf, pos):
+        pos = match.end()
+    return pos
+
+
+def ends_in_partial_acknowledgement(buf: bytes | bytearray) -> bool:
+    """Whether ``buf`` is the beginning of an ``ACK`` line (more bytes may complete it)."""
+    return _ACK_LINE_PREFIX.fullmatch(buf) is not None
+
+
+def cut_frame_message(buf: bytes | bytearray) -> RawMessage | None:
+    """A framed message cut after its ``!`` CR LF (STX, no ETX and BCC), or ``None``.
+
+    Many loggers record a readout this way, and some converters drop the tail.
+    The returned message has no BCC: its block is the data through ``!``.
+    """
+    start = 0
+    n = len(buf)
+    while start < n and buf[start] in _SKIP_BEFORE_DATA:
+        start += 1
+    if start >= n or buf[start] != STX:
+        return None
+    body = bytes(buf[start + 1 :])
+    if ETX in body or EOT in body:
+        return None
+    bang = body.rfind(b"!")
+    if bang < 0 or body[bang + 1 :].strip(b"\r\n\x00") != b"":
+        return None
+    return RawMessage(start, n, body[: bang + 1], None)
+
+
+def _is_request_line(line: bytes) -> bool:
+    """A request ``/?...!`` (or a manufacturer variant ``/2..!``): never an identification."""
+    text = line.rstrip(b"\r")
+    return text.startswith(b"/") and (text.endswith(b"!") or text.startswith(b"/?"))
+
+
 def parse_readout(
     data: bytes,
     *,
@@ -177,30 +233,43 @@ def parse_readout(
 
     ``data`` may hold the data message alone, framed (``STX ... ETX BCC``) or
     unframed (``... ! CR LF``), optionally preceded by the identification line;
-    junk before ``/`` and bytes after the message are ignored. Bit 7 is cleared
-    first, so 7E1 bytes captured over an 8N1 link parse too. Data lines without
-    the final ``!`` are accepted as an unframed block.
+    junk before ``/``, an echo of the request (``/?!`` CR LF, ``/?12345!`` CR
+    LF), the acknowledgement / option select and a meter's own ``ACK`` CR LF are
+    skipped, and bytes after the message are ignored. Bit 7 is cleared first, so
+    7E1 bytes captured over an 8N1 link parse too. Data lines without the final
+    ``!`` are accepted as an unframed block. A framed block cut after ``!`` CR
+    LF (no ETX, no BCC) is accepted when ``verify_bcc`` is off, with
+    :attr:`BccStatus.MISSING`.
 
     Raises:
         ChecksumError: the BCC is wrong (and ``verify_bcc`` is set).
-        FramingError: a framed message is truncated, or the bytes are not a readout.
+        FramingError: a framed message is truncated (and ``verify_bcc`` is set,
+            or it was cut before ``!``), or the bytes are not a readout.
     """
     method = BccMethod(bcc_method)
     buf = data.translate(MASK_7BIT)
     ident: Identification | None = None
-    slash = buf.find(b"/")
-    stx = buf.find(b"\x02")
-    # A "/" after an opening bracket is inside a value (§11 #13), not an identification.
-    if slash >= 0 and (stx < 0 or slash < stx) and buf.find(b"(", 0, slash) < 0:
+    while True:
+        slash = buf.find(b"/")
+        stx = buf.find(b"\x02")
+        # A "/" after an opening bracket is inside a value (§11 #13), not an identification.
+        if slash < 0 or (0 <= stx < slash) or buf.find(b"(", 0, slash) >= 0:
+            break
         lf = buf.find(b"\n", slash)
         if lf < 0:
             raise FramingError("identification line has no CR LF")
-        ident = Identification.parse(buf[slash:lf].rstrip(b"\r").decode("latin-1"))
+        line = buf[slash:lf]
         buf = buf[lf + 1 :]
-        if buf[:1] == b"\x06" and (ack_end := buf.find(b"\n")) >= 0:
-            buf = buf[ack_end + 1 :]  # a whole-session capture: skip our option select
+        if _is_request_line(line):
+            continue  # our request, echoed by a half-duplex converter or optical head
+        ident = Identification.parse(line.rstrip(b"\r").decode("latin-1"))
+        break
+    buf = buf[skip_acknowledgements(buf) :]
     message = maybe_extract_data_message(buf)
     if message is None:
+        cut = cut_frame_message(buf)
+        if cut is not None and not verify_bcc:
+            return readout_from_message(cut, BccStatus.MISSING, ident)
         start = 0
         while start < len(buf) and buf[start] in _SKIP_BEFORE_DATA:
             start += 1

@@ -206,9 +206,10 @@ class MeterBus:
     # -- internals ------------------------------------------------------------
 
     def _new_meter(self, index: int) -> SimulatedMeter:
+        profile = self.catalog.profiles[index]
         return SimulatedMeter(
-            self.catalog.profiles[index],
-            self.faults,
+            profile,
+            self.faults.plus(profile.faults),
             realtime=self.realtime,
             stats=self.stats,
             programming_factory=self._programming_factory,

@@ -39,6 +39,21 @@ Faults apply to every meter of a simulator; several may be combined.
 ``lost-byte``
     One byte in the middle of every readout is lost, so the BCC does not
     match; a NAK repeat loses it again.
+``trickle``
+    After half the readout the meter sends one more byte every 0.5 s (well
+    within ta) and never ends: only a total deadline frees the line.
+``close-after-nak``
+    The meter closes the connection when it receives a repeat request (NAK);
+    with ``bad-bcc`` the client must still report the checksum failure.
+``glued-data``
+    Mode B: the readout goes out in the same write (TCP segment) as the
+    identification, as a converter that cannot switch rates delivers it.
+``meter-ack``
+    Mode C: the meter answers the option select with its own ``ACK CR LF``
+    before the readout.
+``cut-frame``
+    The readout's ETX and BCC never come: the frame ends after ``!`` CR LF and
+    the line is cut (TCP: closed; pty: silent), as a converter dropping the tail.
 """
 
 from __future__ import annotations
@@ -65,6 +80,11 @@ FAULTS: Final[dict[str, str]] = {
     "drop": "cut the line in the middle of the readout (TCP: close; pty: go silent)",
     "wrong-baud": "accept the baud switch but keep sending at 300 Bd (garbled on pty/RFC 2217)",
     "lost-byte": "lose one byte in the middle of every readout (BCC no longer matches)",
+    "trickle": "after half the readout, send one byte every 0.5 s forever (never ends)",
+    "close-after-nak": "close the connection on a repeat request (NAK)",
+    "glued-data": "mode B: send the readout in the same write as the identification",
+    "meter-ack": "mode C: send ACK CR LF before the readout",
+    "cut-frame": "drop the readout's ETX and BCC, then cut the line",
 }
 
 #: Reaction time of the ``slow-reaction`` fault and pause of ``inter-byte-gap``.
@@ -73,6 +93,9 @@ INTER_BYTE_GAP_S: Final = 2.0
 #: What ``junk`` sends before the identification, and ``trailing`` after the BCC.
 JUNK_BYTES: Final = b"\x7f\x00\x7f\x00\r\n"
 TRAILING_BYTES: Final = b"\r\n\x00TRAILING JUNK\r\n"
+#: Seconds between two bytes of the ``trickle`` fault, and the byte sent.
+TRICKLE_INTERVAL_S: Final = 0.5
+TRICKLE_BYTE: Final = b"0"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +119,11 @@ class Faults:
     drop: bool = False
     wrong_baud: bool = False
     lost_byte: bool = False
+    trickle: bool = False
+    close_after_nak: bool = False
+    glued_data: bool = False
+    meter_ack: bool = False
+    cut_frame: bool = False
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> Faults:
@@ -111,6 +139,15 @@ class Faults:
                 raise ConfigError(f"unknown fault {name!r}; known: {', '.join(FAULTS)}")
             chosen[key.replace("-", "_")] = True
         return cls(**chosen)
+
+    def plus(self, names: Iterable[str]) -> Faults:
+        """These faults and those named (one meter's own faults on a shared line).
+
+        Raises:
+            ConfigError: an unknown name.
+        """
+        names = list(names)
+        return Faults.from_names([*self.names, *names]) if names else self
 
     @property
     def names(self) -> list[str]:

@@ -22,9 +22,15 @@ TOML profile (every key optional except where said)::
     # or instead of lines:
     data_file = "capture.txt"            # one data line per line, relative to this file
 
-Captured readout (any other suffix): the identification line ``/XXXZ...``
-first, then the data lines as the meter prints them; a final ``!`` (alone or
-glued to the last line), STX/ETX and blank lines are ignored.
+Captured readout (any other suffix): the identification line ``/XXXZ...``,
+then the data lines as the meter prints them, exactly as a logger recorded the
+exchange. Skipped: junk or NULs before ``/``, an echo of the request
+(``/?!``, ``/?12345!``), the acknowledgement (or its echo) and a meter's own
+``ACK`` CR LF, STX, and everything from the ``!`` that ends the data on: ETX
+and the old BCC, a trailer such as a DSMR CRC (``!6796``), a second telegram.
+The identification is kept exactly (trailing blanks are part of it); a last
+data line with ``!`` glued to it is accepted. A file with no data set is
+refused with one line.
 """
 
 from __future__ import annotations
@@ -35,7 +41,10 @@ from typing import Any
 
 from obisgate.errors import ConfigError, FramingError
 from obisgate.protocol.bcc import BccMethod
+from obisgate.protocol.chars import MASK_7BIT
+from obisgate.protocol.dataset import parse_data_block
 from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.protocol.readout import skip_acknowledgements
 from obisgate.simulator.builtin import builtin_profiles, get_profile
 from obisgate.simulator.profile import MeterProfile
 
@@ -94,7 +103,7 @@ def load_profile(path: str | Path) -> MeterProfile:
     try:
         if path.suffix.lower() == ".toml":
             return _from_toml(path)
-        return _from_capture(path.read_text(encoding="latin-1"), path.stem)
+        return _from_capture(path.read_bytes(), path.stem)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     except ConfigError as exc:
@@ -172,20 +181,49 @@ def _from_toml(path: Path) -> MeterProfile:
     return MeterProfile(**fields)
 
 
-def _from_capture(text: str, name: str) -> MeterProfile:
-    raw = [line.strip("\x02\x03") for line in text.splitlines()]
-    while raw and not raw[0].strip():
-        raw.pop(0)
-    if not raw or not raw[0].startswith("/"):
+def _from_capture(data: bytes, name: str) -> MeterProfile:
+    """A profile serving exactly the data sets of a captured exchange.
+
+    Raises:
+        ConfigError: no identification, or no data set (one line; also for binary files).
+    """
+    buf = data.translate(MASK_7BIT)
+    ident_line: bytes | None = None
+    while (slash := buf.find(b"/")) >= 0:
+        lf = buf.find(b"\n", slash)
+        line = buf[slash : lf if lf >= 0 else len(buf)].rstrip(b"\r")
+        buf = buf[lf + 1 :] if lf >= 0 else b""
+        if line.endswith(b"!") or line.startswith(b"/?"):
+            continue  # the request, or its echo
+        ident_line = line
+        break
+    if ident_line is None:
         raise ConfigError("a captured readout must start with the identification line '/XXXZ...'")
-    fields = _identification_fields(raw[0].strip())
-    lines = _data_lines(raw[1:])
+    fields = _identification_fields(ident_line.decode("latin-1"))
+    buf = buf[skip_acknowledgements(buf) :].lstrip(b"\r\n\x00\x7f")
+    buf = buf.removeprefix(b"\x02")
+    end = buf.find(b"!")
+    block = buf if end < 0 else buf[:end]
+    for stop in (b"\x03", b"\x04"):  # no "!": the frame ends the data
+        if (cut := block.find(stop)) >= 0:
+            block = block[:cut]
+    text = block.decode("latin-1")
+    if any(c < " " and c not in "\r\n\t" for c in text):
+        raise ConfigError("not a readout capture: control bytes among the data lines")
+    lines = _data_lines(text.splitlines())
+    if not lines or not parse_data_block("\n".join(lines))[0]:
+        raise ConfigError("no data set found after the identification")
+    if "\n" in text and "\r" not in text:
+        fields["line_end"] = "\n"
+    fields["glued_end"] = end > 0 and buf[end - 1 : end] not in (b"\n", b"\r")
     return MeterProfile(name=name, lines=lines, description=f"captured readout {name}", **fields)
 
 
 def _identification_fields(line: str) -> dict[str, Any]:
     if not line.startswith("/"):
         line = "/" + line
+    if not line.isprintable():
+        raise ConfigError("identification: not printable text")
     try:
         ident = Identification.parse(line.rstrip("\r\n"))
     except FramingError as exc:

@@ -47,6 +47,8 @@ from obisgate.simulator.faults import (
     JUNK_BYTES,
     SLOW_REACTION_S,
     TRAILING_BYTES,
+    TRICKLE_BYTE,
+    TRICKLE_INTERVAL_S,
     Faults,
 )
 from obisgate.simulator.profile import MeterProfile
@@ -98,6 +100,7 @@ class _State(Enum):
     AFTER_READOUT = auto()
     PROGRAMMING = auto()
     PUSHING = auto()
+    TRICKLING = auto()
 
 
 class SimulatedMeter:
@@ -192,8 +195,11 @@ class SimulatedMeter:
         ident = profile.identification_message()
         if self.faults.junk:
             ident = JUNK_BYTES + ident
-        end = self._emit(out, now + self._tr, ident, INITIAL_BAUD, "identification")
         mode = profile.protocol_mode
+        if mode is ProtocolMode.B and self.faults.glued_data:
+            self._send_readout(out, now + self._tr, profile.switch_baud, prefix=ident)
+            return out
+        end = self._emit(out, now + self._tr, ident, INITIAL_BAUD, "identification")
         _LOGGER.info(
             "%s: request %s -> identification %s (mode %s)",
             self._label,
@@ -251,6 +257,9 @@ class SimulatedMeter:
             self._send_readout(out, now, INITIAL_BAUD)
         elif self._state is _State.PUSHING:
             out += self._push(now)
+        elif self._state is _State.TRICKLING:
+            end = self._emit(out, now, TRICKLE_BYTE, self._rx_baud, "trickle")
+            self._deadline = end + TRICKLE_INTERVAL_S
         return out
 
     def abort(self) -> None:
@@ -292,7 +301,7 @@ class SimulatedMeter:
         self._free_at = end
         return end
 
-    def _send_readout(self, out: list[Output], at: float, baud: int) -> None:
+    def _send_readout(self, out: list[Output], at: float, baud: int, prefix: bytes = b"") -> None:
         faults = self.faults
         self._readouts_sent += 1
         corrupt = faults.bad_bcc or (faults.bad_bcc_once and self._readouts_sent == 1)
@@ -302,6 +311,8 @@ class SimulatedMeter:
             message = message[:half] + message[half + 1 :]
         if faults.trailing:
             message += TRAILING_BYTES
+        if faults.meter_ack and self._state is _State.WAIT_OPTION:
+            message = b"\x06\r\n" + message
         send_baud = INITIAL_BAUD if faults.wrong_baud else baud
         self.stats.readouts += 1
         self.stats.readout_bauds[baud] += 1
@@ -313,7 +324,20 @@ class SimulatedMeter:
             len(message),
             f" [faults: {', '.join(faults.names)}]" if faults else "",
         )
+        if faults.cut_frame and (etx := message.rfind(b"\x03")) > 0:
+            end = self._emit(out, at, prefix + message[:etx], send_baud, "readout (cut frame)")
+            out.append(Hangup(end))
+            self._reset()
+            return
         half = len(message) // 2
+        message = prefix + message
+        half += len(prefix)
+        if faults.trickle:
+            end = self._emit(out, at, message[:half], send_baud, "readout (trickling)")
+            self._state = _State.TRICKLING
+            self._rx_baud = send_baud
+            self._deadline = end + TRICKLE_INTERVAL_S
+            return
         if faults.drop:
             end = self._emit(out, at, message[:half], send_baud, "readout (cut)")
             out.append(Hangup(end))
@@ -333,6 +357,11 @@ class SimulatedMeter:
     def _repeat(self, now: float, out: list[Output]) -> None:
         if self._repeats >= self.profile.nak_repeats:
             _LOGGER.info("%s: NAK ignored (%d repeats sent)", self._label, self._repeats)
+            return
+        if self.faults.close_after_nak:
+            _LOGGER.info("%s: NAK -> closing the line", self._label)
+            out.append(Hangup(now))
+            self._reset()
             return
         self._repeats += 1
         self.stats.repeats += 1

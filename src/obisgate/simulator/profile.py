@@ -24,6 +24,7 @@ from obisgate.protocol.chars import (
 from obisgate.protocol.commands import data_message
 from obisgate.protocol.dataset import DataSet, parse_data_block
 from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.simulator.faults import Faults
 
 __all__ = [
     "DEFAULT_REQUEST_STARTS",
@@ -121,6 +122,8 @@ class MeterProfile:
         description: one line for ``--list-profiles``.
         programming: a ``obisgate.simulator.programming.ProgrammingProfile``
             enabling programming mode (option select Y = 1), or ``None``.
+        faults: fault names (see :mod:`obisgate.simulator.faults`) of this
+            meter alone, added to the simulator's: one bad meter on a bus.
     """
 
     name: str
@@ -143,9 +146,11 @@ class MeterProfile:
     request_starts: tuple[str, ...] = DEFAULT_REQUEST_STARTS
     description: str = ""
     programming: Any | None = None
+    faults: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         where = f"profile {self.name!r}"
+        Faults.from_names(self.faults)
         if len(self.manufacturer) != 3 or not _printable(self.manufacturer, "/!\\"):
             raise ConfigError(f"{where}: manufacturer must be 3 printable characters")
         if len(self.baud_char) != 1 or not _printable(self.baud_char, "/!\\"):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from obisgate.errors import ConfigError
 from obisgate.transport.base import LineSettings, Transport
 
-__all__ = ["URL_FORMS", "open_transport", "split_host_port"]
+__all__ = ["URL_FORMS", "check_url", "open_transport", "split_host_port"]
 
 URL_FORMS = "a serial device path (/dev/ttyUSB0, COM3), tcp://HOST:PORT or rfc2217://HOST:PORT"
 
@@ -18,7 +18,7 @@ def split_host_port(url: str) -> tuple[str, int]:
     Raises:
         ConfigError: host or port missing or invalid.
     """
-    parts = urlsplit(url)
+    parts = _split(url)
     try:
         port = parts.port
     except ValueError:
@@ -26,6 +26,31 @@ def split_host_port(url: str) -> tuple[str, int]:
     if not parts.hostname or port is None:
         raise ConfigError(f"{url!r}: expected {parts.scheme}://HOST:PORT")
     return parts.hostname, port
+
+
+def _split(url: str) -> SplitResult:
+    """``urlsplit`` with a malformed URL as a :class:`ConfigError` naming it."""
+    try:
+        return urlsplit(url)
+    except ValueError as exc:
+        raise ConfigError(f"malformed URL {url!r} ({exc}): expected {URL_FORMS}") from None
+
+
+def check_url(url: str) -> None:
+    """Check the form of ``url`` without opening anything.
+
+    Raises:
+        ConfigError: an empty or malformed URL, an unknown scheme, or a
+            network URL without host and port; the message names the URL.
+    """
+    if not url.strip():
+        raise ConfigError(f"empty URL: expected {URL_FORMS}")
+    if "://" not in url:
+        return
+    scheme = _split(url).scheme.lower()
+    if scheme not in ("tcp", "socket", "rfc2217"):
+        raise ConfigError(f"unknown URL scheme {scheme!r} in {url!r}: expected {URL_FORMS}")
+    split_host_port(url)
 
 
 async def open_transport(
@@ -41,11 +66,13 @@ async def open_transport(
         connect_timeout_s: how long opening may take.
 
     Raises:
-        ConfigError: the URL has an unknown scheme or lacks host/port.
+        ConfigError: the URL is empty or malformed, has an unknown scheme or
+            lacks host/port.
         ConnectError: the port or connection cannot be opened.
     """
     settings = settings or LineSettings()
-    scheme = urlsplit(url).scheme.lower() if "://" in url else ""
+    check_url(url)
+    scheme = _split(url).scheme.lower() if "://" in url else ""
     if scheme in ("tcp", "socket"):
         from obisgate.transport.tcp import TcpTransport  # noqa: PLC0415
 

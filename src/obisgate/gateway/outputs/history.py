@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from obisgate.gateway.history import HistoryRecord, HistoryStore
+from obisgate.gateway.history import HistoryRecord, HistoryStore, HistoryWriteError
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["HistoryOutput"]
+
+_LOGGER = logging.getLogger(__name__)
 
 
 class HistoryOutput:
@@ -17,6 +20,13 @@ class HistoryOutput:
 
     Writes run on one worker thread, so the event loop never waits for the disk
     and batches are stored in the order they were read.
+
+    A failing disk (full, locked, read-only) is logged once when writes start
+    failing and once when they work again (or at close), with the number of
+    readings not stored; polling and the other outputs go on meanwhile.
+
+    Attributes:
+        not_stored: readings lost since writes started failing (0 when they work).
     """
 
     name = "history"
@@ -24,6 +34,8 @@ class HistoryOutput:
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="obisgate-history")
+        self.not_stored = 0
+        self.failing = False
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         records = [
@@ -31,11 +43,27 @@ class HistoryOutput:
             for u in updates
             if u.log
         ]
-        if records:
-            loop = asyncio.get_running_loop()
+        if not records:
+            return
+        loop = asyncio.get_running_loop()
+        try:
             await loop.run_in_executor(self._executor, self.store.append, records)
+        except HistoryWriteError as exc:
+            if not self.failing:
+                self.failing = True
+                _LOGGER.error("history: writes fail, readings are not stored: %s", exc)  # noqa: TRY400
+            self.not_stored += len(records)
+            return
+        if self.failing:
+            _LOGGER.warning(
+                "history: writes work again; %d readings were not stored", self.not_stored
+            )
+            self.failing = False
+            self.not_stored = 0
 
     async def aclose(self) -> None:
+        if self.failing:
+            _LOGGER.error("history: %d readings were not stored (writes failing)", self.not_stored)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.store.close)
         self._executor.shutdown(wait=True)

@@ -1,0 +1,194 @@
+"""Field faults over TCP and a pty against the simulator: nothing received is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+import pytest
+
+from obisgate import ChecksumError, ReadoutOptions, read_meter
+from obisgate.gateway.app import Gateway
+from obisgate.gateway.build import plans_from_config
+from obisgate.gateway.config import load_config
+from obisgate.gateway.quality import Quality
+from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.simulator import Faults, get_profile, serve_pty, serve_tcp
+
+pytestmark = [pytest.mark.integration]
+
+
+async def test_mode_b_data_in_the_same_segment_as_the_identification() -> None:
+    profile = get_profile("mode-b")
+    async with await serve_tcp(profile, faults=Faults(glued_data=True)) as sim:
+        result = await read_meter(f"tcp://127.0.0.1:{sim.port}", ReadoutOptions())
+    assert result.readout.datasets
+    assert result.identification.identification == profile.identification
+
+
+async def test_meter_ack_before_the_data_over_tcp() -> None:
+    async with await serve_tcp(get_profile("mt174"), faults=Faults(meter_ack=True)) as sim:
+        result = await read_meter(f"tcp://127.0.0.1:{sim.port}", ReadoutOptions())
+    assert result.readout.get("1.8.0*24") is not None
+
+
+async def test_meter_that_closes_after_the_repeat_request_is_a_checksum_error() -> None:
+    faults = Faults(bad_bcc=True, close_after_nak=True)
+    async with await serve_tcp(get_profile("mt174"), faults=faults) as sim:
+        with pytest.raises(ChecksumError):
+            await read_meter(f"tcp://127.0.0.1:{sim.port}", ReadoutOptions())
+
+
+async def test_cli_exit_4_when_the_meter_closes_after_the_repeat_request() -> None:
+    faults = Faults(bad_bcc=True, close_after_nak=True)
+    async with await serve_tcp(get_profile("mt174"), faults=faults) as sim:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "obisgate",
+            "read",
+            f"tcp://127.0.0.1:{sim.port}",
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        _out, err = await proc.communicate()
+    assert proc.returncode == 4, err.decode()
+    assert b"BCC" in err
+
+
+class Collect:
+    name = "collect"
+
+    def __init__(self, wanted: dict[str, int]) -> None:
+        self.updates: list[SignalUpdate] = []
+        self.polls: Counter[str] = Counter()
+        self.wanted = wanted
+        self.done = asyncio.Event()
+
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        self.updates.extend(updates)
+        for u in updates:
+            if u.signal == STATUS_SIGNAL:
+                self.polls[f"{u.device}:{u.value}"] += 1
+        if all(self.polls[k] >= n for k, n in self.wanted.items()):
+            self.done.set()
+
+    async def aclose(self) -> None:
+        pass
+
+    def latest(self, device: str, signal: str) -> SignalUpdate:
+        return [u for u in self.updates if (u.device, u.signal) == (device, signal)][-1]
+
+
+def device(alias: str, where: str, address: str, mode: str, extra: str = "") -> str:
+    return (
+        f'[[devices]]\ndevice_alias = "{alias}"\n{where}\nserialnumber = "{address}"\n'
+        f'type = "{mode}"\nscan_rate_ms = 300\npoll_delay_ms = 0\nserial_close_delay = 0\n'
+        f"timeout_ms = 800\nretries = 0\n{extra}\n"
+    )
+
+
+def signal_(alias: str, name: str, tag: str) -> str:
+    return (
+        f'[[signals]]\ndevice_alias = "{alias}"\nsignal_alias = "{name}"\n'
+        f'tag_job_todo = "{tag}"\nnumber_type = "FLOAT"\n'
+    )
+
+
+async def run_until(tmp_path: Path, text: str, out: Collect) -> Gateway:
+    path = tmp_path / "gw.toml"
+    path.write_text(text)
+    gateway = Gateway(plans_from_config(load_config(path)), [out])
+    stop = asyncio.Event()
+    task = asyncio.create_task(gateway.run(stop))
+    await out.done.wait()
+    stop.set()
+    await task
+    return gateway
+
+
+@pytest.mark.parametrize("line", ["tcp", pytest.param("pty", marks=pytest.mark.pty)])
+async def test_trickling_meter_on_a_shared_line_does_not_stop_the_other(
+    tmp_path: Path, line: str
+) -> None:
+    good = get_profile("mt174")
+    trickler = dataclasses.replace(get_profile("e350"), faults=("trickle",))
+    async with AsyncExitStack() as stack:
+        if line == "tcp":
+            tcp = await stack.enter_async_context(await serve_tcp([good, trickler]))
+            where = f'url = "tcp://127.0.0.1:{tcp.port}"'
+        else:
+            pty = await stack.enter_async_context(await serve_pty([good, trickler]))
+            where = f'device = "{pty.path}"'
+        text = (
+            device("good", where, good.address, "C")
+            + device("trickler", where, trickler.address, "C", "total_timeout_ms = 600")
+            + signal_("good", "energy", "1.8.0*24")
+            + signal_("trickler", "energy", "1.8.0")
+        )
+        # Without the deadline the trickler would hold the line forever and
+        # "good" would never reach 3 polls after it.
+        out = Collect({"good:ok": 3, "trickler:timeout": 2})
+        await run_until(tmp_path, text, out)
+    assert out.latest("good", "energy").quality is Quality.VALID
+    assert out.latest("trickler", STATUS_SIGNAL).value == "timeout"
+    assert out.latest("trickler", "energy").quality & Quality.NOT_TOPICAL
+
+
+async def test_push_meter_in_the_gateway_over_tcp(tmp_path: Path) -> None:
+    profile = get_profile("ehz-push")
+    fast = dataclasses.replace(profile, push_interval_s=0.1)
+    async with await serve_tcp(fast) as sim:
+        text = device(
+            "push", f'url = "tcp://127.0.0.1:{sim.port}"', "0", "D", "baudrate = 2400"
+        ) + signal_("push", "energy", fast.lines[1].split("(")[0])
+        out = Collect({"push:ok": 3})
+        await run_until(tmp_path, text, out)
+    assert out.latest("push", "energy").quality is Quality.VALID
+
+
+@pytest.mark.pty
+async def test_push_meter_in_the_gateway_over_a_pty_turns_not_topical_when_silent(
+    tmp_path: Path,
+) -> None:
+    profile = get_profile("ehz-push")
+    once = dataclasses.replace(profile, push_interval_s=None)  # one push, then silence
+    async with await serve_pty([once]) as sim:
+        text = device("push", f'device = "{sim.path}"', "0", "D", "baudrate = 2400") + signal_(
+            "push", "energy", once.lines[1].split("(")[0]
+        )
+        out = Collect({"push:ok": 1, "push:no answer": 1})
+        await run_until(tmp_path, text, out)
+    energy = [u for u in out.updates if u.signal == "energy"]
+    assert energy[0].quality is Quality.VALID
+    assert energy[-1].quality & Quality.NOT_TOPICAL
+
+
+async def test_frame_cut_after_bang_is_read_without_bcc_check() -> None:
+    from obisgate.protocol.readout import BccStatus  # noqa: PLC0415
+
+    async with await serve_tcp(get_profile("mt174"), faults=Faults(cut_frame=True)) as sim:
+        result = await read_meter(sim.url, ReadoutOptions(verify_bcc=False))
+    assert result.readout.bcc is BccStatus.MISSING
+    assert result.readout.get("1.8.0*24") is not None
+
+
+@pytest.mark.parametrize(("flag", "code"), [("--no-verify-bcc", 0), (None, 5)])
+async def test_cli_reads_a_cut_frame_only_without_bcc_check(flag: str | None, code: int) -> None:
+    async with await serve_tcp(get_profile("mt174"), faults=Faults(cut_frame=True)) as sim:
+        args = ["-m", "obisgate", "read", sim.url, *([flag] if flag else [])]
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, *args, stderr=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        out, err = await proc.communicate()
+    assert proc.returncode == code, err.decode()
+    if code:
+        assert b"truncated" in err
+    else:
+        assert b"1.8.0*24" in out
