@@ -18,7 +18,7 @@ from obisgate.protocol.identification import ProtocolMode
 from obisgate.session import read_meter
 from obisgate.transport.base import LineSettings
 
-__all__ = ["line_options", "read", "readout_options"]
+__all__ = ["line_options", "mode_options", "read", "read_settings", "readout_options"]
 
 _RATES = [str(b) for b in BAUD_TO_MODE_C_CHAR]
 
@@ -188,39 +188,64 @@ class _Progress:
             sys.stderr.flush()
 
 
+def mode_options(fn: Any) -> Any:
+    """Protocol mode and baud policy options of every command that reads a meter."""
+    options = [
+        click.option(
+            "--mode",
+            type=click.Choice(["auto", "A", "B", "C", "D"], case_sensitive=False),
+            default="auto",
+            show_default=True,
+            help="Protocol mode; auto follows the meter. D listens to a meter that pushes.",
+        ),
+        click.option(
+            "--max-baud",
+            type=click.Choice(_RATES),
+            default=None,
+            help="Never switch above this rate.",
+        ),
+        click.option(
+            "--force-baud",
+            type=click.Choice(_RATES),
+            default=None,
+            help="Switch to this rate whatever the meter proposes.",
+        ),
+        click.option(
+            "--no-switch",
+            is_flag=True,
+            help="Never change the baud rate (mode C answers with rate 0).",
+        ),
+        click.option(
+            "--repeat-requests",
+            type=int,
+            default=1,
+            show_default=True,
+            help="NAKs sent after a wrong checksum before giving up.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def read_settings(params: dict[str, Any]) -> tuple[ReadoutOptions, LineSettings]:
+    """Reader and line settings from :func:`line_options` and :func:`mode_options` values.
+
+    Raises:
+        ConfigError: a value is out of range.
+    """
+    return readout_options(
+        {**params, "mode": params["mode"].upper() if params["mode"] != "auto" else "auto"},
+        max_baud=int(params["max_baud"]) if params["max_baud"] else None,
+        force_baud=int(params["force_baud"]) if params["force_baud"] else None,
+        switch_baud=not params["no_switch"],
+        repeat_requests=params["repeat_requests"],
+    )
+
+
 @main.command()
 @click.argument("url")
-@click.option(
-    "--mode",
-    type=click.Choice(["auto", "A", "B", "C", "D"], case_sensitive=False),
-    default="auto",
-    show_default=True,
-    help="Protocol mode; auto follows the meter. D listens to a meter that pushes.",
-)
-@click.option(
-    "--max-baud",
-    type=click.Choice(_RATES),
-    default=None,
-    help="Never switch above this rate.",
-)
-@click.option(
-    "--force-baud",
-    type=click.Choice(_RATES),
-    default=None,
-    help="Switch to this rate whatever the meter proposes.",
-)
-@click.option(
-    "--no-switch",
-    is_flag=True,
-    help="Never change the baud rate (mode C answers with rate 0).",
-)
-@click.option(
-    "--repeat-requests",
-    type=int,
-    default=1,
-    show_default=True,
-    help="NAKs sent after a wrong checksum before giving up.",
-)
+@mode_options
 @click.option(
     "--total-timeout",
     type=float,
@@ -236,16 +261,7 @@ def read(url: str, **params: Any) -> None:
     """
     setup_logging(params["verbose"])
     try:
-        options, line = readout_options(
-            {
-                **params,
-                "mode": params["mode"].upper() if params["mode"] != "auto" else "auto",
-            },
-            max_baud=int(params["max_baud"]) if params["max_baud"] else None,
-            force_baud=int(params["force_baud"]) if params["force_baud"] else None,
-            switch_baud=not params["no_switch"],
-            repeat_requests=params["repeat_requests"],
-        )
+        options, line = read_settings(params)
     except ConfigError as exc:
         fail(str(exc), 2)
     progress = _Progress()

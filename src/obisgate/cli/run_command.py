@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import TypeAdapter, ValidationError
 
 from obisgate.cli.common import fail, run_async, setup_logging
 from obisgate.cli.main import main
-from obisgate.errors import ConfigError, ObisgateError
+from obisgate.cli.read_command import line_options, mode_options, read_settings
+from obisgate.errors import ConfigError
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
+from obisgate.gateway.config_cells import DeviceAlias
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
@@ -189,6 +192,16 @@ def demo(fmt: str, duration: float, db: Path | None, show_config: bool, verbose:
     run_async(lambda: run_demo(fmt, duration or None, db, show_config))
 
 
+def _device_alias(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The ``--alias`` value, refused exactly as the configuration would refuse it."""
+    del ctx
+    try:
+        return str(TypeAdapter(DeviceAlias).validate_python(value))
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise click.BadParameter(f"{value!r}: {message}", param=param) from None
+
+
 @main.command()
 @click.argument("url")
 @click.option(
@@ -201,29 +214,70 @@ def demo(fmt: str, duration: float, db: Path | None, show_config: bool, verbose:
     help="Where to write the configuration.",
 )
 @click.option(
-    "--alias", default="meter1", show_default=True, help="device_alias of the new device."
+    "--alias",
+    default="meter1",
+    show_default=True,
+    callback=_device_alias,
+    help="device_alias of the new device (1-64 letters, digits, '-', '_').",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--address", default="", help="Device address (serialnumber).")
-@click.option("--timeout", "timeout_s", type=float, default=2.5, show_default=True)
-@click.option("--baudrate", type=int, default=300, show_default=True)
-@click.option("-v", "--verbose", count=True)
-def init(url: str, out: Path, alias: str, force: bool, **params: Any) -> None:
+@mode_options
+@line_options
+@click.pass_context
+def init(
+    ctx: click.Context, /, url: str, out: Path, alias: str, force: bool, **params: Any
+) -> None:
     """Read a meter once and write a starter configuration for it.
 
-    One device, one signal per data set the meter sent, each tag_job_todo
-    exactly as sent and a number_type guessed from the value.
-    """
-    from obisgate.cli.starter import write_starter_config  # noqa: PLC0415
+    URL is the meter's connection, as for `obisgate read`, and takes the same
+    reading options; the options you give are written into the device. One
+    signal per data set the meter sent, named readably for common OBIS codes
+    (1.8.0 energy_import, 1.8.1 energy_import_t1, 2.8.0 energy_export, 1.7.0
+    and 16.7.0 power, 32.7.0 voltage_l1, 31.7.0 current_l1, ...; the address
+    itself otherwise), tag_job_todo exactly as the meter sent it, a
+    number_type guessed from the value and log = 1 for numbers (history kept).
 
-    setup_logging(params.pop("verbose"))
+    \b
+    Example:
+      obisgate init tcp://10.0.0.5:4001 --address 12345678 -o site.toml
+      obisgate run site.toml --duration 60
+      obisgate history meter1 energy_import --config site.toml
+    """
+    from obisgate.cli.starter import device_fields, write_starter_config  # noqa: PLC0415
+
+    setup_logging(params["verbose"])
     if out.exists() and not force:
         fail(f"{out} exists; use --force to overwrite it", 2)
+    if not out.parent.is_dir():
+        fail(f"--output {out}: the folder {out.parent} does not exist", 2)
     try:
-        text, count = run_async(lambda: write_starter_config(url, alias, **params))
+        options, line = read_settings(params)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    given = {
+        name: value
+        for name, value in params.items()
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    }
+    text, count = run_async(
+        lambda: write_starter_config(
+            url, alias, options, line, fields=device_fields(given), trace=params["trace_path"]
+        )
+    )
+    _check_starter(text, out)
+    try:
         out.write_text(text, encoding="utf-8")
-    except (ObisgateError, OSError) as exc:
-        fail(str(exc), 1)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}", 1)
     click.echo(f"wrote {out}: 1 device, {count} signals (check: obisgate check {out})")
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
+
+
+def _check_starter(text: str, out: Path) -> None:
+    """Exit with every problem when the configuration ``init`` made would not load."""
+    with tempfile.TemporaryDirectory(prefix="obisgate-init-") as tmp:
+        candidate = Path(tmp) / out.name
+        candidate.write_text(text, encoding="utf-8")
+        try:
+            load_config(candidate)
+        except ConfigError as exc:
+            fail(f"the configuration for this meter would not load: {exc}", 1)
