@@ -14,6 +14,7 @@ from obisgate.gateway.demo_config import (
     DEMO_TCP_DEVICES,
     render_demo_config,
 )
+from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.simulator import SimulatorServer, get_profile, serve_pty, serve_tcp
 
 __all__ = ["run_demo"]
@@ -46,17 +47,23 @@ async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_con
                 config_path = Path(tmp) / "demo.toml"
                 config_path.write_text(text, encoding="utf-8")
                 config = load_config(config_path)
-                click.echo(
+                banner = (
                     f"obisgate demo: {len(config.devices)} simulated meters "
                     f"(bus {bus.path}, TCP ports "
-                    f"{', '.join(str(s.port) for s in servers.values())}); "
-                    "Ctrl-C stops",
-                    err=True,
+                    f"{', '.join(str(s.port) for s in servers.values())})"
                 )
-                await run_gateway(
-                    config, build_outputs(config, fmt, history), duration_s=duration_s
-                )
-                click.echo(f"obisgate demo: history kept in {history} until exit", err=True)
+                click.echo(f"{banner}; Ctrl-C stops", err=True)
+                context = OutputContext()
+                outputs = build_outputs(config, fmt, history, context, title=banner)
+                await run_gateway(config, outputs, duration_s=duration_s, context=context)
+                if db is not None:
+                    click.echo(f"obisgate demo: history kept in {db}", err=True)
+                else:
+                    click.echo(
+                        "obisgate demo: the history was in a temporary file, removed now "
+                        "(keep it with --db FILE)",
+                        err=True,
+                    )
             finally:
                 for server in servers.values():
                     await server.aclose()

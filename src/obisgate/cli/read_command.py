@@ -9,6 +9,7 @@ import click
 
 from obisgate.cli.common import fail, run_async, setup_logging
 from obisgate.cli.main import main
+from obisgate.cli.params import BAUD_RATE, Bounded, meter_url
 from obisgate.errors import ConfigError
 from obisgate.formats import FORMATS, render
 from obisgate.protocol.bcc import BccMethod
@@ -41,9 +42,9 @@ def line_options(fn: Any) -> Any:
         ),
         click.option(
             "--baudrate",
-            type=int,
+            type=BAUD_RATE,
             default=None,
-            help="Initial rate [300; 2400 in mode D].",
+            help="Initial rate, 300-19200 Bd [300; 2400 in mode D].",
         ),
         click.option("--databits", type=click.Choice(["7", "8"]), default="7", show_default=True),
         click.option(
@@ -78,14 +79,14 @@ def line_options(fn: Any) -> Any:
         click.option(
             "--wakeup",
             "wakeup_nuls",
-            type=int,
+            type=Bounded(0, 10000, "NULs"),
             default=0,
             help="Send this many NULs first (66 = the standard's 2.2 s at 300 Bd).",
         ),
         click.option(
             "--t2",
             "t2_ms",
-            type=int,
+            type=Bounded(200, 1500, "ms"),
             default=300,
             show_default=True,
             help="Milliseconds before acknowledging the proposed rate (200-1500; 20 ms meters honoured).",
@@ -93,7 +94,7 @@ def line_options(fn: Any) -> Any:
         click.option(
             "--baud-change-delay",
             "baud_change_delay_ms",
-            type=int,
+            type=Bounded(0, 10000, "ms"),
             default=0,
             show_default=True,
             help="Extra milliseconds after the acknowledgement drained, before switching.",
@@ -217,7 +218,7 @@ def mode_options(fn: Any) -> Any:
         ),
         click.option(
             "--repeat-requests",
-            type=int,
+            type=Bounded(0, 10),
             default=1,
             show_default=True,
             help="NAKs sent after a wrong checksum before giving up.",
@@ -244,7 +245,7 @@ def read_settings(params: dict[str, Any]) -> tuple[ReadoutOptions, LineSettings]
 
 
 @main.command()
-@click.argument("url")
+@click.argument("url", callback=meter_url)
 @mode_options
 @click.option(
     "--total-timeout",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,9 @@ import click
 from pydantic import TypeAdapter, ValidationError
 
 from obisgate.cli.common import fail, run_async, setup_logging
+from obisgate.cli.log_format import CliFormatter
 from obisgate.cli.main import main
+from obisgate.cli.params import Bounded, history_folder, meter_url
 from obisgate.cli.read_command import line_options, mode_options, read_settings
 from obisgate.errors import ConfigError
 from obisgate.gateway.app import Gateway
@@ -25,6 +29,7 @@ from obisgate.gateway.config_cells import DeviceAlias
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.table import TableLogHandler
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 
@@ -36,14 +41,20 @@ def build_outputs(
     fmt: str | None,
     db: Path | None,
     context: OutputContext | None = None,
+    *,
+    title: str = "",
 ) -> list[Output]:
     """Printed output (JSON lines, live table or none), the history store if any signal
     logs, and the network outputs the configuration turns on.
+
+    ``auto`` is the table on a terminal, else JSON lines. The table's status line
+    reads the counters of ``context`` and shows ``title`` above them.
 
     Raises:
         ConfigError: a network output cannot be built (a missing extra, ...).
     """
     context = context or OutputContext()
+    own = context
     fmt = fmt or config.output.format
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "jsonl"
@@ -51,7 +62,11 @@ def build_outputs(
     if fmt == "jsonl":
         outputs.append(JsonLinesOutput())
     elif fmt == "table":
-        outputs.append(TableOutput())
+        # context.stats is replaced once the gateway exists: look it up at each redraw.
+        table = TableOutput(stats=lambda: own.stats(), title=title)  # noqa: PLW0108
+        for warning in config.warnings:
+            table.note(f"obisgate: warning: {warning}")
+        outputs.append(table)
     if config.logged_signals:
         path = db or config.storage.path
         outputs.append(HistoryOutput(HistoryStore(path, synchronous=config.storage.synchronous)))
@@ -82,7 +97,8 @@ async def run_gateway(
             pass  # not the main thread, or a platform without it: Ctrl-C still cancels
     timer = loop.call_later(duration_s, stop.set) if duration_s else None
     try:
-        await gateway.run(stop)
+        with _logs_into_live_table(outputs):
+            await gateway.run(stop)
     finally:
         if timer:
             timer.cancel()
@@ -90,6 +106,24 @@ async def run_gateway(
             loop.remove_signal_handler(sig)
     _LOGGER.info("stopped: %s", gateway.stats())
     return gateway
+
+
+@contextlib.contextmanager
+def _logs_into_live_table(outputs: list[Output]) -> Iterator[None]:
+    """While a live table is drawn, log records go below it instead of over it."""
+    table = next((o for o in outputs if isinstance(o, TableOutput) and o.live), None)
+    if table is None:
+        yield
+        return
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = TableLogHandler(table)
+    handler.setFormatter(saved[0].formatter if saved else CliFormatter())
+    root.handlers[:] = [handler]
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved
 
 
 def _load(path: str) -> GatewayConfig:
@@ -115,9 +149,15 @@ def _load(path: str) -> GatewayConfig:
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="History database (overrides [storage] path).",
+    callback=history_folder,
+    help="History database (overrides [storage] path); its folder must exist.",
 )
-@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--duration",
+    type=Bounded(0, unit="s", integer=False, above_low=True),
+    default=None,
+    help="Stop after this many seconds [run until Ctrl-C or SIGTERM].",
+)
 @click.option(
     "--stats",
     "stats_path",
@@ -136,18 +176,31 @@ def run(
 ) -> None:
     """Run the gateway: poll every enabled device of CONFIG on its schedule.
 
-    Prints every signal update (JSON lines, or a live table on a terminal) and
-    keeps the history of signals with log > 0. Stops cleanly on Ctrl-C / SIGTERM.
+    CONFIG is a TOML file, an Excel workbook or a CSV pair (see `obisgate
+    check --help`). On a terminal a live table shows the latest value of every
+    signal under a status line (devices ok / down, readouts, missed scans);
+    log messages appear below it. Into a pipe or file it prints one JSON object
+    per update instead (--format jsonl); --format table there prints the final
+    table once, without terminal control codes. Signals with log > 0 are kept
+    in the history database ([storage] path, or --db; read them with
+    `obisgate history`). Stops cleanly on Ctrl-C / SIGTERM, or after --duration.
+
+    \b
+    Example:
+      obisgate run site.toml --duration 60 --format jsonl > updates.jsonl
     """
     setup_logging(verbose)
     cfg = _load(config)
     if not cfg.enabled_devices:
         fail("no enabled device in the configuration", 2)
+    history_path = db or cfg.storage.path
+    if db is None and cfg.logged_signals and not history_path.parent.is_dir():
+        fail(f"[storage] path {history_path}: the folder {history_path.parent} does not exist", 2)
 
     async def go() -> Gateway:
         context = OutputContext()
         try:
-            outputs = build_outputs(cfg, fmt, db, context)
+            outputs = build_outputs(cfg, fmt, db, context, title=f"obisgate run {config}")
         except ConfigError as exc:
             fail(str(exc), 2)
         return await run_gateway(cfg, outputs, duration_s=duration, context=context)
@@ -167,7 +220,7 @@ def run(
 )
 @click.option(
     "--duration",
-    type=float,
+    type=Bounded(0, unit="s", integer=False),
     default=30.0,
     show_default=True,
     help="Seconds to run (0 = until Ctrl-C).",
@@ -176,7 +229,8 @@ def run(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="History database [a temporary file].",
+    callback=history_folder,
+    help="History database, kept after the demo (its folder must exist) [a temporary file].",
 )
 @click.option("--show-config", is_flag=True, help="Print the demo configuration and exit.")
 @click.option("-v", "--verbose", count=True)
@@ -203,7 +257,7 @@ def _device_alias(ctx: click.Context, param: click.Parameter, value: str) -> str
 
 
 @main.command()
-@click.argument("url")
+@click.argument("url", callback=meter_url)
 @click.option(
     "-o",
     "--output",
