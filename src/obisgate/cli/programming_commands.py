@@ -211,13 +211,13 @@ def render_readings(
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["address", "index", "value", "unit", "raw", "error"])
+        writer.writerow(["address", "value_index", "value", "unit", "raw", "error"])
         for r in readings.values():
             if r.error is not None:
                 writer.writerow([r.address, "", "", "", "", r.error.text])
                 continue
             for ds in r.answer.datasets if r.answer else ():
-                for i, v in enumerate(ds.values):
+                for i, v in enumerate(ds.values, start=1):
                     unit = "" if v.unit is None else v.unit
                     writer.writerow([ds.address or r.address, i, v.value, unit, v.raw, ""])
         return buf.getvalue()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -10,6 +11,8 @@ import click
 from obisgate.cli.common import fail, run_async, setup_logging
 from obisgate.cli.main import main
 from obisgate.cli.params import BAUD_RATE, Bounded, meter_url
+from obisgate.cli.raw_capture import RawCapture, raw_capture
+from obisgate.cli.sigterm import stop_on_sigterm
 from obisgate.errors import ConfigError
 from obisgate.formats import FORMATS, render
 from obisgate.protocol.bcc import BccMethod
@@ -266,19 +269,30 @@ def read(url: str, **params: Any) -> None:
     except ConfigError as exc:
         fail(str(exc), 2)
     progress = _Progress()
+    trace: Any = params["trace_path"]
+    with contextlib.ExitStack() as stack:
+        if params["fmt"] == "raw":
+            try:
+                trace = stack.enter_context(raw_capture(trace))
+            except ConfigError as exc:
+                fail(str(exc), 2)
 
-    async def go() -> ReadResult:
-        try:
-            return await read_meter(
-                url,
-                options,
-                line=line,
-                trace=params["trace_path"],
-                total_timeout_s=params["total_timeout"],
-                on_progress=progress,
-            )
-        finally:
-            progress.clear()
+        async def go() -> ReadResult:
+            try:
+                reading = read_meter(
+                    url,
+                    options,
+                    line=line,
+                    trace=trace,
+                    total_timeout_s=params["total_timeout"],
+                    on_progress=progress,
+                )
+                return await stop_on_sigterm(reading, "the readout")
+            finally:
+                progress.clear()
 
-    result = run_async(go)
+        result = run_async(go)
+        if isinstance(trace, RawCapture):
+            click.echo(bytes(trace.data), nl=False)
+            return
     click.echo(render(result, params["fmt"]), nl=False)

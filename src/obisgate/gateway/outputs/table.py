@@ -155,5 +155,5 @@ class TableLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self._table.note(self.format(record))
-        except Exception:  # noqa: BLE001 - logging must never raise
+        except Exception:  # logging must never raise
             self.handleError(record)
