@@ -44,6 +44,10 @@ def check(config: Path) -> None:
     *devices*.csv / *signals*.csv pair, or a directory holding devices.csv and
     signals.csv. Prints the warnings and "ok: N devices, M signals", or every
     problem, one per line, on stderr (exit status 1).
+
+    \b
+    Example:
+      obisgate check site.toml
     """
     try:
         loaded = load_config(config)
@@ -184,7 +188,12 @@ def history(
     """Print the stored values of SIGNAL of DEVICE (aliases), oldest first.
 
     The database is given by --db, or by the [storage] path of --config.
-    Times are printed in UTC.
+    Times are printed in UTC. An empty selection prints only the header (and
+    says so on stderr); --from after --to is refused.
+
+    \b
+    Example:
+      obisgate history meter1 energy_import --config site.toml --from 2026-11-01 --format csv
     """
     if (config_path is None) == (db_path is None):
         raise click.UsageError("give either --config or --db")

@@ -258,6 +258,10 @@ def _session_info(session: ProgrammingSession) -> dict[str, Any]:
 def get(url: str, addresses: tuple[str, ...], **params: Any) -> None:
     """Read one or more registers in programming mode, e.g. ``get URL 1.8.0 2.8.0``.
 
+    \b
+    Example:
+      METER_PW=00000000 obisgate get tcp://10.0.0.5:4001 1.8.0 2.8.0 --password-env METER_PW
+
     Exits 7 if the meter answered any register with an error (the others are printed).
     """
     setup_logging(params["verbose"])
@@ -303,7 +307,12 @@ def _describe_answer(answer: Answer) -> str:
 @programming_options
 @line_options
 def set_register(url: str, register: str, value: str, **params: Any) -> None:
-    """Write VALUE to register ADDRESS (refused without --allow-write); shows the answer."""
+    """Write VALUE to register ADDRESS (refused without --allow-write); shows the answer.
+
+    \b
+    Example:
+      obisgate set tcp://10.0.0.5:4001 0.9.1 131600 --password-env METER_PW --allow-write
+    """
     setup_logging(params["verbose"])
     if not params["allow_write"]:
         fail(
@@ -437,7 +446,12 @@ def render_profile(profile: LoadProfile, fmt: str) -> str:
 @programming_options
 @line_options
 def profile(url: str, **params: Any) -> None:
-    """Read a load profile (P.01) between --from and --to: rows with time, status, values."""
+    """Read a load profile (P.01) between --from and --to: rows with time, status, values.
+
+    \b
+    Example:
+      obisgate profile tcp://10.0.0.5:4001 --from 2026-11-01T00:00 --to 2026-11-02T00:00 --format csv
+    """
     setup_logging(params["verbose"])
     try:
         start, end = _profile_range(params)

@@ -261,7 +261,21 @@ def read_settings(params: dict[str, Any]) -> tuple[ReadoutOptions, LineSettings]
 def read(url: str, **params: Any) -> None:
     """Read a meter once and print every data set it sends.
 
-    URL is a serial device (/dev/ttyUSB0), tcp://HOST:PORT or rfc2217://HOST:PORT.
+    URL is a serial device (/dev/ttyUSB0), tcp://HOST:PORT (a transparent
+    converter: its own rate must match the meter's, obisgate cannot switch it)
+    or rfc2217://HOST:PORT (a network serial port that can switch).
+
+    --format table is for people; json is one object with every value exactly
+    as the meter sent it, as text (leading zeros and precision kept: read knows
+    no number types; `obisgate run` converts values by each signal's
+    number_type); csv has one row per value, value_index counted from 1 as in
+    the configuration; raw is the meter's bytes as received (identification,
+    STX ... ETX and BCC). Exit status: see the README (3 no answer, 4 checksum,
+    5 framing, 6 connection, 7 meter error, 143 SIGTERM).
+
+    \b
+    Example:
+      obisgate read /dev/ttyUSB0 --max-baud 9600 --format json
     """
     setup_logging(params["verbose"])
     try:

@@ -217,6 +217,7 @@ def run(
     type=click.Choice(["auto", "jsonl", "table"]),
     default="auto",
     show_default=True,
+    help="auto: a live table on a terminal, else JSON lines.",
 )
 @click.option(
     "--duration",
@@ -233,12 +234,17 @@ def run(
     help="History database, kept after the demo (its folder must exist) [a temporary file].",
 )
 @click.option("--show-config", is_flag=True, help="Print the demo configuration and exit.")
-@click.option("-v", "--verbose", count=True)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def demo(fmt: str, duration: float, db: Path | None, show_config: bool, verbose: int) -> None:
     """Run the gateway on its bundled configuration against built-in simulated meters.
 
     Two meters share one pseudo-terminal RS-485 bus (different addresses), one
     answers over TCP in mode A and one over TCP in mode C. No hardware needed.
+    The history goes to a temporary file removed at exit, unless --db names one.
+
+    \b
+    Example:
+      obisgate demo --duration 0 --db demo-history.sqlite    # until Ctrl-C, keep the history
     """
     from obisgate.cli.demo import run_demo  # noqa: PLC0415
 
