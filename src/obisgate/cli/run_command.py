@@ -55,7 +55,9 @@ def build_outputs(
     """
     context = context or OutputContext()
     own = context
-    fmt = fmt or config.output.format
+    if fmt is None:
+        # [output] format when the configuration sets it, else what suits stdout.
+        fmt = config.output.format if "format" in config.output.model_fields_set else "auto"
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "jsonl"
     outputs: list[Output] = []
@@ -143,7 +145,7 @@ def _load(path: str) -> GatewayConfig:
     "fmt",
     type=click.Choice(["auto", "jsonl", "table", "none"]),
     default=None,
-    help="How updates are printed [from the config; auto: table on a terminal, else JSON lines].",
+    help="How updates are printed [[output] format of CONFIG, else auto: a live table on a terminal, JSON lines otherwise].",
 )
 @click.option(
     "--db",

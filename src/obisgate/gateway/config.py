@@ -65,8 +65,9 @@ Signals (``[[signals]]``):
 ``[storage]``: ``path`` [``obisgate-history.sqlite``], relative to the
 configuration file's directory (the directory itself for a CSV directory);
 ``synchronous`` [NORMAL] (NORMAL or FULL, see :mod:`obisgate.gateway.history`).
-``[output]``: ``format`` [jsonl] (jsonl, table, none). Excel and CSV
-configurations always use the defaults for these two.
+``[output]``: ``format`` (jsonl, table, none) [unset: ``obisgate run`` shows a
+table on a terminal, JSON lines otherwise]. Excel and CSV configurations always
+use the defaults for these two.
 """
 
 from __future__ import annotations
