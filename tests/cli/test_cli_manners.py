@@ -85,7 +85,7 @@ def test_version() -> None:
     assert out.startswith("obisgate, version ")
 
 
-COMMANDS = sorted(main.commands)  # type: ignore[attr-defined]
+COMMANDS = sorted(main.commands)
 
 
 @pytest.mark.parametrize("command", COMMANDS)
