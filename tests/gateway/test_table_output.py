@@ -41,11 +41,16 @@ async def test_live_table_has_a_status_line_and_sorts_naturally() -> None:
         ]
     )
     await table.publish([update("m10", STATUS_SIGNAL, "no answer", Quality.NOT_TOPICAL)])
+    live = table.render().splitlines()
     await table.aclose()
     last = stream.getvalue().rsplit("\033[H\033[J", 1)[1].splitlines()
-    assert last[0] == "obisgate run site.toml"
-    assert last[1] == (
+    assert live[1] == (
         "devices: 1 ok, 1 down, 1 not read yet | readouts: 12 | missed scans: 1 | Ctrl-C to stop"
+    )
+    assert last[0] == "obisgate run site.toml"
+    assert (
+        last[1]
+        == "devices: 1 ok, 1 down, 1 not read yet | readouts: 12 | missed scans: 1 | stopped"
     )
     rows = [line.split()[:2] for line in last[4:]]
     assert rows == [["m2", "(status)"], ["m2", "1.6.0"], ["m2", "14.7.0"], ["m10", "(status)"]]
@@ -78,5 +83,5 @@ async def test_not_a_terminal_gets_the_final_table_once_without_control_codes() 
     await table.aclose()
     text = stream.getvalue()
     assert "\033" not in text
-    assert text.splitlines()[0] == "devices: 0 ok, 0 down | readouts: 1 | missed scans: 0"
+    assert text.splitlines()[0] == "devices: 0 ok, 0 down | readouts: 1 | missed scans: 0 | stopped"
     assert "Ctrl-C" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,19 @@ from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.simulator import SimulatorServer, get_profile, serve_pty, serve_tcp
 
 __all__ = ["run_demo"]
+
+
+class _SimulatedRates(logging.Filter):
+    """Drops the "converter's rate must match" hint for the demo's own TCP meters:
+    a simulated meter over TCP follows any rate, so the hint would only alarm."""
+
+    def __init__(self, urls: set[str]) -> None:
+        super().__init__()
+        self._urls = urls
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("cannot switch" in message and any(message.startswith(u) for u in self._urls))
 
 
 async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_config: bool) -> None:
@@ -53,9 +67,15 @@ async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_con
                     f"{', '.join(str(s.port) for s in servers.values())})"
                 )
                 click.echo(f"{banner}; Ctrl-C stops", err=True)
+                session_log = logging.getLogger("obisgate.session")
+                quiet = _SimulatedRates({f"tcp://127.0.0.1:{s.port}" for s in servers.values()})
+                session_log.addFilter(quiet)
                 context = OutputContext()
-                outputs = build_outputs(config, fmt, history, context, title=banner)
-                await run_gateway(config, outputs, duration_s=duration_s, context=context)
+                try:
+                    outputs = build_outputs(config, fmt, history, context, title=banner)
+                    await run_gateway(config, outputs, duration_s=duration_s, context=context)
+                finally:
+                    session_log.removeFilter(quiet)
                 if db is not None:
                     click.echo(f"obisgate demo: history kept in {db}", err=True)
                 else:

@@ -69,6 +69,7 @@ class TableOutput:
         self._drawn_at = float("-inf")
         self._notes: deque[str] = deque(maxlen=notes)
         self.live = self._stream.isatty() if live is None else live
+        self._closed = False
 
     async def start(self) -> None:
         """Show the (empty) table and status line at once."""
@@ -89,7 +90,7 @@ class TableOutput:
         """``devices: 3 ok, 1 down | readouts: 12 | missed scans: 0 | Ctrl-C to stop``.
 
         Devices are counted from their ``_status`` updates; the counters come
-        from ``stats``; "Ctrl-C to stop" only on a live terminal.
+        from ``stats``; "Ctrl-C to stop" on a live terminal, "stopped" once closed.
         """
         states = [u.value for (_, signal), u in self._latest.items() if signal == STATUS_SIGNAL]
         ok = sum(1 for value in states if value == "ok")
@@ -102,7 +103,9 @@ class TableOutput:
             parts.append(f"readouts: {stats['polls']}")
         if "missed_scans" in stats:
             parts.append(f"missed scans: {stats['missed_scans']}")
-        if self.live:
+        if self._closed:
+            parts.append("stopped")
+        elif self.live:
             parts.append("Ctrl-C to stop")
         return " | ".join(parts)
 
@@ -142,6 +145,8 @@ class TableOutput:
         self._stream.flush()
 
     async def aclose(self) -> None:
+        """Draw the final table (status "stopped"); into a pipe this is the only drawing."""
+        self._closed = True
         self._draw()
 
 
