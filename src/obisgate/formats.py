@@ -74,9 +74,9 @@ def render(result: ReadResult, fmt: str) -> str:
 def _csv(datasets: tuple[DataSet, ...]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["address", "index", "value", "unit", "raw"])
+    writer.writerow(["address", "value_index", "value", "unit", "raw"])
     for ds in datasets:
-        for i, v in enumerate(ds.values):
+        for i, v in enumerate(ds.values, start=1):
             writer.writerow([ds.address, i, v.value, "" if v.unit is None else v.unit, v.raw])
     return buf.getvalue()
 

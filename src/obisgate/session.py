@@ -23,6 +23,8 @@ from obisgate.transport.url import open_transport
 __all__ = ["Exchange", "SansIOClient", "read_meter", "read_meter_on", "read_meter_sync"]
 
 _LOGGER = logging.getLogger(__name__)
+#: Transports already told that their converter's rate must match (warned once per process).
+_WARNED_RATE: set[str] = set()
 
 ProgressCallback = Callable[[int, str], None]
 """Called with (bytes received so far, what is being waited for)."""
@@ -113,7 +115,11 @@ class Exchange:
             self.trace.note(message)
         if not self._warned_baud:
             self._warned_baud = True
-            _LOGGER.info("%s", message)
+            if transport.url in _WARNED_RATE:
+                _LOGGER.debug("%s", message)
+            else:
+                _WARNED_RATE.add(transport.url)
+                _LOGGER.warning("%s", message)
 
     async def run(self, client: SansIOClient, actions: Sequence[Action] = ()) -> None:
         """Carry out ``actions``, then read and feed ``client`` until it is done.

@@ -27,3 +27,11 @@ def test_demo_reads_every_simulated_meter() -> None:
     assert values
     assert all(u["quality"] == ["valid"] for u in values)
     assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith("obisgate demo: 4 simulated meters (bus /dev/")
+    assert lines[0].endswith("; Ctrl-C stops")
+    # the simulated TCP meters follow any rate: no converter-rate hint in the demo
+    assert not any("warning" in line for line in lines), proc.stderr
+    assert lines[-1] == (
+        "obisgate demo: the history was in a temporary file, removed now (keep it with --db FILE)"
+    )

@@ -53,11 +53,15 @@ async def test_read_other_formats(fmt: str) -> None:
         result = await invoke("read", sim.url, "--address", profile.address, "--format", fmt)
     assert result.exit_code == 0, result.output
     if fmt == "csv":
-        assert result.stdout.splitlines()[0] == "address,index,value,unit,raw"
-        assert "1.8.0,0,001234.120,kWh,001234.120*kWh" in result.stdout.splitlines()
+        assert result.stdout.splitlines()[0] == "address,value_index,value,unit,raw"
+        assert "1.8.0,1,001234.120,kWh,001234.120*kWh" in result.stdout.splitlines()
     elif fmt == "raw":
         assert result.stdout.splitlines()[0] == "/LGZ4ZMF100AC.M23"
         assert "1.8.0(001234.120*kWh)" in result.stdout.splitlines()
+        # the meter's bytes as received: the data message keeps STX, ETX and its BCC
+        raw = result.stdout_bytes
+        assert raw.index(b"\x02") < raw.index(b"1.8.0(") < raw.index(b"!\r\n\x03")
+        assert len(raw) == raw.index(b"!\r\n\x03") + 5
     else:
         assert "mode      C at 4800 Bd, BCC valid" in result.stdout
         assert any(

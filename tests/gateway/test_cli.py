@@ -33,7 +33,7 @@ def test_check_ok_prints_warnings_and_counts() -> None:
     assert out == "ok: 5 devices, 5 signals\n"
     lines = err.splitlines()
     assert len(lines) == 4
-    assert all(line.startswith(f"warning: {DATA / 'full.toml'}:") for line in lines)
+    assert all(line.startswith(f"obisgate: warning: {DATA / 'full.toml'}:") for line in lines)
     assert "hunter2" not in out + err
 
 
@@ -63,7 +63,7 @@ def test_check_reports_every_problem_without_traceback(tmp_path: Path) -> None:
     assert err.splitlines() == [
         f"{path}:4: devices[0]: baudrate: got 310; allowed: 300, 600, 1200, 2400, 4800, 9600, 19200",
         f"{path}:8: signals[0]: device_alias: no device 'm2'; devices: m1",
-        f"2 problems in {path}",
+        f"obisgate: error: 2 problems in {path}",
     ]
     assert "Traceback" not in err
     assert "hunter2" not in err
@@ -158,7 +158,7 @@ def test_history_through_the_config(tmp_path: Path, db: Path) -> None:
     assert (code, out.splitlines()[1:]) == (0, ["2025-11-18 09:32:00.000         kWh   invalid"])
     code, out, err = run("history", "m1", "voltage", "--config", str(config))
     assert code == 1
-    assert err == f"obisgate: no history for m1/voltage in {db} (its log is 0 in {config})\n"
+    assert err == f"obisgate: error: no history for m1/voltage in {db} (its log is 0 in {config})\n"
     code, _, err = run("history", "m1", "nothing", "--config", str(config))
     assert code == 1
     assert f"({config} has no signal 'nothing' on device 'm1')" in err
@@ -180,3 +180,34 @@ def test_history_errors(tmp_path: Path, db: Path) -> None:
     bad.write_text("[[devices]]\n", encoding="utf-8")
     code, _, err = run("history", "m1", "energy", "--config", str(bad))
     assert code == 2 and "device_alias: required field is missing" in err
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        ["--from", "2030-01-01", "--to", "2030-01-02"],  # a range with no rows
+        ["--limit", "0"],
+    ],
+)
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_history_empty_selection_says_so(db: Path, selection: list[str], fmt: str) -> None:
+    code, out, err = run("history", "m1", "energy", "--db", str(db), "--format", fmt, *selection)
+    assert code == 0
+    assert "Traceback" not in out + err
+    if fmt == "table":
+        assert out.split() == ["time", "(UTC)", "value", "unit", "quality"]
+        assert err == "obisgate: no values of m1/energy in this selection\n"
+    elif fmt == "csv":
+        assert out == "time,value,unit,quality\n"
+    else:
+        assert json.loads(out) == []
+
+
+def test_history_from_after_to_is_a_usage_error(db: Path) -> None:
+    code, out, err = run(
+        "history", "m1", "energy", "--db", str(db), "--from", "2026-01-02", "--to", "2026-01-01"
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith(
+        "obisgate: error: Invalid value for '--from': 2026-01-02T00:00:00+00:00 is after --to"
+    )

@@ -64,7 +64,7 @@ def test_bad_arguments_give_one_line(args: list[str], message: str) -> None:
     code, output = run(*args)
     assert code == 2
     assert output.count("\n") == 1
-    assert output.startswith("Error: ")
+    assert output.startswith("obisgate: error: ")
     assert message in output
     assert "Traceback" not in output
 
@@ -191,7 +191,9 @@ async def test_port_in_use_is_one_line_error() -> None:
     assert process.returncode == 1
     assert stdout == b""
     lines = stderr.decode().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"Error: cannot listen on 127.0.0.1:{port}")
+    assert len(lines) == 1 and lines[0].startswith(
+        f"obisgate: error: cannot listen on 127.0.0.1:{port}"
+    )
 
 
 async def test_profile_file_and_faults_from_the_command_line(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from obisgate.cli.log_format import CliFormatter
 from obisgate.errors import (
     ChecksumError,
     ConfigError,
@@ -86,6 +87,9 @@ def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 def setup_logging(verbose: int) -> None:
-    """Log to stderr: warnings by default, info with -v, debug with -vv."""
+    """Log to stderr as ``obisgate: warning: ...``: warnings by default, info with -v,
+    debug with -vv (with the logger's name)."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(CliFormatter(with_names=level <= logging.DEBUG))
+    logging.basicConfig(level=level, handlers=[handler])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -14,9 +15,23 @@ from obisgate.gateway.demo_config import (
     DEMO_TCP_DEVICES,
     render_demo_config,
 )
+from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.simulator import SimulatorServer, get_profile, serve_pty, serve_tcp
 
 __all__ = ["run_demo"]
+
+
+class _SimulatedRates(logging.Filter):
+    """Drops the "converter's rate must match" hint for the demo's own TCP meters:
+    a simulated meter over TCP follows any rate, so the hint would only alarm."""
+
+    def __init__(self, urls: set[str]) -> None:
+        super().__init__()
+        self._urls = urls
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("cannot switch" in message and any(message.startswith(u) for u in self._urls))
 
 
 async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_config: bool) -> None:
@@ -46,17 +61,29 @@ async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_con
                 config_path = Path(tmp) / "demo.toml"
                 config_path.write_text(text, encoding="utf-8")
                 config = load_config(config_path)
-                click.echo(
+                banner = (
                     f"obisgate demo: {len(config.devices)} simulated meters "
                     f"(bus {bus.path}, TCP ports "
-                    f"{', '.join(str(s.port) for s in servers.values())}); "
-                    "Ctrl-C stops",
-                    err=True,
+                    f"{', '.join(str(s.port) for s in servers.values())})"
                 )
-                await run_gateway(
-                    config, build_outputs(config, fmt, history), duration_s=duration_s
-                )
-                click.echo(f"obisgate demo: history kept in {history} until exit", err=True)
+                click.echo(f"{banner}; Ctrl-C stops", err=True)
+                session_log = logging.getLogger("obisgate.session")
+                quiet = _SimulatedRates({f"tcp://127.0.0.1:{s.port}" for s in servers.values()})
+                session_log.addFilter(quiet)
+                context = OutputContext()
+                try:
+                    outputs = build_outputs(config, fmt, history, context, title=banner)
+                    await run_gateway(config, outputs, duration_s=duration_s, context=context)
+                finally:
+                    session_log.removeFilter(quiet)
+                if db is not None:
+                    click.echo(f"obisgate demo: history kept in {db}", err=True)
+                else:
+                    click.echo(
+                        "obisgate demo: the history was in a temporary file, removed now "
+                        "(keep it with --db FILE)",
+                        err=True,
+                    )
             finally:
                 for server in servers.values():
                     await server.aclose()

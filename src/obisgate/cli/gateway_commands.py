@@ -32,7 +32,7 @@ def _print_problems(error: ConfigFileError) -> None:
 
 def _print_warnings(config: GatewayConfig) -> None:
     for warning in config.warnings:
-        click.echo(f"warning: {warning}", err=True)
+        click.echo(f"obisgate: warning: {warning}", err=True)
 
 
 @main.command()
@@ -44,13 +44,19 @@ def check(config: Path) -> None:
     *devices*.csv / *signals*.csv pair, or a directory holding devices.csv and
     signals.csv. Prints the warnings and "ok: N devices, M signals", or every
     problem, one per line, on stderr (exit status 1).
+
+    \b
+    Example:
+      obisgate check site.toml
     """
     try:
         loaded = load_config(config)
     except ConfigFileError as exc:
         _print_problems(exc)
         count = len(exc.problems)
-        click.echo(f"{count} problem{'s' if count != 1 else ''} in {config}", err=True)
+        click.echo(
+            f"obisgate: error: {count} problem{'s' if count != 1 else ''} in {config}", err=True
+        )
         sys.exit(1)
     _print_warnings(loaded)
     click.echo(f"ok: {len(loaded.devices)} devices, {len(loaded.signals)} signals")
@@ -98,7 +104,7 @@ def _write_table(rows: list[HistoryRow]) -> None:
         )
         for row in rows
     ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(header)]
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(header)]
     for line in (header, *cells):
         click.echo("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
 
@@ -182,10 +188,19 @@ def history(
     """Print the stored values of SIGNAL of DEVICE (aliases), oldest first.
 
     The database is given by --db, or by the [storage] path of --config.
-    Times are printed in UTC.
+    Times are printed in UTC. An empty selection prints only the header (and
+    says so on stderr); --from after --to is refused.
+
+    \b
+    Example:
+      obisgate history meter1 energy_import --config site.toml --from 2026-11-01 --format csv
     """
     if (config_path is None) == (db_path is None):
         raise click.UsageError("give either --config or --db")
+    if start is not None and end is not None and start > end:
+        raise click.BadParameter(
+            f"{start.isoformat()} is after --to {end.isoformat()}", param_hint="'--from'"
+        )
     hint = ""
     if config_path is not None:
         try:
@@ -208,9 +223,13 @@ def history(
         sys.exit(2)
     with store:
         if not store.has_series(device, signal):
-            click.echo(f"obisgate: no history for {device}/{signal} in {db_path}{hint}", err=True)
+            click.echo(
+                f"obisgate: error: no history for {device}/{signal} in {db_path}{hint}", err=True
+            )
             sys.exit(1)
         rows = store.query(device, signal, start, end, limit, newest_first=limit is not None)
     if limit is not None:
         rows.reverse()
     _WRITERS[fmt](rows)
+    if not rows and fmt == "table":
+        click.echo(f"obisgate: no values of {device}/{signal} in this selection", err=True)

@@ -235,13 +235,13 @@ def render_readings(
     if fmt == "csv":
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(["address", "index", "value", "unit", "raw", "error"])
+        writer.writerow(["address", "value_index", "value", "unit", "raw", "error"])
         for r in readings.values():
             if r.error is not None:
                 writer.writerow([r.address, "", "", "", "", r.error.text])
                 continue
             for ds in r.answer.datasets if r.answer else ():
-                for i, v in enumerate(ds.values):
+                for i, v in enumerate(ds.values, start=1):
                     unit = "" if v.unit is None else v.unit
                     writer.writerow([ds.address or r.address, i, v.value, unit, v.raw, ""])
         return buf.getvalue()
@@ -281,6 +281,10 @@ def _session_info(session: ProgrammingSession) -> dict[str, Any]:
 @line_options
 def get(url: str, addresses: tuple[str, ...], **params: Any) -> None:
     """Read one or more registers in programming mode, e.g. ``get URL 1.8.0 2.8.0``.
+
+    \b
+    Example:
+      METER_PW=00000000 obisgate get tcp://10.0.0.5:4001 1.8.0 2.8.0 --password-env METER_PW
 
     Exits 7 if the meter answered any register with an error (the others are printed).
     """
@@ -327,7 +331,12 @@ def _describe_answer(answer: Answer) -> str:
 @programming_options
 @line_options
 def set_register(url: str, register: str, value: str, **params: Any) -> None:
-    """Write VALUE to register ADDRESS (refused without --allow-write); shows the answer."""
+    """Write VALUE to register ADDRESS (refused without --allow-write); shows the answer.
+
+    \b
+    Example:
+      obisgate set tcp://10.0.0.5:4001 0.9.1 131600 --password-env METER_PW --allow-write
+    """
     setup_logging(params["verbose"])
     if not params["allow_write"]:
         fail(
@@ -461,7 +470,12 @@ def render_profile(profile: LoadProfile, fmt: str) -> str:
 @programming_options
 @line_options
 def profile(url: str, **params: Any) -> None:
-    """Read a load profile (P.01) between --from and --to: rows with time, status, values."""
+    """Read a load profile (P.01) between --from and --to: rows with time, status, values.
+
+    \b
+    Example:
+      obisgate profile tcp://10.0.0.5:4001 --from 2026-11-01T00:00 --to 2026-11-02T00:00 --format csv
+    """
     setup_logging(params["verbose"])
     try:
         start, end = _profile_range(params)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any
 
@@ -9,6 +10,9 @@ import click
 
 from obisgate.cli.common import SECONDS, fail, run_async, setup_logging
 from obisgate.cli.main import main
+from obisgate.cli.params import BAUD_RATE, Bounded, meter_url
+from obisgate.cli.raw_capture import RawCapture, raw_capture
+from obisgate.cli.sigterm import stop_on_sigterm
 from obisgate.errors import ConfigError
 from obisgate.formats import FORMATS, render
 from obisgate.protocol.bcc import BccMethod
@@ -18,7 +22,7 @@ from obisgate.protocol.identification import ProtocolMode
 from obisgate.session import read_meter
 from obisgate.transport.base import LineSettings
 
-__all__ = ["line_options", "read", "readout_options"]
+__all__ = ["line_options", "mode_options", "read", "read_settings", "readout_options"]
 
 _RATES = [str(b) for b in BAUD_TO_MODE_C_CHAR]
 #: Default limit for a whole readout or programming session from the CLI.
@@ -43,9 +47,9 @@ def line_options(fn: Any) -> Any:
         ),
         click.option(
             "--baudrate",
-            type=int,
+            type=BAUD_RATE,
             default=None,
-            help="Initial rate [300; 2400 in mode D].",
+            help="Initial rate, 300-19200 Bd [300; 2400 in mode D].",
         ),
         click.option("--databits", type=click.Choice(["7", "8"]), default="7", show_default=True),
         click.option(
@@ -80,14 +84,14 @@ def line_options(fn: Any) -> Any:
         click.option(
             "--wakeup",
             "wakeup_nuls",
-            type=int,
+            type=Bounded(0, 10000, "NULs"),
             default=0,
             help="Send this many NULs first (66 = the standard's 2.2 s at 300 Bd).",
         ),
         click.option(
             "--t2",
             "t2_ms",
-            type=int,
+            type=Bounded(200, 1500, "ms"),
             default=300,
             show_default=True,
             help="Milliseconds before acknowledging the proposed rate (200-1500; 20 ms meters honoured).",
@@ -95,7 +99,7 @@ def line_options(fn: Any) -> Any:
         click.option(
             "--baud-change-delay",
             "baud_change_delay_ms",
-            type=int,
+            type=Bounded(0, 10000, "ms"),
             default=0,
             show_default=True,
             help="Extra milliseconds after the acknowledgement drained, before switching.",
@@ -190,39 +194,64 @@ class _Progress:
             sys.stderr.flush()
 
 
+def mode_options(fn: Any) -> Any:
+    """Protocol mode and baud policy options of every command that reads a meter."""
+    options = [
+        click.option(
+            "--mode",
+            type=click.Choice(["auto", "A", "B", "C", "D"], case_sensitive=False),
+            default="auto",
+            show_default=True,
+            help="Protocol mode; auto follows the meter. D listens to a meter that pushes.",
+        ),
+        click.option(
+            "--max-baud",
+            type=click.Choice(_RATES),
+            default=None,
+            help="Never switch above this rate.",
+        ),
+        click.option(
+            "--force-baud",
+            type=click.Choice(_RATES),
+            default=None,
+            help="Switch to this rate whatever the meter proposes.",
+        ),
+        click.option(
+            "--no-switch",
+            is_flag=True,
+            help="Never change the baud rate (mode C answers with rate 0).",
+        ),
+        click.option(
+            "--repeat-requests",
+            type=Bounded(0, 10),
+            default=1,
+            show_default=True,
+            help="NAKs sent after a wrong checksum before giving up.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def read_settings(params: dict[str, Any]) -> tuple[ReadoutOptions, LineSettings]:
+    """Reader and line settings from :func:`line_options` and :func:`mode_options` values.
+
+    Raises:
+        ConfigError: a value is out of range.
+    """
+    return readout_options(
+        {**params, "mode": params["mode"].upper() if params["mode"] != "auto" else "auto"},
+        max_baud=int(params["max_baud"]) if params["max_baud"] else None,
+        force_baud=int(params["force_baud"]) if params["force_baud"] else None,
+        switch_baud=not params["no_switch"],
+        repeat_requests=params["repeat_requests"],
+    )
+
+
 @main.command()
-@click.argument("url")
-@click.option(
-    "--mode",
-    type=click.Choice(["auto", "A", "B", "C", "D"], case_sensitive=False),
-    default="auto",
-    show_default=True,
-    help="Protocol mode; auto follows the meter. D listens to a meter that pushes.",
-)
-@click.option(
-    "--max-baud",
-    type=click.Choice(_RATES),
-    default=None,
-    help="Never switch above this rate.",
-)
-@click.option(
-    "--force-baud",
-    type=click.Choice(_RATES),
-    default=None,
-    help="Switch to this rate whatever the meter proposes.",
-)
-@click.option(
-    "--no-switch",
-    is_flag=True,
-    help="Never change the baud rate (mode C answers with rate 0).",
-)
-@click.option(
-    "--repeat-requests",
-    type=int,
-    default=1,
-    show_default=True,
-    help="NAKs sent after a wrong checksum before giving up.",
-)
+@click.argument("url", callback=meter_url)
+@mode_options
 @click.option(
     "--total-timeout",
     type=SECONDS,
@@ -235,36 +264,52 @@ class _Progress:
 def read(url: str, **params: Any) -> None:
     """Read a meter once and print every data set it sends.
 
-    URL is a serial device (/dev/ttyUSB0), tcp://HOST:PORT or rfc2217://HOST:PORT.
+    URL is a serial device (/dev/ttyUSB0), tcp://HOST:PORT (a transparent
+    converter: its own rate must match the meter's, obisgate cannot switch it)
+    or rfc2217://HOST:PORT (a network serial port that can switch).
+
+    --format table is for people; json is one object with every value exactly
+    as the meter sent it, as text (leading zeros and precision kept: read knows
+    no number types; `obisgate run` converts values by each signal's
+    number_type); csv has one row per value, value_index counted from 1 as in
+    the configuration; raw is the meter's bytes as received (identification,
+    STX ... ETX and BCC). Exit status: see the README (3 no answer, 4 checksum,
+    5 framing, 6 connection, 7 meter error, 143 SIGTERM).
+
+    \b
+    Example:
+      obisgate read /dev/ttyUSB0 --max-baud 9600 --format json
     """
     setup_logging(params["verbose"])
     try:
-        options, line = readout_options(
-            {
-                **params,
-                "mode": params["mode"].upper() if params["mode"] != "auto" else "auto",
-            },
-            max_baud=int(params["max_baud"]) if params["max_baud"] else None,
-            force_baud=int(params["force_baud"]) if params["force_baud"] else None,
-            switch_baud=not params["no_switch"],
-            repeat_requests=params["repeat_requests"],
-        )
+        options, line = read_settings(params)
     except ConfigError as exc:
         fail(str(exc), 2)
     progress = _Progress()
+    trace: Any = params["trace_path"]
+    with contextlib.ExitStack() as stack:
+        if params["fmt"] == "raw":
+            try:
+                trace = stack.enter_context(raw_capture(trace))
+            except ConfigError as exc:
+                fail(str(exc), 2)
 
-    async def go() -> ReadResult:
-        try:
-            return await read_meter(
-                url,
-                options,
-                line=line,
-                trace=params["trace_path"],
-                total_timeout_s=params["total_timeout"],
-                on_progress=progress,
-            )
-        finally:
-            progress.clear()
+        async def go() -> ReadResult:
+            try:
+                reading = read_meter(
+                    url,
+                    options,
+                    line=line,
+                    trace=trace,
+                    total_timeout_s=params["total_timeout"],
+                    on_progress=progress,
+                )
+                return await stop_on_sigterm(reading, "the readout")
+            finally:
+                progress.clear()
 
-    result = run_async(go)
+        result = run_async(go)
+        if isinstance(trace, RawCapture):
+            click.echo(bytes(trace.data), nl=False)
+            return
     click.echo(render(result, params["fmt"]), nl=False)

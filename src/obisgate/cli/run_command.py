@@ -8,20 +8,28 @@ import json
 import logging
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import TypeAdapter, ValidationError
 
 from obisgate.cli.common import fail, run_async, setup_logging
+from obisgate.cli.log_format import CliFormatter
 from obisgate.cli.main import main
-from obisgate.errors import ConfigError, ObisgateError
+from obisgate.cli.params import Bounded, history_folder, meter_url
+from obisgate.cli.read_command import line_options, mode_options, read_settings
+from obisgate.errors import ConfigError
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
+from obisgate.gateway.config_cells import DeviceAlias
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.table import TableLogHandler
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 
@@ -33,22 +41,34 @@ def build_outputs(
     fmt: str | None,
     db: Path | None,
     context: OutputContext | None = None,
+    *,
+    title: str = "",
 ) -> list[Output]:
     """Printed output (JSON lines, live table or none), the history store if any signal
     logs, and the network outputs the configuration turns on.
+
+    ``auto`` is the table on a terminal, else JSON lines. The table's status line
+    reads the counters of ``context`` and shows ``title`` above them.
 
     Raises:
         ConfigError: a network output cannot be built (a missing extra, ...).
     """
     context = context or OutputContext()
-    fmt = fmt or config.output.format
+    own = context
+    if fmt is None:
+        # [output] format when the configuration sets it, else what suits stdout.
+        fmt = config.output.format if "format" in config.output.model_fields_set else "auto"
     if fmt == "auto":
         fmt = "table" if sys.stdout.isatty() else "jsonl"
     outputs: list[Output] = []
     if fmt == "jsonl":
         outputs.append(JsonLinesOutput())
     elif fmt == "table":
-        outputs.append(TableOutput())
+        # context.stats is replaced once the gateway exists: look it up at each redraw.
+        table = TableOutput(stats=lambda: own.stats(), title=title)  # noqa: PLW0108
+        for warning in config.warnings:
+            table.note(f"obisgate: warning: {warning}")
+        outputs.append(table)
     if config.logged_signals:
         path = db or config.storage.path
         outputs.append(HistoryOutput(HistoryStore(path, synchronous=config.storage.synchronous)))
@@ -79,7 +99,8 @@ async def run_gateway(
             pass  # not the main thread, or a platform without it: Ctrl-C still cancels
     timer = loop.call_later(duration_s, stop.set) if duration_s else None
     try:
-        await gateway.run(stop)
+        with _logs_into_live_table(outputs):
+            await gateway.run(stop)
     finally:
         if timer:
             timer.cancel()
@@ -87,6 +108,24 @@ async def run_gateway(
             loop.remove_signal_handler(sig)
     _LOGGER.info("stopped: %s", gateway.stats())
     return gateway
+
+
+@contextlib.contextmanager
+def _logs_into_live_table(outputs: list[Output]) -> Iterator[None]:
+    """While a live table is drawn, log records go below it instead of over it."""
+    table = next((o for o in outputs if isinstance(o, TableOutput) and o.live), None)
+    if table is None:
+        yield
+        return
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    handler = TableLogHandler(table)
+    handler.setFormatter(saved[0].formatter if saved else CliFormatter())
+    root.handlers[:] = [handler]
+    try:
+        yield
+    finally:
+        root.handlers[:] = saved
 
 
 def _load(path: str) -> GatewayConfig:
@@ -106,15 +145,21 @@ def _load(path: str) -> GatewayConfig:
     "fmt",
     type=click.Choice(["auto", "jsonl", "table", "none"]),
     default=None,
-    help="How updates are printed [from the config; auto: table on a terminal, else JSON lines].",
+    help="How updates are printed [[output] format of CONFIG, else auto: a live table on a terminal, JSON lines otherwise].",
 )
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="History database (overrides [storage] path).",
+    callback=history_folder,
+    help="History database (overrides [storage] path); its folder must exist.",
 )
-@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--duration",
+    type=Bounded(0, unit="s", integer=False, above_low=True),
+    default=None,
+    help="Stop after this many seconds [run until Ctrl-C or SIGTERM].",
+)
 @click.option(
     "--stats",
     "stats_path",
@@ -133,18 +178,31 @@ def run(
 ) -> None:
     """Run the gateway: poll every enabled device of CONFIG on its schedule.
 
-    Prints every signal update (JSON lines, or a live table on a terminal) and
-    keeps the history of signals with log > 0. Stops cleanly on Ctrl-C / SIGTERM.
+    CONFIG is a TOML file, an Excel workbook or a CSV pair (see `obisgate
+    check --help`). On a terminal a live table shows the latest value of every
+    signal under a status line (devices ok / down, readouts, missed scans);
+    log messages appear below it. Into a pipe or file it prints one JSON object
+    per update instead (--format jsonl); --format table there prints the final
+    table once, without terminal control codes. Signals with log > 0 are kept
+    in the history database ([storage] path, or --db; read them with
+    `obisgate history`). Stops cleanly on Ctrl-C / SIGTERM, or after --duration.
+
+    \b
+    Example:
+      obisgate run site.toml --duration 60 --format jsonl > updates.jsonl
     """
     setup_logging(verbose)
     cfg = _load(config)
     if not cfg.enabled_devices:
         fail("no enabled device in the configuration", 2)
+    history_path = db or cfg.storage.path
+    if db is None and cfg.logged_signals and not history_path.parent.is_dir():
+        fail(f"[storage] path {history_path}: the folder {history_path.parent} does not exist", 2)
 
     async def go() -> Gateway:
         context = OutputContext()
         try:
-            outputs = build_outputs(cfg, fmt, db, context)
+            outputs = build_outputs(cfg, fmt, db, context, title=f"obisgate run {config}")
         except ConfigError as exc:
             fail(str(exc), 2)
         return await run_gateway(cfg, outputs, duration_s=duration, context=context)
@@ -161,10 +219,11 @@ def run(
     type=click.Choice(["auto", "jsonl", "table"]),
     default="auto",
     show_default=True,
+    help="auto: a live table on a terminal, else JSON lines.",
 )
 @click.option(
     "--duration",
-    type=float,
+    type=Bounded(0, unit="s", integer=False),
     default=30.0,
     show_default=True,
     help="Seconds to run (0 = until Ctrl-C).",
@@ -173,15 +232,21 @@ def run(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="History database [a temporary file].",
+    callback=history_folder,
+    help="History database, kept after the demo (its folder must exist) [a temporary file].",
 )
 @click.option("--show-config", is_flag=True, help="Print the demo configuration and exit.")
-@click.option("-v", "--verbose", count=True)
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def demo(fmt: str, duration: float, db: Path | None, show_config: bool, verbose: int) -> None:
     """Run the gateway on its bundled configuration against built-in simulated meters.
 
     Two meters share one pseudo-terminal RS-485 bus (different addresses), one
     answers over TCP in mode A and one over TCP in mode C. No hardware needed.
+    The history goes to a temporary file removed at exit, unless --db names one.
+
+    \b
+    Example:
+      obisgate demo --duration 0 --db demo-history.sqlite    # until Ctrl-C, keep the history
     """
     from obisgate.cli.demo import run_demo  # noqa: PLC0415
 
@@ -189,8 +254,18 @@ def demo(fmt: str, duration: float, db: Path | None, show_config: bool, verbose:
     run_async(lambda: run_demo(fmt, duration or None, db, show_config))
 
 
+def _device_alias(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The ``--alias`` value, refused exactly as the configuration would refuse it."""
+    del ctx
+    try:
+        return str(TypeAdapter(DeviceAlias).validate_python(value))
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise click.BadParameter(f"{value!r}: {message}", param=param) from None
+
+
 @main.command()
-@click.argument("url")
+@click.argument("url", callback=meter_url)
 @click.option(
     "-o",
     "--output",
@@ -201,29 +276,70 @@ def demo(fmt: str, duration: float, db: Path | None, show_config: bool, verbose:
     help="Where to write the configuration.",
 )
 @click.option(
-    "--alias", default="meter1", show_default=True, help="device_alias of the new device."
+    "--alias",
+    default="meter1",
+    show_default=True,
+    callback=_device_alias,
+    help="device_alias of the new device (1-64 letters, digits, '-', '_').",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@click.option("--address", default="", help="Device address (serialnumber).")
-@click.option("--timeout", "timeout_s", type=float, default=2.5, show_default=True)
-@click.option("--baudrate", type=int, default=300, show_default=True)
-@click.option("-v", "--verbose", count=True)
-def init(url: str, out: Path, alias: str, force: bool, **params: Any) -> None:
+@mode_options
+@line_options
+@click.pass_context
+def init(
+    ctx: click.Context, /, url: str, out: Path, alias: str, force: bool, **params: Any
+) -> None:
     """Read a meter once and write a starter configuration for it.
 
-    One device, one signal per data set the meter sent, each tag_job_todo
-    exactly as sent and a number_type guessed from the value.
-    """
-    from obisgate.cli.starter import write_starter_config  # noqa: PLC0415
+    URL is the meter's connection, as for `obisgate read`, and takes the same
+    reading options; the options you give are written into the device. One
+    signal per data set the meter sent, named readably for common OBIS codes
+    (1.8.0 energy_import, 1.8.1 energy_import_t1, 2.8.0 energy_export, 1.7.0
+    and 16.7.0 power, 32.7.0 voltage_l1, 31.7.0 current_l1, ...; the address
+    itself otherwise), tag_job_todo exactly as the meter sent it, a
+    number_type guessed from the value and log = 1 for numbers (history kept).
 
-    setup_logging(params.pop("verbose"))
+    \b
+    Example:
+      obisgate init tcp://10.0.0.5:4001 --address 12345678 -o site.toml
+      obisgate run site.toml --duration 60
+      obisgate history meter1 energy_import --config site.toml
+    """
+    from obisgate.cli.starter import device_fields, write_starter_config  # noqa: PLC0415
+
+    setup_logging(params["verbose"])
     if out.exists() and not force:
         fail(f"{out} exists; use --force to overwrite it", 2)
+    if not out.parent.is_dir():
+        fail(f"--output {out}: the folder {out.parent} does not exist", 2)
     try:
-        text, count = run_async(lambda: write_starter_config(url, alias, **params))
+        options, line = read_settings(params)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    given = {
+        name: value
+        for name, value in params.items()
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    }
+    text, count = run_async(
+        lambda: write_starter_config(
+            url, alias, options, line, fields=device_fields(given), trace=params["trace_path"]
+        )
+    )
+    _check_starter(text, out)
+    try:
         out.write_text(text, encoding="utf-8")
-    except (ObisgateError, OSError) as exc:
-        fail(str(exc), 1)
+    except OSError as exc:
+        fail(f"cannot write {out}: {exc.strerror or exc}", 1)
     click.echo(f"wrote {out}: 1 device, {count} signals (check: obisgate check {out})")
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
+
+
+def _check_starter(text: str, out: Path) -> None:
+    """Exit with every problem when the configuration ``init`` made would not load."""
+    with tempfile.TemporaryDirectory(prefix="obisgate-init-") as tmp:
+        candidate = Path(tmp) / out.name
+        candidate.write_text(text, encoding="utf-8")
+        try:
+            load_config(candidate)
+        except ConfigError as exc:
+            fail(f"the configuration for this meter would not load: {exc}", 1)

@@ -168,6 +168,11 @@ def simulate(
     first line, then serves until SIGINT or SIGTERM. Each TCP or RFC 2217
     connection, and the pty, is one line carrying every meter; the request's
     address selects the meter, as on an RS-485 bus.
+
+    \b
+    Example:
+      obisgate simulate --listen tcp://127.0.0.1:4001 --profile mt174
+      obisgate read tcp://127.0.0.1:4001          # in another terminal
     """
     if list_profiles or list_faults:
         if list_profiles:

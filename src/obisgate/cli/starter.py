@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 import tomli_w
 
+from obisgate.cli.signal_names import signal_alias_for, unique_alias
+from obisgate.errors import ConfigError
 from obisgate.gateway.numbers import convert
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.dataset import DataSet
@@ -15,7 +17,7 @@ from obisgate.protocol.identification import ProtocolMode
 from obisgate.session import read_meter
 from obisgate.transport.base import LineSettings
 
-__all__ = ["guess_number_type", "starter_config", "write_starter_config"]
+__all__ = ["device_fields", "guess_number_type", "starter_config", "write_starter_config"]
 
 _FLOAT = re.compile(r"[+-]?\d*\.\d+|[+-]?\d+\.\d*")
 _INT = re.compile(r"[+-]?\d+")
@@ -48,13 +50,52 @@ def guess_number_type(dataset: DataSet) -> str:
     return candidate if convert(value, candidate).quality.is_valid else "STRING"
 
 
-def _alias(address: str, taken: set[str]) -> str:
-    base = re.sub(r"[^A-Za-z0-9_-]+", "_", address).strip("_") or "value"
-    alias, n = base, 2
-    while alias in taken:
-        alias, n = f"{base}_{n}", n + 1
-    taken.add(alias)
-    return alias
+_NUMERIC_TYPES = frozenset({"FLOAT", "DOUBLE"})
+_PARITY = {"E": "EVEN", "N": "NONE", "O": "ODD"}
+
+
+def device_fields(given: dict[str, Any]) -> dict[str, Any]:
+    """Device fields for the reading options the user gave on the command line.
+
+    ``given`` holds only the options set explicitly (``line_options`` and
+    ``mode_options`` parameter names); defaults are left to the configuration's
+    own defaults, which are the same.
+    """
+    fields: dict[str, Any] = {}
+    simple = {
+        "baudrate": "baudrate",
+        "request_start": "request_start",
+        "wakeup_nuls": "wakeup",
+        "t2_ms": "t2",
+        "baud_change_delay_ms": "baud_change_delay_ms",
+        "bcc_method": "bcc_method",
+        "repeat_requests": "repeat_requests",
+    }
+    for option, field in simple.items():
+        if given.get(option) is not None:
+            fields[field] = given[option]
+    if "databits" in given:
+        fields["databits"] = int(given["databits"])
+    if "parity" in given:
+        fields["parity"] = _PARITY[given["parity"][0].upper()]
+    if "stopbits" in given:
+        stopbits = float(given["stopbits"])
+        fields["stopbits"] = int(stopbits) if stopbits.is_integer() else stopbits
+    if "flowcontrol" in given:
+        fields["flowcontrol"] = given["flowcontrol"].upper()
+    for option in ("max_baud", "force_baud"):
+        if given.get(option):
+            fields[option] = int(given[option])
+    switches = {
+        "software_parity": ("software_parity", True),
+        "no_verify_bcc": ("verify_bcc", False),
+        "no_echo_strip": ("strip_echo", False),
+        "no_switch": ("switch_baud", False),
+    }
+    for option, (field, when_set) in switches.items():
+        if given.get(option):
+            fields[field] = when_set
+    return fields
 
 
 def starter_config(
@@ -64,10 +105,22 @@ def starter_config(
     mode: ProtocolMode,
     datasets: tuple[DataSet, ...],
     *,
-    baudrate: int = 300,
     timeout_s: float = 2.5,
+    fields: dict[str, Any] | None = None,
 ) -> tuple[str, int]:
-    """TOML text for one device and one signal per addressed data set, and the signal count."""
+    """TOML text for one device and one signal per addressed data set, and the signal count.
+
+    Signals get readable aliases for common OBIS codes (:func:`signal_alias_for`),
+    ``tag_job_todo`` exactly as the meter sent the address, and ``log = 1`` when
+    the value is a number (energy counters, power, voltages...).
+
+    Raises:
+        ConfigError: the meter runs mode D (it pushes; the gateway polls).
+    """
+    if mode is ProtocolMode.D:
+        raise ConfigError(
+            "the meter pushes its data (mode D); the gateway polls modes A, B and C only"
+        )
     device: dict[str, Any] = {"device_alias": alias, "name": alias}
     parts = urlsplit(url) if "://" in url else None
     if parts is not None and parts.scheme in ("tcp", "socket"):
@@ -79,45 +132,52 @@ def starter_config(
         device["device"] = url
     device["serialnumber"] = address or "0"
     device["type"] = "C" if mode is ProtocolMode.E else mode.value
-    if baudrate != 300:
-        device["baudrate"] = baudrate
     device["timeout_ms"] = round(timeout_s * 1000)
+    device.update(fields or {})
     taken: set[str] = set()
-    signals = [
-        {
-            "device_alias": alias,
-            "signal_alias": _alias(ds.address, taken),
-            "tag_job_todo": ds.address,
-            "number_type": guess_number_type(ds),
-            "log": 0,
-        }
-        for ds in datasets
-        if ds.address
-    ]
+    signals = []
+    for ds in datasets:
+        if not ds.address:
+            continue
+        number_type = guess_number_type(ds)
+        signals.append(
+            {
+                "device_alias": alias,
+                "signal_alias": unique_alias(signal_alias_for(ds.address), taken),
+                "tag_job_todo": ds.address,
+                "number_type": number_type,
+                "log": 1 if number_type in _NUMERIC_TYPES else 0,
+            }
+        )
     header = (
         "# Starter configuration written by `obisgate init` from one readout.\n"
-        "# Check the number types, set log = 1 on signals whose history you want,\n"
-        "# then run: obisgate run <this file>\n\n"
+        "# Check the number types and aliases; signals with log = 1 keep a history.\n"
+        "# Then run: obisgate run <this file>\n\n"
     )
     return header + tomli_w.dumps({"devices": [device], "signals": signals}), len(signals)
 
 
 async def write_starter_config(
-    url: str, alias: str, *, address: str, timeout_s: float, baudrate: int
+    url: str,
+    alias: str,
+    options: ReadoutOptions,
+    line: LineSettings,
+    *,
+    fields: dict[str, Any],
+    trace: str | None = None,
 ) -> tuple[str, int]:
     """Read the meter at ``url`` once; return the starter TOML and its signal count.
 
     Raises:
-        ObisgateError: the readout failed.
+        ObisgateError: the readout failed, or the meter cannot be polled (mode D).
     """
-    options = ReadoutOptions(address=address, response_timeout_s=timeout_s, initial_baud=baudrate)
-    result = await read_meter(url, options, line=LineSettings(baudrate=baudrate))
+    result = await read_meter(url, options, line=line, trace=trace)
     return starter_config(
         url,
         alias,
-        address,
+        options.address,
         result.mode,
         result.readout.datasets,
-        baudrate=baudrate,
-        timeout_s=timeout_s,
+        timeout_s=options.response_timeout_s,
+        fields=fields,
     )

@@ -71,8 +71,9 @@ Signals (``[[signals]]``):
 ``[storage]``: ``path`` [``obisgate-history.sqlite``], relative to the
 configuration file's directory (the directory itself for a CSV directory);
 ``synchronous`` [NORMAL] (NORMAL or FULL, see :mod:`obisgate.gateway.history`).
-``[output]``: ``format`` [jsonl] (jsonl, table, none). Excel and CSV
-configurations always use the defaults for these two.
+``[output]``: ``format`` (jsonl, table, none) [unset: ``obisgate run`` shows a
+table on a terminal, JSON lines otherwise]. Excel and CSV configurations always
+use the defaults for these two.
 
 ``[mqtt]`` (TOML only; present = publish every readout to an MQTT broker, needs
 ``obisgate[mqtt]``):
