@@ -32,7 +32,7 @@ def run(*args: str) -> tuple[int, str, str]:
         (["read", "--wakeup", "-1", "tcp://127.0.0.1:1"], "'--wakeup': -1: allowed 0-10000 NULs"),
         (["read", "--repeat-requests", "-1", "tcp://127.0.0.1:1"], "'--repeat-requests': -1"),
         (["read", "--baud-change-delay", "-5", "tcp://127.0.0.1:1"], "-5: allowed 0-10000 ms"),
-        (["read", ""], "'URL': empty: give a serial device"),
+        (["read", ""], "'URL': empty URL: give a serial device"),
         (["read", "  "], "'URL': empty"),
         (["init", ""], "'URL': empty"),
         (["init", "--t2", "5000", "tcp://127.0.0.1:1"], "'--t2': 5000: allowed 200-1500 ms"),

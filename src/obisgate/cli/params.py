@@ -79,7 +79,7 @@ def meter_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
     del ctx
     if not value.strip():
         raise click.BadParameter(
-            "empty: give a serial device (/dev/ttyUSB0), tcp://HOST:PORT or rfc2217://HOST:PORT",
+            "empty URL: give a serial device (/dev/ttyUSB0), tcp://HOST:PORT or rfc2217://HOST:PORT",
             param=param,
         )
     return value
