@@ -68,6 +68,7 @@ async def run_gateway(
     gateway = Gateway(plans_from_config(config), outputs)
     if context is not None:
         context.stats = gateway.stats
+        context.device_stats = gateway.device_stats
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

@@ -102,6 +102,7 @@ class DeviceState:
     failures: int = 0
     missed_scans: int = 0
     last_duration_s: float = 0.0
+    total_duration_s: float = 0.0
     last: dict[str, SignalUpdate] = field(default_factory=dict)
 
 
@@ -206,6 +207,7 @@ class LinePoller:
                 break
         state.polls += 1
         state.last_duration_s = self._clock() - began
+        state.total_duration_s += state.last_duration_s
         now = self._now()
         updates: list[SignalUpdate] | None = None
         if result is not None:
