@@ -32,15 +32,21 @@ def split_listen(text: str) -> tuple[str, int]:
     """
     match = _LISTEN.fullmatch(text.strip())
     port = int(match.group("port")) if match else -1
-    if match is None or port > 65535:
+    v6 = match.group("v6") if match else None
+    if match is None or port > 65535 or (v6 is not None and not _is_ipv6(v6)):
         raise ValueError(
             "allowed: HOST:PORT, e.g. 127.0.0.1:8080, [::1]:8080 or 0.0.0.0:8080 "
             "(port 0 picks a free one)"
         )
-    host = match.group("v6") or match.group("host")
-    if match.group("v6") is not None:
-        cells.host_name(host)  # a valid IPv6 address
-    return host, port
+    return v6 or match.group("host"), port
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _listen(value: object) -> str:

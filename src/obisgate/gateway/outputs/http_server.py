@@ -30,6 +30,7 @@ import binascii
 import hmac
 import json
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -38,6 +39,7 @@ from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 from pydantic import SecretStr
 
+from obisgate.errors import TransportError
 from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.gateway.outputs.http_history import (
     HistoryReader,
@@ -142,20 +144,18 @@ class HttpOutput:
         """Bind and serve, then announce the address on stderr.
 
         Raises:
-            OSError: the address cannot be bound (in use, not local, no
-                permission); one line naming the address.
+            TransportError: the address cannot be bound (in use, not local, no
+                permission); one line naming the address and the reason.
         """
         runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=2.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=2.0)
+        site = web.TCPSite(runner, self.host, self.port)
         try:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
-            reason = exc.strerror or str(exc)
-            raise OSError(
-                exc.errno, f"cannot listen on {self.host}:{self.port}: {reason}"
-            ) from None
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise TransportError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
         self._runner = runner
         if runner.addresses:
             self.port = int(runner.addresses[0][1])
