@@ -121,7 +121,7 @@ class HttpOutput:
         self._history = HistoryReader(context.history_path)
         self._history_limit = history_limit
         self._registry = metrics_registry(state, context)
-        self._announce = announce or (lambda line: sys.stderr.write(line + "\n"))
+        self.announce = announce or (lambda line: sys.stderr.write(line + "\n"))
         self._runner: web.AppRunner | None = None
 
     @property
@@ -159,7 +159,7 @@ class HttpOutput:
         self._runner = runner
         if runner.addresses:
             self.port = int(runner.addresses[0][1])
-        self._announce(f"web view on {self.url}")
+        self.announce(f"web view on {self.url}")
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         self.state.apply(updates)
