@@ -73,6 +73,11 @@ def _error(message: str, status: int) -> web.Response:
     return _json({"error": message}, status)
 
 
+def _to_stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
 def _presented_token(header: str) -> str | None:
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
@@ -121,7 +126,7 @@ class HttpOutput:
         self._history = HistoryReader(context.history_path)
         self._history_limit = history_limit
         self._registry = metrics_registry(state, context)
-        self.announce = announce or (lambda line: sys.stderr.write(line + "\n"))
+        self.announce: Callable[[str], None] = announce or _to_stderr
         self._runner: web.AppRunner | None = None
 
     @property

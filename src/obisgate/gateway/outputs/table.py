@@ -35,6 +35,8 @@ class TableOutput:
         self._interval = min_interval_s
         self._clock = clock
         self._drawn_at = float("-inf")
+        #: A line shown above the table (e.g. where the web view is), empty for none.
+        self.title = ""
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         for u in updates:
@@ -43,7 +45,7 @@ class TableOutput:
             self._draw()
 
     def render(self) -> str:
-        """The table as text."""
+        """The table as text, under :attr:`title` when one is set."""
         rows = [("device", "signal", "value", "unit", "quality", "time")]
         for (device, signal), u in sorted(self._latest.items()):
             shown = "(status)" if signal == STATUS_SIGNAL else signal
@@ -52,10 +54,11 @@ class TableOutput:
             stamp = u.time.strftime("%H:%M:%S")
             rows.append((device, shown, value, u.unit or "", quality, stamp))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        return "\n".join(
+        table = "\n".join(
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
             for row in rows
         )
+        return f"{self.title}\n\n{table}" if self.title else table
 
     def _draw(self) -> None:
         self._drawn_at = self._clock()
