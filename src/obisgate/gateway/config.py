@@ -67,6 +67,15 @@ configuration file's directory (the directory itself for a CSV directory);
 ``synchronous`` [NORMAL] (NORMAL or FULL, see :mod:`obisgate.gateway.history`).
 ``[output]``: ``format`` [jsonl] (jsonl, table, none). Excel and CSV
 configurations always use the defaults for these two.
+
+``[http]`` (present = the HTTP API, ``/metrics`` and the web view are on; needs
+the ``web`` extra; see :mod:`obisgate.gateway.outputs.http_server`):
+``listen`` [``127.0.0.1:8080``] (``HOST:PORT``, IPv6 in brackets; port 0 picks a
+free one), ``token_env`` [none] (name of the environment variable holding the
+bearer token every request but ``/healthz`` must carry; read at start, never
+shown), ``allow_anonymous`` [0], ``history_limit`` [10000] (most rows in one
+``/api/history`` answer, 1-1000000). A ``listen`` address that is not loopback
+(127.0.0.0/8, ``::1``, ``localhost``) needs ``token_env`` or ``allow_anonymous = 1``.
 """
 
 from __future__ import annotations

@@ -3,8 +3,12 @@
 Imported only by :mod:`obisgate.gateway.outputs.http` after
 ``require_extra("prometheus_client", "web", "http")`` succeeded.
 
-One :class:`GatewayCollector` on its own ``CollectorRegistry`` (never the
-process-wide default registry) reads, at each scrape:
+Each scrape takes a :class:`MetricsSnapshot` on the event loop (plain copies:
+cheap, and the outputs' health functions run where they expect to), then
+:func:`render_metrics` builds and encodes the exposition on a worker thread
+(10 000 signals take about half a second of CPU there, which the event loop
+must not wait for). One :class:`GatewayCollector` on its own
+``CollectorRegistry`` (never the process-wide default registry) holds:
 
 * per signal (numeric values only): ``obisgate_signal_value{device,signal,unit}``,
   ``obisgate_signal_quality{device,signal}`` (the quality bits, 0 = valid) and
@@ -24,8 +28,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -36,8 +42,9 @@ from prometheus_client.registry import CollectorRegistry
 
 from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.gateway.outputs.http_state import LiveState
+from obisgate.gateway.updates import SignalUpdate
 
-__all__ = ["GatewayCollector", "metrics_registry", "number"]
+__all__ = ["GatewayCollector", "MetricsSnapshot", "number", "render_metrics"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,26 +63,64 @@ def number(value: Any) -> float | None:
     return None
 
 
-def metrics_registry(state: LiveState, context: OutputContext) -> CollectorRegistry:
-    """A registry holding only the gateway's collector."""
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """Everything one scrape shows, copied on the event loop.
+
+    Attributes:
+        latest: the latest update of every signal.
+        devices: device alias -> up (``None`` before the first readout),
+            readouts seen, failures seen.
+        stats: the gateway's counters.
+        device_stats: the gateway's per-device counters (empty without a gateway).
+        health: output name -> its state, or ``None`` when asking failed.
+    """
+
+    latest: list[SignalUpdate]
+    devices: dict[str, tuple[bool | None, int, int]]
+    stats: dict[str, Any]
+    device_stats: dict[str, dict[str, float]]
+    health: dict[str, dict[str, Any] | None]
+
+    @classmethod
+    def take(cls, state: LiveState, context: OutputContext) -> MetricsSnapshot:
+        """Copy what a scrape needs; call on the event loop."""
+        health: dict[str, dict[str, Any] | None] = {}
+        for output, ask in list(context.health.items()):
+            try:
+                health[output] = dict(ask())
+            except Exception as exc:
+                _LOGGER.debug("health of output %s failed: %s", output, type(exc).__name__)
+                health[output] = None
+        return cls(
+            latest=list(state.latest.values()),
+            devices={a: (v.up, v.readouts, v.failures) for a, v in state.devices.items()},
+            stats=dict(context.stats()),
+            device_stats=dict(context.device_stats()),
+            health=health,
+        )
+
+
+def render_metrics(snapshot: MetricsSnapshot, accept: str = "") -> tuple[bytes, str]:
+    """The exposition of ``snapshot`` and its content type: the Prometheus text
+    format, or OpenMetrics when ``accept`` asks for it. Safe on any thread."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(state, context))
-    return registry
+    registry.register(GatewayCollector(snapshot))
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type
 
 
 class GatewayCollector:
-    """Builds every metric family from the live state and the gateway's counters."""
+    """Builds every metric family from one :class:`MetricsSnapshot`."""
 
-    def __init__(self, state: LiveState, context: OutputContext) -> None:
-        self.state = state
-        self.context = context
+    def __init__(self, snapshot: MetricsSnapshot) -> None:
+        self.snapshot = snapshot
 
     def collect(self) -> Iterator[Metric]:
-        """Every family, freshly read (called by the exposition at each scrape)."""
+        """Every family (called by the exposition)."""
         yield from self._signals()
         yield from self._devices()
-        stats = self.context.stats()
-        yield from self._gateway(stats)
+        yield from self._gateway(self.snapshot.stats)
         yield from self._health()
 
     def _signals(self) -> Iterator[Metric]:
@@ -94,10 +139,11 @@ class GatewayCollector:
             "When the latest value was read (Unix time).",
             labels=["device", "signal"],
         )
-        for (device, signal), update in self.state.latest.items():
+        for update in self.snapshot.latest:
             sample = number(update.value)
             if sample is None:
                 continue
+            device, signal = update.device, update.signal
             value.add_metric([device, signal, update.unit or ""], sample)
             quality.add_metric([device, signal], float(update.quality.value))
             stamp.add_metric([device, signal], update.time.timestamp())
@@ -107,9 +153,9 @@ class GatewayCollector:
         up = GaugeMetricFamily(
             "obisgate_device_up", "1 when the last readout succeeded, else 0.", labels=["device"]
         )
-        for alias, view in self.state.devices.items():
-            if view.up is not None:
-                up.add_metric([alias], float(view.up))
+        for alias, (is_up, _, _) in self.snapshot.devices.items():
+            if is_up is not None:
+                up.add_metric([alias], float(is_up))
         yield up
         readouts = CounterMetricFamily(
             "obisgate_device_readouts",
@@ -131,7 +177,7 @@ class GatewayCollector:
             "Duration of the last readout of a device, retries included.",
             labels=["device"],
         )
-        per_device = self.context.device_stats()
+        per_device = self.snapshot.device_stats
         if per_device:
             for alias, counters in per_device.items():
                 polls, failures = int(counters["polls"]), int(counters["failures"])
@@ -142,9 +188,9 @@ class GatewayCollector:
                 if polls:
                     last.add_metric([alias], counters["last_duration_s"])
         else:  # not run by a Gateway (tests, embedding): what the batches told
-            for alias, view in self.state.devices.items():
-                readouts.add_metric([alias, "ok"], view.readouts - view.failures)
-                readouts.add_metric([alias, "failed"], view.failures)
+            for alias, (_, seen, failures) in self.snapshot.devices.items():
+                readouts.add_metric([alias, "ok"], seen - failures)
+                readouts.add_metric([alias, "failed"], failures)
         yield from (readouts, missed, duration, last)
 
     @staticmethod
@@ -190,13 +236,8 @@ class GatewayCollector:
             "obisgate_dropped_batches",
             "obisgate_output_failed",
         }
-        for output, health in list(self.context.health.items()):
-            try:
-                values = health()
-            except Exception as exc:
-                _LOGGER.debug("health of output %s failed: %s", output, type(exc).__name__)
-                continue
-            for key, raw in values.items():
+        for output, values in self.snapshot.health.items():
+            for key, raw in (values or {}).items():
                 sample = number(raw)
                 if sample is None:
                     continue

@@ -33,10 +33,10 @@ import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiohttp import web
-from prometheus_client.exposition import choose_encoder
 from pydantic import SecretStr
 
 from obisgate.errors import TransportError
@@ -46,7 +46,7 @@ from obisgate.gateway.outputs.http_history import (
     HistoryRequestError,
     history_request,
 )
-from obisgate.gateway.outputs.http_metrics import metrics_registry
+from obisgate.gateway.outputs.http_metrics import MetricsSnapshot, render_metrics
 from obisgate.gateway.outputs.http_page import WEB_DIR, render_page
 from obisgate.gateway.outputs.http_state import LiveState
 from obisgate.gateway.updates import SignalUpdate
@@ -125,7 +125,7 @@ class HttpOutput:
         self._token = token
         self._history = HistoryReader(context.history_path)
         self._history_limit = history_limit
-        self._registry = metrics_registry(state, context)
+        self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="obisgate-http-metrics")
         self.announce: Callable[[str], None] = announce or _to_stderr
         self._runner: web.AppRunner | None = None
 
@@ -176,6 +176,7 @@ class HttpOutput:
             await self._runner.cleanup()
             self._runner = None
         await self._history.aclose()
+        self._metrics_thread.shutdown(wait=True)
 
     # -- the application ------------------------------------------------------
 
@@ -242,8 +243,11 @@ class HttpOutput:
         return _json({"stats": self.context.stats(), "outputs": outputs}, 200)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-        response = web.Response(body=encoder(self._registry))
+        snapshot = MetricsSnapshot.take(self.state, self.context)
+        body, content_type = await asyncio.get_running_loop().run_in_executor(
+            self._metrics_thread, render_metrics, snapshot, request.headers.get("Accept", "")
+        )
+        response = web.Response(body=body)
         response.headers["Content-Type"] = content_type
         return response
 
