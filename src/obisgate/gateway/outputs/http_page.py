@@ -49,7 +49,7 @@ def _device_row(view: DeviceView) -> str:
         f'<td class="device">{escape(view.alias)}</td>'
         f'<td class="name">{escape(view.name)}</td>'
         f'<td class="status"><span class="badge {state}">{"…" if view.up is None else state}'
-        f"</span>{escape(view.status)}</td>"
+        f"</span>{'' if view.status == 'ok' else escape(view.status)}</td>"
         f"{_time_cell('since', view.since)}"
         f"{_time_cell('last-success', view.last_success)}"
         f'<td class="last-error">{escape(error)}</td>'

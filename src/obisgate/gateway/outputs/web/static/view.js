@@ -63,7 +63,7 @@
     badge.className = "badge " + state;
     badge.textContent = state === "pending" ? "…" : state;
     status.appendChild(badge);
-    status.appendChild(document.createTextNode(d.status));
+    if (d.status !== "ok") status.appendChild(document.createTextNode(d.status));
     cell(row, "since").textContent = localTime(d.since);
     cell(row, "last-success").textContent = localTime(d.last_success);
     cell(row, "last-error").textContent =
@@ -158,6 +158,19 @@
     return [from, to];
   }
 
+  // Room for the longest tick label of the value axis (meter readings have many digits).
+  function yAxisWidth(u, values) {
+    const longest = values ? Math.max(0, ...values.map((v) => String(v).length)) : 6;
+    return 24 + longest * 7;
+  }
+
+  // Around the data, not from zero: a meter reading moves little against its size.
+  function valueRange(u, min, max) {
+    if (min === null || max === null) return [0, 1];
+    const pad = min === max ? Math.max(Math.abs(min) * 0.001, 1) : (max - min) * 0.05;
+    return [min - pad, max + pad];
+  }
+
   async function plot() {
     const option = document.getElementById("series").selectedOptions[0];
     if (!option) {
@@ -194,7 +207,8 @@
       {
         width: Math.max(320, place.clientWidth || 800),
         height: 320,
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, y: { range: valueRange } },
+        axes: [{}, { size: yAxisWidth }],
         series: [{}, { label: label, stroke: "#1565c0", width: 2, spanGaps: false }],
       },
       [xs, ys],
