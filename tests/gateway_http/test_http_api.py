@@ -292,6 +292,10 @@ def mqtt_health() -> dict[str, Any]:
     return {"connected": True, "outbox_depth": 42, "dropped_total": 3, "last_error": "refused"}
 
 
+def modbus_health() -> dict[str, Any]:
+    return {"clients": 2, "since": T0}
+
+
 def failing_health() -> dict[str, Any]:
     raise RuntimeError("boom")
 
@@ -301,12 +305,14 @@ async def test_gateway_state_shows_counters_and_every_outputs_health(
 ) -> None:
     stats = {"devices": 2, "polls": 7, "dropped_batches": {"http": 0, "mqtt": 1}}
     context = OutputContext(
-        stats=lambda: stats, health={"mqtt": mqtt_health, "bad": failing_health}
+        stats=lambda: stats,
+        health={"mqtt": mqtt_health, "modbus": modbus_health, "bad": failing_health},
     )
     async with serving(two_meters(tmp_path), context) as output:
         body = await get_json(client, output.url + "api/gateway")
         assert body["stats"] == stats
         assert body["outputs"]["mqtt"] == mqtt_health()
+        assert body["outputs"]["modbus"] == {"clients": 2, "since": "2026-12-01 10:00:00+00:00"}
         assert body["outputs"]["bad"] == {"error": "health unavailable (RuntimeError)"}
         assert body["outputs"]["http"] == {
             "listening": True,

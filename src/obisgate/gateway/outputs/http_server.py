@@ -63,7 +63,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(
-        text=json.dumps(data, ensure_ascii=False),
+        text=json.dumps(data, ensure_ascii=False, default=str),  # e.g. times in outputs' health
         status=status,
         content_type="application/json",
     )
