@@ -179,6 +179,8 @@ async def test_history_of_one_signal_over_a_range(
             client, base + "&from=2026-12-01T10:02:00Z&to=2026-12-01T11:05:00%2B01:00"
         )
         assert [r["value"] for r in window["rows"]] == [102.0, 103.0, 104.0]
+        unencoded_plus = await get_json(client, base + "&from=2026-12-01T11:08:00+01:00")
+        assert [r["value"] for r in unencoded_plus["rows"]] == [108.0, 109.0, None]
         naive_is_utc = await get_json(client, base + "&from=2026-12-01T10:08:00")
         assert [r["value"] for r in naive_is_utc["rows"]] == [108.0, 109.0, None]
         newest = await get_json(client, base + "&to=2026-12-01T10:09:00Z&limit=3")
@@ -439,6 +441,7 @@ async def test_the_page_lists_devices_and_signals_escaped(
             assert response.status == 200
             assert response.content_type == "text/html"
             page = await response.text()
+            headers = response.headers
     assert "Meter &lt;one&gt; &amp; co" in page
     assert "<one>" not in page
     assert 'data-device="m1" data-signal="energy"' in page
@@ -448,6 +451,10 @@ async def test_the_page_lists_devices_and_signals_escaped(
     assert '<option data-device="m1" data-signal="energy">' in page  # logged: plottable
     assert '<option data-device="m1" data-signal="serial">' not in page
     assert 'src="static/uPlot.iife.min.js"' in page
+    assert "<script>" not in page  # scripts from files only, as the policy below demands
+    assert "script-src" not in headers["Content-Security-Policy"]
+    assert headers["Content-Security-Policy"].startswith("default-src 'self';")
+    assert headers["X-Content-Type-Options"] == "nosniff"
     assert "http://" not in page.replace("http://127.0.0.1", "")  # nothing from elsewhere
 
 

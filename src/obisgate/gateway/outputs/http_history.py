@@ -54,8 +54,12 @@ class HistoryRequest:
 def _time(name: str, text: str | None) -> datetime | None:
     if text is None or not text.strip():
         return None
+    text = text.strip()
+    if " " in text and "T" in text:
+        head, _, zone = text.rpartition(" ")  # an unencoded "+01:00" arrives as " 01:00"
+        text = f"{head}+{zone}"
     try:
-        moment = datetime.fromisoformat(text.strip())
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise HistoryRequestError(
             f"{name}={text!r}: expected an ISO 8601 time, e.g. 2026-12-01T10:00:00Z "

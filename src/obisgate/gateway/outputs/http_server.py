@@ -60,6 +60,16 @@ KEEPALIVE_S = 15.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+#: Sent with every answer: the page runs only its own scripts and is never framed.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(
@@ -181,7 +191,7 @@ class HttpOutput:
     # -- the application ------------------------------------------------------
 
     def _app(self) -> web.Application:
-        app = web.Application(middlewares=[self._authorize])
+        app = web.Application(middlewares=[self._headers, self._authorize])
         app.add_routes(
             [
                 web.get("/", self._page),
@@ -196,6 +206,14 @@ class HttpOutput:
             ]
         )
         return app
+
+    @staticmethod
+    @web.middleware
+    async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if not response.prepared:  # an event stream sent its headers already
+            response.headers.update(_SECURITY_HEADERS)
+        return response
 
     @web.middleware
     async def _authorize(self, request: web.Request, handler: Handler) -> web.StreamResponse:
