@@ -4,8 +4,10 @@ gateway state, metrics, health, the page and its static files; read-only."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -272,8 +274,9 @@ async def test_a_client_that_falls_behind_is_cut_off_and_publishing_never_waits(
                 await output.publish(good_m1(timedelta(seconds=i)))
             assert output.state.subscribers == set()
             assert output.state.cut_total == 1
-            rest = await response.content.read()  # the stream ends: the client reconnects
-            assert rest == b""
+            with contextlib.suppress(aiohttp.ClientPayloadError):  # cut mid-stream
+                await response.content.read()  # the stream ends: an EventSource reconnects
+            await until(lambda: output.streams == 0, "the stream to end")
         health = await get_json(client, output.url + "api/gateway")
         assert health["outputs"]["http"]["sse_clients_cut_total"] == 1
 
@@ -540,3 +543,63 @@ async def test_publishing_before_start_and_closing_an_unstarted_output_are_harml
     await output.publish(good_m1())
     assert output.state.batches == 1
     await output.aclose()
+
+
+async def until(condition: Callable[[], bool], what: str, deadline_s: float = 20.0) -> None:
+    """Return once ``condition()`` holds; fail after ``deadline_s``."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while not condition():
+        assert loop.time() < end, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)  # polling a condition under a deadline
+
+
+async def stalled_client(output: HttpOutput) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A client of /api/events that never reads (a tiny receive buffer fills at once)."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", output.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(b"GET /api/events HTTP/1.1\r\nHost: gateway\r\n\r\n")
+    await until(lambda: output.streams == 1, "the event stream")
+    return reader, writer
+
+
+async def read_to_the_end(reader: asyncio.StreamReader) -> None:
+    with contextlib.suppress(ConnectionResetError):
+        while await reader.read(1 << 20):
+            pass  # what the kernel had buffered, then the end
+
+
+BIG = "x" * 65536
+
+
+async def test_a_client_that_falls_behind_is_disconnected(tmp_path: Path) -> None:
+    async with serving(two_meters(tmp_path)) as output:
+        output.state.queue_size = 8
+        reader, writer = await stalled_client(output)
+        for i in range(2000):
+            if not output.state.subscribers:
+                break
+            await output.publish([update("m1", "serial", BIG, at=timedelta(seconds=i))])
+            await asyncio.sleep(0)  # let the stream write what it can, as between readouts
+        assert output.state.cut_total == 1
+        await until(lambda: output.streams == 0, "the stream to end")
+        await asyncio.wait_for(read_to_the_end(reader), 20)
+        writer.close()
+
+
+async def test_a_client_that_stops_reading_is_disconnected_after_the_write_timeout(
+    tmp_path: Path,
+) -> None:
+    async with serving(two_meters(tmp_path)) as output:
+        output.write_timeout_s = 0.5
+        reader, writer = await stalled_client(output)
+        for i in range(200):  # 13 MB: more than the socket buffers hold
+            await output.publish([update("m1", "serial", BIG, at=timedelta(seconds=i))])
+            await asyncio.sleep(0)
+        await until(lambda: output.streams == 0, "the stalled stream to be dropped")
+        assert output.state.cut_total == 0
+        assert output.state.subscribers == set()
+        await asyncio.wait_for(read_to_the_end(reader), 20)
+        writer.close()

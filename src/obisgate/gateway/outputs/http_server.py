@@ -10,7 +10,9 @@ Endpoints, all ``GET`` (nothing over HTTP writes anything):
 * ``/api/signals[?device=]``: the latest update of every signal (the JSON-lines objects).
 * ``/api/history?device=&signal=[&from=][&to=][&limit=]``: one signal's stored values.
 * ``/api/events``: server-sent events: a ``snapshot`` first, then one ``batch``
-  per readout (``{"devices": [...], "updates": [...]}``).
+  per readout (``{"devices": [...], "updates": [...]}``). A client that falls a
+  whole queue behind, or takes no data for :attr:`HttpOutput.write_timeout_s`,
+  is disconnected (an ``EventSource`` reconnects and starts from a new snapshot).
 * ``/api/gateway``: the gateway's counters and every output's own state.
 * ``/metrics``: Prometheus text exposition (OpenMetrics when asked for).
 * ``/healthz``: ``ok``; the only endpoint that never needs the token.
@@ -83,6 +85,12 @@ def _error(message: str, status: int) -> web.Response:
     return _json({"error": message}, status)
 
 
+def _drop(request: web.Request) -> None:
+    """Close the client's connection at once, discarding what it has not taken yet."""
+    if request.transport is not None:
+        request.transport.abort()
+
+
 def _to_stderr(line: str) -> None:
     sys.stderr.write(line + "\n")
     sys.stderr.flush()
@@ -138,6 +146,10 @@ class HttpOutput:
         self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="obisgate-http-metrics")
         self.announce: Callable[[str], None] = announce or _to_stderr
         self._runner: web.AppRunner | None = None
+        #: Event streams being served now.
+        self.streams = 0
+        #: A client that takes no data for this long is disconnected.
+        self.write_timeout_s = 30.0
 
     @property
     def url(self) -> str:
@@ -149,7 +161,7 @@ class HttpOutput:
         """This output's own state, for ``/api/gateway`` and ``/metrics``."""
         return {
             "listening": self._runner is not None,
-            "sse_clients": len(self.state.subscribers),
+            "sse_clients": self.streams,
             "sse_clients_cut_total": self.state.cut_total,
         }
 
@@ -278,21 +290,37 @@ class HttpOutput:
                 "X-Accel-Buffering": "no",
             }
         )
+        self.streams += 1
         try:
             await response.prepare(request)
-            await response.write(b"retry: 2000\n\n" + snapshot)
+            await self._send(response, b"retry: 2000\n\n" + snapshot)
             while True:
                 try:
                     event = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
                 except TimeoutError:
-                    await response.write(b": keep-alive\n\n")
+                    await self._send(response, b": keep-alive\n\n")
                     continue
                 if event is None:  # shutdown, or this client fell behind and was cut off
                     break
-                await response.write(event)
-            await response.write_eof()
+                await self._send(response, event)
+            if sub.cut:
+                _drop(request)  # what it has not read yet is stale; it reconnects
+            else:
+                await response.write_eof()
         except ConnectionResetError:
             pass  # the client went away
+        except TimeoutError:
+            _drop(request)  # the client stopped reading: do not wait on it
         finally:
             self.state.unsubscribe(sub)
+            self.streams -= 1
         return response
+
+    async def _send(self, response: web.StreamResponse, data: bytes) -> None:
+        """Write to an event stream.
+
+        Raises:
+            TimeoutError: the client took no data for :attr:`write_timeout_s`.
+            ConnectionResetError: the client went away.
+        """
+        await asyncio.wait_for(response.write(data), self.write_timeout_s)
