@@ -3,6 +3,7 @@ without a token."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,17 @@ def test_an_unset_token_variable_is_a_one_line_config_error(
     assert "\n" not in message
     assert "OBISGATE_TEST_TOKEN" in message
     assert "not set" in message
+
+
+@pytest.mark.parametrize("module", ["aiohttp", "prometheus_client"])
+def test_a_missing_web_extra_is_a_one_line_config_error_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str
+) -> None:
+    monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    config = load_config(write_config(tmp_path, "[http]\n" + DEVICE))
+    with pytest.raises(ConfigError) as info:
+        create(config, OutputContext())
+    assert str(info.value) == (
+        f"[http] needs the optional extra obisgate[web] ({module} is not installed): "
+        "pip install 'obisgate[web]'"
+    )
