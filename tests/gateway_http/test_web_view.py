@@ -3,12 +3,12 @@ the gateway polling simulated meters: live values, a meter going down, a history
 
 from __future__ import annotations
 
-import base64
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Error as PlaywrightError
 
 from obisgate.gateway.config import load_config
 from obisgate.simulator import get_profile, serve_tcp
@@ -111,8 +111,8 @@ async def test_live_values_a_device_going_down_and_a_history_plot(
         await meter_b.aclose()
 
 
-async def test_with_a_token_the_browser_gets_in_with_basic_authentication(
-    tmp_path: Path, browser: BrowserContext, monkeypatch: pytest.MonkeyPatch
+async def test_with_a_token_the_browser_logs_in_with_the_token_as_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OBISGATE_TEST_WEB_TOKEN", "web-t0ken")
     meter = await serve_tcp(get_profile("mt174"))
@@ -121,22 +121,33 @@ async def test_with_a_token_the_browser_gets_in_with_basic_authentication(
             {"a": meter.port}, tmp_path / "h.sqlite", 'token_env = "OBISGATE_TEST_WEB_TOKEN"'
         )
         (tmp_path / "gw.toml").write_text(text)
-        async with running_gateway(load_config(tmp_path / "gw.toml")) as gw:
-            anonymous = await browser.new_page()
-            refused = await anonymous.goto(gw.url)
-            assert refused is not None
-            assert refused.status == 401
-            await anonymous.close()
-            page = await browser.new_page()
-            errors = watch_errors(page)
-            # What a browser sends after its login prompt: any user, the token as password.
-            credentials = base64.b64encode(b"technician:web-t0ken").decode()
-            await page.set_extra_http_headers({"Authorization": "Basic " + credentials})
-            await page.goto(gw.url)
-            await expect(page.locator("#live")).to_have_text("live", timeout=TIMEOUT_MS)
-            await expect(
-                page.locator('#signals tr[data-device="a"][data-signal="energy"] td.value')
-            ).to_have_text("148123.456", timeout=TIMEOUT_MS)
-            assert errors == []
+        async with (
+            running_gateway(load_config(tmp_path / "gw.toml")) as gw,
+            async_playwright() as driver,
+        ):
+            browser = await driver.chromium.launch(  # a fresh temporary profile
+                executable_path=find_program("chromium", "chromium"),
+                headless=True,
+                args=CHROMIUM_FLAGS,
+            )
+            try:
+                anonymous = await (await browser.new_context()).new_page()
+                with pytest.raises(PlaywrightError, match="ERR_INVALID_AUTH_CREDENTIALS"):
+                    await anonymous.goto(gw.url)  # refused: a login prompt, no page
+                # What a person types into the browser's login prompt: any name, the token.
+                context = await browser.new_context(
+                    http_credentials={"username": "technician", "password": "web-t0ken"}
+                )
+                context.set_default_timeout(TIMEOUT_MS)
+                page = await context.new_page()
+                errors = watch_errors(page)
+                await page.goto(gw.url)
+                await expect(page.locator("#live")).to_have_text("live", timeout=TIMEOUT_MS)
+                await expect(
+                    page.locator('#signals tr[data-device="a"][data-signal="energy"] td.value')
+                ).to_have_text("148123.456", timeout=TIMEOUT_MS)
+                assert errors == []
+            finally:
+                await browser.close()
     finally:
         await meter.aclose()

@@ -238,7 +238,9 @@ class HttpOutput:
         if presented is not None and hmac.compare_digest(presented.encode(), expected):
             return await handler(request)
         response = _error("missing or wrong token (Authorization: Bearer TOKEN)", 401)
-        response.headers["WWW-Authenticate"] = 'Bearer realm="obisgate", Basic realm="obisgate"'
+        # Two challenges: API clients send the bearer token, a browser asks for a password.
+        response.headers.add("WWW-Authenticate", 'Bearer realm="obisgate"')
+        response.headers.add("WWW-Authenticate", 'Basic realm="obisgate", charset="UTF-8"')
         return response
 
     async def _page(self, request: web.Request) -> web.Response:
