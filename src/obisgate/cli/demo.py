@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from obisgate.errors import ConfigError
 from obisgate.gateway.config import load_config
 from obisgate.gateway.demo_config import (
     DEMO_PROFILES,
     DEMO_SERIAL_DEVICES,
     DEMO_TCP_DEVICES,
+    DEMO_WEB_LISTEN,
     render_demo_config,
 )
+from obisgate.gateway.outputs import Output, TableOutput
+from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.simulator import SimulatorServer, get_profile, serve_pty, serve_tcp
 
@@ -34,13 +39,55 @@ class _SimulatedRates(logging.Filter):
         return not ("cannot switch" in message and any(message.startswith(u) for u in self._urls))
 
 
-async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_config: bool) -> None:
+def _web_extra_missing() -> str | None:
+    """The one-line reason why the web view cannot run, or ``None`` when it can."""
+    try:
+        require_extra("aiohttp", "web", "http")
+        require_extra("prometheus_client", "web", "http")
+    except ConfigError as exc:
+        return str(exc)
+    return None
+
+
+def _show_web_address(outputs: list[Output]) -> None:
+    """Put the web view's address above the live table, where a redraw does not wipe it."""
+    from obisgate.gateway.outputs.http_server import HttpOutput  # noqa: PLC0415
+
+    tables = [o for o in outputs if isinstance(o, TableOutput)]
+    for output in outputs:
+        if isinstance(output, HttpOutput) and tables:
+            announce = output.announce
+
+            def show(line: str, announce: Callable[[str], None] = announce) -> None:
+                announce(line)
+                for table in tables:
+                    table.title = f"{table.title}\n{line}" if table.title else line
+
+            output.announce = show
+
+
+async def run_demo(
+    fmt: str,
+    duration_s: float | None,
+    db: Path | None,
+    show_config: bool,
+    web: str | None = DEMO_WEB_LISTEN,
+) -> None:
     """Start the simulated meters, render the demo configuration, run the gateway.
+
+    Args:
+        web: where the web view listens (loopback by default); ``None`` for
+            none. Without the ``web`` extra there is no web view and a one-line
+            note says so.
 
     Raises:
         ObisgateError: a simulator or the gateway could not start.
     """
     from obisgate.cli.run_command import build_outputs, run_gateway  # noqa: PLC0415
+
+    if web is not None and not show_config and (missing := _web_extra_missing()) is not None:
+        click.echo(f"obisgate demo: no web view: {missing}", err=True)
+        web = None
 
     bus_profiles = [get_profile(DEMO_PROFILES[alias]) for alias in DEMO_SERIAL_DEVICES]
     with tempfile.TemporaryDirectory(prefix="obisgate-demo-") as tmp:
@@ -54,6 +101,7 @@ async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_con
                     bus.path,
                     {alias: server.port for alias, server in servers.items()},
                     history_path=str(history),
+                    web_listen=web,
                 )
                 if show_config:
                     click.echo(text, nl=False)
@@ -73,6 +121,8 @@ async def run_demo(fmt: str, duration_s: float | None, db: Path | None, show_con
                 context = OutputContext()
                 try:
                     outputs = build_outputs(config, fmt, history, context, title=banner)
+                    if config.http is not None:
+                        _show_web_address(outputs)
                     await run_gateway(config, outputs, duration_s=duration_s, context=context)
                 finally:
                     session_log.removeFilter(quiet)

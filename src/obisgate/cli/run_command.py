@@ -29,6 +29,7 @@ from obisgate.gateway.config_cells import DeviceAlias
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.http_config import split_listen
 from obisgate.gateway.outputs.table import TableLogHandler
 
 __all__ = ["build_outputs", "run", "run_gateway"]
@@ -88,6 +89,7 @@ async def run_gateway(
     gateway = Gateway(plans_from_config(config), outputs)
     if context is not None:
         context.stats = gateway.stats
+        context.device_stats = gateway.device_stats
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []
@@ -212,6 +214,16 @@ def run(
         stats_path.write_text(json.dumps(gateway.stats()), encoding="utf-8")
 
 
+def _web_listen(ctx: click.Context, param: click.Parameter, value: str) -> str | None:
+    if value.strip().lower() == "off":
+        return None
+    try:
+        split_listen(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value.strip()
+
+
 @main.command()
 @click.option(
     "--format",
@@ -236,12 +248,24 @@ def run(
     help="History database, kept after the demo (its folder must exist) [a temporary file].",
 )
 @click.option("--show-config", is_flag=True, help="Print the demo configuration and exit.")
+@click.option(
+    "--web",
+    default="127.0.0.1:0",
+    show_default=True,
+    metavar="HOST:PORT|off",
+    help="Where the web view listens (port 0: a free one; needs the web extra); off: none.",
+    callback=_web_listen,
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def demo(fmt: str, duration: float, db: Path | None, show_config: bool, verbose: int) -> None:
+def demo(
+    fmt: str, duration: float, db: Path | None, show_config: bool, web: str | None, verbose: int
+) -> None:
     """Run the gateway on its bundled configuration against built-in simulated meters.
 
     Two meters share one pseudo-terminal RS-485 bus (different addresses), one
     answers over TCP in mode A and one over TCP in mode C. No hardware needed.
+    The web view (live values, history plots) is served on loopback; its
+    address is printed at start.
     The history goes to a temporary file removed at exit, unless --db names one.
 
     \b
@@ -251,7 +275,7 @@ def demo(fmt: str, duration: float, db: Path | None, show_config: bool, verbose:
     from obisgate.cli.demo import run_demo  # noqa: PLC0415
 
     setup_logging(verbose)
-    run_async(lambda: run_demo(fmt, duration or None, db, show_config))
+    run_async(lambda: run_demo(fmt, duration or None, db, show_config, web))
 
 
 def _device_alias(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -110,3 +110,17 @@ class Gateway:
             "dropped_batches": dict(self.fanout.dropped),
             "failed_outputs": dict(self.fanout.failed),
         }
+
+    def device_stats(self) -> dict[str, dict[str, float]]:
+        """Per-device counters (for metrics): readouts, failures, missed scans, and the
+        duration of the last readout and of all readouts (seconds, retries included)."""
+        return {
+            s.plan.alias: {
+                "polls": s.polls,
+                "failures": s.failures,
+                "missed_scans": s.missed_scans,
+                "last_duration_s": s.last_duration_s,
+                "total_duration_s": s.total_duration_s,
+            }
+            for s in self.states
+        }

@@ -100,6 +100,15 @@ use the defaults for these two.
   signal.
 * ``outbox_max_rows`` [1000000] (100 to 100000000): messages kept on disk while
   the broker is unreachable; beyond this the oldest are dropped and counted.
+
+``[http]`` (present = the HTTP API, ``/metrics`` and the web view are on; needs
+the ``web`` extra; see :mod:`obisgate.gateway.outputs.http_server`):
+``listen`` [``127.0.0.1:8080``] (``HOST:PORT``, IPv6 in brackets; port 0 picks a
+free one), ``token_env`` [none] (name of the environment variable holding the
+bearer token every request but ``/healthz`` must carry; read at start, never
+shown), ``allow_anonymous`` [0], ``history_limit`` [10000] (most rows in one
+``/api/history`` answer, 1-1000000). A ``listen`` address that is not loopback
+(127.0.0.0/8, ``::1``, ``localhost``) needs ``token_env`` or ``allow_anonymous = 1``.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ The template has two kinds of placeholder: ``device = "{pty}"`` on the devices
 of the shared serial bus, replaced by the simulator's pseudo-terminal path, and
 ``port = 0`` on the TCP devices, replaced by the port of each device's simulated
 meter. :data:`DEMO_PROFILES` says which built-in simulator profile each device
-expects.
+expects. Its ``[http]`` section (the web view on loopback) is kept, readdressed
+or left out.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "DEMO_PROFILES",
     "DEMO_SERIAL_DEVICES",
     "DEMO_TCP_DEVICES",
+    "DEMO_WEB_LISTEN",
     "demo_template",
     "render_demo_config",
 ]
@@ -39,6 +41,8 @@ DEMO_PROFILES: Mapping[str, str] = {
 DEMO_SERIAL_DEVICES = ("bus-mt174", "bus-e350")
 #: Devices reached over TCP, each on its own port.
 DEMO_TCP_DEVICES = ("tcp-kamstrup", "tcp-aux")
+#: Where the demo's web view listens by default (loopback, a free port).
+DEMO_WEB_LISTEN = "127.0.0.1:0"
 
 
 def demo_template() -> str:
@@ -51,6 +55,7 @@ def render_demo_config(
     tcp_ports: Mapping[str, int],
     *,
     history_path: str | None = None,
+    web_listen: str | None = DEMO_WEB_LISTEN,
 ) -> str:
     """The demo configuration with its placeholders filled in, as TOML text.
 
@@ -60,6 +65,8 @@ def render_demo_config(
             :data:`DEMO_TCP_DEVICES` (all on 127.0.0.1).
         history_path: replaces ``[storage] path`` (default: a file next to
             wherever the rendered text is saved).
+        web_listen: ``[http] listen`` of the web view; ``None`` leaves the
+            ``[http]`` section out (no web view).
 
     Returns:
         TOML text for :func:`~obisgate.gateway.config.load_config` (the
@@ -84,4 +91,8 @@ def render_demo_config(
         raise ConfigError(f"demo has no TCP device {', '.join(sorted(unused))}")
     if history_path is not None:
         data.setdefault("storage", {})["path"] = history_path
+    if web_listen is None:
+        data.pop("http", None)
+    else:
+        data.setdefault("http", {})["listen"] = web_listen
     return tomli_w.dumps(data)

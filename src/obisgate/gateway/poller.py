@@ -155,6 +155,7 @@ class DeviceState:
     last_duration_s: float = 0.0
     access_denied: bool = False
     programming_failing: bool = False
+    total_duration_s: float = 0.0
     last: dict[str, SignalUpdate] = field(default_factory=dict)
 
     @property
@@ -272,6 +273,7 @@ class LinePoller:
             )
         state.polls += 1
         state.last_duration_s = self._clock() - began
+        state.total_duration_s += state.last_duration_s
         now = self._now()
         updates: list[SignalUpdate] | None = None
         if result is not None:

@@ -37,12 +37,16 @@ class OutputContext:
     Attributes:
         stats: the gateway's counters (:meth:`Gateway.stats`); set when the
             gateway is built, an empty dict before.
+        device_stats: device alias -> that device's counters
+            (:meth:`Gateway.device_stats`: polls, failures, missed scans,
+            readout durations); set when the gateway is built, an empty dict before.
         health: output name -> a function giving that output's own state
             (connected, backlog, last error ...), for the HTTP API and metrics.
         history_path: the SQLite history file, when history is kept.
     """
 
     stats: Callable[[], dict[str, Any]] = dict
+    device_stats: Callable[[], dict[str, dict[str, float]]] = dict
     health: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     history_path: Any = None
 

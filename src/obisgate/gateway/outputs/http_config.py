@@ -1,13 +1,123 @@
-"""Configuration of the HTTP API, metrics and web view (``[http]``)."""
+"""Configuration of the HTTP API, metrics and web view (``[http]``).
+
+Security rule, checked when the configuration loads: the server binds to a
+loopback address unless told otherwise, and binding to any other address needs
+``token_env`` (a bearer token for every request but ``/healthz``) or an
+explicit ``allow_anonymous = 1``. The token is read from the environment when
+the output is built, never stored in the configuration, and never shown.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+import ipaddress
+import os
+import re
+from typing import Annotated
 
-__all__ = ["HttpConfig"]
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
+
+from obisgate.errors import ConfigError
+from obisgate.gateway import config_cells as cells
+
+__all__ = ["HttpConfig", "is_loopback", "split_listen"]
+
+_LISTEN = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>\d{1,5})")
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (IPv6 in brackets) as ``(host, port)``.
+
+    Raises:
+        ValueError: not of that form, or a port above 65535; the message says what is allowed.
+    """
+    match = _LISTEN.fullmatch(text.strip())
+    port = int(match.group("port")) if match else -1
+    v6 = match.group("v6") if match else None
+    if match is None or port > 65535 or (v6 is not None and not _is_ipv6(v6)):
+        raise ValueError(
+            "allowed: HOST:PORT, e.g. 127.0.0.1:8080, [::1]:8080 or 0.0.0.0:8080 "
+            "(port 0 picks a free one)"
+        )
+    return v6 or match.group("host"), port
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _listen(value: object) -> str:
+    text = cells.as_text(value)
+    split_listen(text)
+    return text.strip()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class HttpConfig(BaseModel):
-    """The ``[http]`` section. Present = the output is on."""
+    """The ``[http]`` section. Present = the output is on.
+
+    Attributes:
+        listen: ``HOST:PORT`` to bind [``127.0.0.1:8080``]; port 0 picks a free one.
+        token_env: name of the environment variable holding the bearer token
+            that every request but ``/healthz`` must carry; none = no token.
+        allow_anonymous: allow a non-loopback ``listen`` without a token.
+        history_limit: most rows one ``/api/history`` answer holds (the newest).
+
+    Raises:
+        pydantic.ValidationError: (on construction) a bad field, or a
+            non-loopback ``listen`` with neither ``token_env`` nor ``allow_anonymous``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    listen: Annotated[str, BeforeValidator(_listen)] = "127.0.0.1:8080"
+    token_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = None
+    allow_anonymous: cells.Switch = False
+    history_limit: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = 10_000
+
+    @model_validator(mode="after")
+    def _anonymous_only_on_loopback(self) -> HttpConfig:
+        if not is_loopback(self.host) and self.token_env is None and not self.allow_anonymous:
+            raise ValueError(
+                f"listen = {self.listen!r} is reachable from other machines: set token_env "
+                "(the variable holding a bearer token) or allow_anonymous = 1"
+            )
+        return self
+
+    @property
+    def host(self) -> str:
+        """The host part of :attr:`listen` (IPv6 without brackets)."""
+        return split_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        """The port part of :attr:`listen` (0: a free one)."""
+        return split_listen(self.listen)[1]
+
+    def token(self) -> SecretStr | None:
+        """The bearer token from the variable named in :attr:`token_env`, if any.
+
+        Raises:
+            ConfigError: the variable is not set or empty (the message names
+                the variable, never a value).
+        """
+        if self.token_env is None:
+            return None
+        value = os.environ.get(self.token_env, "")
+        if not value.strip():
+            raise ConfigError(
+                f"[http] the variable named in token_env ({self.token_env}) is not set"
+            )
+        return SecretStr(value.strip())

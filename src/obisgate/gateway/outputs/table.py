@@ -65,7 +65,7 @@ class TableOutput:
         self._interval = min_interval_s
         self._clock = clock
         self._stats = stats
-        self._title = title
+        self.title = title
         self._drawn_at = float("-inf")
         self._notes: deque[str] = deque(maxlen=notes)
         self.live = self._stream.isatty() if live is None else live
@@ -127,7 +127,7 @@ class TableOutput:
             stamp = u.time.strftime("%H:%M:%S")
             rows.append((device, shown, value, u.unit or "", quality, stamp))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        lines = [self._title] if self._title else []
+        lines = [self.title] if self.title else []
         lines.append(self.status_line())
         lines.append("")
         lines.extend(

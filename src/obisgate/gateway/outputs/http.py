@@ -1,0 +1,64 @@
+"""The ``[http]`` output: HTTP API, Prometheus metrics and a live web view.
+
+``create`` checks that the ``web`` extra (aiohttp, prometheus_client) is
+installed before anything imports it; the server itself lives in
+:mod:`~obisgate.gateway.outputs.http_server`, the metrics in
+:mod:`~obisgate.gateway.outputs.http_metrics`, the page in
+:mod:`~obisgate.gateway.outputs.http_page`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from obisgate.errors import ConfigError
+from obisgate.gateway.outputs.extras import require_extra
+from obisgate.gateway.outputs.http_state import LiveState, SignalInfo
+
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import GatewayConfig
+    from obisgate.gateway.outputs.base import Output
+    from obisgate.gateway.outputs.factory import OutputContext
+
+__all__ = ["create", "live_state"]
+
+
+def live_state(config: GatewayConfig) -> LiveState:
+    """An empty live state listing every enabled device and its enabled signals."""
+    devices = [(d.device_alias, d.name or d.device_alias) for d in config.enabled_devices]
+    signals = [
+        SignalInfo(
+            s.device_alias, s.signal_alias, s.signal_name or s.signal_alias, s.unit, s.logged
+        )
+        for alias, _ in devices
+        for s in config.signals_for(alias)
+    ]
+    return LiveState.of(devices, signals)
+
+
+def create(config: GatewayConfig, context: OutputContext) -> Output:
+    """The HTTP output of ``config.http``; it binds when the gateway starts it.
+
+    Registers its own state as ``context.health["http"]``.
+
+    Raises:
+        ConfigError: the ``web`` extra is missing, or ``token_env`` names a
+            variable that is not set (one line; the token is never shown).
+    """
+    section = config.http
+    if section is None:
+        raise ConfigError("[http] section missing")
+    require_extra("aiohttp", "web", "http")
+    require_extra("prometheus_client", "web", "http")
+    from obisgate.gateway.outputs.http_server import HttpOutput  # noqa: PLC0415
+
+    output = HttpOutput(
+        section.host,
+        section.port,
+        live_state(config),
+        context,
+        token=section.token(),
+        history_limit=section.history_limit,
+    )
+    context.health[output.name] = output.health
+    return output

@@ -1,0 +1,251 @@
+"""``/metrics``: the gateway in the Prometheus text exposition, built at scrape time.
+
+Imported only by :mod:`obisgate.gateway.outputs.http` after
+``require_extra("prometheus_client", "web", "http")`` succeeded.
+
+Each scrape takes a :class:`MetricsSnapshot` on the event loop (plain copies:
+cheap, and the outputs' health functions run where they expect to), then
+:func:`render_metrics` builds and encodes the exposition on a worker thread
+(10 000 signals take about half a second of CPU there, which the event loop
+must not wait for). One :class:`GatewayCollector` on its own
+``CollectorRegistry`` (never the process-wide default registry) holds:
+
+* per signal (numeric values only): ``obisgate_signal_value{device,signal,unit}``,
+  ``obisgate_signal_quality{device,signal}`` (the quality bits, 0 = valid) and
+  ``obisgate_signal_timestamp_seconds{device,signal}`` (when the value was read);
+* per device: ``obisgate_device_up``, ``obisgate_device_readouts_total{result="ok"|"failed"}``,
+  ``obisgate_device_missed_scans_total``, ``obisgate_device_readout_duration_seconds``
+  (a summary: count and sum) and ``obisgate_device_last_readout_duration_seconds``;
+* per gateway: ``obisgate_devices``, ``obisgate_lines``, ``obisgate_missed_scans_total``,
+  ``obisgate_dropped_batches_total{output}``, ``obisgate_output_failed{output}``;
+* per output that registered its state in ``OutputContext.health``: one
+  ``obisgate_<output>_<key>`` gauge per numeric or true/false value (a key
+  ending in ``_total`` is a counter), e.g. ``obisgate_mqtt_outbox_depth``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+from prometheus_client.registry import CollectorRegistry
+
+from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.http_state import LiveState
+from obisgate.gateway.updates import SignalUpdate
+
+__all__ = ["GatewayCollector", "MetricsSnapshot", "number", "render_metrics"]
+
+_LOGGER = logging.getLogger(__name__)
+
+_NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
+
+
+def number(value: Any) -> float | None:
+    """``value`` as a sample value: numbers and true/false; ``None`` for anything else."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    """Everything one scrape shows, copied on the event loop.
+
+    Attributes:
+        latest: the latest update of every signal.
+        devices: device alias -> up (``None`` before the first readout),
+            readouts seen, failures seen.
+        stats: the gateway's counters.
+        device_stats: the gateway's per-device counters (empty without a gateway).
+        health: output name -> its state, or ``None`` when asking failed.
+    """
+
+    latest: list[SignalUpdate]
+    devices: dict[str, tuple[bool | None, int, int]]
+    stats: dict[str, Any]
+    device_stats: dict[str, dict[str, float]]
+    health: dict[str, dict[str, Any] | None]
+
+    @classmethod
+    def take(cls, state: LiveState, context: OutputContext) -> MetricsSnapshot:
+        """Copy what a scrape needs; call on the event loop."""
+        health: dict[str, dict[str, Any] | None] = {}
+        for output, ask in list(context.health.items()):
+            try:
+                health[output] = dict(ask())
+            except Exception as exc:
+                _LOGGER.debug("health of output %s failed: %s", output, type(exc).__name__)
+                health[output] = None
+        return cls(
+            latest=list(state.latest.values()),
+            devices={a: (v.up, v.readouts, v.failures) for a, v in state.devices.items()},
+            stats=dict(context.stats()),
+            device_stats=dict(context.device_stats()),
+            health=health,
+        )
+
+
+def render_metrics(snapshot: MetricsSnapshot, accept: str = "") -> tuple[bytes, str]:
+    """The exposition of ``snapshot`` and its content type: the Prometheus text
+    format, or OpenMetrics when ``accept`` asks for it. Safe on any thread."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(GatewayCollector(snapshot))
+    encoder, content_type = choose_encoder(accept)
+    return encoder(registry), content_type
+
+
+class GatewayCollector:
+    """Builds every metric family from one :class:`MetricsSnapshot`."""
+
+    def __init__(self, snapshot: MetricsSnapshot) -> None:
+        self.snapshot = snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        """Every family (called by the exposition)."""
+        yield from self._signals()
+        yield from self._devices()
+        yield from self._gateway(self.snapshot.stats)
+        yield from self._health()
+
+    def _signals(self) -> Iterator[Metric]:
+        value = GaugeMetricFamily(
+            "obisgate_signal_value",
+            "Latest value of a numeric signal (last known value while not topical).",
+            labels=["device", "signal", "unit"],
+        )
+        quality = GaugeMetricFamily(
+            "obisgate_signal_quality",
+            "Quality bits of the latest value: 0 valid, 1 invalid, 2 not topical, 4 overflow.",
+            labels=["device", "signal"],
+        )
+        stamp = GaugeMetricFamily(
+            "obisgate_signal_timestamp_seconds",
+            "When the latest value was read (Unix time).",
+            labels=["device", "signal"],
+        )
+        for update in self.snapshot.latest:
+            sample = number(update.value)
+            if sample is None:
+                continue
+            device, signal = update.device, update.signal
+            value.add_metric([device, signal, update.unit or ""], sample)
+            quality.add_metric([device, signal], float(update.quality.value))
+            stamp.add_metric([device, signal], update.time.timestamp())
+        yield from (value, quality, stamp)
+
+    def _devices(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "obisgate_device_up", "1 when the last readout succeeded, else 0.", labels=["device"]
+        )
+        for alias, (is_up, _, _) in self.snapshot.devices.items():
+            if is_up is not None:
+                up.add_metric([alias], float(is_up))
+        yield up
+        readouts = CounterMetricFamily(
+            "obisgate_device_readouts",
+            "Readouts of a device (after retries), by result.",
+            labels=["device", "result"],
+        )
+        missed = CounterMetricFamily(
+            "obisgate_device_missed_scans",
+            "Scans skipped because a readout of the device overran its scan period.",
+            labels=["device"],
+        )
+        duration = SummaryMetricFamily(
+            "obisgate_device_readout_duration_seconds",
+            "Time spent reading a device, retries included.",
+            labels=["device"],
+        )
+        last = GaugeMetricFamily(
+            "obisgate_device_last_readout_duration_seconds",
+            "Duration of the last readout of a device, retries included.",
+            labels=["device"],
+        )
+        per_device = self.snapshot.device_stats
+        if per_device:
+            for alias, counters in per_device.items():
+                polls, failures = int(counters["polls"]), int(counters["failures"])
+                readouts.add_metric([alias, "ok"], polls - failures)
+                readouts.add_metric([alias, "failed"], failures)
+                missed.add_metric([alias], counters["missed_scans"])
+                duration.add_metric([alias], polls, counters["total_duration_s"])
+                if polls:
+                    last.add_metric([alias], counters["last_duration_s"])
+        else:  # not run by a Gateway (tests, embedding): what the batches told
+            for alias, (_, seen, failures) in self.snapshot.devices.items():
+                readouts.add_metric([alias, "ok"], seen - failures)
+                readouts.add_metric([alias, "failed"], failures)
+        yield from (readouts, missed, duration, last)
+
+    @staticmethod
+    def _gateway(stats: dict[str, Any]) -> Iterator[Metric]:
+        for key, name, kind, text in (
+            ("devices", "obisgate_devices", GaugeMetricFamily, "Devices polled."),
+            ("lines", "obisgate_lines", GaugeMetricFamily, "Lines (ports) polled concurrently."),
+            (
+                "missed_scans",
+                "obisgate_missed_scans",
+                CounterMetricFamily,
+                "Scans skipped because a readout overran its scan period (all devices).",
+            ),
+        ):
+            sample = number(stats.get(key))
+            if sample is not None:
+                yield kind(name, text, value=sample)
+        dropped = CounterMetricFamily(
+            "obisgate_dropped_batches",
+            "Batches an output dropped (its queue was full, or publishing failed).",
+            labels=["output"],
+        )
+        for output, count in dict(stats.get("dropped_batches", {})).items():
+            dropped.add_metric([str(output)], float(count))
+        failed = GaugeMetricFamily(
+            "obisgate_output_failed",
+            "1 for an output that failed to start and is off.",
+            labels=["output"],
+        )
+        failed_outputs = dict(stats.get("failed_outputs", {}))
+        for output in dict(stats.get("dropped_batches", {})):
+            failed.add_metric([str(output)], float(output in failed_outputs))
+        yield from (dropped, failed)
+
+    def _health(self) -> Iterator[Metric]:
+        taken = {
+            "obisgate_signal_value",
+            "obisgate_signal_quality",
+            "obisgate_signal_timestamp_seconds",
+            "obisgate_devices",
+            "obisgate_lines",
+            "obisgate_missed_scans",
+            "obisgate_dropped_batches",
+            "obisgate_output_failed",
+        }
+        for output, values in self.snapshot.health.items():
+            for key, raw in (values or {}).items():
+                sample = number(raw)
+                if sample is None:
+                    continue
+                name = _NOT_NAME.sub("_", f"obisgate_{output}_{key}").lower()
+                counter = name.endswith("_total")
+                name = name.removesuffix("_total")
+                if name in taken or name.startswith(("obisgate_device_", "obisgate_signal_")):
+                    continue
+                taken.add(name)
+                kind = CounterMetricFamily if counter else GaugeMetricFamily
+                yield kind(name, f"{key} of the {output} output.", value=sample)

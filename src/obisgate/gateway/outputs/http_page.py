@@ -1,0 +1,107 @@
+"""The web view's page (``GET /``), rendered on the server from the live state.
+
+The template ``web/page.html`` gets one row per device and per signal, and one
+history choice per logged signal; ``web/static/view.js`` then keeps the rows
+current from ``/api/events``. Every text from the configuration or a meter is
+HTML-escaped.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import cache
+from html import escape
+from pathlib import Path
+from string import Template
+
+from obisgate.gateway.outputs.http_state import DeviceView, LiveState, SignalInfo, update_json
+from obisgate.gateway.updates import SignalUpdate
+
+__all__ = ["WEB_DIR", "render_page"]
+
+#: The page template and, under ``static/``, the files served at ``/static/``.
+WEB_DIR = Path(__file__).with_name("web")
+
+
+@cache
+def _template() -> Template:
+    return Template((WEB_DIR / "page.html").read_text(encoding="utf-8"))
+
+
+def _attr(text: str) -> str:
+    return escape(text, quote=True)
+
+
+def _time_cell(name: str, time: datetime | None) -> str:
+    if time is None:
+        return f'<td class="{name}"></td>'
+    iso = time.isoformat(timespec="seconds")
+    return f'<td class="{name}" data-time="{_attr(iso)}">{escape(iso)}</td>'
+
+
+def _device_row(view: DeviceView) -> str:
+    state = {True: "ok", False: "down", None: "pending"}[view.up]
+    error = ""
+    if view.last_error is not None and view.last_error_time is not None:
+        error = f"{view.last_error} ({view.last_error_time.isoformat(timespec='seconds')})"
+    return (
+        f'<tr data-device="{_attr(view.alias)}" data-state="{state}">'
+        f'<td class="device">{escape(view.alias)}</td>'
+        f'<td class="name">{escape(view.name)}</td>'
+        f'<td class="status"><span class="badge {state}">{"…" if view.up is None else state}'
+        f"</span>{'' if view.status == 'ok' else escape(view.status)}</td>"
+        f"{_time_cell('since', view.since)}"
+        f"{_time_cell('last-success', view.last_success)}"
+        f'<td class="last-error">{escape(error)}</td>'
+        f'<td class="failures">{view.failures}</td></tr>'
+    )
+
+
+def _signal_row(device: str, signal: str, label: str, update: SignalUpdate | None) -> str:
+    value, unit, quality, time = "—", "", "", ""
+    bad = False
+    if update is not None:
+        obj = update_json(update)
+        value = "—" if obj["value"] is None else str(obj["value"])
+        unit = obj["unit"] or ""
+        quality = ", ".join(obj["quality"])
+        bad = not update.quality.is_valid
+        time = obj["time"]
+    time_attr = f' data-time="{_attr(time)}"' if time else ""
+    return (
+        f'<tr data-device="{_attr(device)}" data-signal="{_attr(signal)}"{time_attr}>'
+        f'<td class="device">{escape(device)}</td>'
+        f'<td class="signal" title="{_attr(label)}">{escape(signal)}</td>'
+        f'<td class="value">{escape(value)}</td>'
+        f'<td class="unit">{escape(unit)}</td>'
+        f'<td class="quality{" quality-bad" if bad else ""}">{escape(quality)}</td>'
+        f'<td class="age"></td></tr>'
+    )
+
+
+def _series_option(info: SignalInfo) -> str:
+    text = f"{info.device} / {info.signal}"
+    return (
+        f'    <option data-device="{_attr(info.device)}" data-signal="{_attr(info.signal)}">'
+        f"{escape(text)}</option>"
+    )
+
+
+def render_page(state: LiveState, *, now: datetime | None = None) -> str:
+    """The whole page: every device, every configured signal (and any other signal
+    that sent a value), a history choice per logged signal."""
+    rows: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for key, info in state.signals.items():
+        rows.append(_signal_row(info.device, info.signal, info.name, state.latest.get(key)))
+        seen.add(key)
+    for key, update in state.latest.items():
+        if key not in seen:
+            rows.append(_signal_row(key[0], key[1], key[1], update))
+    now = now or datetime.now(UTC)
+    return _template().substitute(
+        rendered=escape(now.isoformat(timespec="seconds")),
+        device_rows="\n".join(_device_row(v) for v in state.devices.values()),
+        signal_rows="\n".join(rows),
+        series_options="\n".join(_series_option(i) for i in state.signals.values() if i.logged),
+    )

@@ -1,0 +1,328 @@
+"""The HTTP output: one aiohttp server in the gateway's event loop (API, metrics, web view).
+
+Imported only by :func:`obisgate.gateway.outputs.http.create`, after the ``web``
+extra (aiohttp, prometheus_client) was found.
+
+Endpoints, all ``GET`` (nothing over HTTP writes anything):
+
+* ``/`` the web view; ``/static/...`` its files (uPlot and the view's script).
+* ``/api/devices``: every device with status, since, last success, failures, last error.
+* ``/api/signals[?device=]``: the latest update of every signal (the JSON-lines objects).
+* ``/api/history?device=&signal=[&from=][&to=][&limit=]``: one signal's stored values.
+* ``/api/events``: server-sent events: a ``snapshot`` first, then one ``batch``
+  per readout (``{"devices": [...], "updates": [...]}``). A client that falls a
+  whole queue behind, or takes no data for :attr:`HttpOutput.write_timeout_s`,
+  is disconnected (an ``EventSource`` reconnects and starts from a new snapshot).
+* ``/api/gateway``: the gateway's counters and every output's own state.
+* ``/metrics``: Prometheus text exposition (OpenMetrics when asked for).
+* ``/healthz``: ``ok``; the only endpoint that never needs the token.
+
+Token rule: with a token, every request but ``/healthz`` must carry
+``Authorization: Bearer TOKEN``; a browser may send the token as the password
+of HTTP basic authentication instead (any user name), which is how the web
+view's own requests (including ``EventSource``) carry it. Comparison is in
+constant time; the token never appears in a log or an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hmac
+import json
+import logging
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+from pydantic import SecretStr
+
+from obisgate.errors import TransportError
+from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.http_history import (
+    HistoryReader,
+    HistoryRequestError,
+    history_request,
+)
+from obisgate.gateway.outputs.http_metrics import MetricsSnapshot, render_metrics
+from obisgate.gateway.outputs.http_page import WEB_DIR, render_page
+from obisgate.gateway.outputs.http_state import LiveState
+from obisgate.gateway.updates import SignalUpdate
+
+__all__ = ["HttpOutput"]
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Seconds between keep-alive comments on an idle event stream.
+KEEPALIVE_S = 15.0
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Sent with every answer: the page runs only its own scripts and is never framed.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(data, ensure_ascii=False, default=str),  # e.g. times in outputs' health
+        status=status,
+        content_type="application/json",
+    )
+
+
+def _error(message: str, status: int) -> web.Response:
+    return _json({"error": message}, status)
+
+
+def _drop(request: web.Request) -> None:
+    """Close the client's connection at once, discarding what it has not taken yet."""
+    if request.transport is not None:
+        request.transport.abort()
+
+
+def _to_stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _presented_token(header: str) -> str | None:
+    scheme, _, credentials = header.partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "bearer":
+        return credentials
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2]
+    return None
+
+
+class HttpOutput:
+    """Serves the live state, the history and the metrics; publishing only updates memory.
+
+    Args:
+        host: address to bind.
+        port: port to bind (0: a free one; :attr:`port` holds the real one after start).
+        state: the live picture (devices and signals from the configuration).
+        context: the gateway's counters, the outputs' health, the history file.
+        token: the bearer token every request but ``/healthz`` must carry, or ``None``.
+        history_limit: most rows in one ``/api/history`` answer.
+        announce: where ``web view on http://HOST:PORT/`` goes on start (stderr).
+    """
+
+    name = "http"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        state: LiveState,
+        context: OutputContext,
+        *,
+        token: SecretStr | None = None,
+        history_limit: int = 10_000,
+        announce: Callable[[str], None] | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.state = state
+        self.context = context
+        self._token = token
+        self._history = HistoryReader(context.history_path)
+        self._history_limit = history_limit
+        self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="obisgate-http-metrics")
+        self.announce: Callable[[str], None] = announce or _to_stderr
+        self._runner: web.AppRunner | None = None
+        #: Event streams being served now.
+        self.streams = 0
+        #: A client that takes no data for this long is disconnected.
+        self.write_timeout_s = 30.0
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT/`` with the real port (IPv6 hosts in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    def health(self) -> dict[str, Any]:
+        """This output's own state, for ``/api/gateway`` and ``/metrics``."""
+        return {
+            "listening": self._runner is not None,
+            "sse_clients": self.streams,
+            "sse_clients_cut_total": self.state.cut_total,
+        }
+
+    # -- Output ---------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind and serve, then announce the address on stderr.
+
+        Raises:
+            TransportError: the address cannot be bound (in use, not local, no
+                permission); one line naming the address and the reason.
+        """
+        runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise TransportError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
+        self._runner = runner
+        if runner.addresses:
+            self.port = int(runner.addresses[0][1])
+        self.announce(f"web view on {self.url}")
+
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        self.state.apply(updates)
+
+    async def aclose(self) -> None:
+        """End the event streams, stop the server, close the history reader."""
+        self.state.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self._history.aclose()
+        self._metrics_thread.shutdown(wait=True)
+
+    # -- the application ------------------------------------------------------
+
+    def _app(self) -> web.Application:
+        app = web.Application(middlewares=[self._headers, self._authorize])
+        app.add_routes(
+            [
+                web.get("/", self._page),
+                web.get("/healthz", self._healthz),
+                web.get("/api/devices", self._devices),
+                web.get("/api/signals", self._signals),
+                web.get("/api/history", self._history_answer),
+                web.get("/api/events", self._events),
+                web.get("/api/gateway", self._gateway),
+                web.get("/metrics", self._metrics),
+                web.static("/static", WEB_DIR / "static", append_version=False),
+            ]
+        )
+        return app
+
+    @staticmethod
+    @web.middleware
+    async def _headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if not response.prepared:  # an event stream sent its headers already
+            response.headers.update(_SECURITY_HEADERS)
+        return response
+
+    @web.middleware
+    async def _authorize(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method not in ("GET", "HEAD"):
+            return _error("read-only: only GET requests", 405)
+        if self._token is None or request.path == "/healthz":
+            return await handler(request)
+        presented = _presented_token(request.headers.get("Authorization", ""))
+        expected = self._token.get_secret_value().encode()
+        if presented is not None and hmac.compare_digest(presented.encode(), expected):
+            return await handler(request)
+        response = _error("missing or wrong token (Authorization: Bearer TOKEN)", 401)
+        # Two challenges: API clients send the bearer token, a browser asks for a password.
+        response.headers.add("WWW-Authenticate", 'Bearer realm="obisgate"')
+        response.headers.add("WWW-Authenticate", 'Basic realm="obisgate", charset="UTF-8"')
+        return response
+
+    async def _page(self, request: web.Request) -> web.Response:
+        return web.Response(text=render_page(self.state), content_type="text/html")
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _devices(self, request: web.Request) -> web.Response:
+        return _json(self.state.device_list())
+
+    async def _signals(self, request: web.Request) -> web.Response:
+        device = request.query.get("device")
+        if device is not None and device not in self.state.devices:
+            return _error(f"no device {device!r}", 404)
+        return _json(self.state.signal_list(device))
+
+    async def _history_answer(self, request: web.Request) -> web.Response:
+        try:
+            query = history_request(request.query, self._history_limit)
+            return _json(await self._history.answer(query))
+        except HistoryRequestError as exc:
+            return _error(str(exc), exc.status)
+
+    async def _gateway(self, request: web.Request) -> web.Response:
+        outputs: dict[str, Any] = {}
+        for name, health in list(self.context.health.items()):
+            try:
+                outputs[name] = health()
+            except Exception as exc:
+                outputs[name] = {"error": f"health unavailable ({type(exc).__name__})"}
+        return _json({"stats": self.context.stats(), "outputs": outputs}, 200)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        snapshot = MetricsSnapshot.take(self.state, self.context)
+        body, content_type = await asyncio.get_running_loop().run_in_executor(
+            self._metrics_thread, render_metrics, snapshot, request.headers.get("Accept", "")
+        )
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
+    async def _events(self, request: web.Request) -> web.StreamResponse:
+        sub, snapshot = self.state.subscribe()
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        self.streams += 1
+        try:
+            await response.prepare(request)
+            await self._send(response, b"retry: 2000\n\n" + snapshot)
+            while True:
+                try:
+                    event = await asyncio.wait_for(sub.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    await self._send(response, b": keep-alive\n\n")
+                    continue
+                if event is None:  # shutdown, or this client fell behind and was cut off
+                    break
+                await self._send(response, event)
+            if sub.cut:
+                _drop(request)  # what it has not read yet is stale; it reconnects
+            else:
+                await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client went away
+        except TimeoutError:
+            _drop(request)  # the client stopped reading: do not wait on it
+        finally:
+            self.state.unsubscribe(sub)
+            self.streams -= 1
+        return response
+
+    async def _send(self, response: web.StreamResponse, data: bytes) -> None:
+        """Write to an event stream.
+
+        Raises:
+            TimeoutError: the client took no data for :attr:`write_timeout_s`.
+            ConnectionResetError: the client went away.
+        """
+        await asyncio.wait_for(response.write(data), self.write_timeout_s)
