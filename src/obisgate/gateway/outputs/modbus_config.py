@@ -122,8 +122,10 @@ def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> lis
         taken = sorted({owner[r] for r in range(first, last + 1) if r in owner})
         if taken:
             others = "; ".join(f"{d}/{s} {f}" for d, s, f in taken)
-            span = f"register {first}" if count == 1 else f"registers {first}-{last}"
-            problems.append(SignalProblem(signal.key, field, f"{span} overlap {others}"))
+            span = (
+                f"register {first} overlaps" if count == 1 else f"registers {first}-{last} overlap"
+            )
+            problems.append(SignalProblem(signal.key, field, f"{span} {others}"))
             return
         for register in range(first, last + 1):
             owner[register] = (*signal.key, field)
