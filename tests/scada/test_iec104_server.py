@@ -53,9 +53,9 @@ class Master:
         def on_new_point(
             client: c104.Client, station: c104.Station, io_address: int, point_type: c104.Type
         ) -> None:
-            station.add_point(io_address=io_address, type=point_type).on_receive(
-                callable=on_receive
-            )
+            point = station.add_point(io_address=io_address, type=point_type)
+            assert point is not None
+            point.on_receive(callable=on_receive)
 
         def on_state_change(connection: c104.Connection, state: c104.ConnectionState) -> None:
             self.loop.call_soon_threadsafe(self.changed.set)
