@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ class Latest:
 
     name: str = "latest"
     updates: dict[tuple[str, str], SignalUpdate] = field(default_factory=dict)
+    times: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)
     polls: int = 0
     failed_polls: int = 0
     polled: asyncio.Event = field(default_factory=asyncio.Event)
@@ -29,6 +31,7 @@ class Latest:
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         for update in updates:
             self.updates[(update.device, update.signal)] = update
+            self.times.setdefault((update.device, update.signal), []).append(update.time)
             if update.signal == STATUS_SIGNAL:
                 self.polls += 1
                 self.failed_polls += update.value != "ok"

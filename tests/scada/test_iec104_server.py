@@ -58,10 +58,29 @@ class Master:
             point.on_receive(callable=on_receive)
 
         def on_state_change(connection: c104.Connection, state: c104.ConnectionState) -> None:
-            self.loop.call_soon_threadsafe(self.changed.set)
+            self.loop.call_soon_threadsafe(self._state, state)
 
         self.client.on_new_point(callable=on_new_point)
         self.connection.on_state_change(callable=on_state_change)
+
+    state: Any = None
+
+    def _state(self, state: Any) -> None:
+        self.state = state
+        self.changed.set()
+
+    async def command(self, name: str) -> bool:
+        """Run ``interrogation`` or ``counter_interrogation`` on a worker thread.
+
+        A command that c104's client reports unconfirmed (after its 10 s
+        command timeout; seen about once in 60 commands with client and
+        server in one process, also without obisgate) is repeated, as a
+        master repeats an unanswered command.
+        """
+        for _attempt in range(3):
+            if await asyncio.to_thread(getattr(self.connection, name), common_address=47):
+                return True
+        return False
 
     def _arrived(self, record: Received) -> None:
         self.received.append(record)
@@ -81,7 +100,8 @@ class Master:
         self.client.start()
         self.connection.connect()
         async with asyncio.timeout(15):
-            while not self.connection.is_connected:
+            # Connected but still muted (no STARTDT yet) gets no data: wait for OPEN.
+            while self.state != c104.ConnectionState.OPEN:
                 self.changed.clear()
                 await self.changed.wait()
 
@@ -101,13 +121,15 @@ def config(port: int, address: str, extra: str = "") -> str:
     )  # fmt: skip
 
 
-def close_in_time(received: dt.datetime | None, read_at: dt.datetime) -> bool:
-    """CP56 time tags carry milliseconds; c104's client gives them as naive UTC."""
-    if received is None:
+def read_at(received: Received, latest: Latest, signal: str) -> bool:
+    """The time tag is one of the signal's reading times (CP56: milliseconds;
+    c104's client gives them as naive UTC)."""
+    stamp = received.recorded_at
+    if stamp is None:
         return False
-    if received.tzinfo is None:
-        received = received.replace(tzinfo=dt.UTC)
-    return abs(received - read_at) < dt.timedelta(milliseconds=1)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return any(abs(stamp - t) < dt.timedelta(milliseconds=1) for t in latest.times[("m", signal)])
 
 
 def spontaneous(ioa: int, *, not_topical: bool) -> Any:
@@ -148,7 +170,7 @@ async def _spontaneous_and_interrogations(master: Master, latest: Latest) -> Non
     read = latest.updates[("m", "volts")]
     assert volts.value == pytest.approx(read.value, rel=1e-6)
     counted = len(master.received)
-    assert await asyncio.to_thread(master.connection.interrogation, common_address=47)
+    assert await master.command("interrogation")
     by_gi = {
         (
             await master.wait_for(
@@ -159,7 +181,7 @@ async def _spontaneous_and_interrogations(master: Master, latest: Latest) -> Non
         for ioa in (1001, 1002)
     }
     assert by_gi == {1001, 1002}
-    assert await asyncio.to_thread(master.connection.counter_interrogation, common_address=47)
+    assert await master.command("counter_interrogation")
     total = await master.wait_for(
         lambda r: r.cot == c104.Cot.REQUESTED_BY_GENERAL_COUNTER, after=counted
     )
@@ -172,8 +194,8 @@ async def _spontaneous_and_interrogations(master: Master, latest: Latest) -> Non
         "integrated totals answer counter interrogation only"
     )
     assert all(r.ioa == 2001 for r in gi_and_ci if r.cot == c104.Cot.REQUESTED_BY_GENERAL_COUNTER)
-    assert close_in_time(total.recorded_at, energy.time)
-    assert close_in_time(volts.recorded_at, read.time)
+    assert read_at(total, latest, "energy")
+    assert read_at(volts, latest, "volts")
 
 
 async def _silent_and_back(
