@@ -102,6 +102,8 @@ class Master:
         async with asyncio.timeout(15):
             # Connected but still muted (no STARTDT yet) gets no data: wait for OPEN.
             while self.state != c104.ConnectionState.OPEN:
+                if self.state == c104.ConnectionState.OPEN_MUTED:
+                    self.connection.unmute()
                 self.changed.clear()
                 await self.changed.wait()
 

@@ -43,6 +43,8 @@ __all__ = ["Iec104Output", "create"]
 _LOGGER = logging.getLogger(__name__)
 #: Attempts to find a free port for ``listen = "HOST:0"`` (c104 does not report the port it got).
 _PORT_ATTEMPTS = 5
+#: c104 sends queued batches once per tick of its server thread (default 100 ms, minimum 50).
+_TICK_MS = 50
 
 
 def _c104() -> ModuleType:
@@ -123,7 +125,9 @@ class Iec104Output:
 
     def _build(self, c104: ModuleType, host: str, port: int) -> Any:
         section = self.section
-        server = c104.Server(ip=host, port=port, max_connections=section.max_connections)
+        server = c104.Server(
+            ip=host, port=port, tick_rate_ms=_TICK_MS, max_connections=section.max_connections
+        )
         parameters = server.protocol_parameters
         for name, attribute in (
             ("t1", "message_timeout"),
@@ -169,18 +173,23 @@ class Iec104Output:
         return c104.ShortInfo(actual=0.0, quality=quality)
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
-        """Update every mapped point of the batch and send it spontaneously to connected masters."""
+        """Update every mapped point of the batch and send it spontaneously (cause 3) to
+        connected masters: one c104 batch per type, so a readout takes few messages."""
         if self._server is None:
             return
         c104 = _c104()
-        spontaneous = c104.Cot.SPONTANEOUS
+        by_type: dict[str, list[Any]] = {}
         for update in updates:
             entry = self._entries.get((update.device, update.signal))
             if entry is None:
                 continue
             entry.point.info = self._info(c104, entry, update)
-            entry.point.transmit(cause=spontaneous)
-            self.sent += 1
+            by_type.setdefault(entry.spec.kind, []).append(entry.point)
+        # One batch per type: c104 packs as many objects into each ASDU as fit,
+        # instead of one message per point.
+        for points in by_type.values():
+            self._server.transmit_batch(c104.Batch(cause=c104.Cot.SPONTANEOUS, points=points))
+            self.sent += len(points)
 
     @staticmethod
     def _info(c104: ModuleType, entry: _Entry, update: SignalUpdate) -> Any:
