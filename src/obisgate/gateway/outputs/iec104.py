@@ -45,6 +45,8 @@ _LOGGER = logging.getLogger(__name__)
 _PORT_ATTEMPTS = 5
 #: c104 sends queued batches once per tick of its server thread (default 100 ms, minimum 50).
 _TICK_MS = 50
+#: Points per spontaneous batch: 16 time-tagged short floats fill one ASDU.
+_BATCH = 16
 
 
 def _c104() -> ModuleType:
@@ -185,10 +187,12 @@ class Iec104Output:
                 continue
             entry.point.info = self._info(c104, entry, update)
             by_type.setdefault(entry.spec.kind, []).append(entry.point)
-        # One batch per type: c104 packs as many objects into each ASDU as fit,
-        # instead of one message per point.
+        # Batches of one type, small enough for one ASDU each, instead of one
+        # message per point.
         for points in by_type.values():
-            self._server.transmit_batch(c104.Batch(cause=c104.Cot.SPONTANEOUS, points=points))
+            for first in range(0, len(points), _BATCH):
+                chunk = points[first : first + _BATCH]
+                self._server.transmit_batch(c104.Batch(cause=c104.Cot.SPONTANEOUS, points=chunk))
             self.sent += len(points)
 
     @staticmethod
