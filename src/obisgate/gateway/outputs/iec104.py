@@ -24,6 +24,7 @@ from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.iec104_map import (
+    COUNTER_TYPES,
     IoaPoint,
     counter,
     measured,
@@ -47,6 +48,8 @@ _PORT_ATTEMPTS = 5
 _TICK_MS = 50
 #: Points per spontaneous batch: 16 time-tagged short floats fill one ASDU.
 _BATCH = 16
+#: Objects a general interrogation reached a master with, measured with c104 2.2.1.
+_GI_LIMIT = 2260
 
 
 def _c104() -> ModuleType:
@@ -121,6 +124,14 @@ class Iec104Output:
             break
         self._server = server
         self.port = chosen
+        answered = len([p for p in self.points if p.kind not in COUNTER_TYPES])
+        if answered > _GI_LIMIT:
+            _LOGGER.warning(
+                "iec104: %d points answer general interrogation; c104 2.2.1 sends at most "
+                "about %d of them: split the station",
+                answered,
+                _GI_LIMIT,
+            )
         shown = f"[{host}]" if ":" in host else host
         sys.stderr.write(f"iec104 listening on {shown}:{chosen}\n")
         sys.stderr.flush()
