@@ -60,7 +60,7 @@ class ModbusConfig(BaseModel):
 
     Attributes:
         listen: ``HOST:PORT`` to serve on (port 0: any free port).
-        unit_id: the unit (slave) id answered; requests for others get no answer.
+        unit_id: the unit (slave) id answered; others get exception 11 (0: answer every id).
         word_order: ``big`` (most significant register first) or ``little``.
         byte_order: ``big`` (high byte first in a register) or ``little``.
     """
