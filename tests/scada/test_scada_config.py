@@ -271,7 +271,7 @@ def _problems(path: Path) -> list:  # type: ignore[type-arg]
 
 
 @pytest.mark.parametrize(("section", "module", "extra"), [
-    ("modbus", "pymodbus", "modbus"), ("iec104", "c104", "iec104"),
+    ("modbus", "pymodbus", "modbus"), ("iec104", "c104", "iec104"), ("opcua", "asyncua", "opcua"),
 ])  # fmt: skip
 def test_a_missing_extra_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, module: str, extra: str
@@ -282,3 +282,14 @@ def test_a_missing_extra_is_named(
         network_outputs(config, OutputContext())
     assert f"obisgate[{extra}]" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_opcua_section(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[opcua]\n" + DEVICE))
+    assert config.opcua is not None
+    assert config.opcua.listen == "127.0.0.1:4840"
+    got = problems_of(write(tmp_path, '[opcua]\nlisten = "x"\nsecurity = 1\n' + DEVICE))
+    assert [(place, field) for place, field, _ in got] == [
+        ("[opcua]", "listen"),
+        ("[opcua]", "security"),
+    ]

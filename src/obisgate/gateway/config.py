@@ -92,6 +92,10 @@ the section (Excel and CSV configurations have no sections).
 (addresses or networks, a list or text separated by commas), ``allow_any`` [0],
 ``t1`` [15] s, ``t2`` [10] s (< t1), ``t3`` [20] s, ``k`` [12], ``w`` [8] (<= k).
 
+``[opcua]`` (OPC UA server, one variable per enabled signal; extra
+``obisgate[opcua]``, LGPL-3.0): ``listen`` [``127.0.0.1:4840``], endpoint
+``opc.tcp://HOST:PORT/obisgate/`` without security.
+
 ``[storage]``: ``path`` [``obisgate-history.sqlite``], relative to the
 configuration file's directory (the directory itself for a CSV directory);
 ``synchronous`` [NORMAL] (NORMAL or FULL, see :mod:`obisgate.gateway.history`).

@@ -25,6 +25,7 @@ from obisgate.gateway.outputs.http_config import HttpConfig
 from obisgate.gateway.outputs.iec104_config import Iec104Config, iec104_signal_problems
 from obisgate.gateway.outputs.modbus_config import ModbusConfig, modbus_signal_problems
 from obisgate.gateway.outputs.mqtt_config import MqttConfig, mqtt_signal_problems
+from obisgate.gateway.outputs.opcua_config import OpcUaConfig
 
 __all__ = ["COLUMNS_CHECKED_WITHOUT_SECTION", "OUTPUT_SECTIONS", "SIGNAL_CHECKS", "SignalProblem"]
 
@@ -35,6 +36,7 @@ OUTPUT_SECTIONS: dict[str, type[BaseModel]] = {
     "http": HttpConfig,
     "modbus": ModbusConfig,
     "iec104": Iec104Config,
+    "opcua": OpcUaConfig,
 }
 
 #: Section name -> check of every signal (``signals`` holds SignalConfig objects).
