@@ -82,7 +82,7 @@ class ModbusOutput:
         Raises:
             RuntimeError: the address cannot be bound (in use, not local).
         """
-        pymodbus = require_extra("pymodbus", "modbus", "modbus")
+        require_extra("pymodbus", "modbus", "modbus")
         from pymodbus.pdu.bit_message import (  # noqa: PLC0415 - optional extra
             ReadCoilsRequest,
             ReadDiscreteInputsRequest,
@@ -98,7 +98,6 @@ class ModbusOutput:
         from pymodbus.server import ModbusTcpServer  # noqa: PLC0415 - optional extra
         from pymodbus.simulator import DataType, SimData, SimDevice  # noqa: PLC0415
 
-        del pymodbus
         host, port = split_listen(self.section.listen)
         ranges = self.map.ranges()
         # pymodbus needs at least one block; a map without signals serves one
