@@ -37,17 +37,24 @@ def _print_warnings(config: GatewayConfig) -> None:
 
 @main.command()
 @click.argument("config", type=click.Path(path_type=Path))
-def check(config: Path) -> None:
+@click.option(
+    "--show-map",
+    is_flag=True,
+    help="Also print the Modbus register map and the IEC 104 IOA map.",
+)
+def check(config: Path, show_map: bool) -> None:
     """Validate the gateway configuration CONFIG without polling anything.
 
     CONFIG is a TOML file, an Excel workbook (.xlsx), one file of a
     *devices*.csv / *signals*.csv pair, or a directory holding devices.csv and
     signals.csv. Prints the warnings and "ok: N devices, M signals", or every
-    problem, one per line, on stderr (exit status 1).
+    problem, one per line, on stderr (exit status 1). With --show-map, the
+    SCADA maps follow on stdout (a table to copy into the master).
 
     \b
     Example:
       obisgate check site.toml
+      obisgate check site.toml --show-map    # the Modbus register and IEC 104 IOA maps
     """
     try:
         loaded = load_config(config)
@@ -60,6 +67,11 @@ def check(config: Path) -> None:
         sys.exit(1)
     _print_warnings(loaded)
     click.echo(f"ok: {len(loaded.devices)} devices, {len(loaded.signals)} signals")
+    if show_map:
+        from obisgate.cli.scada_map import scada_map  # noqa: PLC0415 - only for --show-map
+
+        text = scada_map(loaded)
+        click.echo(f"\n{text}" if text else "no signal is mapped to Modbus or IEC 104")
 
 
 def _parse_time(

@@ -68,6 +68,40 @@ Signals (``[[signals]]``):
   DOUBLE and integer types (a warning when set for another type).
 * ``unit`` [none]: replaces the unit the meter sends.
 
+SCADA columns of signals (empty = not served; see ``check --show-map``):
+
+* Modbus: ``modbus_address`` (0-65535, 0-based holding register; the same
+  value is readable as an input register), ``modbus_type`` (float32, float64,
+  int16, uint16, int32, uint32, int64, uint64; default float32 for FLOAT and
+  DOUBLE, int16/int32/int64 for INT8-16/INT32/INT64, uint16/uint32/uint64 for
+  UINT8-16/UINT32/UINT64, uint64 for HEX, uint16 for DIGITAL; FLOAT and DOUBLE
+  need a float type; STRING, TIME, DATE, DATETIME cannot be served),
+  ``modbus_quality_address`` (one register: 0 valid, else IV=1, NT=2, OV=4).
+  Registers used twice (value or quality) and ranges past 65535 are errors.
+* IEC 104: ``ioa`` (1-16777215, unique), ``iec104_type`` (``M_ME_TF_1``
+  short float with time, default for numbers; ``M_ME_NC_1`` short float;
+  ``M_IT_TB_1`` integrated total with time, not for DIGITAL; ``M_SP_TB_1``
+  single point with time, default for and only for DIGITAL), ``iec104_scale``
+  [1] (value multiplied by it; a counter is a 32-bit integer, so 1000 sends
+  Wh from kWh).
+
+These are checked across signals whenever a signal fills them, also without
+the section (Excel and CSV configurations have no sections).
+
+``[modbus]`` (Modbus TCP server; extra ``obisgate[modbus]``): ``listen``
+[``127.0.0.1:5020``; port 0 = any free port], ``unit_id`` [1] (0-247),
+``word_order`` [big] (big, little), ``byte_order`` [big] (big, little).
+
+``[iec104]`` (IEC 60870-5-104 outstation; extra ``obisgate[iec104]``, GPL-3.0):
+``listen`` [``127.0.0.1:2404``], ``common_address`` [1] (1-65534),
+``max_connections`` [4] (1-255), ``allowed_clients`` [empty: loopback only]
+(addresses or networks, a list or text separated by commas), ``allow_any`` [0],
+``t1`` [15] s, ``t2`` [10] s (< t1), ``t3`` [20] s, ``k`` [12], ``w`` [8] (<= k).
+
+``[opcua]`` (OPC UA server, one variable per enabled signal; extra
+``obisgate[opcua]``, LGPL-3.0): ``listen`` [``127.0.0.1:4840``], endpoint
+``opc.tcp://HOST:PORT/obisgate/`` without security.
+
 ``[storage]``: ``path`` [``obisgate-history.sqlite``], relative to the
 configuration file's directory (the directory itself for a CSV directory);
 ``synchronous`` [NORMAL] (NORMAL or FULL, see :mod:`obisgate.gateway.history`).
@@ -140,7 +174,11 @@ from obisgate.gateway.config_models import (
     connection_problems,
 )
 from obisgate.gateway.numbers import SCALED_TYPES
-from obisgate.gateway.outputs.sections import OUTPUT_SECTIONS, SIGNAL_CHECKS
+from obisgate.gateway.outputs.sections import (
+    COLUMNS_CHECKED_WITHOUT_SECTION,
+    OUTPUT_SECTIONS,
+    SIGNAL_CHECKS,
+)
 from obisgate.protocol.passwords import password_file_is_private
 
 __all__ = [
@@ -372,6 +410,13 @@ class _Builder:
         """Cross-signal checks of every configured output section."""
         for name, check in SIGNAL_CHECKS.items():
             section = sections.get(name)
+            columns = COLUMNS_CHECKED_WITHOUT_SECTION.get(name, ())
+            if (
+                section is None
+                and name not in self.tables.single
+                and any(getattr(s, c) is not None for s in signals for c in columns)
+            ):
+                section = OUTPUT_SECTIONS[name]()
             if section is None:
                 continue
             for problem in check(section, signals):

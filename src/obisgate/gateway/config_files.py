@@ -4,7 +4,7 @@ Three formats hold the same tables (``devices``, ``signals``; TOML also
 ``storage`` and ``output``):
 
 * **TOML** (the default for any other file name): ``[[devices]]`` and
-  ``[[signals]]`` arrays of tables, optional ``[storage]``, ``[output]`` and output sections (``[mqtt]``, ``[http]``, ``[modbus]``, ``[iec104]``).
+  ``[[signals]]`` arrays of tables, optional ``[storage]``, ``[output]`` and output sections (``[mqtt]``, ``[http]``, ``[modbus]``, ``[iec104]``, ``[opcua]``).
 * **Excel** (``.xlsx``/``.xlsm``): sheets ``Devices`` and ``Signals``; row 1 holds
   the field names, the first empty row ends a sheet (later rows are ignored with
   a warning); further sheets whose names start with ``Signals`` (e.g.
@@ -48,7 +48,7 @@ __all__ = [
 
 #: The tables every format has; TOML additionally has single tables.
 ROW_TABLES = ("devices", "signals")
-SINGLE_TABLES = ("storage", "output", "mqtt", "http", "modbus", "iec104")
+SINGLE_TABLES = ("storage", "output", "mqtt", "http", "modbus", "iec104", "opcua")
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from obisgate.gateway.outputs.http_config import HttpConfig
 from obisgate.gateway.outputs.iec104_config import Iec104Config
 from obisgate.gateway.outputs.modbus_config import ModbusConfig
 from obisgate.gateway.outputs.mqtt_config import MqttConfig
+from obisgate.gateway.outputs.opcua_config import OpcUaConfig
 from obisgate.gateway.plan import SignalPlan
 from obisgate.protocol.passwords import read_password_file
 
@@ -449,7 +450,7 @@ class GatewayConfig(BaseModel):
         signals: every signal, in file order.
         storage: history database settings.
         output: output settings.
-        mqtt, http, modbus, iec104: the network outputs' sections, ``None``
+        mqtt, http, modbus, iec104, opcua: the network outputs' sections, ``None``
             when the output is off (see :mod:`obisgate.gateway.outputs.sections`).
         warnings: what :func:`load_config` warned about (never raised).
         source: the file or directory it was loaded from, if any.
@@ -469,6 +470,7 @@ class GatewayConfig(BaseModel):
     http: HttpConfig | None = None
     modbus: ModbusConfig | None = None
     iec104: Iec104Config | None = None
+    opcua: OpcUaConfig | None = None
     warnings: tuple[ConfigProblem, ...] = ()
     source: Path | None = None
 

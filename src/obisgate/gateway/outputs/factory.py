@@ -1,7 +1,7 @@
 """Build the network outputs that a configuration turns on.
 
 Each network output is one module of this package (``mqtt``, ``http``,
-``modbus``, ``iec104``) with a function ``create(config, context) -> Output``.
+``modbus``, ``iec104``, ``opcua``) with a function ``create(config, context) -> Output``.
 The module is imported only when its section is present; it imports its
 optional library through :func:`~obisgate.gateway.outputs.extras.require_extra`,
 so a missing extra is a one-line :class:`~obisgate.errors.ConfigError`.
@@ -27,6 +27,7 @@ _MODULES = {
     "http": "obisgate.gateway.outputs.http",
     "modbus": "obisgate.gateway.outputs.modbus",
     "iec104": "obisgate.gateway.outputs.iec104",
+    "opcua": "obisgate.gateway.outputs.opcua",
 }
 
 

@@ -1,23 +1,182 @@
-"""Configuration of the IEC 60870-5-104 outstation (``[iec104]``)."""
+"""Configuration of the IEC 60870-5-104 outstation (``[iec104]``) and checks of the IOA map.
+
+Section fields, defaults in brackets: ``listen`` [``127.0.0.1:2404``; port 0
+picks a free one], ``common_address`` [1] (1-65534), ``max_connections`` [4]
+(1-255), ``allowed_clients`` [empty: loopback clients only] (IP addresses or
+networks such as ``10.1.0.0/16``: a list, or text separated by commas or
+blanks), ``allow_any`` [0] (1: any client address), and the protocol timers
+and windows, left at the standard's defaults unless set: ``t1`` [15] s,
+``t2`` [10] s (less than t1), ``t3`` [20] s, ``k`` [12], ``w`` [8] (at most k).
+
+Signal columns: ``ioa`` (information object address, 1-16777215, unique),
+``iec104_type`` (default ``M_SP_TB_1`` for DIGITAL, ``M_ME_TF_1`` for other
+numbers), ``iec104_scale`` [1] (the value is multiplied by it; integrated
+totals are 32-bit integers, so 1000 sends Wh from kWh).
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
+from obisgate.gateway import config_cells as cells
+from obisgate.gateway.numbers import NumberType
 from obisgate.gateway.outputs.config_problem import SignalProblem
+from obisgate.gateway.outputs.listen import Listen
 
-__all__ = ["Iec104Config", "iec104_signal_problems"]
+__all__ = [
+    "Iec104Config",
+    "iec104_signal_problems",
+    "iec104_type_of",
+    "iec104_types_allowed",
+]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_NUMBERS = frozenset(
+    {
+        NumberType.FLOAT, NumberType.DOUBLE, NumberType.HEX,
+        NumberType.INT8, NumberType.INT16, NumberType.INT32, NumberType.INT64,
+        NumberType.UINT8, NumberType.UINT16, NumberType.UINT32, NumberType.UINT64,
+    }
+)  # fmt: skip
+
+
+def _networks(value: object) -> tuple[Network, ...]:
+    items: list[object]
+    if isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        items = [p for p in re.split(r"[\s,;]+", cells.as_text(value)) if p]
+    networks: list[Network] = []
+    for item in items:
+        text = cells.as_text(item)
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"{text!r} is not an IP address or network (e.g. 10.0.0.5 or 10.1.0.0/16)"
+            ) from None
+    return tuple(networks)
+
+
+def _optional_range(low: int, high: int, unit: str = "") -> Any:
+    return BeforeValidator(cells.optional(cells.int_range(low, high, unit)))
 
 
 class Iec104Config(BaseModel):
-    """The ``[iec104]`` section. Present = the output is on."""
+    """The ``[iec104]`` section. Present = the output is on.
+
+    Attributes:
+        listen: ``HOST:PORT`` to serve on (port 0: any free port).
+        common_address: the station's common address (ASDU address).
+        max_connections: masters connected at once.
+        allowed_clients: client addresses or networks that may connect;
+            empty: loopback only, unless ``allow_any``.
+        allow_any: accept a client from any address.
+        t1, t2, t3, k, w: protocol parameters; ``None`` = the standard default.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    listen: Listen = "127.0.0.1:2404"
+    common_address: Annotated[int, BeforeValidator(cells.int_range(1, 65534))] = 1
+    max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = 4
+    allowed_clients: Annotated[tuple[Network, ...], BeforeValidator(_networks)] = ()
+    allow_any: cells.Switch = False
+    t1: Annotated[int | None, _optional_range(1, 255, " s")] = None
+    t2: Annotated[int | None, _optional_range(1, 255, " s")] = None
+    t3: Annotated[int | None, _optional_range(1, 172_800, " s")] = None
+    k: Annotated[int | None, _optional_range(1, 32_767)] = None
+    w: Annotated[int | None, _optional_range(1, 32_767)] = None
+
+    @model_validator(mode="after")
+    def _check_parameters(self) -> Iec104Config:
+        t1, t2 = self.t1 or 15, self.t2 or 10
+        if (self.t1 is not None or self.t2 is not None) and t2 >= t1:
+            raise ValueError(f"t2 ({t2} s) must be less than t1 ({t1} s)")
+        k, w = self.k or 12, self.w or 8
+        if (self.k is not None or self.w is not None) and w > k:
+            raise ValueError(f"w ({w}) must not exceed k ({k})")
+        return self
+
+    def allows(self, client: str) -> bool:
+        """Whether a master connecting from ``client`` (an IP address) is accepted."""
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            return False
+        if self.allow_any:
+            return True
+        if not self.allowed_clients:
+            return address.is_loopback
+        return any(address in network for network in self.allowed_clients)
+
+
+def iec104_types_allowed(number_type: NumberType) -> tuple[str, ...]:
+    """The ``iec104_type`` values a signal of ``number_type`` may use (none: not servable)."""
+    if number_type is NumberType.DIGITAL:
+        return ("M_SP_TB_1", "M_ME_TF_1", "M_ME_NC_1")
+    if number_type in _NUMBERS:
+        return ("M_ME_TF_1", "M_ME_NC_1", "M_IT_TB_1")
+    return ()
+
+
+def iec104_type_of(signal: Any) -> str:
+    """The signal's ``iec104_type``, or the default for its ``number_type``."""
+    explicit: str | None = signal.iec104_type
+    if explicit is not None:
+        return explicit
+    return "M_SP_TB_1" if signal.number_type is NumberType.DIGITAL else "M_ME_TF_1"
+
 
 def iec104_signal_problems(section: Iec104Config, signals: Sequence[Any]) -> list[SignalProblem]:
-    """Problems of the signals' iec104 columns that only show across signals."""
-    return []
+    """Problems of the signals' iec104 columns that only show across signals.
+
+    Every signal with an ``ioa`` is checked (also disabled ones): a type that
+    cannot carry the number type, a scale of 0, and IOAs used twice.
+    """
+    del section
+    problems: list[SignalProblem] = []
+    first: dict[int, tuple[str, str]] = {}
+    for signal in signals:
+        if signal.ioa is None:
+            if signal.iec104_type is not None:
+                problems.append(SignalProblem(signal.key, "iec104_type", "needs an ioa"))
+            continue
+        allowed = iec104_types_allowed(signal.number_type)
+        kind = iec104_type_of(signal)
+        if not allowed:
+            problems.append(
+                SignalProblem(
+                    signal.key,
+                    "ioa",
+                    f"a {signal.number_type.value} signal cannot be served over IEC 104 "
+                    "(numbers, HEX and DIGITAL only)",
+                )
+            )
+        elif kind not in allowed:
+            problems.append(
+                SignalProblem(
+                    signal.key,
+                    "iec104_type",
+                    f"{kind} cannot carry {signal.number_type.value} values; allowed: "
+                    + ", ".join(allowed),
+                )
+            )
+        if signal.iec104_scale == 0:
+            problems.append(SignalProblem(signal.key, "iec104_scale", "must not be 0"))
+        if signal.ioa in first:
+            device, alias = first[signal.ioa]
+            problems.append(
+                SignalProblem(
+                    signal.key, "ioa", f"ioa {signal.ioa} is already used by {device}/{alias}"
+                )
+            )
+        else:
+            first[signal.ioa] = signal.key
+    return problems

@@ -1,23 +1,171 @@
-"""Configuration of the Modbus TCP server (``[modbus]``)."""
+"""Configuration of the Modbus TCP server (``[modbus]``) and checks of the signals' register map.
+
+Section fields, defaults in brackets: ``listen`` [``127.0.0.1:5020``; port 0
+picks a free one], ``unit_id`` [1] (0-247), ``word_order`` [big] (big: the
+first register holds the most significant word), ``byte_order`` [big] (big:
+the high byte of each register first, as Modbus sends registers).
+
+Signal columns: ``modbus_address`` (0-based holding-register address, the same
+value readable as an input register), ``modbus_type`` (default from the
+``number_type``, see :func:`modbus_type_of`), ``modbus_quality_address`` (one
+register: 0 valid, else the bits IV=1, NT=2, OV=4).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from obisgate.gateway import config_cells as cells
+from obisgate.gateway.numbers import NumberType
 from obisgate.gateway.outputs.config_problem import SignalProblem
+from obisgate.gateway.outputs.listen import Listen
 
-__all__ = ["ModbusConfig", "modbus_signal_problems"]
+__all__ = [
+    "MODBUS_REGISTERS",
+    "ModbusConfig",
+    "modbus_signal_problems",
+    "modbus_type_of",
+    "modbus_types_allowed",
+]
+
+#: Registers taken by a value of each ``modbus_type``.
+MODBUS_REGISTERS: dict[str, int] = {
+    "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
+    "int64": 4, "uint64": 4, "float64": 4,
+}  # fmt: skip
+
+_DEFAULT_TYPE: dict[NumberType, str] = {
+    NumberType.FLOAT: "float32",
+    NumberType.DOUBLE: "float32",
+    NumberType.DIGITAL: "uint16",
+    NumberType.INT8: "int16",
+    NumberType.INT16: "int16",
+    NumberType.INT32: "int32",
+    NumberType.INT64: "int64",
+    NumberType.UINT8: "uint16",
+    NumberType.UINT16: "uint16",
+    NumberType.UINT32: "uint32",
+    NumberType.UINT64: "uint64",
+    NumberType.HEX: "uint64",
+}
+_FLOATS = frozenset({NumberType.FLOAT, NumberType.DOUBLE})
+_ORDER = cells.choice({"BIG": "big", "LITTLE": "little"}, "big, little")
 
 
 class ModbusConfig(BaseModel):
-    """The ``[modbus]`` section. Present = the output is on."""
+    """The ``[modbus]`` section. Present = the output is on.
+
+    Attributes:
+        listen: ``HOST:PORT`` to serve on (port 0: any free port).
+        unit_id: the unit (slave) id answered; others get exception 11 (0: answer every id).
+        word_order: ``big`` (most significant register first) or ``little``.
+        byte_order: ``big`` (high byte first in a register) or ``little``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    listen: Listen = "127.0.0.1:5020"
+    unit_id: Annotated[int, BeforeValidator(cells.int_range(0, 247))] = 1
+    word_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
+    byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
+
+
+def modbus_types_allowed(number_type: NumberType) -> tuple[str, ...]:
+    """The ``modbus_type`` values a signal of ``number_type`` may use (none: not servable).
+
+    Fractional numbers (FLOAT, DOUBLE) need a float type; integers, HEX and
+    DIGITAL may use any type (a value outside an integer type's range sets OV).
+    """
+    if number_type in _FLOATS:
+        return ("float32", "float64")
+    if number_type in _DEFAULT_TYPE:
+        return tuple(MODBUS_REGISTERS)
+    return ()
+
+
+def modbus_type_of(signal: Any) -> str:
+    """The signal's ``modbus_type``, or the default for its ``number_type``.
+
+    Raises:
+        KeyError: the number type has no Modbus representation (STRING, TIME ...).
+    """
+    explicit: str | None = signal.modbus_type
+    return explicit if explicit is not None else _DEFAULT_TYPE[signal.number_type]
+
 
 def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> list[SignalProblem]:
-    """Problems of the signals' modbus columns that only show across signals."""
-    return []
+    """Problems of the signals' modbus columns that only show across signals.
+
+    Every signal with a ``modbus_address`` or ``modbus_quality_address`` is
+    checked (also disabled ones: the map stays the same when they are turned
+    on): types that cannot hold the number type, ranges past register 65535,
+    and registers used twice (value and quality registers share one space).
+    """
+    del section
+    problems: list[SignalProblem] = []
+    owner: dict[int, tuple[str, str, str]] = {}
+
+    def claim(signal: Any, field: str, first: int, count: int) -> None:
+        last = first + count - 1
+        if last > 65535:
+            problems.append(
+                SignalProblem(
+                    signal.key,
+                    field,
+                    f"registers {first}-{last} run past 65535",
+                )
+            )
+            return
+        taken = sorted({owner[r] for r in range(first, last + 1) if r in owner})
+        if taken:
+            others = "; ".join(f"{d}/{s} {f}" for d, s, f in taken)
+            span = (
+                f"register {first} overlaps" if count == 1 else f"registers {first}-{last} overlap"
+            )
+            problems.append(SignalProblem(signal.key, field, f"{span} {others}"))
+            return
+        for register in range(first, last + 1):
+            owner[register] = (*signal.key, field)
+
+    for signal in signals:
+        if signal.modbus_address is None and signal.modbus_quality_address is None:
+            if signal.modbus_type is not None:
+                problems.append(SignalProblem(signal.key, "modbus_type", "needs a modbus_address"))
+            continue
+        allowed = modbus_types_allowed(signal.number_type)
+        if not allowed:
+            field = (
+                "modbus_address" if signal.modbus_address is not None else "modbus_quality_address"
+            )
+            problems.append(
+                SignalProblem(
+                    signal.key,
+                    field,
+                    f"a {signal.number_type.value} signal cannot be served over Modbus "
+                    "(numbers, HEX and DIGITAL only)",
+                )
+            )
+            continue
+        kind = modbus_type_of(signal)
+        if kind not in allowed:
+            problems.append(
+                SignalProblem(
+                    signal.key,
+                    "modbus_type",
+                    f"{kind} cannot hold {signal.number_type.value} values; allowed: "
+                    + ", ".join(allowed),
+                )
+            )
+            continue
+        if signal.modbus_address is None:
+            problems.append(
+                SignalProblem(signal.key, "modbus_address", "required with modbus_quality_address")
+            )
+            continue
+        claim(signal, "modbus_address", signal.modbus_address, MODBUS_REGISTERS[kind])
+        if signal.modbus_quality_address is not None:
+            claim(signal, "modbus_quality_address", signal.modbus_quality_address, 1)
+    return problems

@@ -25,8 +25,9 @@ from obisgate.gateway.outputs.http_config import HttpConfig
 from obisgate.gateway.outputs.iec104_config import Iec104Config, iec104_signal_problems
 from obisgate.gateway.outputs.modbus_config import ModbusConfig, modbus_signal_problems
 from obisgate.gateway.outputs.mqtt_config import MqttConfig, mqtt_signal_problems
+from obisgate.gateway.outputs.opcua_config import OpcUaConfig
 
-__all__ = ["OUTPUT_SECTIONS", "SIGNAL_CHECKS", "SignalProblem"]
+__all__ = ["COLUMNS_CHECKED_WITHOUT_SECTION", "OUTPUT_SECTIONS", "SIGNAL_CHECKS", "SignalProblem"]
 
 
 #: Section name -> its model; the order is the order of the fields of ``GatewayConfig``.
@@ -35,6 +36,7 @@ OUTPUT_SECTIONS: dict[str, type[BaseModel]] = {
     "http": HttpConfig,
     "modbus": ModbusConfig,
     "iec104": Iec104Config,
+    "opcua": OpcUaConfig,
 }
 
 #: Section name -> check of every signal (``signals`` holds SignalConfig objects).
@@ -42,4 +44,13 @@ SIGNAL_CHECKS: dict[str, Callable[[Any, Sequence[Any]], list[SignalProblem]]] = 
     "mqtt": mqtt_signal_problems,
     "modbus": modbus_signal_problems,
     "iec104": iec104_signal_problems,
+}
+
+#: Section name -> signal columns whose check also runs (with the section's
+#: defaults) when the section is absent but a signal fills one of them: the map
+#: is wrong whether or not the output is on, and Excel/CSV configurations
+#: carry the signal columns but no sections.
+COLUMNS_CHECKED_WITHOUT_SECTION: dict[str, tuple[str, ...]] = {
+    "modbus": ("modbus_address", "modbus_type", "modbus_quality_address"),
+    "iec104": ("ioa", "iec104_type"),
 }

@@ -1,0 +1,45 @@
+"""``listen = "HOST:PORT"`` of the servers that obisgate runs (Modbus TCP, IEC 104)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+from obisgate.gateway.config_cells import as_text, host_name
+
+__all__ = ["Listen", "listen_address", "split_listen"]
+
+_LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):(\d{1,5})")
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """``"127.0.0.1:502"`` -> ``("127.0.0.1", 502)``; ``"[::1]:502"`` -> ``("::1", 502)``.
+
+    Raises:
+        ValueError: not ``HOST:PORT`` with a port 0-65535; the message says what is allowed.
+    """
+    match = _LISTEN.fullmatch(text.strip())
+    if match is None or int(match.group(2)) > 65535:
+        raise ValueError("allowed: HOST:PORT, port 0-65535 (0: any free port), e.g. 127.0.0.1:502")
+    return host_name(match.group(1)), int(match.group(2))
+
+
+def listen_address(value: object) -> str:
+    """A validated ``HOST:PORT`` (IPv6 in brackets), normalized.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    host, port = split_listen(as_text(value))
+    try:
+        is_v6 = ipaddress.ip_address(host).version == 6
+    except ValueError:
+        is_v6 = False
+    return f"[{host}]:{port}" if is_v6 else f"{host}:{port}"
+
+
+#: A ``HOST:PORT`` field.
+Listen = Annotated[str, BeforeValidator(listen_address)]

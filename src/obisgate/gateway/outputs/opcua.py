@@ -1,0 +1,162 @@
+"""The OPC UA server (``[opcua]``): one variable per signal, its StatusCode from the quality.
+
+asyncua runs in the gateway's event loop. The address space: under Objects,
+one object per enabled device (browse name = device alias), holding one
+variable per enabled signal (node id ``ns=<urn:obisgate>;s=<device>.<signal>``)
+and the string variable ``_status``. Values carry the reading's time as
+SourceTimestamp; StatusCodes are decided in
+:mod:`obisgate.gateway.outputs.opcua_map`. Variables are read-only for
+clients. The endpoint has no security (anonymous, unencrypted).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from obisgate.errors import ConfigError
+from obisgate.gateway.outputs.base import Output
+from obisgate.gateway.outputs.extras import require_extra
+from obisgate.gateway.outputs.listen import split_listen
+from obisgate.gateway.outputs.opcua_map import STATUS, status_name, variant_kind, variant_value
+from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import GatewayConfig
+    from obisgate.gateway.outputs.factory import OutputContext
+    from obisgate.gateway.outputs.opcua_config import OpcUaConfig
+
+__all__ = ["NAMESPACE", "OpcUaOutput", "create"]
+
+_LOGGER = logging.getLogger(__name__)
+#: The namespace URI of obisgate's nodes.
+NAMESPACE = "urn:obisgate"
+_PATH = "/obisgate/"
+
+
+def create(config: GatewayConfig, context: OutputContext) -> Output:
+    """The OPC UA output of a configuration with an ``[opcua]`` section.
+
+    Raises:
+        ConfigError: the extra ``obisgate[opcua]`` (asyncua) is not installed.
+    """
+    require_extra("asyncua", "opcua", "opcua")
+    section = config.opcua
+    if section is None:
+        raise ConfigError("[opcua] is missing")
+    variables: dict[str, list[tuple[str, str]]] = {}
+    for device in config.enabled_devices:
+        rows = [
+            (s.signal_alias, variant_kind(s.number_type))
+            for s in config.signals_for(device.device_alias)
+        ]
+        variables[device.device_alias] = [*rows, (STATUS_SIGNAL, "String")]
+    output = OpcUaOutput(section, variables)
+    context.health[output.name] = output.health
+    return output
+
+
+class OpcUaOutput:
+    """An OPC UA server with one variable per signal.
+
+    Args:
+        section: the ``[opcua]`` section.
+        variables: device alias -> ``(signal alias, variant kind)`` of each variable.
+    """
+
+    name = "opcua"
+
+    def __init__(self, section: OpcUaConfig, variables: dict[str, list[tuple[str, str]]]) -> None:
+        self.section = section
+        self.variables = variables
+        self.port: int | None = None
+        self.namespace_index: int | None = None
+        self.writes = 0
+        self._server: Any = None
+        self._nodes: dict[tuple[str, str], tuple[Any, str]] = {}
+
+    @property
+    def endpoint(self) -> str:
+        """``opc.tcp://HOST:PORT/obisgate/`` with the real port (after :meth:`start`)."""
+        host, port = split_listen(self.section.listen)
+        shown = f"[{host}]" if ":" in host else host
+        return f"opc.tcp://{shown}:{self.port or port}{_PATH}"
+
+    async def start(self) -> None:
+        """Build the address space, listen, and print ``opcua listening on opc.tcp://...``.
+
+        Raises:
+            OSError: the address cannot be bound.
+        """
+        asyncua = require_extra("asyncua", "opcua", "opcua")
+        ua = asyncua.ua
+        host, port = split_listen(self.section.listen)
+        server = asyncua.Server()
+        await server.init()
+        shown = f"[{host}]" if ":" in host else host
+        server.set_endpoint(f"opc.tcp://{shown}:{port}{_PATH}")
+        server.set_server_name("obisgate")
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        index = await server.register_namespace(NAMESPACE)
+        waiting = ua.StatusCode(STATUS["BadWaitingForInitialData"])
+        for device, rows in self.variables.items():
+            folder = await server.nodes.objects.add_object(index, device)
+            for signal, kind in rows:
+                variant_type = getattr(ua.VariantType, kind)
+                initial = {"Double": 0.0, "Boolean": False, "String": ""}[kind]
+                node = await folder.add_variable(
+                    ua.NodeId(f"{device}.{signal}", index),
+                    signal,
+                    ua.Variant(initial, variant_type),
+                )
+                await server.write_attribute_value(
+                    node.nodeid, ua.DataValue(ua.Variant(initial, variant_type), StatusCode=waiting)
+                )
+                self._nodes[(device, signal)] = (node, kind)
+        await server.start()
+        self._server = server
+        self.namespace_index = index
+        self.port = int(server.bserver._server.sockets[0].getsockname()[1])
+        sys.stderr.write(f"opcua listening on {self.endpoint}\n")
+        sys.stderr.flush()
+
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        """Write every variable of the batch with its value, StatusCode and SourceTimestamp."""
+        server = self._server
+        if server is None:
+            return
+        ua = require_extra("asyncua", "opcua", "opcua").ua
+        for update in updates:
+            found = self._nodes.get((update.device, update.signal))
+            if found is None:
+                continue
+            node, kind = found
+            value = variant_value(kind, update.value)
+            status = ua.StatusCode(STATUS[status_name(update)])
+            if value is None:
+                previous = await node.read_data_value(raise_on_bad_status=False)
+                variant = previous.Value
+            else:
+                variant = ua.Variant(value, getattr(ua.VariantType, kind))
+            await server.write_attribute_value(
+                node.nodeid,
+                ua.DataValue(variant, StatusCode=status, SourceTimestamp=update.time),
+            )
+            self.writes += 1
+
+    def health(self) -> dict[str, Any]:
+        """Endpoint, variables served, writes."""
+        return {
+            "listening": self._server is not None,
+            "endpoint": self.endpoint if self._server is not None else None,
+            "variables": len(self._nodes),
+            "writes": self.writes,
+        }
+
+    async def aclose(self) -> None:
+        """Stop the server and close client sessions."""
+        server, self._server = self._server, None
+        if server is not None:
+            await server.stop()

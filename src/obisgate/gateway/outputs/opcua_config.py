@@ -1,0 +1,26 @@
+"""Configuration of the OPC UA server (``[opcua]``).
+
+Fields, defaults in brackets: ``listen`` [``127.0.0.1:4840``; port 0 picks a
+free one]. The endpoint is ``opc.tcp://HOST:PORT/obisgate/``, without security
+(anonymous, unencrypted): keep it on a trusted network.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from obisgate.gateway.outputs.listen import Listen
+
+__all__ = ["OpcUaConfig"]
+
+
+class OpcUaConfig(BaseModel):
+    """The ``[opcua]`` section. Present = the output is on.
+
+    Attributes:
+        listen: ``HOST:PORT`` to serve on (port 0: any free port).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    listen: Listen = "127.0.0.1:4840"

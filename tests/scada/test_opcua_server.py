@@ -1,0 +1,65 @@
+"""A real OPC UA client (asyncua's) reads one variable per signal with its StatusCode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from obisgate.gateway.outputs.opcua import NAMESPACE
+from obisgate.gateway.outputs.opcua_map import STATUS
+from obisgate.simulator import get_profile, serve_tcp
+from tests.scada.running import meter, running_gateway, signal, until
+
+pytestmark = [pytest.mark.integration]
+
+asyncua = pytest.importorskip("asyncua")
+
+
+async def test_client_reads_values_and_status_codes(tmp_path: Path) -> None:
+    profile = get_profile("mt174")
+    sim = await serve_tcp(profile)
+    port = sim.port
+    text = (
+        '[output]\nformat = "none"\n[opcua]\nlisten = "127.0.0.1:0"\n'
+        + meter("m", port, profile.address)
+        + signal("m", "volts", "32.7.0", "FLOAT")
+        + signal("m", "missing", "99.99.9", "FLOAT")
+        + signal("m", "code", "C.7.0", "INT8", multiply=100)
+    )
+    try:
+        async with running_gateway(tmp_path, text) as (outputs, latest):
+            (server,) = outputs
+            async with asyncua.Client(server.endpoint) as client:
+                index = await client.get_namespace_index(NAMESPACE)
+
+                def node(name: str) -> Any:
+                    return client.get_node(asyncua.ua.NodeId(f"m.{name}", index))
+
+                async def read(name: str) -> Any:
+                    return await node(name).read_data_value(raise_on_bad_status=False)
+
+                async def volts_good() -> Any:
+                    value = await read("volts")
+                    return value if value.StatusCode.value == STATUS["Good"] else None
+
+                volts = await until(volts_good, latest)
+                assert volts.Value.Value == latest.json("m", "volts")
+                assert volts.SourceTimestamp in latest.times[("m", "volts")]
+                assert (await read("missing")).StatusCode.value == STATUS["BadNoCommunication"]
+                assert (await read("code")).StatusCode.value == STATUS["BadOutOfRange"]
+                assert (await read("_status")).Value.Value == "ok"
+                await sim.aclose()
+
+                async def stale() -> Any:
+                    value = await read("volts")
+                    wanted = STATUS["UncertainNoCommunicationLastUsableValue"]
+                    return value if value.StatusCode.value == wanted else None
+
+                silent = await until(stale, latest)
+                assert silent.Value.Value == volts.Value.Value
+                sim = await serve_tcp(profile, port=port)
+                await until(volts_good, latest)
+    finally:
+        await sim.aclose()

@@ -1,0 +1,64 @@
+"""``obisgate check --show-map``: the register and IOA tables a SCADA engineer copies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from obisgate.cli import main
+
+MAP = Path(__file__).parent / "map.toml"
+
+
+def test_show_map_prints_both_tables() -> None:
+    result = CliRunner().invoke(main, ["check", "--show-map", str(MAP)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "ok: 1 devices, 3 signals"
+    assert lines[2].startswith("Modbus TCP 0.0.0.0:502, unit 1, word order big")
+    assert lines[3].split() == [
+        "address",
+        "registers",
+        "type",
+        "device",
+        "signal",
+        "unit",
+        "quality",
+    ]
+    assert [line.split() for line in lines[4:7]] == [
+        ["0", "2", "float32", "feeder1", "energy_import", "kWh", "100"],
+        ["2", "2", "float32", "feeder1", "voltage_l1", "V", "101"],
+        ["4", "2", "uint32", "feeder1", "error_code"],
+    ]
+    assert lines[8].startswith("IEC 60870-5-104 0.0.0.0:2404, common address 47")
+    assert [line.split() for line in lines[10:13]] == [
+        ["1001", "M_ME_TF_1", "1", "feeder1", "voltage_l1", "V", "general"],
+        ["1002", "M_ME_NC_1", "1", "feeder1", "error_code", "general"],
+        ["2001", "M_IT_TB_1", "1000", "feeder1", "energy_import", "kWh", "counter"],
+    ]
+
+
+def test_without_show_map_no_table(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["check", str(MAP)])
+    assert result.output == "ok: 1 devices, 3 signals\n"
+
+
+def test_columns_without_a_section_are_shown_as_off(tmp_path: Path) -> None:
+    text = MAP.read_text().split("[[devices]]", 1)[1]
+    path = tmp_path / "gw.toml"
+    path.write_text("[[devices]]" + text)
+    result = CliRunner().invoke(main, ["check", "--show-map", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "(output off)" in result.output.splitlines()[2]
+    assert "counter interrogation: M_IT (output off)" in result.output
+
+
+def test_a_map_problem_fails_the_check(tmp_path: Path) -> None:
+    path = tmp_path / "gw.toml"
+    path.write_text(MAP.read_text().replace("modbus_address = 4", "modbus_address = 3"))
+    result = CliRunner().invoke(main, ["check", "--show-map", str(path)])
+    assert result.exit_code == 1
+    assert (
+        "modbus_address: registers 3-4 overlap feeder1/voltage_l1 modbus_address" in result.output
+    )
