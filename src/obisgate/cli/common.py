@@ -61,7 +61,21 @@ def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
         fail(f"internal error: {exc} (run with -vv for details)", 1)
 
 
-def setup_logging(verbose: int) -> None:
-    """Log to stderr: warnings by default, info with -v, debug with -vv."""
+def setup_logging(verbose: int, log_format: str = "text", shard: str | None = None) -> None:
+    """Log to stderr: warnings by default, info with -v, debug with -vv.
+
+    ``log_format="json"`` writes one JSON object per record (see
+    :mod:`obisgate.cli.log_format`); ``shard`` (``"I/N"``) is then in every record,
+    and in text mode it prefixes every line.
+    """
+    from obisgate.cli.log_format import JsonFormatter, ShardFilter  # noqa: PLC0415
+
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.addFilter(ShardFilter(shard))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        prefix = f"[{shard}] " if shard else ""
+        handler.setFormatter(logging.Formatter(f"{prefix}%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])

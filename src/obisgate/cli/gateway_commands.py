@@ -144,6 +144,12 @@ _WRITERS = {"table": _write_table, "csv": _write_csv, "json": _write_json}
 )
 @click.option("--db", "db_path", type=click.Path(path_type=Path), help="History database file.")
 @click.option(
+    "--dsn",
+    envvar="OBISGATE_DSN",
+    help="Read the PostgreSQL readings table of `obisgate sink postgres` instead "
+    "(postgresql://user@host/db) [env OBISGATE_DSN].",
+)
+@click.option(
     "--from",
     "start",
     callback=_parse_time,
@@ -174,6 +180,7 @@ def history(
     signal: str,
     config_path: Path | None,
     db_path: Path | None,
+    dsn: str | None,
     start: dt.datetime | None,
     end: dt.datetime | None,
     limit: int | None,
@@ -182,10 +189,16 @@ def history(
     """Print the stored values of SIGNAL of DEVICE (aliases), oldest first.
 
     The database is given by --db, or by the [storage] path of --config.
-    Times are printed in UTC.
+    Times are printed in UTC. With --dsn, the PostgreSQL table written by
+    `obisgate sink postgres` (numbers come back as floats).
     """
+    if dsn is not None and config_path is None and db_path is None:
+        from obisgate.cli.history_postgres import print_postgres_history  # noqa: PLC0415
+
+        print_postgres_history(dsn, device, signal, start, end, limit, _WRITERS[fmt])
+        return
     if (config_path is None) == (db_path is None):
-        raise click.UsageError("give either --config or --db")
+        raise click.UsageError("give one of --config, --db or --dsn")
     hint = ""
     if config_path is not None:
         try:

@@ -15,6 +15,7 @@ import click
 
 from obisgate.cli.common import fail, run_async, setup_logging
 from obisgate.cli.main import main
+from obisgate.cli.shard_options import log_format_option, shard_option
 from obisgate.errors import ConfigError, ObisgateError
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
@@ -22,6 +23,7 @@ from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.shard import Shard, select_plans, shard_path
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 
@@ -63,9 +65,19 @@ async def run_gateway(
     *,
     duration_s: float | None = None,
     context: OutputContext | None = None,
+    shard: Shard | None = None,
 ) -> Gateway:
-    """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly."""
-    gateway = Gateway(plans_from_config(config), outputs)
+    """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly.
+
+    With ``shard``, only the devices of the lines that shard owns are polled.
+    """
+    plans = select_plans(plans_from_config(config), shard)
+    if shard is not None:
+        lines = len({plan.port_key for plan in plans})
+        _LOGGER.info("shard %s: %d lines, %d devices", shard, lines, len(plans))
+        if not plans:
+            _LOGGER.warning("shard %s owns no line of this configuration: idle", shard)
+    gateway = Gateway(plans, outputs)
     if context is not None:
         context.stats = gateway.stats
     stop = asyncio.Event()
@@ -122,6 +134,14 @@ def _load(path: str) -> GatewayConfig:
     default=None,
     help="Write polling counters as JSON to FILE on exit.",
 )
+@shard_option
+@click.option(
+    "--workers",
+    default=None,
+    metavar="N|auto",
+    help="Run N shard processes (auto: one per CPU) under a supervisor that restarts them.",
+)
+@log_format_option
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 def run(
     config: str,
@@ -129,25 +149,47 @@ def run(
     db: Path | None,
     duration: float | None,
     stats_path: Path | None,
+    shard: Shard | None,
+    workers: str | None,
+    log_format: str,
     verbose: int,
 ) -> None:
     """Run the gateway: poll every enabled device of CONFIG on its schedule.
 
     Prints every signal update (JSON lines, or a live table on a terminal) and
     keeps the history of signals with log > 0. Stops cleanly on Ctrl-C / SIGTERM.
+
+    With --shard I/N only the lines (devices sharing a port or converter endpoint)
+    of instance I are polled; its history/outbox file and MQTT client id get the
+    suffix "-shardI". With --workers N, N such instances run as child processes.
     """
-    setup_logging(verbose)
+    setup_logging(verbose, log_format, None if shard is None else str(shard))
     cfg = _load(config)
     if not cfg.enabled_devices:
         fail("no enabled device in the configuration", 2)
+    if workers is not None:
+        from obisgate.cli.workers import run_workers  # noqa: PLC0415
+
+        if shard is not None:
+            fail("--workers and --shard cannot be combined", 2)
+        options = {"--format": fmt, "--db": db, "--duration": duration, "--stats": stats_path}
+        passed = [
+            str(x) for key, value in options.items() if value is not None for x in (key, value)
+        ]
+        run_workers(config, workers, [*passed, "--log-format", log_format, *["-v"] * verbose])
+        return
+    if shard is not None:
+        db = shard_path(db or cfg.storage.path, shard)
+        if stats_path is not None:
+            stats_path = shard_path(stats_path, shard)
 
     async def go() -> Gateway:
-        context = OutputContext()
+        context = OutputContext(shard=None if shard is None else shard.suffix)
         try:
             outputs = build_outputs(cfg, fmt, db, context)
         except ConfigError as exc:
             fail(str(exc), 2)
-        return await run_gateway(cfg, outputs, duration_s=duration, context=context)
+        return await run_gateway(cfg, outputs, duration_s=duration, context=context, shard=shard)
 
     gateway = run_async(go)
     if stats_path is not None:
