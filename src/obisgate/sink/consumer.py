@@ -99,6 +99,7 @@ class SinkStats:
     rejected: int = 0
     database_errors: int = 0
     broker_errors: int = 0
+    subscriptions: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -174,6 +175,7 @@ async def consume(
             try:
                 async with client:
                     await client.subscribe(settings.topic, qos=1)
+                    stats.subscriptions += 1
                     _LOGGER.info("subscribed to %s as %s", settings.topic, settings.client_id)
                     retry = 1.0
                     writer = await _session(client, settings, writer, connect, stop, stats)
