@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+
+from obisgate.simulator import MeterProfile, get_profile
 
 
 def tcp_config(
@@ -42,3 +45,17 @@ log = {1 if log else 0}
 """
             )
     return "".join(parts)
+
+
+def line_profiles(line: int, count: int) -> list[MeterProfile]:
+    """The simulated meters of line ``line`` for :func:`tcp_config` (mt174, fast answers)."""
+    base = get_profile("mt174")
+    return [
+        dataclasses.replace(
+            base,
+            name=f"l{line}m{k}",
+            address=f"A{line}x{k}" if count > 1 else "",
+            reaction_time_s=0.0,
+        )
+        for k in range(count)
+    ]
