@@ -26,7 +26,7 @@ def two_children(pid: int, without: int = 0) -> set[int] | None:
     return found if len(found) == 2 and without not in found else None
 
 
-def wait_for(condition, deadline_s: float = 30.0):  # type: ignore[no-untyped-def]
+def wait_for(condition, deadline_s: float = 30.0):
     end = time.monotonic() + deadline_s
     while True:
         value = condition()
