@@ -123,3 +123,14 @@ def test_bad_shard_from_the_environment(shared_config: Path) -> None:
     result = CliRunner().invoke(main, ["plan", str(shared_config)], env={"OBISGATE_SHARD": "5/2"})
     assert result.exit_code == 2
     assert "OBISGATE_SHARD" in result.output
+
+
+def test_shard_config_names_the_files_per_instance(shared_config: Path, tmp_path: Path) -> None:
+    from obisgate.gateway.shard_config import shard_config  # noqa: PLC0415
+
+    config = load_config(shared_config)
+    assert shard_config(config, None) is config
+    one = shard_config(config, Shard(1, 3))
+    assert one.storage.path.name == f"{config.storage.path.stem}-shard1{config.storage.path.suffix}"
+    two = shard_config(config, Shard(2, 3), tmp_path / "h.sqlite")
+    assert two.storage.path == tmp_path / "h-shard2.sqlite"

@@ -24,6 +24,7 @@ from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
 from obisgate.gateway.shard import Shard, select_plans, shard_path
+from obisgate.gateway.shard_config import shard_config
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 
@@ -179,7 +180,8 @@ def run(
         run_workers(config, workers, [*passed, "--log-format", log_format, *["-v"] * verbose])
         return
     if shard is not None:
-        db = shard_path(db or cfg.storage.path, shard)
+        cfg = shard_config(cfg, shard, db)
+        db = cfg.storage.path
         if stats_path is not None:
             stats_path = shard_path(stats_path, shard)
 
