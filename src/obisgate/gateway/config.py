@@ -67,6 +67,32 @@ configuration file's directory (the directory itself for a CSV directory);
 ``synchronous`` [NORMAL] (NORMAL or FULL, see :mod:`obisgate.gateway.history`).
 ``[output]``: ``format`` [jsonl] (jsonl, table, none). Excel and CSV
 configurations always use the defaults for these two.
+
+``[mqtt]`` (TOML only; present = publish every readout to an MQTT broker, needs
+``obisgate[mqtt]``):
+
+* ``url`` (required): ``mqtt://host[:port]`` [1883] or ``mqtts://host[:port]``
+  [8883] for TLS; ``ca_file`` [the system's trust store], ``cert_file`` and
+  ``key_file`` (client certificate) only with ``mqtts://``, relative to the
+  configuration's folder.
+* ``username`` [none]; ``password_env`` (name of an environment variable) or
+  ``password_file`` (relative to the configuration's folder), read when the
+  output connects and never shown; a password needs a username.
+* ``client_id`` [``obisgate-<hostname>``]: 1-128 of letters, digits, ``-``,
+  ``_``, ``.``, ``:``; also names the gateway's availability topic.
+* ``topic_prefix`` [obisgate]: no ``+``, ``#`` or empty levels.
+* ``qos`` [1] (0, 1, 2) of the state messages.
+* ``format`` [json]: ``json`` (one message per readout on
+  ``<prefix>/<device>/state``) or ``wcc`` (``value,timestamp_ms,quality`` per
+  signal on ``<prefix>/<device>/<signal>/out``).
+* ``discovery_prefix`` [homeassistant]: Home Assistant discovery; ``none``
+  turns it off (an empty value means the default, as for every field). Signals may set ``ha_device_class`` / ``ha_state_class`` (empty or
+  absent = inferred from the unit, ``none`` = no class); a class that does not
+  fit the signal's configured ``unit`` (gas/water/volume without a volume unit,
+  energy without an energy unit or with ``measurement``) is an error of that
+  signal.
+* ``outbox_max_rows`` [1000000] (100 to 100000000): messages kept on disk while
+  the broker is unreachable; beyond this the oldest are dropped and counted.
 """
 
 from __future__ import annotations
@@ -182,6 +208,11 @@ class _Builder:
         path = storage.path.expanduser()
         if not path.is_absolute():
             storage = storage.model_copy(update={"path": self.tables.base_dir / path})
+        for name, section in sections.items():
+            # A section with file names resolves them against the configuration's folder.
+            with_base_dir = getattr(section, "with_base_dir", None)
+            if with_base_dir is not None:
+                sections[name] = with_base_dir(self.tables.base_dir)
         return GatewayConfig(
             devices=tuple(devices.values()),
             signals=tuple(signals),

@@ -227,7 +227,9 @@ class LinePoller:
         updates = map_readout(state.plan, result, now)
         for update in updates:
             state.last[update.signal] = update
-        updates.append(self._status(state, now))
+        ident = result.identification
+        line = None if ident is None else ident.to_bytes().decode("latin-1").rstrip("\r\n")
+        updates.append(self._status(state, now, line))
         return updates
 
     def _failed(
@@ -261,5 +263,10 @@ class LinePoller:
         return updates
 
     @staticmethod
-    def _status(state: DeviceState, now: datetime) -> SignalUpdate:
-        return SignalUpdate(state.plan.alias, STATUS_SIGNAL, state.status, None, now, Quality.VALID)
+    def _status(
+        state: DeviceState, now: datetime, identification: str | None = None
+    ) -> SignalUpdate:
+        """The status update; its ``raw`` is the meter's identification line when it sent one."""
+        return SignalUpdate(
+            state.plan.alias, STATUS_SIGNAL, state.status, None, now, Quality.VALID, identification
+        )

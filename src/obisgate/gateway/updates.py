@@ -11,6 +11,8 @@ from obisgate.gateway.quality import Quality
 __all__ = ["STATUS_SIGNAL", "SignalUpdate"]
 
 #: Alias of the per-device status signal ("ok", "no answer", "checksum error", ...).
+#: After a successful readout its ``raw`` is the meter's identification line
+#: (``/ISk5MT174-0001``) when the meter sent one.
 STATUS_SIGNAL = "_status"
 
 

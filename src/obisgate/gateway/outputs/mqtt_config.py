@@ -1,23 +1,251 @@
-"""Configuration of the MQTT output (``[mqtt]``)."""
+"""Configuration of the MQTT output (``[mqtt]``).
+
+Fields and defaults are listed in :mod:`obisgate.gateway.config`. Nothing here
+imports the MQTT client library, so a configuration loads without the extra.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import socket
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
+from obisgate.errors import ConfigError
+from obisgate.gateway import config_cells as cells
 from obisgate.gateway.outputs.config_problem import SignalProblem
 
-__all__ = ["MqttConfig", "mqtt_signal_problems"]
+__all__ = ["MqttConfig", "default_client_id", "mqtt_signal_problems", "mqtt_url"]
+
+_URL = re.compile(r"(mqtts?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?/?")
+_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+class _HiddenUrl:
+    """Stands for a URL that held credentials, so that no message can show it."""
+
+
+def mqtt_url(value: object) -> str:
+    """``mqtt://host[:port]`` or ``mqtts://host[:port]`` (TLS), without user or password.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, _HiddenUrl):
+        raise ValueError(  # noqa: TRY004 - pydantic reports ValueError as a field error
+            "no user or password in the url: use username and password_env / password_file"
+        )
+    text = cells.as_text(value)
+    match = _URL.fullmatch(text)
+    port = match.group(3) if match else None
+    if match is None or (port is not None and not 1 <= int(port) <= 65535):
+        raise ValueError(
+            "allowed: mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS); "
+            "credentials go in username and password_env / password_file"
+        )
+    return text.rstrip("/")
+
+
+def _topic_prefix(value: object) -> str:
+    text = cells.as_text(value)
+    if (
+        not text
+        or text.startswith("/")
+        or text.endswith("/")
+        or "//" in text
+        or any(c in text for c in "+#\0")
+    ):
+        raise ValueError("a topic without + # or empty levels, e.g. obisgate or site1/meters")
+    return text
+
+
+def _discovery_prefix(value: object) -> str:
+    # An empty cell means "the default" everywhere in a configuration, so "none" turns it off.
+    text = cells.as_text(value)
+    return "" if text.lower() in ("", "none") else _topic_prefix(text)
+
+
+def _client_id(value: object) -> str:
+    text = cells.as_text(value)
+    if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,128}", text):
+        raise ValueError("1-128 letters, digits, '-', '_', '.', ':'")
+    return text
+
+
+def default_client_id() -> str:
+    """``obisgate-<hostname>``, the host name reduced to characters allowed in a client id."""
+    host = re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()).strip("-") or "host"
+    return f"obisgate-{host}"[:128]
 
 
 class MqttConfig(BaseModel):
-    """The ``[mqtt]`` section. Present = the output is on."""
+    """The ``[mqtt]`` section. Present = the output is on.
+
+    Attributes:
+        url: ``mqtt://host[:port]`` (port 1883) or ``mqtts://host[:port]`` (TLS, 8883).
+        ca_file, cert_file, key_file: TLS trust and client certificate (mqtts only;
+            relative to the configuration's folder after loading).
+        username: broker user name.
+        password_env, password_file: where the broker password is read when the
+            output connects (never at load time, never shown).
+        client_id: the MQTT client id, also the gateway's availability topic level.
+        topic_prefix: first level(s) of every topic.
+        qos: QoS of the state messages (0, 1 or 2).
+        format: ``json`` (one message per readout) or ``wcc`` (one per signal).
+        discovery_prefix: Home Assistant discovery prefix; ``""`` (``none`` in a
+            file) turns discovery off.
+        outbox_max_rows: messages kept while the broker is unreachable; the
+            oldest are dropped (and counted) beyond this.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    url: Annotated[str, BeforeValidator(mqtt_url)]
+    ca_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = None
+    cert_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = None
+    key_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = None
+    username: cells.OptText = None
+    password_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = Field(
+        default=None, repr=False
+    )
+    password_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = Field(
+        default=None, repr=False
+    )
+    client_id: Annotated[str, BeforeValidator(_client_id)] = Field(
+        default_factory=default_client_id
+    )
+    topic_prefix: Annotated[str, BeforeValidator(_topic_prefix)] = "obisgate"
+    qos: Annotated[int, BeforeValidator(cells.int_choice((0, 1, 2)))] = 1
+    format: Annotated[
+        Literal["json", "wcc"],
+        BeforeValidator(cells.choice({"JSON": "json", "WCC": "wcc"}, "json, wcc")),
+    ] = "json"
+    discovery_prefix: Annotated[str, BeforeValidator(_discovery_prefix)] = "homeassistant"
+    outbox_max_rows: Annotated[int, BeforeValidator(cells.int_range(100, 100_000_000))] = 1_000_000
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hide_credentials(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "@" in str(data.get("url", "")):
+            data = {**data, "url": _HiddenUrl()}
+        return data
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> MqttConfig:
+        problems: list[str] = []
+        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
+            problems.append("ca_file, cert_file and key_file need an mqtts:// url")
+        if self.key_file is not None and self.cert_file is None:
+            problems.append("key_file needs cert_file")
+        if self.password_env is not None and self.password_file is not None:
+            problems.append("give only one of password_env, password_file")
+        if (self.password_env or self.password_file) and self.username is None:
+            problems.append("a password needs a username")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def tls(self) -> bool:
+        """True for ``mqtts://``."""
+        return self.url.startswith("mqtts:")
+
+    @property
+    def host(self) -> str:
+        """The broker's host name or address (IPv6 without brackets)."""
+        match = _URL.fullmatch(self.url)
+        assert match is not None  # validated
+        return match.group(2).removeprefix("[").removesuffix("]")
+
+    @property
+    def port(self) -> int:
+        """The broker's port (1883 for mqtt://, 8883 for mqtts:// when not given)."""
+        match = _URL.fullmatch(self.url)
+        assert match is not None  # validated
+        return int(match.group(3) or _DEFAULT_PORTS[match.group(1)])
+
+    def with_base_dir(self, base: Path) -> MqttConfig:
+        """This section with relative file paths resolved against ``base``."""
+        update: dict[str, Any] = {}
+        for name in ("ca_file", "cert_file", "key_file", "password_file"):
+            path: Path | None = getattr(self, name)
+            if path is not None and not path.expanduser().is_absolute():
+                update[name] = base / path.expanduser()
+        return self.model_copy(update=update) if update else self
+
+    def resolve_password(self) -> SecretStr | None:
+        """The broker password from ``password_env`` or ``password_file``, read now.
+
+        A file's trailing line break is dropped.
+
+        Raises:
+            ConfigError: the variable is not set or the file cannot be read (the
+                message never contains the value).
+        """
+        if self.password_env is not None:
+            value = os.environ.get(self.password_env)
+            if value is None:
+                raise ConfigError("[mqtt]: the variable named in password_env is not set")
+            return SecretStr(value)
+        if self.password_file is not None:
+            try:
+                text = self.password_file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                raise ConfigError("[mqtt]: cannot read the password_file") from None
+            return SecretStr(text.rstrip("\r\n"))
+        return None
+
+
+#: Units (lower case) a gas or water signal may have in Home Assistant.
+_VOLUME_UNITS = frozenset({"m3", "m³", "ft3", "ft³", "ccf", "l", "gal"})
+#: Device classes that require one of :data:`_VOLUME_UNITS`.
+_VOLUME_CLASSES = frozenset({"gas", "water", "volume"})
+#: Units (lower case) of energy in Home Assistant.
+_ENERGY_UNITS = frozenset({"wh", "kwh", "mwh", "gwh", "j", "kj", "mj", "gj"})
+
 
 def mqtt_signal_problems(section: MqttConfig, signals: Sequence[Any]) -> list[SignalProblem]:
-    """Problems of the signals' mqtt columns that only show across signals."""
-    return []
+    """Problems of the signals' Home Assistant columns against their configured units.
+
+    Only signals with an explicit ``unit`` are checked (a meter's own unit is
+    known only at run time). Nothing is checked when discovery is off.
+    """
+    if not section.discovery_prefix:
+        return []
+    problems: list[SignalProblem] = []
+    for signal in signals:
+        device_class = signal.ha_device_class
+        unit = (signal.unit or "").strip().lower()
+        if device_class is None or device_class == "none" or not unit:
+            continue
+        if device_class in _VOLUME_CLASSES and unit not in _VOLUME_UNITS:
+            problems.append(
+                SignalProblem(
+                    signal.key,
+                    "ha_device_class",
+                    f"{device_class} needs a volume unit (m3, ft3, L, gal), "
+                    f"the signal's unit is {signal.unit!r}",
+                )
+            )
+        elif device_class == "energy" and unit not in _ENERGY_UNITS:
+            problems.append(
+                SignalProblem(
+                    signal.key,
+                    "ha_device_class",
+                    f"energy needs Wh, kWh, MWh, GWh, J, kJ, MJ or GJ, "
+                    f"the signal's unit is {signal.unit!r}",
+                )
+            )
+        if device_class == "energy" and signal.ha_state_class == "measurement":
+            problems.append(
+                SignalProblem(
+                    signal.key,
+                    "ha_state_class",
+                    "energy needs total or total_increasing (Home Assistant refuses measurement)",
+                )
+            )
+    return problems

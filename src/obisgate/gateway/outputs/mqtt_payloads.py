@@ -1,0 +1,123 @@
+"""MQTT topics and payloads of the gateway's readouts (pure functions).
+
+Two formats:
+
+* ``json``: one message per readout (also a failed one) on
+  ``<prefix>/<device>/state``: ``{"device", "time", "status", "updates"}``, where
+  ``updates`` holds exactly the objects ``obisgate run --format jsonl`` prints
+  for that readout, the ``_status`` update included (its ``value`` is the
+  status text, its quality always ``["valid"]``). ``time`` is the readout's
+  time and ``status`` its status text.
+* ``wcc``: one message per update on ``<prefix>/<device>/<signal>/out`` with
+  the payload ``value,timestamp_ms,quality``: quality ``1`` when valid, ``0``
+  when any of invalid / not topical / overflow is set; an absent value is
+  empty (``,1733011200000,0``). The ``_status`` update is one of them
+  (``ok,1733011200000,1``).
+
+Availability (retained): ``<prefix>/<device>/availability`` is ``online``
+after a successful readout and ``offline`` after a failed one;
+``<prefix>/gateway/<client_id>/availability`` is the gateway's own (its last
+will is ``offline``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Literal
+
+from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+
+__all__ = [
+    "Message",
+    "device_availability_topic",
+    "gateway_availability_topic",
+    "readout_status",
+    "state_messages",
+    "state_topic",
+    "wcc_value",
+]
+
+Message = tuple[str, bytes, int, bool]
+"""``(topic, payload, qos, retain)``."""
+
+ONLINE = b"online"
+OFFLINE = b"offline"
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def state_topic(prefix: str, device: str, fmt: Literal["json", "wcc"], signal: str = "") -> str:
+    """Where a device's readouts (``json``) or one signal (``wcc``) are published."""
+    if fmt == "json":
+        return f"{prefix}/{device}/state"
+    return f"{prefix}/{device}/{signal}/out"
+
+
+def device_availability_topic(prefix: str, device: str) -> str:
+    """The retained ``online`` / ``offline`` of one device."""
+    return f"{prefix}/{device}/availability"
+
+
+def gateway_availability_topic(prefix: str, client_id: str) -> str:
+    """The retained ``online`` / ``offline`` of the gateway (its last will)."""
+    return f"{prefix}/gateway/{client_id}/availability"
+
+
+def readout_status(updates: Sequence[SignalUpdate]) -> SignalUpdate | None:
+    """The ``_status`` update of a readout's batch, if it has one."""
+    for update in reversed(updates):
+        if update.signal == STATUS_SIGNAL:
+            return update
+    return None
+
+
+def wcc_value(value: object) -> str:
+    """A value as the ``wcc`` payload writes it (``1``/``0`` for switches, ISO dates)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(value)
+    isoformat = getattr(value, "isoformat", None)
+    if isoformat is not None:
+        return str(isoformat())
+    return str(value)
+
+
+def _millis(time: dt.datetime) -> int:
+    return (time - _EPOCH) // dt.timedelta(milliseconds=1)
+
+
+def state_messages(
+    updates: Sequence[SignalUpdate],
+    *,
+    prefix: str,
+    fmt: Literal["json", "wcc"],
+    qos: int,
+) -> list[Message]:
+    """The state messages of one readout (not retained)."""
+    if not updates:
+        return []
+    if fmt == "wcc":
+        return [
+            (
+                state_topic(prefix, u.device, "wcc", u.signal),
+                f"{wcc_value(u.value)},{_millis(u.time)},{1 if u.quality.is_valid else 0}".encode(),
+                qos,
+                False,
+            )
+            for u in updates
+        ]
+    status = readout_status(updates)
+    first = status or updates[0]
+    document = {
+        "device": first.device,
+        "time": first.time.isoformat(timespec="milliseconds"),
+        "status": None if status is None else status.value,
+        "updates": [u.to_json() for u in updates],
+    }
+    payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+    return [(state_topic(prefix, first.device, "json"), payload, qos, False)]
