@@ -134,3 +134,20 @@ def test_shard_config_names_the_files_per_instance(shared_config: Path, tmp_path
     assert one.storage.path.name == f"{config.storage.path.stem}-shard1{config.storage.path.suffix}"
     two = shard_config(config, Shard(2, 3), tmp_path / "h.sqlite")
     assert two.storage.path == tmp_path / "h-shard2.sqlite"
+
+
+def test_shard_config_suffixes_only_a_default_mqtt_client_id(tmp_path: Path) -> None:
+    from obisgate.gateway.shard_config import shard_config  # noqa: PLC0415
+
+    base = tcp_config([20001], [1])
+    default = tmp_path / "a.toml"
+    default.write_text('[mqtt]\nurl = "mqtt://127.0.0.1"\n' + base, encoding="utf-8")
+    fixed = tmp_path / "b.toml"
+    fixed.write_text('[mqtt]\nurl = "mqtt://127.0.0.1"\nclient_id = "gw-x"\n' + base, "utf-8")
+    one = shard_config(load_config(default), Shard(1, 2))
+    assert one.mqtt is not None
+    assert one.mqtt.client_id.endswith("-shard1")
+    assert one.mqtt.client_id.startswith("obisgate-")
+    kept = shard_config(load_config(fixed), Shard(1, 2))
+    assert kept.mqtt is not None
+    assert kept.mqtt.client_id == "gw-x"
