@@ -9,6 +9,7 @@ where a missing program is a failure: CI must run everything.
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -95,7 +96,10 @@ class Mosquitto:
             "persistence true\n"
             f"persistence_location {folder}/\n"
             f"log_dest file {folder}/mosquitto.log\n"
-            "max_queued_messages 0\n" + extra_config,
+            "max_queued_messages 0\n"
+            # Started as root, mosquitto would switch to its own user, which cannot read or
+            # write the test's private folder (persistence, log, password and TLS files).
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" + extra_config,
             encoding="utf-8",
         )
 

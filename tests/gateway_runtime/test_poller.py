@@ -283,3 +283,30 @@ async def test_not_topical_copies_are_not_logged_again() -> None:
     assert good.log is True
     assert (stale.value, stale.time, stale.log) == (good.value, good.time, False)
     assert stale.quality == Quality.NOT_TOPICAL
+
+
+async def test_status_update_carries_the_identification_line() -> None:
+    clock = FakeClock()
+    meters = FakeMeters(clock)
+    sink: list[Sequence[SignalUpdate]] = []
+    with_ident = parse_readout(b"/ISk5MT174-0001\r\n1.8.0*24(0147238.4*kWh)\r\n!\r\n")
+    state = DeviceState(plan("m1"))
+    p = LinePoller(
+        [state],
+        sink.append,
+        read=lambda _plan: _ready(with_ident),
+        clock=clock,
+        sleep=clock.sleep,
+        wall_clock=lambda: T0,
+    )
+    await p.poll(state)
+    meters.failing.add("m1")
+    await poller([state], clock, meters, sink).poll(state)
+    first, failed = ({u.signal: u for u in batch}[STATUS_SIGNAL] for batch in sink)
+    assert first.raw == "/ISk5MT174-0001"
+    assert "raw" not in first.to_json()
+    assert (failed.value, failed.raw) == ("no answer", None)
+
+
+async def _ready(readout: Readout) -> Readout:
+    return readout

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -13,6 +14,12 @@ from typing import Self
 
 import aiomqtt
 
+from obisgate.cli.run_command import build_outputs
+from obisgate.gateway.app import Gateway
+from obisgate.gateway.build import plans_from_config
+from obisgate.gateway.config import GatewayConfig
+from obisgate.gateway.outputs import Output
+from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 
@@ -183,3 +190,32 @@ number_type = "FLOAT"
         encoding="utf-8",
     )
     return path
+
+
+@asynccontextmanager
+async def running_gateway(
+    config: GatewayConfig, extra: Sequence[Output] = ()
+) -> AsyncIterator[tuple[Gateway, OutputContext]]:
+    """The gateway with its configured outputs (no printing) plus ``extra``, stopped at the end."""
+    context = OutputContext()
+    outputs = [*build_outputs(config, "none", None, context), *extra]
+    gateway = Gateway(plans_from_config(config), outputs)
+    context.stats = gateway.stats
+    stop = asyncio.Event()
+    task = asyncio.create_task(gateway.run(stop))
+    try:
+        yield gateway, context
+    finally:
+        stop.set()
+        await task
+
+
+def mqtt_section(broker_port: int, *lines: str) -> str:
+    return "\n".join(
+        (
+            f'url = "mqtt://127.0.0.1:{broker_port}"',
+            'client_id = "gw1"',
+            'topic_prefix = "og"',
+            *lines,
+        )
+    )

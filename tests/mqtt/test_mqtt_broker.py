@@ -6,58 +6,31 @@ import asyncio
 import datetime as dt
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import signal
+import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
 
-from obisgate.gateway.app import Gateway
-from obisgate.gateway.build import plans_from_config
-from obisgate.gateway.config import GatewayConfig, load_config
+from obisgate.gateway.config import load_config
 from obisgate.gateway.history import HistoryStore
-from obisgate.gateway.outputs import Output
-from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.gateway.outputs.outbox import outbox_path
 from obisgate.simulator import get_profile, serve_tcp
-from tests.mqtt.support import Collect, Subscriber, gateway_config, wait_until
+from tests.mqtt.support import (
+    Collect,
+    Subscriber,
+    gateway_config,
+    mqtt_section,
+    running_gateway,
+    wait_until,
+)
 from tests.services import Mosquitto, free_port
 
 pytestmark = pytest.mark.integration
 
 PROFILE = get_profile("mt174")
 NODE = f"obisgate_{PROFILE.address}"
-
-
-@asynccontextmanager
-async def running_gateway(
-    config: GatewayConfig, extra: Sequence[Output] = ()
-) -> AsyncIterator[tuple[Gateway, OutputContext]]:
-    """The gateway with its configured outputs (no printing) plus ``extra``, stopped at the end."""
-    from obisgate.cli.run_command import build_outputs  # noqa: PLC0415
-
-    context = OutputContext()
-    outputs = [*build_outputs(config, "none", None, context), *extra]
-    gateway = Gateway(plans_from_config(config), outputs)
-    context.stats = gateway.stats
-    stop = asyncio.Event()
-    task = asyncio.create_task(gateway.run(stop))
-    try:
-        yield gateway, context
-    finally:
-        stop.set()
-        await task
-
-
-def mqtt_section(broker_port: int, *lines: str) -> str:
-    return "\n".join(
-        (
-            f'url = "mqtt://127.0.0.1:{broker_port}"',
-            'client_id = "gw1"',
-            'topic_prefix = "og"',
-            *lines,
-        )
-    )
 
 
 async def test_discovery_json_payloads_and_availability(tmp_path: Path) -> None:
@@ -243,3 +216,58 @@ async def test_unreachable_broker_never_delays_polling(
     lines = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
     assert len(lines) == 1
     assert lines[0].startswith(f"mqtt: cannot connect to mqtt://127.0.0.1:{nobody}:")
+
+
+def outbox_rows(path: Path) -> list[tuple[int, str, bytes]]:
+    """The outbox's rows, read by a connection of the test's own (read-only)."""
+    if not path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT seq, topic, payload FROM outbox ORDER BY seq").fetchall()
+    except sqlite3.OperationalError:  # the table is not created yet
+        return []
+    finally:
+        conn.close()
+
+
+async def start_gateway(config: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "obisgate", "run", str(config), "--format", "none",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def test_backlog_survives_kill_9_of_the_gateway(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "broker")  # not started yet: the broker is down
+    async with await serve_tcp(PROFILE) as sim:
+        path = gateway_config(tmp_path, sim.port, PROFILE.address, mqtt_section(broker.port))
+        outbox = outbox_path(tmp_path / "history.sqlite", "mqtt")
+        gateway = await start_gateway(path)
+        try:
+            await wait_until(lambda: len(outbox_rows(outbox)) >= 5, "a backlog in the outbox")
+        finally:
+            gateway.send_signal(signal.SIGKILL)
+            await gateway.wait()
+        backlog = outbox_rows(outbox)
+        assert len(backlog) >= 5
+        broker.start()
+        try:
+            async with Subscriber(broker.port, ("og/+/state",)) as sub:
+                gateway = await start_gateway(path)
+                try:
+                    await sub.wait_for(
+                        lambda: {p for _, _, p in backlog} <= {m.payload for m in sub.messages},
+                        "the whole backlog arrived",
+                    )
+                finally:
+                    gateway.send_signal(signal.SIGTERM)
+                    _, err = await gateway.communicate()
+        finally:
+            broker.stop()
+    assert gateway.returncode == 0, err.decode()
+    assert b"Traceback" not in err
+    order = [m.payload for m in sub.messages]
+    positions = [order.index(p) for _, _, p in backlog]
+    assert positions == sorted(positions)  # in the order they were read

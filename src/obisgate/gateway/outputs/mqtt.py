@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import sqlite3
 import ssl
 from collections import deque
@@ -396,11 +397,23 @@ class MqttOutput:
             )
         return context
 
+    def _tls_handshake(self, context: ssl.SSLContext) -> None:
+        """Connect and shake hands once (closing both sockets), to find TLS failures."""
+        host, port = self.section.host, self.section.port
+        with (
+            socket.create_connection((host, port), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=host),
+        ):
+            pass
+
     async def _client(self) -> Any:
         section = self.section
         password = await self._io(section.resolve_password)
         self._secret = None if password is None else password.get_secret_value()
         tls = await self._io(self._tls_context) if section.tls else None
+        if tls is not None:
+            # paho leaves the socket of a failed handshake open: fail here, cleanly, instead.
+            await self._io(self._tls_handshake, tls)
         aiomqtt = self._mqtt
         client = aiomqtt.Client(
             section.host,

@@ -1,0 +1,243 @@
+"""Bad input for the MQTT output: credentials, TLS, a missing extra, a full outbox or disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from obisgate import ConfigError
+from obisgate.gateway.config import load_config
+from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.mqtt import MqttOutput
+from obisgate.gateway.quality import Quality
+from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.simulator import get_profile, serve_tcp
+from tests.mqtt.support import (
+    Collect,
+    gateway_config,
+    mqtt_section,
+    running_gateway,
+    wait_until,
+)
+from tests.services import Mosquitto, find_program, free_port
+
+pytestmark = pytest.mark.integration
+
+PROFILE = get_profile("mt174")
+PASSWORD = "Very-S3cret-pw"
+
+
+def password_broker(folder: Path) -> Mosquitto:
+    folder.mkdir(parents=True)
+    passwd = find_program("mosquitto_passwd", "mosquitto")
+    users = folder / "users"
+    subprocess.run([passwd, "-b", "-c", str(users), "gw", PASSWORD], check=True)
+    return Mosquitto(folder, extra_config=f"allow_anonymous false\npassword_file {users}\n")
+
+
+@pytest.mark.parametrize("right", [False, True])
+async def test_credentials(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    right: bool,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv("OBISGATE_MQTT_PW", PASSWORD if right else PASSWORD + "-wrong")
+    broker = password_broker(tmp_path / "broker")
+    broker.start()
+    try:
+        async with await serve_tcp(PROFILE) as sim:
+            section = mqtt_section(
+                broker.port, 'username = "gw"', 'password_env = "OBISGATE_MQTT_PW"'
+            )
+            path = gateway_config(tmp_path, sim.port, PROFILE.address, section)
+            collect = Collect()
+            async with running_gateway(load_config(path), [collect]) as (_, context):
+                if right:
+                    await wait_until(lambda: context.health["mqtt"]()["sent"] >= 1, "a PUBACK")
+                else:
+                    await wait_until(
+                        lambda: context.health["mqtt"]()["last_error"] is not None, "an error"
+                    )
+                    await wait_until(lambda: collect.polls >= 3, "polling goes on")
+                health = context.health["mqtt"]()
+    finally:
+        broker.stop()
+    assert health["connected"] is right
+    text = caplog.text + repr(health)
+    assert PASSWORD not in text
+    if not right:
+        assert "not authorized" in health["last_error"].lower()
+        lines = [
+            r.getMessage()
+            for r in caplog.records
+            if "cannot connect" in r.getMessage() and r.levelno >= logging.INFO
+        ]
+        assert len(lines) == 1
+        assert "\n" not in lines[0]
+        assert "not authorized" in lines[0].lower()
+
+
+def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
+    openssl = find_program("openssl", "openssl")
+    key, cert = folder / f"{name}.key", folder / f"{name}.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return key, cert
+
+
+def make_server_cert(folder: Path, ca_key: Path, ca_cert: Path) -> tuple[Path, Path]:
+    openssl = find_program("openssl", "openssl")
+    key, csr, cert = folder / "server.key", folder / "server.csr", folder / "server.pem"
+    ext = folder / "san.ext"
+    ext.write_text("subjectAltName = IP:127.0.0.1\n", encoding="utf-8")
+    subprocess.run(
+        [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(csr)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    subprocess.run(
+        [openssl, "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
+         "-CAcreateserial", "-days", "2", "-extfile", str(ext), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return key, cert
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_tls(tmp_path: Path, caplog: pytest.LogCaptureFixture, trusted: bool) -> None:
+    caplog.set_level(logging.INFO)
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca_key, ca_cert = make_ca(certs, "ca")
+    _, other_ca = make_ca(certs, "other")
+    server_key, server_cert = make_server_cert(certs, ca_key, ca_cert)
+    broker = Mosquitto(
+        tmp_path / "broker", extra_config=f"certfile {server_cert}\nkeyfile {server_key}\n"
+    )
+    broker.start()
+    try:
+        async with await serve_tcp(PROFILE) as sim:
+            ca = "certs/ca.pem" if trusted else "certs/other.pem"
+            section = "\n".join(
+                (
+                    f'url = "mqtts://127.0.0.1:{broker.port}"',
+                    'client_id = "gw1"',
+                    'topic_prefix = "og"',
+                    f'ca_file = "{ca}"',
+                )
+            )
+            path = gateway_config(tmp_path, sim.port, PROFILE.address, section)
+            collect = Collect()
+            async with running_gateway(load_config(path), [collect]) as (_, context):
+                if trusted:
+                    await wait_until(lambda: context.health["mqtt"]()["sent"] >= 1, "a PUBACK")
+                else:
+                    await wait_until(
+                        lambda: context.health["mqtt"]()["last_error"] is not None, "an error"
+                    )
+                    await wait_until(lambda: collect.polls >= 3, "polling goes on")
+                health = context.health["mqtt"]()
+    finally:
+        broker.stop()
+    assert health["connected"] is trusted
+    assert other_ca.exists()
+    if not trusted:
+        assert "certificate verify failed" in health["last_error"]
+        lines = [
+            r.getMessage()
+            for r in caplog.records
+            if "cannot connect" in r.getMessage() and r.levelno >= logging.INFO
+        ]
+        assert len(lines) == 1
+        assert "certificate verify failed" in lines[0]
+
+
+def test_missing_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "aiomqtt", None)  # as if it were not installed
+    path = gateway_config(tmp_path, 4059, "1", mqtt_section(1883))
+    with pytest.raises(ConfigError) as info:
+        network_outputs(load_config(path), OutputContext())
+    message = str(info.value)
+    assert "obisgate[mqtt]" in message
+    assert "\n" not in message
+
+
+def readout(i: int) -> list[SignalUpdate]:
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=i)
+    return [
+        SignalUpdate("house", "energy", float(i), "kWh", now, Quality.VALID, None, True),
+        SignalUpdate("house", STATUS_SIGNAL, "ok", None, now, Quality.VALID),
+    ]
+
+
+async def unconnected_output(tmp_path: Path, *lines: str) -> tuple[MqttOutput, OutputContext]:
+    path = gateway_config(tmp_path, 4059, "1", mqtt_section(free_port(), *lines))
+    context = OutputContext()
+    (output,) = network_outputs(load_config(path), context)
+    assert isinstance(output, MqttOutput)
+    await output.start()
+    return output, context
+
+
+async def test_full_outbox_drops_the_oldest_and_logs_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    output, context = await unconnected_output(tmp_path, "outbox_max_rows = 100")
+    try:
+        for i in range(130):
+            await output.publish(readout(i))
+        health = context.health["mqtt"]()
+        assert (health["outbox_depth"], health["dropped"]) == (100, 30)
+        assert output._outbox is not None
+        first = output._outbox.read(0, 1)[0]
+        assert b'"value":30.0' in first.payload
+    finally:
+        await output.aclose()
+    lines = [r.getMessage() for r in caplog.records if "outbox full" in r.getMessage()]
+    assert lines == ["mqtt: outbox full (100 rows): dropping the oldest messages"]
+
+
+async def test_full_disk_is_one_line_and_a_status(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    output, context = await unconnected_output(tmp_path)
+    try:
+        await output.publish(readout(0))
+        assert output._outbox is not None
+        conn = output._outbox._conn
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.execute(f"PRAGMA max_page_count = {pages}")  # the file cannot grow: a full disk
+        big = [
+            SignalUpdate("house", f"s{i}", "x" * 5000, None, readout(1)[0].time, Quality.VALID)
+            for i in range(20)
+        ]
+        await output.publish(big)
+        await output.publish(big)
+        health = context.health["mqtt"]()
+        assert "database or disk is full" in health["last_error"]
+        assert health["dropped"] == 2
+        assert health["outbox_depth"] == 1
+        conn.execute("PRAGMA max_page_count = 1000000")
+        await output.publish(readout(2))
+        assert context.health["mqtt"]()["outbox_depth"] == 2
+    finally:
+        await output.aclose()
+    lines = [r.getMessage() for r in caplog.records if "cannot store" in r.getMessage()]
+    assert len(lines) == 1
+    assert "database or disk is full" in lines[0]
+    assert any("takes readouts again" in r.getMessage() for r in caplog.records)
