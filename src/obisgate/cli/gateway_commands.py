@@ -198,7 +198,7 @@ def history(
         print_postgres_history(dsn, device, signal, start, end, limit, _WRITERS[fmt])
         return
     if (config_path is None) == (db_path is None):
-        raise click.UsageError("give one of --config, --db or --dsn")
+        raise click.UsageError("give either --config or --db (or --dsn)")
     hint = ""
     if config_path is not None:
         try:

@@ -41,6 +41,7 @@ def device_plan(device: DeviceConfig, signals: tuple[SignalConfig, ...]) -> Devi
         poll_delay_s=device.poll_delay_ms / 1000,
         close_delay_s=device.serial_close_delay / 1000,
         retries=device.retries,
+        keep_open=device.keep_open,
         signals=plans,
         programming=programming,
     )

@@ -27,11 +27,13 @@ from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.programming import read_registers_on
 from obisgate.protocol.dataset import DataSet
+from obisgate.protocol.passwords import PasswordScheme
 from obisgate.protocol.readout import BccStatus, Readout
 from obisgate.session import read_meter_on
+from obisgate.transport.base import Transport
 from obisgate.transport.url import open_transport
 
-__all__ = ["DeviceState", "LinePoller", "ReadFunction", "read_device"]
+__all__ = ["DeviceState", "LinePoller", "ReadFunction", "read_device", "read_on"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -56,39 +58,48 @@ async def read_device(plan: DevicePlan) -> Readout:
     scheme = plan.programming.scheme() if plan.programming is not None else None
     transport = await open_transport(plan.url, plan.line, connect_timeout_s=plan.connect_timeout_s)
     try:
-        await asyncio.sleep(plan.poll_delay_s)
-        readout = Readout((), BccStatus.ABSENT)
-        if plan.needs_readout:
-            result = await read_meter_on(
-                transport, plan.options, total_timeout_s=plan.total_timeout_s
-            )
-            readout = result.readout
-        if plan.programming is not None:
-            if plan.needs_readout:
-                await asyncio.sleep(_BETWEEN_SESSIONS_S)
-            readings = await read_registers_on(
-                transport,
-                plan.command_tags,
-                options=plan.programming.options,
-                scheme=scheme,
-                total_timeout_s=plan.total_timeout_s,
-            )
-            answered: list[DataSet] = []
-            for tag, reading in readings.items():
-                if reading.error is not None:
-                    _LOGGER.info("%s: %s", plan.alias, reading.error)
-                elif (dataset := reading.dataset) is not None:
-                    answered.append(DataSet(tag, dataset.values))
-            readout = Readout(
-                (*answered, *readout.datasets),
-                readout.bcc,
-                readout.identification,
-                readout.unparsed,
-            )
-        await asyncio.sleep(plan.close_delay_s)
-        return readout
+        return await read_on(transport, plan, scheme)
     finally:
         await transport.aclose()
+
+
+async def read_on(
+    transport: Transport, plan: DevicePlan, scheme: PasswordScheme | None = None
+) -> Readout:
+    """:func:`read_device` on a transport that is already open (and stays open).
+
+    Raises:
+        ObisgateError: any failure of the port or the exchanges.
+    """
+    await asyncio.sleep(plan.poll_delay_s)
+    readout = Readout((), BccStatus.ABSENT)
+    if plan.needs_readout:
+        result = await read_meter_on(transport, plan.options, total_timeout_s=plan.total_timeout_s)
+        readout = result.readout
+    if plan.programming is not None:
+        if plan.needs_readout:
+            await asyncio.sleep(_BETWEEN_SESSIONS_S)
+        readings = await read_registers_on(
+            transport,
+            plan.command_tags,
+            options=plan.programming.options,
+            scheme=scheme,
+            total_timeout_s=plan.total_timeout_s,
+        )
+        answered: list[DataSet] = []
+        for tag, reading in readings.items():
+            if reading.error is not None:
+                _LOGGER.info("%s: %s", plan.alias, reading.error)
+            elif (dataset := reading.dataset) is not None:
+                answered.append(DataSet(tag, dataset.values))
+        readout = Readout(
+            (*answered, *readout.datasets),
+            readout.bcc,
+            readout.identification,
+            readout.unparsed,
+        )
+    await asyncio.sleep(plan.close_delay_s)
+    return readout
 
 
 @dataclass(slots=True)
