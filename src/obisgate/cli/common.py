@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
@@ -43,13 +44,32 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when ``OBISGATE_EVENT_LOOP=uvloop`` (the ``uvloop`` extra);
+    otherwise (and when uvloop is missing: one warning) the standard one."""
+    if os.environ.get("OBISGATE_EVENT_LOOP", "").strip().lower() != "uvloop":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:
+        logging.getLogger("obisgate").warning(
+            "OBISGATE_EVENT_LOOP=uvloop but uvloop is not installed "
+            "(pip install 'obisgate[uvloop]'); using asyncio's loop"
+        )
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; turn library errors into one line on stderr and an exit code.
 
-    Ctrl-C exits 130 without a traceback.
+    Ctrl-C exits 130 without a traceback. ``OBISGATE_EVENT_LOOP=uvloop`` runs it on
+    uvloop (see :func:`_loop_factory`).
     """
     try:
-        return asyncio.run(coro_fn())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(coro_fn())
     except ObisgateError as exc:
         code = next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 1)
         fail(str(exc), code)
