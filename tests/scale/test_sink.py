@@ -227,3 +227,27 @@ def test_connect_error_is_typed(postgres_server: Postgres) -> None:
     with pytest.raises(SinkError, match="password authentication failed") as info:
         asyncio.run(go())
     assert "nope-nope" not in str(info.value)
+
+
+async def test_a_message_that_is_no_readout_is_acknowledged_and_counted(
+    broker: Mosquitto, database: str
+) -> None:
+    import aiomqtt  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    stats = SinkStats()
+    settings = SinkSettings(mqtt_url=broker.url, client_id="sink-bad")
+    task = asyncio.create_task(
+        consume(settings, lambda: PostgresWriter.connect(database), stop, stats)
+    )
+    try:
+        await until(lambda: _total([stats], "subscriptions", 1))
+        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            await client.publish("obisgate/x/state", b"not json", qos=1)
+        await publish_readouts(broker.port, [readout("ok", 1)])
+        await until(lambda: _total([stats], "messages", 2))
+    finally:
+        stop.set()
+        await task
+    assert stats.rejected == 1
+    assert await count_rows(database) == 4
