@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from obisgate import ConfigError
-from obisgate.gateway.outputs.outbox import Outbox, outbox_path
+from obisgate.gateway.outputs.outbox import AckedPrefix, Outbox, outbox_path
 
 
 def message(i: int) -> tuple[str, bytes, int, bool]:
@@ -123,3 +123,15 @@ def test_kill_9_keeps_every_committed_batch(tmp_path: Path) -> None:
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))  # no gaps
     assert rows[0].topic == "t/0/0"
     box.close()
+
+
+def test_acknowledged_prefix_never_skips_an_unacknowledged_row() -> None:
+    window = AckedPrefix()
+    for seq in (3, 4, 7, 8):
+        window.sent(seq)
+    assert window.ack(4) is None  # 3 is still in flight
+    assert window.ack(7) is None
+    assert window.ack(3) == 7
+    assert len(window) == 1
+    assert window.ack(8) == 8
+    assert len(window) == 0

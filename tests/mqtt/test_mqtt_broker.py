@@ -160,7 +160,8 @@ async def test_home_assistant_birth_republishes_discovery(tmp_path: Path) -> Non
         broker.stop()
 
 
-async def test_outage_loses_no_reading(tmp_path: Path) -> None:
+async def test_outage_loses_no_reading(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="obisgate.gateway.outputs.mqtt")
     broker = Mosquitto(tmp_path / "broker")
     broker.start()
     try:
@@ -195,6 +196,10 @@ async def test_outage_loses_no_reading(tmp_path: Path) -> None:
     times = [json.loads(m.payload)["time"] for m in sub.messages]
     firsts = list(dict.fromkeys(times))
     assert firsts == sorted(firsts)  # the backlog arrived in order
+    lost = [r.getMessage() for r in caplog.records if "lost" in r.getMessage()]
+    assert len(lost) == 1
+    assert lost[0].startswith(f"mqtt: connection to mqtt://127.0.0.1:{broker.port} lost (")
+    assert lost[0].endswith("); readouts wait in the outbox")
     assert outbox_path(config.storage.path, "mqtt").exists()
 
 

@@ -34,29 +34,23 @@ import logging
 import socket
 import sqlite3
 import ssl
-from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from obisgate.gateway.outputs.extras import require_extra
-from obisgate.gateway.outputs.ha_discovery import (
-    DiscoveryDevice,
-    DiscoverySignal,
-    discovery_messages,
-)
+from obisgate.gateway.outputs.ha_discovery import discovery_messages
+from obisgate.gateway.outputs.mqtt_devices import DeviceTracker
 from obisgate.gateway.outputs.mqtt_payloads import (
     OFFLINE,
     ONLINE,
     device_availability_topic,
     gateway_availability_topic,
-    readout_status,
     state_messages,
 )
-from obisgate.gateway.outputs.outbox import Outbox, OutboxMessage, outbox_path
-from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.gateway.outputs.outbox import AckedPrefix, Outbox, OutboxMessage, outbox_path
+from obisgate.gateway.updates import SignalUpdate
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,57 +91,6 @@ def create(config: GatewayConfig, context: OutputContext) -> MqttOutput:
     return output
 
 
-@dataclass
-class _Device:
-    """What the output learns about one device from its readouts."""
-
-    static: DiscoveryDevice
-    units: dict[str, str] = field(default_factory=dict)
-    identification: str | None = None
-    read_ok: bool = False
-
-    def discovery(self) -> DiscoveryDevice:
-        signals = tuple(
-            DiscoverySignal(
-                s.alias,
-                s.name,
-                s.unit or self.units.get(s.alias),
-                s.ha_device_class,
-                s.ha_state_class,
-            )
-            for s in self.static.signals
-        )
-        return DiscoveryDevice(
-            self.static.alias,
-            self.static.name,
-            self.static.serialnumber,
-            self.identification,
-            self.static.model,
-            signals,
-        )
-
-
-def _devices(config: GatewayConfig) -> dict[str, _Device]:
-    devices: dict[str, _Device] = {}
-    for device in config.enabled_devices:
-        signals = tuple(
-            DiscoverySignal(
-                s.signal_alias, s.signal_name, s.unit, s.ha_device_class, s.ha_state_class
-            )
-            for s in config.signals_for(device.device_alias)
-        )
-        static = DiscoveryDevice(
-            device.device_alias,
-            device.name or device.device_alias,
-            device.serialnumber,
-            None,
-            device.meter_model,
-            signals,
-        )
-        devices[device.device_alias] = _Device(static)
-    return devices
-
-
 class _Closing(Exception):
     """Ends a session on purpose (the output is closing)."""
 
@@ -183,7 +126,7 @@ class MqttOutput:
         self._synchronous = synchronous
         self._in_flight = in_flight
         self._backoff = backoff_s
-        self._devices = _devices(config)
+        self._devices = DeviceTracker(config, discovery=bool(self.section.discovery_prefix))
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="obisgate-mqtt-outbox")
         self._outbox: Outbox | None = None
         self._task: asyncio.Task[None] | None = None
@@ -195,9 +138,6 @@ class MqttOutput:
         self._changed = asyncio.Event()
         self._drained = asyncio.Event()
         self._closing = asyncio.Event()
-        self._availability: dict[str, bytes] = {}
-        self._dirty_availability: set[str] = set()
-        self._to_announce: set[str] = set()
         self._acked = 0  # every row up to this seq is acknowledged
         self._ack_seen = asyncio.Event()
         self._connected = False
@@ -236,7 +176,8 @@ class MqttOutput:
         """Append the readout's messages to the outbox (a disk write, never the network)."""
         if self._outbox is None:
             return
-        self._learn(updates)
+        if self._devices.learn(updates):
+            self._changed.set()
         section = self.section
         messages = state_messages(
             updates, prefix=section.topic_prefix, fmt=section.format, qos=section.qos
@@ -301,42 +242,6 @@ class MqttOutput:
             "sent": self._sent,
         }
 
-    # -- what readouts tell about devices ------------------------------------------
-
-    def _learn(self, updates: Sequence[SignalUpdate]) -> None:
-        status = readout_status(updates)
-        if status is None:
-            return
-        alias = status.device
-        availability = ONLINE if status.value == "ok" else OFFLINE
-        if self._availability.get(alias) != availability:
-            self._availability[alias] = availability
-            self._dirty_availability.add(alias)
-            self._changed.set()
-        device = self._devices.get(alias)
-        if device is None or status.value != "ok":
-            return
-        changed = not device.read_ok or (
-            status.raw is not None and status.raw != device.identification
-        )
-        device.read_ok = True
-        if status.raw is not None:
-            device.identification = status.raw
-        for update in updates:
-            unit = update.unit
-            known = device.units.get(update.signal)
-            if (
-                update.signal != STATUS_SIGNAL
-                and unit
-                and update.quality.is_valid
-                and known != unit
-            ):
-                device.units[update.signal] = unit
-                changed = True
-        if changed and self.section.discovery_prefix:
-            self._to_announce.add(alias)
-            self._changed.set()
-
     # -- the sender ---------------------------------------------------------------
 
     async def _io(self, fn: Callable[..., T], *args: Any) -> T:
@@ -365,7 +270,7 @@ class MqttOutput:
 
     def _failed(self, exc: BaseException) -> None:
         reason = self._reason(exc)
-        was_connected = self._connected
+        was_connected = self._connected_once
         self._connected = False
         self._state = "disconnected"
         self._last_error = reason
@@ -444,8 +349,7 @@ class MqttOutput:
                 prefix = self.section.discovery_prefix
                 if prefix:
                     await client.subscribe(f"{prefix}/status", qos=1)
-                self._dirty_availability.update(self._availability)
-                self._to_announce.update(a for a, d in self._devices.items() if d.read_ok)
+                self._devices.announce_all()
                 await _first_failure(
                     self._listen(client),
                     self._announcer(client),
@@ -461,22 +365,22 @@ class MqttOutput:
         async for message in client.messages:
             if prefix and str(message.topic) == f"{prefix}/status" and message.payload == ONLINE:
                 _LOGGER.info("mqtt: Home Assistant is online: publishing discovery again")
-                self._to_announce.update(a for a, d in self._devices.items() if d.read_ok)
-                self._dirty_availability.update(self._availability)
+                self._devices.announce_all()
                 self._changed.set()
 
     async def _announcer(self, client: Any) -> None:
         section = self.section
         while True:
             self._changed.clear()
-            while self._dirty_availability:
-                alias = self._dirty_availability.pop()
+            devices = self._devices
+            while devices.dirty_availability:
+                alias = devices.dirty_availability.pop()
                 topic = device_availability_topic(section.topic_prefix, alias)
-                await client.publish(topic, self._availability[alias], qos=1, retain=True)
-            while self._to_announce:
-                alias = self._to_announce.pop()
+                await client.publish(topic, devices.availability[alias], qos=1, retain=True)
+            while devices.to_announce:
+                alias = devices.to_announce.pop()
                 messages = discovery_messages(
-                    self._devices[alias].discovery(),
+                    devices.discovery(alias),
                     discovery_prefix=section.discovery_prefix,
                     topic_prefix=section.topic_prefix,
                     client_id=section.client_id,
@@ -492,8 +396,7 @@ class MqttOutput:
         outbox = self._outbox
         assert outbox is not None
         slots = asyncio.Semaphore(self._in_flight)
-        order: deque[int] = deque()
-        done: set[int] = set()
+        window = AckedPrefix()
         sent_through = self._acked
         failures: asyncio.Queue[BaseException] = asyncio.Queue()
         tasks: set[asyncio.Task[None]] = set()
@@ -507,11 +410,7 @@ class MqttOutput:
             finally:
                 slots.release()
             self._sent += 1
-            done.add(row.seq)
-            acked = None
-            while order and order[0] in done:
-                acked = order.popleft()
-                done.discard(acked)
+            acked = window.ack(row.seq)
             if acked is not None:
                 self._acked = acked
                 self._ack_seen.set()
@@ -523,7 +422,7 @@ class MqttOutput:
                 self._new_rows.clear()
                 rows = await self._io(outbox.read, sent_through, _READ_BATCH)
                 if not rows:
-                    if not order:
+                    if not window:
                         self._drained.set()
                     await _wait_any(self._new_rows.wait(), failures.get(), failures=failures)
                     continue
@@ -531,7 +430,7 @@ class MqttOutput:
                     await slots.acquire()
                     if not failures.empty():
                         raise failures.get_nowait()
-                    order.append(row.seq)
+                    window.sent(row.seq)
                     task = asyncio.create_task(send(row))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)

@@ -27,13 +27,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, NamedTuple
 
 from obisgate.errors import ConfigError
 
-__all__ = ["Outbox", "OutboxMessage", "outbox_path"]
+__all__ = ["AckedPrefix", "Outbox", "OutboxMessage", "outbox_path"]
 
 SCHEMA_VERSION = 1
 
@@ -185,3 +186,33 @@ class Outbox:
         """Close the file (idempotent)."""
         with self._lock:
             self._conn.close()
+
+
+class AckedPrefix:
+    """Which rows may be deleted when acknowledgements arrive in any order.
+
+    Rows are registered in the order they are sent; :meth:`ack` returns the
+    highest ``seq`` such that it and every row sent before it are acknowledged
+    (``None`` while the oldest sent row is still unacknowledged).
+    """
+
+    def __init__(self) -> None:
+        self._order: deque[int] = deque()
+        self._done: set[int] = set()
+
+    def __len__(self) -> int:
+        """Rows sent and not yet part of the acknowledged prefix."""
+        return len(self._order)
+
+    def sent(self, seq: int) -> None:
+        """Register a row as sent (``seq`` larger than every earlier one)."""
+        self._order.append(seq)
+
+    def ack(self, seq: int) -> int | None:
+        """Mark ``seq`` acknowledged; the new end of the acknowledged prefix, if it grew."""
+        self._done.add(seq)
+        end = None
+        while self._order and self._order[0] in self._done:
+            end = self._order.popleft()
+            self._done.discard(end)
+        return end

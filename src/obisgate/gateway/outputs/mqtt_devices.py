@@ -1,0 +1,129 @@
+"""What the MQTT output learns about devices from their readouts: availability and discovery data.
+
+A device is ``online`` after a successful readout and ``offline`` after a
+failed one. Its Home Assistant discovery configs are due after its first
+successful readout in this process (then the units the meter sends and its
+identification are known), and again whenever a unit or the identification
+changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from obisgate.gateway.outputs.ha_discovery import DiscoveryDevice, DiscoverySignal
+from obisgate.gateway.outputs.mqtt_payloads import OFFLINE, ONLINE, readout_status
+from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import GatewayConfig
+
+__all__ = ["DeviceTracker"]
+
+
+@dataclass
+class _Device:
+    static: DiscoveryDevice
+    units: dict[str, str] = field(default_factory=dict)
+    identification: str | None = None
+    read_ok: bool = False
+
+
+class DeviceTracker:
+    """Availability and discovery data of every enabled device of a configuration.
+
+    Attributes:
+        availability: device alias -> ``online`` / ``offline`` (only devices read).
+        dirty_availability: devices whose availability is to be published.
+        to_announce: devices whose discovery configs are to be published.
+    """
+
+    def __init__(self, config: GatewayConfig, *, discovery: bool) -> None:
+        self._discovery = discovery
+        self._devices: dict[str, _Device] = {}
+        for device in config.enabled_devices:
+            signals = tuple(
+                DiscoverySignal(
+                    s.signal_alias, s.signal_name, s.unit, s.ha_device_class, s.ha_state_class
+                )
+                for s in config.signals_for(device.device_alias)
+            )
+            static = DiscoveryDevice(
+                device.device_alias,
+                device.name or device.device_alias,
+                device.serialnumber,
+                None,
+                device.meter_model,
+                signals,
+            )
+            self._devices[device.device_alias] = _Device(static)
+        self.availability: dict[str, bytes] = {}
+        self.dirty_availability: set[str] = set()
+        self.to_announce: set[str] = set()
+
+    def learn(self, updates: Sequence[SignalUpdate]) -> bool:
+        """Take in one readout's batch; ``True`` when something is now due to be published."""
+        status = readout_status(updates)
+        if status is None:
+            return False
+        alias = status.device
+        due = False
+        availability = ONLINE if status.value == "ok" else OFFLINE
+        if self.availability.get(alias) != availability:
+            self.availability[alias] = availability
+            self.dirty_availability.add(alias)
+            due = True
+        device = self._devices.get(alias)
+        if device is None or status.value != "ok":
+            return due
+        changed = not device.read_ok
+        device.read_ok = True
+        if status.raw is not None and status.raw != device.identification:
+            device.identification = status.raw
+            changed = True
+        for update in updates:
+            unit = update.unit
+            if (
+                update.signal != STATUS_SIGNAL
+                and unit
+                and update.quality.is_valid
+                and device.units.get(update.signal) != unit
+            ):
+                device.units[update.signal] = unit
+                changed = True
+        if changed and self._discovery:
+            self.to_announce.add(alias)
+            due = True
+        return due
+
+    def announce_all(self) -> None:
+        """Mark every known availability and every read device's discovery as due (a new
+        connection, or Home Assistant came online)."""
+        self.dirty_availability.update(self.availability)
+        if self._discovery:
+            self.to_announce.update(a for a, d in self._devices.items() if d.read_ok)
+
+    def discovery(self, alias: str) -> DiscoveryDevice:
+        """The device as discovery describes it now: configured units first, then seen ones."""
+        device = self._devices[alias]
+        static = device.static
+        signals = tuple(
+            DiscoverySignal(
+                s.alias,
+                s.name,
+                s.unit or device.units.get(s.alias),
+                s.ha_device_class,
+                s.ha_state_class,
+            )
+            for s in static.signals
+        )
+        return DiscoveryDevice(
+            static.alias,
+            static.name,
+            static.serialnumber,
+            device.identification,
+            static.model,
+            signals,
+        )
