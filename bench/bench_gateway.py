@@ -6,7 +6,7 @@ reports achieved readouts per second, missed scans, failures, the gateway's CPU
 time and its peak memory (the gateway runs as ``obisgate run`` in a child
 process, measured with wait4).
 
-Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125]
+Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125] [--keep-open] [--workers N]
 """
 
 from __future__ import annotations
@@ -74,13 +74,14 @@ async def serve(count: int, port_file: Path) -> None:
     await asyncio.Event().wait()
 
 
-def config_text(ports: list[int]) -> str:
+def config_text(ports: list[int], keep_open: bool = False) -> str:
     out = ['[output]\nformat = "none"\n']
     for i, port in enumerate(ports):
         out.append(
             f'[[devices]]\ndevice_alias = "m{i}"\nip = "127.0.0.1"\nport = {port}\n'
             f'serialnumber = "{10000000 + i}"\ntype = "C"\nscan_rate_ms = {SCAN_MS}\n'
             "poll_delay_ms = 0\nserial_close_delay = 0\nretries = 0\n"
+            f"keep_open = {int(keep_open)}\n"
         )
         for alias, tag in (("energy", "1.8.0"), ("power", "16.7.0"), ("voltage", "32.7.0")):
             out.append(
@@ -90,7 +91,9 @@ def config_text(ports: list[int]) -> str:
     return "\n".join(out)
 
 
-def run_one(count: int, duration: float, workdir: Path) -> dict[str, float]:
+def run_one(
+    count: int, duration: float, workdir: Path, keep_open: bool = False, workers: int = 0
+) -> dict[str, float]:
     port_file = workdir / f"ports-{count}.json"
     sim = subprocess.Popen(
         [sys.executable, __file__, "--serve", str(count), str(port_file)],
@@ -104,7 +107,7 @@ def run_one(count: int, duration: float, workdir: Path) -> dict[str, float]:
             time.sleep(0.2)
         ports = json.loads(port_file.read_text())
         config = workdir / f"bench-{count}.toml"
-        config.write_text(config_text(ports))
+        config.write_text(config_text(ports, keep_open))
         stats_file = workdir / f"stats-{count}.json"
         obisgate = Path(sys.executable).with_name("obisgate")
         started = time.monotonic()
@@ -117,6 +120,7 @@ def run_one(count: int, duration: float, workdir: Path) -> dict[str, float]:
                 str(duration),
                 "--stats",
                 str(stats_file),
+                *(["--workers", str(workers)] if workers else []),
             ],
             stdin=subprocess.DEVNULL,
             preexec_fn=_raise_fd_limit,  # noqa: PLW1509 - only sets a resource limit
@@ -125,7 +129,9 @@ def run_one(count: int, duration: float, workdir: Path) -> dict[str, float]:
         elapsed = time.monotonic() - started
         if status != 0:
             raise SystemExit(f"gateway exited with status {status}")
-        stats = json.loads(stats_file.read_text())
+        files = [stats_file] if not workers else sorted(workdir.glob(f"stats-{count}-shard*.json"))
+        parts = [json.loads(f.read_text()) for f in files]
+        stats = {k: sum(p[k] for p in parts) for k in ("polls", "missed_scans", "failures")}
     finally:
         sim.terminate()
         sim.wait()
@@ -151,6 +157,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--duration", type=float, default=125.0, help="seconds per run")
+    parser.add_argument("--keep-open", action="store_true", help="devices with keep_open = 1")
+    parser.add_argument("--workers", type=int, default=0, help="run --workers N (0: no)")
     parser.add_argument("--serve", nargs=2, metavar=("COUNT", "PORTFILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -158,15 +166,16 @@ def main() -> None:
         return
     print(
         f"{'meters':>7} {'readouts/s':>11} {'expected':>9} {'missed':>7} {'failed':>7} "
-        f"{'CPU s':>7} {'CPU %':>6} {'peak MB':>8}"
+        f"{'CPU s':>7} {'CPU %':>6} {'peak MB':>8} {'CPU ms/readout':>14}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.counts:
-            r = run_one(count, args.duration, Path(tmp))
+            r = run_one(count, args.duration, Path(tmp), args.keep_open, args.workers)
             print(
                 f"{r['meters']:>7} {r['readouts_per_s']:>11.1f} {r['expected_per_s']:>9.1f} "
                 f"{r['missed_scans']:>7} {r['failures']:>7} {r['cpu_s']:>7.1f} "
-                f"{100 * r['cpu_s'] / r['seconds']:>6.1f} {r['peak_mb']:>8.1f}",
+                f"{100 * r['cpu_s'] / r['seconds']:>6.1f} {r['peak_mb']:>8.1f} "
+                f"{1000 * r['cpu_s'] / max(1, r['readouts']):>14.2f}",
                 flush=True,
             )
 

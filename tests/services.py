@@ -14,14 +14,24 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 import pytest
 
-__all__ = ["Mosquitto", "find_program", "free_port", "running_mosquitto", "wait_for_port"]
+__all__ = [
+    "Mosquitto",
+    "Postgres",
+    "find_program",
+    "free_port",
+    "running_mosquitto",
+    "running_postgres",
+    "wait_for_port",
+]
 
 _SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 
@@ -129,3 +139,136 @@ def running_mosquitto(folder: Path) -> Iterator[Mosquitto]:
         yield broker
     finally:
         broker.stop()
+
+
+def _postgres_bindir() -> Path:
+    """Debian's versioned PostgreSQL bin folder (newest first); skip or fail when missing."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+        key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+    )
+    if found:
+        return found[-1].parent
+    program = find_program("initdb", "postgresql")
+    return Path(program).parent
+
+
+class Postgres:
+    """A PostgreSQL server on 127.0.0.1, initialised in a fresh temporary folder.
+
+    As root the server runs as the ``postgres`` user (PostgreSQL refuses root):
+    the folder is created under the system temporary folder and handed to that
+    user. Local socket logins are trusted; TCP logins need :attr:`password`
+    (SCRAM), so a wrong password can be tested. ``start()``/``stop()`` may be
+    called again (an outage); ``stop()`` ends the server by PID (SIGINT = "fast"
+    shutdown, SIGKILL for a crash); ``cleanup()`` also removes the folder.
+    """
+
+    password = "pg-test-Secret-7"
+
+    def __init__(self, *, port: int | None = None) -> None:
+        self.bindir = _postgres_bindir()
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self.folder = Path(tempfile.mkdtemp(prefix="obisgate-pg-"))
+        self.data = self.folder / "data"
+        self._user: str | None = None
+        if os.geteuid() == 0:
+            self._user = "postgres"
+            shutil.chown(self.folder, user="postgres")
+        pwfile = self.folder / "pw"
+        pwfile.write_text(self.password + "\n", encoding="utf-8")
+        if self._user:
+            shutil.chown(pwfile, user="postgres")
+        subprocess.run(
+            [
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=self._user,
+            cwd=self.folder,
+        )
+
+    def dsn(self, *, password: str | None = None, database: str = "postgres") -> str:
+        """``postgresql://postgres:PASSWORD@127.0.0.1:PORT/DATABASE``."""
+        secret = self.password if password is None else password
+        return f"postgresql://postgres:{secret}@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts logins."""
+        with (self.folder / "server.log").open("ab") as log:
+            self.process = self._spawn(log)
+        wait_for_port(self.port, process=self.process, deadline_s=30)
+        end = time.monotonic() + 30
+        while (
+            subprocess.run(
+                [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+                check=False,
+            ).returncode
+            != 0
+        ):
+            if time.monotonic() > end or self.process.poll() is not None:
+                raise RuntimeError("PostgreSQL did not become ready")
+            time.sleep(0.05)  # polling readiness; not a test wait
+
+    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                str(self.bindir / "postgres"),
+                "-D",
+                str(self.data),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.folder),
+                "-c",
+                "fsync=off",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            user=self._user,
+            cwd=self.folder,
+        )
+
+    def stop(self, sig: signal.Signals = signal.SIGINT) -> None:
+        """Stop the server by PID (SIGINT: fast shutdown) and reap it."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def cleanup(self) -> None:
+        """Stop the server and remove its folder."""
+        self.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@contextmanager
+def running_postgres() -> Iterator[Postgres]:
+    """A started :class:`Postgres`, stopped and removed at the end."""
+    server = Postgres()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()

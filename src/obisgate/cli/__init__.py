@@ -4,18 +4,22 @@ from __future__ import annotations
 
 from obisgate.cli import (
     gateway_commands,
+    plan_command,
     programming_commands,
     read_command,
     run_command,
     simulate_command,
+    sink_command,
 )
 from obisgate.cli.main import main
 
 __all__ = [
     "gateway_commands",
     "main",
+    "plan_command",
     "programming_commands",
     "read_command",
     "run_command",
     "simulate_command",
+    "sink_command",
 ]

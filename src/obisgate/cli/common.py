@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
@@ -68,13 +69,32 @@ def fail(message: str, code: int = 1) -> NoReturn:
     sys.exit(code)
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when ``OBISGATE_EVENT_LOOP=uvloop`` (the ``uvloop`` extra);
+    otherwise (and when uvloop is missing: one warning) the standard one."""
+    if os.environ.get("OBISGATE_EVENT_LOOP", "").strip().lower() != "uvloop":
+        return None
+    try:
+        import uvloop  # noqa: PLC0415
+    except ImportError:
+        logging.getLogger("obisgate").warning(
+            "OBISGATE_EVENT_LOOP=uvloop but uvloop is not installed "
+            "(pip install 'obisgate[uvloop]'); using asyncio's loop"
+        )
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
 def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; turn library errors into one line on stderr and an exit code.
 
-    Ctrl-C exits 130 without a traceback.
+    Ctrl-C exits 130 without a traceback. ``OBISGATE_EVENT_LOOP=uvloop`` runs it on
+    uvloop (see :func:`_loop_factory`).
     """
     try:
-        return asyncio.run(coro_fn())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(coro_fn())
     except ObisgateError as exc:
         code = next((c for cls, c in EXIT_CODES if isinstance(exc, cls)), 1)
         fail(str(exc), code)
@@ -86,10 +106,21 @@ def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
         fail(f"internal error: {exc} (run with -vv for details)", 1)
 
 
-def setup_logging(verbose: int) -> None:
-    """Log to stderr as ``obisgate: warning: ...``: warnings by default, info with -v,
-    debug with -vv (with the logger's name)."""
+def setup_logging(verbose: int, log_format: str = "text", shard: str | None = None) -> None:
+    """Log to stderr: warnings by default, info with -v, debug with -vv (with the
+    logger's name).
+
+    Text lines read ``obisgate: warning: ...`` (``obisgate[I/N]: ...`` in a shard);
+    ``log_format="json"`` writes one JSON object per record (see
+    :mod:`obisgate.cli.log_format`), with ``shard`` (``"I/N"``) in every record.
+    """
+    from obisgate.cli.log_format import JsonFormatter, ShardFilter  # noqa: PLC0415
+
     level = logging.WARNING - 10 * min(verbose, 2)
     handler = logging.StreamHandler()
-    handler.setFormatter(CliFormatter(with_names=level <= logging.DEBUG))
+    handler.addFilter(ShardFilter(shard))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(CliFormatter(with_names=level <= logging.DEBUG, shard=shard))
     logging.basicConfig(level=level, handlers=[handler])

@@ -162,6 +162,12 @@ _WRITERS = {"table": _write_table, "csv": _write_csv, "json": _write_json}
 )
 @click.option("--db", "db_path", type=click.Path(path_type=Path), help="History database file.")
 @click.option(
+    "--dsn",
+    envvar="OBISGATE_DSN",
+    help="Read the PostgreSQL readings table of `obisgate sink postgres` instead "
+    "(postgresql://user@host/db) [env OBISGATE_DSN].",
+)
+@click.option(
     "--from",
     "start",
     callback=_parse_time,
@@ -192,6 +198,7 @@ def history(
     signal: str,
     config_path: Path | None,
     db_path: Path | None,
+    dsn: str | None,
     start: dt.datetime | None,
     end: dt.datetime | None,
     limit: int | None,
@@ -201,18 +208,24 @@ def history(
 
     The database is given by --db, or by the [storage] path of --config.
     Times are printed in UTC. An empty selection prints only the header (and
-    says so on stderr); --from after --to is refused.
+    says so on stderr); --from after --to is refused. With --dsn, the PostgreSQL
+    table written by `obisgate sink postgres` (numbers come back as floats).
 
     \b
     Example:
       obisgate history meter1 energy_import --config site.toml --from 2026-11-01 --format csv
     """
-    if (config_path is None) == (db_path is None):
-        raise click.UsageError("give either --config or --db")
     if start is not None and end is not None and start > end:
         raise click.BadParameter(
             f"{start.isoformat()} is after --to {end.isoformat()}", param_hint="'--from'"
         )
+    if dsn is not None and config_path is None and db_path is None:
+        from obisgate.cli.history_postgres import print_postgres_history  # noqa: PLC0415
+
+        print_postgres_history(dsn, device, signal, start, end, limit, _WRITERS[fmt])
+        return
+    if (config_path is None) == (db_path is None):
+        raise click.UsageError("give either --config or --db (or --dsn)")
     hint = ""
     if config_path is not None:
         try:

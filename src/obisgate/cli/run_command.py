@@ -21,6 +21,7 @@ from obisgate.cli.log_format import CliFormatter
 from obisgate.cli.main import main
 from obisgate.cli.params import Bounded, history_folder, meter_url
 from obisgate.cli.read_command import line_options, mode_options, read_settings
+from obisgate.cli.shard_options import log_format_option, shard_option
 from obisgate.errors import ConfigError
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
@@ -31,6 +32,8 @@ from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, Tab
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
 from obisgate.gateway.outputs.http_config import split_listen
 from obisgate.gateway.outputs.table import TableLogHandler
+from obisgate.gateway.shard import Shard, select_plans, shard_path
+from obisgate.gateway.shard_config import shard_config
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 
@@ -84,9 +87,19 @@ async def run_gateway(
     *,
     duration_s: float | None = None,
     context: OutputContext | None = None,
+    shard: Shard | None = None,
 ) -> Gateway:
-    """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly."""
-    gateway = Gateway(plans_from_config(config), outputs)
+    """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly.
+
+    With ``shard``, only the devices of the lines that shard owns are polled.
+    """
+    plans = select_plans(plans_from_config(config), shard)
+    if shard is not None:
+        lines = len({plan.port_key for plan in plans})
+        _LOGGER.info("shard %s: %d lines, %d devices", shard, lines, len(plans))
+        if not plans:
+            _LOGGER.warning("shard %s owns no line of this configuration: idle", shard)
+    gateway = Gateway(plans, outputs)
     if context is not None:
         context.stats = gateway.stats
         context.device_stats = gateway.device_stats
@@ -169,6 +182,14 @@ def _load(path: str) -> GatewayConfig:
     default=None,
     help="Write polling counters as JSON to FILE on exit.",
 )
+@shard_option
+@click.option(
+    "--workers",
+    default=None,
+    metavar="N|auto",
+    help="Run N shard processes (auto: one per CPU) under a supervisor that restarts them.",
+)
+@log_format_option
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 def run(
     config: str,
@@ -176,6 +197,9 @@ def run(
     db: Path | None,
     duration: float | None,
     stats_path: Path | None,
+    shard: Shard | None,
+    workers: str | None,
+    log_format: str,
     verbose: int,
 ) -> None:
     """Run the gateway: poll every enabled device of CONFIG on its schedule.
@@ -189,25 +213,45 @@ def run(
     in the history database ([storage] path, or --db; read them with
     `obisgate history`). Stops cleanly on Ctrl-C / SIGTERM, or after --duration.
 
+    With --shard I/N only the lines (devices sharing a port or converter endpoint)
+    of instance I are polled; its history/outbox file and MQTT client id get the
+    suffix "-shardI". With --workers N, N such instances run as child processes.
+
     \b
     Example:
       obisgate run site.toml --duration 60 --format jsonl > updates.jsonl
     """
-    setup_logging(verbose)
+    setup_logging(verbose, log_format, None if shard is None else str(shard))
     cfg = _load(config)
     if not cfg.enabled_devices:
         fail("no enabled device in the configuration", 2)
     history_path = db or cfg.storage.path
     if db is None and cfg.logged_signals and not history_path.parent.is_dir():
         fail(f"[storage] path {history_path}: the folder {history_path.parent} does not exist", 2)
+    if workers is not None:
+        from obisgate.cli.workers import run_workers  # noqa: PLC0415
+
+        if shard is not None:
+            fail("--workers and --shard cannot be combined", 2)
+        options = {"--format": fmt, "--db": db, "--duration": duration, "--stats": stats_path}
+        passed = [
+            str(x) for key, value in options.items() if value is not None for x in (key, value)
+        ]
+        run_workers(config, workers, [*passed, "--log-format", log_format, *["-v"] * verbose])
+        return
+    if shard is not None:
+        cfg = shard_config(cfg, shard, db)
+        db = cfg.storage.path
+        if stats_path is not None:
+            stats_path = shard_path(stats_path, shard)
 
     async def go() -> Gateway:
-        context = OutputContext()
+        context = OutputContext(shard=None if shard is None else shard.suffix)
         try:
             outputs = build_outputs(cfg, fmt, db, context, title=f"obisgate run {config}")
         except ConfigError as exc:
             fail(str(exc), 2)
-        return await run_gateway(cfg, outputs, duration_s=duration, context=context)
+        return await run_gateway(cfg, outputs, duration_s=duration, context=context, shard=shard)
 
     gateway = run_async(go)
     if stats_path is not None:

@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from obisgate.gateway.connections import KeptConnections
 from obisgate.gateway.outputs import Fanout, Output
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ReadFunction, read_device
@@ -28,7 +29,8 @@ class Gateway:
     Args:
         plans: the enabled devices.
         outputs: where updates go.
-        read: the readout function (default: the real one).
+        read: the readout function (default: the real one, which keeps the
+            connections of ``keep_open`` devices open between polls).
     """
 
     def __init__(
@@ -40,6 +42,10 @@ class Gateway:
     ) -> None:
         self.states = [DeviceState(plan) for plan in plans]
         self.fanout = Fanout(outputs)
+        self.connections: KeptConnections | None = None
+        if read is read_device and any(plan.keep_open for plan in plans):
+            self.connections = KeptConnections()
+            read = self.connections.read
         self._read = read
         lines: dict[str, list[DeviceState]] = defaultdict(list)
         self.push_states: list[DeviceState] = []
@@ -95,6 +101,8 @@ class Gateway:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if self.connections is not None:
+                await self.connections.aclose()
             await self.fanout.aclose()
         if failed is not None:
             raise RuntimeError(f"a line poller stopped: {type(failed).__name__}") from failed

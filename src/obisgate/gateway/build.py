@@ -42,6 +42,7 @@ def device_plan(device: DeviceConfig, signals: tuple[SignalConfig, ...]) -> Devi
         close_delay_s=device.serial_close_delay / 1000,
         retries=device.retries,
         total_timeout_s=device.total_timeout_s,
+        keep_open=device.keep_open,
         signals=plans,
         programming=programming,
     )

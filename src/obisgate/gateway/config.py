@@ -23,7 +23,9 @@ Devices (``[[devices]]``), defaults in brackets:
   ``flowcontrol`` [NONE] (NONE, RTSCTS, XONXOFF, DSRDTR),
   ``serial_close_delay`` [400] ms to wait before closing the port,
   ``software_parity`` [0] (send 7E1 characters over an 8N1 link: TCP
-  converters, modems).
+  converters, modems), ``keep_open`` [0] (raw TCP only: keep the converter
+  connection open between polls instead of connecting for every readout;
+  a connection that broke meanwhile is reopened at once).
 * Protocol: ``serialnumber`` [0] (device address, 1-32 of 0-9 A-Z a-z space;
   ``0`` sends ``/?!``, which every meter on a shared bus may answer: warned when
   the port is shared), ``type`` [C] (mode A, B or C, passed to the reader as the

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -160,8 +161,12 @@ class RawTables:
         return self.devices if table == "devices" else self.signals
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_key(name: str) -> str:
-    """Field name as compared: lower case, blanks and ``-`` become one ``_``."""
+    """Field name as compared: lower case, blanks and ``-`` become one ``_``.
+
+    Cached: a configuration repeats the same few dozen names for every row.
+    """
     return "_".join(name.replace("-", " ").lower().split())
 
 
@@ -229,6 +234,16 @@ def _scan_toml_lines(text: str) -> _TomlLines:
     counters: dict[str, int] = {}
     current: tuple[str, int] | None = None
     for number, line in enumerate(text.splitlines(), start=1):
+        first = line.lstrip()[:1]
+        if first in ("", "#"):
+            continue
+        if first != "[":
+            key = _KEY_LINE.match(line)
+            if key:
+                name = normalize_key(next(g for g in key.groups() if g is not None))
+                target = found.top_keys if current is None else found.keys.setdefault(current, {})
+                target.setdefault(name, []).append(number)
+            continue
         array = _ARRAY_HEADER.match(line)
         if array:
             name = normalize_key(array.group(1).strip("\"'"))
@@ -241,12 +256,6 @@ def _scan_toml_lines(text: str) -> _TomlLines:
         if table:
             current = (normalize_key(table.group(1).strip("\"'")), -1)
             found.headers[current] = number
-            continue
-        key = _KEY_LINE.match(line)
-        if key:
-            name = normalize_key(next(g for g in key.groups() if g is not None))
-            target = found.top_keys if current is None else found.keys.setdefault(current, {})
-            target.setdefault(name, []).append(number)
     return found
 
 

@@ -111,6 +111,7 @@ class DeviceConfig(BaseModel):
     ] = "NONE"
     serial_close_delay: cells.Millis = 400
     software_parity: cells.Switch = False
+    keep_open: cells.Switch = False
     serialnumber: Annotated[
         str,
         BeforeValidator(
@@ -184,6 +185,8 @@ class DeviceConfig(BaseModel):
         problems = connection_problems(given)
         if problems:
             raise ValueError("; ".join(f"{f}: {m}" if f else m for f, m in problems))
+        if self.keep_open and self.transport != "tcp":
+            raise ValueError("keep_open: only for raw TCP converters (ip + port, or a tcp:// url)")
         return self
 
     @property

@@ -75,6 +75,8 @@ class DevicePlan:
         close_delay_s: wait after the exchange, before the port is released.
         retries: extra readout attempts after a failed one, within one scan.
         total_timeout_s: limit for one whole readout (``None``: per-message only).
+        keep_open: keep the (raw TCP) connection open after a successful poll, for
+            the next poll of this line (see :mod:`obisgate.gateway.connections`).
         signals: the signals of this device.
         programming: how to read the signals with ``by_command`` (``None`` when
             the device has none).
@@ -91,6 +93,7 @@ class DevicePlan:
     retries: int = 1
     total_timeout_s: float | None = None
     connect_timeout_s: float = 5.0
+    keep_open: bool = False
     signals: tuple[SignalPlan, ...] = ()
     programming: ProgrammingPlan | None = None
 

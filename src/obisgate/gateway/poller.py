@@ -40,6 +40,7 @@ from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.passwords import PasswordScheme
 from obisgate.protocol.readout import BccStatus, Readout
 from obisgate.session import read_meter_on
+from obisgate.transport.base import Transport
 from obisgate.transport.url import open_transport
 
 __all__ = [
@@ -48,7 +49,9 @@ __all__ = [
     "ProgrammingFailed",
     "ReadFunction",
     "failure_updates",
+    "password_scheme",
     "read_device",
+    "read_on",
     "status_update",
     "success_updates",
 ]
@@ -90,56 +93,83 @@ async def read_device(plan: DevicePlan) -> Readout:
         ProgrammingFailed: the readout succeeded, the programming session did not.
         ObisgateError: any other failure of the port or the exchanges.
     """
-    # The password is read (environment, file) before the line is taken; when it
-    # cannot be, the readout still runs and the failure comes with it.
-    scheme: PasswordScheme | None = None
-    scheme_error: ConfigError | None = None
-    if plan.programming is not None:
-        try:
-            scheme = plan.programming.scheme()
-        except ConfigError as exc:
-            if not plan.needs_readout:
-                raise
-            scheme_error = exc
+    # The password is read (environment, file) before the line is taken.
+    scheme, scheme_error = password_scheme(plan)
     transport = await open_transport(plan.url, plan.line, connect_timeout_s=plan.connect_timeout_s)
     try:
-        await asyncio.sleep(plan.poll_delay_s)
-        readout = Readout((), BccStatus.ABSENT)
-        if plan.needs_readout:
-            result = await read_meter_on(transport, plan.options)
-            readout = result.readout
-        if scheme_error is not None:
-            raise ProgrammingFailed(readout, scheme_error)
-        if plan.programming is not None:
-            if plan.needs_readout:
-                await asyncio.sleep(_BETWEEN_SESSIONS_S)
-            try:
-                readings = await read_registers_on(
-                    transport,
-                    plan.command_tags,
-                    options=plan.programming.options,
-                    scheme=scheme,
-                )
-            except ObisgateError as exc:
-                if not plan.needs_readout:
-                    raise
-                raise ProgrammingFailed(readout, exc) from exc
-            answered: list[DataSet] = []
-            for tag, reading in readings.items():
-                if reading.error is not None:
-                    _LOGGER.info("%s: %s", plan.alias, reading.error)
-                elif (dataset := reading.dataset) is not None:
-                    answered.append(DataSet(tag, dataset.values))
-            readout = Readout(
-                (*answered, *readout.datasets),
-                readout.bcc,
-                readout.identification,
-                readout.unparsed,
-            )
-        await asyncio.sleep(plan.close_delay_s)
-        return readout
+        return await read_on(transport, plan, scheme, scheme_error)
     finally:
         await transport.aclose()
+
+
+def password_scheme(plan: DevicePlan) -> tuple[PasswordScheme | None, ConfigError | None]:
+    """The device's password scheme, read now (environment, file), or why it cannot be.
+
+    Returns:
+        ``(scheme, None)``, or ``(None, error)`` when the password cannot be read
+        but the poll has a readout to do (it still runs; the failure comes with it).
+
+    Raises:
+        ConfigError: the password cannot be read and nothing else is to be read.
+    """
+    if plan.programming is None:
+        return None, None
+    try:
+        return plan.programming.scheme(), None
+    except ConfigError as exc:
+        if not plan.needs_readout:
+            raise
+        return None, exc
+
+
+async def read_on(
+    transport: Transport,
+    plan: DevicePlan,
+    scheme: PasswordScheme | None = None,
+    scheme_error: ConfigError | None = None,
+) -> Readout:
+    """:func:`read_device` on a transport that is already open (and stays open).
+
+    Raises:
+        ProgrammingFailed: the readout succeeded, the programming session did not
+            (or ``scheme_error``: its password could not be read).
+        ObisgateError: any other failure of the port or the exchanges.
+    """
+    await asyncio.sleep(plan.poll_delay_s)
+    readout = Readout((), BccStatus.ABSENT)
+    if plan.needs_readout:
+        result = await read_meter_on(transport, plan.options)
+        readout = result.readout
+    if scheme_error is not None:
+        raise ProgrammingFailed(readout, scheme_error)
+    if plan.programming is not None:
+        if plan.needs_readout:
+            await asyncio.sleep(_BETWEEN_SESSIONS_S)
+        try:
+            readings = await read_registers_on(
+                transport,
+                plan.command_tags,
+                options=plan.programming.options,
+                scheme=scheme,
+            )
+        except ObisgateError as exc:
+            if not plan.needs_readout:
+                raise
+            raise ProgrammingFailed(readout, exc) from exc
+        answered: list[DataSet] = []
+        for tag, reading in readings.items():
+            if reading.error is not None:
+                _LOGGER.info("%s: %s", plan.alias, reading.error)
+            elif (dataset := reading.dataset) is not None:
+                answered.append(DataSet(tag, dataset.values))
+        readout = Readout(
+            (*answered, *readout.datasets),
+            readout.bcc,
+            readout.identification,
+            readout.unparsed,
+        )
+    await asyncio.sleep(plan.close_delay_s)
+    return readout
 
 
 @dataclass(slots=True)

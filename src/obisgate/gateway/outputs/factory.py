@@ -43,13 +43,19 @@ class OutputContext:
             readout durations); set when the gateway is built, an empty dict before.
         health: output name -> a function giving that output's own state
             (connected, backlog, last error ...), for the HTTP API and metrics.
-        history_path: the SQLite history file, when history is kept.
+        history_path: the SQLite history file, when history is kept (with
+            ``--shard`` its name already carries the shard suffix).
+        shard: ``"shard<I>"`` when the gateway runs as instance I of a sharded
+            deployment (``--shard I/N``), else ``None``. Outputs with a per-instance
+            identity (the MQTT client id and availability topic) append
+            ``-shard<I>`` to their default, unless it is configured explicitly.
     """
 
     stats: Callable[[], dict[str, Any]] = dict
     device_stats: Callable[[], dict[str, dict[str, float]]] = dict
     health: dict[str, Callable[[], dict[str, Any]]] = field(default_factory=dict)
     history_path: Any = None
+    shard: str | None = None
 
 
 def network_outputs(config: GatewayConfig, context: OutputContext) -> list[Output]:

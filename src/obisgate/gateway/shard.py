@@ -1,0 +1,109 @@
+"""Split the lines of one configuration between N gateway instances, with no coordinator.
+
+A *line* is every device with the same :attr:`DevicePlan.port_key` (one serial
+port, RS-485 bus or converter endpoint): its devices take turns, so a line is
+never split. Each line belongs to exactly one of ``N`` shards, chosen by
+rendezvous (highest-random-weight) hashing: the shard ``i`` with the largest
+``blake2b(f"{i}|{line}")``. The choice depends only on the line key and ``N``
+(never on Python's per-process salted ``hash()``), so every instance computes
+the same assignment, and going from ``N`` to ``N + 1`` shards moves only the
+lines that the new shard wins: about ``1 / (N + 1)`` of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from obisgate.errors import ConfigError
+from obisgate.gateway.plan import DevicePlan
+
+__all__ = ["Shard", "ShardError", "group_lines", "line_owner", "select_plans", "shard_path"]
+
+
+class ShardError(ConfigError):
+    """A shard specification is not ``I/N`` with ``0 <= I < N``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """Instance ``index`` of ``count`` (written ``I/N``, counted from 0)."""
+
+    index: int
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or not 0 <= self.index < self.count:
+            raise ShardError(
+                f"shard {self.index}/{self.count}: expected I/N with 0 <= I < N (e.g. 0/3)"
+            )
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """Parse ``"I/N"`` (spaces around the numbers allowed).
+
+        Raises:
+            ShardError: not two integers separated by ``/``, or ``I`` not in ``0..N-1``.
+        """
+        index, _, count = text.partition("/")
+        try:
+            numbers = int(index), int(count)
+        except ValueError:
+            raise ShardError(f"shard {text!r}: expected I/N with 0 <= I < N (e.g. 0/3)") from None
+        return cls(*numbers)
+
+    @property
+    def suffix(self) -> str:
+        """A name part for per-shard client ids and files: ``shard<I>``.
+
+        Only the index: after a change of ``N`` an instance keeps its files (and
+        the backlog in them), which it then sends under its new assignment.
+        """
+        return f"shard{self.index}"
+
+    def owns(self, line_key: str) -> bool:
+        """Whether the line ``line_key`` belongs to this shard."""
+        return line_owner(line_key, self.count) == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def _weight(index: int, line_key: str) -> bytes:
+    return hashlib.blake2b(f"{index}|{line_key}".encode(), digest_size=16).digest()
+
+
+def line_owner(line_key: str, count: int) -> int:
+    """The shard (``0..count-1``) that polls the line ``line_key``."""
+    if count == 1:
+        return 0
+    return max(range(count), key=lambda index: _weight(index, line_key))
+
+
+def group_lines(plans: Iterable[DevicePlan]) -> dict[str, list[DevicePlan]]:
+    """The devices of every line (``port_key``), lines and devices in configuration order."""
+    lines: dict[str, list[DevicePlan]] = {}
+    for plan in plans:
+        lines.setdefault(plan.port_key, []).append(plan)
+    return lines
+
+
+def select_plans(plans: Sequence[DevicePlan], shard: Shard | None) -> list[DevicePlan]:
+    """The plans of the lines that ``shard`` owns (all of them for ``None``), in order."""
+    if shard is None or shard.count == 1:
+        return list(plans)
+    owned = {key for key in group_lines(plans) if shard.owns(key)}
+    return [plan for plan in plans if plan.port_key in owned]
+
+
+def shard_path(path: Path, shard: Shard | None) -> Path:
+    """``path`` with the shard in its name (``history.db`` -> ``history-shard1.db``).
+
+    Instances sharing a folder (``--workers``) thus never share a history file or
+    an outbox. ``None`` (not sharded) keeps ``path``.
+    """
+    if shard is None:
+        return path
+    return path.with_name(f"{path.stem}-{shard.suffix}{path.suffix}")

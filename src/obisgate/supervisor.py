@@ -1,0 +1,111 @@
+"""Keep a fixed set of child processes running: restart the dead, stop all on a signal.
+
+Used by ``obisgate run --workers N``: one child per shard. A child that ends by
+itself with status 0 is done (``--duration`` elapsed) and is not restarted; one
+that dies otherwise (a crash, SIGKILL, the OOM killer) is restarted after 1 s,
+doubling up to 30 s while it keeps dying within 10 s of its start. SIGTERM or
+SIGINT to the supervisor sends SIGTERM to every child, waits up to
+``stop_timeout_s`` for them, SIGKILLs the rest, and returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Sequence
+
+__all__ = ["Supervisor"]
+
+_LOGGER = logging.getLogger("obisgate.workers")
+
+
+class Supervisor:
+    """Runs ``commands`` (one child each) until they finish or a stop signal arrives.
+
+    Args:
+        commands: argument vectors, one per child.
+        stop_timeout_s: how long children get to stop after SIGTERM.
+        restart_s: first restart delay (doubles up to ``restart_max_s``).
+    """
+
+    def __init__(
+        self,
+        commands: Sequence[Sequence[str]],
+        *,
+        stop_timeout_s: float = 15.0,
+        restart_s: float = 1.0,
+        restart_max_s: float = 30.0,
+    ) -> None:
+        self.commands = [list(c) for c in commands]
+        self.stop_timeout_s = stop_timeout_s
+        self.restart_s = restart_s
+        self.restart_max_s = restart_max_s
+        self.children: dict[int, asyncio.subprocess.Process] = {}
+        self.restarts = 0
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask every child to stop (what SIGTERM does)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Start the children and supervise them until all are done or stopped."""
+        loop = asyncio.get_running_loop()
+        handled = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                loop.add_signal_handler(sig, self.stop)
+                handled.append(sig)
+        try:
+            await asyncio.gather(*(self._keep(i) for i in range(len(self.commands))))
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+
+    async def _keep(self, index: int) -> None:
+        delay = self.restart_s
+        while not self._stop.is_set():
+            started = time.monotonic()
+            process = await asyncio.create_subprocess_exec(*self.commands[index])
+            self.children[index] = process
+            _LOGGER.info("worker %d started: pid %d", index, process.pid)
+            waiter = asyncio.create_task(process.wait())
+            stopper = asyncio.create_task(self._stop.wait())
+            await asyncio.wait([waiter, stopper], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if not waiter.done():
+                await self._end(index, process, waiter)
+                return
+            code = waiter.result()
+            if code == 0:
+                _LOGGER.info("worker %d finished", index)
+                return
+            if time.monotonic() - started > 10:
+                delay = self.restart_s
+            _LOGGER.warning(
+                "worker %d (pid %d) died (status %d); restarting in %.0f s",
+                index,
+                process.pid,
+                code,
+                delay,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+            delay = min(delay * 2, self.restart_max_s)
+            self.restarts += 1
+
+    async def _end(
+        self, index: int, process: asyncio.subprocess.Process, waiter: asyncio.Task[int]
+    ) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), self.stop_timeout_s)
+        except TimeoutError:
+            _LOGGER.warning("worker %d (pid %d) did not stop; killing it", index, process.pid)
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await waiter

@@ -1,0 +1,110 @@
+"""``obisgate run --workers N``: a supervisor restarts a dead worker and stops all on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from obisgate.cli.workers import worker_count
+from tests.scale.configs import tcp_config
+from tests.services import free_port
+
+
+def children(pid: int) -> set[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return {int(x) for x in path.read_text().split()} if path.exists() else set()
+
+
+def two_children(pid: int, without: int = 0) -> set[int] | None:
+    found = children(pid)
+    return found if len(found) == 2 and without not in found else None
+
+
+def wait_for(condition, deadline_s: float = 30.0):
+    end = time.monotonic() + deadline_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < end, "condition not met before the deadline"
+        time.sleep(0.05)  # polling a process table; not a fixed wait
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_dead_worker_restarts_and_sigterm_stops_all(tmp_path: Path) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text(tcp_config([free_port() for _ in range(6)], [1] * 6), encoding="utf-8")
+    supervisor = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "obisgate",
+            "run",
+            str(config),
+            "--workers",
+            "2",
+            "--format",
+            "none",
+        ],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        first = wait_for(lambda: two_children(supervisor.pid))
+        victim = min(first)
+        os.kill(victim, signal.SIGKILL)
+        second = wait_for(lambda: two_children(supervisor.pid, without=victim))
+        assert len(second & first) == 1  # the other worker kept running
+        supervisor.send_signal(signal.SIGTERM)
+        _, err = supervisor.communicate(timeout=30)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.communicate()
+    assert supervisor.returncode == 0
+    assert not any(alive(pid) for pid in first | second)
+    assert b"worker 0" in err or b"worker 1" in err  # the restart is logged as a warning
+
+
+def test_worker_count() -> None:
+    assert worker_count("3") == 3
+    assert worker_count("auto") >= 1
+    for bad in ("0", "x", "-2"):
+        with pytest.raises(ValueError):
+            worker_count(bad)
+
+
+def test_bad_workers_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text(tcp_config([free_port()], [1]), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "obisgate", "run", str(config), "--workers", "zero"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == "obisgate: error: --workers 'zero': expected a positive number or auto"
+    )
