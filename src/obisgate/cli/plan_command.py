@@ -33,6 +33,10 @@ def plan(config: str, shard: Shard | None, fmt: str) -> None:
     Without --shard: every line. Exit status 2 for a bad configuration or --shard.
     JSON: {"shard": "I/N", "lines": [{"line": KEY, "devices": [ALIAS, ...]}],
     "total_lines": L, "total_devices": D}.
+
+    \b
+    Example:
+      obisgate plan site.toml --shard 1/3 --format json
     """
     try:
         plans = plans_from_config(load_config(config))

@@ -22,7 +22,12 @@ _LOGGER = logging.getLogger("obisgate.sink")
 
 @main.group()
 def sink() -> None:
-    """Consumers that store the gateways' MQTT readings elsewhere (needs obisgate[postgres])."""
+    """Consumers that store the gateways' MQTT readings elsewhere (needs obisgate[postgres]).
+
+    \b
+    Example:
+      obisgate sink postgres --mqtt mqtt://127.0.0.1:1883 --dsn postgresql://obisgate@127.0.0.1/meters
+    """
 
 
 @sink.command()
@@ -83,6 +88,10 @@ def postgres(
     after its rows are committed. Several sinks (different --client-id, same
     --group) share the load. Stops cleanly on Ctrl-C / SIGTERM. Exit status 1 when
     the database cannot be reached at start-up, 2 for a bad option or a missing extra.
+
+    \b
+    Example:
+      obisgate sink postgres --mqtt mqtt://127.0.0.1:1883 --dsn postgresql://obisgate@127.0.0.1/meters
     """
     setup_logging(verbose, log_format)
     try:
