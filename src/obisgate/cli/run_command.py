@@ -55,7 +55,9 @@ def build_outputs(
     reads the counters of ``context`` and shows ``title`` above them.
 
     Raises:
-        ConfigError: a network output cannot be built (a missing extra, ...).
+        ConfigError: the history store or a network output cannot be built (a
+            missing extra, ...); the history store, if it was opened, is closed
+            again (the other outputs hold nothing before they start).
     """
     context = context or OutputContext()
     own = context
@@ -73,11 +75,18 @@ def build_outputs(
         for warning in config.warnings:
             table.note(f"obisgate: warning: {warning}")
         outputs.append(table)
+    store: HistoryStore | None = None
     if config.logged_signals:
         path = db or config.storage.path
-        outputs.append(HistoryOutput(HistoryStore(path, synchronous=config.storage.synchronous)))
+        store = HistoryStore(path, synchronous=config.storage.synchronous)
+        outputs.append(HistoryOutput(store))
         context.history_path = path
-    outputs.extend(network_outputs(config, context))
+    try:
+        outputs.extend(network_outputs(config, context))
+    except BaseException:
+        if store is not None:
+            store.close()
+        raise
     return outputs
 
 

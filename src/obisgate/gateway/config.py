@@ -1,7 +1,11 @@
 """Gateway configuration: devices (meters), signals (values read from them), storage, output.
 
 Load with :func:`load_config`; the file formats (TOML, Excel, CSV pair) are
-described in :mod:`obisgate.gateway.config_files`. Every model is frozen and
+described in :mod:`obisgate.gateway.config_files`. The sections below
+(``[storage]``, ``[output]``, ``[mqtt]`` ...) are TOML tables, Excel sheets named
+like them (``MQTT``: field names in row 1, values in row 2) or CSV files beside
+the pair (``mqtt.csv``: a header line and one line of values); an absent
+section keeps its defaults, an output's section turns that output on. Every model is frozen and
 validated; values from Excel/CSV cells may be text or numbers (``"1"``, ``1``,
 ``1.0`` all work for a whole number; ``1``/``0``, ``true``/``false``,
 ``yes``/``no`` for a switch) and an empty cell means the default.
@@ -88,7 +92,7 @@ SCADA columns of signals (empty = not served; see ``check --show-map``):
   Wh from kWh).
 
 These are checked across signals whenever a signal fills them, also without
-the section (Excel and CSV configurations have no sections).
+the section (the map is wrong whether or not the output is on).
 
 ``[modbus]`` (Modbus TCP server; extra ``obisgate[modbus]``): ``listen``
 [``127.0.0.1:5020``; port 0 = any free port], ``unit_id`` [1] (0-247),
@@ -108,10 +112,9 @@ the section (Excel and CSV configurations have no sections).
 configuration file's directory (the directory itself for a CSV directory);
 ``synchronous`` [NORMAL] (NORMAL or FULL, see :mod:`obisgate.gateway.history`).
 ``[output]``: ``format`` (jsonl, table, none) [unset: ``obisgate run`` shows a
-table on a terminal, JSON lines otherwise]. Excel and CSV configurations always
-use the defaults for these two.
+table on a terminal, JSON lines otherwise].
 
-``[mqtt]`` (TOML only; present = publish every readout to an MQTT broker, needs
+``[mqtt]`` (present = publish every readout to an MQTT broker, needs
 ``obisgate[mqtt]``):
 
 * ``url`` (required): ``mqtt://host[:port]`` [1883] or ``mqtts://host[:port]``
@@ -217,12 +220,14 @@ def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
         path: a TOML file (the default for any name that is not ``.xlsx``,
             ``.xlsm`` or ``.csv``), an Excel workbook, one ``.csv`` file of a
             ``*devices*``/``*signals*`` pair, or a directory holding
-            ``devices.csv`` and ``signals.csv``.
+            ``devices.csv`` and ``signals.csv`` (sections: sheets or files
+            named after them, see :mod:`obisgate.gateway.config_files`).
 
     Returns:
         The configuration, with warnings in :attr:`GatewayConfig.warnings`.
-        Relative ``storage.path`` and ``password_file`` are resolved against
-        the configuration's directory.
+        Relative ``storage.path``, ``password_file`` and the sections' file
+        names are resolved against the configuration's directory (a CSV
+        directory itself), whichever format holds them.
 
     Raises:
         ConfigFileError: the file is missing or unreadable, or has one or more

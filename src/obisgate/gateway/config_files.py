@@ -1,23 +1,35 @@
 """Reading gateway configuration files into raw rows, with the location of every value.
 
-Three formats hold the same tables (``devices``, ``signals``; TOML also
-``storage`` and ``output``):
+Three formats hold the same tables: the row tables ``devices`` and ``signals``,
+and the single tables ``storage``, ``output`` and the output sections
+(``mqtt``, ``http``, ``modbus``, ``iec104``, ``opcua``; see
+:data:`SINGLE_TABLES`). A single table that is absent keeps its defaults (an
+output section: the output is off); one that is present, even empty, is used.
 
 * **TOML** (the default for any other file name): ``[[devices]]`` and
-  ``[[signals]]`` arrays of tables, optional ``[storage]``, ``[output]`` and output sections (``[mqtt]``, ``[http]``, ``[modbus]``, ``[iec104]``, ``[opcua]``).
+  ``[[signals]]`` arrays of tables, single tables as ``[storage]``, ``[mqtt]`` ...
 * **Excel** (``.xlsx``/``.xlsm``): sheets ``Devices`` and ``Signals``; row 1 holds
   the field names, the first empty row ends a sheet (later rows are ignored with
   a warning); further sheets whose names start with ``Signals`` (e.g.
-  ``Signals-2``) are appended in workbook order; other sheets are ignored.
-  Sheet names are matched case-insensitively. Formulas count with their cached
-  value. Keep serial numbers with leading zeros as text cells.
+  ``Signals-2``) are appended in workbook order. A single table is a sheet
+  named like it (``MQTT``, ``Http``, ``Storage`` ...): the field names in row 1,
+  the values in row 2, nothing below (an error per extra row); an empty sheet
+  or one with only the names is the table with its defaults. Other sheets are
+  ignored. Sheet names are matched case-insensitively, surrounding blanks
+  aside. Formulas count with their cached value. Keep serial numbers with
+  leading zeros as text cells.
 * **CSV**: a pair of files, ``devices`` and ``signals``. Give either a directory
   holding ``devices.csv`` and ``signals.csv``, or one file of the pair: a
   ``.csv`` file whose name contains ``devices`` or ``signals`` (any case); its
   partner is the same name with the other word (``plant1_devices.csv`` <->
-  ``plant1_signals.csv``). Both files are required. The header line holds the
+  ``plant1_signals.csv``). Both files are required. A single table is an
+  optional file named the same way beside them (``mqtt.csv`` in the directory,
+  ``plant1_mqtt.csv`` next to ``plant1_devices.csv``): a line of field names
+  and one line of values (an error per extra line); an empty file or one with
+  only the names is the table with its defaults. The header line holds the
   field names; the delimiter (``,``, ``;`` or tab) is taken from the header
   line; blank lines are skipped; the encoding is UTF-8 (a BOM is allowed).
+  File names are matched case-insensitively.
 
 Field names are matched leniently: case, surrounding blanks, and blanks or
 ``-`` instead of ``_`` do not matter (``Device Alias`` = ``device_alias``).
@@ -47,7 +59,7 @@ __all__ = [
     "read_tables",
 ]
 
-#: The tables every format has; TOML additionally has single tables.
+#: The tables of many rows, and those of one row (a TOML table, a sheet or a CSV file each).
 ROW_TABLES = ("devices", "signals")
 SINGLE_TABLES = ("storage", "output", "mqtt", "http", "modbus", "iec104", "opcua")
 
@@ -60,7 +72,7 @@ class ConfigProblem:
         file: the file as given (or found, for the CSV partner).
         message: what is wrong and what is allowed.
         field: the field concerned, normalized (``baudrate``), if any.
-        table: ``devices``, ``signals``, ``storage`` or ``output``, if any.
+        table: ``devices``, ``signals`` or a single table (``storage``, ``mqtt`` ...), if any.
         place: where inside the file, in words: ``devices[2]`` (TOML array
             index, from 0), ``sheet Devices row 4`` (Excel), ``[storage]``;
             ``None`` when the line says it all (CSV) or for whole-file problems.
@@ -109,7 +121,7 @@ class RawRow:
     """One device/signal row (or a single table) before validation.
 
     Attributes:
-        table: ``devices``, ``signals``, ``storage`` or ``output``.
+        table: ``devices``, ``signals`` or a single table (``storage``, ``mqtt`` ...).
         file: file name for messages.
         place: location in words (see :class:`ConfigProblem`).
         line: line of the row (TOML header / CSV record), if known.
@@ -143,7 +155,7 @@ class RawTables:
         source: the path given.
         base_dir: directory that relative paths in the configuration refer to.
         devices, signals: the rows in order.
-        single: ``storage``, ``output`` and output-section tables when present (TOML only).
+        single: the single tables present (``storage``, ``output``, output sections).
         problems: errors found while reading (syntax, unknown fields, ...).
         warnings: warnings found while reading.
     """
@@ -187,9 +199,9 @@ def read_tables(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
     Args:
         path: a ``.toml`` (or any other name: TOML), ``.xlsx``/``.xlsm`` file, a
             ``.csv`` file of a pair, or a directory holding ``devices.csv`` and
-            ``signals.csv``.
-        allowed: normalized field names allowed per table
-            (``devices``, ``signals``, ``storage``, ``output``).
+            ``signals.csv`` (and optional single-table files such as ``mqtt.csv``).
+        allowed: normalized field names allowed per table (every name of
+            :data:`ROW_TABLES` and :data:`SINGLE_TABLES`).
 
     Returns:
         The raw rows, with every reading problem in ``problems``.
@@ -437,6 +449,80 @@ def _record_to_row(
             )
 
 
+# -- output sections and other single tables (Excel, CSV) ----------------------
+
+
+def _read_section(
+    records: list[tuple[int, list[object]]],
+    table: str,
+    file: str,
+    allowed: frozenset[str],
+    tables: RawTables,
+    *,
+    sheet: str | None,
+) -> None:
+    """One single table from the non-blank records of a sheet (``sheet``) or CSV file.
+
+    ``records`` are ``(row or line number, cells)``: the first holds the field
+    names, the next one the values. No record at all, or the field names
+    alone, is the table with every default (and present: an output section
+    turns its output on). In a sheet the names are in row 1 and the values in
+    row 2. Every further record is an error located at it.
+    """
+    kind, unit = ("sheet", "row") if sheet is not None else ("file", "line")
+
+    def where(number: int) -> tuple[str | None, int | None]:
+        """(place, line) of a record, as :class:`ConfigProblem` wants them."""
+        return (f"sheet {sheet} row {number}", None) if sheet is not None else (None, number)
+
+    row = RawRow(table, file, f"sheet {sheet}" if sheet is not None else None, None)
+    tables.single[table] = row
+    if not records:
+        return
+    (header_at, header_cells), *values = records
+    if sheet is not None and header_at != 1:
+        tables.problems.append(
+            ConfigProblem(
+                file,
+                f"row 1 of the {table} sheet must hold the field names, row 2 the values",
+                table=table,
+                place=f"sheet {sheet}",
+            )
+        )
+        return
+    header = _check_header(
+        header_cells, allowed, _ProblemMaker(tables, file, table, *where(header_at))
+    )
+    if sheet is not None and values and values[0][0] != 2:
+        place, _ = where(values[0][0])
+        tables.problems.append(
+            ConfigProblem(
+                file,
+                f"the values of the {table} sheet go in row 2, under the field names",
+                table=table,
+                place=place,
+            )
+        )
+        return
+    if not values:
+        return
+    (values_at, cells), *more = values
+    for number, _ in more:
+        place, line = where(number)
+        tables.problems.append(
+            ConfigProblem(
+                file,
+                f"the {table} {kind} holds one {unit} of values ({unit} {values_at}); "
+                f"{unit} {number} is one too many",
+                table=table,
+                place=place,
+                line=line,
+            )
+        )
+    row.place, row.line = where(values_at)
+    _record_to_row(row, cells, header, tables, set())
+
+
 # -- Excel --------------------------------------------------------------------
 
 
@@ -491,6 +577,27 @@ def _read_excel(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                 allowed=allowed,
                 tables=tables,
             )
+        section_sheets: dict[str, str] = {}
+        for name in names:
+            table = name.strip().lower()
+            if table not in SINGLE_TABLES:
+                continue
+            if table in section_sheets:
+                tables.problems.append(
+                    ConfigProblem(
+                        file,
+                        f"two sheets for [{table}]: {section_sheets[table]!r} and {name!r}",
+                        table=table,
+                    )
+                )
+                continue
+            section_sheets[table] = name
+            records = [
+                (number, list(cells))
+                for number, cells in enumerate(workbook[name].iter_rows(values_only=True), 1)
+                if not all(_is_blank(c) for c in cells)
+            ]
+            _read_section(records, table, file, allowed[table], tables, sheet=name)
     finally:
         workbook.close()
     return tables
@@ -547,21 +654,26 @@ def _read_sheet(
 # -- CSV ----------------------------------------------------------------------
 
 
-def _partner_name(name: str) -> tuple[str, str] | None:
-    """(table of ``name``, partner file name) for ``*devices*`` / ``*signals*`` names."""
+def _table_word(name: str) -> tuple[str, int] | None:
+    """(table, position) of the first ``devices`` / ``signals`` in a file name, any case."""
     lower = name.lower()
-    for word, other in (("devices", "signals"), ("signals", "devices")):
+    for word in ROW_TABLES:
         at = lower.find(word)
         if at >= 0:
-            original = name[at : at + len(word)]
-            if original.isupper():
-                replacement = other.upper()
-            elif original[0].isupper():
-                replacement = other.capitalize()
-            else:
-                replacement = other
-            return word, name[:at] + replacement + name[at + len(word) :]
+            return word, at
     return None
+
+
+def _sibling_name(name: str, word: str, at: int, other: str) -> str:
+    """``name`` with ``word`` (found at ``at``) replaced by ``other``, in the same case."""
+    original = name[at : at + len(word)]
+    if original.isupper():
+        replacement = other.upper()
+    elif original[0].isupper():
+        replacement = other.capitalize()
+    else:
+        replacement = other
+    return name[:at] + replacement + name[at + len(word) :]
 
 
 def _find_file(directory: Path, name: str) -> Path | None:
@@ -578,17 +690,17 @@ def _find_file(directory: Path, name: str) -> Path | None:
 def _read_csv_pair(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
     if path.is_dir():
         tables = RawTables(path, path)
-        found = {t: _find_file(path, f"{t}.csv") for t in ROW_TABLES}
-        for table, file in found.items():
+        pair = {t: _find_file(path, f"{t}.csv") for t in ROW_TABLES}
+        for table, file in pair.items():
             if file is None:
                 tables.problems.append(
                     ConfigProblem(str(path), f"no {table}.csv in this directory")
                 )
-        pair = found
+        sections = {t: _find_file(path, f"{t}.csv") for t in SINGLE_TABLES}
     else:
         tables = RawTables(path, path.parent)
-        partner = _partner_name(path.name)
-        if partner is None:
+        found = _table_word(path.name)
+        if found is None:
             tables.problems.append(
                 ConfigProblem(
                     str(path),
@@ -597,18 +709,26 @@ def _read_csv_pair(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTabl
                 )
             )
             return tables
-        table, other_name = partner
+        table, at = found
         other_table = "signals" if table == "devices" else "devices"
+        other_name = _sibling_name(path.name, table, at, other_table)
         other = _find_file(path.parent, other_name)
         if other is None:
             tables.problems.append(
                 ConfigProblem(str(path), f"the {other_table} file {other_name} is missing")
             )
         pair = {table: path, other_table: other}
+        sections = {
+            t: _find_file(path.parent, _sibling_name(path.name, table, at, t))
+            for t in SINGLE_TABLES
+        }
     for table in ROW_TABLES:
         file = pair.get(table)
         if file is not None:
             _read_csv_file(file, table, allowed[table], tables)
+    for table, file in sections.items():
+        if file is not None:
+            _read_csv_section(file, table, allowed[table], tables)
     return tables
 
 
@@ -618,7 +738,12 @@ def _sniff_delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _read_csv_file(path: Path, table: str, allowed: frozenset[str], tables: RawTables) -> None:
+def _csv_records(path: Path, tables: RawTables) -> list[tuple[int, list[object]]] | None:
+    """The non-blank records of a CSV file as ``(first line, cells)``.
+
+    ``None`` when the file cannot be read at all; after a syntax error, the
+    records before it. Both are recorded in ``tables.problems``.
+    """
     file = str(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -627,34 +752,50 @@ def _read_csv_file(path: Path, table: str, allowed: frozenset[str], tables: RawT
         tables.problems.append(
             ConfigProblem(file, "not UTF-8 text (save as 'CSV UTF-8')", line=line)
         )
-        return
+        return None
     except OSError as exc:
         tables.problems.append(ConfigProblem(file, f"cannot read: {exc.strerror}"))
-        return
+        return None
     lines = text.splitlines(keepends=True)
     first = next((ln for ln in lines if ln.strip()), "")
     reader = csv.reader(lines, delimiter=_sniff_delimiter(first))
-    header: _Header | None = None
-    reported: set[int] = set()
+    records: list[tuple[int, list[object]]] = []
     previous_end = 0
     try:
         for cells in reader:
             start = previous_end + 1
             previous_end = reader.line_num
-            if all(not c.strip() for c in cells):
-                continue
-            if header is None:
-                maker = _ProblemMaker(tables, file, table, None, start)
-                header = _check_header(list(cells), allowed, maker)
-                continue
-            row = RawRow(table, file, None, start)
-            _record_to_row(row, list(cells), header, tables, reported)
-            tables.rows(table).append(row)
+            if any(c.strip() for c in cells):
+                records.append((start, list(cells)))
     except csv.Error as exc:
         tables.problems.append(
             ConfigProblem(file, f"CSV syntax error: {exc}", line=reader.line_num)
         )
-    if header is None:
+    return records
+
+
+def _read_csv_file(path: Path, table: str, allowed: frozenset[str], tables: RawTables) -> None:
+    records = _csv_records(path, tables)
+    if records is None:
+        return
+    file = str(path)
+    if not records:
         tables.problems.append(
             ConfigProblem(file, "empty file: the first line must hold the field names")
         )
+        return
+    (header_at, header_cells), *values = records
+    header = _check_header(
+        header_cells, allowed, _ProblemMaker(tables, file, table, None, header_at)
+    )
+    reported: set[int] = set()
+    for start, cells in values:
+        row = RawRow(table, file, None, start)
+        _record_to_row(row, cells, header, tables, reported)
+        tables.rows(table).append(row)
+
+
+def _read_csv_section(path: Path, table: str, allowed: frozenset[str], tables: RawTables) -> None:
+    records = _csv_records(path, tables)
+    if records is not None:
+        _read_section(records, table, str(path), allowed, tables, sheet=None)

@@ -45,6 +45,10 @@ class Fanout:
     Args:
         outputs: the destinations.
         queue_size: batches an output may lag behind before batches are dropped.
+
+    Attributes:
+        dropped: output name -> batches it lost (queue full, or ``publish`` raised).
+        failed: outputs whose ``start`` failed, with the reason.
     """
 
     def __init__(self, outputs: Sequence[Output], *, queue_size: int = 1000) -> None:
@@ -88,14 +92,43 @@ class Fanout:
     async def _deliver(
         self, output: Output, queue: asyncio.Queue[Sequence[SignalUpdate] | None]
     ) -> None:
+        """Publish each batch in order until the end marker (``None``).
+
+        A failing ``publish`` drops (and counts) its batch. So that a broken
+        output does not flood the log, the first failure is logged with its
+        traceback, then one line each time the exception's type changes, and
+        one line with the number of batches lost when a batch goes through
+        again (or at close, if it never does).
+        """
+        failing: type[BaseException] | None = None
+        lost = 0
         while (batch := await queue.get()) is not None:
             if output.name in self.failed:
                 continue
             try:
                 await output.publish(batch)
-            except Exception:
-                _LOGGER.exception("output %s failed; batch dropped", output.name)
+            except Exception as exc:
                 self.dropped[output.name] += 1
+                lost += 1
+                if failing is None:
+                    _LOGGER.exception("output %s failed; batches are dropped", output.name)
+                elif type(exc) is not failing:
+                    _LOGGER.error(  # noqa: TRY400 - the first failure had the traceback
+                        "output %s now fails with %s: %s (%d batches dropped so far)",
+                        output.name,
+                        type(exc).__name__,
+                        exc,
+                        lost,
+                    )
+                failing = type(exc)
+                continue
+            if failing is not None:
+                _LOGGER.warning("output %s works again; %d batches were dropped", output.name, lost)
+                failing, lost = None, 0
+        if failing is not None:
+            _LOGGER.error(
+                "output %s still failing at close; %d batches were dropped", output.name, lost
+            )
 
     async def aclose(self) -> None:
         """Deliver what is queued, then close every output."""

@@ -1,7 +1,8 @@
 """Configuration of the network outputs: one optional section each, plus cross-signal checks.
 
 A section that is absent from the configuration leaves its output off
-(``GatewayConfig.mqtt`` is ``None``, ...). Each section model lives in the
+(``GatewayConfig.mqtt`` is ``None``, ...); it is a TOML table, an Excel sheet
+or a CSV file named after it (see :mod:`obisgate.gateway.config_files`). Each section model lives in the
 module of its output's configuration (``mqtt_config``, ``http_config``,
 ``modbus_config``, ``iec104_config``); none of them imports the output's
 optional library, so a configuration loads without the extras installed.
@@ -48,8 +49,7 @@ SIGNAL_CHECKS: dict[str, Callable[[Any, Sequence[Any]], list[SignalProblem]]] = 
 
 #: Section name -> signal columns whose check also runs (with the section's
 #: defaults) when the section is absent but a signal fills one of them: the map
-#: is wrong whether or not the output is on, and Excel/CSV configurations
-#: carry the signal columns but no sections.
+#: is wrong whether or not the output is on.
 COLUMNS_CHECKED_WITHOUT_SECTION: dict[str, tuple[str, ...]] = {
     "modbus": ("modbus_address", "modbus_type", "modbus_quality_address"),
     "iec104": ("ioa", "iec104_type"),
