@@ -211,3 +211,10 @@ def test_history_from_after_to_is_a_usage_error(db: Path) -> None:
     assert err.startswith(
         "obisgate: error: Invalid value for '--from': 2026-01-02T00:00:00+00:00 is after --to"
     )
+
+
+def test_history_with_a_missing_config_is_one_error_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.toml"
+    code, out, err = run("history", "m1", "energy", "--config", str(missing))
+    assert (code, out) == (2, "")
+    assert err == f"obisgate: error: {missing}: no such file or directory\n"

@@ -231,7 +231,8 @@ def history(
         try:
             config = load_config(config_path)
         except ConfigFileError as exc:
-            _print_problems(exc)
+            for problem in exc.problems:
+                click.echo(f"obisgate: error: {problem}", err=True)
             sys.exit(2)
         db_path = config.storage.path
         known = {s.key: s for s in config.signals}
