@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -201,17 +202,46 @@ async def test_history_of_one_signal_over_a_range(
         ("device=m1&signal=energy&limit=0", 400, "limit"),
         ("device=m1&signal=energy&limit=lots", 400, "limit"),
         ("device=m1&signal=energy&limit=10001", 400, "1 to 10000"),
+        ("device=m1&signal=energy&limit=%C2%B2", 400, "digits 0-9"),  # "²".isdigit()
+        ("device=m1&signal=energy&limit=%D9%A3", 400, "digits 0-9"),  # Arabic-Indic 3
+        ("device=m1&signal=energy&limit=" + "9" * 5000, 400, "limit"),
+        ("device=m1&signal=energy&limit=-5", 400, "limit"),
         ("device=m1&signal=serial", 404, "no history of m1/serial"),
         ("device=zz&signal=energy", 404, "no history of zz/energy"),
     ],
 )
 async def test_bad_history_requests_get_a_clear_error(
-    tmp_path: Path, client: aiohttp.ClientSession, query: str, status_code: int, fragment: str
+    tmp_path: Path,
+    client: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    query: str,
+    status_code: int,
+    fragment: str,
 ) -> None:
     context = OutputContext(history_path=history_file(tmp_path))
+    caplog.set_level(logging.DEBUG)
     async with serving(two_meters(tmp_path), context) as output:
         body = await get_json(client, output.url + "api/history?" + query, status_code)
         assert fragment in body["error"]
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+
+
+async def test_an_unexpected_failure_is_a_500_and_one_log_line(
+    tmp_path: Path, client: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> dict[str, Any]:
+        raise ZeroDivisionError("division by zero")
+
+    caplog.set_level(logging.DEBUG)
+    async with serving(two_meters(tmp_path), OutputContext(stats=broken)) as output:
+        body = await get_json(client, output.url + "api/gateway", 500)
+        assert body == {"error": "internal error (logged by the gateway)"}
+        assert await get_json(client, output.url + "api/devices")  # still serving
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "http: GET /api/gateway failed: ZeroDivisionError: division by zero"
+    ]
+    assert not any(r.exc_info for r in caplog.records)
 
 
 async def test_history_when_nothing_is_logged(

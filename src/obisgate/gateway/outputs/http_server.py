@@ -203,7 +203,7 @@ class HttpOutput:
     # -- the application ------------------------------------------------------
 
     def _app(self) -> web.Application:
-        app = web.Application(middlewares=[self._headers, self._authorize])
+        app = web.Application(middlewares=[self._headers, self._contain, self._authorize])
         app.add_routes(
             [
                 web.get("/", self._page),
@@ -226,6 +226,24 @@ class HttpOutput:
         if not response.prepared:  # an event stream sent its headers already
             response.headers.update(_SECURITY_HEADERS)
         return response
+
+    @staticmethod
+    @web.middleware
+    async def _contain(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Turn an unexpected exception into a 500 answer and one log line (no traceback).
+
+        Bad input is answered by the handlers themselves (400/404); this is the
+        last line of defence, so that no request can make aiohttp log a traceback.
+        """
+        try:
+            return await handler(request)
+        except (web.HTTPException, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            _LOGGER.error(  # noqa: TRY400 - one line by design
+                "http: GET %s failed: %s: %s", request.path, type(exc).__name__, exc
+            )
+            return _error("internal error (logged by the gateway)", 500)
 
     @web.middleware
     async def _authorize(self, request: web.Request, handler: Handler) -> web.StreamResponse:
