@@ -100,6 +100,8 @@ async def run_gateway(
 ) -> Gateway:
     """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly.
 
+    ``duration_s`` counts from when polling starts, after the outputs have started.
+
     With ``shard``, only the devices of the lines that shard owns are polled.
     """
     plans = select_plans(plans_from_config(config), shard)
@@ -121,12 +123,17 @@ async def run_gateway(
             handled.append(sig)
         except (ValueError, RuntimeError, NotImplementedError):
             pass  # not the main thread, or a platform without it: Ctrl-C still cancels
-    timer = loop.call_later(duration_s, stop.set) if duration_s else None
+    timers: list[asyncio.TimerHandle] = []
+
+    def start_timer() -> None:
+        if duration_s:
+            timers.append(loop.call_later(duration_s, stop.set))
+
     try:
         with _logs_into_live_table(outputs):
-            await gateway.run(stop)
+            await gateway.run(stop, polling=start_timer)
     finally:
-        if timer:
+        for timer in timers:
             timer.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
@@ -182,7 +189,7 @@ def _load(path: str) -> GatewayConfig:
     "--duration",
     type=Bounded(0, unit="s", integer=False, above_low=True),
     default=None,
-    help="Stop after this many seconds [run until Ctrl-C or SIGTERM].",
+    help="Stop after this many seconds of polling (after the outputs started) [until Ctrl-C].",
 )
 @click.option(
     "--stats",
