@@ -21,6 +21,7 @@ from obisgate.cli.main import main
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, GatewayConfig, load_config
 from obisgate.gateway.history import HistoryRow, HistoryStore
+from obisgate.gateway.outputs.factory import missing_extras
 
 __all__ = ["check", "history", "main"]
 
@@ -48,7 +49,8 @@ def check(config: Path, show_map: bool) -> None:
     CONFIG is a TOML file, an Excel workbook (.xlsx), one file of a
     *devices*.csv / *signals*.csv pair, or a directory holding devices.csv and
     signals.csv. Prints the warnings and "ok: N devices, M signals", or every
-    problem, one per line, on stderr (exit status 1). With --show-map, the
+    problem, one per line, on stderr (exit status 1); a configured output whose
+    optional extra is not installed is a problem too. With --show-map, the
     SCADA maps follow on stdout (a table to copy into the master).
 
     \b
@@ -66,6 +68,14 @@ def check(config: Path, show_map: bool) -> None:
         )
         sys.exit(1)
     _print_warnings(loaded)
+    if missing := missing_extras(loaded):
+        for problem in missing:
+            click.echo(f"{config}: {problem}", err=True)
+        count = len(missing)
+        click.echo(
+            f"obisgate: error: {count} problem{'s' if count != 1 else ''} in {config}", err=True
+        )
+        sys.exit(1)
     click.echo(f"ok: {len(loaded.devices)} devices, {len(loaded.signals)} signals")
     if show_map:
         from obisgate.cli.scada_map import scada_map  # noqa: PLC0415 - only for --show-map

@@ -266,7 +266,7 @@ def run(
         try:
             outputs = build_outputs(cfg, fmt, db, context, title=f"obisgate run {config}")
         except ConfigError as exc:
-            fail(str(exc), 2)
+            fail(str(exc).replace("\n", "\n  "), 2)  # e.g. every missing extra, one a line
         return await run_gateway(cfg, outputs, duration_s=duration, context=context, shard=shard)
 
     gateway = run_async(go)
