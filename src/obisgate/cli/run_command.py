@@ -30,7 +30,7 @@ from obisgate.gateway.config_cells import DeviceAlias
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
-from obisgate.gateway.outputs.http_config import split_listen
+from obisgate.gateway.outputs.listen import split_listen
 from obisgate.gateway.outputs.table import TableLogHandler
 from obisgate.gateway.shard import Shard, select_plans, shard_path
 from obisgate.gateway.shard_config import shard_config
