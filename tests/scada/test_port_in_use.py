@@ -98,3 +98,16 @@ async def test_iec104_start_and_stop_run_off_the_event_loop() -> None:
     await output.aclose()
     assert [name for name, _ in output.calls] == ["start", "stop"]
     assert all(thread != threading.get_ident() for _, thread in output.calls)
+
+
+async def test_modbus_on_the_network_warns_at_start(caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("pymodbus")
+    caplog.set_level(logging.WARNING)
+    output = ModbusOutput(ModbusConfig(listen="0.0.0.0:0"), RegisterMap([]))
+    await output.start()
+    await output.aclose()
+    assert [r.getMessage() for r in caplog.records] == [
+        "[modbus] listen = '0.0.0.0:0' is reachable from other machines and Modbus TCP has no "
+        "authentication: any client that reaches it reads every value; keep it on a trusted "
+        "network"
+    ]

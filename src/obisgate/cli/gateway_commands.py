@@ -21,7 +21,7 @@ from obisgate.cli.main import main
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, GatewayConfig, load_config
 from obisgate.gateway.history import HistoryRow, HistoryStore
-from obisgate.gateway.outputs.factory import missing_extras
+from obisgate.gateway.outputs.factory import exposure_warnings, missing_extras
 
 __all__ = ["check", "history", "main"]
 
@@ -32,7 +32,7 @@ def _print_problems(error: ConfigFileError) -> None:
 
 
 def _print_warnings(config: GatewayConfig) -> None:
-    for warning in config.warnings:
+    for warning in [*config.warnings, *exposure_warnings(config)]:
         click.echo(f"obisgate: warning: {warning}", err=True)
 
 
@@ -41,7 +41,7 @@ def _print_warnings(config: GatewayConfig) -> None:
 @click.option(
     "--show-map",
     is_flag=True,
-    help="Also print the Modbus register map and the IEC 104 IOA map.",
+    help="Also print the Modbus register map, the IEC 104 IOA map and the OPC UA variables.",
 )
 def check(config: Path, show_map: bool) -> None:
     """Validate the gateway configuration CONFIG without polling anything.
@@ -56,7 +56,7 @@ def check(config: Path, show_map: bool) -> None:
     \b
     Example:
       obisgate check site.toml
-      obisgate check site.toml --show-map    # the Modbus register and IEC 104 IOA maps
+      obisgate check site.toml --show-map    # Modbus registers, IEC 104 IOAs, OPC UA nodes
     """
     try:
         loaded = load_config(config)
@@ -81,7 +81,7 @@ def check(config: Path, show_map: bool) -> None:
         from obisgate.cli.scada_map import scada_map  # noqa: PLC0415 - only for --show-map
 
         text = scada_map(loaded)
-        click.echo(f"\n{text}" if text else "no signal is mapped to Modbus or IEC 104")
+        click.echo(f"\n{text}" if text else "no signal is mapped to Modbus, IEC 104 or OPC UA")
 
 
 def _parse_time(

@@ -13,7 +13,14 @@ from pydantic import BeforeValidator
 
 from obisgate.gateway.config_cells import as_text
 
-__all__ = ["Listen", "bind_failure", "is_loopback", "listen_address", "split_listen"]
+__all__ = [
+    "Listen",
+    "bind_failure",
+    "is_loopback",
+    "listen_address",
+    "split_listen",
+    "unauthenticated_warning",
+]
 
 # ASCII only: "\d" would also take digits of other scripts.
 _LISTEN = re.compile(
@@ -91,3 +98,22 @@ def bind_failure(host: str, port: int, fallback: str) -> str:
         except OSError as exc:
             return os.strerror(exc.errno) if exc.errno else fallback
     return fallback
+
+
+#: Servers without authentication -> what a client on the network can do.
+_NO_AUTHENTICATION = {
+    "modbus": "Modbus TCP has no authentication: any client that reaches it reads every value",
+    "opcua": "the OPC UA endpoint has no security (anonymous, unencrypted)",
+}
+
+
+def unauthenticated_warning(section: str, listen: str) -> str | None:
+    """The one-line warning for a server without authentication (``modbus``,
+    ``opcua``) listening on a non-loopback address, else ``None``."""
+    reason = _NO_AUTHENTICATION.get(section)
+    if reason is None or is_loopback(split_listen(listen)[0]):
+        return None
+    return (
+        f"[{section}] listen = {listen!r} is reachable from other machines and {reason}; "
+        "keep it on a trusted network"
+    )

@@ -23,7 +23,7 @@ from obisgate.errors import ConfigError, TransportError
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.library_logs import quiet_library
-from obisgate.gateway.outputs.listen import bind_failure, split_listen
+from obisgate.gateway.outputs.listen import bind_failure, split_listen, unauthenticated_warning
 from obisgate.gateway.outputs.modbus_map import RegisterMap, slots_from_signals
 from obisgate.gateway.updates import SignalUpdate
 
@@ -141,6 +141,8 @@ class ModbusOutput:
             reason = bind_failure(host, port, "cannot bind")
             raise TransportError(f"modbus cannot listen on {host}:{port}: {reason}") from None
         self._server = server
+        if warning := unauthenticated_warning("modbus", self.section.listen):
+            _LOGGER.warning(warning)
         listener: Any = server.transport
         self.port = int(listener.sockets[0].getsockname()[1])
         shown = f"[{host}]" if ":" in host else host

@@ -22,7 +22,7 @@ from obisgate.errors import ConfigError, TransportError
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.library_logs import quiet_library
-from obisgate.gateway.outputs.listen import split_listen
+from obisgate.gateway.outputs.listen import split_listen, unauthenticated_warning
 from obisgate.gateway.outputs.opcua_map import STATUS, status_name, variant_kind, variant_value
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
@@ -31,12 +31,13 @@ if TYPE_CHECKING:
     from obisgate.gateway.outputs.factory import OutputContext
     from obisgate.gateway.outputs.opcua_config import OpcUaConfig
 
-__all__ = ["NAMESPACE", "OpcUaOutput", "create"]
+__all__ = ["ENDPOINT_PATH", "NAMESPACE", "OpcUaOutput", "create"]
 
 _LOGGER = logging.getLogger(__name__)
 #: The namespace URI of obisgate's nodes.
 NAMESPACE = "urn:obisgate"
-_PATH = "/obisgate/"
+#: The path of the endpoint URL.
+ENDPOINT_PATH = "/obisgate/"
 
 
 def create(config: GatewayConfig, context: OutputContext) -> Output:
@@ -104,7 +105,7 @@ class OpcUaOutput:
         """``opc.tcp://HOST:PORT/obisgate/`` with the real port (after :meth:`start`)."""
         host, port = split_listen(self.section.listen)
         shown = f"[{host}]" if ":" in host else host
-        return f"opc.tcp://{shown}:{self.port or port}{_PATH}"
+        return f"opc.tcp://{shown}:{self.port or port}{ENDPOINT_PATH}"
 
     async def start(self) -> None:
         """Build the address space, listen, and print ``opcua listening on opc.tcp://...``.
@@ -131,6 +132,8 @@ class OpcUaOutput:
                 raise TransportError(f"opcua cannot listen on {host}:{port}: {reason}") from None
             raise
         self._server = server
+        if warning := unauthenticated_warning("opcua", self.section.listen):
+            _LOGGER.warning(warning)
         # BinaryServer.port is the bound port (it replaces 0 by the real one).
         self.port = int(server.bserver.port)
         sys.stderr.write(f"opcua listening on {self.endpoint}\n")
@@ -140,7 +143,7 @@ class OpcUaOutput:
         """Build the address space of ``server`` and listen on ``host``:``port``."""
         await server.init()
         shown = f"[{host}]" if ":" in host else host
-        server.set_endpoint(f"opc.tcp://{shown}:{port}{_PATH}")
+        server.set_endpoint(f"opc.tcp://{shown}:{port}{ENDPOINT_PATH}")
         server.set_server_name("obisgate")
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         index = await server.register_namespace(NAMESPACE)
