@@ -290,6 +290,28 @@ async def test_events_start_with_a_snapshot_then_one_batch_per_readout(
             assert "_status" not in [u["signal"] for u in batch["updates"]]
 
 
+async def test_event_streams_beyond_max_clients_get_503(
+    tmp_path: Path, client: aiohttp.ClientSession
+) -> None:
+    async with serving(two_meters(tmp_path, "max_clients = 2")) as output:
+        url = output.url + "api/events"
+        async with client.get(url) as first, client.get(url) as second:
+            for response in (first, second):
+                assert (await read_event(response.content))[0] == "snapshot"
+            async with client.get(url) as third:
+                assert third.status == 503
+                assert third.headers["Retry-After"] == "10"
+                assert (await third.json())["error"] == (
+                    "too many event streams: 2 clients are connected ([http] max_clients); "
+                    "try again later"
+                )
+            assert output.health()["sse_clients"] == 2
+        await output.publish(good_m1())  # writing, the server notices the closed streams
+        await until(lambda: output.streams == 0, "the streams to end")
+        async with client.get(url) as again:
+            assert again.status == 200
+
+
 async def test_a_client_that_falls_behind_is_cut_off_and_publishing_never_waits(
     tmp_path: Path, client: aiohttp.ClientSession
 ) -> None:

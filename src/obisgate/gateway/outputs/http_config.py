@@ -30,6 +30,8 @@ class HttpConfig(BaseModel):
             that every request but ``/healthz`` must carry; none = no token.
         allow_anonymous: allow a non-loopback ``listen`` without a token.
         history_limit: most rows one ``/api/history`` answer holds (the newest).
+        max_clients: most ``/api/events`` streams served at once; one more is
+            answered 503.
 
     Raises:
         pydantic.ValidationError: (on construction) a bad field, or a
@@ -42,6 +44,7 @@ class HttpConfig(BaseModel):
     token_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = None
     allow_anonymous: cells.Switch = False
     history_limit: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = 10_000
+    max_clients: Annotated[int, BeforeValidator(cells.int_range(1, 10_000, " clients"))] = 100
 
     @model_validator(mode="after")
     def _anonymous_only_on_loopback(self) -> HttpConfig:
