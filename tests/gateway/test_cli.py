@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -67,6 +68,57 @@ def test_check_reports_every_problem_without_traceback(tmp_path: Path) -> None:
     ]
     assert "Traceback" not in err
     assert "hunter2" not in err
+
+
+EXTRAS_CONFIG = """\
+[mqtt]
+url = "mqtt://127.0.0.1:1883"
+
+[modbus]
+listen = "127.0.0.1:0"
+
+[opcua]
+listen = "127.0.0.1:0"
+
+[[devices]]
+device_alias = "m1"
+url = "tcp://127.0.0.1:1"
+
+[[signals]]
+device_alias = "m1"
+signal_alias = "e"
+tag_job_todo = "1.8.0"
+number_type = "FLOAT"
+"""
+
+
+def missing(module: str, extra: str, section: str) -> str:
+    return (
+        f"[{section}] needs the optional extra obisgate[{extra}] "
+        f"({module} is not installed): pip install 'obisgate[{extra}]'"
+    )
+
+
+def test_check_and_run_list_every_missing_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for module in ("aiomqtt", "asyncua"):
+        monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    path = tmp_path / "site.toml"
+    path.write_text(EXTRAS_CONFIG, encoding="utf-8")
+    code, out, err = run("check", str(path))
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"{path}: {missing('aiomqtt', 'mqtt', 'mqtt')}",
+        f"{path}: {missing('asyncua', 'opcua', 'opcua')}",
+        f"obisgate: error: 2 problems in {path}",
+    ]
+    code, out, err = run("run", str(path), "--format", "none", "--duration", "1")
+    assert code == 2
+    assert err.splitlines() == [
+        f"obisgate: error: {missing('aiomqtt', 'mqtt', 'mqtt')}",
+        f"  {missing('asyncua', 'opcua', 'opcua')}",
+    ]
 
 
 def test_check_missing_file(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -82,3 +83,44 @@ async def test_failures_are_logged_when_they_start_change_and_end(
     first = caplog.records[0].exc_info
     assert first is not None
     assert isinstance(first[1], OSError)
+
+
+class Starting:
+    """An output whose ``start`` waits for ``wait_for`` (if any), then sets ``started``."""
+
+    def __init__(self, name: str, wait_for: asyncio.Event | None = None) -> None:
+        self.name = name
+        self.wait_for = wait_for
+        self.started = asyncio.Event()
+
+    async def start(self) -> None:
+        if self.wait_for is not None:
+            await self.wait_for.wait()
+        self.started.set()
+
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+class Refusing(Starting):
+    async def start(self) -> None:
+        raise OSError("address in use")
+
+
+async def test_outputs_start_concurrently_and_a_failed_start_turns_off_only_that_output(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    last = Starting("last")
+    first = Starting("first", wait_for=last.started)  # started one after another: never ends
+    fanout = Fanout([first, Refusing("broken"), last])
+    async with asyncio.timeout(10):
+        await fanout.start()
+    assert first.started.is_set() and last.started.is_set()
+    assert fanout.failed == {"broken": "address in use"}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        "output broken did not start: address in use"
+    ]
+    await fanout.aclose()

@@ -88,8 +88,11 @@ def test_every_field_and_relative_paths(tmp_path: Path) -> None:
 def test_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     config = MqttConfig(url="mqtt://h", username="u", password_env="OBISGATE_MQTT_PW")
     monkeypatch.delenv("OBISGATE_MQTT_PW", raising=False)
-    with pytest.raises(ConfigError, match="password_env is not set"):
+    with pytest.raises(ConfigError) as unset:
         config.resolve_password()
+    assert str(unset.value) == (
+        "[mqtt] the variable named in password_env (OBISGATE_MQTT_PW) is not set"
+    )
     monkeypatch.setenv("OBISGATE_MQTT_PW", "hunter2")
     secret = config.resolve_password()
     assert secret is not None

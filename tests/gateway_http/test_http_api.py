@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -201,17 +202,46 @@ async def test_history_of_one_signal_over_a_range(
         ("device=m1&signal=energy&limit=0", 400, "limit"),
         ("device=m1&signal=energy&limit=lots", 400, "limit"),
         ("device=m1&signal=energy&limit=10001", 400, "1 to 10000"),
+        ("device=m1&signal=energy&limit=%C2%B2", 400, "digits 0-9"),  # "²".isdigit()
+        ("device=m1&signal=energy&limit=%D9%A3", 400, "digits 0-9"),  # Arabic-Indic 3
+        ("device=m1&signal=energy&limit=" + "9" * 5000, 400, "limit"),
+        ("device=m1&signal=energy&limit=-5", 400, "limit"),
         ("device=m1&signal=serial", 404, "no history of m1/serial"),
         ("device=zz&signal=energy", 404, "no history of zz/energy"),
     ],
 )
 async def test_bad_history_requests_get_a_clear_error(
-    tmp_path: Path, client: aiohttp.ClientSession, query: str, status_code: int, fragment: str
+    tmp_path: Path,
+    client: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
+    query: str,
+    status_code: int,
+    fragment: str,
 ) -> None:
     context = OutputContext(history_path=history_file(tmp_path))
+    caplog.set_level(logging.DEBUG)
     async with serving(two_meters(tmp_path), context) as output:
         body = await get_json(client, output.url + "api/history?" + query, status_code)
         assert fragment in body["error"]
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+
+
+async def test_an_unexpected_failure_is_a_500_and_one_log_line(
+    tmp_path: Path, client: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> dict[str, Any]:
+        raise ZeroDivisionError("division by zero")
+
+    caplog.set_level(logging.DEBUG)
+    async with serving(two_meters(tmp_path), OutputContext(stats=broken)) as output:
+        body = await get_json(client, output.url + "api/gateway", 500)
+        assert body == {"error": "internal error (logged by the gateway)"}
+        assert await get_json(client, output.url + "api/devices")  # still serving
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in errors] == [
+        "http: GET /api/gateway failed: ZeroDivisionError: division by zero"
+    ]
+    assert not any(r.exc_info for r in caplog.records)
 
 
 async def test_history_when_nothing_is_logged(
@@ -258,6 +288,28 @@ async def test_events_start_with_a_snapshot_then_one_batch_per_readout(
                 "quality": ["valid"],
             }
             assert "_status" not in [u["signal"] for u in batch["updates"]]
+
+
+async def test_event_streams_beyond_max_clients_get_503(
+    tmp_path: Path, client: aiohttp.ClientSession
+) -> None:
+    async with serving(two_meters(tmp_path, "max_clients = 2")) as output:
+        url = output.url + "api/events"
+        async with client.get(url) as first, client.get(url) as second:
+            for response in (first, second):
+                assert (await read_event(response.content))[0] == "snapshot"
+            async with client.get(url) as third:
+                assert third.status == 503
+                assert third.headers["Retry-After"] == "10"
+                assert (await third.json())["error"] == (
+                    "too many event streams: 2 clients are connected ([http] max_clients); "
+                    "try again later"
+                )
+            assert output.health()["sse_clients"] == 2
+        await output.publish(good_m1())  # writing, the server notices the closed streams
+        await until(lambda: output.streams == 0, "the streams to end")
+        async with client.get(url) as again:
+            assert again.status == 200
 
 
 async def test_a_client_that_falls_behind_is_cut_off_and_publishing_never_waits(

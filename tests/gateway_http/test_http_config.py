@@ -12,7 +12,8 @@ from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, load_config
 from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.gateway.outputs.http import create
-from obisgate.gateway.outputs.http_config import HttpConfig, is_loopback, split_listen
+from obisgate.gateway.outputs.http_config import HttpConfig
+from obisgate.gateway.outputs.listen import is_loopback, split_listen
 from tests.gateway_http.support import write_config
 
 DEVICE = """\

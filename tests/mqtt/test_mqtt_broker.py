@@ -200,6 +200,10 @@ async def test_outage_loses_no_reading(tmp_path: Path, caplog: pytest.LogCapture
     assert len(lost) == 1
     assert lost[0].startswith(f"mqtt: connection to mqtt://127.0.0.1:{broker.port} lost (")
     assert lost[0].endswith("); readouts wait in the outbox")
+    again = [r for r in caplog.records if "connected again" in r.getMessage()]
+    assert [(r.levelno, r.getMessage().split(" (")[0]) for r in again] == [
+        (logging.WARNING, f"mqtt: connected again to mqtt://127.0.0.1:{broker.port}")
+    ]
     assert outbox_path(config.storage.path, "mqtt").exists()
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from obisgate import ConfigError
 from obisgate.gateway.config import load_config
+from obisgate.gateway.outputs.base import Fanout
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
 from obisgate.gateway.outputs.mqtt import MqttOutput
 from obisgate.gateway.quality import Quality
@@ -82,6 +83,28 @@ async def test_credentials(
         assert len(lines) == 1
         assert "\n" not in lines[0]
         assert "not authorized" in lines[0].lower()
+
+
+async def test_an_unset_password_variable_is_a_failed_start_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("OBISGATE_MQTT_PW_UNSET", raising=False)
+    section = mqtt_section(
+        free_port(), 'username = "gw"', 'password_env = "OBISGATE_MQTT_PW_UNSET"'
+    )
+    path = gateway_config(tmp_path, free_port(), PROFILE.address, section)
+    context = OutputContext()
+    (output,) = network_outputs(load_config(path), context)
+    fanout = Fanout([output])
+    await fanout.start()
+    await fanout.aclose()
+    reason = "[mqtt] the variable named in password_env (OBISGATE_MQTT_PW_UNSET) is not set"
+    assert fanout.failed == {"mqtt": reason}
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
+        f"output mqtt did not start: {reason}"
+    ]
+    health = context.health["mqtt"]()
+    assert (health["connected"], health["last_error"]) == (False, reason)
 
 
 def make_ca(folder: Path, name: str) -> tuple[Path, Path]:

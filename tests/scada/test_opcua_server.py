@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import socket
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from obisgate.gateway.outputs.opcua import NAMESPACE
+from obisgate.errors import TransportError
+from obisgate.gateway.config import GatewayConfig, load_config
+from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.opcua import NAMESPACE, OpcUaOutput, create
 from obisgate.gateway.outputs.opcua_map import STATUS
 from obisgate.simulator import get_profile, serve_tcp
 from tests.scada.running import meter, running_gateway, signal, until
@@ -63,3 +69,49 @@ async def test_client_reads_values_and_status_codes(tmp_path: Path) -> None:
                 await until(volts_good, latest)
     finally:
         await sim.aclose()
+
+
+def opcua_config(tmp_path: Path, listen: str) -> GatewayConfig:
+    path = tmp_path / "gateway.toml"
+    path.write_text(
+        f'[opcua]\nlisten = "{listen}"\n'
+        + meter("m", 1, "71234567")
+        + signal("m", "volts", "32.7.0", "FLOAT"),
+        encoding="utf-8",
+    )
+    return load_config(path)
+
+
+async def test_start_logs_nothing_of_asyncua_at_default_verbosity(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    output = create(opcua_config(tmp_path, "127.0.0.1:0"), OutputContext())
+    assert isinstance(output, OpcUaOutput)
+    await output.start()
+    try:
+        assert output.port not in (None, 0)
+    finally:
+        await output.aclose()
+    assert [r.getMessage() for r in caplog.records] == []
+
+
+async def test_port_in_use_is_one_line_and_the_server_is_cleaned_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        output = create(opcua_config(tmp_path, f"127.0.0.1:{port}"), OutputContext())
+        assert isinstance(output, OpcUaOutput)
+        tasks_before = asyncio.all_tasks()
+        with pytest.raises(TransportError) as caught:
+            await output.start()
+    assert str(caught.value) == f"opcua cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert [r.getMessage() for r in caplog.records] == []  # no asyncua traceback, no warnings
+    assert output.health()["listening"] is False
+    leftover = {t for t in asyncio.all_tasks() - tasks_before if not t.done()}
+    assert leftover == set()  # server.stop() ended asyncua's background tasks
+    await output.aclose()

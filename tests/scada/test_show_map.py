@@ -11,12 +11,12 @@ from obisgate.cli import main
 MAP = Path(__file__).parent / "map.toml"
 
 
-def test_show_map_prints_both_tables() -> None:
+def test_show_map_prints_every_table() -> None:
     result = CliRunner().invoke(main, ["check", "--show-map", str(MAP)])
     assert result.exit_code == 0, result.output
-    lines = result.output.splitlines()
+    lines = result.stdout.splitlines()
     assert lines[0] == "ok: 1 devices, 3 signals"
-    assert lines[2].startswith("Modbus TCP 0.0.0.0:502, unit 1, word order big")
+    assert lines[2].startswith("Modbus TCP 0.0.0.0:5020, unit 1, word order big")
     assert lines[3].split() == [
         "address",
         "registers",
@@ -37,11 +37,38 @@ def test_show_map_prints_both_tables() -> None:
         ["1002", "M_ME_NC_1", "1", "feeder1", "error_code", "general"],
         ["2001", "M_IT_TB_1", "1000", "feeder1", "energy_import", "kWh", "counter"],
     ]
+    assert lines[14].startswith("OPC UA opc.tcp://0.0.0.0:4840/obisgate/, namespace urn:obisgate")
+    assert [line.split() for line in lines[15:]] == [
+        ["identifier", "type", "device", "signal", "unit"],
+        ["feeder1.energy_import", "Double", "feeder1", "energy_import", "kWh"],
+        ["feeder1.voltage_l1", "Double", "feeder1", "voltage_l1", "V"],
+        ["feeder1.error_code", "Double", "feeder1", "error_code"],
+        ["feeder1._status", "String", "feeder1", "_status"],
+    ]
+
+
+def test_servers_without_authentication_on_the_network_are_warned(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["check", str(MAP)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "obisgate: warning: [modbus] listen = '0.0.0.0:5020' is reachable from other machines "
+        "and Modbus TCP has no authentication: any client that reaches it reads every value; "
+        "keep it on a trusted network",
+        "obisgate: warning: [opcua] listen = '0.0.0.0:4840' is reachable from other machines "
+        "and the OPC UA endpoint has no security (anonymous, unencrypted); keep it on a "
+        "trusted network",
+    ]
+    loopback = MAP.read_text().replace("0.0.0.0:5020", "127.0.0.1:5020")
+    loopback = loopback.replace("0.0.0.0:4840", "127.0.0.1:4840")
+    path = tmp_path / "loopback.toml"
+    path.write_text(loopback, encoding="utf-8")
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert (result.exit_code, result.stderr) == (0, "")
 
 
 def test_without_show_map_no_table(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", str(MAP)])
-    assert result.output == "ok: 1 devices, 3 signals\n"
+    assert result.stdout == "ok: 1 devices, 3 signals\n"
 
 
 def test_columns_without_a_section_are_shown_as_off(tmp_path: Path) -> None:

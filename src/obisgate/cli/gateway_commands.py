@@ -21,6 +21,7 @@ from obisgate.cli.main import main
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, GatewayConfig, load_config
 from obisgate.gateway.history import HistoryRow, HistoryStore
+from obisgate.gateway.outputs.factory import exposure_warnings, missing_extras
 
 __all__ = ["check", "history", "main"]
 
@@ -31,7 +32,7 @@ def _print_problems(error: ConfigFileError) -> None:
 
 
 def _print_warnings(config: GatewayConfig) -> None:
-    for warning in config.warnings:
+    for warning in [*config.warnings, *exposure_warnings(config)]:
         click.echo(f"obisgate: warning: {warning}", err=True)
 
 
@@ -40,7 +41,7 @@ def _print_warnings(config: GatewayConfig) -> None:
 @click.option(
     "--show-map",
     is_flag=True,
-    help="Also print the Modbus register map and the IEC 104 IOA map.",
+    help="Also print the Modbus register map, the IEC 104 IOA map and the OPC UA variables.",
 )
 def check(config: Path, show_map: bool) -> None:
     """Validate the gateway configuration CONFIG without polling anything.
@@ -48,13 +49,14 @@ def check(config: Path, show_map: bool) -> None:
     CONFIG is a TOML file, an Excel workbook (.xlsx), one file of a
     *devices*.csv / *signals*.csv pair, or a directory holding devices.csv and
     signals.csv. Prints the warnings and "ok: N devices, M signals", or every
-    problem, one per line, on stderr (exit status 1). With --show-map, the
+    problem, one per line, on stderr (exit status 1); a configured output whose
+    optional extra is not installed is a problem too. With --show-map, the
     SCADA maps follow on stdout (a table to copy into the master).
 
     \b
     Example:
       obisgate check site.toml
-      obisgate check site.toml --show-map    # the Modbus register and IEC 104 IOA maps
+      obisgate check site.toml --show-map    # Modbus registers, IEC 104 IOAs, OPC UA nodes
     """
     try:
         loaded = load_config(config)
@@ -66,12 +68,20 @@ def check(config: Path, show_map: bool) -> None:
         )
         sys.exit(1)
     _print_warnings(loaded)
+    if missing := missing_extras(loaded):
+        for problem in missing:
+            click.echo(f"{config}: {problem}", err=True)
+        count = len(missing)
+        click.echo(
+            f"obisgate: error: {count} problem{'s' if count != 1 else ''} in {config}", err=True
+        )
+        sys.exit(1)
     click.echo(f"ok: {len(loaded.devices)} devices, {len(loaded.signals)} signals")
     if show_map:
         from obisgate.cli.scada_map import scada_map  # noqa: PLC0415 - only for --show-map
 
         text = scada_map(loaded)
-        click.echo(f"\n{text}" if text else "no signal is mapped to Modbus or IEC 104")
+        click.echo(f"\n{text}" if text else "no signal is mapped to Modbus, IEC 104 or OPC UA")
 
 
 def _parse_time(

@@ -30,7 +30,7 @@ from obisgate.gateway.config_cells import DeviceAlias
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
-from obisgate.gateway.outputs.http_config import split_listen
+from obisgate.gateway.outputs.listen import split_listen
 from obisgate.gateway.outputs.table import TableLogHandler
 from obisgate.gateway.shard import Shard, select_plans, shard_path
 from obisgate.gateway.shard_config import shard_config
@@ -100,6 +100,8 @@ async def run_gateway(
 ) -> Gateway:
     """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly.
 
+    ``duration_s`` counts from when polling starts, after the outputs have started.
+
     With ``shard``, only the devices of the lines that shard owns are polled.
     """
     plans = select_plans(plans_from_config(config), shard)
@@ -121,12 +123,17 @@ async def run_gateway(
             handled.append(sig)
         except (ValueError, RuntimeError, NotImplementedError):
             pass  # not the main thread, or a platform without it: Ctrl-C still cancels
-    timer = loop.call_later(duration_s, stop.set) if duration_s else None
+    timers: list[asyncio.TimerHandle] = []
+
+    def start_timer() -> None:
+        if duration_s:
+            timers.append(loop.call_later(duration_s, stop.set))
+
     try:
         with _logs_into_live_table(outputs):
-            await gateway.run(stop)
+            await gateway.run(stop, polling=start_timer)
     finally:
-        if timer:
+        for timer in timers:
             timer.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
@@ -182,7 +189,7 @@ def _load(path: str) -> GatewayConfig:
     "--duration",
     type=Bounded(0, unit="s", integer=False, above_low=True),
     default=None,
-    help="Stop after this many seconds [run until Ctrl-C or SIGTERM].",
+    help="Stop after this many seconds of polling (after the outputs started) [until Ctrl-C].",
 )
 @click.option(
     "--stats",
@@ -259,7 +266,7 @@ def run(
         try:
             outputs = build_outputs(cfg, fmt, db, context, title=f"obisgate run {config}")
         except ConfigError as exc:
-            fail(str(exc), 2)
+            fail(str(exc).replace("\n", "\n  "), 2)  # e.g. every missing extra, one a line
         return await run_gateway(cfg, outputs, duration_s=duration, context=context, shard=shard)
 
     gateway = run_async(go)

@@ -1,9 +1,10 @@
 """The register / IOA map that ``obisgate check --show-map CONFIG`` prints for a SCADA engineer.
 
-Two plain-text tables (columns separated by two or more blanks), one per
-protocol, listing the served signals (enabled signals of enabled devices) in
-address order. A protocol whose section is absent is still listed when
-signals carry its columns, marked "(output off)".
+Plain-text tables (columns separated by two or more blanks), one per protocol,
+listing the served signals (enabled signals of enabled devices) in address
+order. A protocol whose section is absent is still listed when signals carry
+its columns, marked "(output off)". OPC UA (no per-signal columns: every
+served signal is a variable) is listed when ``[opcua]`` is present.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ from collections.abc import Sequence
 
 from obisgate.gateway.config import GatewayConfig
 from obisgate.gateway.outputs.iec104_map import COUNTER_TYPES, points_from_signals
+from obisgate.gateway.outputs.listen import split_listen
 from obisgate.gateway.outputs.modbus_config import ModbusConfig
 from obisgate.gateway.outputs.modbus_map import slots_from_signals
+from obisgate.gateway.outputs.opcua import ENDPOINT_PATH, NAMESPACE
+from obisgate.gateway.outputs.opcua_map import variant_kind
+from obisgate.gateway.updates import STATUS_SIGNAL
 
 __all__ = ["scada_map"]
 
@@ -35,8 +40,31 @@ def _scale(scale: float) -> str:
     return f"{scale:g}"
 
 
+def _opcua_lines(config: GatewayConfig) -> list[str]:
+    if config.opcua is None:
+        return []
+    host, port = split_listen(config.opcua.listen)
+    shown = f"[{host}]" if ":" in host else host
+    lines = [
+        f"OPC UA opc.tcp://{shown}:{port}{ENDPOINT_PATH}, namespace {NAMESPACE}: node id "
+        f"ns=<index of {NAMESPACE}>;s=DEVICE.SIGNAL, read-only, no security"
+    ]
+    rows: list[tuple[str, ...]] = []
+    for device in config.enabled_devices:
+        alias = device.device_alias
+        rows += [
+            (f"{alias}.{s.signal_alias}", variant_kind(s.number_type), alias, s.signal_alias,
+             s.unit or "")
+            for s in config.signals_for(alias)
+        ]  # fmt: skip
+        rows.append((f"{alias}.{STATUS_SIGNAL}", "String", alias, STATUS_SIGNAL, ""))
+    header = ("identifier", "type", "device", "signal", "unit")
+    return lines + (_table(header, rows) if rows else ["(no enabled device)"])
+
+
 def scada_map(config: GatewayConfig) -> str:
-    """The Modbus register map and the IEC 104 IOA map as text (empty when neither is used)."""
+    """The Modbus register map, the IEC 104 IOA map and the OPC UA variables as text
+    (empty when none is used)."""
     signals = _served(config)
     lines: list[str] = []
     slots = slots_from_signals(signals)
@@ -89,4 +117,6 @@ def scada_map(config: GatewayConfig) -> str:
         ]
         header = ("ioa", "type", "scale", "device", "signal", "unit", "interrogation")
         lines += _table(header, rows) if rows else ["(no signal has an ioa)"]
+    if opcua := _opcua_lines(config):
+        lines += ["", *opcua] if lines else opcua
     return "\n".join(lines)

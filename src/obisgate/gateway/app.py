@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from obisgate.gateway.connections import KeptConnections
@@ -60,8 +60,16 @@ class Gateway:
         count = len(self.states)
         return {s.plan.alias: s.plan.scan_rate_s * i / count for i, s in enumerate(self.states)}
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Poll until ``stop`` is set (or the task is cancelled), then shut down.
+    async def run(
+        self,
+        stop: asyncio.Event | None = None,
+        *,
+        polling: Callable[[], object] | None = None,
+    ) -> None:
+        """Start the outputs, poll until ``stop`` is set (or the task is cancelled), shut down.
+
+        ``polling`` is called once, when the outputs have started and polling
+        begins (e.g. to start a ``--duration`` timer from there).
 
         Shutdown abandons exchanges in progress (their ports are closed),
         delivers every queued update and closes the outputs.
@@ -72,6 +80,8 @@ class Gateway:
         """
         stop = stop or asyncio.Event()
         await self.fanout.start()
+        if polling is not None:
+            polling()
         offsets = self._offsets()
         tasks = [
             asyncio.create_task(

@@ -146,7 +146,8 @@ the ``web`` extra; see :mod:`obisgate.gateway.outputs.http_server`):
 free one), ``token_env`` [none] (name of the environment variable holding the
 bearer token every request but ``/healthz`` must carry; read at start, never
 shown), ``allow_anonymous`` [0], ``history_limit`` [10000] (most rows in one
-``/api/history`` answer, 1-1000000). A ``listen`` address that is not loopback
+``/api/history`` answer, 1-1000000), ``max_clients`` [100] (most ``/api/events``
+streams at once, 1-10000; one more is answered 503). A ``listen`` address that is not loopback
 (127.0.0.0/8, ``::1``, ``localhost``) needs ``token_env`` or ``allow_anonymous = 1``.
 """
 

@@ -25,7 +25,8 @@ class Output(Protocol):
     """A destination for signal updates.
 
     An output may also define ``async def start(self) -> None`` (open a server,
-    connect a client): :meth:`Fanout.start` awaits it before the first poll. An
+    connect a client): :meth:`Fanout.start` awaits it (concurrently with the other
+    outputs' starts) before the first poll. An
     exception from ``start`` is logged in one line and turns that output off;
     polling and the other outputs go on.
     """
@@ -62,24 +63,28 @@ class Fanout:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Start every output that has a ``start`` method, then one delivery task each.
+        """Start every output that has a ``start`` method, all at once, then one delivery task each.
 
-        An output whose ``start`` fails is logged once and left out: its
-        batches are discarded (not counted as dropped) and it is still closed.
+        The starts run concurrently (a slow one, e.g. an OPC UA server, does not
+        delay the others); this returns when every start has ended. An output
+        whose ``start`` fails is logged in one line and left out: its batches are
+        discarded (not counted as dropped) and it is still closed.
         """
-        for output in self.outputs:
-            start = getattr(output, "start", None)
-            if start is None:
-                continue
-            try:
-                await start()
-            except Exception as exc:
-                _LOGGER.error("output %s did not start: %s", output.name, exc)  # noqa: TRY400
-                self.failed[output.name] = str(exc)
+        await asyncio.gather(*(self._start_one(o) for o in self.outputs))
         self._tasks = [
             asyncio.create_task(self._deliver(o, q), name=f"output-{o.name}")
             for o, q in zip(self.outputs, self._queues, strict=True)
         ]
+
+    async def _start_one(self, output: Output) -> None:
+        start = getattr(output, "start", None)
+        if start is None:
+            return
+        try:
+            await start()
+        except Exception as exc:
+            _LOGGER.error("output %s did not start: %s", output.name, exc)  # noqa: TRY400
+            self.failed[output.name] = str(exc)
 
     def publish(self, updates: Sequence[SignalUpdate]) -> None:
         """Queue a batch for every output; never blocks."""

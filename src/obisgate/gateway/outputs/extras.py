@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from types import ModuleType
 
 from obisgate.errors import ConfigError
 
-__all__ = ["require_extra"]
+__all__ = ["SECTION_EXTRAS", "missing_extra", "require_extra"]
+
+#: Output section -> the ``(module, extra)`` pairs its output imports.
+SECTION_EXTRAS: dict[str, tuple[tuple[str, str], ...]] = {
+    "mqtt": (("aiomqtt", "mqtt"),),
+    "http": (("aiohttp", "web"), ("prometheus_client", "web")),
+    "modbus": (("pymodbus", "modbus"),),
+    "iec104": (("c104", "iec104"),),
+    "opcua": (("asyncua", "opcua"),),
+}
+
+
+def _message(module: str, extra: str, section: str) -> str:
+    return (
+        f"[{section}] needs the optional extra obisgate[{extra}] "
+        f"({module} is not installed): pip install 'obisgate[{extra}]'"
+    )
 
 
 def require_extra(module: str, extra: str, section: str) -> ModuleType:
@@ -20,7 +38,22 @@ def require_extra(module: str, extra: str, section: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ConfigError(
-            f"[{section}] needs the optional extra obisgate[{extra}] "
-            f"({module} is not installed): pip install 'obisgate[{extra}]'"
-        ) from None
+        raise ConfigError(_message(module, extra, section)) from None
+
+
+def _installed(module: str) -> bool:
+    if module in sys.modules:
+        return sys.modules[module] is not None  # None: import blocked
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_extra(section: str) -> str | None:
+    """The one-line problem of ``[section]`` when its output's extra is not installed,
+    else ``None``; the modules are looked up, not imported (cheap, for ``check``)."""
+    for module, extra in SECTION_EXTRAS.get(section, ()):
+        if not _installed(module):
+            return _message(module, extra, section)
+    return None

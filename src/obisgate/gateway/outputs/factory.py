@@ -14,12 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.base import Output
+from obisgate.gateway.outputs.extras import missing_extra
+from obisgate.gateway.outputs.listen import unauthenticated_warning
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
 
-__all__ = ["OutputContext", "network_outputs"]
+__all__ = ["OutputContext", "exposure_warnings", "missing_extras", "network_outputs"]
 
 #: Section name -> module that creates its output.
 _MODULES = {
@@ -58,13 +61,32 @@ class OutputContext:
     shard: str | None = None
 
 
+def missing_extras(config: GatewayConfig) -> list[str]:
+    """One line for every present section whose optional extra is not installed."""
+    found = (missing_extra(name) for name in _MODULES if getattr(config, name) is not None)
+    return [problem for problem in found if problem is not None]
+
+
+def exposure_warnings(config: GatewayConfig) -> list[str]:
+    """One line for every server without authentication that listens beyond this machine
+    (the outputs log the same line when they start)."""
+    found = (
+        unauthenticated_warning(name, section.listen)
+        for name in ("modbus", "opcua")
+        if (section := getattr(config, name)) is not None
+    )
+    return [warning for warning in found if warning is not None]
+
+
 def network_outputs(config: GatewayConfig, context: OutputContext) -> list[Output]:
     """The outputs of every present section, in section order.
 
     Raises:
-        ConfigError: an output's optional extra is missing, or its section
-            cannot be used (one line each).
+        ConfigError: outputs' optional extras are missing (every one, one line
+            each), or a section cannot be used.
     """
+    if missing := missing_extras(config):
+        raise ConfigError("\n".join(missing))
     outputs: list[Output] = []
     for name, module in _MODULES.items():
         if getattr(config, name) is None:

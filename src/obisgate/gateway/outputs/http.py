@@ -59,6 +59,7 @@ def create(config: GatewayConfig, context: OutputContext) -> Output:
         context,
         token=section.token(),
         history_limit=section.history_limit,
+        max_clients=section.max_clients,
     )
     context.health[output.name] = output.health
     return output

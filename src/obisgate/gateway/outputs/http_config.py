@@ -9,60 +9,16 @@ the output is built, never stored in the configuration, and never shown.
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
 
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
+from obisgate.gateway.outputs.listen import Listen, is_loopback, split_listen
 
-__all__ = ["HttpConfig", "is_loopback", "split_listen"]
-
-_LISTEN = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]+)):(?P<port>\d{1,5})")
-
-
-def split_listen(text: str) -> tuple[str, int]:
-    """``HOST:PORT`` (IPv6 in brackets) as ``(host, port)``.
-
-    Raises:
-        ValueError: not of that form, or a port above 65535; the message says what is allowed.
-    """
-    match = _LISTEN.fullmatch(text.strip())
-    port = int(match.group("port")) if match else -1
-    v6 = match.group("v6") if match else None
-    if match is None or port > 65535 or (v6 is not None and not _is_ipv6(v6)):
-        raise ValueError(
-            "allowed: HOST:PORT, e.g. 127.0.0.1:8080, [::1]:8080 or 0.0.0.0:8080 "
-            "(port 0 picks a free one)"
-        )
-    return v6 or match.group("host"), port
-
-
-def _is_ipv6(text: str) -> bool:
-    try:
-        ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _listen(value: object) -> str:
-    text = cells.as_text(value)
-    split_listen(text)
-    return text.strip()
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, ``localhost``)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+__all__ = ["HttpConfig"]
 
 
 class HttpConfig(BaseModel):
@@ -74,6 +30,8 @@ class HttpConfig(BaseModel):
             that every request but ``/healthz`` must carry; none = no token.
         allow_anonymous: allow a non-loopback ``listen`` without a token.
         history_limit: most rows one ``/api/history`` answer holds (the newest).
+        max_clients: most ``/api/events`` streams served at once; one more is
+            answered 503.
 
     Raises:
         pydantic.ValidationError: (on construction) a bad field, or a
@@ -82,10 +40,11 @@ class HttpConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    listen: Annotated[str, BeforeValidator(_listen)] = "127.0.0.1:8080"
+    listen: Listen = "127.0.0.1:8080"
     token_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = None
     allow_anonymous: cells.Switch = False
     history_limit: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = 10_000
+    max_clients: Annotated[int, BeforeValidator(cells.int_range(1, 10_000, " clients"))] = 100
 
     @model_validator(mode="after")
     def _anonymous_only_on_loopback(self) -> HttpConfig:

@@ -68,12 +68,24 @@ def _time(name: str, text: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _count(name: str, text: str, most: int) -> int:
+    """``text`` as a whole number 1..``most``: ASCII digits only (``int`` would take "²" or "٣")."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+        raise HistoryRequestError(f"{name}={text!r}: allowed 1 to {most} (digits 0-9)")
+    number = int(digits)
+    if not 1 <= number <= most:
+        raise HistoryRequestError(f"{name}={text!r}: allowed 1 to {most}")
+    return number
+
+
 def history_request(query: Mapping[str, str], max_rows: int) -> HistoryRequest:
     """Check the query parameters ``device``, ``signal``, ``from``, ``to``, ``limit``.
 
     Raises:
         HistoryRequestError: (400) a missing device or signal, a time that is not
-            ISO 8601, ``from`` not before ``to``, a limit that is not 1..``max_rows``.
+            ISO 8601, ``from`` not before ``to``, a limit that is not 1..``max_rows``
+            written in ASCII digits.
     """
     device, signal = query.get("device", "").strip(), query.get("signal", "").strip()
     if not device or not signal:
@@ -83,9 +95,7 @@ def history_request(query: Mapping[str, str], max_rows: int) -> HistoryRequest:
         raise HistoryRequestError("from must be before to")
     limit = max_rows
     if (text := query.get("limit")) is not None:
-        if not text.strip().isdigit() or not 1 <= int(text) <= max_rows:
-            raise HistoryRequestError(f"limit={text!r}: allowed 1 to {max_rows}")
-        limit = int(text)
+        limit = _count("limit", text, max_rows)
     return HistoryRequest(device, signal, start, end, limit)
 
 

@@ -10,7 +10,8 @@ Endpoints, all ``GET`` (nothing over HTTP writes anything):
 * ``/api/signals[?device=]``: the latest update of every signal (the JSON-lines objects).
 * ``/api/history?device=&signal=[&from=][&to=][&limit=]``: one signal's stored values.
 * ``/api/events``: server-sent events: a ``snapshot`` first, then one ``batch``
-  per readout (``{"devices": [...], "updates": [...]}``). A client that falls a
+  per readout (``{"devices": [...], "updates": [...]}``). At most
+  ``max_clients`` streams at once; one more is answered 503. A client that falls a
   whole queue behind, or takes no data for :attr:`HttpOutput.write_timeout_s`,
   is disconnected (an ``EventSource`` reconnects and starts from a new snapshot).
 * ``/api/gateway``: the gateway's counters and every output's own state.
@@ -120,6 +121,7 @@ class HttpOutput:
         context: the gateway's counters, the outputs' health, the history file.
         token: the bearer token every request but ``/healthz`` must carry, or ``None``.
         history_limit: most rows in one ``/api/history`` answer.
+        max_clients: most ``/api/events`` streams at once (more: 503).
         announce: where ``web view on http://HOST:PORT/`` goes on start (stderr).
     """
 
@@ -134,6 +136,7 @@ class HttpOutput:
         *,
         token: SecretStr | None = None,
         history_limit: int = 10_000,
+        max_clients: int = 100,
         announce: Callable[[str], None] | None = None,
     ) -> None:
         self.host = host
@@ -143,6 +146,7 @@ class HttpOutput:
         self._token = token
         self._history = HistoryReader(context.history_path)
         self._history_limit = history_limit
+        self.max_clients = max_clients
         self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="obisgate-http-metrics")
         self.announce: Callable[[str], None] = announce or _to_stderr
         self._runner: web.AppRunner | None = None
@@ -203,7 +207,7 @@ class HttpOutput:
     # -- the application ------------------------------------------------------
 
     def _app(self) -> web.Application:
-        app = web.Application(middlewares=[self._headers, self._authorize])
+        app = web.Application(middlewares=[self._headers, self._contain, self._authorize])
         app.add_routes(
             [
                 web.get("/", self._page),
@@ -226,6 +230,24 @@ class HttpOutput:
         if not response.prepared:  # an event stream sent its headers already
             response.headers.update(_SECURITY_HEADERS)
         return response
+
+    @staticmethod
+    @web.middleware
+    async def _contain(request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Turn an unexpected exception into a 500 answer and one log line (no traceback).
+
+        Bad input is answered by the handlers themselves (400/404); this is the
+        last line of defence, so that no request can make aiohttp log a traceback.
+        """
+        try:
+            return await handler(request)
+        except (web.HTTPException, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            _LOGGER.error(  # noqa: TRY400 - one line by design
+                "http: GET %s failed: %s: %s", request.path, type(exc).__name__, exc
+            )
+            return _error("internal error (logged by the gateway)", 500)
 
     @web.middleware
     async def _authorize(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -284,6 +306,14 @@ class HttpOutput:
         return response
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
+        if self.streams >= self.max_clients:
+            refused = _error(
+                f"too many event streams: {self.max_clients} clients are connected "
+                "([http] max_clients); try again later",
+                503,
+            )
+            refused.headers["Retry-After"] = "10"
+            return refused
         sub, snapshot = self.state.subscribe()
         response = web.StreamResponse(
             headers={

@@ -13,6 +13,8 @@ time tag) is decided in :mod:`obisgate.gateway.outputs.iec104_map`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import socket
 import sys
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from obisgate.errors import ConfigError
+from obisgate.errors import ConfigError, TransportError
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.iec104_map import (
@@ -31,7 +33,7 @@ from obisgate.gateway.outputs.iec104_map import (
     points_from_signals,
     single,
 )
-from obisgate.gateway.outputs.listen import split_listen
+from obisgate.gateway.outputs.listen import bind_failure, split_listen
 from obisgate.gateway.updates import SignalUpdate
 
 if TYPE_CHECKING:
@@ -106,8 +108,12 @@ class Iec104Output:
     async def start(self) -> None:
         """Listen on ``section.listen`` and print ``iec104 listening on HOST:PORT`` on stderr.
 
+        c104's blocking ``start``/``stop`` run in a worker thread; the server of
+        a failed attempt is stopped.
+
         Raises:
-            RuntimeError: the address cannot be bound (in use, not local).
+            TransportError: the address cannot be bound (in use, not local); one
+                line ``iec104 cannot listen on HOST:PORT: REASON``.
         """
         c104 = _c104()
         host, port = split_listen(self.section.listen)
@@ -116,10 +122,15 @@ class Iec104Output:
             chosen = port or _free_port(host)
             server = self._build(c104, host, chosen)
             try:
-                server.start()
-            except RuntimeError:
+                await asyncio.to_thread(server.start)
+            except RuntimeError as exc:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(server.stop)
                 if attempt + 1 == attempts:
-                    raise RuntimeError(f"iec104 cannot listen on {host}:{chosen}") from None
+                    reason = bind_failure(host, chosen, str(exc))
+                    raise TransportError(
+                        f"iec104 cannot listen on {host}:{chosen}: {reason}"
+                    ) from None
                 continue
             break
         self._server = server
@@ -256,7 +267,7 @@ class Iec104Output:
         """Close every connection and stop listening."""
         server, self._server = self._server, None
         if server is not None:
-            server.stop()
+            await asyncio.to_thread(server.stop)
 
 
 def _free_port(host: str) -> int:

@@ -1,30 +1,64 @@
-"""``listen = "HOST:PORT"`` of the servers that obisgate runs (Modbus TCP, IEC 104)."""
+"""``listen = "HOST:PORT"`` of the servers that obisgate runs (HTTP, Modbus TCP, IEC 104,
+OPC UA): the one parser of that field, whether a host is loopback, why a bind failed."""
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import socket
 from typing import Annotated
 
 from pydantic import BeforeValidator
 
-from obisgate.gateway.config_cells import as_text, host_name
+from obisgate.gateway.config_cells import as_text
 
-__all__ = ["Listen", "listen_address", "split_listen"]
+__all__ = [
+    "Listen",
+    "bind_failure",
+    "is_loopback",
+    "listen_address",
+    "split_listen",
+    "unauthenticated_warning",
+]
 
-_LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):(\d{1,5})")
+# ASCII only: "\d" would also take digits of other scripts.
+_LISTEN = re.compile(
+    r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9][A-Za-z0-9.-]{0,252})):(?P<port>[0-9]{1,5})"
+)
+_ALLOWED = (
+    "allowed: HOST:PORT, port 0-65535 (0: any free port), e.g. 127.0.0.1:8080, "
+    "[::1]:8080 or 0.0.0.0:8080"
+)
 
 
 def split_listen(text: str) -> tuple[str, int]:
     """``"127.0.0.1:502"`` -> ``("127.0.0.1", 502)``; ``"[::1]:502"`` -> ``("::1", 502)``.
 
     Raises:
-        ValueError: not ``HOST:PORT`` with a port 0-65535; the message says what is allowed.
+        ValueError: not ``HOST:PORT`` (an IPv6 address in brackets) with a port
+            0-65535; the message says what is allowed.
     """
     match = _LISTEN.fullmatch(text.strip())
-    if match is None or int(match.group(2)) > 65535:
-        raise ValueError("allowed: HOST:PORT, port 0-65535 (0: any free port), e.g. 127.0.0.1:502")
-    return host_name(match.group(1)), int(match.group(2))
+    if match is None or int(match.group("port")) > 65535:
+        raise ValueError(_ALLOWED)
+    v6 = match.group("v6")
+    if v6 is not None:
+        try:
+            ipaddress.IPv6Address(v6)
+        except ValueError:
+            raise ValueError(_ALLOWED) from None
+    return v6 or match.group("host"), int(match.group("port"))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine only (127.0.0.0/8, ::1, ``localhost``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def listen_address(value: object) -> str:
@@ -43,3 +77,43 @@ def listen_address(value: object) -> str:
 
 #: A ``HOST:PORT`` field.
 Listen = Annotated[str, BeforeValidator(listen_address)]
+
+
+def bind_failure(host: str, port: int, fallback: str) -> str:
+    """Why ``host``:``port`` cannot be listened on, e.g. ``"Address already in use"``.
+
+    For libraries that hide the ``OSError`` (pymodbus, c104): a socket is bound
+    once more to learn the reason. ``fallback`` is returned when that bind works
+    (the address was freed in between) or fails for no ``errno``.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        return str(exc.strerror or exc) or fallback
+    family = infos[0][0] if infos else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return os.strerror(exc.errno) if exc.errno else fallback
+    return fallback
+
+
+#: Servers without authentication -> what a client on the network can do.
+_NO_AUTHENTICATION = {
+    "modbus": "Modbus TCP has no authentication: any client that reaches it reads every value",
+    "opcua": "the OPC UA endpoint has no security (anonymous, unencrypted)",
+}
+
+
+def unauthenticated_warning(section: str, listen: str) -> str | None:
+    """The one-line warning for a server without authentication (``modbus``,
+    ``opcua``) listening on a non-loopback address, else ``None``."""
+    reason = _NO_AUTHENTICATION.get(section)
+    if reason is None or is_loopback(split_listen(listen)[0]):
+        return None
+    return (
+        f"[{section}] listen = {listen!r} is reachable from other machines and {reason}; "
+        "keep it on a trusted network"
+    )

@@ -13,15 +13,17 @@ respond" (``unit_id = 0`` answers every unit id).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from obisgate.errors import ConfigError
+from obisgate.errors import ConfigError, TransportError
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
-from obisgate.gateway.outputs.listen import split_listen
+from obisgate.gateway.outputs.library_logs import quiet_library
+from obisgate.gateway.outputs.listen import bind_failure, split_listen, unauthenticated_warning
 from obisgate.gateway.outputs.modbus_map import RegisterMap, slots_from_signals
 from obisgate.gateway.updates import SignalUpdate
 
@@ -80,9 +82,15 @@ class ModbusOutput:
         """Listen on ``section.listen`` and print ``modbus listening on HOST:PORT`` on stderr.
 
         Raises:
-            RuntimeError: the address cannot be bound (in use, not local).
+            TransportError: the address cannot be bound (in use, not local); one
+                line ``modbus cannot listen on HOST:PORT: REASON``.
         """
         require_extra("pymodbus", "modbus", "modbus")
+        # pymodbus warns "Failed to start server ..." before raising; the one
+        # line below says it (unless -vv).
+        quiet_library(
+            "pymodbus", logging.WARNING, {"pymodbus.logging": ("Failed to start server",)}
+        )
         from pymodbus.pdu.bit_message import (  # noqa: PLC0415 - optional extra
             ReadCoilsRequest,
             ReadDiscreteInputsRequest,
@@ -125,8 +133,16 @@ class ModbusOutput:
             )
         ]
         server = ModbusTcpServer(devices, address=(host, port), custom_pdu=refused)
-        await server.serve_forever(background=True)
+        try:
+            await server.serve_forever(background=True)
+        except RuntimeError:
+            with contextlib.suppress(Exception):
+                await server.shutdown()  # type: ignore[no-untyped-call]
+            reason = bind_failure(host, port, "cannot bind")
+            raise TransportError(f"modbus cannot listen on {host}:{port}: {reason}") from None
         self._server = server
+        if warning := unauthenticated_warning("modbus", self.section.listen):
+            _LOGGER.warning(warning)
         listener: Any = server.transport
         self.port = int(listener.sockets[0].getsockname()[1])
         shown = f"[{host}]" if ":" in host else host

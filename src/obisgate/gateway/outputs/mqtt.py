@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.ha_discovery import discovery_messages
 from obisgate.gateway.outputs.mqtt_devices import DeviceTracker
@@ -154,9 +155,19 @@ class MqttOutput:
     async def start(self) -> None:
         """Open the outbox and start the sender; never waits for the broker.
 
+        The password is read once here, so that an unset ``password_env``
+        variable or an unreadable ``password_file`` is a failed start (one line
+        naming it) instead of endless retries; it is read again at each connect.
+
         Raises:
-            ConfigError: the outbox cannot be opened.
+            ConfigError: the password cannot be read, or the outbox cannot be opened.
         """
+        try:
+            await self._io(self.section.resolve_password)
+        except ConfigError as exc:
+            self._state = "not started"
+            self._last_error = str(exc)
+            raise
         self._outbox = await self._io(
             partial(
                 Outbox,
@@ -267,6 +278,8 @@ class MqttOutput:
 
     _connected_once = False
     _secret: str | None = None
+    #: A connection failed since the last successful connect.
+    _outage = False
 
     def _failed(self, exc: BaseException) -> None:
         reason = self._reason(exc)
@@ -274,6 +287,7 @@ class MqttOutput:
         self._connected = False
         self._state = "disconnected"
         self._last_error = reason
+        self._outage = True
         url = self.section.url
         if was_connected:
             _LOGGER.warning(
@@ -339,11 +353,17 @@ class MqttOutput:
     async def _session(self) -> None:
         client = await self._client()
         async with client:
+            depth = 0 if self._outbox is None else self._outbox.depth
+            if self._outage:  # the recovery shows at the default log level, once
+                _LOGGER.warning(
+                    "mqtt: connected again to %s (%d messages waiting)", self.section.url, depth
+                )
+            else:
+                _LOGGER.info("mqtt: connected to %s (%d messages waiting)", self.section.url, depth)
             self._connected = self._connected_once = True
+            self._outage = False
             self._state = "connected"
             self._last_error = self._logged_error = None
-            depth = 0 if self._outbox is None else self._outbox.depth
-            _LOGGER.info("mqtt: connected to %s (%d messages waiting)", self.section.url, depth)
             try:
                 await client.publish(self._gateway_topic, ONLINE, qos=1, retain=True)
                 prefix = self.section.discovery_prefix

@@ -184,12 +184,14 @@ class MqttConfig(BaseModel):
 
         Raises:
             ConfigError: the variable is not set or the file cannot be read (the
-                message never contains the value).
+                message names the variable, never the value).
         """
         if self.password_env is not None:
             value = os.environ.get(self.password_env)
             if value is None:
-                raise ConfigError("[mqtt]: the variable named in password_env is not set")
+                raise ConfigError(
+                    f"[mqtt] the variable named in password_env ({self.password_env}) is not set"
+                )
             return SecretStr(value)
         if self.password_file is not None:
             try:

@@ -11,15 +11,18 @@ clients. The endpoint has no security (anonymous, unencrypted).
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from obisgate.errors import ConfigError
+from obisgate.errors import ConfigError, TransportError
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
-from obisgate.gateway.outputs.listen import split_listen
+from obisgate.gateway.outputs.library_logs import quiet_library
+from obisgate.gateway.outputs.listen import split_listen, unauthenticated_warning
 from obisgate.gateway.outputs.opcua_map import STATUS, status_name, variant_kind, variant_value
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
@@ -28,12 +31,13 @@ if TYPE_CHECKING:
     from obisgate.gateway.outputs.factory import OutputContext
     from obisgate.gateway.outputs.opcua_config import OpcUaConfig
 
-__all__ = ["NAMESPACE", "OpcUaOutput", "create"]
+__all__ = ["ENDPOINT_PATH", "NAMESPACE", "OpcUaOutput", "create"]
 
 _LOGGER = logging.getLogger(__name__)
 #: The namespace URI of obisgate's nodes.
 NAMESPACE = "urn:obisgate"
-_PATH = "/obisgate/"
+#: The path of the endpoint URL.
+ENDPOINT_PATH = "/obisgate/"
 
 
 def create(config: GatewayConfig, context: OutputContext) -> Output:
@@ -56,6 +60,25 @@ def create(config: GatewayConfig, context: OutputContext) -> Output:
     output = OpcUaOutput(section, variables)
     context.health[output.name] = output.health
     return output
+
+
+def quiet_opcua_logs() -> None:
+    """Unless ``-vv``: only asyncua's errors, without the known, expected records.
+
+    Dropped: the "no signing/encrypting policy" warnings (the endpoint has no
+    security by design) and asyncua's "error starting server" traceback
+    (obisgate reports a failed start in one line).
+    """
+    quiet_library(
+        "asyncua",
+        drop={
+            "asyncua.server.server": (
+                "error starting server",
+                "No signing policy available",
+                "No encrypting policy available",
+            )
+        },
+    )
 
 
 class OpcUaOutput:
@@ -82,21 +105,45 @@ class OpcUaOutput:
         """``opc.tcp://HOST:PORT/obisgate/`` with the real port (after :meth:`start`)."""
         host, port = split_listen(self.section.listen)
         shown = f"[{host}]" if ":" in host else host
-        return f"opc.tcp://{shown}:{self.port or port}{_PATH}"
+        return f"opc.tcp://{shown}:{self.port or port}{ENDPOINT_PATH}"
 
     async def start(self) -> None:
         """Build the address space, listen, and print ``opcua listening on opc.tcp://...``.
 
+        asyncua's own log records are quieted (see :func:`quiet_opcua_logs`);
+        a failed start stops what was set up.
+
         Raises:
-            OSError: the address cannot be bound.
+            TransportError: the address cannot be bound; one line
+                ``opcua cannot listen on HOST:PORT: REASON``.
         """
         asyncua = require_extra("asyncua", "opcua", "opcua")
-        ua = asyncua.ua
+        quiet_opcua_logs()
         host, port = split_listen(self.section.listen)
         server = asyncua.Server()
+        try:
+            await self._serve(server, asyncua.ua, host, port)
+        except BaseException as exc:
+            self._nodes.clear()
+            with contextlib.suppress(Exception):
+                await server.stop()
+            if isinstance(exc, OSError):
+                reason = os.strerror(exc.errno) if exc.errno else str(exc)
+                raise TransportError(f"opcua cannot listen on {host}:{port}: {reason}") from None
+            raise
+        self._server = server
+        if warning := unauthenticated_warning("opcua", self.section.listen):
+            _LOGGER.warning(warning)
+        # BinaryServer.port is the bound port (it replaces 0 by the real one).
+        self.port = int(server.bserver.port)
+        sys.stderr.write(f"opcua listening on {self.endpoint}\n")
+        sys.stderr.flush()
+
+    async def _serve(self, server: Any, ua: Any, host: str, port: int) -> None:
+        """Build the address space of ``server`` and listen on ``host``:``port``."""
         await server.init()
         shown = f"[{host}]" if ":" in host else host
-        server.set_endpoint(f"opc.tcp://{shown}:{port}{_PATH}")
+        server.set_endpoint(f"opc.tcp://{shown}:{port}{ENDPOINT_PATH}")
         server.set_server_name("obisgate")
         server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
         index = await server.register_namespace(NAMESPACE)
@@ -116,11 +163,7 @@ class OpcUaOutput:
                 )
                 self._nodes[(device, signal)] = (node, kind)
         await server.start()
-        self._server = server
         self.namespace_index = index
-        self.port = int(server.bserver._server.sockets[0].getsockname()[1])
-        sys.stderr.write(f"opcua listening on {self.endpoint}\n")
-        sys.stderr.flush()
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         """Write every variable of the batch with its value, StatusCode and SourceTimestamp."""
