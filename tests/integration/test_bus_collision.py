@@ -1,4 +1,4 @@
-"""Two meters answering at once on a shared pty bus: the garbage is never read as valid data."""
+"""Over a pty: line noise before STX and two meters answering at once are never read as valid data."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import sys
 
 import pytest
 
-from obisgate import ReadoutOptions, read_meter
-from obisgate.errors import ProtocolError
-from obisgate.simulator import get_profile, serve_pty
+from obisgate import ReadoutOptions, parse_readout, read_meter
+from obisgate.errors import ChecksumError, ProtocolError
+from obisgate.protocol.readout import BccStatus
+from obisgate.simulator import Faults, get_profile, serve_pty
 
 pytestmark = [pytest.mark.integration, pytest.mark.pty]
 
@@ -38,3 +39,21 @@ async def test_collision_is_a_non_zero_exit_in_the_cli() -> None:
     assert proc.returncode not in (0, None), out.decode("latin-1")
     assert b"BCC absent" not in out
     assert err.decode().count("\n") == 1  # one line, no traceback
+
+
+@pytest.mark.parametrize("name", ["mt174", "e350"])
+async def test_noise_before_stx_after_the_rate_switch_is_skipped_and_the_bcc_checked(
+    name: str,
+) -> None:
+    profile = get_profile(name)
+    async with await serve_pty([profile], faults=Faults(noise=True)) as sim:
+        result = await read_meter(sim.path, ReadoutOptions(address=profile.address))
+    assert result.readout.bcc is BccStatus.VALID
+    assert result.readout.datasets == parse_readout(profile.data_message()).datasets
+
+
+async def test_noise_before_stx_and_a_wrong_bcc_is_a_checksum_error() -> None:
+    profile = get_profile("mt174")
+    async with await serve_pty([profile], faults=Faults(noise=True, bad_bcc=True)) as sim:
+        with pytest.raises(ChecksumError):
+            await read_meter(sim.path, ReadoutOptions(address=profile.address))
