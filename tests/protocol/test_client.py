@@ -784,3 +784,24 @@ def test_whole_exchange_in_every_chunking() -> None:
         client, _ = run(None, [])
         actions, _ = feed(client, chunks)
         assert actions == [Sleep(0.3), Send(ACK_040), Drain(), SetBaud(4800)], name
+
+
+def test_noise_before_stx_is_skipped_and_the_bcc_checked() -> None:
+    message = readout_frame(["1.8.0(001234.120*kWh)"])
+    client = ReadoutClient(ReadoutOptions(mode=ProtocolMode.A))
+    client.start()
+    feed(client, [b"/KAM 685\r\n", b"x\x00", b"\xf8" + message[:5], message[5:]])
+    assert client.result is not None
+    assert client.result.readout.bcc is BccStatus.VALID
+    assert client.result.readout.datasets[0].address == "1.8.0"
+
+
+def test_noise_before_stx_and_a_wrong_bcc_is_a_repeat_request_then_checksum_error() -> None:
+    message = readout_frame(["1.8.0(001234.120*kWh)"])
+    bad = message[:-1] + bytes((message[-1] ^ 1,))
+    client = ReadoutClient(ReadoutOptions(mode=ProtocolMode.A, repeat_requests=1))
+    client.start()
+    actions, _ = feed(client, [b"/KAM 685\r\n", b"A\x00\x00" + bad])
+    assert [type(a).__name__ for a in actions] == ["Sleep", "Send"]
+    with pytest.raises(ChecksumError):
+        feed(client, [b"A" + bad])

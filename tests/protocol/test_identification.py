@@ -85,3 +85,17 @@ def test_not_an_identification(line: str) -> None:
 def test_mode_values() -> None:
     assert [m.value for m in ProtocolMode] == ["A", "B", "C", "D", "E"]
     assert ProtocolMode("C") is ProtocolMode.C
+
+
+@pytest.mark.parametrize(
+    "line", ["/ISk5M/TL1G7Z44-Z0M0F0110\r0", "/LGZ4ZMF\x00\x00100", "/LGZ4\x7fZMF100", "/ABC5\tX"]
+)
+def test_control_character_inside_an_identification_is_rejected(line: str) -> None:
+    # two meters answering at once on a shared bus interleave their lines
+    with pytest.raises(FramingError, match="control character"):
+        Identification.parse(line)
+
+
+def test_lenient_identifications_stay_accepted() -> None:
+    for line in ("/AUX5\\2SX330SKH10F10013", "/EMH5\\@D4EM4TWII001--", "/ISk5M/T 174 @x  "):
+        assert Identification.parse(line).to_bytes() == line.encode() + b"\r\n"

@@ -365,3 +365,94 @@ def test_extract_rejects_what_cannot_start_a_data_message(data: bytes, what: str
 def test_parse_readout_rejects_a_second_identification() -> None:
     with pytest.raises(ProtocolError):
         parse_readout(IDENT_10_1 + IDENT_10_1 + TRANSCRIPT_10_1)
+
+
+# -- line noise before STX (a glitch, a rate switch, two meters answering at once) -----
+
+# What glitches look like once the parity bit is masked: 0xFF, 0xF8, 0xE0, 0xC0, 0x80.
+NOISE = [b"A", b"x", b"A" + b"\x00" * 20, b"`@\x7f~", b"\xf8\xe0\xc0\x80", b"x\r\nA\r\n"]
+
+
+@pytest.mark.parametrize("noise", NOISE)
+def test_noise_before_stx_with_a_correct_bcc_is_read_and_checked(noise: bytes) -> None:
+    readout = parse_readout(noise + TRANSCRIPT_10_1)
+    assert readout.bcc is BccStatus.VALID
+    assert readout.datasets == E350_SETS  # the noise is not part of the first address
+    with_ident = parse_readout(IDENT_10_1 + noise + TRANSCRIPT_10_1)
+    assert with_ident.identification == LGZ
+    assert with_ident.datasets == E350_SETS
+    assert parse_readout(noise + TRANSCRIPT_10_1, verify_bcc=False).bcc is BccStatus.NOT_CHECKED
+    msg = maybe_extract_data_message(noise + TRANSCRIPT_10_1)
+    assert msg == RawMessage(
+        len(noise), len(noise) + len(TRANSCRIPT_10_1), TRANSCRIPT_10_1[1:-1], 0x43
+    )
+
+
+@pytest.mark.parametrize("noise", NOISE)
+def test_noise_before_stx_with_a_wrong_bcc_is_a_checksum_error(noise: bytes) -> None:
+    bad = TRANSCRIPT_10_1[:-1] + b"D"
+    with pytest.raises(ChecksumError):
+        parse_readout(noise + bad)
+    with pytest.raises(ChecksumError):
+        parse_readout(IDENT_10_1 + noise + bad)
+
+
+def test_two_meters_at_once_noise_inside_the_block_is_a_checksum_error() -> None:
+    # The collision as the simulator shows it: junk and NULs before STX, a byte
+    # of the block garbled (NULs alone would not change an XOR).
+    body = TRANSCRIPT_10_1[1:-1]
+    garbled = b"A" + bytes(16) + b"\x02" + body[:2] + b" " + body[3:] + b"\x43"
+    with pytest.raises(ChecksumError):
+        parse_readout(b"/ISk5M/TL1G7Z44-Z0M0F01100\r\n" + garbled)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"A\x021.8.0(001234.120*kWh)\r\n2.8.0(000000.000*kWh)\r\n!\r\n",  # no ETX, no BCC
+        b"A\x00\x00\x021.8.0(1)\r\n!\r\n\x03",  # ETX but the BCC not yet there
+        b"x\r\n\x021.8.0(001234.120*kWh)\r\n",  # STX after a line end, no "!"
+    ],
+)
+def test_junk_and_stx_is_never_an_unframed_readout(data: bytes) -> None:
+    with pytest.raises(FramingError, match="truncated"):
+        parse_readout(data)
+    with pytest.raises(FramingError, match="truncated"):
+        parse_readout(b"/EMH5\\@D4EM4TWII001--\r\n" + data)
+    assert maybe_extract_data_message(data) is None  # waits for ETX and BCC
+
+
+def test_frame_cut_after_noise_follows_the_cut_frame_rule() -> None:
+    data = b"A\x00\x021.8.0(001234.120*kWh)\r\n2.8.0(000000.000*kWh)\r\n!\r\n"
+    readout = parse_readout(data, verify_bcc=False)
+    assert readout.bcc is BccStatus.MISSING
+    assert readout.datasets == UNFRAMED_SETS
+
+
+def test_stx_after_the_end_of_an_unframed_readout_is_a_trailer() -> None:
+    data = UNFRAMED_VARIANTS[0] + TRANSCRIPT_10_1
+    readout = parse_readout(data)
+    assert readout.bcc is BccStatus.ABSENT
+    assert readout.datasets == UNFRAMED_SETS
+
+
+@pytest.mark.parametrize(
+    ("noise", "what"),
+    [(b"x/LGZ4ZMF100AC.M23\r\n", "identification"), (b"x\x01P0", "command message")],
+)
+def test_a_message_start_before_stx_is_not_noise(noise: bytes, what: str) -> None:
+    with pytest.raises(FramingError, match=what):
+        maybe_extract_data_message(noise + TRANSCRIPT_10_1)
+    with pytest.raises(FramingError, match=what):
+        parse_readout(IDENT_10_1 + noise + TRANSCRIPT_10_1)
+
+
+def test_noise_before_stx_arriving_byte_by_byte() -> None:
+    data = b"A\x00\x00" + TRANSCRIPT_10_1
+    scan = 0
+    for n in range(1, len(data)):
+        assert maybe_extract_data_message(data[:n], scan) is None
+        scan = max(n - 2, 0)  # what the client passes
+    msg = maybe_extract_data_message(data, scan)
+    assert msg is not None
+    assert (msg.start, msg.bcc) == (3, 0x43)

@@ -13,6 +13,10 @@ our acknowledgement, or behind a meter's own ``ACK`` CR LF are parsed. Only
 after a mode B rate switch that the driver really made on a serial port does
 :meth:`ReadoutClient.rate_switched` discard what arrived at the old rate (it
 was sent at the new one), and :attr:`ReadoutClient.discarded` counts it.
+Line noise before the STX of the data message is not data: it is skipped and
+the BCC is checked as for any framed message (see
+:func:`~obisgate.protocol.readout.maybe_extract_data_message`); the trace shows
+those bytes.
 """
 
 from __future__ import annotations
@@ -282,8 +286,10 @@ class ReadoutClient:
         """Take bytes from the line; returns what to do next.
 
         Raises:
-            FramingError: junk without an identification, an oversize message, or
-                a message that cannot start here.
+            FramingError: junk without an identification, an identification
+                holding a control character (several meters answering at once),
+                an oversize message, a message that cannot start here, or
+                noise before STX holding ``/`` or SOH.
             ChecksumError: a wrong BCC and no repeat request left.
         """
         if self._state not in (_State.WAIT_IDENT, _State.WAIT_DATA):

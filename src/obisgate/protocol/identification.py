@@ -82,11 +82,23 @@ class Identification:
         Args:
             line: the text from ``/`` up to, not including, CR LF.
 
+        Spaces, ``@``, ``/``, ``\\W`` escapes and more than 16 characters are
+        accepted (real meters send them); a control character is not: no meter
+        sends one inside its identification, and a CR or NUL in the middle of the
+        line is what two meters answering at once on a shared bus produce.
+
         Raises:
-            FramingError: the line does not start with ``/`` or has no manufacturer.
+            FramingError: the line does not start with ``/``, has no manufacturer,
+                or holds a control character.
         """
         if not line.startswith("/") or len(line) < 4:
             raise FramingError(f"not an identification message: {line[:40]!r}")
+        control = next((c for c in line if c < " " or c == "\x7f"), None)
+        if control is not None:
+            raise FramingError(
+                f"identification holds control character 0x{ord(control):02X} "
+                f"(line noise, or several meters answering at once): {line[:40]!r}"
+            )
         manufacturer = line[1:4]
         baud_char = line[4:5]
         pos = 5

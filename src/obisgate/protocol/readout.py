@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from obisgate.errors import ChecksumError, FramingError
 from obisgate.protocol.bcc import BccMethod, compute_bcc
-from obisgate.protocol.chars import EOT, ETX, LF, MASK_7BIT, STX
+from obisgate.protocol.chars import EOT, ETX, LF, MASK_7BIT, SOH, STX
 from obisgate.protocol.dataset import DataSet, parse_data_block
 from obisgate.protocol.identification import Identification
 
@@ -35,7 +35,8 @@ class BccStatus(StrEnum):
 
     VALID = "valid"
     ABSENT = "absent"
-    """The meter sent no STX/ETX/BCC (allowed, and normal in mode D)."""
+    """The meter sent no STX/ETX/BCC (allowed, and normal in mode D); never
+    reported for a message holding an STX."""
     NOT_CHECKED = "not checked"
     """A BCC was sent but checking was switched off."""
     MISSING = "missing"
@@ -73,7 +74,8 @@ class RawMessage(NamedTuple):
     """A complete data message found in a receive buffer.
 
     Attributes:
-        start: index of its first byte (STX, or the first data byte if unframed).
+        start: index of its first byte (STX, or the first data byte if
+            unframed); line noise before STX lies before it.
         end: index just past its last byte (the BCC, or the LF after ``!``).
         block: the bytes the BCC covers (after STX, through ETX/EOT); for an
             unframed readout the data up to and including ``!``.
@@ -99,13 +101,59 @@ class RawMessage(NamedTuple):
         return block[:end].decode("latin-1")
 
 
+def _skip_line_ends(buf: bytes | bytearray) -> int:
+    """Index of the first byte of ``buf`` that is not CR, LF, NUL or DEL."""
+    start = 0
+    n = len(buf)
+    while start < n and buf[start] in _SKIP_BEFORE_DATA:
+        start += 1
+    return start
+
+
+def _frame_after_noise(buf: bytes | bytearray, start: int, limit: int) -> int:
+    """Index of an STX in ``buf[start:limit]`` (the bytes before it are line noise), or -1.
+
+    Raises:
+        FramingError: the bytes before that STX hold a message start (``/`` of
+            an identification, SOH of a command message): not line noise.
+    """
+    stx = buf.find(STX, start, limit)
+    if stx < 0:
+        return -1
+    noise = buf[start:stx]
+    for byte, what in ((0x2F, "an identification ('/')"), (SOH, "a command message (SOH)")):
+        if byte in noise:
+            raise FramingError(
+                f"{what} in the {stx - start} bytes before the STX of the data message"
+            )
+    return stx
+
+
 def maybe_extract_data_message(buf: bytes | bytearray, scan_from: int = 0) -> RawMessage | None:
     """Find a complete data message at the start of ``buf``.
 
     Leading CR, LF, NUL and DEL bytes are skipped. A message starting with STX
     ends at the first ETX or EOT, and the byte after that is its BCC whatever
     its value. Any other start is an unframed readout that ends at ``!`` CR LF
-    (or ``!`` LF). Bytes after the message are not looked at.
+    (or ``!`` LF, or ``!`` followed by anything else) -- unless an STX comes
+    before that ``!`` (or, with no ``!`` yet, anywhere): then the message is
+    framed, it starts at that STX, and the bytes before it are line noise.
+
+    Line noise before STX is skipped, never parsed as data, and the BCC is
+    verified as usual. This is what a careful hand-held unit does: after the
+    request, and after a rate switch, the receiver hunts for STX, and the
+    glitches it sees meanwhile (a half-seated optical head, the UART settling
+    at the new rate, a second meter answering on the same bus) are bytes
+    such as 0xFF, 0xF8, 0xE0, 0x80 -- after the parity bit is masked, DEL,
+    ``x``, backquote, NUL: printable or NUL, so they cannot be told apart
+    from data by their value. The BCC covers every byte after STX, so data
+    that the noise did not touch is proven intact and is read, and data it
+    did touch fails the check (a repeat request, then a ChecksumError). The
+    one thing noise must never do is turn the check off: an STX in the
+    message always means a framed message whose BCC is checked. Noise that
+    holds a message start (``/`` or SOH) is a FramingError instead: another
+    identification or a command message is not noise, and a valid BCC after
+    it would not tell which meter sent the data.
 
     Args:
         buf: received bytes, bit 7 cleared.
@@ -117,28 +165,26 @@ def maybe_extract_data_message(buf: bytes | bytearray, scan_from: int = 0) -> Ra
 
     Raises:
         FramingError: the buffer starts with a byte that cannot start a data
-            message (an identification, SOH, ACK, NAK, ETX, EOT).
+            message (an identification, SOH, ACK, NAK, ETX, EOT), or line
+            noise before STX holds ``/`` or SOH.
     """
-    start = 0
     n = len(buf)
-    while start < n and buf[start] in _SKIP_BEFORE_DATA:
-        start += 1
+    start = _skip_line_ends(buf)
     if start >= n:
         return None
     first = buf[start]
     if first == STX:
-        i = start + 1
-        pos = max(i, scan_from)
-        etx = buf.find(ETX, pos)
-        eot = buf.find(EOT, pos, etx if etx >= 0 else n)
-        term = eot if eot >= 0 else etx
-        if term < 0 or term + 1 >= n:
-            return None
-        return RawMessage(start, term + 2, bytes(buf[i : term + 1]), buf[term + 1])
+        return _framed_message(buf, start, scan_from)
     if first < 0x20 or first == 0x2F:  # control byte, or "/" (an identification)
         what = "an identification" if first == 0x2F else f"byte 0x{first:02X}"
         raise FramingError(f"expected a data message, got {what}")
     bang = buf.find(b"!", max(start, scan_from))
+    # An STX before the end of what looks unframed makes it a framed message after
+    # noise. The search starts at ``start``, not ``scan_from``: an STX seen by an
+    # earlier call must still be found.
+    stx = _frame_after_noise(buf, start, bang if bang >= 0 else n)
+    if stx >= 0:
+        return _framed_message(buf, stx, scan_from)
     if bang < 0 or bang + 1 >= n:
         return None
     after = buf[bang + 1]
@@ -151,6 +197,19 @@ def maybe_extract_data_message(buf: bytes | bytearray, scan_from: int = 0) -> Ra
     else:
         end = bang + 1
     return RawMessage(start, end, bytes(buf[start : bang + 1]), None)
+
+
+def _framed_message(buf: bytes | bytearray, stx: int, scan_from: int) -> RawMessage | None:
+    """The message whose STX is at ``stx``, or ``None`` until its ETX/EOT and BCC are there."""
+    n = len(buf)
+    i = stx + 1
+    pos = max(i, scan_from)
+    etx = buf.find(ETX, pos)
+    eot = buf.find(EOT, pos, etx if etx >= 0 else n)
+    term = eot if eot >= 0 else etx
+    if term < 0 or term + 1 >= n:
+        return None
+    return RawMessage(stx, term + 2, bytes(buf[i : term + 1]), buf[term + 1])
 
 
 def check_bcc(message: RawMessage, method: BccMethod, *, verify: bool = True) -> BccStatus:
@@ -201,20 +260,21 @@ def cut_frame_message(buf: bytes | bytearray) -> RawMessage | None:
 
     Many loggers record a readout this way, and some converters drop the tail.
     The returned message has no BCC: its block is the data through ``!``.
+    Line noise before the STX is skipped as in :func:`maybe_extract_data_message`
+    (which has already rejected noise holding ``/`` or SOH).
     """
-    start = 0
+    start = _skip_line_ends(buf)
     n = len(buf)
-    while start < n and buf[start] in _SKIP_BEFORE_DATA:
-        start += 1
-    if start >= n or buf[start] != STX:
+    stx = buf.find(STX, start)
+    if stx < 0 or b"!" in buf[start:stx]:
         return None
-    body = bytes(buf[start + 1 :])
+    body = bytes(buf[stx + 1 :])
     if ETX in body or EOT in body:
         return None
     bang = body.rfind(b"!")
     if bang < 0 or body[bang + 1 :].strip(b"\r\n\x00") != b"":
         return None
-    return RawMessage(start, n, body[: bang + 1], None)
+    return RawMessage(stx, n, body[: bang + 1], None)
 
 
 def _is_request_line(line: bytes) -> bool:
@@ -239,7 +299,9 @@ def parse_readout(
     7E1 bytes captured over an 8N1 link parse too. Data lines without the final
     ``!`` are accepted as an unframed block. A framed block cut after ``!`` CR
     LF (no ETX, no BCC) is accepted when ``verify_bcc`` is off, with
-    :attr:`BccStatus.MISSING`.
+    :attr:`BccStatus.MISSING`. Line noise before STX is skipped and the BCC
+    checked (see :func:`maybe_extract_data_message`): a message holding an STX
+    is never reported with :attr:`BccStatus.ABSENT`.
 
     Raises:
         ChecksumError: the BCC is wrong (and ``verify_bcc`` is set).
@@ -270,10 +332,9 @@ def parse_readout(
         cut = cut_frame_message(buf)
         if cut is not None and not verify_bcc:
             return readout_from_message(cut, BccStatus.MISSING, ident)
-        start = 0
-        while start < len(buf) and buf[start] in _SKIP_BEFORE_DATA:
-            start += 1
-        if start < len(buf) and buf[start] == STX:
+        start = _skip_line_ends(buf)
+        if STX in buf[start:]:
+            # Framed, perhaps after line noise: never an unframed readout with BCC absent.
             raise FramingError("data message is truncated: no ETX and BCC after STX")
         message = RawMessage(start, len(buf), bytes(buf[start:]), None)
     return readout_from_message(message, check_bcc(message, method, verify=verify_bcc), ident)

@@ -54,6 +54,10 @@ Faults apply to every meter of a simulator; several may be combined.
 ``cut-frame``
     The readout's ETX and BCC never come: the frame ends after ``!`` CR LF and
     the line is cut (TCP: closed; pty: silent), as a converter dropping the tail.
+``noise``
+    Line noise (0xF8 0xE0 0x80 ``A``: after masking ``x``, backquote, NUL,
+    ``A``) precedes the readout's STX, at the readout's rate (a glitch after
+    the rate switch); a client must skip it and still check the BCC.
 """
 
 from __future__ import annotations
@@ -85,6 +89,7 @@ FAULTS: Final[dict[str, str]] = {
     "glued-data": "mode B: send the readout in the same write as the identification",
     "meter-ack": "mode C: send ACK CR LF before the readout",
     "cut-frame": "drop the readout's ETX and BCC, then cut the line",
+    "noise": "send line noise before the readout's STX (a glitch after the rate switch)",
 }
 
 #: Reaction time of the ``slow-reaction`` fault and pause of ``inter-byte-gap``.
@@ -93,6 +98,8 @@ INTER_BYTE_GAP_S: Final = 2.0
 #: What ``junk`` sends before the identification, and ``trailing`` after the BCC.
 JUNK_BYTES: Final = b"\x7f\x00\x7f\x00\r\n"
 TRAILING_BYTES: Final = b"\r\n\x00TRAILING JUNK\r\n"
+#: What ``noise`` sends before the readout's STX.
+NOISE_BYTES: Final = b"\xf8\xe0\x80A"
 #: Seconds between two bytes of the ``trickle`` fault, and the byte sent.
 TRICKLE_INTERVAL_S: Final = 0.5
 TRICKLE_BYTE: Final = b"0"
@@ -124,6 +131,7 @@ class Faults:
     glued_data: bool = False
     meter_ack: bool = False
     cut_frame: bool = False
+    noise: bool = False
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> Faults:

@@ -45,6 +45,7 @@ from obisgate.protocol.identification import ProtocolMode
 from obisgate.simulator.faults import (
     INTER_BYTE_GAP_S,
     JUNK_BYTES,
+    NOISE_BYTES,
     SLOW_REACTION_S,
     TRAILING_BYTES,
     TRICKLE_BYTE,
@@ -311,6 +312,8 @@ class SimulatedMeter:
             message = message[:half] + message[half + 1 :]
         if faults.trailing:
             message += TRAILING_BYTES
+        if faults.noise:
+            message = NOISE_BYTES + message
         if faults.meter_ack and self._state is _State.WAIT_OPTION:
             message = b"\x06\r\n" + message
         send_baud = INITIAL_BAUD if faults.wrong_baud else baud
