@@ -251,6 +251,7 @@ class _Builder:
 
     def build(self) -> GatewayConfig:
         devices = self._devices()
+        self._valid_devices = tuple(devices.values())
         signals = self._signals()
         storage = self._single("storage", StorageConfig)
         output = self._single("output", OutputConfig)
@@ -315,10 +316,13 @@ class _Builder:
         devices: dict[str, DeviceConfig] = {}
         first_row: dict[str, RawRow] = {}
         for row in self.tables.devices:
-            fields = dict(row.fields)
+            fields = row.fields
             file = fields.get("password_file")
             if isinstance(file, str) and not Path(file).expanduser().is_absolute():
-                fields["password_file"] = str(self.tables.base_dir / Path(file).expanduser())
+                fields = {
+                    **fields,
+                    "password_file": str(self.tables.base_dir / Path(file).expanduser()),
+                }
             raw_problems = connection_problems(set(fields))
             for name, message in raw_problems:
                 self.problems.append(row.problem(message, name))
@@ -341,6 +345,7 @@ class _Builder:
         return devices
 
     _device_rows: dict[str, RawRow]
+    _valid_devices: tuple[DeviceConfig, ...]
 
     def _device_checks(self, row: RawRow, device: DeviceConfig) -> None:
         if device.device is not None and device.transport != "serial":
@@ -367,8 +372,11 @@ class _Builder:
         signals: list[SignalConfig] = []
         first_row: dict[tuple[str, str], RawRow] = {}
         known = self._device_rows
+        valid_aliases = {d.device_alias for d in self._valid_devices}
+        # Signals of many devices differ only in device_alias: validate each distinct rest once.
+        done: dict[tuple[tuple[str, object], ...], SignalConfig] = {}
         for row in self.tables.signals:
-            signal = self._validate(row, SignalConfig, row.fields)
+            signal = self._signal(row, valid_aliases, done)
             device_alias = _alias_key(row.fields.get("device_alias"))
             signal_alias = _alias_key(row.fields.get("signal_alias"))
             if device_alias is not None and device_alias not in known:
@@ -402,6 +410,32 @@ class _Builder:
                 signals.append(signal)
         self._signal_rows = first_row
         return signals
+
+    def _signal(
+        self,
+        row: RawRow,
+        valid_aliases: set[str],
+        done: dict[tuple[tuple[str, object], ...], SignalConfig],
+    ) -> SignalConfig | None:
+        """The validated signal of ``row``, or ``None`` after recording its problems.
+
+        A row naming a valid device by exactly its alias reuses the model of an earlier
+        row equal in every other field (validation does not depend on the device).
+        """
+        alias = row.fields.get("device_alias")
+        if not isinstance(alias, str) or alias not in valid_aliases:
+            return self._validate(row, SignalConfig, row.fields)  # type: ignore[no-any-return]
+        rest = tuple((k, v) for k, v in row.fields.items() if k != "device_alias")
+        try:
+            earlier = done.get(rest)
+        except TypeError:  # an unhashable value (a TOML array or table): no reuse
+            return self._validate(row, SignalConfig, row.fields)  # type: ignore[no-any-return]
+        if earlier is not None:
+            return earlier.model_copy(update={"device_alias": alias})
+        result: SignalConfig | None = self._validate(row, SignalConfig, row.fields)
+        if result is not None:
+            done[rest] = result
+        return result
 
     def _section(self, table: str, model: type[BaseModel]) -> BaseModel | None:
         """An output section, or ``None`` when it is absent (the output is off) or invalid."""

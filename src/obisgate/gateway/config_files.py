@@ -392,6 +392,10 @@ def _fill_row(
     tables: RawTables,
     key_lines: Callable[[str], list[int]],
 ) -> None:
+    if allowed.issuperset(item):
+        # Every key is already a normalized field name (so no two can clash): the usual case.
+        row.fields = {k: v for k, v in item.items() if not _is_blank(v)}
+        return
     seen: dict[str, str] = {}
     for raw_key, value in item.items():
         key = normalize_key(raw_key)
