@@ -42,11 +42,12 @@ import csv
 import dataclasses
 import functools
 import re
-import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
+
+import tomli
 
 from obisgate.errors import ConfigError
 
@@ -319,8 +320,8 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
         tables.problems.append(ConfigProblem(file, f"cannot read: {exc.strerror}"))
         return tables
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         at = _TOML_AT.search(str(exc))
         message = _TOML_AT.sub("", str(exc)).strip()
         line = int(at.group(1)) if at else None
