@@ -317,6 +317,7 @@ class _Builder:
         first_row: dict[str, RawRow] = {}
         for row in self.tables.devices:
             fields = row.fields
+            row.fields = {}  # only its location is needed later: free the raw values as we go
             file = fields.get("password_file")
             if isinstance(file, str) and not Path(file).expanduser().is_absolute():
                 fields = {
@@ -376,9 +377,11 @@ class _Builder:
         # Signals of many devices differ only in device_alias: validate each distinct rest once.
         done: dict[tuple[tuple[str, object], ...], SignalConfig] = {}
         for row in self.tables.signals:
-            signal = self._signal(row, valid_aliases, done)
-            device_alias = _alias_key(row.fields.get("device_alias"))
-            signal_alias = _alias_key(row.fields.get("signal_alias"))
+            fields = row.fields
+            row.fields = {}  # only its location is needed later: free the raw values as we go
+            signal = self._signal(row, fields, valid_aliases, done)
+            device_alias = _alias_key(fields.get("device_alias"))
+            signal_alias = _alias_key(fields.get("signal_alias"))
             if device_alias is not None and device_alias not in known:
                 names = ", ".join(sorted(known)[:10]) or "none"
                 self.problems.append(
@@ -414,6 +417,7 @@ class _Builder:
     def _signal(
         self,
         row: RawRow,
+        fields: dict[str, object],
         valid_aliases: set[str],
         done: dict[tuple[tuple[str, object], ...], SignalConfig],
     ) -> SignalConfig | None:
@@ -422,17 +426,20 @@ class _Builder:
         A row naming a valid device by exactly its alias reuses the model of an earlier
         row equal in every other field (validation does not depend on the device).
         """
-        alias = row.fields.get("device_alias")
+        alias = fields.get("device_alias")
         if not isinstance(alias, str) or alias not in valid_aliases:
-            return self._validate(row, SignalConfig, row.fields)  # type: ignore[no-any-return]
-        rest = tuple((k, v) for k, v in row.fields.items() if k != "device_alias")
+            return self._validate(row, SignalConfig, fields)  # type: ignore[no-any-return]
+        rest = tuple((k, v) for k, v in fields.items() if k != "device_alias")
         try:
             earlier = done.get(rest)
         except TypeError:  # an unhashable value (a TOML array or table): no reuse
-            return self._validate(row, SignalConfig, row.fields)  # type: ignore[no-any-return]
+            return self._validate(row, SignalConfig, fields)  # type: ignore[no-any-return]
         if earlier is not None:
-            return earlier.model_copy(update={"device_alias": alias})
-        result: SignalConfig | None = self._validate(row, SignalConfig, row.fields)
+            copy = earlier.model_copy(update={"device_alias": alias})
+            # Frozen models never change their set of given fields: share it (-470 bytes each).
+            object.__setattr__(copy, "__pydantic_fields_set__", earlier.model_fields_set)
+            return copy
+        result: SignalConfig | None = self._validate(row, SignalConfig, fields)
         if result is not None:
             done[rest] = result
         return result

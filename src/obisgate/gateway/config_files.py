@@ -46,6 +46,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
+from types import MappingProxyType
 
 import tomli
 
@@ -117,6 +118,9 @@ class ConfigFileError(ConfigError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+_NO_LINES: Mapping[str, int] = MappingProxyType({})
+
+
 @dataclass(slots=True)
 class RawRow:
     """One device/signal row (or a single table) before validation.
@@ -135,10 +139,12 @@ class RawRow:
     place: str | None
     line: int | None
     fields: dict[str, object] = field(default_factory=dict)
-    field_lines: dict[str, int] = field(default_factory=dict)
-    #: Finds ``(line, field_lines)`` on first use (TOML: the line scan runs only
-    #: when a problem or warning needs a location; most loads have none).
-    locate: Callable[[], tuple[int | None, dict[str, int]]] | None = None
+    field_lines: Mapping[str, int] = field(default_factory=lambda: _NO_LINES)
+    #: ``locate(table, index)`` gives ``(line, field_lines)`` on first use (TOML: the
+    #: line scan runs only when a problem or warning needs a location; most loads
+    #: have none); ``index`` is the row's position in its array, -1 for a table.
+    locate: Callable[[str, int], tuple[int | None, dict[str, int]]] | None = None
+    index: int = -1
 
     def problem(self, message: str, field_name: str | None = None) -> ConfigProblem:
         """A problem located at this row (at the field's own line if known)."""
@@ -154,7 +160,7 @@ class RawRow:
 
     def _located(self) -> None:
         if self.locate is not None:
-            self.line, self.field_lines = self.locate()
+            self.line, self.field_lines = self.locate(self.table, self.index)
             self.locate = None
 
 
@@ -271,8 +277,8 @@ class _LazyTomlLines:
             self._text = None
         return self._lines
 
-    def row_lines(self, table: tuple[str, int]) -> tuple[int | None, dict[str, int]]:
-        return self.lines.row_lines(table)
+    def row_lines(self, table: str, index: int) -> tuple[int | None, dict[str, int]]:
+        return self.lines.row_lines((table, index))
 
     def key_lines(self, table: tuple[str, int], key: str) -> list[int]:
         return self.lines.keys.get(table, {}).get(key, [])
@@ -330,6 +336,7 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
         tables.problems.append(ConfigProblem(file, f"TOML syntax error: {message}", line=line))
         return tables
     lazy = _LazyTomlLines(text)
+    locate = lazy.row_lines
     for raw_name, value in data.items():
         name = normalize_key(raw_name)
 
@@ -355,8 +362,9 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
             rows = tables.rows(name)
             for index, item in enumerate(value):
                 key = (name, index)
-                row = RawRow(name, file, f"{name}[{index}]", None)
-                row.locate = functools.partial(lazy.row_lines, key)
+                row = RawRow(
+                    name, file, f"{name}[{index}]", None, locate=lazy.row_lines, index=index
+                )
                 _fill_row(row, item, allowed[name], tables, functools.partial(lazy.key_lines, key))
                 rows.append(row)
         elif name in SINGLE_TABLES:
@@ -366,8 +374,7 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                 )
                 continue
             key = (name, -1)
-            row = RawRow(name, file, f"[{name}]", None)
-            row.locate = functools.partial(lazy.row_lines, key)
+            row = RawRow(name, file, f"[{name}]", None, locate=locate)
             _fill_row(row, value, allowed[name], tables, functools.partial(lazy.key_lines, key))
             tables.single[name] = row
         else:
@@ -395,7 +402,10 @@ def _fill_row(
 ) -> None:
     if allowed.issuperset(item):
         # Every key is already a normalized field name (so no two can clash): the usual case.
-        row.fields = {k: v for k, v in item.items() if not _is_blank(v)}
+        if isinstance(item, dict) and not any(map(_is_blank, item.values())):
+            row.fields = item  # tomli's own dict: no copy
+        else:
+            row.fields = {k: v for k, v in item.items() if not _is_blank(v)}
         return
     seen: dict[str, str] = {}
     for raw_key, value in item.items():
