@@ -184,6 +184,7 @@ from obisgate.gateway.outputs.sections import (
     OUTPUT_SECTIONS,
     SIGNAL_CHECKS,
 )
+from obisgate.gcpause import paused_gc
 from obisgate.protocol.passwords import password_file_is_private
 
 __all__ = [
@@ -237,8 +238,9 @@ def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     source = Path(path)
     if not source.exists():
         raise ConfigFileError([ConfigProblem(str(source), "no such file or directory")])
-    tables = read_tables(source, _ALLOWED)
-    return _Builder(tables).build()
+    with paused_gc():
+        tables = read_tables(source, _ALLOWED)
+        return _Builder(tables).build()
 
 
 class _Builder:
