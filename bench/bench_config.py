@@ -4,13 +4,19 @@ The configuration is the one ``bench/bench_gateway.py`` writes (one TCP meter pe
 device, three signals each), generated in a temporary folder. Each repeat loads it
 in a fresh child process, which reports its load time, CPU time and peak RSS.
 
-Usage: python bench/bench_config.py [--devices 50000] [--repeat 3]
+With ``--gateway`` it also starts ``obisgate run`` on that configuration (every
+meter unreachable: a closed local port) and reports the seconds from the
+process start to the first poll (its first "cannot connect" warning) and the
+gateway's peak RSS.
+
+Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -46,10 +52,33 @@ def load_once(path: str) -> None:
     )
 
 
+def first_poll(config: Path) -> dict[str, float]:
+    """Seconds from starting ``obisgate run`` to its first poll, and its peak RSS."""
+    obisgate = Path(sys.executable).with_name("obisgate")
+    started = time.monotonic()
+    gateway = subprocess.Popen(
+        [str(obisgate), "run", str(config), "--duration", "2"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert gateway.stderr is not None
+    seconds = -1.0
+    for line in gateway.stderr:
+        if seconds < 0 and "cannot connect" in line:
+            seconds = time.monotonic() - started
+    _, status, usage = os.wait4(gateway.pid, 0)
+    if status != 0:
+        raise SystemExit(f"gateway exited with status {status}")
+    return {"first_poll_s": round(seconds, 2), "gateway_peak_mb": round(usage.ru_maxrss / 1024)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--gateway", action="store_true", help="also time obisgate run")
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
@@ -67,6 +96,8 @@ def main() -> None:
                 text=True,
             )
             print(result.stdout.strip())
+            if args.gateway:
+                print(json.dumps(first_poll(config)))
 
 
 if __name__ == "__main__":
