@@ -336,6 +336,16 @@ class LinePoller:
         limit = plan.total_timeout_s
         if limit is None:
             return await self._attempts(plan)
+        if self._sleep is asyncio.sleep:
+            # Real time: the loop's own deadline, without a task and a timer task per poll.
+            deadline = asyncio.timeout(limit)
+            try:
+                async with deadline:
+                    return await self._attempts(plan)
+            except TimeoutError:
+                if deadline.expired():
+                    raise TotalTimeoutError("poll", limit) from None
+                raise
         reading = asyncio.ensure_future(self._attempts(plan))
         timer = asyncio.ensure_future(self._sleep(limit))
         try:
