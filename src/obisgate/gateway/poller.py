@@ -135,7 +135,8 @@ async def read_on(
             (or ``scheme_error``: its password could not be read).
         ObisgateError: any other failure of the port or the exchanges.
     """
-    await asyncio.sleep(plan.poll_delay_s)
+    if plan.poll_delay_s > 0:
+        await asyncio.sleep(plan.poll_delay_s)
     readout = Readout((), BccStatus.ABSENT)
     if plan.needs_readout:
         result = await read_meter_on(transport, plan.options)
