@@ -6,8 +6,8 @@ in a fresh child process, which reports its load time, CPU time and peak RSS.
 
 With ``--gateway`` it also starts ``obisgate run`` on that configuration (every
 meter unreachable: a closed local port) and reports the seconds from the
-process start to the first poll (its first "cannot connect" warning) and the
-gateway's peak RSS.
+process start to the first poll (its first "cannot connect" warning), the CPU
+it used until then, and the gateway's peak RSS.
 
 Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway]
 """
@@ -64,14 +64,25 @@ def first_poll(config: Path) -> dict[str, float]:
         text=True,
     )
     assert gateway.stderr is not None
-    seconds = -1.0
+    seconds = cpu_s = -1.0
     for line in gateway.stderr:
         if seconds < 0 and "cannot connect" in line:
             seconds = time.monotonic() - started
+            cpu_s = _cpu_seconds(gateway.pid)
     _, status, usage = os.wait4(gateway.pid, 0)
     if status != 0:
         raise SystemExit(f"gateway exited with status {status}")
-    return {"first_poll_s": round(seconds, 2), "gateway_peak_mb": round(usage.ru_maxrss / 1024)}
+    return {
+        "first_poll_s": round(seconds, 2),
+        "cpu_to_first_poll_s": round(cpu_s, 2),
+        "gateway_peak_mb": round(usage.ru_maxrss / 1024),
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:
