@@ -685,3 +685,26 @@ def test_models_are_frozen() -> None:
     device = DeviceConfig(device_alias="m", device="/dev/x")
     with pytest.raises(ValidationError):
         device.baudrate = 9600
+
+
+def test_signals_equal_but_for_their_device_are_each_their_own(tmp_path: Path) -> None:
+    """Signals validated once for many devices keep their own device, row and line."""
+    devices = "".join(
+        f'[[devices]]\ndevice_alias = "{alias}"\nip = "127.0.0.1"\nport = {port}\n'
+        for alias, port in (("m1", 4001), ("m2", 4002))
+    )
+    signal = (
+        '[[signals]]\ndevice_alias = "{alias}"\nsignal_alias = "text"\n'
+        'tag_job_todo = "0.0.0"\nnumber_type = "STRING"\nmultiply = 2\n'
+    )
+    text = devices + signal.format(alias="m1") + signal.format(alias="m2")
+    config = load_config(write(tmp_path, text))
+    assert [s.key for s in config.signals] == [("m1", "text"), ("m2", "text")]
+    assert config.signals[1] == config.signals[0].model_copy(update={"device_alias": "m2"})
+    assert config.signals[1].model_fields_set == config.signals[0].model_fields_set
+    warnings = [(w.place, w.field, w.line) for w in config.warnings]
+    assert warnings == [("signals[0]", "multiply", 14), ("signals[1]", "multiply", 20)]
+    bad = text + signal.format(alias="m2").replace('"text"', '"t2"').replace("= 2", '= "x"')
+    got = problems_of(write(tmp_path, bad, "bad.toml"))
+    assert [p[:3] for p in got] == [(26, "signals[2]", "multiply")]
+    assert got[0][3].startswith("got 'x'")

@@ -204,3 +204,27 @@ async def test_programming_failure_keeps_the_good_readout() -> None:
     assert latest(published, "m", "energy").quality is Quality.VALID
     assert latest(published, "m", "energy").value == 42.5
     assert latest(published, "m", STATUS_SIGNAL).value == "no answer"
+
+
+async def test_real_time_deadline_abandons_the_read_and_releases_the_port() -> None:
+    """With the loop's own clock (no injected sleep) the deadline cancels the read."""
+    released = asyncio.Event()
+    published: list[SignalUpdate] = []
+
+    async def silent(p: DevicePlan) -> Readout:
+        try:
+            await asyncio.Event().wait()  # a meter that never finishes
+        finally:
+            released.set()
+        raise AssertionError("not reached")
+
+    async def own_timeout(p: DevicePlan) -> Readout:
+        raise TimeoutError("not the deadline")
+
+    state = DeviceState(plan("silent", total=0.05, retries=0))
+    await LinePoller([state], published.extend, read=silent).poll(state)
+    assert released.is_set()
+    assert latest(published, "silent", STATUS_SIGNAL).value == "timeout"
+    other = DeviceState(plan("other", total=60.0, retries=0))
+    await LinePoller([other], published.extend, read=own_timeout).poll(other)
+    assert latest(published, "other", STATUS_SIGNAL).value != "timeout"

@@ -4,27 +4,41 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
+from typing import Any, TypeVar
 
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
-from obisgate.gateway.plan import DevicePlan, ProgrammingPlan
+from obisgate.gateway.plan import DevicePlan, ProgrammingPlan, SignalPlan
+from obisgate.gcpause import paused_gc
 from obisgate.protocol.passwords import PasswordScheme, make_scheme
 from obisgate.protocol.programming import ProgrammingOptions
 
 __all__ = ["device_plan", "plans_from_config"]
 
+T = TypeVar("T")
 
-def device_plan(device: DeviceConfig, signals: tuple[SignalConfig, ...]) -> DevicePlan:
+
+def device_plan(
+    device: DeviceConfig,
+    signals: tuple[SignalConfig, ...],
+    shared: dict[object, Any] | None = None,
+) -> DevicePlan:
     """The poller's plan for one configured device.
 
     Devices on the same serial port, or the same TCP / RFC 2217 endpoint, get
-    the same ``port_key`` and therefore take turns.
+    the same ``port_key`` and therefore take turns. ``shared`` (one dict for all
+    devices of a configuration) lets equal signal plans and line settings be one
+    object: many devices read the same signals.
     """
-    plans = tuple(s.plan(decimal_comma=device.decimal_comma) for s in signals if s.enable)
+    if shared is None:
+        shared = {}
+    comma = device.decimal_comma
+    plans = tuple(_signal_plan(s, comma, shared) for s in signals if s.enable)
+    options = device.readout_options()
     programming = None
     if any(s.by_command for s in plans):
         programming = ProgrammingPlan(
             options=ProgrammingOptions(
-                sign_on=dataclasses.replace(device.readout_options(), option="1"),
+                sign_on=dataclasses.replace(options, option="1"),
                 read_command=device.read_command,
                 read_argument=device.read_argument,
                 answer_timeout_s=device.timeout_ms / 1000,
@@ -35,8 +49,8 @@ def device_plan(device: DeviceConfig, signals: tuple[SignalConfig, ...]) -> Devi
         alias=device.device_alias,
         url=device.url_or_port,
         port_key=device.port_key,
-        line=device.line_settings(),
-        options=device.readout_options(),
+        line=_shared(device.line_settings(), shared),
+        options=options,
         scan_rate_s=device.scan_rate_ms / 1000,
         poll_delay_s=device.poll_delay_ms / 1000,
         close_delay_s=device.serial_close_delay / 1000,
@@ -46,6 +60,35 @@ def device_plan(device: DeviceConfig, signals: tuple[SignalConfig, ...]) -> Devi
         signals=plans,
         programming=programming,
     )
+
+
+def _signal_plan(
+    signal: SignalConfig, decimal_comma: bool, shared: dict[object, Any]
+) -> SignalPlan:
+    """``signal.plan()``, made once per distinct signal (the key holds every input)."""
+    key = (
+        signal.signal_alias,
+        signal.signal_name,
+        signal.tag_job_todo,
+        signal.value_index,
+        signal.subvalue,
+        signal.number_type,
+        signal.multiply,
+        signal.add,
+        signal.unit,
+        signal.log,
+        signal.read_by,
+        decimal_comma,
+    )
+    plan = shared.get(key)
+    if plan is None:
+        plan = shared[key] = signal.plan(decimal_comma=decimal_comma)
+    return plan
+
+
+def _shared(value: T, shared: dict[object, Any]) -> T:
+    """An equal object made earlier, else ``value`` (kept for later)."""
+    return shared.setdefault(value, value)  # type: ignore[no-any-return]
 
 
 def _scheme(device: DeviceConfig) -> PasswordScheme:
@@ -63,7 +106,9 @@ def _scheme(device: DeviceConfig) -> PasswordScheme:
 
 def plans_from_config(config: GatewayConfig) -> list[DevicePlan]:
     """Plans for every enabled device, each with its enabled signals."""
-    return [
-        device_plan(device, config.signals_for(device.device_alias))
-        for device in config.enabled_devices
-    ]
+    shared: dict[object, Any] = {}
+    with paused_gc():
+        return [
+            device_plan(device, config.signals_for(device.device_alias), shared)
+            for device in config.enabled_devices
+        ]

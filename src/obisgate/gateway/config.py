@@ -185,6 +185,7 @@ from obisgate.gateway.outputs.sections import (
     OUTPUT_SECTIONS,
     SIGNAL_CHECKS,
 )
+from obisgate.gcpause import paused_gc
 from obisgate.protocol.passwords import password_file_is_private
 
 __all__ = [
@@ -238,8 +239,9 @@ def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     source = Path(path)
     if not source.exists():
         raise ConfigFileError([ConfigProblem(str(source), "no such file or directory")])
-    tables = read_tables(source, _ALLOWED)
-    return _Builder(tables).build()
+    with paused_gc():
+        tables = read_tables(source, _ALLOWED)
+        return _Builder(tables).build()
 
 
 class _Builder:
@@ -252,6 +254,7 @@ class _Builder:
 
     def build(self) -> GatewayConfig:
         devices = self._devices()
+        self._valid_devices = tuple(devices.values())
         signals = self._signals()
         storage = self._single("storage", StorageConfig)
         output = self._single("output", OutputConfig)
@@ -316,10 +319,14 @@ class _Builder:
         devices: dict[str, DeviceConfig] = {}
         first_row: dict[str, RawRow] = {}
         for row in self.tables.devices:
-            fields = dict(row.fields)
+            fields = row.fields
+            row.fields = {}  # only its location is needed later: free the raw values as we go
             file = fields.get("password_file")
             if isinstance(file, str) and not Path(file).expanduser().is_absolute():
-                fields["password_file"] = str(self.tables.base_dir / Path(file).expanduser())
+                fields = {
+                    **fields,
+                    "password_file": str(self.tables.base_dir / Path(file).expanduser()),
+                }
             raw_problems = connection_problems(set(fields))
             for name, message in raw_problems:
                 self.problems.append(row.problem(message, name))
@@ -342,6 +349,7 @@ class _Builder:
         return devices
 
     _device_rows: dict[str, RawRow]
+    _valid_devices: tuple[DeviceConfig, ...]
 
     def _device_checks(self, row: RawRow, device: DeviceConfig) -> None:
         if device.device is not None and device.transport != "serial":
@@ -368,10 +376,15 @@ class _Builder:
         signals: list[SignalConfig] = []
         first_row: dict[tuple[str, str], RawRow] = {}
         known = self._device_rows
+        valid_aliases = {d.device_alias for d in self._valid_devices}
+        # Signals of many devices differ only in device_alias: validate each distinct rest once.
+        done: dict[tuple[tuple[str, object], ...], SignalConfig] = {}
         for row in self.tables.signals:
-            signal = self._validate(row, SignalConfig, row.fields)
-            device_alias = _alias_key(row.fields.get("device_alias"))
-            signal_alias = _alias_key(row.fields.get("signal_alias"))
+            fields = row.fields
+            row.fields = {}  # only its location is needed later: free the raw values as we go
+            signal = self._signal(row, fields, valid_aliases, done)
+            device_alias = _alias_key(fields.get("device_alias"))
+            signal_alias = _alias_key(fields.get("signal_alias"))
             if device_alias is not None and device_alias not in known:
                 names = ", ".join(sorted(known)[:10]) or "none"
                 self.problems.append(
@@ -403,6 +416,36 @@ class _Builder:
                 signals.append(signal)
         self._signal_rows = first_row
         return signals
+
+    def _signal(
+        self,
+        row: RawRow,
+        fields: dict[str, object],
+        valid_aliases: set[str],
+        done: dict[tuple[tuple[str, object], ...], SignalConfig],
+    ) -> SignalConfig | None:
+        """The validated signal of ``row``, or ``None`` after recording its problems.
+
+        A row naming a valid device by exactly its alias reuses the model of an earlier
+        row equal in every other field (validation does not depend on the device).
+        """
+        alias = fields.get("device_alias")
+        if not isinstance(alias, str) or alias not in valid_aliases:
+            return self._validate(row, SignalConfig, fields)  # type: ignore[no-any-return]
+        rest = tuple((k, v) for k, v in fields.items() if k != "device_alias")
+        try:
+            earlier = done.get(rest)
+        except TypeError:  # an unhashable value (a TOML array or table): no reuse
+            return self._validate(row, SignalConfig, fields)  # type: ignore[no-any-return]
+        if earlier is not None:
+            copy = earlier.model_copy(update={"device_alias": alias})
+            # Frozen models never change their set of given fields: share it (-470 bytes each).
+            object.__setattr__(copy, "__pydantic_fields_set__", earlier.model_fields_set)
+            return copy
+        result: SignalConfig | None = self._validate(row, SignalConfig, fields)
+        if result is not None:
+            done[rest] = result
+        return result
 
     def _section(self, table: str, model: type[BaseModel]) -> BaseModel | None:
         """An output section, or ``None`` when it is absent (the output is off) or invalid."""

@@ -42,11 +42,13 @@ import csv
 import dataclasses
 import functools
 import re
-import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
+from types import MappingProxyType
+
+import tomli
 
 from obisgate.errors import ConfigError
 
@@ -116,6 +118,9 @@ class ConfigFileError(ConfigError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+_NO_LINES: Mapping[str, int] = MappingProxyType({})
+
+
 @dataclass(slots=True)
 class RawRow:
     """One device/signal row (or a single table) before validation.
@@ -134,17 +139,29 @@ class RawRow:
     place: str | None
     line: int | None
     fields: dict[str, object] = field(default_factory=dict)
-    field_lines: dict[str, int] = field(default_factory=dict)
+    field_lines: Mapping[str, int] = field(default_factory=lambda: _NO_LINES)
+    #: ``locate(table, index)`` gives ``(line, field_lines)`` on first use (TOML: the
+    #: line scan runs only when a problem or warning needs a location; most loads
+    #: have none); ``index`` is the row's position in its array, -1 for a table.
+    locate: Callable[[str, int], tuple[int | None, dict[str, int]]] | None = None
+    index: int = -1
 
     def problem(self, message: str, field_name: str | None = None) -> ConfigProblem:
         """A problem located at this row (at the field's own line if known)."""
+        self._located()
         line = self.field_lines.get(field_name, self.line) if field_name else self.line
         return ConfigProblem(self.file, message, field_name, self.table, self.place, line)
 
     def describe(self) -> str:
         """The location in words, for messages naming another row."""
+        self._located()
         where = self.place or self.table
         return f"{where} (line {self.line})" if self.line else where
+
+    def _located(self) -> None:
+        if self.locate is not None:
+            self.line, self.field_lines = self.locate(self.table, self.index)
+            self.locate = None
 
 
 @dataclass(slots=True)
@@ -240,6 +257,32 @@ class _TomlLines:
         """Normalized key -> line of its first occurrence in ``table``."""
         return {k: v[0] for k, v in self.keys.get(table, {}).items()}
 
+    def row_lines(self, table: tuple[str, int]) -> tuple[int | None, dict[str, int]]:
+        """(header line, first line of each key) of ``table``."""
+        return self.headers.get(table), self.first_lines(table)
+
+
+class _LazyTomlLines:
+    """Scans the text for lines on first use only, then keeps the result."""
+
+    def __init__(self, text: str) -> None:
+        self._text: str | None = text
+        self._lines: _TomlLines | None = None
+
+    @property
+    def lines(self) -> _TomlLines:
+        if self._lines is None:
+            assert self._text is not None
+            self._lines = _scan_toml_lines(self._text)
+            self._text = None
+        return self._lines
+
+    def row_lines(self, table: str, index: int) -> tuple[int | None, dict[str, int]]:
+        return self.lines.row_lines((table, index))
+
+    def key_lines(self, table: tuple[str, int], key: str) -> list[int]:
+        return self.lines.keys.get(table, {}).get(key, [])
+
 
 def _scan_toml_lines(text: str) -> _TomlLines:
     found = _TomlLines()
@@ -283,8 +326,8 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
         tables.problems.append(ConfigProblem(file, f"cannot read: {exc.strerror}"))
         return tables
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomli.loads(text)
+    except tomli.TOMLDecodeError as exc:
         at = _TOML_AT.search(str(exc))
         message = _TOML_AT.sub("", str(exc)).strip()
         line = int(at.group(1)) if at else None
@@ -292,14 +335,19 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
             message += f" (column {at.group(2)})"
         tables.problems.append(ConfigProblem(file, f"TOML syntax error: {message}", line=line))
         return tables
-    lines = _scan_toml_lines(text)
+    lazy = _LazyTomlLines(text)
+    locate = lazy.row_lines
     for raw_name, value in data.items():
         name = normalize_key(raw_name)
-        line = (
-            lines.top_keys.get(name, [None])[0]
-            or lines.headers.get((name, -1))
-            or lines.headers.get((name, 0))
-        )
+
+        def top_line(name: str = name) -> int | None:
+            found = lazy.lines
+            return (
+                found.top_keys.get(name, [None])[0]
+                or found.headers.get((name, -1))
+                or found.headers.get((name, 0))
+            )
+
         if name in ROW_TABLES:
             if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
                 tables.problems.append(
@@ -307,24 +355,27 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                         file,
                         f"{raw_name} must be an array of tables: [[{name}]]",
                         table=name,
-                        line=line or lines.headers.get((name, 0)),
+                        line=top_line() or lazy.lines.headers.get((name, 0)),
                     )
                 )
                 continue
+            rows = tables.rows(name)
             for index, item in enumerate(value):
-                row = RawRow(name, file, f"{name}[{index}]", lines.headers.get((name, index)))
-                row.field_lines = lines.first_lines((name, index))
-                _fill_row(row, item, allowed[name], tables, lines.keys.get((name, index), {}))
-                tables.rows(name).append(row)
+                key = (name, index)
+                row = RawRow(
+                    name, file, f"{name}[{index}]", None, locate=lazy.row_lines, index=index
+                )
+                _fill_row(row, item, allowed[name], tables, functools.partial(lazy.key_lines, key))
+                rows.append(row)
         elif name in SINGLE_TABLES:
             if not isinstance(value, dict):
                 tables.problems.append(
-                    ConfigProblem(file, f"{raw_name} must be a table: [{name}]", line=line)
+                    ConfigProblem(file, f"{raw_name} must be a table: [{name}]", line=top_line())
                 )
                 continue
-            row = RawRow(name, file, f"[{name}]", lines.headers.get((name, -1)))
-            row.field_lines = lines.first_lines((name, -1))
-            _fill_row(row, value, allowed[name], tables, lines.keys.get((name, -1), {}))
+            key = (name, -1)
+            row = RawRow(name, file, f"[{name}]", None, locate=locate)
+            _fill_row(row, value, allowed[name], tables, functools.partial(lazy.key_lines, key))
             tables.single[name] = row
         else:
             known = (*ROW_TABLES, *SINGLE_TABLES)
@@ -336,7 +387,7 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                         [*(f"[[{t}]]" for t in ROW_TABLES), *(f"[{t}]" for t in SINGLE_TABLES)]
                     ),
                     field=raw_name if raw_name not in known else None,
-                    line=line,
+                    line=top_line(),
                 )
             )
     return tables
@@ -347,8 +398,15 @@ def _fill_row(
     item: Mapping[str, object],
     allowed: frozenset[str],
     tables: RawTables,
-    key_lines: Mapping[str, list[int]],
+    key_lines: Callable[[str], list[int]],
 ) -> None:
+    if allowed.issuperset(item):
+        # Every key is already a normalized field name (so no two can clash): the usual case.
+        if isinstance(item, dict) and not any(map(_is_blank, item.values())):
+            row.fields = item  # tomli's own dict: no copy
+        else:
+            row.fields = {k: v for k, v in item.items() if not _is_blank(v)}
+        return
     seen: dict[str, str] = {}
     for raw_key, value in item.items():
         key = normalize_key(raw_key)
@@ -357,7 +415,7 @@ def _fill_row(
             continue
         if key in seen:
             problem = row.problem(f"given twice (as {seen[key]!r} and {raw_key!r})", key)
-            later = key_lines.get(key, [])
+            later = key_lines(key)
             if len(later) > 1:
                 problem = dataclasses.replace(problem, line=later[1])
             tables.problems.append(problem)

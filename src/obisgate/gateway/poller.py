@@ -135,7 +135,8 @@ async def read_on(
             (or ``scheme_error``: its password could not be read).
         ObisgateError: any other failure of the port or the exchanges.
     """
-    await asyncio.sleep(plan.poll_delay_s)
+    if plan.poll_delay_s > 0:
+        await asyncio.sleep(plan.poll_delay_s)
     readout = Readout((), BccStatus.ABSENT)
     if plan.needs_readout:
         result = await read_meter_on(transport, plan.options)
@@ -336,6 +337,16 @@ class LinePoller:
         limit = plan.total_timeout_s
         if limit is None:
             return await self._attempts(plan)
+        if self._sleep is asyncio.sleep:
+            # Real time: the loop's own deadline, without a task and a timer task per poll.
+            deadline = asyncio.timeout(limit)
+            try:
+                async with deadline:
+                    return await self._attempts(plan)
+            except TimeoutError:
+                if deadline.expired():
+                    raise TotalTimeoutError("poll", limit) from None
+                raise
         reading = asyncio.ensure_future(self._attempts(plan))
         timer = asyncio.ensure_future(self._sleep(limit))
         try:

@@ -1,0 +1,115 @@
+"""Configuration load benchmark: time and peak memory of ``load_config`` for N devices.
+
+The configuration is the one ``bench/bench_gateway.py`` writes (one TCP meter per
+device, three signals each), generated in a temporary folder. Each repeat loads it
+in a fresh child process, which reports its load time, CPU time and peak RSS.
+
+With ``--gateway`` it also starts ``obisgate run`` on that configuration (every
+meter unreachable: a closed local port) and reports the seconds from the
+process start to the first poll (its first "cannot connect" warning), the CPU
+it used until then, and the gateway's peak RSS.
+
+Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_gateway import config_text
+
+from obisgate.gateway.config import load_config
+
+
+def load_once(path: str) -> None:
+    """Child: load the configuration and print a JSON line of figures."""
+    cpu0 = time.process_time()
+    started = time.perf_counter()
+    config = load_config(path)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        json.dumps(
+            {
+                "devices": len(config.devices),
+                "signals": len(config.signals),
+                "load_s": round(seconds, 2),
+                "cpu_s": round(cpu, 2),
+                "peak_mb": round(peak_mb),
+            }
+        )
+    )
+
+
+def first_poll(config: Path) -> dict[str, float]:
+    """Seconds from starting ``obisgate run`` to its first poll, and its peak RSS."""
+    obisgate = Path(sys.executable).with_name("obisgate")
+    started = time.monotonic()
+    gateway = subprocess.Popen(
+        [str(obisgate), "run", str(config), "--duration", "2"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert gateway.stderr is not None
+    seconds = cpu_s = -1.0
+    for line in gateway.stderr:
+        if seconds < 0 and "cannot connect" in line:
+            seconds = time.monotonic() - started
+            cpu_s = _cpu_seconds(gateway.pid)
+    _, status, usage = os.wait4(gateway.pid, 0)
+    if status != 0:
+        raise SystemExit(f"gateway exited with status {status}")
+    return {
+        "first_poll_s": round(seconds, 2),
+        "cpu_to_first_poll_s": round(cpu_s, 2),
+        "gateway_peak_mb": round(usage.ru_maxrss / 1024),
+    }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--gateway", action="store_true", help="also time obisgate run")
+    parser.add_argument("--load", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        load_once(args.load)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "bench.toml"
+        config.write_text(config_text([20000 + i % 40000 for i in range(args.devices)]))
+        print(f"{args.devices} devices, {config.stat().st_size / 1e6:.1f} MB of TOML")
+        for _ in range(args.repeat):
+            result = subprocess.run(
+                [sys.executable, __file__, "--load", str(config)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            print(result.stdout.strip())
+            if args.gateway:
+                print(json.dumps(first_poll(config)))
+
+
+if __name__ == "__main__":
+    main()
