@@ -212,3 +212,20 @@ def test_model_is_frozen() -> None:
     config = MqttConfig(url="mqtt://h")
     with pytest.raises(ValidationError):
         config.qos = 0
+
+
+def test_password_file_first_line_and_permission_warning(tmp_path: Path) -> None:
+    secret_file = tmp_path / "pw"
+    secret_file.write_text("s3cret\nsecond line\n", encoding="utf-8")
+    secret_file.chmod(0o644)
+    text = 'url = "mqtt://h"\nusername = "u"\npassword_file = "pw"\n'
+    loaded = load_config(write(tmp_path, text))
+    assert loaded.mqtt is not None
+    secret = loaded.mqtt.resolve_password()
+    assert secret is not None
+    assert secret.get_secret_value() == "s3cret"  # the meters' rule: the first line
+    warnings = [str(w) for w in loaded.warnings]
+    assert any("password_file is readable by group or others" in w for w in warnings)
+    assert all("s3cret" not in w for w in warnings)
+    secret_file.chmod(0o600)
+    assert not load_config(write(tmp_path, text)).warnings

@@ -281,6 +281,14 @@ class _Builder:
             with_base_dir = getattr(section, "with_base_dir", None)
             if with_base_dir is not None:
                 sections[name] = with_base_dir(self.tables.base_dir)
+            secret_file = getattr(sections[name], "password_file", None)
+            if secret_file is not None and not password_file_is_private(secret_file):
+                self.warnings.append(
+                    self.tables.single[name].problem(
+                        "password_file is readable by group or others; chmod 600 it",
+                        "password_file",
+                    )
+                )
         return GatewayConfig(
             devices=tuple(devices.values()),
             signals=tuple(signals),

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.outputs.config_problem import SignalProblem
+from obisgate.protocol.passwords import read_password_file
 
 __all__ = ["MqttConfig", "default_client_id", "mqtt_signal_problems", "mqtt_url"]
 
@@ -180,7 +181,8 @@ class MqttConfig(BaseModel):
     def resolve_password(self) -> SecretStr | None:
         """The broker password from ``password_env`` or ``password_file``, read now.
 
-        A file's trailing line break is dropped.
+        From a file: its first line, without the line end (the rule of meter
+        passwords, :func:`~obisgate.protocol.passwords.read_password_file`).
 
         Raises:
             ConfigError: the variable is not set or the file cannot be read (the
@@ -195,10 +197,9 @@ class MqttConfig(BaseModel):
             return SecretStr(value)
         if self.password_file is not None:
             try:
-                text = self.password_file.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+                return SecretStr(read_password_file(self.password_file))
+            except ConfigError:
                 raise ConfigError("[mqtt]: cannot read the password_file") from None
-            return SecretStr(text.rstrip("\r\n"))
         return None
 
 
