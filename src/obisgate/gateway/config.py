@@ -160,7 +160,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from obisgate import ConfigError
+from obisgate import ConfigError, ReadoutOptions
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_files import (
     ConfigFileError,
@@ -251,6 +251,10 @@ class _Builder:
         self.tables = tables
         self.problems = list(tables.problems)
         self.warnings = list(tables.warnings)
+        # Each valid device's readout options, made once by the load check, for the plans.
+        self.options: dict[str, tuple[DeviceConfig, ReadoutOptions]] = {}
+        # Equal sets of given fields, one object each (frozen models never change theirs).
+        self.fields_sets: dict[frozenset[str], set[str]] = {}
 
     def build(self) -> GatewayConfig:
         devices = self._devices()
@@ -281,7 +285,7 @@ class _Builder:
             with_base_dir = getattr(section, "with_base_dir", None)
             if with_base_dir is not None:
                 sections[name] = with_base_dir(self.tables.base_dir)
-        return GatewayConfig(
+        config = GatewayConfig(
             devices=tuple(devices.values()),
             signals=tuple(signals),
             storage=storage,
@@ -290,6 +294,8 @@ class _Builder:
             warnings=tuple(_in_file_order(self.warnings)),
             source=self.tables.source,
         )
+        config.remember_readout_options(self.options)
+        return config
 
     def _validate(
         self,
@@ -343,6 +349,9 @@ class _Builder:
                     continue
                 first_row[alias] = row
             if isinstance(device, DeviceConfig):
+                given = device.model_fields_set
+                shared = self.fields_sets.setdefault(frozenset(given), given)
+                object.__setattr__(device, "__pydantic_fields_set__", shared)  # -730 bytes each
                 self._device_checks(row, device)
                 devices[device.device_alias] = device
         self._device_rows = first_row
@@ -368,7 +377,7 @@ class _Builder:
                 )
             )
         try:
-            device.readout_options()
+            self.options[device.device_alias] = (device, device.readout_options())
         except ConfigError as exc:
             self.problems.append(row.problem(str(exc)))
 
