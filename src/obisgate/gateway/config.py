@@ -447,10 +447,7 @@ class _Builder:
         except TypeError:  # an unhashable value (a TOML array or table): no reuse
             return self._validate(row, SignalConfig, fields)  # type: ignore[no-any-return]
         if earlier is not None:
-            copy = earlier.model_copy(update={"device_alias": alias})
-            # Frozen models never change their set of given fields: share it (-470 bytes each).
-            object.__setattr__(copy, "__pydantic_fields_set__", earlier.model_fields_set)
-            return copy
+            return _for_device(earlier, alias)
         result: SignalConfig | None = self._validate(row, SignalConfig, fields)
         if result is not None:
             done[rest] = result
@@ -598,3 +595,17 @@ def _error_text(field: str | None, error: Any) -> str:
     ):
         return message
     return f"got {value!r}; {message}"
+
+
+def _for_device(signal: SignalConfig, alias: str) -> SignalConfig:
+    """``signal.model_copy(update={"device_alias": alias})``, made faster for one known field.
+
+    Frozen models never change their set of given fields (which includes
+    ``device_alias``): the copy shares it (-470 bytes each).
+    """
+    copy = SignalConfig.__new__(SignalConfig)
+    object.__setattr__(copy, "__dict__", {**signal.__dict__, "device_alias": alias})
+    object.__setattr__(copy, "__pydantic_extra__", None)
+    object.__setattr__(copy, "__pydantic_fields_set__", signal.model_fields_set)
+    object.__setattr__(copy, "__pydantic_private__", None)
+    return copy
