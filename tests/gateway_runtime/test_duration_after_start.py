@@ -1,13 +1,15 @@
-"""``run --duration`` counts polling time: a slow output start does not eat into it."""
+"""``run --duration`` counts polling time: a slow output start does not eat into it; the
+configuration is not kept while polling."""
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
 from obisgate.cli.run_command import run_gateway
-from obisgate.gateway.config import load_config
+from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.updates import SignalUpdate
 
@@ -63,3 +65,33 @@ async def test_duration_counts_from_when_polling_starts(tmp_path: Path) -> None:
     # The timer never fires early: with it started before the outputs, the
     # gateway stopped the moment the slow start ended (0.4 s > 0.2 s).
     assert slow.closed_at - slow.started_at >= 0.2
+
+
+class ConfigWatch:
+    """An output that records, when polling starts, whether the configuration still exists."""
+
+    name = "watch"
+
+    def __init__(self, config: weakref.ref[GatewayConfig]) -> None:
+        self.config = config
+        self.alive_while_polling: bool | None = None
+
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        if self.alive_while_polling is None:
+            self.alive_while_polling = self.config() is not None
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_the_configuration_is_freed_once_the_plans_are_built(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    config = load_config(path)
+    watch = ConfigWatch(weakref.ref(config))
+    running = run_gateway(config, [watch], duration_s=0.2)
+    del config
+    async with asyncio.timeout(30):
+        await running
+    # The unreachable meter's status update reached the output while polling.
+    assert watch.alive_while_polling is False

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
 from obisgate.gateway.plan import DevicePlan, ProgrammingPlan, SignalPlan
 from obisgate.gcpause import paused_gc
+from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.passwords import PasswordScheme, make_scheme
 from obisgate.protocol.programming import ProgrammingOptions
 
@@ -21,19 +22,22 @@ def device_plan(
     device: DeviceConfig,
     signals: tuple[SignalConfig, ...],
     shared: dict[object, Any] | None = None,
+    options: ReadoutOptions | None = None,
 ) -> DevicePlan:
     """The poller's plan for one configured device.
 
     Devices on the same serial port, or the same TCP / RFC 2217 endpoint, get
     the same ``port_key`` and therefore take turns. ``shared`` (one dict for all
     devices of a configuration) lets equal signal plans and line settings be one
-    object: many devices read the same signals.
+    object: many devices read the same signals. ``options``: the device's
+    ``readout_options()`` when already made.
     """
     if shared is None:
         shared = {}
     comma = device.decimal_comma
     plans = tuple(_signal_plan(s, comma, shared) for s in signals if s.enable)
-    options = device.readout_options()
+    if options is None:
+        options = device.readout_options()
     programming = None
     if any(s.by_command for s in plans):
         programming = ProgrammingPlan(
@@ -109,6 +113,11 @@ def plans_from_config(config: GatewayConfig) -> list[DevicePlan]:
     shared: dict[object, Any] = {}
     with paused_gc():
         return [
-            device_plan(device, config.signals_for(device.device_alias), shared)
+            device_plan(
+                device,
+                config.signals_for(device.device_alias),
+                shared,
+                config.readout_options(device),
+            )
             for device in config.enabled_devices
         ]

@@ -184,12 +184,16 @@ def host_name(value: object) -> str:
         ValueError: not allowed; the message says what is.
     """
     text = as_text(value).removeprefix("[").removesuffix("]")
+    if _HOST_NAME.fullmatch(text):  # also every IPv4 address: no need to parse it
+        return text
     try:
         ipaddress.ip_address(text)
     except ValueError:
-        if not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})", text):
-            raise ValueError("expected an IP address or host name") from None
+        raise ValueError("expected an IP address or host name") from None
     return text
+
+
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,252})")
 
 
 _URL = re.compile(r"(tcp|rfc2217)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})/?")

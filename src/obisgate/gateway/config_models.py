@@ -504,6 +504,23 @@ class GatewayConfig(BaseModel):
                 return device
         raise KeyError(alias)
 
+    def remember_readout_options(
+        self, options: dict[str, tuple[DeviceConfig, ReadoutOptions]]
+    ) -> None:
+        """Keep ``device.readout_options()`` already made (alias -> (device, options))."""
+        self._made_options.update(options)
+
+    def readout_options(self, device: DeviceConfig) -> ReadoutOptions:
+        """``device.readout_options()``, made once: remembered when it is this very device.
+
+        Raises:
+            ConfigError: as :meth:`DeviceConfig.readout_options`.
+        """
+        known = self._made_options.get(device.device_alias)
+        if known is not None and known[0] is device:
+            return known[1]
+        return device.readout_options()
+
     @property
     def enabled_devices(self) -> tuple[DeviceConfig, ...]:
         """Devices with ``enable = 1``."""
@@ -515,6 +532,11 @@ class GatewayConfig(BaseModel):
         """The signals of a device, in file order (only enabled ones by default)."""
         signals = self._signals_by_device.get(device_alias, ())
         return tuple(s for s in signals if s.enable) if enabled_only else signals
+
+    @cached_property
+    def _made_options(self) -> dict[str, tuple[DeviceConfig, ReadoutOptions]]:
+        # Not a field nor a private attribute: never part of equality, dumps or repr.
+        return {}
 
     @cached_property
     def _signals_by_device(self) -> dict[str, tuple[SignalConfig, ...]]:

@@ -251,16 +251,18 @@ class LinePoller:
         Cancellation abandons the exchange in progress; its port is closed.
         """
         start = self._clock()
-        due = {s.plan.alias: start + self._offsets.get(s.plan.alias, 0.0) for s in self.states}
-        by_alias = {s.plan.alias: s for s in self.states}
+        states = self.states
+        # Next due time of each state, by position (one small list: lines are many).
+        due = [start + self._offsets.get(s.plan.alias, 0.0) for s in states]
         polls = 0
-        while self.states and (max_polls is None or polls < max_polls):
-            alias = min(due, key=due.__getitem__)
-            slot = due[alias]
+        while states and (max_polls is None or polls < max_polls):
+            index = min(range(len(due)), key=due.__getitem__)
+            slot = due[index]
             wait = slot - self._clock()
             if wait > 0:
                 await self._sleep(wait)
-            state = by_alias[alias]
+            state = states[index]
+            alias = state.plan.alias
             await self.poll(state)
             polls += 1
             scan = state.plan.scan_rate_s
@@ -271,7 +273,7 @@ class LinePoller:
                 state.missed_scans += missed
                 following += missed * scan
                 _LOGGER.debug("%s: readout overran its scan, %d scan(s) missed", alias, missed)
-            due[alias] = following
+            due[index] = following
 
     async def poll(self, state: DeviceState) -> list[SignalUpdate]:
         """Read one device (with retries, within its total deadline) and publish its updates.
