@@ -145,6 +145,7 @@ async def run_gateway(
             timer.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
+        gc.unfreeze()  # a caller that goes on (tests, an embedding service) collects as usual
     _LOGGER.info("stopped: %s", gateway.stats())
     return gateway
 
