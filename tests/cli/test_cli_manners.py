@@ -41,6 +41,19 @@ def run(*args: str) -> tuple[int, str, str]:
         (["run", "--duration", "-5", str(DEMO_CONFIG)], "'--duration': -5: allowed more than 0 s"),
         (["run", "--duration", "0", str(DEMO_CONFIG)], "'--duration': 0: allowed more than 0 s"),
         (
+            [
+                "sink",
+                "postgres",
+                "--mqtt",
+                "mqtt://127.0.0.1:1",
+                "--dsn",
+                "postgresql://x@h/x",
+                "--duration",
+                "-5",
+            ],
+            "'--duration': -5: allowed more than 0 s",
+        ),
+        (
             ["run", "--db", "/nonexistent-folder/h.sqlite", str(DEMO_CONFIG)],
             "the folder /nonexistent-folder does not exist",
         ),

@@ -13,6 +13,8 @@ import click
 
 from obisgate.cli.common import fail, run_async, setup_logging
 from obisgate.cli.main import main
+from obisgate.cli.params import Bounded
+from obisgate.cli.shard_options import log_format_option
 from obisgate.errors import ConfigError
 
 __all__ = ["postgres", "sink"]
@@ -56,7 +58,12 @@ def sink() -> None:
     show_default=True,
     help="Seconds a batch may wait.",
 )
-@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.option(
+    "--duration",
+    type=Bounded(0, unit="s", integer=False, above_low=True),
+    default=None,
+    help="Stop after this many seconds [until Ctrl-C].",
+)
 @click.option(
     "--stats",
     "stats_path",
@@ -64,9 +71,7 @@ def sink() -> None:
     default=None,
     help="Write counters as JSON to FILE on exit.",
 )
-@click.option(
-    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
-)
+@log_format_option
 @click.option("-v", "--verbose", count=True)
 def postgres(
     mqtt_url: str,
