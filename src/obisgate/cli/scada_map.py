@@ -32,8 +32,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _served(config: GatewayConfig) -> list[object]:
-    enabled = {d.device_alias for d in config.enabled_devices}
-    return [s for s in config.signals if s.enable and s.device_alias in enabled]
+    return list(config.served_signals)
 
 
 def _scale(scale: float) -> str:

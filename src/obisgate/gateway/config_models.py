@@ -546,7 +546,12 @@ class GatewayConfig(BaseModel):
         return {alias: tuple(signals) for alias, signals in grouped.items()}
 
     @property
+    def served_signals(self) -> tuple[SignalConfig, ...]:
+        """Enabled signals on enabled devices, in file order."""
+        enabled = {d.device_alias for d in self.devices if d.enable}
+        return tuple(s for s in self.signals if s.enable and s.device_alias in enabled)
+
+    @property
     def logged_signals(self) -> tuple[SignalConfig, ...]:
         """Enabled signals with ``log > 0`` on enabled devices."""
-        enabled = {d.device_alias for d in self.devices if d.enable}
-        return tuple(s for s in self.signals if s.enable and s.logged and s.device_alias in enabled)
+        return tuple(s for s in self.served_signals if s.logged)

@@ -68,8 +68,7 @@ def create(config: GatewayConfig, context: OutputContext) -> Output:
     section = config.iec104
     if section is None:
         raise ConfigError("[iec104] is missing")
-    enabled = {d.device_alias for d in config.enabled_devices}
-    signals = [s for s in config.signals if s.enable and s.device_alias in enabled]
+    signals = config.served_signals
     output = Iec104Output(section, points_from_signals(signals))
     context.health[output.name] = output.health
     return output

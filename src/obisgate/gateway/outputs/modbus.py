@@ -48,8 +48,7 @@ def create(config: GatewayConfig, context: OutputContext) -> Output:
     section = config.modbus
     if section is None:
         raise ConfigError("[modbus] is missing")
-    enabled = {d.device_alias for d in config.enabled_devices}
-    signals = [s for s in config.signals if s.enable and s.device_alias in enabled]
+    signals = config.served_signals
     register_map = RegisterMap(
         slots_from_signals(signals),
         word_order=section.word_order,
