@@ -1,12 +1,19 @@
 """Gateway benchmark: one gateway process polling N simulated TCP meters.
 
-Each meter (its own TCP port, served by one simulator process) sends a 50-line
-mode C readout; every meter is read once per scan (60 s, ``--scan-ms``). For each N the script
-reports achieved readouts per second, missed scans, failures, the gateway's CPU
-time and its peak memory (the gateway runs as ``obisgate run`` in a child
-process, measured with wait4).
+Each meter sends a 50-line mode C readout; every meter is read once per scan
+(60 s, ``--scan-ms``). By default each meter has its own TCP port; with
+``--meters-per-line K`` K meters share one port, as on an RS-485 bus behind a
+converter (the request's address selects the meter, the gateway polls them in
+turn), which is how 50 000 meters fit under this machine's file descriptor
+limit. The simulated meters are spread over ``--simulators`` processes.
 
-Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125] [--keep-open] [--workers N]
+For each N the script reports achieved readouts per second, missed scans,
+failures, the gateway's CPU time and peak memory (``obisgate run`` in a child
+process, measured with wait4; with ``--workers`` the sum over the workers and
+the largest worker), and the simulators' CPU.
+
+Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125] [--keep-open]
+       [--workers N] [--meters-per-line K] [--simulators S] [--uvloop]
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from obisgate.simulator import MeterProfile, serve_tcp_each
+from obisgate.simulator import MeterProfile, serve_tcp, serve_tcp_each
 
 SCAN_MS = 60_000
 LINES = 50
@@ -52,7 +59,7 @@ def bench_lines() -> tuple[str, ...]:
     return tuple(lines[:LINES])
 
 
-def profiles(count: int) -> list[MeterProfile]:
+def profiles(count: int, start: int = 0) -> list[MeterProfile]:
     return [
         MeterProfile(
             name=f"bench{i}",
@@ -62,15 +69,24 @@ def profiles(count: int) -> list[MeterProfile]:
             address=f"{10000000 + i}",
             lines=bench_lines(),
         )
-        for i in range(count)
+        for i in range(start, start + count)
     ]
 
 
-async def serve(count: int, port_file: Path) -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    farm = await serve_tcp_each(profiles(count), backlog=64)
-    port_file.write_text(json.dumps([s.port for s in farm.servers]))  # noqa: ASYNC240
+async def serve(start: int, count: int, per_line: int, port_file: Path) -> None:
+    """Serve meters ``start`` .. ``start + count - 1``; write each meter's port to ``port_file``."""
+    _raise_fd_limit()
+    meters = profiles(count, start)
+    if per_line == 1:
+        farm = await serve_tcp_each(meters, backlog=64)
+        ports = [s.port for s in farm.servers]
+    else:
+        ports = []
+        for first in range(0, count, per_line):
+            group = meters[first : first + per_line]
+            server = await serve_tcp(group)
+            ports += [server.port] * len(group)
+    port_file.write_text(json.dumps(ports))  # noqa: ASYNC240
     await asyncio.Event().wait()
 
 
@@ -98,23 +114,48 @@ def run_one(
     keep_open: bool = False,
     workers: int = 0,
     scan_ms: int = SCAN_MS,
+    per_line: int = 1,
+    simulators: int = 1,
+    uvloop: bool = False,
 ) -> dict[str, float]:
-    port_file = workdir / f"ports-{count}.json"
-    sim = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(count), str(port_file)],
-        stdin=subprocess.DEVNULL,
-    )
+    # Simulator processes serve whole lines: each takes a multiple of per_line meters.
+    lines = -(-count // per_line)
+    bounds = [per_line * (lines * k // simulators) for k in range(simulators + 1)]
+    bounds[-1] = count
+    sims = []
+    port_files = []
+    for k in range(simulators):
+        port_file = workdir / f"ports-{count}-{k}.json"
+        port_files.append(port_file)
+        first, last = bounds[k], bounds[k + 1]
+        sims.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    __file__,
+                    "--serve",
+                    str(first),
+                    str(last - first),
+                    str(per_line),
+                    str(port_file),
+                ],
+                stdin=subprocess.DEVNULL,
+            )
+        )
     try:
         deadline = time.monotonic() + 300
-        while not port_file.exists():
-            if sim.poll() is not None or time.monotonic() > deadline:
+        while not all(f.exists() for f in port_files):
+            if any(sim.poll() is not None for sim in sims) or time.monotonic() > deadline:
                 raise SystemExit("simulator did not start")
             time.sleep(0.2)
-        ports = json.loads(port_file.read_text())
+        ports = [port for f in port_files for port in json.loads(f.read_text())]
         config = workdir / f"bench-{count}.toml"
         config.write_text(config_text(ports, keep_open, scan_ms))
         stats_file = workdir / f"stats-{count}.json"
         obisgate = Path(sys.executable).with_name("obisgate")
+        env = dict(os.environ)
+        if uvloop:
+            env["OBISGATE_EVENT_LOOP"] = "uvloop"
         started = time.monotonic()
         gateway = subprocess.Popen(
             [
@@ -128,6 +169,7 @@ def run_one(
                 *(["--workers", str(workers)] if workers else []),
             ],
             stdin=subprocess.DEVNULL,
+            env=env,
             preexec_fn=_raise_fd_limit,  # noqa: PLW1509 - only sets a resource limit
         )
         _, status, usage = os.wait4(gateway.pid, 0)
@@ -138,10 +180,14 @@ def run_one(
         parts = [json.loads(f.read_text()) for f in files]
         stats = {k: sum(p[k] for p in parts) for k in ("polls", "missed_scans", "failures")}
     finally:
-        sim.terminate()
-        sim.wait()
+        sim_cpu = 0.0
+        for sim in sims:
+            sim.terminate()
+            _, _, sim_usage = os.wait4(sim.pid, 0)
+            sim_cpu += sim_usage.ru_utime + sim_usage.ru_stime
     return {
         "meters": count,
+        "lines": lines,
         "seconds": elapsed,
         "readouts": stats["polls"],
         "readouts_per_s": stats["polls"] / duration,
@@ -149,7 +195,9 @@ def run_one(
         "missed_scans": stats["missed_scans"],
         "failures": stats["failures"],
         "cpu_s": usage.ru_utime + usage.ru_stime,
+        # wait4 gives the largest descendant for ru_maxrss: with --workers, the largest worker.
         "peak_mb": usage.ru_maxrss / 1024,
+        "sim_cpu_s": sim_cpu,
     }
 
 
@@ -171,23 +219,41 @@ def main() -> None:
         help="scan rate of every meter (shorter: more readouts per meter, so the CPU per "
         "readout is less weighted by start-up and first connections)",
     )
-    parser.add_argument("--serve", nargs=2, metavar=("COUNT", "PORTFILE"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--meters-per-line", type=int, default=1, help="meters sharing one TCP port (a bus)"
+    )
+    parser.add_argument("--simulators", type=int, default=1, help="simulator processes")
+    parser.add_argument("--uvloop", action="store_true", help="OBISGATE_EVENT_LOOP=uvloop")
+    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(serve(int(args.serve[0]), Path(args.serve[1])))
+        start, count, per_line, port_file = args.serve
+        asyncio.run(serve(int(start), int(count), int(per_line), Path(port_file)))
         return
     print(
-        f"{'meters':>7} {'readouts/s':>11} {'expected':>9} {'missed':>7} {'failed':>7} "
-        f"{'CPU s':>7} {'CPU %':>6} {'peak MB':>8} {'CPU ms/readout':>14}"
+        f"{'meters':>7} {'lines':>6} {'readouts/s':>11} {'expected':>9} {'missed':>7} "
+        f"{'failed':>7} {'CPU s':>7} {'CPU %':>6} {'peak MB':>8} {'CPU ms/readout':>14} "
+        f"{'sim CPU %':>9}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.counts:
-            r = run_one(count, args.duration, Path(tmp), args.keep_open, args.workers, args.scan_ms)
+            r = run_one(
+                count,
+                args.duration,
+                Path(tmp),
+                args.keep_open,
+                args.workers,
+                args.scan_ms,
+                args.meters_per_line,
+                args.simulators,
+                args.uvloop,
+            )
             print(
-                f"{r['meters']:>7} {r['readouts_per_s']:>11.1f} {r['expected_per_s']:>9.1f} "
-                f"{r['missed_scans']:>7} {r['failures']:>7} {r['cpu_s']:>7.1f} "
-                f"{100 * r['cpu_s'] / r['seconds']:>6.1f} {r['peak_mb']:>8.1f} "
-                f"{1000 * r['cpu_s'] / max(1, r['readouts']):>14.2f}",
+                f"{r['meters']:>7} {r['lines']:>6} {r['readouts_per_s']:>11.1f} "
+                f"{r['expected_per_s']:>9.1f} {r['missed_scans']:>7} {r['failures']:>7} "
+                f"{r['cpu_s']:>7.1f} {100 * r['cpu_s'] / r['seconds']:>6.1f} "
+                f"{r['peak_mb']:>8.1f} {1000 * r['cpu_s'] / max(1, r['readouts']):>14.2f} "
+                f"{100 * r['sim_cpu_s'] / r['seconds']:>9.1f}",
                 flush=True,
             )
 

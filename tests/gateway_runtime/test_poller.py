@@ -197,6 +197,62 @@ async def test_lines_run_concurrently_and_stop_is_clean() -> None:
     assert out.getvalue() == ""
 
 
+def test_first_polls_are_spread_and_each_line_starts_at_its_first() -> None:
+    gateway = Gateway(
+        [plan("a", line="one"), plan("b", line="two"), plan("c", line="one"), plan("d")],
+        [],
+    )
+    # Four devices over a 10 s scan: 0, 2.5, 5, 7.5 s; line "one" starts with "a".
+    assert gateway._line_starts() == [
+        (0.0, "one", {"a": 0.0, "c": 5.0}),
+        (2.5, "two", {"b": 0.0}),
+        (7.5, "bus", {"d": 0.0}),
+    ]
+
+
+async def test_a_line_is_not_set_up_before_its_first_poll_is_due() -> None:
+    read_lines: list[str] = []
+    first = asyncio.Event()
+
+    async def read(p: DevicePlan) -> Readout:
+        read_lines.append(p.port_key)
+        first.set()
+        return READOUT
+
+    # The second line's first poll is due 500 s after the start: stopped long before.
+    gateway = Gateway(
+        [plan("a", line="early", scan=1000.0), plan("b", line="late", scan=1000.0)],
+        [],
+        read=read,
+    )
+    stop = asyncio.Event()
+    run = asyncio.create_task(gateway.run(stop))
+    await first.wait()
+    tasks = {t.get_name() for t in asyncio.all_tasks()}
+    assert "line early" in tasks
+    assert "line late" not in tasks
+    stop.set()
+    await run
+    assert read_lines == ["early"]
+    assert gateway.states[1].polls == 0
+
+
+class _Escaped(BaseException):
+    """Not an Exception: gets past the poller's per-device handling, as a bug would."""
+
+
+async def test_a_line_poller_that_dies_stops_the_gateway_with_an_error() -> None:
+    async def read(p: DevicePlan) -> Readout:
+        if p.alias == "bad":
+            raise _Escaped
+        await asyncio.Event().wait()  # the other line stays busy until cancelled
+        return READOUT
+
+    gateway = Gateway([plan("bad", line="b"), plan("good", line="g", scan=0.001)], [], read=read)
+    with pytest.raises(RuntimeError, match="a line poller stopped: _Escaped"):
+        await gateway.run()
+
+
 async def test_gateway_publishes_json_lines() -> None:
     done = asyncio.Event()
     polls = 0

@@ -35,6 +35,7 @@ from obisgate.gateway.outputs.listen import split_listen
 from obisgate.gateway.outputs.table import TableLogHandler
 from obisgate.gateway.shard import Shard, select_plans, shard_path
 from obisgate.gateway.shard_config import shard_config
+from obisgate.gcpause import paused_gc
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 
@@ -115,7 +116,8 @@ async def run_gateway(
         _LOGGER.info("shard %s: %d lines, %d devices", shard, lines, len(plans))
         if not plans:
             _LOGGER.warning("shard %s owns no line of this configuration: idle", shard)
-    gateway = Gateway(plans, outputs)
+    with paused_gc():
+        gateway = Gateway(plans, outputs)
     # The plans (and what else is loaded by now) live as long as the gateway: keep them out of the
     # collector's passes (at 50 000 meters each full pass would walk all of them).
     gc.freeze()

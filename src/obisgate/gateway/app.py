@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from obisgate.gateway.connections import KeptConnections
@@ -56,9 +56,21 @@ class Gateway:
                 lines[state.plan.port_key].append(state)
         self.lines = dict(lines)
 
-    def _offsets(self) -> dict[str, float]:
+    def _line_starts(self) -> list[tuple[float, str, dict[str, float]]]:
+        """Each line's first poll (seconds after start), key and its devices' offsets from then.
+
+        The first polls of all devices are spread evenly over their scan periods.
+        """
         count = len(self.states)
-        return {s.plan.alias: s.plan.scan_rate_s * i / count for i, s in enumerate(self.states)}
+        offsets = {s.plan.alias: s.plan.scan_rate_s * i / count for i, s in enumerate(self.states)}
+        starts = []
+        for key, states in self.lines.items():
+            first = min(offsets[s.plan.alias] for s in states)
+            starts.append(
+                (first, key, {s.plan.alias: offsets[s.plan.alias] - first for s in states})
+            )
+        starts.sort(key=lambda start: start[0])
+        return starts
 
     async def run(
         self,
@@ -71,6 +83,9 @@ class Gateway:
         ``polling`` is called once, when the outputs have started and polling
         begins (e.g. to start a ``--duration`` timer from there).
 
+        Each line's task is started when its first poll is due, so that at
+        50 000 meters the first polls do not wait for every line to be set up.
+
         Shutdown abandons exchanges in progress (their ports are closed),
         delivers every queued update and closes the outputs.
 
@@ -82,40 +97,57 @@ class Gateway:
         await self.fanout.start()
         if polling is not None:
             polling()
-        offsets = self._offsets()
-        tasks = [
-            asyncio.create_task(
-                LinePoller(
-                    states, self.fanout.publish, read=self._read, start_offsets=offsets
-                ).run(),
-                name=f"line {key}",
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        failed: list[BaseException] = []
+        broken = asyncio.Event()
+        timers: dict[str, asyncio.TimerHandle] = {}
+
+        def finished(task: asyncio.Task[None]) -> None:
+            tasks.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                failed.append(task.exception())  # type: ignore[arg-type]
+                broken.set()
+
+        def start(name: str, coro: Coroutine[Any, Any, None]) -> None:
+            task = loop.create_task(coro, name=name)
+            tasks.add(task)
+            task.add_done_callback(finished)
+
+        def start_line(key: str, offsets: dict[str, float]) -> None:
+            timers.pop(key, None)
+            poller = LinePoller(
+                self.lines[key], self.fanout.publish, read=self._read, start_offsets=offsets
             )
-            for key, states in self.lines.items()
-        ]
-        tasks += [
-            asyncio.create_task(
-                PushListener(state, self.fanout.publish).run(), name=f"push {state.plan.alias}"
-            )
-            for state in self.push_states
-        ]
-        failed: BaseException | None = None
+            start(f"line {key}", poller.run())
+
+        for first, key, offsets in self._line_starts():
+            if first <= 0:
+                start_line(key, offsets)
+            else:
+                timers[key] = loop.call_later(first, start_line, key, offsets)
+        for state in self.push_states:
+            start(f"push {state.plan.alias}", PushListener(state, self.fanout.publish).run())
+        waits = [loop.create_task(stop.wait()), loop.create_task(broken.wait())]
         try:
-            stopper = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is not stopper and task.exception() is not None:
-                    failed = task.exception()
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in [*tasks, stopper]:
+            for wait in waits:
+                wait.cancel()
+            for timer in timers.values():
+                timer.cancel()
+            running = list(tasks)
+            for task in running:
+                task.remove_done_callback(finished)
                 task.cancel()
-            for task in tasks:
+            for task in running:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             if self.connections is not None:
                 await self.connections.aclose()
             await self.fanout.aclose()
-        if failed is not None:
-            raise RuntimeError(f"a line poller stopped: {type(failed).__name__}") from failed
+        if failed:
+            raise RuntimeError(f"a line poller stopped: {type(failed[0]).__name__}") from failed[0]
 
     def stats(self) -> dict[str, Any]:
         """Counters for monitoring and benchmarks."""

@@ -606,14 +606,22 @@ def _error_text(field: str | None, error: Any) -> str:
 
 
 def _for_device(signal: SignalConfig, alias: str) -> SignalConfig:
-    """``signal.model_copy(update={"device_alias": alias})``, made faster for one known field.
+    """``signal.model_copy(update={"device_alias": alias})``, made faster and smaller.
 
     Frozen models never change their set of given fields (which includes
-    ``device_alias``): the copy shares it (-470 bytes each).
+    ``device_alias``): the copy shares it (-470 bytes each). Its fields are set
+    one by one, in field order, so CPython keeps them in a key-sharing
+    instance dict: 300 bytes instead of the 830 of the dict pydantic builds.
     """
-    copy = SignalConfig.__new__(SignalConfig)
-    object.__setattr__(copy, "__dict__", {**signal.__dict__, "device_alias": alias})
-    object.__setattr__(copy, "__pydantic_extra__", None)
-    object.__setattr__(copy, "__pydantic_fields_set__", signal.model_fields_set)
-    object.__setattr__(copy, "__pydantic_private__", None)
+    copy = _new_signal(SignalConfig)
+    for name, value in signal.__dict__.items():
+        _set(copy, name, value)
+    _set(copy, "device_alias", alias)
+    _set(copy, "__pydantic_extra__", None)
+    _set(copy, "__pydantic_fields_set__", signal.model_fields_set)
+    _set(copy, "__pydantic_private__", None)
     return copy
+
+
+_new_signal = SignalConfig.__new__
+_set = object.__setattr__

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from pathlib import Path
 from types import MappingProxyType
+from typing import cast
 
 import tomli
 
@@ -197,6 +198,9 @@ def normalize_key(name: str) -> str:
     Cached: a configuration repeats the same few dozen names for every row.
     """
     return "_".join(name.replace("-", " ").lower().split())
+
+
+_is_text = str.__instancecheck__
 
 
 def _is_blank(value: object) -> bool:
@@ -402,7 +406,13 @@ def _fill_row(
 ) -> None:
     if allowed.issuperset(item):
         # Every key is already a normalized field name (so no two can clash): the usual case.
-        if isinstance(item, dict) and not any(map(_is_blank, item.values())):
+        values = item.values()
+        # No blank value (the usual case), checked without a Python call per value.
+        if (
+            isinstance(item, dict)
+            and None not in values
+            and all(map(str.strip, cast("Iterator[str]", filter(_is_text, values))))
+        ):
             row.fields = item  # tomli's own dict: no copy
         else:
             row.fields = {k: v for k, v in item.items() if not _is_blank(v)}

@@ -21,6 +21,7 @@ those bytes.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -132,47 +133,22 @@ class ReadoutOptions:
             raise ConfigError(
                 f"device address {self.address!r}: up to 32 characters 0-9, A-Z, a-z, space"
             )
-        for name in ("request_start", "option"):
-            text = getattr(self, name)
-            if not (text.isascii() and text.isprintable()):
-                raise ConfigError(f"{name} {text!r}: printable ASCII characters only")
-        try:
-            object.__setattr__(self, "bcc_method", BccMethod(self.bcc_method))
-        except ValueError:
-            methods = ", ".join(m.value for m in BccMethod)
-            raise ConfigError(f"bcc_method {self.bcc_method!r}: allowed {methods}") from None
-        if self.initial_baud is not None and self.initial_baud <= 0:
-            raise ConfigError(f"initial_baud {self.initial_baud}: must be positive")
-        if not self.request_start.startswith("/") or any(
-            c in self.request_start[1:] for c in "/!\r\n"
-        ):
-            raise ConfigError(
-                f"request start {self.request_start!r}: must start with '/' "
-                "and contain no other '/' or '!'"
-            )
-        if not 0.0 <= self.reaction_time_s <= 1.5:
-            raise ConfigError(f"reaction time {self.reaction_time_s:g} s: allowed 0-1.5 s")
-        for name in ("max_baud", "force_baud"):
-            baud = getattr(self, name)
-            if baud is not None and baud not in BAUD_TO_MODE_C_CHAR:
-                rates = ", ".join(map(str, BAUD_TO_MODE_C_CHAR))
-                raise ConfigError(f"{name} {baud}: allowed {rates}")
-        if len(self.option) != 1:
-            raise ConfigError(f"option {self.option!r}: one character, e.g. '0' or '1'")
-        for name, value in (
-            ("response timeout", self.response_timeout_s),
-            ("inter-byte timeout", self.inter_byte_timeout_s),
-        ):
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} {value:g} s: a finite number of seconds above 0")
-        for name, value in (
-            ("wake-up delay", self.wakeup_delay_s),
-            ("baud change delay", self.baud_change_delay_s),
-        ):
-            if not (math.isfinite(value) and 0 <= value <= _MAX_DELAY_S):
-                raise ConfigError(f"{name} {value:g} s: allowed 0-{_MAX_DELAY_S:g} s")
-        if self.repeat_requests < 0 or self.wakeup_nuls < 0:
-            raise ConfigError("repeat_requests and wakeup_nuls must not be negative")
+        bcc_method = _checked_settings(
+            self.request_start,
+            self.option,
+            self.bcc_method,
+            self.initial_baud,
+            self.reaction_time_s,
+            self.max_baud,
+            self.force_baud,
+            self.response_timeout_s,
+            self.inter_byte_timeout_s,
+            self.wakeup_delay_s,
+            self.baud_change_delay_s,
+            self.repeat_requests,
+            self.wakeup_nuls,
+        )
+        object.__setattr__(self, "bcc_method", bcc_method)
 
     @property
     def start_baud(self) -> int:
@@ -180,6 +156,68 @@ class ReadoutOptions:
         if self.initial_baud is not None:
             return self.initial_baud
         return MODE_D_BAUD if self.mode is ProtocolMode.D else INITIAL_BAUD
+
+
+@functools.lru_cache(maxsize=256)
+def _checked_settings(
+    request_start: str,
+    option: str,
+    bcc_method: BccMethod | str,
+    initial_baud: int | None,
+    reaction_time_s: float,
+    max_baud: int | None,
+    force_baud: int | None,
+    response_timeout_s: float,
+    inter_byte_timeout_s: float,
+    wakeup_delay_s: float,
+    baud_change_delay_s: float,
+    repeat_requests: int,
+    wakeup_nuls: int,
+) -> BccMethod:
+    """Check the settings of :class:`ReadoutOptions` other than the address; the BCC method.
+
+    Cached: the meters of a large configuration mostly share their settings.
+
+    Raises:
+        ConfigError: the first setting out of range, named.
+    """
+    for name, text in (("request_start", request_start), ("option", option)):
+        if not (text.isascii() and text.isprintable()):
+            raise ConfigError(f"{name} {text!r}: printable ASCII characters only")
+    try:
+        method = BccMethod(bcc_method)
+    except ValueError:
+        methods = ", ".join(m.value for m in BccMethod)
+        raise ConfigError(f"bcc_method {bcc_method!r}: allowed {methods}") from None
+    if initial_baud is not None and initial_baud <= 0:
+        raise ConfigError(f"initial_baud {initial_baud}: must be positive")
+    if not request_start.startswith("/") or any(c in request_start[1:] for c in "/!\r\n"):
+        raise ConfigError(
+            f"request start {request_start!r}: must start with '/' and contain no other '/' or '!'"
+        )
+    if not 0.0 <= reaction_time_s <= 1.5:
+        raise ConfigError(f"reaction time {reaction_time_s:g} s: allowed 0-1.5 s")
+    for name, baud in (("max_baud", max_baud), ("force_baud", force_baud)):
+        if baud is not None and baud not in BAUD_TO_MODE_C_CHAR:
+            rates = ", ".join(map(str, BAUD_TO_MODE_C_CHAR))
+            raise ConfigError(f"{name} {baud}: allowed {rates}")
+    if len(option) != 1:
+        raise ConfigError(f"option {option!r}: one character, e.g. '0' or '1'")
+    for name, value in (
+        ("response timeout", response_timeout_s),
+        ("inter-byte timeout", inter_byte_timeout_s),
+    ):
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} {value:g} s: a finite number of seconds above 0")
+    for name, value in (
+        ("wake-up delay", wakeup_delay_s),
+        ("baud change delay", baud_change_delay_s),
+    ):
+        if not (math.isfinite(value) and 0 <= value <= _MAX_DELAY_S):
+            raise ConfigError(f"{name} {value:g} s: allowed 0-{_MAX_DELAY_S:g} s")
+    if repeat_requests < 0 or wakeup_nuls < 0:
+        raise ConfigError("repeat_requests and wakeup_nuls must not be negative")
+    return method
 
 
 def request_message(address: str = "", request_start: str = "/?") -> bytes:
