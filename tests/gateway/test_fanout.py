@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from obisgate.gateway.outputs.base import Fanout
+from obisgate.gateway.outputs.base import MAX_BATCHES_AT_ONCE, Fanout
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 
@@ -124,3 +124,65 @@ async def test_outputs_start_concurrently_and_a_failed_start_turns_off_only_that
         "output broken did not start: address in use"
     ]
     await fanout.aclose()
+
+
+class Storing:
+    """An output with ``publish_many``: records the batches of each call; the n-th call
+    raises the n-th exception of a script (None: works)."""
+
+    name = "store"
+
+    def __init__(self, script: Sequence[Exception | None] = ()) -> None:
+        self.script = list(script)
+        self.calls: list[list[object]] = []
+
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        raise AssertionError("publish_many is used instead")
+
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        if self.script and (error := self.script.pop(0)) is not None:
+            raise error
+        self.calls.append([u.value for updates in batches for u in updates])
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_batches_that_waited_are_handed_over_at_once_in_order() -> None:
+    output = Storing()
+    fanout = Fanout([output])
+    await fanout.start()
+    for number in range(5):  # all queued before the delivery task runs
+        fanout.publish(batch(number))
+    await asyncio.sleep(0)  # let the delivery task take what is queued
+    fanout.publish(batch(5))
+    await fanout.aclose()
+    assert output.calls == [[0, 1, 2, 3, 4], [5]]
+    assert fanout.dropped == {"store": 0}
+
+
+async def test_at_most_so_many_batches_per_call() -> None:
+    output = Storing()
+    fanout = Fanout([output], queue_size=1000)
+    await fanout.start()
+    for number in range(MAX_BATCHES_AT_ONCE + 3):
+        fanout.publish(batch(number))
+    await fanout.aclose()
+    assert [len(call) for call in output.calls] == [MAX_BATCHES_AT_ONCE, 3]
+    assert [v for call in output.calls for v in call] == list(range(MAX_BATCHES_AT_ONCE + 3))
+
+
+async def test_a_failing_publish_many_drops_and_counts_all_its_batches(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    output = Storing([OSError("disk gone"), None])
+    fanout = Fanout([output])
+    await fanout.start()
+    for number in range(3):
+        fanout.publish(batch(number))
+    await asyncio.sleep(0)  # the three go in one failing call
+    fanout.publish(batch(3))
+    await fanout.aclose()
+    assert output.calls == [[3]]
+    assert fanout.dropped == {"store": 3}
+    assert "output store works again; 3 batches were dropped" in caplog.text

@@ -368,7 +368,7 @@ def _exercise(
         f"the {len(backlog)} readings gateway1 made during the outage before its SIGKILL arrived",
     )
     check(count == len(rows), f"{count} rows, each reading once")
-    _check_single_poller(rows)
+    _check_single_poller(rows, duration_s)
     for j in range(2):
         children.stop(f"sink{j}")
     sinks = [json.loads((children.folder / f"sink{j}.json").read_text()) for j in range(2)]
@@ -379,19 +379,23 @@ def _exercise(
     )
 
 
-def _check_single_poller(rows: set[tuple[str, str, dt.datetime]]) -> None:
-    times: dict[str, list[dt.datetime]] = defaultdict(list)
-    for device, signal_, time_ in rows:
+def _check_single_poller(rows: set[tuple[str, str, dt.datetime]], duration_s: float) -> None:
+    """Every device was read, and none more often than one poller on its schedule can.
+
+    One poller reads a device at most once per scan slot (a late poll never adds one);
+    gateway1's devices get a second schedule after its restart, hence the + 2. A second
+    instance polling the same line would about double the count, whatever the load.
+    """
+    counts: dict[str, int] = defaultdict(int)
+    for device, signal_, _time in rows:
         if signal_ == "_status":
-            times[device].append(time_)
-    gaps = [
-        (b - a).total_seconds()
-        for series in times.values()
-        for a, b in zip(sorted(series), sorted(series)[1:], strict=False)
-    ]
+            counts[device] += 1
+    most = int(duration_s / SCAN_S) + 2
+    busiest = max(counts.values(), default=0)
     check(
-        len(times) == sum(LINE_SIZES) and min(gaps) > SCAN_S / 2,
-        f"{len(times)} devices read, never twice within half a scan (shortest gap {min(gaps):.2f} s)",
+        len(counts) == sum(LINE_SIZES) and busiest <= most,
+        f"{len(counts)} devices read, none more than one poller allows "
+        f"(at most {busiest} readouts, limit {most})",
     )
 
 

@@ -16,9 +16,12 @@ from typing import Protocol
 
 from obisgate.gateway.updates import SignalUpdate
 
-__all__ = ["Fanout", "Output"]
+__all__ = ["MAX_BATCHES_AT_ONCE", "Fanout", "Output"]
 
 _LOGGER = logging.getLogger(__name__)
+
+#: Most batches handed to one ``publish_many`` call.
+MAX_BATCHES_AT_ONCE = 256
 
 
 class Output(Protocol):
@@ -29,6 +32,11 @@ class Output(Protocol):
     outputs' starts) before the first poll. An
     exception from ``start`` is logged in one line and turns that output off;
     polling and the other outputs go on.
+
+    An output that stores batches may also define ``async def publish_many(self,
+    batches: Sequence[Sequence[SignalUpdate]]) -> None``: it then gets every batch
+    waiting in its queue in one call, in order, instead of ``publish`` per batch.
+    An exception drops (and counts) all of them.
     """
 
     name: str
@@ -99,22 +107,38 @@ class Fanout:
     ) -> None:
         """Publish each batch in order until the end marker (``None``).
 
-        A failing ``publish`` drops (and counts) its batch. So that a broken
+        An output with ``publish_many`` gets every batch waiting in its queue at
+        once (up to :data:`MAX_BATCHES_AT_ONCE`), so one that fell behind catches
+        up with one disk transaction instead of one per readout.
+
+        A failing ``publish`` drops (and counts) its batches. So that a broken
         output does not flood the log, the first failure is logged with its
         traceback, then one line each time the exception's type changes, and
         one line with the number of batches lost when a batch goes through
         again (or at close, if it never does).
         """
+        many = getattr(output, "publish_many", None)
         failing: type[BaseException] | None = None
         lost = 0
-        while (batch := await queue.get()) is not None:
+        end = False
+        while not end and (batch := await queue.get()) is not None:
+            batches = [batch]
+            while many is not None and len(batches) < MAX_BATCHES_AT_ONCE and not queue.empty():
+                more = queue.get_nowait()
+                if more is None:
+                    end = True
+                    break
+                batches.append(more)
             if output.name in self.failed:
                 continue
             try:
-                await output.publish(batch)
+                if many is not None:
+                    await many(batches)
+                else:
+                    await output.publish(batch)
             except Exception as exc:
-                self.dropped[output.name] += 1
-                lost += 1
+                self.dropped[output.name] += len(batches)
+                lost += len(batches)
                 if failing is None:
                     _LOGGER.exception("output %s failed; batches are dropped", output.name)
                 elif type(exc) is not failing:

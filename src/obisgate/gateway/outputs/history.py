@@ -16,7 +16,8 @@ _LOGGER = logging.getLogger(__name__)
 
 
 class HistoryOutput:
-    """Appends every logged update to a :class:`HistoryStore`, one transaction per batch.
+    """Appends every logged update to a :class:`HistoryStore`, one transaction per call
+    (per batch, or per run of batches that waited in the fan-out's queue).
 
     Writes run on one worker thread, so the event loop never waits for the disk
     and batches are stored in the order they were read.
@@ -38,8 +39,13 @@ class HistoryOutput:
         self.failing = False
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        await self.publish_many([updates])
+
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Store the logged updates of several readouts in one transaction."""
         records = [
             HistoryRecord(u.device, u.signal, u.time, u.value, u.unit, u.quality)
+            for updates in batches
             for u in updates
             if u.log
         ]

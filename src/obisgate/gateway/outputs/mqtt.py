@@ -185,14 +185,20 @@ class MqttOutput:
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         """Append the readout's messages to the outbox (a disk write, never the network)."""
+        await self.publish_many([updates])
+
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Append the messages of several readouts to the outbox in one transaction."""
         if self._outbox is None:
             return
-        if self._devices.learn(updates):
-            self._changed.set()
         section = self.section
-        messages = state_messages(
-            updates, prefix=section.topic_prefix, fmt=section.format, qos=section.qos
-        )
+        messages = []
+        for updates in batches:
+            if self._devices.learn(updates):
+                self._changed.set()
+            messages += state_messages(
+                updates, prefix=section.topic_prefix, fmt=section.format, qos=section.qos
+            )
         try:
             dropped = await self._io(self._outbox.append, messages)
         except sqlite3.Error as exc:

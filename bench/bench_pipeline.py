@@ -1,0 +1,262 @@
+"""End-to-end benchmark: readings per second from meters through gateways and the broker into PostgreSQL.
+
+Everything real and on this machine: simulated TCP meters (``bench_gateway``'s
+simulator, ``--meters-per-line`` meters per converter port), ``--gateways``
+instances of ``obisgate run --shard i/N`` with the MQTT output (``json``: one
+message per readout), a mosquitto broker, ``--sinks`` processes of ``obisgate sink
+postgres`` in one shared-subscription group, and PostgreSQL (broker and database
+started on free loopback ports, as the tests do: needs the Debian packages
+mosquitto and postgresql).
+
+Every meter is read once per ``--scan-ms``; after ``--duration`` seconds the
+gateways stop (SIGTERM, their outboxes drained first) and the script waits until
+every reading they made is in PostgreSQL. It reports the readouts the gateways
+made, the rows that landed, readings per second end to end, how long the last rows
+took after the gateways stopped, and each part's CPU.
+
+Usage: python bench/bench_pipeline.py [--meters 6000] [--scan-ms 10000] [--duration 60]
+       [--gateways 2] [--sinks 2] [--meters-per-line 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_gateway import config_text
+from tests.scale.mqtt_tools import count_rows
+from tests.services import Mosquitto, Postgres
+
+#: One status row per readout (a failed readout's signal updates may repeat the time of
+#: the value they mark invalid, and are then stored once): readouts are counted by it.
+STATUS_ROWS = "SELECT count(*) FROM readings WHERE signal = '_status'"
+
+
+def obisgate(*args: str) -> list[str]:
+    return [sys.executable, "-m", "obisgate", *args]
+
+
+def start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as err:
+        return subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
+        )
+
+
+def stop(process: subprocess.Popen[bytes]) -> float:
+    """SIGTERM, wait, and the process's CPU seconds (wait4)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)  # reaped: poll() must not wait
+    if status != 0:
+        raise SystemExit(f"{process.args!r} exited with status {status}")
+    return usage.ru_utime + usage.ru_stime
+
+
+def outbox_rows(path: Path) -> int:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+
+def cpu_of(pid: int) -> float:
+    """CPU seconds a running process used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for(condition: Any, deadline_s: float, what: str, *, fail: bool = True) -> bool:
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > end:
+            if fail:
+                raise SystemExit(f"timed out waiting for {what}")
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def simulators(
+    meters: int, per_line: int, folder: Path
+) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
+    """One simulator process serving every meter; the port of each meter."""
+    port_file = folder / "ports.json"
+    bench_gateway = str(Path(__file__).resolve().with_name("bench_gateway.py"))
+    process = subprocess.Popen(
+        [sys.executable, bench_gateway, "--serve", "0", str(meters), str(per_line), str(port_file)],
+        stdin=subprocess.DEVNULL,
+    )
+    ready = wait_for(
+        lambda: port_file.exists() or process.poll() is not None, 300, "the simulator", fail=False
+    )
+    if not ready or process.poll() is not None:
+        process.kill()
+        process.wait()
+        raise SystemExit("simulator did not start")
+    return [process], json.loads(port_file.read_text())
+
+
+def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
+    broker = Mosquitto(folder / "mosquitto", extra_config="max_inflight_messages 1000\n")
+    database = Postgres()
+    sims: list[subprocess.Popen[bytes]] = []
+    gateways: list[subprocess.Popen[bytes]] = []
+    sinks: list[subprocess.Popen[bytes]] = []
+    try:
+        database.start()
+        broker.start()
+        sims, ports = simulators(args.meters, args.meters_per_line, folder)
+        dsn = database.dsn()
+        sink_logs = [folder / f"sink{j}.log" for j in range(args.sinks)]
+        sinks += [
+            start(
+                [
+                    *obisgate("sink", "postgres", "--mqtt", broker.url, "--dsn", dsn),
+                    "--client-id",
+                    f"bench-sink{j}",
+                    "-v",
+                ],
+                sink_logs[j],
+            )
+            for j in range(args.sinks)
+        ]
+        wait_for(
+            lambda: all(p.exists() and "subscribed" in p.read_text() for p in sink_logs),
+            60,
+            "the sinks to subscribe",
+        )
+        config = folder / "pipeline.toml"
+        config.write_text(
+            config_text(ports, scan_ms=args.scan_ms).replace(
+                '[output]\nformat = "none"\n',
+                '[output]\nformat = "none"\n\n'
+                f'[storage]\npath = "{folder / "gateway.sqlite"}"\n\n'
+                f'[mqtt]\nurl = "{broker.url}"\nformat = "json"\ndiscovery_prefix = "none"\n',
+            )
+        )
+        gateways += [
+            start(
+                [
+                    *obisgate("run", str(config), "--shard", f"{i}/{args.gateways}"),
+                    "--stats",
+                    str(folder / "stats.json"),
+                ],
+                folder / f"gateway{i}.log",
+            )
+            for i in range(args.gateways)
+        ]
+        started = time.monotonic()
+        time.sleep(args.duration)  # the load runs for this long; nothing to wait for
+        landed_at_stop = asyncio.run(count_rows(dsn, STATUS_ROWS))
+        stopped = time.monotonic()
+        gateway_cpu = sum(stop(g) for g in gateways)
+        stats = [
+            json.loads((folder / f"stats-shard{i}.json").read_text()) for i in range(args.gateways)
+        ]
+        readouts = sum(s["polls"] for s in stats)
+        complete = wait_for(
+            lambda: asyncio.run(count_rows(dsn, STATUS_ROWS)) >= readouts,
+            args.drain_timeout,
+            "every readout",
+            fail=False,
+        )
+        landed = time.monotonic()
+        stored = asyncio.run(count_rows(dsn, STATUS_ROWS))
+        # Readouts not acknowledged by the broker when a gateway stopped stay in its outbox
+        # for its next start (one message per readout): counted, not lost.
+        in_outboxes = sum(outbox_rows(f) for f in folder.glob("*mqtt-outbox.sqlite"))
+        rows = asyncio.run(count_rows(dsn))
+        broker_cpu = cpu_of(broker.process.pid) if broker.process else 0.0
+        sink_cpu = sum(stop(s) for s in sinks)
+    finally:
+        for child in [*sims, *gateways, *sinks]:
+            if child.poll() is None:
+                child.terminate()
+                child.wait()
+        broker.stop()
+        database.cleanup()
+    run_s = stopped - started
+    return {
+        "readouts": readouts,
+        "failures": sum(s["failures"] for s in stats),
+        "missed_scans": sum(s["missed_scans"] for s in stats),
+        "stored": stored,
+        "in_outboxes": in_outboxes,
+        "dropped": sum(sum(s["dropped_batches"].values()) for s in stats),
+        "complete": complete,
+        "rows": rows,
+        "run_s": run_s,
+        "readouts_per_s": readouts / run_s,
+        "stored_per_s_during_run": landed_at_stop / run_s,
+        "last_row_after_stop_s": landed - stopped,
+        "gateway_cpu_pct": 100 * gateway_cpu / run_s,
+        "sink_cpu_pct": 100 * sink_cpu / (landed - started),
+        "broker_cpu_pct": 100 * broker_cpu / (landed - started),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=6000)
+    parser.add_argument("--scan-ms", type=int, default=10_000)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of polling")
+    parser.add_argument("--gateways", type=int, default=2)
+    parser.add_argument("--sinks", type=int, default=2)
+    parser.add_argument("--meters-per-line", type=int, default=10)
+    parser.add_argument(
+        "--drain-timeout", type=float, default=300.0, help="seconds to wait for the last rows"
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = run(args, Path(tmp))
+    offered = args.meters / (args.scan_ms / 1000)
+    print(
+        f"{args.meters} meters every {args.scan_ms / 1000:g} s ({offered:.0f} readouts/s offered), "
+        f"{args.gateways} gateways, {args.sinks} sinks, {args.duration:g} s"
+    )
+    print(
+        f"readouts: {result['readouts']} ({result['readouts_per_s']:.0f}/s), "
+        f"failures {result['failures']}, missed scans {result['missed_scans']}"
+    )
+    missing = result["readouts"] - result["stored"] - result["in_outboxes"]
+    print(
+        f"in PostgreSQL: {result['stored']} readouts ({result['rows']} rows); "
+        f"{result['in_outboxes']} still in the gateways' outboxes (sent at their next start); "
+        f"{result['dropped']} dropped before the outbox; "
+        + (
+            f"{missing} unaccounted for"
+            if missing >= 0
+            else f"{-missing} both stored and still in an outbox (acknowledged as the gateway "
+            "stopped: sent again at its next start, skipped by the sink as duplicates)"
+        )
+    )
+    print(
+        f"{result['stored_per_s_during_run']:.0f} readouts/s stored during the run; "
+        + (
+            f"the last one {result['last_row_after_stop_s']:.1f} s after the gateways stopped"
+            if result["complete"]
+            else f"waited {result['last_row_after_stop_s']:.0f} s after the gateways stopped"
+        )
+    )
+    print(
+        f"CPU (% of one core): gateways {result['gateway_cpu_pct']:.0f}, "
+        f"sinks {result['sink_cpu_pct']:.0f}, broker {result['broker_cpu_pct']:.0f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
