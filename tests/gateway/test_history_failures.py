@@ -106,3 +106,21 @@ async def test_failing_writes_are_logged_once_when_they_start_and_once_when_they
     assert all(r.exc_info is None for r in caplog.records)  # never a traceback
     with HistoryStore(path, create=False) as store:
         assert [row.value for row in store.query("m", "e")] == [1.0, 5.0]
+
+
+async def test_readouts_handed_over_together_are_stored_or_lost_together(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.sqlite"
+    output = HistoryOutput(HistoryStore(path, busy_timeout_s=0.01))
+    unlogged = SignalUpdate("m", "e", 99.0, "kWh", T0, Quality.VALID, None, False)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    await output.publish_many([[update(1.0)], [update(2.0), unlogged], [update(3.0)]])
+    blocker.execute("BEGIN EXCLUSIVE")
+    await output.publish_many([[update(4.0)], [update(5.0)]])
+    assert output.not_stored == 2  # the one transaction failed: both readouts counted
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    await output.aclose()
+    with HistoryStore(path, create=False) as store:
+        assert [row.value for row in store.query("m", "e")] == [1.0, 2.0, 3.0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import subprocess
 import sys
@@ -264,3 +265,29 @@ async def test_full_disk_is_one_line_and_a_status(
     assert len(lines) == 1
     assert "database or disk is full" in lines[0]
     assert any("takes readouts again" in r.getMessage() for r in caplog.records)
+
+
+async def test_readouts_handed_over_together_are_one_transaction_in_order(
+    tmp_path: Path,
+) -> None:
+    output, context = await unconnected_output(tmp_path)
+    try:
+        assert output._outbox is not None
+        output._outbox._conn.execute("PRAGMA max_page_count = 1000000")
+        await output.publish_many([readout(i) for i in range(5)])
+        assert context.health["mqtt"]()["outbox_depth"] == 5
+        rows = output._outbox.read(0, 10)
+        assert [r.seq for r in rows] == sorted(r.seq for r in rows)
+        assert [json.loads(r.payload)["updates"][0]["value"] for r in rows] == [0, 1, 2, 3, 4]
+        # A disk that cannot take them stores none of them and counts them all.
+        pages = output._outbox._conn.execute("PRAGMA page_count").fetchone()[0]
+        output._outbox._conn.execute(f"PRAGMA max_page_count = {pages}")
+        big = [
+            SignalUpdate("house", f"s{i}", "x" * 5000, None, readout(9)[0].time, Quality.VALID)
+            for i in range(20)
+        ]
+        await output.publish_many([readout(5), big, readout(6)])
+        health = context.health["mqtt"]()
+        assert (health["outbox_depth"], health["dropped"]) == (5, 3)
+    finally:
+        await output.aclose()
