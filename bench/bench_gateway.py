@@ -181,8 +181,10 @@ def run_one(
         stats = {k: sum(p[k] for p in parts) for k in ("polls", "missed_scans", "failures")}
     finally:
         sim_cpu = 0.0
-        for sim in sims:
+        running = [sim for sim in sims if sim.returncode is None]  # not reaped by poll()
+        for sim in running:
             sim.terminate()
+        for sim in running:
             _, _, sim_usage = os.wait4(sim.pid, 0)
             sim_cpu += sim_usage.ru_utime + sim_usage.ru_stime
     return {

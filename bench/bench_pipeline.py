@@ -57,15 +57,25 @@ def start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def stop(process: subprocess.Popen[bytes]) -> float:
-    """SIGTERM, wait, and the process's CPU seconds (wait4)."""
-    if process.poll() is None:
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> float:
+    """SIGTERM to all at once, then wait for each; their CPU seconds (wait4).
+
+    Raises:
+        SystemExit: one of them had already ended, or exited with an error.
+    """
+    for process in processes:
+        if process.poll() is not None:
+            raise SystemExit(f"{process.args!r} ended early with status {process.returncode}")
+    for process in processes:
         process.send_signal(signal.SIGTERM)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)  # reaped: poll() must not wait
-    if status != 0:
-        raise SystemExit(f"{process.args!r} exited with status {status}")
-    return usage.ru_utime + usage.ru_stime
+    cpu = 0.0
+    for process in processes:
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped: poll() must not wait
+        if status != 0:
+            raise SystemExit(f"{process.args!r} exited with status {process.returncode}")
+        cpu += usage.ru_utime + usage.ru_stime
+    return cpu
 
 
 def outbox_rows(path: Path) -> int:
@@ -163,7 +173,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         time.sleep(args.duration)  # the load runs for this long; nothing to wait for
         landed_at_stop = asyncio.run(count_rows(dsn, STATUS_ROWS))
         stopped = time.monotonic()
-        gateway_cpu = sum(stop(g) for g in gateways)
+        gateway_cpu = stop_all(gateways)
         stats = [
             json.loads((folder / f"stats-shard{i}.json").read_text()) for i in range(args.gateways)
         ]
@@ -181,11 +191,16 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         in_outboxes = sum(outbox_rows(f) for f in folder.glob("*mqtt-outbox.sqlite"))
         rows = asyncio.run(count_rows(dsn))
         broker_cpu = cpu_of(broker.process.pid) if broker.process else 0.0
-        sink_cpu = sum(stop(s) for s in sinks)
+        sink_cpu = stop_all(sinks)
     finally:
-        for child in [*sims, *gateways, *sinks]:
-            if child.poll() is None:
-                child.terminate()
+        children = [c for c in [*sims, *gateways, *sinks] if c.poll() is None]
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
                 child.wait()
         broker.stop()
         database.cleanup()

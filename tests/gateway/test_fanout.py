@@ -127,22 +127,27 @@ async def test_outputs_start_concurrently_and_a_failed_start_turns_off_only_that
 
 
 class Storing:
-    """An output with ``publish_many``: records the batches of each call; the n-th call
-    raises the n-th exception of a script (None: works)."""
+    """An output with ``publish_many``; records each call as ``(method, values)``. The
+    n-th ``publish_many`` raises the n-th exception of ``script`` (None: works); a
+    ``publish`` of a batch holding ``bad`` raises ValueError."""
 
     name = "store"
 
-    def __init__(self, script: Sequence[Exception | None] = ()) -> None:
+    def __init__(self, script: Sequence[Exception | None] = (), bad: object = None) -> None:
         self.script = list(script)
-        self.calls: list[list[object]] = []
+        self.bad = bad
+        self.calls: list[tuple[str, list[object]]] = []
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
-        raise AssertionError("publish_many is used instead")
+        values = [u.value for u in updates]
+        if self.bad in values:
+            raise ValueError("bad reading")
+        self.calls.append(("one", values))
 
     async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
         if self.script and (error := self.script.pop(0)) is not None:
             raise error
-        self.calls.append([u.value for updates in batches for u in updates])
+        self.calls.append(("many", [u.value for updates in batches for u in updates]))
 
     async def aclose(self) -> None:
         pass
@@ -157,7 +162,7 @@ async def test_batches_that_waited_are_handed_over_at_once_in_order() -> None:
     await asyncio.sleep(0)  # let the delivery task take what is queued
     fanout.publish(batch(5))
     await fanout.aclose()
-    assert output.calls == [[0, 1, 2, 3, 4], [5]]
+    assert output.calls == [("many", [0, 1, 2, 3, 4]), ("one", [5])]
     assert fanout.dropped == {"store": 0}
 
 
@@ -168,21 +173,24 @@ async def test_at_most_so_many_batches_per_call() -> None:
     for number in range(MAX_BATCHES_AT_ONCE + 3):
         fanout.publish(batch(number))
     await fanout.aclose()
-    assert [len(call) for call in output.calls] == [MAX_BATCHES_AT_ONCE, 3]
-    assert [v for call in output.calls for v in call] == list(range(MAX_BATCHES_AT_ONCE + 3))
+    assert [(method, len(values)) for method, values in output.calls] == [
+        ("many", MAX_BATCHES_AT_ONCE),
+        ("many", 3),
+    ]
+    assert [v for _, values in output.calls for v in values] == list(range(MAX_BATCHES_AT_ONCE + 3))
 
 
-async def test_a_failing_publish_many_drops_and_counts_all_its_batches(
+async def test_when_publish_many_fails_each_batch_is_tried_alone(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    output = Storing([OSError("disk gone"), None])
+    output = Storing([ValueError("bad reading in the run")], bad=1)
     fanout = Fanout([output])
     await fanout.start()
     for number in range(3):
         fanout.publish(batch(number))
-    await asyncio.sleep(0)  # the three go in one failing call
+    await asyncio.sleep(0)  # the three go in one failing call, then one by one
     fanout.publish(batch(3))
     await fanout.aclose()
-    assert output.calls == [[3]]
-    assert fanout.dropped == {"store": 3}
-    assert "output store works again; 3 batches were dropped" in caplog.text
+    assert output.calls == [("one", [0]), ("one", [2]), ("one", [3])]
+    assert fanout.dropped == {"store": 1}  # only the bad readout is lost
+    assert "output store works again; 1 batches were dropped" in caplog.text

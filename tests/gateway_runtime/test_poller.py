@@ -242,15 +242,44 @@ class _Escaped(BaseException):
 
 
 async def test_a_line_poller_that_dies_stops_the_gateway_with_an_error() -> None:
+    busy = asyncio.Event()
+    cancelled: list[str] = []
+
     async def read(p: DevicePlan) -> Readout:
         if p.alias == "bad":
+            await busy.wait()  # fails once the other line is in the middle of a readout
             raise _Escaped
-        await asyncio.Event().wait()  # the other line stays busy until cancelled
+        busy.set()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.append(p.alias)
         return READOUT
 
-    gateway = Gateway([plan("bad", line="b"), plan("good", line="g", scan=0.001)], [], read=read)
+    # Both first polls at 0 s ("bad" has a zero scan, so its spread offset is 0 too).
+    gateway = Gateway(
+        [plan("good", line="g", scan=1000.0), plan("bad", line="b", scan=0.0)], [], read=read
+    )
     with pytest.raises(RuntimeError, match="a line poller stopped: _Escaped"):
         await gateway.run()
+    assert cancelled == ["good"]  # the other line's exchange was abandoned, not left running
+
+
+async def test_a_line_poller_that_returns_stops_the_gateway_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def read(p: DevicePlan) -> Readout:
+        return READOUT
+
+    async def one_poll(self: LinePoller, *, max_polls: int | None = None) -> None:
+        await self.poll(self.states[0])  # and then returns: a bug, never silent
+
+    monkeypatch.setattr(LinePoller, "run", one_poll)
+    gateway = Gateway([plan("m")], [], read=read)
+    with pytest.raises(RuntimeError, match="a line poller stopped") as raised:
+        await gateway.run()
+    assert "line bus returned" in str(raised.value.__cause__)
+    assert gateway.states[0].polls == 1
 
 
 async def test_gateway_publishes_json_lines() -> None:

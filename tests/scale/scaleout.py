@@ -7,8 +7,8 @@ broker is SIGKILLed for a few seconds, and during that outage one gateway instan
 is SIGKILLed and restarted later. Then it checks:
 
 1. every line belongs to exactly one instance (``obisgate plan --shard i/3``: union =
-   all, pairwise disjoint), the instances together polled every device, and no device
-   was polled by two instances (consecutive readouts of a device are a scan apart);
+   all, pairwise disjoint), the instances together polled every device, no device
+   was printed by two instances, and none was read more often than one poller can;
 2. every reading the gateways printed is in PostgreSQL exactly once (for the killed
    instance: every reading older than the kill minus a margin, as the last ones
    may not have reached its outbox yet), whatever the broker and gateway outages;
@@ -368,7 +368,11 @@ def _exercise(
         f"the {len(backlog)} readings gateway1 made during the outage before its SIGKILL arrived",
     )
     check(count == len(rows), f"{count} rows, each reading once")
-    _check_single_poller(rows, duration_s)
+    read_by: dict[str, set[int]] = defaultdict(set)
+    for i in range(3):
+        for device, _signal, _time in readings(children.outputs(f"gateway{i}")):
+            read_by[device].add(i)
+    _check_single_poller(rows, read_by, duration_s)
     for j in range(2):
         children.stop(f"sink{j}")
     sinks = [json.loads((children.folder / f"sink{j}.json").read_text()) for j in range(2)]
@@ -379,13 +383,21 @@ def _exercise(
     )
 
 
-def _check_single_poller(rows: set[tuple[str, str, dt.datetime]], duration_s: float) -> None:
-    """Every device was read, and none more often than one poller on its schedule can.
+def _check_single_poller(
+    rows: set[tuple[str, str, dt.datetime]], read_by: dict[str, set[int]], duration_s: float
+) -> None:
+    """Every device was read by one instance only, and no more often than one poller can.
 
-    One poller reads a device at most once per scan slot (a late poll never adds one);
-    gateway1's devices get a second schedule after its restart, hence the + 2. A second
-    instance polling the same line would about double the count, whatever the load.
+    ``read_by``: the instances whose printed updates name each device. One poller reads
+    a device at most once per scan slot (a late poll never adds one); gateway1's devices
+    get a second schedule after its restart, hence the + 2.
     """
+    shared = sorted(device for device, instances in read_by.items() if len(instances) > 1)
+    check(
+        len(read_by) == sum(LINE_SIZES) and not shared,
+        f"{len(read_by)} devices read, each by one instance only"
+        + (f" (not: {', '.join(shared[:5])})" if shared else ""),
+    )
     counts: dict[str, int] = defaultdict(int)
     for device, signal_, _time in rows:
         if signal_ == "_status":
@@ -394,7 +406,7 @@ def _check_single_poller(rows: set[tuple[str, str, dt.datetime]], duration_s: fl
     busiest = max(counts.values(), default=0)
     check(
         len(counts) == sum(LINE_SIZES) and busiest <= most,
-        f"{len(counts)} devices read, none more than one poller allows "
+        f"{len(counts)} devices in PostgreSQL, none read more often than one poller can "
         f"(at most {busiest} readouts, limit {most})",
     )
 

@@ -90,8 +90,9 @@ class Gateway:
         delivers every queued update and closes the outputs.
 
         Raises:
-            RuntimeError: a line poller stopped by itself (a bug: device
-                failures never stop a line); everything was shut down first.
+            RuntimeError: a line poller or push listener stopped by itself, or
+                could not be started (a bug: device failures never stop a line);
+                everything was shut down first.
         """
         stop = stop or asyncio.Event()
         await self.fanout.start()
@@ -103,11 +104,15 @@ class Gateway:
         broken = asyncio.Event()
         timers: dict[str, asyncio.TimerHandle] = {}
 
+        def fail(exc: BaseException) -> None:
+            failed.append(exc)
+            broken.set()
+
         def finished(task: asyncio.Task[None]) -> None:
+            # A line or push listener never ends by itself: returning is a bug too.
             tasks.discard(task)
-            if not task.cancelled() and task.exception() is not None:
-                failed.append(task.exception())  # type: ignore[arg-type]
-                broken.set()
+            if not task.cancelled():
+                fail(task.exception() or RuntimeError(f"{task.get_name()} returned"))
 
         def start(name: str, coro: Coroutine[Any, Any, None]) -> None:
             task = loop.create_task(coro, name=name)
@@ -116,10 +121,13 @@ class Gateway:
 
         def start_line(key: str, offsets: dict[str, float]) -> None:
             timers.pop(key, None)
-            poller = LinePoller(
-                self.lines[key], self.fanout.publish, read=self._read, start_offsets=offsets
-            )
-            start(f"line {key}", poller.run())
+            try:
+                poller = LinePoller(
+                    self.lines[key], self.fanout.publish, read=self._read, start_offsets=offsets
+                )
+                start(f"line {key}", poller.run())
+            except Exception as exc:  # in a timer callback: would only reach the loop's handler
+                fail(exc)
 
         for first, key, offsets in self._line_starts():
             if first <= 0:

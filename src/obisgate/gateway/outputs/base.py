@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from obisgate.gateway.updates import SignalUpdate
@@ -36,7 +36,7 @@ class Output(Protocol):
     An output that stores batches may also define ``async def publish_many(self,
     batches: Sequence[Sequence[SignalUpdate]]) -> None``: it then gets every batch
     waiting in its queue in one call, in order, instead of ``publish`` per batch.
-    An exception drops (and counts) all of them.
+    If it raises, the batches are given to ``publish`` one by one.
     """
 
     name: str
@@ -111,7 +111,9 @@ class Fanout:
         once (up to :data:`MAX_BATCHES_AT_ONCE`), so one that fell behind catches
         up with one disk transaction instead of one per readout.
 
-        A failing ``publish`` drops (and counts) its batches. So that a broken
+        A failing ``publish`` drops (and counts) its batch; when ``publish_many``
+        fails, its batches are published one by one, so a bad readout loses only
+        itself. So that a broken
         output does not flood the log, the first failure is logged with its
         traceback, then one line each time the exception's type changes, and
         one line with the number of batches lost when a batch goes through
@@ -131,18 +133,22 @@ class Fanout:
                 batches.append(more)
             if output.name in self.failed:
                 continue
-            try:
-                if many is not None:
-                    await many(batches)
-                else:
-                    await output.publish(batch)
-            except Exception as exc:
-                self.dropped[output.name] += len(batches)
-                lost += len(batches)
+            for exc in await _deliver_batches(output, many, batches):
+                if exc is None:
+                    if failing is not None:
+                        _LOGGER.warning(
+                            "output %s works again; %d batches were dropped", output.name, lost
+                        )
+                        failing, lost = None, 0
+                    continue
+                self.dropped[output.name] += 1
+                lost += 1
                 if failing is None:
-                    _LOGGER.exception("output %s failed; batches are dropped", output.name)
+                    _LOGGER.error(
+                        "output %s failed; batches are dropped", output.name, exc_info=exc
+                    )
                 elif type(exc) is not failing:
-                    _LOGGER.error(  # noqa: TRY400 - the first failure had the traceback
+                    _LOGGER.error(  # no traceback: the first failure had it
                         "output %s now fails with %s: %s (%d batches dropped so far)",
                         output.name,
                         type(exc).__name__,
@@ -150,10 +156,6 @@ class Fanout:
                         lost,
                     )
                 failing = type(exc)
-                continue
-            if failing is not None:
-                _LOGGER.warning("output %s works again; %d batches were dropped", output.name, lost)
-                failing, lost = None, 0
         if failing is not None:
             _LOGGER.error(
                 "output %s still failing at close; %d batches were dropped", output.name, lost
@@ -171,3 +173,27 @@ class Fanout:
                 await output.aclose()
             except Exception:
                 _LOGGER.exception("closing output %s failed", output.name)
+
+
+async def _deliver_batches(
+    output: Output,
+    many: Callable[[Sequence[Sequence[SignalUpdate]]], Awaitable[None]] | None,
+    batches: list[Sequence[SignalUpdate]],
+) -> list[Exception | None]:
+    """Publish ``batches`` in order: the outcome of each (``None``: delivered)."""
+    if many is not None and len(batches) > 1:
+        try:
+            await many(batches)
+        except Exception:  # noqa: S110 - each batch is tried again, and its error counted
+            pass
+        else:
+            return [None] * len(batches)
+    outcomes: list[Exception | None] = []
+    for batch in batches:
+        try:
+            await output.publish(batch)
+        except Exception as exc:
+            outcomes.append(exc)
+        else:
+            outcomes.append(None)
+    return outcomes
