@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_gateway import config_text
+from bench_gateway import config_text, cpu_seconds
 
 from obisgate.gateway.config import load_config
 
@@ -68,7 +68,7 @@ def first_poll(config: Path) -> dict[str, float]:
     for line in gateway.stderr:
         if seconds < 0 and "cannot connect" in line:
             seconds = time.monotonic() - started
-            cpu_s = _cpu_seconds(gateway.pid)
+            cpu_s = cpu_seconds(gateway.pid)
     _, status, usage = os.wait4(gateway.pid, 0)
     if status != 0:
         raise SystemExit(f"gateway exited with status {status}")
@@ -77,12 +77,6 @@ def first_poll(config: Path) -> dict[str, float]:
         "cpu_to_first_poll_s": round(cpu_s, 2),
         "gateway_peak_mb": round(usage.ru_maxrss / 1024),
     }
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU of a running process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from obisgate.simulator import MeterProfile, serve_tcp, serve_tcp_each
@@ -143,11 +144,16 @@ def run_one(
             )
         )
     try:
-        deadline = time.monotonic() + 300
-        while not all(f.exists() for f in port_files):
-            if any(sim.poll() is not None for sim in sims) or time.monotonic() > deadline:
-                raise SystemExit("simulator did not start")
-            time.sleep(0.2)
+        ready = wait_for(
+            lambda: (
+                all(f.exists() for f in port_files) or any(sim.poll() is not None for sim in sims)
+            ),
+            300,
+            "the simulators",
+            fail=False,
+        )
+        if not ready or any(sim.returncode is not None for sim in sims):
+            raise SystemExit("simulator did not start")
         ports = [port for f in port_files for port in json.loads(f.read_text())]
         config = workdir / f"bench-{count}.toml"
         config.write_text(config_text(ports, keep_open, scan_ms))
@@ -201,6 +207,27 @@ def run_one(
         "peak_mb": usage.ru_maxrss / 1024,
         "sim_cpu_s": sim_cpu,
     }
+
+
+def wait_for(
+    condition: Callable[[], object], deadline_s: float, what: str, *, fail: bool = True
+) -> bool:
+    """Poll ``condition`` every 50 ms until it holds (``True``) or ``deadline_s`` passes:
+    then ``SystemExit`` naming ``what``, or ``False`` with ``fail=False``."""
+    end = time.monotonic() + deadline_s
+    while not condition():
+        if time.monotonic() > end:
+            if fail:
+                raise SystemExit(f"timed out waiting for {what}")
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a running process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _raise_fd_limit() -> None:

@@ -32,13 +32,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_gateway import config_text
-from tests.scale.mqtt_tools import count_rows
+from bench_gateway import config_text, cpu_seconds, wait_for
+from tests.scale.mqtt_tools import count_rows, sink_command
 from tests.services import Mosquitto, Postgres
 
 #: One status row per readout (a failed readout's signal updates may repeat the time of
@@ -83,23 +82,6 @@ def outbox_rows(path: Path) -> int:
         return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
 
-def cpu_of(pid: int) -> float:
-    """CPU seconds a running process used so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wait_for(condition: Any, deadline_s: float, what: str, *, fail: bool = True) -> bool:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            if fail:
-                raise SystemExit(f"timed out waiting for {what}")
-            return False
-        time.sleep(0.2)
-    return True
-
-
 def simulators(
     meters: int, per_line: int, folder: Path
 ) -> tuple[list[subprocess.Popen[bytes]], list[int]]:
@@ -134,12 +116,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         sink_logs = [folder / f"sink{j}.log" for j in range(args.sinks)]
         sinks += [
             start(
-                [
-                    *obisgate("sink", "postgres", "--mqtt", broker.url, "--dsn", dsn),
-                    "--client-id",
-                    f"bench-sink{j}",
-                    "-v",
-                ],
+                sink_command(broker.url, dsn, f"bench-sink{j}"),
                 sink_logs[j],
             )
             for j in range(args.sinks)
@@ -190,7 +167,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         # for its next start (one message per readout): counted, not lost.
         in_outboxes = sum(outbox_rows(f) for f in folder.glob("*mqtt-outbox.sqlite"))
         rows = asyncio.run(count_rows(dsn))
-        broker_cpu = cpu_of(broker.process.pid) if broker.process else 0.0
+        broker_cpu = cpu_seconds(broker.process.pid) if broker.process else 0.0
         sink_cpu = stop_all(sinks)
     finally:
         children = [c for c in [*sims, *gateways, *sinks] if c.poll() is None]

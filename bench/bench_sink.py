@@ -25,30 +25,17 @@ from pathlib import Path
 
 import aiomqtt
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.scale.mqtt_tools import count_rows, readout
+from bench_gateway import wait_for
+from tests.scale.mqtt_tools import count_rows, readout, sink_command
 from tests.services import Mosquitto, Postgres
 
 
 def sink(broker: Mosquitto, dsn: str, name: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "obisgate",
-                "sink",
-                "postgres",
-                "--mqtt",
-                broker.url,
-                "--dsn",
-                dsn,
-                "--client-id",
-                name,
-                "--group",
-                "bench",
-                "-v",
-            ],
+            sink_command(broker.url, dsn, name, "--group", "bench"),
             stderr=err,
         )
 
@@ -69,14 +56,6 @@ async def publish(port: int, count: int, signals: int) -> None:
                 await asyncio.gather(*pending)
                 pending.clear()
         await asyncio.gather(*pending)
-
-
-def wait_for(condition: object, deadline_s: float) -> None:
-    end = time.monotonic() + deadline_s
-    while not condition():  # type: ignore[operator]
-        if time.monotonic() > end:
-            raise SystemExit("timed out")
-        time.sleep(0.05)
 
 
 async def table_bytes(dsn: str) -> int:
@@ -110,6 +89,7 @@ def run(sinks: int, messages: int, signals: int, folder: Path) -> tuple[float, i
                 and all(p.exists() for p in logs)
             ),
             30,
+            "the sinks to subscribe",
         )
         for p in procs:
             p.terminate()
@@ -118,7 +98,7 @@ def run(sinks: int, messages: int, signals: int, folder: Path) -> tuple[float, i
         expected = messages * (signals + 1)
         started = time.monotonic()
         procs = [sink(broker, dsn, f"bench-{i}", logs[i]) for i in range(sinks)]
-        wait_for(lambda: asyncio.run(count_rows(dsn)) >= expected, 600)
+        wait_for(lambda: asyncio.run(count_rows(dsn)) >= expected, 600, "every row")
         elapsed = time.monotonic() - started
         for p in procs:
             p.terminate()

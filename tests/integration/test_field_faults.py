@@ -12,6 +12,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
+from tests.toml_rows import device, signal_
 
 from obisgate import ChecksumError, ReadoutOptions, read_meter
 from obisgate.gateway.app import Gateway
@@ -84,21 +85,6 @@ class Collect:
 
     def latest(self, device: str, signal: str) -> SignalUpdate:
         return [u for u in self.updates if (u.device, u.signal) == (device, signal)][-1]
-
-
-def device(alias: str, where: str, address: str, mode: str, extra: str = "") -> str:
-    return (
-        f'[[devices]]\ndevice_alias = "{alias}"\n{where}\nserialnumber = "{address}"\n'
-        f'type = "{mode}"\nscan_rate_ms = 300\npoll_delay_ms = 0\nserial_close_delay = 0\n'
-        f"timeout_ms = 800\nretries = 0\n{extra}\n"
-    )
-
-
-def signal_(alias: str, name: str, tag: str) -> str:
-    return (
-        f'[[signals]]\ndevice_alias = "{alias}"\nsignal_alias = "{name}"\n'
-        f'tag_job_todo = "{tag}"\nnumber_type = "FLOAT"\n'
-    )
 
 
 async def run_until(tmp_path: Path, text: str, out: Collect) -> Gateway:

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import aiomqtt
 
@@ -208,6 +208,21 @@ async def running_gateway(
     finally:
         stop.set()
         await task
+
+
+async def mqtt_outcome(config: GatewayConfig, accepted: bool) -> dict[str, Any]:
+    """Run the gateway until its MQTT output has a PUBACK (``accepted``) or else an error
+    while polling goes on (3 readouts); its health then."""
+    collect = Collect()
+    async with running_gateway(config, [collect]) as (_, context):
+        health = context.health["mqtt"]
+        if accepted:
+            await wait_until(lambda: health()["sent"] >= 1, "a PUBACK")
+        else:
+            await wait_until(lambda: health()["last_error"] is not None, "an error")
+            await wait_until(lambda: collect.polls >= 3, "polling goes on")
+        result: dict[str, Any] = health()
+    return result
 
 
 def mqtt_section(broker_port: int, *lines: str) -> str:

@@ -20,11 +20,9 @@ from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.simulator import get_profile, serve_tcp
 from tests.mqtt.support import (
-    Collect,
     gateway_config,
+    mqtt_outcome,
     mqtt_section,
-    running_gateway,
-    wait_until,
 )
 from tests.services import Mosquitto, find_program, free_port
 
@@ -59,16 +57,7 @@ async def test_credentials(
                 broker.port, 'username = "gw"', 'password_env = "OBISGATE_MQTT_PW"'
             )
             path = gateway_config(tmp_path, sim.port, PROFILE.address, section)
-            collect = Collect()
-            async with running_gateway(load_config(path), [collect]) as (_, context):
-                if right:
-                    await wait_until(lambda: context.health["mqtt"]()["sent"] >= 1, "a PUBACK")
-                else:
-                    await wait_until(
-                        lambda: context.health["mqtt"]()["last_error"] is not None, "an error"
-                    )
-                    await wait_until(lambda: collect.polls >= 3, "polling goes on")
-                health = context.health["mqtt"]()
+            health = await mqtt_outcome(load_config(path), right)
     finally:
         broker.stop()
     assert health["connected"] is right
@@ -164,16 +153,7 @@ async def test_tls(tmp_path: Path, caplog: pytest.LogCaptureFixture, trusted: bo
                 )
             )
             path = gateway_config(tmp_path, sim.port, PROFILE.address, section)
-            collect = Collect()
-            async with running_gateway(load_config(path), [collect]) as (_, context):
-                if trusted:
-                    await wait_until(lambda: context.health["mqtt"]()["sent"] >= 1, "a PUBACK")
-                else:
-                    await wait_until(
-                        lambda: context.health["mqtt"]()["last_error"] is not None, "an error"
-                    )
-                    await wait_until(lambda: collect.polls >= 3, "polling goes on")
-                health = context.health["mqtt"]()
+            health = await mqtt_outcome(load_config(path), trusted)
     finally:
         broker.stop()
     assert health["connected"] is trusted

@@ -9,19 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import Mosquitto, Postgres
+from tests.services import Mosquitto, Postgres, running_postgres
 
 _NAMES = itertools.count()
 
 
 @pytest.fixture(scope="module")
 def postgres_server() -> Iterator[Postgres]:
-    server = Postgres()
-    try:
-        server.start()
+    with running_postgres() as server:
         yield server
-    finally:
-        server.cleanup()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from typing import Any
 
 import aiomqtt
@@ -56,3 +57,23 @@ async def count_rows(dsn: str, query: str = "SELECT count(*) FROM readings") -> 
         return int(await connection.fetchval(query))
     finally:
         await connection.close()
+
+
+def sink_command(broker_url: str, dsn: str, client_id: str, *options: str) -> list[str]:
+    """The command line of ``obisgate sink postgres`` on ``broker_url`` into ``dsn``, as
+    ``client_id``, with ``options`` and ``-v`` (its "subscribed" line tells it is ready)."""
+    return [
+        sys.executable,
+        "-m",
+        "obisgate",
+        "sink",
+        "postgres",
+        "--mqtt",
+        broker_url,
+        "--dsn",
+        dsn,
+        "--client-id",
+        client_id,
+        *options,
+        "-v",
+    ]

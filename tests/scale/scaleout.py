@@ -40,6 +40,7 @@ from typing import IO, Any
 from obisgate.simulator import serve_tcp
 from obisgate.simulator.tcp import SimulatorServer
 from tests.scale.configs import line_profiles
+from tests.scale.mqtt_tools import sink_command
 from tests.services import Mosquitto, Postgres
 
 #: meters per line: 30 single, 20 with 4, 10 with 9 (200 meters, 60 lines)
@@ -289,20 +290,11 @@ def _exercise(
     for j in range(2):
         children.start(
             f"sink{j}",
-            obisgate(
-                "sink",
-                "postgres",
-                "--mqtt",
+            sink_command(
                 broker.url,
-                "--dsn",
                 dsn,
-                "--client-id",
                 f"scaleout-sink{j}",
-                "--max-delay",
-                "0.3",
-                "--stats",
-                str(children.folder / f"sink{j}.json"),
-                "-v",
+                *("--max-delay", "0.3", "--stats", str(children.folder / f"sink{j}.json")),
             ),
         )
     for j in range(2):  # subscribed before the gateways publish

@@ -6,7 +6,6 @@ import asyncio
 import json
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -20,7 +19,7 @@ from obisgate.cli import main
 from obisgate.sink import SinkError
 from obisgate.sink.consumer import SinkSettings, SinkStats, consume
 from obisgate.sink.postgres import PostgresWriter
-from tests.scale.mqtt_tools import count_rows, publish_readouts, readout
+from tests.scale.mqtt_tools import count_rows, publish_readouts, readout, sink_command
 from tests.services import Mosquitto, Postgres, free_port
 
 pytestmark = pytest.mark.integration
@@ -95,22 +94,7 @@ def _spawn_sink(
     broker: Mosquitto, dsn: str, tmp: Path, client_id: str, log: IO[bytes]
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "obisgate",
-            "sink",
-            "postgres",
-            "--mqtt",
-            broker.url,
-            "--dsn",
-            dsn,
-            "--client-id",
-            client_id,
-            "--stats",
-            str(tmp / f"{client_id}.json"),
-            "-v",
-        ],
+        sink_command(broker.url, dsn, client_id, "--stats", str(tmp / f"{client_id}.json")),
         stderr=log,
     )
 
