@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 import aiohttp
 
 from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.http_metrics import MetricsSnapshot, render_metrics
-from obisgate.gateway.outputs.http_server import HttpOutput
-from obisgate.gateway.outputs.http_state import LiveState, SignalInfo
+from obisgate.gateway.outputs.http.metrics import MetricsSnapshot, render_metrics
+from obisgate.gateway.outputs.http.server import HttpOutput
+from obisgate.gateway.outputs.http.state import LiveState, SignalInfo
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 

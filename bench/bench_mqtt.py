@@ -25,7 +25,7 @@ from pathlib import Path
 
 from obisgate.gateway.config import load_config
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
-from obisgate.gateway.outputs.mqtt import MqttOutput
+from obisgate.gateway.outputs.mqtt.output import MqttOutput
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 

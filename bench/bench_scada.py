@@ -32,12 +32,12 @@ import c104
 from pymodbus.client import AsyncModbusTcpClient
 
 from obisgate.gateway.outputs.base import Fanout
-from obisgate.gateway.outputs.iec104 import Iec104Output
-from obisgate.gateway.outputs.iec104_config import Iec104Config
-from obisgate.gateway.outputs.iec104_map import IoaPoint
-from obisgate.gateway.outputs.modbus import ModbusOutput
-from obisgate.gateway.outputs.modbus_config import ModbusConfig
-from obisgate.gateway.outputs.modbus_map import RegisterMap, RegisterSlot
+from obisgate.gateway.outputs.iec104.config import Iec104Config
+from obisgate.gateway.outputs.iec104.mapping import IoaPoint
+from obisgate.gateway.outputs.iec104.output import Iec104Output
+from obisgate.gateway.outputs.modbus.config import ModbusConfig
+from obisgate.gateway.outputs.modbus.mapping import RegisterMap, RegisterSlot
+from obisgate.gateway.outputs.modbus.output import ModbusOutput
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 

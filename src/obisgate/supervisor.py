@@ -17,6 +17,8 @@ import signal
 import time
 from collections.abc import Sequence
 
+from obisgate.backoff import Backoff
+
 __all__ = ["Supervisor"]
 
 _LOGGER = logging.getLogger("obisgate.workers")
@@ -28,7 +30,8 @@ class Supervisor:
     Args:
         commands: argument vectors, one per child.
         stop_timeout_s: how long children get to stop after SIGTERM.
-        restart_s: first restart delay (doubles up to ``restart_max_s``).
+        restart_s: ceiling of the first (jittered) restart delay; it doubles up to
+            ``restart_max_s`` (:class:`~obisgate.backoff.Backoff`).
     """
 
     def __init__(
@@ -66,7 +69,7 @@ class Supervisor:
                 loop.remove_signal_handler(sig)
 
     async def _keep(self, index: int) -> None:
-        delay = self.restart_s
+        backoff = Backoff(self.restart_s, self.restart_max_s)
         while not self._stop.is_set():
             started = time.monotonic()
             process = await asyncio.create_subprocess_exec(*self.commands[index])
@@ -84,9 +87,10 @@ class Supervisor:
                 _LOGGER.info("worker %d finished", index)
                 return
             if time.monotonic() - started > 10:
-                delay = self.restart_s
+                backoff.reset()
+            delay = backoff.next_delay()
             _LOGGER.warning(
-                "worker %d (pid %d) died (status %d); restarting in %.0f s",
+                "worker %d (pid %d) died (status %d); restarting in %.1f s",
                 index,
                 process.pid,
                 code,
@@ -94,7 +98,6 @@ class Supervisor:
             )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
-            delay = min(delay * 2, self.restart_max_s)
             self.restarts += 1
 
     async def _end(

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from obisgate.gateway.config import load_config
-from obisgate.gateway.outputs.http_config import HttpConfig
-from obisgate.gateway.outputs.modbus_config import ModbusConfig
+from obisgate.gateway.outputs.http.config import HttpConfig
+from obisgate.gateway.outputs.modbus.config import ModbusConfig
 from tests.gateway.test_config_tabular import DEVICES, SIGNALS, problems, workbook
 
 DEVICES_CSV = "device_alias,device\nm1,/dev/ttyUSB0\n"

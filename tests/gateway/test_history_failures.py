@@ -100,7 +100,9 @@ async def test_failing_writes_are_logged_once_when_they_start_and_once_when_they
         await output.publish([update(5.0)])
         await output.aclose()
     blocker.close()
-    history = [r for r in caplog.records if r.name.startswith("obisgate.gateway.outputs.history")]
+    history = [
+        r for r in caplog.records if r.name.startswith("obisgate.gateway.outputs.history.output")
+    ]
     assert [r.levelno for r in history] == [logging.ERROR, logging.WARNING]
     assert "3 readings were not stored" in history[1].getMessage()
     assert all(r.exc_info is None for r in caplog.records)  # never a traceback

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from obisgate.gateway.outputs import http_config, listen
-from obisgate.gateway.outputs.http_config import HttpConfig
-from obisgate.gateway.outputs.iec104_config import Iec104Config
-from obisgate.gateway.outputs.modbus_config import ModbusConfig
-from obisgate.gateway.outputs.opcua_config import OpcUaConfig
+from obisgate.gateway.outputs import listen
+from obisgate.gateway.outputs.http import config as http_config
+from obisgate.gateway.outputs.http.config import HttpConfig
+from obisgate.gateway.outputs.iec104.config import Iec104Config
+from obisgate.gateway.outputs.modbus.config import ModbusConfig
+from obisgate.gateway.outputs.opcua.config import OpcUaConfig
 
 SECTIONS = [HttpConfig, ModbusConfig, Iec104Config, OpcUaConfig]
 

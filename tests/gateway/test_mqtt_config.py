@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from obisgate import ConfigError
 from obisgate.gateway.config import ConfigFileError, load_config
-from obisgate.gateway.outputs.mqtt_config import MqttConfig, default_client_id
+from obisgate.gateway.outputs.mqtt.config import MqttConfig, default_client_id
 
 DEVICE = """\
 [[devices]]

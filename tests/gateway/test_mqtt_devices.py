@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 from obisgate.gateway.config import load_config
-from obisgate.gateway.outputs.mqtt_devices import DeviceTracker
+from obisgate.gateway.outputs.mqtt.devices import DeviceTracker
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 

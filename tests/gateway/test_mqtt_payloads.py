@@ -8,14 +8,14 @@ import json
 import jinja2.sandbox
 import pytest
 
-from obisgate.gateway.outputs.ha_discovery import (
+from obisgate.gateway.outputs.mqtt.ha_discovery import (
     DiscoveryDevice,
     DiscoverySignal,
     discovery_messages,
     infer_classes,
     manufacturer_name,
 )
-from obisgate.gateway.outputs.mqtt_payloads import state_messages, wcc_value
+from obisgate.gateway.outputs.mqtt.payloads import state_messages, wcc_value
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 

@@ -16,8 +16,8 @@ from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.http import create
-from obisgate.gateway.outputs.http_server import HttpOutput
+from obisgate.gateway.outputs.http.output import create
+from obisgate.gateway.outputs.http.server import HttpOutput
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.simulator import SimulatorServer

@@ -20,8 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from obisgate.gateway.history import HistoryRecord, HistoryStore
 from obisgate.gateway.outputs.base import Fanout
 from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.http import create
-from obisgate.gateway.outputs.http_server import HttpOutput
+from obisgate.gateway.outputs.http.output import create
+from obisgate.gateway.outputs.http.server import HttpOutput
 from obisgate.gateway.quality import Quality
 from tests.gateway_http.support import T0, good_m1, serving, status, two_meters, update
 

@@ -11,8 +11,8 @@ import pytest
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, load_config
 from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.http import create
-from obisgate.gateway.outputs.http_config import HttpConfig
+from obisgate.gateway.outputs.http.config import HttpConfig
+from obisgate.gateway.outputs.http.output import create
 from obisgate.gateway.outputs.listen import is_loopback, split_listen
 from tests.gateway_http.support import write_config
 

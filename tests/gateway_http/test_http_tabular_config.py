@@ -9,7 +9,7 @@ import aiohttp
 from obisgate.cli.run_command import build_outputs
 from obisgate.gateway.config import load_config
 from obisgate.gateway.outputs.base import Fanout
-from obisgate.gateway.outputs.http_server import HttpOutput
+from obisgate.gateway.outputs.http.server import HttpOutput
 from tests.gateway.test_config_tabular import DEVICES, SIGNALS, workbook
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from obisgate.gateway.outputs.http_server import HttpOutput
+from obisgate.gateway.outputs.http.server import HttpOutput
 from tests.gateway_http.support import good_m1, serving, two_meters
 
 TOKEN = "t0ken-\u00e9-Xy9"

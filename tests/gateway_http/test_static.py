@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from obisgate.gateway.outputs.http_page import WEB_DIR
+from obisgate.gateway.outputs.http.page import WEB_DIR
 
 STATIC = WEB_DIR / "static"
 NOTICE = (STATIC / "NOTICE.md").read_text(encoding="utf-8")

@@ -15,7 +15,7 @@ import pytest
 
 from obisgate.gateway.config import load_config
 from obisgate.gateway.history import HistoryStore
-from obisgate.gateway.outputs.outbox import outbox_path
+from obisgate.gateway.outputs.mqtt.outbox import outbox_path
 from obisgate.simulator import get_profile, serve_tcp
 from tests.mqtt.support import (
     Collect,
@@ -161,7 +161,7 @@ async def test_home_assistant_birth_republishes_discovery(tmp_path: Path) -> Non
 
 
 async def test_outage_loses_no_reading(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="obisgate.gateway.outputs.mqtt")
+    caplog.set_level(logging.INFO, logger="obisgate.gateway.outputs.mqtt.output")
     broker = Mosquitto(tmp_path / "broker")
     broker.start()
     try:

@@ -15,7 +15,7 @@ from obisgate import ConfigError
 from obisgate.gateway.config import load_config
 from obisgate.gateway.outputs.base import Fanout
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
-from obisgate.gateway.outputs.mqtt import MqttOutput
+from obisgate.gateway.outputs.mqtt.output import MqttOutput
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.simulator import get_profile, serve_tcp

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from obisgate.gateway.outputs.iec104_map import counter, measured, single
+from obisgate.gateway.outputs.iec104.mapping import counter, measured, single
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from obisgate.gateway.outputs.iec104 import Iec104Output
-from obisgate.gateway.outputs.iec104_config import Iec104Config
-from obisgate.gateway.outputs.iec104_map import IoaPoint
+from obisgate.gateway.outputs.iec104.config import Iec104Config
+from obisgate.gateway.outputs.iec104.mapping import IoaPoint
+from obisgate.gateway.outputs.iec104.output import Iec104Output
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 

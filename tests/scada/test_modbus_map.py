@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from obisgate.gateway.outputs.modbus_map import RegisterMap, RegisterSlot, encode
+from obisgate.gateway.outputs.modbus.mapping import RegisterMap, RegisterSlot, encode
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from obisgate.gateway.numbers import NumberType
-from obisgate.gateway.outputs.opcua_map import status_name, variant_kind, variant_value
+from obisgate.gateway.outputs.opcua.mapping import status_name, variant_kind, variant_value
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 

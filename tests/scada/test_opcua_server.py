@@ -13,8 +13,8 @@ import pytest
 from obisgate.errors import TransportError
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.opcua import NAMESPACE, OpcUaOutput, create
-from obisgate.gateway.outputs.opcua_map import STATUS
+from obisgate.gateway.outputs.opcua.mapping import STATUS
+from obisgate.gateway.outputs.opcua.output import NAMESPACE, OpcUaOutput, create
 from obisgate.simulator import get_profile, serve_tcp
 from tests.scada.running import meter, running_gateway, signal, until
 

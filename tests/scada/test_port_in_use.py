@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from obisgate.errors import TransportError
-from obisgate.gateway.outputs.iec104 import Iec104Output
-from obisgate.gateway.outputs.iec104_config import Iec104Config
-from obisgate.gateway.outputs.iec104_map import IoaPoint
-from obisgate.gateway.outputs.modbus import ModbusOutput
-from obisgate.gateway.outputs.modbus_config import ModbusConfig
-from obisgate.gateway.outputs.modbus_map import RegisterMap
+from obisgate.gateway.outputs.iec104.config import Iec104Config
+from obisgate.gateway.outputs.iec104.mapping import IoaPoint
+from obisgate.gateway.outputs.iec104.output import Iec104Output
+from obisgate.gateway.outputs.modbus.config import ModbusConfig
+from obisgate.gateway.outputs.modbus.mapping import RegisterMap
+from obisgate.gateway.outputs.modbus.output import ModbusOutput
 
 pytestmark = [pytest.mark.integration]
 

@@ -13,8 +13,8 @@ import pytest
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, load_config
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
-from obisgate.gateway.outputs.iec104_config import iec104_type_of
-from obisgate.gateway.outputs.modbus_config import modbus_type_of
+from obisgate.gateway.outputs.iec104.config import iec104_type_of
+from obisgate.gateway.outputs.modbus.config import modbus_type_of
 
 DEVICE = """\
 [[devices]]

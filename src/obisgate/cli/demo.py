@@ -51,7 +51,7 @@ def _web_extra_missing() -> str | None:
 
 def _show_web_address(outputs: list[Output]) -> None:
     """Put the web view's address above the live table, where a redraw does not wipe it."""
-    from obisgate.gateway.outputs.http_server import HttpOutput  # noqa: PLC0415
+    from obisgate.gateway.outputs.http.server import HttpOutput  # noqa: PLC0415
 
     tables = [o for o in outputs if isinstance(o, TableOutput)]
     for output in outputs:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from obisgate.gateway.config import GatewayConfig
-from obisgate.gateway.outputs.iec104_map import COUNTER_TYPES, points_from_signals
+from obisgate.gateway.outputs.iec104.mapping import COUNTER_TYPES, points_from_signals
 from obisgate.gateway.outputs.listen import split_listen
-from obisgate.gateway.outputs.modbus_config import ModbusConfig
-from obisgate.gateway.outputs.modbus_map import slots_from_signals
-from obisgate.gateway.outputs.opcua import ENDPOINT_PATH, NAMESPACE
-from obisgate.gateway.outputs.opcua_map import variant_kind
+from obisgate.gateway.outputs.modbus.config import ModbusConfig
+from obisgate.gateway.outputs.modbus.mapping import slots_from_signals
+from obisgate.gateway.outputs.opcua.mapping import variant_kind
+from obisgate.gateway.outputs.opcua.output import ENDPOINT_PATH, NAMESPACE
 from obisgate.gateway.updates import STATUS_SIGNAL
 
 __all__ = ["scada_map"]

@@ -141,7 +141,7 @@ table on a terminal, JSON lines otherwise].
   the broker is unreachable; beyond this the oldest are dropped and counted.
 
 ``[http]`` (present = the HTTP API, ``/metrics`` and the web view are on; needs
-the ``web`` extra; see :mod:`obisgate.gateway.outputs.http_server`):
+the ``web`` extra; see :mod:`obisgate.gateway.outputs.http.server`):
 ``listen`` [``127.0.0.1:8080``] (``HOST:PORT``, IPv6 in brackets; port 0 picks a
 free one), ``token_env`` [none] (name of the environment variable holding the
 bearer token every request but ``/healthz`` must carry; read at start, never

@@ -26,11 +26,11 @@ from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_files import ConfigProblem
 from obisgate.gateway.mapping import extract_value
 from obisgate.gateway.numbers import Converted, NumberType
-from obisgate.gateway.outputs.http_config import HttpConfig
-from obisgate.gateway.outputs.iec104_config import Iec104Config
-from obisgate.gateway.outputs.modbus_config import ModbusConfig
-from obisgate.gateway.outputs.mqtt_config import MqttConfig
-from obisgate.gateway.outputs.opcua_config import OpcUaConfig
+from obisgate.gateway.outputs.http.config import HttpConfig
+from obisgate.gateway.outputs.iec104.config import Iec104Config
+from obisgate.gateway.outputs.modbus.config import ModbusConfig
+from obisgate.gateway.outputs.mqtt.config import MqttConfig
+from obisgate.gateway.outputs.opcua.config import OpcUaConfig
 from obisgate.gateway.plan import SignalPlan
 from obisgate.protocol.passwords import read_password_file
 

@@ -7,7 +7,7 @@ when the configuration asks for them (:mod:`.extras`).
 """
 
 from obisgate.gateway.outputs.base import Fanout, Output
-from obisgate.gateway.outputs.history import HistoryOutput
+from obisgate.gateway.outputs.history.output import HistoryOutput
 from obisgate.gateway.outputs.jsonl import JsonLinesOutput
 from obisgate.gateway.outputs.table import TableOutput
 

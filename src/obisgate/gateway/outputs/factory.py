@@ -26,11 +26,11 @@ __all__ = ["OutputContext", "exposure_warnings", "missing_extras", "network_outp
 
 #: Section name -> module that creates its output.
 _MODULES = {
-    "mqtt": "obisgate.gateway.outputs.mqtt",
-    "http": "obisgate.gateway.outputs.http",
-    "modbus": "obisgate.gateway.outputs.modbus",
-    "iec104": "obisgate.gateway.outputs.iec104",
-    "opcua": "obisgate.gateway.outputs.opcua",
+    "mqtt": "obisgate.gateway.outputs.mqtt.output",
+    "http": "obisgate.gateway.outputs.http.output",
+    "modbus": "obisgate.gateway.outputs.modbus.output",
+    "iec104": "obisgate.gateway.outputs.iec104.output",
+    "opcua": "obisgate.gateway.outputs.opcua.output",
 }
 
 

@@ -3,8 +3,8 @@
 A section that is absent from the configuration leaves its output off
 (``GatewayConfig.mqtt`` is ``None``, ...); it is a TOML table, an Excel sheet
 or a CSV file named after it (see :mod:`obisgate.gateway.config_files`). Each section model lives in the
-module of its output's configuration (``mqtt_config``, ``http_config``,
-``modbus_config``, ``iec104_config``); none of them imports the output's
+module of its output's configuration (``mqtt.config``, ``http.config``,
+``modbus.config``, ``iec104.config``); none of them imports the output's
 optional library, so a configuration loads without the extras installed.
 
 Checks that span signals (overlapping Modbus registers, duplicate IOAs) are
@@ -22,11 +22,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from obisgate.gateway.outputs.config_problem import SignalProblem
-from obisgate.gateway.outputs.http_config import HttpConfig
-from obisgate.gateway.outputs.iec104_config import Iec104Config, iec104_signal_problems
-from obisgate.gateway.outputs.modbus_config import ModbusConfig, modbus_signal_problems
-from obisgate.gateway.outputs.mqtt_config import MqttConfig, mqtt_signal_problems
-from obisgate.gateway.outputs.opcua_config import OpcUaConfig
+from obisgate.gateway.outputs.http.config import HttpConfig
+from obisgate.gateway.outputs.iec104.config import Iec104Config, iec104_signal_problems
+from obisgate.gateway.outputs.modbus.config import ModbusConfig, modbus_signal_problems
+from obisgate.gateway.outputs.mqtt.config import MqttConfig, mqtt_signal_problems
+from obisgate.gateway.outputs.opcua.config import OpcUaConfig
 
 __all__ = ["COLUMNS_CHECKED_WITHOUT_SECTION", "OUTPUT_SECTIONS", "SIGNAL_CHECKS", "SignalProblem"]
 

@@ -17,7 +17,7 @@ task owns the connection (``aiomqtt``, loaded lazily from the ``mqtt`` extra):
 
 Discovery configs of a device are published after its first successful readout
 in this process (then its units and identification are known), and again when
-they change. Topics and payloads: :mod:`.mqtt_payloads`; discovery:
+they change. Topics and payloads: :mod:`.payloads`; discovery:
 :mod:`.ha_discovery`.
 
 Failures (broker unreachable, wrong credentials, TLS, a full disk for the
@@ -39,18 +39,19 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from obisgate.backoff import Backoff
 from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.extras import require_extra
-from obisgate.gateway.outputs.ha_discovery import discovery_messages
-from obisgate.gateway.outputs.mqtt_devices import DeviceTracker
-from obisgate.gateway.outputs.mqtt_payloads import (
+from obisgate.gateway.outputs.mqtt.devices import DeviceTracker
+from obisgate.gateway.outputs.mqtt.ha_discovery import discovery_messages
+from obisgate.gateway.outputs.mqtt.outbox import AckedPrefix, Outbox, OutboxMessage, outbox_path
+from obisgate.gateway.outputs.mqtt.payloads import (
     OFFLINE,
     ONLINE,
     device_availability_topic,
     gateway_availability_topic,
     state_messages,
 )
-from obisgate.gateway.outputs.outbox import AckedPrefix, Outbox, OutboxMessage, outbox_path
 from obisgate.gateway.updates import SignalUpdate
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
 
     from obisgate.gateway.config_models import GatewayConfig
     from obisgate.gateway.outputs.factory import OutputContext
-    from obisgate.gateway.outputs.mqtt_config import MqttConfig
+    from obisgate.gateway.outputs.mqtt.config import MqttConfig
 
 __all__ = ["MqttOutput", "create"]
 
@@ -105,7 +106,8 @@ class MqttOutput:
         outbox_file: the outbox's SQLite file.
         synchronous: the outbox's SQLite ``synchronous`` (NORMAL or FULL).
         in_flight: QoS messages sent but not yet acknowledged, at most.
-        backoff_s: first and longest wait between connection attempts.
+        backoff_s: first and longest ceiling of the jittered wait between connection
+            attempts (:class:`~obisgate.backoff.Backoff`).
     """
 
     name = "mqtt"
@@ -265,7 +267,7 @@ class MqttOutput:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _run(self) -> None:
-        delay = self._backoff[0]
+        backoff = Backoff(*self._backoff)
         while not self._closing.is_set():
             try:
                 await self._session()
@@ -276,11 +278,10 @@ class MqttOutput:
                     return
                 self._failed(_first_cause(exc))
             if self._connected_once:
-                delay = self._backoff[0]
+                backoff.reset()
                 self._connected_once = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), delay)
-            delay = min(delay * 2, self._backoff[1])
+                await asyncio.wait_for(self._closing.wait(), backoff.next_delay())
 
     _connected_once = False
     _secret: str | None = None
@@ -351,7 +352,7 @@ class MqttOutput:
             timeout=10,
             keepalive=30,
             max_inflight_messages=self._in_flight,
-            logger=logging.getLogger("obisgate.gateway.outputs.mqtt.client"),
+            logger=logging.getLogger("obisgate.gateway.outputs.mqtt.output.client"),
         )
         client.pending_calls_threshold = self._in_flight * 4 + 100
         return client

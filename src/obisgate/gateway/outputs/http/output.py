@@ -2,9 +2,9 @@
 
 ``create`` checks that the ``web`` extra (aiohttp, prometheus_client) is
 installed before anything imports it; the server itself lives in
-:mod:`~obisgate.gateway.outputs.http_server`, the metrics in
-:mod:`~obisgate.gateway.outputs.http_metrics`, the page in
-:mod:`~obisgate.gateway.outputs.http_page`.
+:mod:`~obisgate.gateway.outputs.http.server`, the metrics in
+:mod:`~obisgate.gateway.outputs.http.metrics`, the page in
+:mod:`~obisgate.gateway.outputs.http.page`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.extras import require_extra
-from obisgate.gateway.outputs.http_state import LiveState, SignalInfo
+from obisgate.gateway.outputs.http.state import LiveState, SignalInfo
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
@@ -50,7 +50,7 @@ def create(config: GatewayConfig, context: OutputContext) -> Output:
         raise ConfigError("[http] section missing")
     require_extra("aiohttp", "web", "http")
     require_extra("prometheus_client", "web", "http")
-    from obisgate.gateway.outputs.http_server import HttpOutput  # noqa: PLC0415
+    from obisgate.gateway.outputs.http.server import HttpOutput  # noqa: PLC0415
 
     output = HttpOutput(
         section.host,

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 from string import Template
 
-from obisgate.gateway.outputs.http_state import DeviceView, LiveState, SignalInfo, update_json
+from obisgate.gateway.outputs.http.state import DeviceView, LiveState, SignalInfo, update_json
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["WEB_DIR", "render_page"]

@@ -1,6 +1,6 @@
 """The HTTP output: one aiohttp server in the gateway's event loop (API, metrics, web view).
 
-Imported only by :func:`obisgate.gateway.outputs.http.create`, after the ``web``
+Imported only by :func:`obisgate.gateway.outputs.http.output.create`, after the ``web``
 extra (aiohttp, prometheus_client) was found.
 
 Endpoints, all ``GET`` (nothing over HTTP writes anything):
@@ -44,14 +44,14 @@ from pydantic import SecretStr
 
 from obisgate.errors import TransportError
 from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.http_history import (
+from obisgate.gateway.outputs.http.history import (
     HistoryReader,
     HistoryRequestError,
     history_request,
 )
-from obisgate.gateway.outputs.http_metrics import MetricsSnapshot, render_metrics
-from obisgate.gateway.outputs.http_page import WEB_DIR, render_page
-from obisgate.gateway.outputs.http_state import LiveState
+from obisgate.gateway.outputs.http.metrics import MetricsSnapshot, render_metrics
+from obisgate.gateway.outputs.http.page import WEB_DIR, render_page
+from obisgate.gateway.outputs.http.state import LiveState
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["HttpOutput"]

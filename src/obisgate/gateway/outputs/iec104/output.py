@@ -8,7 +8,7 @@ points, counter interrogation the integrated totals; c104 answers both from
 the points' current information. Masters are accepted from the configured
 client addresses only (loopback only by default), at most
 ``max_connections`` at once. What a reading becomes (value, quality bits,
-time tag) is decided in :mod:`obisgate.gateway.outputs.iec104_map`.
+time tag) is decided in :mod:`obisgate.gateway.outputs.iec104.mapping`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from obisgate.errors import ConfigError, TransportError
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
-from obisgate.gateway.outputs.iec104_map import (
+from obisgate.gateway.outputs.iec104.mapping import (
     COUNTER_TYPES,
     IoaPoint,
     counter,
@@ -39,7 +39,7 @@ from obisgate.gateway.updates import SignalUpdate
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
     from obisgate.gateway.outputs.factory import OutputContext
-    from obisgate.gateway.outputs.iec104_config import Iec104Config
+    from obisgate.gateway.outputs.iec104.config import Iec104Config
 
 __all__ = ["Iec104Output", "create"]
 

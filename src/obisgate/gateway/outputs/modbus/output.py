@@ -1,7 +1,7 @@
 """The Modbus TCP server (``[modbus]``): every mapped signal as holding and input registers.
 
 The server is pymodbus's, run inside the gateway's event loop. Its registers
-are filled at read time from a :class:`~obisgate.gateway.outputs.modbus_map.RegisterMap`
+are filled at read time from a :class:`~obisgate.gateway.outputs.modbus.mapping.RegisterMap`
 that :meth:`ModbusOutput.publish` keeps up to date, so a value is readable as
 soon as its readout has been published. Reads (function codes 3 and 4) of a
 register that is not mapped answer exception 2 "illegal data address"; every
@@ -24,13 +24,13 @@ from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.library_logs import quiet_library
 from obisgate.gateway.outputs.listen import bind_failure, split_listen, unauthenticated_warning
-from obisgate.gateway.outputs.modbus_map import RegisterMap, slots_from_signals
+from obisgate.gateway.outputs.modbus.mapping import RegisterMap, slots_from_signals
 from obisgate.gateway.updates import SignalUpdate
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
     from obisgate.gateway.outputs.factory import OutputContext
-    from obisgate.gateway.outputs.modbus_config import ModbusConfig
+    from obisgate.gateway.outputs.modbus.config import ModbusConfig
 
 __all__ = ["ModbusOutput", "create"]
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from obisgate.errors import ConfigError, ObisgateError
 from obisgate.gateway.history import HistoryRow, HistoryStore
-from obisgate.gateway.outputs.http_state import json_ready
+from obisgate.gateway.outputs.http.state import json_ready
 
 __all__ = ["HistoryReader", "HistoryRequest", "HistoryRequestError", "history_request"]
 

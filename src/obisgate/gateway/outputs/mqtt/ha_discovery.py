@@ -28,7 +28,7 @@ from importlib import metadata
 from typing import Any, Literal
 
 from obisgate.errors import FramingError
-from obisgate.gateway.outputs.mqtt_payloads import (
+from obisgate.gateway.outputs.mqtt.payloads import (
     device_availability_topic,
     gateway_availability_topic,
     state_topic,

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from obisgate.gateway.outputs.modbus_config import MODBUS_REGISTERS, modbus_type_of
+from obisgate.gateway.outputs.modbus.config import MODBUS_REGISTERS, modbus_type_of
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 

@@ -5,7 +5,7 @@ one object per enabled device (browse name = device alias), holding one
 variable per enabled signal (node id ``ns=<urn:obisgate>;s=<device>.<signal>``)
 and the string variable ``_status``. Values carry the reading's time as
 SourceTimestamp; StatusCodes are decided in
-:mod:`obisgate.gateway.outputs.opcua_map`. Variables are read-only for
+:mod:`obisgate.gateway.outputs.opcua.mapping`. Variables are read-only for
 clients. The endpoint has no security (anonymous, unencrypted).
 """
 
@@ -23,13 +23,13 @@ from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.library_logs import quiet_library
 from obisgate.gateway.outputs.listen import split_listen, unauthenticated_warning
-from obisgate.gateway.outputs.opcua_map import STATUS, status_name, variant_kind, variant_value
+from obisgate.gateway.outputs.opcua.mapping import STATUS, status_name, variant_kind, variant_value
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
     from obisgate.gateway.outputs.factory import OutputContext
-    from obisgate.gateway.outputs.opcua_config import OpcUaConfig
+    from obisgate.gateway.outputs.opcua.config import OpcUaConfig
 
 __all__ = ["ENDPOINT_PATH", "NAMESPACE", "OpcUaOutput", "create"]
 

@@ -1,6 +1,6 @@
 """``/metrics``: the gateway in the Prometheus text exposition, built at scrape time.
 
-Imported only by :mod:`obisgate.gateway.outputs.http` after
+Imported only by :mod:`obisgate.gateway.outputs.http.output` after
 ``require_extra("prometheus_client", "web", "http")`` succeeded.
 
 Each scrape takes a :class:`MetricsSnapshot` on the event loop (plain copies:
@@ -41,7 +41,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import CollectorRegistry
 
 from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.http_state import LiveState
+from obisgate.gateway.outputs.http.state import LiveState
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["GatewayCollector", "MetricsSnapshot", "number", "render_metrics"]

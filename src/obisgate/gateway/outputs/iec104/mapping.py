@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from obisgate.gateway.outputs.iec104_config import iec104_type_of
+from obisgate.gateway.outputs.iec104.config import iec104_type_of
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 

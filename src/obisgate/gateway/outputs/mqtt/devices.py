@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from obisgate.gateway.outputs.ha_discovery import DiscoveryDevice, DiscoverySignal
-from obisgate.gateway.outputs.mqtt_payloads import OFFLINE, ONLINE, readout_status
+from obisgate.gateway.outputs.mqtt.ha_discovery import DiscoveryDevice, DiscoverySignal
+from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, readout_status
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""The history output: logged signals into the SQLite history store."""

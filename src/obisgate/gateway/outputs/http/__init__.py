@@ -1,0 +1,1 @@
+"""The ``[http]`` output: HTTP API, Prometheus metrics and the live web view."""

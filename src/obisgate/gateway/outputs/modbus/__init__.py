@@ -1,0 +1,1 @@
+"""The ``[modbus]`` output: a read-only Modbus TCP server of the latest values."""

@@ -1,0 +1,1 @@
+"""The ``[mqtt]`` output: durable outbox, broker connection, Home Assistant discovery."""

@@ -1,0 +1,1 @@
+"""The ``[opcua]`` output: an OPC UA server of the latest values (asyncua extra)."""
