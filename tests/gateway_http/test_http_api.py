@@ -19,11 +19,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from obisgate.gateway.history import HistoryRecord, HistoryStore
 from obisgate.gateway.outputs.base import Fanout
-from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.http.output import create
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
+from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.http.server import HttpOutput
+from obisgate.gateway.outputs.http.spec import HTTP
 from obisgate.gateway.quality import Quality
 from tests.gateway_http.support import T0, good_m1, serving, status, two_meters, update
+from tests.stub_output import StubOutput
 
 
 @pytest.fixture
@@ -305,7 +308,7 @@ async def test_event_streams_beyond_max_clients_get_503(
                     "too many event streams: 2 clients are connected ([http] max_clients); "
                     "try again later"
                 )
-            assert output.health()["sse_clients"] == 2
+            assert output.health().counters["sse_clients"] == 2
         await output.publish(good_m1())  # writing, the server notices the closed streams
         await until(lambda: output.streams == 0, "the streams to end")
         async with client.get(url) as again:
@@ -330,7 +333,7 @@ async def test_a_client_that_falls_behind_is_cut_off_and_publishing_never_waits(
                 await response.content.read()  # the stream ends: an EventSource reconnects
             await until(lambda: output.streams == 0, "the stream to end")
         health = await get_json(client, output.url + "api/gateway")
-        assert health["outputs"]["http"]["sse_clients_cut_total"] == 1
+        assert health["outputs"]["http"]["counters"]["sse_clients_cut_total"] == 1
 
 
 async def test_shutdown_ends_open_event_streams(tmp_path: Path) -> None:
@@ -345,16 +348,22 @@ async def test_shutdown_ends_open_event_streams(tmp_path: Path) -> None:
         response.release()
 
 
-def mqtt_health() -> dict[str, Any]:
-    return {"connected": True, "outbox_depth": 42, "dropped_total": 3, "last_error": "refused"}
+def mqtt_health() -> OutputHealth:
+    return OutputHealth(
+        state=OutputState.RUNNING,
+        since=T0,
+        address="mqtt://broker.local",
+        counters={"outbox_depth": 42, "dropped_total": 3},
+    )
 
 
-def modbus_health() -> dict[str, Any]:
-    return {"clients": 2, "since": T0}
-
-
-def failing_health() -> dict[str, Any]:
-    raise RuntimeError("boom")
+def modbus_health() -> OutputHealth:
+    return OutputHealth(
+        state=OutputState.OFF,
+        since=T0,
+        last_error="modbus cannot listen on 127.0.0.1:502: Permission denied",
+        address="127.0.0.1:502",
+    )
 
 
 async def test_gateway_state_shows_counters_and_every_outputs_health(
@@ -362,20 +371,26 @@ async def test_gateway_state_shows_counters_and_every_outputs_health(
 ) -> None:
     stats = {"devices": 2, "polls": 7, "dropped_batches": {"http": 0, "mqtt": 1}}
     context = OutputContext(
-        stats=lambda: stats,
-        health={"mqtt": mqtt_health, "modbus": modbus_health, "bad": failing_health},
+        stats=lambda: stats, health=lambda: {"mqtt": mqtt_health(), "modbus": modbus_health()}
     )
     async with serving(two_meters(tmp_path), context) as output:
         body = await get_json(client, output.url + "api/gateway")
         assert body["stats"] == stats
-        assert body["outputs"]["mqtt"] == mqtt_health()
-        assert body["outputs"]["modbus"] == {"clients": 2, "since": "2026-12-01 10:00:00+00:00"}
-        assert body["outputs"]["bad"] == {"error": "health unavailable (RuntimeError)"}
-        assert body["outputs"]["http"] == {
-            "listening": True,
-            "sse_clients": 0,
-            "sse_clients_cut_total": 0,
+        assert body["outputs"]["mqtt"] == {
+            "state": "running",
+            "since": "2026-12-01T10:00:00+00:00",
+            "last_error": None,
+            "address": "mqtt://broker.local",
+            "counters": {"outbox_depth": 42, "dropped_total": 3},
         }
+        assert body["outputs"]["modbus"] == modbus_health().to_json()
+        http = body["outputs"]["http"]
+        assert (http["state"], http["last_error"], http["address"]) == (
+            "running",
+            None,
+            f"127.0.0.1:{output.port}",
+        )
+        assert http["counters"] == {"sse_clients": 0, "sse_clients_cut_total": 0}
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -412,7 +427,9 @@ async def test_metrics_parse_back(tmp_path: Path, client: aiohttp.ClientSession)
         },
     }
     context = OutputContext(
-        stats=lambda: stats, device_stats=lambda: per_device, health={"mqtt": mqtt_health}
+        stats=lambda: stats,
+        device_stats=lambda: per_device,
+        health=lambda: {"mqtt": mqtt_health()},
     )
     async with serving(two_meters(tmp_path), context) as output:
         await output.publish(good_m1(energy=148123.5))
@@ -456,7 +473,9 @@ async def test_metrics_parse_back(tmp_path: Path, client: aiohttp.ClientSession)
     assert found[("obisgate_output_failed", (("output", "mqtt"),))] == 1
     assert found[("obisgate_output_failed", (("output", "http"),))] == 0
     assert found[("obisgate_mqtt_outbox_depth", ())] == 42
-    assert found[("obisgate_mqtt_connected", ())] == 1
+    assert found[("obisgate_output_up", (("output", "mqtt"),))] == 1
+    assert found[("obisgate_output_state", (("output", "mqtt"), ("state", "running")))] == 1
+    assert found[("obisgate_output_state", (("output", "mqtt"), ("state", "off")))] == 0
     assert found[("obisgate_mqtt_dropped_total", ())] == 3
     assert found[("obisgate_http_sse_clients", ())] == 0
     assert not [k for k in found if "last_error" in k[0]]
@@ -551,15 +570,15 @@ async def test_port_in_use_is_a_one_line_error_and_only_this_output_stops(
 ) -> None:
     async with serving(two_meters(tmp_path)) as first:
         config = two_meters(tmp_path, "")
-        section = config.http
+        section = config.section(HTTP)
         assert section is not None
-        taken = config.model_copy(
-            update={"http": section.model_copy(update={"listen": f"127.0.0.1:{first.port}"})}
+        taken = config.with_section(
+            HTTP, section.model_copy(update={"listen": f"127.0.0.1:{first.port}"})
         )
-        second = create(taken, OutputContext())
+        (second,) = network_outputs(taken, OutputContext())
         assert isinstance(second, HttpOutput)
 
-        class Other:
+        class Other(StubOutput):
             name = "other"
 
             def __init__(self) -> None:
@@ -590,7 +609,7 @@ async def test_port_in_use_is_a_one_line_error_and_only_this_output_stops(
 async def test_publishing_before_start_and_closing_an_unstarted_output_are_harmless(
     tmp_path: Path,
 ) -> None:
-    output = create(two_meters(tmp_path), OutputContext())
+    (output,) = network_outputs(two_meters(tmp_path), OutputContext())
     assert isinstance(output, HttpOutput)
     await output.publish(good_m1())
     assert output.state.batches == 1

@@ -15,6 +15,7 @@ import pytest
 
 from obisgate.gateway.config import load_config
 from obisgate.gateway.history import HistoryStore
+from obisgate.gateway.outputs.health import OutputState
 from obisgate.gateway.outputs.mqtt.outbox import outbox_path
 from obisgate.simulator import get_profile, serve_tcp
 from tests.mqtt.support import (
@@ -46,10 +47,12 @@ async def test_discovery_json_payloads_and_availability(tmp_path: Path) -> None:
                     lambda: len([m for m in sub.messages if m.topic.endswith("/config")]) >= 5,
                     "discovery configs",
                 )
-                health = context.health["mqtt"]()
-                assert health["connected"] is True
-                assert health["status"] == "connected"
-                await wait_until(lambda: context.health["mqtt"]()["sent"] >= 2, "acks counted")
+                health = context.health()["mqtt"]
+                assert health.up is True
+                assert health.state is OutputState.RUNNING
+                await wait_until(
+                    lambda: context.health()["mqtt"].counters["sent_total"] >= 2, "acks counted"
+                )
             await sub.wait_for(
                 lambda: sub.on("og/gateway/gw1/availability")[-1].payload == b"offline",
                 "the gateway says offline on close",
@@ -176,11 +179,11 @@ async def test_outage_loses_no_reading(tmp_path: Path, caplog: pytest.LogCapture
                 await wait_until(
                     lambda: collect.polls >= before + 5, "five scans during the outage"
                 )
-                health = context.health["mqtt"]()
-                assert health["connected"] is False
-                assert health["outbox_depth"] >= 4
+                health = context.health()["mqtt"]
+                assert health.up is False
+                assert health.counters["outbox_depth"] >= 4
                 broker.start()
-                await wait_until(lambda: context.health["mqtt"]()["connected"], "reconnected")
+                await wait_until(lambda: context.health()["mqtt"].up, "reconnected")
                 await wait_until(lambda: collect.polls >= before + 8, "scans after the outage")
             with HistoryStore(config.storage.path, create=False) as store:
                 rows = store.query("house", "energy")
@@ -217,11 +220,11 @@ async def test_unreachable_broker_never_delays_polling(
         collect = Collect()
         async with running_gateway(load_config(path), [collect]) as (_, context):
             await wait_until(lambda: collect.polls >= 4, "four readouts")
-            health = context.health["mqtt"]()
-            assert health["connected"] is False
-            assert health["outbox_depth"] >= 3
-            await wait_until(lambda: context.health["mqtt"]()["last_error"] is not None, "an error")
-            assert "refused" in context.health["mqtt"]()["last_error"].lower()
+            health = context.health()["mqtt"]
+            assert health.up is False
+            assert health.counters["outbox_depth"] >= 3
+            await wait_until(lambda: context.health()["mqtt"].last_error is not None, "an error")
+            assert "refused" in str(context.health()["mqtt"].last_error).lower()
     lines = [r.getMessage() for r in caplog.records if "cannot connect" in r.getMessage()]
     assert len(lines) == 1
     assert lines[0].startswith(f"mqtt: cannot connect to mqtt://127.0.0.1:{nobody}:")

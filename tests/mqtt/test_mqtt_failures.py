@@ -14,7 +14,8 @@ import pytest
 from obisgate import ConfigError
 from obisgate.gateway.config import load_config
 from obisgate.gateway.outputs.base import Fanout
-from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.mqtt.output import MqttOutput
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
@@ -60,11 +61,11 @@ async def test_credentials(
             health = await mqtt_outcome(load_config(path), right)
     finally:
         broker.stop()
-    assert health["connected"] is right
+    assert health.up is right
     text = caplog.text + repr(health)
     assert PASSWORD not in text
     if not right:
-        assert "not authorized" in health["last_error"].lower()
+        assert "not authorized" in str(health.last_error).lower()
         lines = [
             r.getMessage()
             for r in caplog.records
@@ -93,8 +94,8 @@ async def test_an_unset_password_variable_is_a_failed_start_naming_it(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
         f"output mqtt did not start: {reason}"
     ]
-    health = context.health["mqtt"]()
-    assert (health["connected"], health["last_error"]) == (False, reason)
+    health = fanout.health()["mqtt"]
+    assert (health.up, health.last_error) == (False, reason)
 
 
 def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
@@ -156,10 +157,10 @@ async def test_tls(tmp_path: Path, caplog: pytest.LogCaptureFixture, trusted: bo
             health = await mqtt_outcome(load_config(path), trusted)
     finally:
         broker.stop()
-    assert health["connected"] is trusted
+    assert health.up is trusted
     assert other_ca.exists()
     if not trusted:
-        assert "certificate verify failed" in health["last_error"]
+        assert "certificate verify failed" in str(health.last_error)
         lines = [
             r.getMessage()
             for r in caplog.records
@@ -187,27 +188,26 @@ def readout(i: int) -> list[SignalUpdate]:
     ]
 
 
-async def unconnected_output(tmp_path: Path, *lines: str) -> tuple[MqttOutput, OutputContext]:
+async def unconnected_output(tmp_path: Path, *lines: str) -> MqttOutput:
     path = gateway_config(tmp_path, 4059, "1", mqtt_section(free_port(), *lines))
-    context = OutputContext()
-    (output,) = network_outputs(load_config(path), context)
+    (output,) = network_outputs(load_config(path), OutputContext())
     assert isinstance(output, MqttOutput)
     await output.start()
-    return output, context
+    return output
 
 
 async def test_full_outbox_drops_the_oldest_and_logs_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    output, context = await unconnected_output(tmp_path, "outbox_max_rows = 100")
+    output = await unconnected_output(tmp_path, "outbox_max_rows = 100")
     try:
         for i in range(130):
             await output.publish(readout(i))
-        health = context.health["mqtt"]()
-        assert (health["outbox_depth"], health["dropped"]) == (100, 30)
-        assert output._outbox is not None
-        first = output._outbox.read(0, 1)[0]
+        health = output.health()
+        assert (health.counters["outbox_depth"], health.counters["dropped_total"]) == (100, 30)
+        assert output.outbox is not None
+        first = output.outbox.read(0, 1)[0]
         assert b'"value":30.0' in first.payload
     finally:
         await output.aclose()
@@ -219,11 +219,11 @@ async def test_full_disk_is_one_line_and_a_status(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    output, context = await unconnected_output(tmp_path)
+    output = await unconnected_output(tmp_path)
     try:
         await output.publish(readout(0))
-        assert output._outbox is not None
-        conn = output._outbox._conn
+        assert output.outbox is not None
+        conn = output.outbox._conn
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")  # the file cannot grow: a full disk
         big = [
@@ -232,13 +232,13 @@ async def test_full_disk_is_one_line_and_a_status(
         ]
         await output.publish(big)
         await output.publish(big)
-        health = context.health["mqtt"]()
-        assert "database or disk is full" in health["last_error"]
-        assert health["dropped"] == 2
-        assert health["outbox_depth"] == 1
+        health = output.health()
+        assert "database or disk is full" in str(health.last_error)
+        assert health.counters["dropped_total"] == 2
+        assert health.counters["outbox_depth"] == 1
         conn.execute("PRAGMA max_page_count = 1000000")
         await output.publish(readout(2))
-        assert context.health["mqtt"]()["outbox_depth"] == 2
+        assert output.health().counters["outbox_depth"] == 2
     finally:
         await output.aclose()
     lines = [r.getMessage() for r in caplog.records if "cannot store" in r.getMessage()]
@@ -250,24 +250,24 @@ async def test_full_disk_is_one_line_and_a_status(
 async def test_readouts_handed_over_together_are_one_transaction_in_order(
     tmp_path: Path,
 ) -> None:
-    output, context = await unconnected_output(tmp_path)
+    output = await unconnected_output(tmp_path)
     try:
-        assert output._outbox is not None
-        output._outbox._conn.execute("PRAGMA max_page_count = 1000000")
+        assert output.outbox is not None
+        output.outbox._conn.execute("PRAGMA max_page_count = 1000000")
         await output.publish_many([readout(i) for i in range(5)])
-        assert context.health["mqtt"]()["outbox_depth"] == 5
-        rows = output._outbox.read(0, 10)
+        assert output.health().counters["outbox_depth"] == 5
+        rows = output.outbox.read(0, 10)
         assert [r.seq for r in rows] == sorted(r.seq for r in rows)
         assert [json.loads(r.payload)["updates"][0]["value"] for r in rows] == [0, 1, 2, 3, 4]
         # A disk that cannot take them stores none of them and counts them all.
-        pages = output._outbox._conn.execute("PRAGMA page_count").fetchone()[0]
-        output._outbox._conn.execute(f"PRAGMA max_page_count = {pages}")
+        pages = output.outbox._conn.execute("PRAGMA page_count").fetchone()[0]
+        output.outbox._conn.execute(f"PRAGMA max_page_count = {pages}")
         big = [
             SignalUpdate("house", f"s{i}", "x" * 5000, None, readout(9)[0].time, Quality.VALID)
             for i in range(20)
         ]
         await output.publish_many([readout(5), big, readout(6)])
-        health = context.health["mqtt"]()
-        assert (health["outbox_depth"], health["dropped"]) == (5, 3)
+        health = output.health()
+        assert (health.counters["outbox_depth"], health.counters["dropped_total"]) == (5, 3)
     finally:
         await output.aclose()

@@ -30,7 +30,8 @@ from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.config_cells import DeviceAlias
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
-from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.listen import split_listen
 from obisgate.gateway.outputs.table import TableLogHandler
 from obisgate.gateway.shard import Shard, select_plans, shard_path
@@ -122,8 +123,7 @@ async def run_gateway(
     # collector's passes (at 50 000 meters each full pass would walk all of them).
     gc.freeze()
     if context is not None:
-        context.stats = gateway.stats
-        context.device_stats = gateway.device_stats
+        gateway.inform(context)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     handled: list[signal.Signals] = []

@@ -154,39 +154,23 @@ streams at once, 1-10000; one more is answered 503). A ``listen`` address that i
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
-
-from obisgate import ConfigError, ReadoutOptions
-from obisgate.gateway import config_cells as cells
-from obisgate.gateway.config_files import (
-    ConfigFileError,
-    ConfigProblem,
-    RawRow,
-    RawTables,
-    read_tables,
-)
+from obisgate.gateway.config_build import build_config, table_fields
+from obisgate.gateway.config_files import ConfigFileError, ConfigProblem, read_tables
 from obisgate.gateway.config_models import (
     DEFAULT_HISTORY_FILE,
-    SECRET_FIELDS,
     DeviceConfig,
     GatewayConfig,
     OutputConfig,
     SignalConfig,
     StorageConfig,
-    connection_problems,
 )
-from obisgate.gateway.numbers import SCALED_TYPES
-from obisgate.gateway.outputs.sections import (
-    COLUMNS_CHECKED_WITHOUT_SECTION,
-    OUTPUT_SECTIONS,
-    SIGNAL_CHECKS,
-)
+from obisgate.gateway.outputs.registry import OUTPUT_SPECS
+from obisgate.gateway.outputs.spec import OutputSpec
 from obisgate.gcpause import paused_gc
-from obisgate.protocol.passwords import password_file_is_private
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -200,22 +184,10 @@ __all__ = [
     "load_config",
 ]
 
-#: Fields whose error messages already quote the value.
-_QUOTED_FIELDS = frozenset({"number_type"})
 
-
-# -- loading ------------------------------------------------------------------
-
-_ALLOWED: dict[str, frozenset[str]] = {
-    "devices": frozenset(DeviceConfig.model_fields),
-    "signals": frozenset(SignalConfig.model_fields),
-    "storage": frozenset(StorageConfig.model_fields),
-    "output": frozenset(OutputConfig.model_fields),
-    **{name: frozenset(model.model_fields) for name, model in OUTPUT_SECTIONS.items()},
-}
-
-
-def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
+def load_config(
+    path: str | os.PathLike[str], specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS
+) -> GatewayConfig:
     """Load and validate a gateway configuration.
 
     Args:
@@ -224,6 +196,8 @@ def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
             ``*devices*``/``*signals*`` pair, or a directory holding
             ``devices.csv`` and ``signals.csv`` (sections: sheets or files
             named after them, see :mod:`obisgate.gateway.config_files`).
+        specs: the outputs whose sections and signal columns the configuration
+            may hold (every output of obisgate by default).
 
     Returns:
         The configuration, with warnings in :attr:`GatewayConfig.warnings`.
@@ -240,388 +214,5 @@ def load_config(path: str | os.PathLike[str]) -> GatewayConfig:
     if not source.exists():
         raise ConfigFileError([ConfigProblem(str(source), "no such file or directory")])
     with paused_gc():
-        tables = read_tables(source, _ALLOWED)
-        return _Builder(tables).build()
-
-
-class _Builder:
-    """Validates raw rows into models, collecting every problem."""
-
-    def __init__(self, tables: RawTables) -> None:
-        self.tables = tables
-        self.problems = list(tables.problems)
-        self.warnings = list(tables.warnings)
-        # Each valid device's readout options, made once by the load check, for the plans.
-        self.options: dict[str, tuple[DeviceConfig, ReadoutOptions]] = {}
-        # Equal sets of given fields, one object each (frozen models never change theirs).
-        self.fields_sets: dict[frozenset[str], set[str]] = {}
-
-    def build(self) -> GatewayConfig:
-        devices = self._devices()
-        self._valid_devices = tuple(devices.values())
-        signals = self._signals()
-        storage = self._single("storage", StorageConfig)
-        output = self._single("output", OutputConfig)
-        sections: dict[str, Any] = {
-            name: self._section(name, model) for name, model in OUTPUT_SECTIONS.items()
-        }
-        self._signal_checks(sections, signals)
-        if not self.tables.devices and not self.tables.problems:
-            self.problems.append(
-                ConfigProblem(str(self.tables.source), "no devices: add at least one device")
-            )
-        self._shared_bus_warnings(devices)
-        self._password_file_warnings(devices)
-        self._push_problems(devices, signals)
-        if self.problems:
-            raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
-        assert isinstance(storage, StorageConfig)
-        assert isinstance(output, OutputConfig)
-        path = storage.path.expanduser()
-        if not path.is_absolute():
-            storage = storage.model_copy(update={"path": self.tables.base_dir / path})
-        for name, section in sections.items():
-            # A section with file names resolves them against the configuration's folder.
-            with_base_dir = getattr(section, "with_base_dir", None)
-            if with_base_dir is not None:
-                sections[name] = with_base_dir(self.tables.base_dir)
-            secret_file = getattr(sections[name], "password_file", None)
-            if secret_file is not None and not password_file_is_private(secret_file):
-                self.warnings.append(
-                    self.tables.single[name].problem(
-                        "password_file is readable by group or others; chmod 600 it",
-                        "password_file",
-                    )
-                )
-        config = GatewayConfig(
-            devices=tuple(devices.values()),
-            signals=tuple(signals),
-            storage=storage,
-            output=output,
-            **sections,
-            warnings=tuple(_in_file_order(self.warnings)),
-            source=self.tables.source,
-        )
-        config.remember_readout_options(self.options)
-        return config
-
-    def _validate(
-        self,
-        row: RawRow,
-        model: type[BaseModel],
-        fields: dict[str, object],
-        *,
-        skip_row_errors: bool = False,
-    ) -> Any:
-        """The model, or ``None`` after recording its problems.
-
-        ``skip_row_errors`` drops errors not tied to a field (already reported
-        from the raw fields).
-        """
-        try:
-            return model.model_validate(fields)
-        except ValidationError as exc:
-            for error in exc.errors():
-                loc = error["loc"]
-                name = str(loc[0]) if loc else None
-                if name is None and skip_row_errors:
-                    continue
-                self.problems.append(row.problem(_error_text(name, error), name))
-            return None
-
-    def _devices(self) -> dict[str, DeviceConfig]:
-        devices: dict[str, DeviceConfig] = {}
-        first_row: dict[str, RawRow] = {}
-        for row in self.tables.devices:
-            fields = row.fields
-            row.fields = {}  # only its location is needed later: free the raw values as we go
-            file = fields.get("password_file")
-            if isinstance(file, str) and not Path(file).expanduser().is_absolute():
-                fields = {
-                    **fields,
-                    "password_file": str(self.tables.base_dir / Path(file).expanduser()),
-                }
-            raw_problems = connection_problems(set(fields))
-            for name, message in raw_problems:
-                self.problems.append(row.problem(message, name))
-            device = self._validate(row, DeviceConfig, fields, skip_row_errors=bool(raw_problems))
-            alias = _alias_key(fields.get("device_alias"))
-            if alias is not None:
-                if alias in first_row:
-                    self.problems.append(
-                        row.problem(
-                            f"{alias!r} is already used by {first_row[alias].describe()}",
-                            "device_alias",
-                        )
-                    )
-                    continue
-                first_row[alias] = row
-            if isinstance(device, DeviceConfig):
-                given = device.model_fields_set
-                shared = self.fields_sets.setdefault(frozenset(given), given)
-                object.__setattr__(device, "__pydantic_fields_set__", shared)  # -730 bytes each
-                self._device_checks(row, device)
-                devices[device.device_alias] = device
-        self._device_rows = first_row
-        return devices
-
-    _device_rows: dict[str, RawRow]
-    _valid_devices: tuple[DeviceConfig, ...]
-
-    def _device_checks(self, row: RawRow, device: DeviceConfig) -> None:
-        if device.device is not None and device.transport != "serial":
-            via = "url" if device.url is not None else "ip + port"
-            self.warnings.append(
-                row.problem(
-                    f"both device and {via} given: using {via}, device is ignored", "device"
-                )
-            )
-        if device.password is not None:
-            self.warnings.append(
-                row.problem(
-                    "plain password in the configuration file; prefer password_env "
-                    "or password_file",
-                    "password",
-                )
-            )
-        try:
-            self.options[device.device_alias] = (device, device.readout_options())
-        except ConfigError as exc:
-            self.problems.append(row.problem(str(exc)))
-
-    def _signals(self) -> list[SignalConfig]:
-        signals: list[SignalConfig] = []
-        first_row: dict[tuple[str, str], RawRow] = {}
-        known = self._device_rows
-        valid_aliases = {d.device_alias for d in self._valid_devices}
-        # Signals of many devices differ only in device_alias: validate each distinct rest once.
-        done: dict[tuple[tuple[str, object], ...], SignalConfig] = {}
-        for row in self.tables.signals:
-            fields = row.fields
-            row.fields = {}  # only its location is needed later: free the raw values as we go
-            signal = self._signal(row, fields, valid_aliases, done)
-            device_alias = _alias_key(fields.get("device_alias"))
-            signal_alias = _alias_key(fields.get("signal_alias"))
-            if device_alias is not None and device_alias not in known:
-                names = ", ".join(sorted(known)[:10]) or "none"
-                self.problems.append(
-                    row.problem(f"no device {device_alias!r}; devices: {names}", "device_alias")
-                )
-                continue
-            if device_alias is not None and signal_alias is not None:
-                key = (device_alias, signal_alias)
-                if key in first_row:
-                    self.problems.append(
-                        row.problem(
-                            f"{signal_alias!r} is already used for device {device_alias!r} "
-                            f"by {first_row[key].describe()}",
-                            "signal_alias",
-                        )
-                    )
-                    continue
-                first_row[key] = row
-            if isinstance(signal, SignalConfig):
-                if signal.number_type not in SCALED_TYPES and (
-                    signal.multiply != 1 or signal.add != 0
-                ):
-                    self.warnings.append(
-                        row.problem(
-                            f"multiply/add are ignored for {signal.number_type.value}",
-                            "multiply" if signal.multiply != 1 else "add",
-                        )
-                    )
-                signals.append(signal)
-        self._signal_rows = first_row
-        return signals
-
-    def _signal(
-        self,
-        row: RawRow,
-        fields: dict[str, object],
-        valid_aliases: set[str],
-        done: dict[tuple[tuple[str, object], ...], SignalConfig],
-    ) -> SignalConfig | None:
-        """The validated signal of ``row``, or ``None`` after recording its problems.
-
-        A row naming a valid device by exactly its alias reuses the model of an earlier
-        row equal in every other field (validation does not depend on the device).
-        """
-        alias = fields.get("device_alias")
-        if not isinstance(alias, str) or alias not in valid_aliases:
-            return self._validate(row, SignalConfig, fields)  # type: ignore[no-any-return]
-        rest = tuple((k, v) for k, v in fields.items() if k != "device_alias")
-        try:
-            earlier = done.get(rest)
-        except TypeError:  # an unhashable value (a TOML array or table): no reuse
-            return self._validate(row, SignalConfig, fields)  # type: ignore[no-any-return]
-        if earlier is not None:
-            return _for_device(earlier, alias)
-        result: SignalConfig | None = self._validate(row, SignalConfig, fields)
-        if result is not None:
-            done[rest] = result
-        return result
-
-    def _section(self, table: str, model: type[BaseModel]) -> BaseModel | None:
-        """An output section, or ``None`` when it is absent (the output is off) or invalid."""
-        row = self.tables.single.get(table)
-        if row is None:
-            return None
-        result: BaseModel | None = self._validate(row, model, row.fields)
-        return result
-
-    def _signal_checks(
-        self, sections: Mapping[str, BaseModel | None], signals: list[SignalConfig]
-    ) -> None:
-        """Cross-signal checks of every configured output section."""
-        for name, check in SIGNAL_CHECKS.items():
-            section = sections.get(name)
-            columns = COLUMNS_CHECKED_WITHOUT_SECTION.get(name, ())
-            if (
-                section is None
-                and name not in self.tables.single
-                and any(getattr(s, c) is not None for s in signals for c in columns)
-            ):
-                section = OUTPUT_SECTIONS[name]()
-            if section is None:
-                continue
-            for problem in check(section, signals):
-                row = self._signal_rows[problem.key]
-                self.problems.append(row.problem(problem.message, problem.field))
-
-    _signal_rows: dict[tuple[str, str], RawRow]
-
-    def _single(self, table: str, model: type[BaseModel]) -> BaseModel | None:
-        row = self.tables.single.get(table)
-        if row is None:
-            return model()
-        result: BaseModel | None = self._validate(row, model, row.fields)
-        return result
-
-    def _push_problems(
-        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
-    ) -> None:
-        """A push meter (type D) needs a line of its own and cannot be asked anything."""
-        ports: dict[str, list[str]] = {}
-        for device in devices.values():
-            if device.enable:
-                ports.setdefault(device.port_key, []).append(device.device_alias)
-        for device in devices.values():
-            if not device.enable or device.type != "D":
-                continue
-            row = self._device_rows[device.device_alias]
-            sharing = [a for a in ports[device.port_key] if a != device.device_alias]
-            if sharing:
-                self.problems.append(
-                    row.problem(
-                        f"a push meter (type D) needs a line of its own; "
-                        f"{device.url_or_port} is also used by {', '.join(sharing)}",
-                        "type",
-                    )
-                )
-        push = {d.device_alias for d in devices.values() if d.type == "D"}
-        for signal in signals:
-            if signal.device_alias in push and signal.read_by == "command":
-                row = self._signal_rows[signal.key]
-                self.problems.append(
-                    row.problem("a push meter (type D) cannot be read by command", "read_by")
-                )
-
-    def _password_file_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
-        for device in devices.values():
-            path = device.password_file
-            if path is not None and not password_file_is_private(path):
-                self.warnings.append(
-                    self._device_rows[device.device_alias].problem(
-                        "password_file is readable by group or others; chmod 600 it",
-                        "password_file",
-                    )
-                )
-
-    def _shared_bus_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
-        rows = self._device_rows
-        by_port: dict[str, list[DeviceConfig]] = {}
-        for device in devices.values():
-            if not device.enable:
-                continue
-            by_port.setdefault(device.port_key, []).append(device)
-        for port, group in by_port.items():
-            if len(group) < 2:
-                continue
-            others = ", ".join(d.device_alias for d in group)
-            seen: dict[str, str] = {}
-            for device in group:
-                row = rows[device.device_alias]
-                if device.address == "":
-                    self.warnings.append(
-                        row.problem(
-                            f"serialnumber 0 sends /?! on {port}, shared with {others}: "
-                            "every meter on the bus may answer",
-                            "serialnumber",
-                        )
-                    )
-                elif device.address in seen:
-                    self.warnings.append(
-                        row.problem(
-                            f"serialnumber {device.serialnumber} is also used by "
-                            f"{seen[device.address]} on {port}",
-                            "serialnumber",
-                        )
-                    )
-                else:
-                    seen[device.address] = device.device_alias
-
-
-def _in_file_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:
-    """Stable sort by file (first appearance) and line; problems without a line keep
-    their place relative to each other."""
-    files: dict[str, int] = {}
-    for problem in problems:
-        files.setdefault(problem.file, len(files))
-    return sorted(problems, key=lambda p: (files[p.file], p.line or 0))
-
-
-def _alias_key(value: object) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return cells.as_text(value)
-    return None
-
-
-def _error_text(field: str | None, error: Any) -> str:
-    kind = error["type"]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if kind == "missing":
-        return "required field is missing"
-    if field is None:
-        return message
-    value = error.get("input")
-    if (
-        field in SECRET_FIELDS
-        or field in _QUOTED_FIELDS
-        or not isinstance(value, str | int | float | bool)
-    ):
-        return message
-    return f"got {value!r}; {message}"
-
-
-def _for_device(signal: SignalConfig, alias: str) -> SignalConfig:
-    """``signal.model_copy(update={"device_alias": alias})``, made faster and smaller.
-
-    Frozen models never change their set of given fields (which includes
-    ``device_alias``): the copy shares it (-470 bytes each). Its fields are set
-    one by one, in field order, so CPython keeps them in a key-sharing
-    instance dict: 300 bytes instead of the 830 of the dict pydantic builds.
-    """
-    copy = _new_signal(SignalConfig)
-    for name, value in signal.__dict__.items():
-        _set(copy, name, value)
-    _set(copy, "device_alias", alias)
-    _set(copy, "__pydantic_extra__", None)
-    _set(copy, "__pydantic_fields_set__", signal.model_fields_set)
-    _set(copy, "__pydantic_private__", None)
-    return copy
-
-
-_new_signal = SignalConfig.__new__
-_set = object.__setattr__
+        tables = read_tables(source, table_fields(specs))
+        return build_config(tables, specs)

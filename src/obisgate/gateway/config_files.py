@@ -1,10 +1,11 @@
 """Reading gateway configuration files into raw rows, with the location of every value.
 
 Three formats hold the same tables: the row tables ``devices`` and ``signals``,
-and the single tables ``storage``, ``output`` and the output sections
-(``mqtt``, ``http``, ``modbus``, ``iec104``, ``opcua``; see
-:data:`SINGLE_TABLES`). A single table that is absent keeps its defaults (an
-output section: the output is off); one that is present, even empty, is used.
+and the single tables ``storage``, ``output`` and one section per output (the
+tables a reader accepts are the keys of the ``allowed`` mapping it is given,
+see :func:`~obisgate.gateway.config_build.table_fields`). A single table that
+is absent keeps its defaults (an output section: the output is off); one that
+is present, even empty, is used.
 
 * **TOML** (the default for any other file name): ``[[devices]]`` and
   ``[[signals]]`` arrays of tables, single tables as ``[storage]``, ``[mqtt]`` ...
@@ -62,9 +63,13 @@ __all__ = [
     "read_tables",
 ]
 
-#: The tables of many rows, and those of one row (a TOML table, a sheet or a CSV file each).
+#: The tables of many rows; every other table has one row (a TOML table, a sheet or a CSV file).
 ROW_TABLES = ("devices", "signals")
-SINGLE_TABLES = ("storage", "output", "mqtt", "http", "modbus", "iec104", "opcua")
+
+
+def single_tables(allowed: Mapping[str, frozenset[str]]) -> tuple[str, ...]:
+    """The tables of one row among ``allowed``, in its order."""
+    return tuple(table for table in allowed if table not in ROW_TABLES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +227,8 @@ def read_tables(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
             ``.csv`` file of a pair, or a directory holding ``devices.csv`` and
             ``signals.csv`` (and optional single-table files such as ``mqtt.csv``).
         allowed: normalized field names allowed per table (every name of
-            :data:`ROW_TABLES` and :data:`SINGLE_TABLES`).
+            :data:`ROW_TABLES` and every single table: the core ones and the
+            outputs' sections).
 
     Returns:
         The raw rows, with every reading problem in ``problems``.
@@ -371,7 +377,7 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
                 )
                 _fill_row(row, item, allowed[name], tables, functools.partial(lazy.key_lines, key))
                 rows.append(row)
-        elif name in SINGLE_TABLES:
+        elif name in allowed:
             if not isinstance(value, dict):
                 tables.problems.append(
                     ConfigProblem(file, f"{raw_name} must be a table: [{name}]", line=top_line())
@@ -382,14 +388,13 @@ def _read_toml(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
             _fill_row(row, value, allowed[name], tables, functools.partial(lazy.key_lines, key))
             tables.single[name] = row
         else:
-            known = (*ROW_TABLES, *SINGLE_TABLES)
+            singles = single_tables(allowed)
+            known = (*ROW_TABLES, *singles)
             tables.problems.append(
                 ConfigProblem(
                     file,
                     f"unknown top-level entry {raw_name!r}; allowed: "
-                    + ", ".join(
-                        [*(f"[[{t}]]" for t in ROW_TABLES), *(f"[{t}]" for t in SINGLE_TABLES)]
-                    ),
+                    + ", ".join([*(f"[[{t}]]" for t in ROW_TABLES), *(f"[{t}]" for t in singles)]),
                     field=raw_name if raw_name not in known else None,
                     line=top_line(),
                 )
@@ -648,7 +653,7 @@ def _read_excel(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTables:
         section_sheets: dict[str, str] = {}
         for name in names:
             table = name.strip().lower()
-            if table not in SINGLE_TABLES:
+            if table not in allowed or table in ROW_TABLES:
                 continue
             if table in section_sheets:
                 tables.problems.append(
@@ -764,7 +769,7 @@ def _read_csv_pair(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTabl
                 tables.problems.append(
                     ConfigProblem(str(path), f"no {table}.csv in this directory")
                 )
-        sections = {t: _find_file(path, f"{t}.csv") for t in SINGLE_TABLES}
+        sections = {t: _find_file(path, f"{t}.csv") for t in single_tables(allowed)}
     else:
         tables = RawTables(path, path.parent)
         found = _table_word(path.name)
@@ -788,7 +793,7 @@ def _read_csv_pair(path: Path, allowed: Mapping[str, frozenset[str]]) -> RawTabl
         pair = {table: path, other_table: other}
         sections = {
             t: _find_file(path.parent, _sibling_name(path.name, table, at, t))
-            for t in SINGLE_TABLES
+            for t in single_tables(allowed)
         }
     for table in ROW_TABLES:
         file = pair.get(table)

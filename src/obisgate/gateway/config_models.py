@@ -6,13 +6,23 @@ load files with :func:`obisgate.gateway.config.load_config`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializeAsAny,
+    model_validator,
+)
 
 from obisgate import (
     BccMethod,
@@ -26,11 +36,6 @@ from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_files import ConfigProblem
 from obisgate.gateway.mapping import extract_value
 from obisgate.gateway.numbers import Converted, NumberType
-from obisgate.gateway.outputs.http.config import HttpConfig
-from obisgate.gateway.outputs.iec104.config import Iec104Config
-from obisgate.gateway.outputs.modbus.config import ModbusConfig
-from obisgate.gateway.outputs.mqtt.config import MqttConfig
-from obisgate.gateway.outputs.opcua.config import OpcUaConfig
 from obisgate.gateway.plan import SignalPlan
 from obisgate.protocol.passwords import read_password_file
 
@@ -40,10 +45,30 @@ __all__ = [
     "DeviceConfig",
     "GatewayConfig",
     "OutputConfig",
+    "SectionKind",
     "SignalConfig",
     "StorageConfig",
     "connection_problems",
 ]
+
+S = TypeVar("S", bound=BaseModel)
+S_co = TypeVar("S_co", bound=BaseModel, covariant=True)
+C = TypeVar("C", bound=BaseModel)
+
+
+class SectionKind(Protocol[S_co]):
+    """What names an output's section: its name and its model (an ``OutputSpec``)."""
+
+    @property
+    def name(self) -> str:
+        """The section's name (``mqtt``)."""
+        ...
+
+    @property
+    def model(self) -> type[S_co]:
+        """The section's model."""
+        ...
+
 
 DEFAULT_HISTORY_FILE = "obisgate-history.sqlite"
 #: Fields whose values are never shown in messages.
@@ -339,23 +364,9 @@ class SignalConfig(BaseModel):
             cells.choice({"READOUT": "readout", "COMMAND": "command"}, "readout, command")
         ),
     ] = "readout"
-    # Output columns: empty / absent = the output's default for this signal.
-    ha_device_class: Annotated[str | None, BeforeValidator(cells.optional(cells.ha_class))] = None
-    ha_state_class: Annotated[str | None, BeforeValidator(cells.optional(cells.ha_state_class))] = (
-        None
-    )
-    modbus_address: Annotated[
-        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
-    ] = None
-    modbus_type: Annotated[str | None, BeforeValidator(cells.optional(cells.modbus_type))] = None
-    modbus_quality_address: Annotated[
-        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
-    ] = None
-    ioa: Annotated[int | None, BeforeValidator(cells.optional(cells.int_range(1, 16_777_215)))] = (
-        None
-    )
-    iec104_type: Annotated[str | None, BeforeValidator(cells.optional(cells.iec104_type))] = None
-    iec104_scale: cells.Finite = 1.0
+    #: The columns outputs add to signals (``modbus_address`` ...), one model per output
+    #: that has any given (see :meth:`columns`); set by the loader, never a column itself.
+    output_columns: tuple[BaseModel, ...] = Field(default=(), exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -365,6 +376,16 @@ class SignalConfig(BaseModel):
             if isinstance(alias, str):
                 data = {**data, "signal_name": alias.strip()}
         return data
+
+    def columns(self, kind: type[C]) -> C:
+        """This signal's values of an output's columns (``signal.columns(ModbusColumns)``):
+        the given ones, each default otherwise."""
+        for columns in self.output_columns:
+            if isinstance(columns, kind):
+                return columns
+        default = _default_columns(kind)
+        assert isinstance(default, kind)  # made by kind()
+        return default
 
     @property
     def key(self) -> tuple[str, str]:
@@ -411,6 +432,12 @@ class SignalConfig(BaseModel):
         return extract_value(self.plan(decimal_comma=decimal_comma), dataset)
 
 
+@functools.cache
+def _default_columns(kind: type[BaseModel]) -> BaseModel:
+    """Columns with every default, one object per model (they are frozen)."""
+    return kind()
+
+
 class StorageConfig(BaseModel):
     """Where the history of logged signals is kept.
 
@@ -453,8 +480,8 @@ class GatewayConfig(BaseModel):
         signals: every signal, in file order.
         storage: history database settings.
         output: output settings.
-        mqtt, http, modbus, iec104, opcua: the network outputs' sections, ``None``
-            when the output is off (see :mod:`obisgate.gateway.outputs.sections`).
+        sections: the network outputs' sections present, by name (an absent
+            one: that output is off); read one with :meth:`section`.
         warnings: what :func:`load_config` warned about (never raised).
         source: the file or directory it was loaded from, if any.
 
@@ -469,11 +496,7 @@ class GatewayConfig(BaseModel):
     signals: tuple[SignalConfig, ...] = ()
     storage: StorageConfig = StorageConfig()
     output: OutputConfig = OutputConfig()
-    mqtt: MqttConfig | None = None
-    http: HttpConfig | None = None
-    modbus: ModbusConfig | None = None
-    iec104: Iec104Config | None = None
-    opcua: OpcUaConfig | None = None
+    sections: Mapping[str, SerializeAsAny[BaseModel]] = Field(default_factory=dict)
     warnings: tuple[ConfigProblem, ...] = ()
     source: Path | None = None
 
@@ -492,6 +515,25 @@ class GatewayConfig(BaseModel):
         if missing:
             raise ValueError(f"signals name missing devices: {', '.join(missing)}")
         return self
+
+    def section(self, kind: SectionKind[S]) -> S | None:
+        """An output's section (``config.section(MQTT)``), ``None`` when it is absent.
+
+        Raises:
+            TypeError: the section of that name is not of the kind's model (a
+                configuration built by hand with a wrong object).
+        """
+        found = self.sections.get(kind.name)
+        if found is None or isinstance(found, kind.model):
+            return found
+        raise TypeError(f"section {kind.name}: {type(found).__name__}, not {kind.model.__name__}")
+
+    def with_section(self, kind: SectionKind[S], section: S | None) -> GatewayConfig:
+        """This configuration with ``kind``'s section replaced (``None``: removed)."""
+        sections = {name: s for name, s in self.sections.items() if name != kind.name}
+        if section is not None:
+            sections[kind.name] = section
+        return self.model_copy(update={"sections": sections})
 
     def device(self, alias: str) -> DeviceConfig:
         """The device with this alias.

@@ -43,7 +43,9 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from obisgate.errors import TransportError
-from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.base import Output, publish_each
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.http.history import (
     HistoryReader,
     HistoryRequestError,
@@ -52,6 +54,7 @@ from obisgate.gateway.outputs.http.history import (
 from obisgate.gateway.outputs.http.metrics import MetricsSnapshot, render_metrics
 from obisgate.gateway.outputs.http.page import WEB_DIR, render_page
 from obisgate.gateway.outputs.http.state import LiveState
+from obisgate.gateway.outputs.listen import host_port
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["HttpOutput"]
@@ -111,7 +114,7 @@ def _presented_token(header: str) -> str | None:
     return None
 
 
-class HttpOutput:
+class HttpOutput(Output):
     """Serves the live state, the history and the metrics; publishing only updates memory.
 
     Args:
@@ -154,20 +157,19 @@ class HttpOutput:
         self.streams = 0
         #: A client that takes no data for this long is disconnected.
         self.write_timeout_s = 30.0
+        self._health = HealthRecord()
 
     @property
     def url(self) -> str:
         """``http://HOST:PORT/`` with the real port (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"http://{host_port(self.host, self.port)}/"
 
-    def health(self) -> dict[str, Any]:
-        """This output's own state, for ``/api/gateway`` and ``/metrics``."""
-        return {
-            "listening": self._runner is not None,
-            "sse_clients": self.streams,
-            "sse_clients_cut_total": self.state.cut_total,
-        }
+    def health(self) -> OutputHealth:
+        """Where it listens, the event streams served now and those cut off."""
+        return self._health.health(
+            address=host_port(self.host, self.port),
+            counters={"sse_clients": self.streams, "sse_clients_cut_total": self.state.cut_total},
+        )
 
     # -- Output ---------------------------------------------------------------
 
@@ -186,14 +188,22 @@ class HttpOutput:
         except OSError as exc:
             await runner.cleanup()
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise TransportError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
+            message = f"cannot listen on {self.host}:{self.port}: {reason}"
+            self._health.set(OutputState.OFF, message)
+            raise TransportError(message) from None
         self._runner = runner
         if runner.addresses:
             self.port = int(runner.addresses[0][1])
+        self._health.set(OutputState.RUNNING)
         self.announce(f"web view on {self.url}")
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        """Record the batch in the live state and hand it to every event stream."""
         self.state.apply(updates)
+
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Each batch in order (see :func:`publish_each`)."""
+        await publish_each(self, batches)
 
     async def aclose(self) -> None:
         """End the event streams, stop the server, close the history reader."""
@@ -201,6 +211,7 @@ class HttpOutput:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._health.set(OutputState.CLOSED)
         await self._history.aclose()
         self._metrics_thread.shutdown(wait=True)
 
@@ -288,12 +299,7 @@ class HttpOutput:
             return _error(str(exc), exc.status)
 
     async def _gateway(self, request: web.Request) -> web.Response:
-        outputs: dict[str, Any] = {}
-        for name, health in list(self.context.health.items()):
-            try:
-                outputs[name] = health()
-            except Exception as exc:
-                outputs[name] = {"error": f"health unavailable ({type(exc).__name__})"}
+        outputs = {name: health.to_json() for name, health in self.context.health().items()}
         return _json({"stats": self.context.stats(), "outputs": outputs}, 200)
 
     async def _metrics(self, request: web.Request) -> web.Response:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
 
@@ -28,7 +28,12 @@ from obisgate.gateway.numbers import NumberType
 from obisgate.gateway.outputs.config_problem import SignalProblem
 from obisgate.gateway.outputs.listen import Listen
 
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import SignalConfig
+
 __all__ = [
+    "IEC104_TYPES",
+    "Iec104Columns",
     "Iec104Config",
     "iec104_signal_problems",
     "iec104_type_of",
@@ -117,6 +122,24 @@ class Iec104Config(BaseModel):
         return any(address in network for network in self.allowed_clients)
 
 
+#: ``iec104_type`` values: the ASDU type of an information object.
+IEC104_TYPES = ("M_ME_TF_1", "M_ME_NC_1", "M_IT_TB_1", "M_SP_TB_1")
+
+
+class Iec104Columns(BaseModel):
+    """The signal columns of the IEC 104 output (no ``ioa``: the signal is not served)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ioa: Annotated[int | None, BeforeValidator(cells.optional(cells.int_range(1, 16_777_215)))] = (
+        None
+    )
+    iec104_type: Annotated[
+        str | None, BeforeValidator(cells.optional(cells.named(IEC104_TYPES, upper=True)))
+    ] = None
+    iec104_scale: cells.Finite = 1.0
+
+
 def iec104_types_allowed(number_type: NumberType) -> tuple[str, ...]:
     """The ``iec104_type`` values a signal of ``number_type`` may use (none: not servable)."""
     if number_type is NumberType.DIGITAL:
@@ -126,15 +149,17 @@ def iec104_types_allowed(number_type: NumberType) -> tuple[str, ...]:
     return ()
 
 
-def iec104_type_of(signal: Any) -> str:
+def iec104_type_of(signal: SignalConfig) -> str:
     """The signal's ``iec104_type``, or the default for its ``number_type``."""
-    explicit: str | None = signal.iec104_type
+    explicit = signal.columns(Iec104Columns).iec104_type
     if explicit is not None:
         return explicit
     return "M_SP_TB_1" if signal.number_type is NumberType.DIGITAL else "M_ME_TF_1"
 
 
-def iec104_signal_problems(section: Iec104Config, signals: Sequence[Any]) -> list[SignalProblem]:
+def iec104_signal_problems(
+    section: Iec104Config, signals: Sequence[SignalConfig]
+) -> list[SignalProblem]:
     """Problems of the signals' iec104 columns that only show across signals.
 
     Every signal with an ``ioa`` is checked (also disabled ones): a type that
@@ -144,8 +169,9 @@ def iec104_signal_problems(section: Iec104Config, signals: Sequence[Any]) -> lis
     problems: list[SignalProblem] = []
     first: dict[int, tuple[str, str]] = {}
     for signal in signals:
-        if signal.ioa is None:
-            if signal.iec104_type is not None:
+        columns = signal.columns(Iec104Columns)
+        if columns.ioa is None:
+            if columns.iec104_type is not None:
                 problems.append(SignalProblem(signal.key, "iec104_type", "needs an ioa"))
             continue
         allowed = iec104_types_allowed(signal.number_type)
@@ -168,15 +194,15 @@ def iec104_signal_problems(section: Iec104Config, signals: Sequence[Any]) -> lis
                     + ", ".join(allowed),
                 )
             )
-        if signal.iec104_scale == 0:
+        if columns.iec104_scale == 0:
             problems.append(SignalProblem(signal.key, "iec104_scale", "must not be 0"))
-        if signal.ioa in first:
-            device, alias = first[signal.ioa]
+        if columns.ioa in first:
+            device, alias = first[columns.ioa]
             problems.append(
                 SignalProblem(
-                    signal.key, "ioa", f"ioa {signal.ioa} is already used by {device}/{alias}"
+                    signal.key, "ioa", f"ioa {columns.ioa} is already used by {device}/{alias}"
                 )
             )
         else:
-            first[signal.ioa] = signal.key
+            first[columns.ioa] = signal.key
     return problems

@@ -14,17 +14,22 @@ register: 0 valid, else the bits IV=1, NT=2, OV=4).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.numbers import NumberType
 from obisgate.gateway.outputs.config_problem import SignalProblem
-from obisgate.gateway.outputs.listen import Listen
+from obisgate.gateway.outputs.listen import Listen, unauthenticated_warning
+
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import SignalConfig
 
 __all__ = [
     "MODBUS_REGISTERS",
+    "MODBUS_TYPES",
+    "ModbusColumns",
     "ModbusConfig",
     "modbus_signal_problems",
     "modbus_type_of",
@@ -36,6 +41,9 @@ MODBUS_REGISTERS: dict[str, int] = {
     "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
     "int64": 4, "uint64": 4, "float64": 4,
 }  # fmt: skip
+
+#: ``modbus_type`` values, in the order messages list them.
+MODBUS_TYPES = ("float32", "float64", "int16", "uint16", "int32", "uint32", "int64", "uint64")
 
 _DEFAULT_TYPE: dict[NumberType, str] = {
     NumberType.FLOAT: "float32",
@@ -72,6 +80,30 @@ class ModbusConfig(BaseModel):
     word_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
     byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
 
+    def exposure_warning(self) -> str | None:
+        """The warning when :attr:`listen` is reachable from other machines, else ``None``."""
+        return unauthenticated_warning(
+            "modbus",
+            self.listen,
+            "Modbus TCP has no authentication: any client that reaches it reads every value",
+        )
+
+
+class ModbusColumns(BaseModel):
+    """The signal columns of the Modbus output (empty: the signal is not served)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    modbus_address: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
+    ] = None
+    modbus_type: Annotated[
+        str | None, BeforeValidator(cells.optional(cells.named(MODBUS_TYPES)))
+    ] = None
+    modbus_quality_address: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
+    ] = None
+
 
 def modbus_types_allowed(number_type: NumberType) -> tuple[str, ...]:
     """The ``modbus_type`` values a signal of ``number_type`` may use (none: not servable).
@@ -86,17 +118,19 @@ def modbus_types_allowed(number_type: NumberType) -> tuple[str, ...]:
     return ()
 
 
-def modbus_type_of(signal: Any) -> str:
+def modbus_type_of(signal: SignalConfig) -> str:
     """The signal's ``modbus_type``, or the default for its ``number_type``.
 
     Raises:
         KeyError: the number type has no Modbus representation (STRING, TIME ...).
     """
-    explicit: str | None = signal.modbus_type
+    explicit = signal.columns(ModbusColumns).modbus_type
     return explicit if explicit is not None else _DEFAULT_TYPE[signal.number_type]
 
 
-def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> list[SignalProblem]:
+def modbus_signal_problems(
+    section: ModbusConfig, signals: Sequence[SignalConfig]
+) -> list[SignalProblem]:
     """Problems of the signals' modbus columns that only show across signals.
 
     Every signal with a ``modbus_address`` or ``modbus_quality_address`` is
@@ -108,7 +142,7 @@ def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> lis
     problems: list[SignalProblem] = []
     owner: dict[int, tuple[str, str, str]] = {}
 
-    def claim(signal: Any, field: str, first: int, count: int) -> None:
+    def claim(signal: SignalConfig, field: str, first: int, count: int) -> None:
         last = first + count - 1
         if last > 65535:
             problems.append(
@@ -131,14 +165,15 @@ def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> lis
             owner[register] = (*signal.key, field)
 
     for signal in signals:
-        if signal.modbus_address is None and signal.modbus_quality_address is None:
-            if signal.modbus_type is not None:
+        columns = signal.columns(ModbusColumns)
+        if columns.modbus_address is None and columns.modbus_quality_address is None:
+            if columns.modbus_type is not None:
                 problems.append(SignalProblem(signal.key, "modbus_type", "needs a modbus_address"))
             continue
         allowed = modbus_types_allowed(signal.number_type)
         if not allowed:
             field = (
-                "modbus_address" if signal.modbus_address is not None else "modbus_quality_address"
+                "modbus_address" if columns.modbus_address is not None else "modbus_quality_address"
             )
             problems.append(
                 SignalProblem(
@@ -160,12 +195,12 @@ def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> lis
                 )
             )
             continue
-        if signal.modbus_address is None:
+        if columns.modbus_address is None:
             problems.append(
                 SignalProblem(signal.key, "modbus_address", "required with modbus_quality_address")
             )
             continue
-        claim(signal, "modbus_address", signal.modbus_address, MODBUS_REGISTERS[kind])
-        if signal.modbus_quality_address is not None:
-            claim(signal, "modbus_quality_address", signal.modbus_quality_address, 1)
+        claim(signal, "modbus_address", columns.modbus_address, MODBUS_REGISTERS[kind])
+        if columns.modbus_quality_address is not None:
+            claim(signal, "modbus_quality_address", columns.modbus_quality_address, 1)
     return problems

@@ -11,7 +11,7 @@ import re
 import socket
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
@@ -20,7 +20,18 @@ from obisgate.gateway import config_cells as cells
 from obisgate.gateway.outputs.config_problem import SignalProblem
 from obisgate.protocol.passwords import read_password_file
 
-__all__ = ["MqttConfig", "default_client_id", "mqtt_signal_problems", "mqtt_url"]
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import SignalConfig
+
+__all__ = [
+    "HA_DEVICE_CLASSES",
+    "HA_STATE_CLASSES",
+    "MqttColumns",
+    "MqttConfig",
+    "default_client_id",
+    "mqtt_signal_problems",
+    "mqtt_url",
+]
 
 _URL = re.compile(r"(mqtts?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?/?")
 _DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
@@ -203,6 +214,28 @@ class MqttConfig(BaseModel):
         return None
 
 
+#: Home Assistant sensor device classes obisgate may announce (``none``: no class).
+HA_DEVICE_CLASSES = (
+    "energy", "power", "gas", "water", "voltage", "current", "frequency",
+    "temperature", "volume", "volume_flow_rate", "power_factor", "reactive_power",
+    "apparent_power", "pressure", "duration", "timestamp", "none",
+)  # fmt: skip
+HA_STATE_CLASSES = ("measurement", "total", "total_increasing", "none")
+
+
+class MqttColumns(BaseModel):
+    """The signal columns of the MQTT output (Home Assistant discovery)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ha_device_class: Annotated[
+        str | None, BeforeValidator(cells.optional(cells.named(HA_DEVICE_CLASSES)))
+    ] = None
+    ha_state_class: Annotated[
+        str | None, BeforeValidator(cells.optional(cells.named(HA_STATE_CLASSES)))
+    ] = None
+
+
 #: Units (lower case) a gas or water signal may have in Home Assistant.
 _VOLUME_UNITS = frozenset({"m3", "m³", "ft3", "ft³", "ccf", "l", "gal"})
 #: Device classes that require one of :data:`_VOLUME_UNITS`.
@@ -211,7 +244,9 @@ _VOLUME_CLASSES = frozenset({"gas", "water", "volume"})
 _ENERGY_UNITS = frozenset({"wh", "kwh", "mwh", "gwh", "j", "kj", "mj", "gj"})
 
 
-def mqtt_signal_problems(section: MqttConfig, signals: Sequence[Any]) -> list[SignalProblem]:
+def mqtt_signal_problems(
+    section: MqttConfig, signals: Sequence[SignalConfig]
+) -> list[SignalProblem]:
     """Problems of the signals' Home Assistant columns against their configured units.
 
     Only signals with an explicit ``unit`` are checked (a meter's own unit is
@@ -221,7 +256,8 @@ def mqtt_signal_problems(section: MqttConfig, signals: Sequence[Any]) -> list[Si
         return []
     problems: list[SignalProblem] = []
     for signal in signals:
-        device_class = signal.ha_device_class
+        columns = signal.columns(MqttColumns)
+        device_class = columns.ha_device_class
         unit = (signal.unit or "").strip().lower()
         if device_class is None or device_class == "none" or not unit:
             continue
@@ -243,7 +279,7 @@ def mqtt_signal_problems(section: MqttConfig, signals: Sequence[Any]) -> list[Si
                     f"the signal's unit is {signal.unit!r}",
                 )
             )
-        if device_class == "energy" and signal.ha_state_class == "measurement":
+        if device_class == "energy" and columns.ha_state_class == "measurement":
             problems.append(
                 SignalProblem(
                     signal.key,

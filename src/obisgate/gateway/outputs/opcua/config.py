@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from obisgate.gateway.outputs.listen import Listen
+from obisgate.gateway.outputs.listen import Listen, unauthenticated_warning
 
 __all__ = ["OpcUaConfig"]
 
@@ -24,3 +24,9 @@ class OpcUaConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     listen: Listen = "127.0.0.1:4840"
+
+    def exposure_warning(self) -> str | None:
+        """The warning when :attr:`listen` is reachable from other machines, else ``None``."""
+        return unauthenticated_warning(
+            "opcua", self.listen, "the OPC UA endpoint has no security (anonymous, unencrypted)"
+        )
