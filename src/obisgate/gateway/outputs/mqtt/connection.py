@@ -123,14 +123,25 @@ class Connection:
             try:
                 await client.publish(self._gateway_topic, ONLINE, qos=1, retain=True)
                 await self._announcer.subscribe(client)
-                async with asyncio.TaskGroup() as units:
-                    units.create_task(self._announcer.announce(client), name="mqtt-announcer")
-                    units.create_task(self._announcer.listen(client), name="mqtt-listener")
-                    units.create_task(self._sender.send(client), name="mqtt-sender")
-                    units.create_task(self._sender.delete_acknowledged(), name="mqtt-deleter")
-                    units.create_task(self._close_when_asked(client), name="mqtt-closer")
+                # A task of its own: on Python 3.11 a task group whose unit fails while it
+                # waits in __aexit__ leaves a cancellation request on its parent task (fixed
+                # in 3.12); it must not pile up on the task that reconnects for ever.
+                await asyncio.create_task(self._units(client), name="mqtt-session")
             finally:
                 self.connected = False
+
+    async def _units(self, client: Any) -> None:
+        """Run the session's units until the first one fails (the others are cancelled).
+
+        Raises:
+            ExceptionGroup: what ended the session (``_Closing`` when closing).
+        """
+        async with asyncio.TaskGroup() as units:
+            units.create_task(self._announcer.announce(client), name="mqtt-announcer")
+            units.create_task(self._announcer.listen(client), name="mqtt-listener")
+            units.create_task(self._sender.send(client), name="mqtt-sender")
+            units.create_task(self._sender.delete_acknowledged(), name="mqtt-deleter")
+            units.create_task(self._close_when_asked(client), name="mqtt-closer")
 
     def _connected(self) -> None:
         depth = self._sender.outbox.depth
