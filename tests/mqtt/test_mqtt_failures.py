@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from obisgate import ConfigError
@@ -19,11 +22,15 @@ from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.mqtt.output import MqttOutput
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.mqtt_url import tls_context
 from obisgate.simulator import get_profile, serve_tcp
+from obisgate.sink.consumer import SinkSettings, SinkStats, consume
+from obisgate.sink.rows import Row
 from tests.mqtt.support import (
     gateway_config,
     mqtt_outcome,
     mqtt_section,
+    wait_until,
 )
 from tests.services import Mosquitto, find_program, free_port
 
@@ -168,6 +175,70 @@ async def test_tls(tmp_path: Path, caplog: pytest.LogCaptureFixture, trusted: bo
         ]
         assert len(lines) == 1
         assert "certificate verify failed" in lines[0]
+
+
+class _Rows:
+    """A sink writer that keeps the rows in memory."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+
+    async def write(self, rows: Sequence[Row]) -> int:
+        self.rows += rows
+        return len(rows)
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_the_sink_reaches_a_tls_broker_with_the_same_files(
+    tmp_path: Path, trusted: bool
+) -> None:
+    """``sink --mqtt mqtts://… --ca-file`` follows the gateway's TLS rules on a real broker."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca_key, ca_cert = make_ca(certs, "ca")
+    _, other_ca = make_ca(certs, "other")
+    server_key, server_cert = make_server_cert(certs, ca_key, ca_cert)
+    broker = Mosquitto(
+        tmp_path / "broker", extra_config=f"certfile {server_cert}\nkeyfile {server_key}\n"
+    )
+    broker.start()
+    settings = SinkSettings(
+        mqtt_url=f"mqtts://127.0.0.1:{broker.port}",
+        ca_file=ca_cert if trusted else other_ca,
+        client_id="tls-sink",
+    )
+    stop, stats, rows = asyncio.Event(), SinkStats(), _Rows()
+
+    async def writer() -> _Rows:
+        return rows
+
+    task = asyncio.create_task(consume(settings, writer, stop, stats))
+    try:
+        if trusted:
+            await wait_until(lambda: stats.subscriptions == 1, "the sink's subscription")
+            async with aiomqtt.Client(
+                "127.0.0.1", broker.port, tls_context=tls_context(ca_cert)
+            ) as client:
+                message = {
+                    "device": "m1",
+                    "time": "2026-12-01T00:00:00.000+00:00",
+                    "updates": [
+                        {"device": "m1", "signal": "e", "value": 1.5, "unit": "kWh",
+                         "time": "2026-12-01T00:00:00.000+00:00", "quality": ["valid"]},
+                    ],
+                }  # fmt: skip
+                await client.publish("obisgate/m1/state", json.dumps(message), qos=1)
+            await wait_until(lambda: len(rows.rows) == 1, "the reading stored")
+        else:
+            await wait_until(lambda: stats.broker_errors >= 1, "a refused handshake")
+            assert stats.subscriptions == 0
+    finally:
+        stop.set()
+        await task
+        broker.stop()
 
 
 def test_missing_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -33,7 +33,30 @@ def sink() -> None:
 
 
 @sink.command()
-@click.option("--mqtt", "mqtt_url", required=True, help="Broker: mqtt://host[:port] or mqtts://…")
+@click.option(
+    "--mqtt",
+    "mqtt_url",
+    required=True,
+    help="Broker: mqtt://[user[:password]@]host[:port] or mqtts://… (TLS), as [mqtt] url.",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="mqtts://: the CA certificates to trust [the system's].",
+)
+@click.option(
+    "--cert-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="mqtts://: a client certificate (with its key, unless --key-file).",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="mqtts://: the client certificate's key.",
+)
 @click.option(
     "--dsn",
     envvar="OBISGATE_DSN",
@@ -75,6 +98,9 @@ def sink() -> None:
 @click.option("-v", "--verbose", count=True)
 def postgres(
     mqtt_url: str,
+    ca_file: Path | None,
+    cert_file: Path | None,
+    key_file: Path | None,
     dsn: str,
     group: str,
     topic_prefix: str,
@@ -111,6 +137,9 @@ def postgres(
         fail(str(exc), 2)
     settings = SinkSettings(
         mqtt_url=mqtt_url,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
         group=group,
         topic_prefix=topic_prefix,
         batch_rows=batch_rows,

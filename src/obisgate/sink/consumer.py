@@ -24,21 +24,21 @@ import asyncio
 import contextlib
 import logging
 import socket
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
 
 from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.extras import require_extra
+from obisgate.mqtt_url import check_tls_handshake, parse_mqtt_url, tls_context, tls_problems
 from obisgate.sink import SinkError
 from obisgate.sink.dsn import describe_failure
 from obisgate.sink.postgres import database_errors
 from obisgate.sink.rows import BadMessage, Row, rows_from_payload
 
-__all__ = ["SinkSettings", "SinkStats", "Writer", "consume", "default_client_id"]
+__all__ = ["SinkSettings", "SinkStats", "Writer", "client_options", "consume", "default_client_id"]
 
 _LOGGER = logging.getLogger("obisgate.sink")
 
@@ -63,7 +63,10 @@ class SinkSettings:
     """How a sink subscribes and batches.
 
     Attributes:
-        mqtt_url: ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://…`` (TLS).
+        mqtt_url: ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://…`` (TLS): the
+            grammar of :mod:`obisgate.mqtt_url`, the gateway's ``[mqtt] url`` with credentials.
+        ca_file, cert_file, key_file: TLS trust and client certificate (``mqtts://``
+            only), as the gateway's ``[mqtt]`` fields of the same names.
         group: the shared-subscription group; sinks of one group split the messages.
         topic_prefix: the gateways' MQTT topic prefix.
         client_id: this sink's MQTT client id (unique per sink, stable across restarts).
@@ -74,6 +77,9 @@ class SinkSettings:
     """
 
     mqtt_url: str
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
     group: str = "obisgate-history"
     topic_prefix: str = "obisgate"
     client_id: str = field(default_factory=default_client_id)
@@ -107,30 +113,30 @@ class SinkStats:
         return self.rows - self.inserted
 
 
-def _broker(url: str) -> dict[str, Any]:
-    """aiomqtt ``Client`` keyword arguments for ``url``.
+def client_options(settings: SinkSettings) -> dict[str, Any]:
+    """aiomqtt ``Client`` keyword arguments for the settings' broker.
 
     Raises:
-        ConfigError: not an ``mqtt://`` / ``mqtts://`` URL with a host (the
-            message never repeats a password).
+        ConfigError: not a broker URL (the message never repeats a password), TLS
+            files without ``mqtts://``, or a TLS file that cannot be used.
     """
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ConfigError("--mqtt: expected mqtt://host[:port] or mqtts://host[:port]") from None
-    if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
-        raise ConfigError("--mqtt: expected mqtt://host[:port] or mqtts://host[:port]")
-    tls = parts.scheme == "mqtts"
-    kwargs: dict[str, Any] = {
-        "hostname": parts.hostname,
-        "port": port or (8883 if tls else 1883),
-    }
-    if parts.username:
-        kwargs["username"] = unquote(parts.username)
-        kwargs["password"] = unquote(parts.password) if parts.password else None
-    if tls:
-        kwargs["tls_context"] = ssl.create_default_context()
+        url = parse_mqtt_url(settings.mqtt_url)
+    except ValueError as exc:
+        raise ConfigError(f"--mqtt: {exc}") from None
+    if problems := tls_problems(url, settings.ca_file, settings.cert_file, settings.key_file):
+        raise ConfigError("; ".join(p.replace("_file", "-file") for p in problems))
+    kwargs: dict[str, Any] = {"hostname": url.host, "port": url.port}
+    if url.username is not None:
+        kwargs["username"] = url.username
+        kwargs["password"] = url.password
+    if url.tls:
+        try:
+            kwargs["tls_context"] = tls_context(
+                settings.ca_file, settings.cert_file, settings.key_file
+            )
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise ConfigError(f"--mqtt: the TLS files cannot be used: {exc}") from None
     return kwargs
 
 
@@ -155,12 +161,27 @@ async def consume(
         ConfigError: a bad ``mqtt_url``, or the ``postgres`` extra is missing.
     """
     aiomqtt = require_extra("aiomqtt", "postgres", "sink postgres")
-    broker = _broker(settings.mqtt_url)
+    broker = client_options(settings)
+    url = parse_mqtt_url(settings.mqtt_url)
     stats = stats or SinkStats()
     writer: Writer | None = await connect()
     retry = 1.0
+
+    async def broker_failed(exc: Exception) -> None:
+        nonlocal retry
+        stats.broker_errors += 1
+        _LOGGER.warning("broker: %s; reconnecting in %.0f s", exc, retry)
+        await _wait(stop, retry)
+        retry = min(retry * 2, settings.retry_max_s)
+
     try:
         while not stop.is_set():
+            if url.tls:
+                try:  # paho leaves the socket of a failed handshake open: fail here instead
+                    await asyncio.to_thread(check_tls_handshake, url, broker["tls_context"])
+                except OSError as exc:
+                    await broker_failed(exc)
+                    continue
             client = aiomqtt.Client(
                 **broker,
                 identifier=settings.client_id,
@@ -180,10 +201,7 @@ async def consume(
                     retry = 1.0
                     writer = await _session(client, settings, writer, connect, stop, stats)
             except aiomqtt.MqttError as exc:
-                stats.broker_errors += 1
-                _LOGGER.warning("broker: %s; reconnecting in %.0f s", exc, retry)
-                await _wait(stop, retry)
-                retry = min(retry * 2, settings.retry_max_s)
+                await broker_failed(exc)
     finally:
         if writer is not None:
             await writer.aclose()

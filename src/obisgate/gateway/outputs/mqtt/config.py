@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -18,6 +19,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.outputs.config_problem import SignalProblem
+from obisgate.mqtt_url import MqttUrl, parse_mqtt_url, tls_context, tls_problems
 from obisgate.protocol.passwords import read_password_file
 
 if TYPE_CHECKING:
@@ -33,16 +35,14 @@ __all__ = [
     "mqtt_url",
 ]
 
-_URL = re.compile(r"(mqtts?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?/?")
-_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
-
 
 class _HiddenUrl:
     """Stands for a URL that held credentials, so that no message can show it."""
 
 
 def mqtt_url(value: object) -> str:
-    """``mqtt://host[:port]`` or ``mqtts://host[:port]`` (TLS), without user or password.
+    """A broker URL of the shared grammar (:mod:`obisgate.mqtt_url`) without user or
+    password, as written (without a trailing ``/``).
 
     Raises:
         ValueError: not allowed; the message says what is.
@@ -52,13 +52,12 @@ def mqtt_url(value: object) -> str:
             "no user or password in the url: use username and password_env / password_file"
         )
     text = cells.as_text(value)
-    match = _URL.fullmatch(text)
-    port = match.group(3) if match else None
-    if match is None or (port is not None and not 1 <= int(port) <= 65535):
+    try:
+        parse_mqtt_url(text)
+    except ValueError as exc:
         raise ValueError(
-            "allowed: mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (TLS); "
-            "credentials go in username and password_env / password_file"
-        )
+            f"{exc}; credentials go in username and password_env / password_file"
+        ) from None
     return text.rstrip("/")
 
 
@@ -98,7 +97,8 @@ class MqttConfig(BaseModel):
     """The ``[mqtt]`` section. Present = the output is on.
 
     Attributes:
-        url: ``mqtt://host[:port]`` (port 1883) or ``mqtts://host[:port]`` (TLS, 8883).
+        url: ``mqtt://host[:port]`` (port 1883) or ``mqtts://host[:port]`` (TLS, 8883), the
+            grammar of :mod:`obisgate.mqtt_url` without credentials.
         ca_file, cert_file, key_file: TLS trust and client certificate (mqtts only;
             relative to the configuration's folder after loading).
         username: broker user name.
@@ -148,11 +148,7 @@ class MqttConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_combinations(self) -> MqttConfig:
-        problems: list[str] = []
-        if not self.tls and (self.ca_file or self.cert_file or self.key_file):
-            problems.append("ca_file, cert_file and key_file need an mqtts:// url")
-        if self.key_file is not None and self.cert_file is None:
-            problems.append("key_file needs cert_file")
+        problems = tls_problems(self.broker, self.ca_file, self.cert_file, self.key_file)
         if self.password_env is not None and self.password_file is not None:
             problems.append("give only one of password_env, password_file")
         if (self.password_env or self.password_file) and self.username is None:
@@ -162,23 +158,33 @@ class MqttConfig(BaseModel):
         return self
 
     @property
+    def broker(self) -> MqttUrl:
+        """:attr:`url` parsed (it holds no credentials)."""
+        return parse_mqtt_url(self.url)
+
+    @property
     def tls(self) -> bool:
         """True for ``mqtts://``."""
-        return self.url.startswith("mqtts:")
+        return self.broker.tls
 
     @property
     def host(self) -> str:
         """The broker's host name or address (IPv6 without brackets)."""
-        match = _URL.fullmatch(self.url)
-        assert match is not None  # validated
-        return match.group(2).removeprefix("[").removesuffix("]")
+        return self.broker.host
 
     @property
     def port(self) -> int:
         """The broker's port (1883 for mqtt://, 8883 for mqtts:// when not given)."""
-        match = _URL.fullmatch(self.url)
-        assert match is not None  # validated
-        return int(match.group(3) or _DEFAULT_PORTS[match.group(1)])
+        return self.broker.port
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The TLS context of an ``mqtts://`` broker (:func:`obisgate.mqtt_url.tls_context`).
+
+        Raises:
+            OSError: a file cannot be read.
+            ssl.SSLError: a file is not a certificate or key.
+        """
+        return tls_context(self.ca_file, self.cert_file, self.key_file)
 
     def with_base_dir(self, base: Path) -> MqttConfig:
         """This section with relative file paths resolved against ``base``."""

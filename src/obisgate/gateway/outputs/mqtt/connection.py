@@ -23,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import ssl
 from types import ModuleType
 from typing import Any
 
@@ -35,6 +33,7 @@ from obisgate.gateway.outputs.mqtt.config import MqttConfig
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, gateway_availability_topic
 from obisgate.gateway.outputs.mqtt.sender import OutboxSender
 from obisgate.gateway.outputs.mqtt.worker import DiskWorker
+from obisgate.mqtt_url import check_tls_handshake
 
 __all__ = ["Connection"]
 
@@ -185,34 +184,14 @@ class Connection:
             text = text.replace(self._secret, "***")
         return text[:300]
 
-    def _tls_context(self) -> ssl.SSLContext:
-        section = self._section
-        context = ssl.create_default_context(
-            cafile=None if section.ca_file is None else str(section.ca_file)
-        )
-        if section.cert_file is not None:
-            context.load_cert_chain(
-                str(section.cert_file), None if section.key_file is None else str(section.key_file)
-            )
-        return context
-
-    def _tls_handshake(self, context: ssl.SSLContext) -> None:
-        """Connect and shake hands once (closing both sockets), to find TLS failures."""
-        host, port = self._section.host, self._section.port
-        with (
-            socket.create_connection((host, port), timeout=10) as raw,
-            context.wrap_socket(raw, server_hostname=host),
-        ):
-            pass
-
     async def _client(self) -> Any:
         section = self._section
         password = await self._worker.run(section.resolve_password)
         self._secret = None if password is None else password.get_secret_value()
-        tls = await self._worker.run(self._tls_context) if section.tls else None
+        tls = await self._worker.run(section.tls_context) if section.tls else None
         if tls is not None:
             # paho leaves the socket of a failed handshake open: fail here, cleanly, instead.
-            await self._worker.run(self._tls_handshake, tls)
+            await self._worker.run(check_tls_handshake, section.broker, tls)
         aiomqtt = self._mqtt
         client = aiomqtt.Client(
             section.host,
