@@ -14,7 +14,8 @@ Endpoints, all ``GET`` (nothing over HTTP writes anything):
   ``max_clients`` streams at once; one more is answered 503. A client that falls a
   whole queue behind, or takes no data for :attr:`HttpOutput.write_timeout_s`,
   is disconnected (an ``EventSource`` reconnects and starts from a new snapshot).
-* ``/api/gateway``: the gateway's counters and every output's own state.
+* ``/api/gateway``: the gateway's counters and every output's health
+  (:meth:`OutputHealth.to_json`: state, since, last error, address, counters).
 * ``/metrics``: Prometheus text exposition (OpenMetrics when asked for).
 * ``/healthz``: ``ok``; the only endpoint that never needs the token.
 
@@ -277,7 +278,8 @@ class HttpOutput(Output):
         return response
 
     async def _page(self, request: web.Request) -> web.Response:
-        return web.Response(text=render_page(self.state), content_type="text/html")
+        page = render_page(self.state, self.context.health())
+        return web.Response(text=page, content_type="text/html")
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
