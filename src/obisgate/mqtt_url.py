@@ -69,8 +69,9 @@ class MqttUrl:
 
     def __str__(self) -> str:
         """``mqtt[s]://HOST:PORT``: the broker without credentials, for messages."""
+        scheme = "mqtts://" if self.tls else "mqtt://"
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{'mqtts' if self.tls else 'mqtt'}://{host}:{self.port}"
+        return f"{scheme}{host}:{self.port}"
 
 
 def parse_mqtt_url(text: str) -> MqttUrl:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.stub_output import StubOutput
 
-from obisgate.cli.run_command import run_gateway
+from obisgate.cli.gateway_run import run_gateway
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.updates import SignalUpdate

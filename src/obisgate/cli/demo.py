@@ -78,7 +78,7 @@ async def run_demo(
     Raises:
         ObisgateError: a simulator or the gateway could not start.
     """
-    from obisgate.cli.run_command import build_outputs, run_gateway  # noqa: PLC0415
+    from obisgate.cli.gateway_run import build_outputs, run_gateway  # noqa: PLC0415
 
     if web is not None and not show_config and (missing := _web_extra_missing()) is not None:
         click.echo(f"obisgate demo: no web view: {missing}", err=True)

@@ -37,7 +37,7 @@ def sink() -> None:
     "--mqtt",
     "mqtt_url",
     required=True,
-    help="Broker: mqtt://[user[:password]@]host[:port] or mqtts://… (TLS), as [mqtt] url.",
+    help="Broker: mqtt://[user[:password]@]host[:port] or mqtts://… (TLS); the gateway's URL grammar.",
 )
 @click.option(
     "--ca-file",
