@@ -18,7 +18,6 @@ from pydantic import BaseModel, ValidationError
 
 from obisgate import ConfigError, ReadoutOptions
 from obisgate.gateway import config_cells as cells
-from obisgate.gateway.config_files import ConfigFileError, ConfigProblem, RawRow, RawTables
 from obisgate.gateway.config_models import (
     SECRET_FIELDS,
     DeviceConfig,
@@ -28,6 +27,7 @@ from obisgate.gateway.config_models import (
     StorageConfig,
     connection_problems,
 )
+from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem, RawRow, RawTables
 from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.protocol.passwords import password_file_is_private
 
@@ -109,6 +109,11 @@ class _Builder:
         self.fields_sets: dict[frozenset[str], set[str]] = {}
 
     def build(self) -> GatewayConfig:
+        """The configuration, after every check.
+
+        Raises:
+            ConfigFileError: one or more problems.
+        """
         devices = self._devices()
         self._valid_devices = tuple(devices.values())
         signals = self._signals()
@@ -127,9 +132,29 @@ class _Builder:
             raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
         assert isinstance(storage, StorageConfig)
         assert isinstance(output, OutputConfig)
+        present = self._finished(sections)  # before the warnings are taken: it may add some
+        config = GatewayConfig(
+            devices=tuple(devices.values()),
+            signals=tuple(signals),
+            storage=self._with_base_dir(storage),
+            output=output,
+            sections=present,
+            warnings=tuple(_in_file_order(self.warnings)),
+            source=self.tables.source,
+        )
+        config.remember_readout_options(self.options)
+        return config
+
+    def _with_base_dir(self, storage: StorageConfig) -> StorageConfig:
+        """``storage`` with a relative path resolved against the configuration's folder."""
         path = storage.path.expanduser()
-        if not path.is_absolute():
-            storage = storage.model_copy(update={"path": self.tables.base_dir / path})
+        if path.is_absolute():
+            return storage
+        return storage.model_copy(update={"path": self.tables.base_dir / path})
+
+    def _finished(self, sections: Mapping[str, BaseModel | None]) -> dict[str, BaseModel]:
+        """The present sections, their file names resolved against the configuration's
+        folder, their load warnings recorded (see :class:`OutputSpec`)."""
         present: dict[str, BaseModel] = {}
         for spec in self.specs:
             section = sections[spec.name]
@@ -142,17 +167,7 @@ class _Builder:
                 for field, message in spec.load_warnings(section):
                     self.warnings.append(row.problem(message, field))
             present[spec.name] = section
-        config = GatewayConfig(
-            devices=tuple(devices.values()),
-            signals=tuple(signals),
-            storage=storage,
-            output=output,
-            sections=present,
-            warnings=tuple(_in_file_order(self.warnings)),
-            source=self.tables.source,
-        )
-        config.remember_readout_options(self.options)
-        return config
+        return present
 
     def _validate(
         self,

@@ -33,7 +33,7 @@ from obisgate import (
     ReadoutOptions,
 )
 from obisgate.gateway import config_cells as cells
-from obisgate.gateway.config_files import ConfigProblem
+from obisgate.gateway.config_rows import ConfigProblem
 from obisgate.gateway.mapping import extract_value
 from obisgate.gateway.numbers import Converted, NumberType
 from obisgate.gateway.plan import SignalPlan
