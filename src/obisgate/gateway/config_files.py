@@ -1,65 +1,23 @@
-"""Reading gateway configuration files into raw rows, with the location of every value.
+"""Reading a configuration source into raw rows: the reader of its format.
 
-Three formats hold the same tables: the row tables ``devices`` and ``signals``,
-and the single tables ``storage``, ``output`` and one section per output (the
-tables a reader accepts are the keys of the ``allowed`` mapping it is given,
-see :func:`~obisgate.gateway.config_build.table_fields`). A single table that
-is absent keeps its defaults (an output section: the output is off); one that
-is present, even empty, is used.
-
-* **TOML** (the default for any other file name): ``[[devices]]`` and
-  ``[[signals]]`` arrays of tables, single tables as ``[storage]``, ``[mqtt]`` ...
-* **Excel** (``.xlsx``/``.xlsm``): sheets ``Devices`` and ``Signals``; row 1 holds
-  the field names, the first empty row ends a sheet (later rows are ignored with
-  a warning); further sheets whose names start with ``Signals`` (e.g.
-  ``Signals-2``) are appended in workbook order. A single table is a sheet
-  named like it (``MQTT``, ``Http``, ``Storage`` ...): the field names in row 1,
-  the values in row 2, nothing below (an error per extra row); an empty sheet
-  or one with only the names is the table with its defaults. Other sheets are
-  ignored. Sheet names are matched case-insensitively, surrounding blanks
-  aside. Formulas count with their cached value. Keep serial numbers with
-  leading zeros as text cells.
-* **CSV**: a pair of files, ``devices`` and ``signals``. Give either a directory
-  holding ``devices.csv`` and ``signals.csv``, or one file of the pair: a
-  ``.csv`` file whose name contains ``devices`` or ``signals`` (any case); its
-  partner is the same name with the other word (``plant1_devices.csv`` <->
-  ``plant1_signals.csv``). Both files are required. A single table is an
-  optional file named the same way beside them (``mqtt.csv`` in the directory,
-  ``plant1_mqtt.csv`` next to ``plant1_devices.csv``): a line of field names
-  and one line of values (an error per extra line); an empty file or one with
-  only the names is the table with its defaults. The header line holds the
-  field names; the delimiter (``,``, ``;`` or tab) is taken from the header
-  line; blank lines are skipped; the encoding is UTF-8 (a BOM is allowed).
-  File names are matched case-insensitively.
-
-Field names are matched leniently: case, surrounding blanks, and blanks or
-``-`` instead of ``_`` do not matter (``Device Alias`` = ``device_alias``).
-Unknown names are errors. An empty or blank value means "use the default".
+:func:`read_tables` picks the reader by the path: a directory or ``.csv`` file
+(:func:`~obisgate.gateway.config_tabular.read_csv_pair`), ``.xlsx``/``.xlsm``
+(:func:`~obisgate.gateway.config_tabular.read_excel`), anything else TOML
+(:func:`~obisgate.gateway.config_toml.read_toml`). Each returns
+:class:`~obisgate.gateway.config_rows.RawTables`: the rows of every table it was
+allowed, located, with every reading problem. The formats themselves are
+described in ``docs/configuration.md``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from obisgate.gateway.config_rows import (
-    Allowed,
-    ConfigFileError,
-    ConfigProblem,
-    RawRow,
-    RawTables,
-    normalize_key,
-)
+from obisgate.gateway.config_rows import Allowed, ConfigProblem, RawTables
 from obisgate.gateway.config_tabular import read_csv_pair, read_excel
 from obisgate.gateway.config_toml import read_toml
 
-__all__ = [
-    "ConfigFileError",
-    "ConfigProblem",
-    "RawRow",
-    "RawTables",
-    "normalize_key",
-    "read_tables",
-]
+__all__ = ["read_tables"]
 
 
 def read_tables(path: Path, allowed: Allowed) -> RawTables:
@@ -70,7 +28,7 @@ def read_tables(path: Path, allowed: Allowed) -> RawTables:
             ``.csv`` file of a pair, or a directory holding ``devices.csv`` and
             ``signals.csv`` (and optional single-table files such as ``mqtt.csv``).
         allowed: normalized field names allowed per table (every name of
-            :data:`ROW_TABLES` and every single table: the core ones and the
+            ``devices``, ``signals`` and every single table: the core ones and the
             outputs' sections).
 
     Returns:

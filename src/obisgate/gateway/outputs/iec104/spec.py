@@ -30,8 +30,8 @@ IEC104: OutputSpec[Iec104Config] = OutputSpec(
     name="iec104",
     title="IEC 60870-5-104",
     summary=(
-        "Present = an IEC 60870-5-104 outstation serves every signal with an ioa "
-        "(extra obisgate[iec104]: c104, GPL-3.0, never part of obisgate[all])."
+        "Present = an IEC 60870-5-104 outstation serves every signal with an `ioa`. Its "
+        "library, c104, is GPL-3.0: the extra is never part of `obisgate[all]`."
     ),
     model=Iec104Config,
     create=_create,
@@ -40,7 +40,7 @@ IEC104: OutputSpec[Iec104Config] = OutputSpec(
         model=Iec104Columns,
         check=iec104_signal_problems,
         checked_without_section=("ioa", "iec104_type"),
-        title="IEC 104",
+        title="the information objects",
     ),
     show_map=iec104_map,
 )

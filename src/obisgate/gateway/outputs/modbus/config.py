@@ -1,14 +1,9 @@
-"""Configuration of the Modbus TCP server (``[modbus]``) and checks of the signals' register map.
+"""Configuration of the Modbus TCP server (``[modbus]``), its signal columns and their checks.
 
-Section fields, defaults in brackets: ``listen`` [``127.0.0.1:5020``; port 0
-picks a free one], ``unit_id`` [1] (0-247), ``word_order`` [big] (big: the
-first register holds the most significant word), ``byte_order`` [big] (big:
-the high byte of each register first, as Modbus sends registers).
-
-Signal columns: ``modbus_address`` (0-based holding-register address, the same
-value readable as an input register), ``modbus_type`` (default from the
-``number_type``, see :func:`modbus_type_of`), ``modbus_quality_address`` (one
-register: 0 valid, else the bits IV=1, NT=2, OV=4).
+The fields, their defaults and meanings are in their descriptions (and so in
+``docs/configuration.md``); :func:`modbus_signal_problems` finds what only shows
+across signals (registers used twice, ranges past 65535, types that cannot hold
+the number type).
 """
 
 from __future__ import annotations
@@ -16,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.numbers import NumberType
@@ -75,10 +70,24 @@ class ModbusConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    listen: Listen = "127.0.0.1:5020"
-    unit_id: Annotated[int, BeforeValidator(cells.int_range(0, 247))] = 1
-    word_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
-    byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
+    listen: Listen = Field(
+        default="127.0.0.1:5020",
+        description="`HOST:PORT` to serve on (port 0 picks a free one); Modbus has no "
+        "authentication: a non-loopback address is warned about.",
+    )
+    unit_id: Annotated[int, BeforeValidator(cells.int_range(0, 247))] = Field(
+        default=1,
+        description="The unit (slave) id answered, 0-247; other ids get exception 11 (0: "
+        "answer every id).",
+    )
+    word_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = Field(
+        default="big",
+        description="`big`: the first register holds the most significant word; `little`.",
+    )
+    byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = Field(
+        default="big",
+        description="`big`: the high byte of each register first, as Modbus sends; `little`.",
+    )
 
     def exposure_warning(self) -> str | None:
         """The warning when :attr:`listen` is reachable from other machines, else ``None``."""
@@ -96,13 +105,30 @@ class ModbusColumns(BaseModel):
 
     modbus_address: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
-    ] = None
+    ] = Field(
+        default=None,
+        description="The signal's first holding register, 0-based (0-65535); the same value "
+        "is readable as an input register. Registers used twice (value or quality) and ranges "
+        "past 65535 are errors.",
+    )
     modbus_type: Annotated[
         str | None, BeforeValidator(cells.optional(cells.named(MODBUS_TYPES)))
-    ] = None
+    ] = Field(
+        default=None,
+        description="float32, float64, int16, uint16, int32, uint32, int64 or uint64. FLOAT and "
+        "DOUBLE need a float type; STRING, TIME, DATE, DATETIME cannot be served.",
+        json_schema_extra={
+            "shown": "float32 for FLOAT and DOUBLE, int16/int32/int64 for INT8-16/INT32/INT64, "
+            "uint16/uint32/uint64 for UINT8-16/UINT32/UINT64, uint64 for HEX, uint16 for DIGITAL"
+        },
+    )
     modbus_quality_address: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
-    ] = None
+    ] = Field(
+        default=None,
+        description="A register holding the value's quality: 0 valid, else the bits IV=1, "
+        "NT=2, OV=4; needs `modbus_address`.",
+    )
 
 
 def modbus_types_allowed(number_type: NumberType) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ MODBUS: OutputSpec[ModbusConfig] = OutputSpec(
     title="Modbus TCP",
     summary=(
         "Present = a read-only Modbus TCP server answers from the latest values: every "
-        "signal with a modbus_address as holding (and input) registers."
+        "signal with a `modbus_address` as holding (and input) registers."
     ),
     model=ModbusConfig,
     create=_create,
@@ -45,7 +45,7 @@ MODBUS: OutputSpec[ModbusConfig] = OutputSpec(
         model=ModbusColumns,
         check=modbus_signal_problems,
         checked_without_section=("modbus_address", "modbus_type", "modbus_quality_address"),
-        title="Modbus",
+        title="the register map",
     ),
     warnings=_warnings,
     show_map=modbus_map,

@@ -1,7 +1,8 @@
 """Configuration of the MQTT output (``[mqtt]``).
 
-Fields and defaults are listed in :mod:`obisgate.gateway.config`. Nothing here
-imports the MQTT client library, so a configuration loads without the extra.
+Fields and defaults are in ``docs/configuration.md``, generated from the
+descriptions below. Nothing here imports the MQTT client library, so a
+configuration loads without the extra.
 """
 
 from __future__ import annotations
@@ -116,28 +117,70 @@ class MqttConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    url: Annotated[str, BeforeValidator(mqtt_url)]
-    ca_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = None
-    cert_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = None
-    key_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = None
-    username: cells.OptText = None
+    url: Annotated[str, BeforeValidator(mqtt_url)] = Field(
+        description="The broker: `mqtt://HOST[:PORT]` (port 1883) or `mqtts://HOST[:PORT]` "
+        "(TLS, port 8883); an IPv6 address in brackets. No user or password in the URL."
+    )
+    ca_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = Field(
+        default=None,
+        description="`mqtts://` only: the CA certificates to trust, relative to the "
+        "configuration's folder.",
+        json_schema_extra={"shown": "the system's trust store"},
+    )
+    cert_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = Field(
+        default=None,
+        description="`mqtts://` only: a client certificate (with its key, unless `key_file`).",
+    )
+    key_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = Field(
+        default=None,
+        description="`mqtts://` only: the client certificate's key; needs `cert_file`.",
+    )
+    username: cells.OptText = Field(default=None, description="The broker user.")
     password_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = Field(
-        default=None, repr=False
+        default=None,
+        repr=False,
+        description="The name of an environment variable holding the broker password, read "
+        "when the output connects (unset: the output does not start); needs `username`.",
     )
     password_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = Field(
-        default=None, repr=False
+        default=None,
+        repr=False,
+        description="Or a file whose first line is the password, relative to the "
+        "configuration's folder (warned when group or others may read it); never shown.",
     )
     client_id: Annotated[str, BeforeValidator(_client_id)] = Field(
-        default_factory=default_client_id
+        default_factory=default_client_id,
+        description="The MQTT client id, 1-128 of letters, digits, `-`, `_`, `.`, `:`; also "
+        "names the gateway's availability topic. With `--shard I/N` a default one gets "
+        "`-shardI`.",
+        json_schema_extra={"shown": "obisgate-<hostname>"},
     )
-    topic_prefix: Annotated[str, BeforeValidator(_topic_prefix)] = "obisgate"
-    qos: Annotated[int, BeforeValidator(cells.int_choice((0, 1, 2)))] = 1
+    topic_prefix: Annotated[str, BeforeValidator(_topic_prefix)] = Field(
+        default="obisgate",
+        description="The first level(s) of every topic: no `+`, `#` or empty levels.",
+    )
+    qos: Annotated[int, BeforeValidator(cells.int_choice((0, 1, 2)))] = Field(
+        default=1, description="The QoS of the state messages: 0, 1 or 2."
+    )
     format: Annotated[
         Literal["json", "wcc"],
         BeforeValidator(cells.choice({"JSON": "json", "WCC": "wcc"}, "json, wcc")),
-    ] = "json"
-    discovery_prefix: Annotated[str, BeforeValidator(_discovery_prefix)] = "homeassistant"
-    outbox_max_rows: Annotated[int, BeforeValidator(cells.int_range(100, 100_000_000))] = 1_000_000
+    ] = Field(
+        default="json",
+        description="`json`: one message per readout on `<prefix>/<device>/state`; `wcc`: "
+        "`value,timestamp_ms,quality` per signal on `<prefix>/<device>/<signal>/out`.",
+    )
+    discovery_prefix: Annotated[str, BeforeValidator(_discovery_prefix)] = Field(
+        default="homeassistant",
+        description="Home Assistant discovery under this prefix (published again when Home "
+        "Assistant announces `online` on `<prefix>/status`); `none` turns discovery off (an "
+        "empty value means the default, as for every field).",
+    )
+    outbox_max_rows: Annotated[int, BeforeValidator(cells.int_range(100, 100_000_000))] = Field(
+        default=1_000_000,
+        description="Messages kept on disk while the broker is unreachable (100 to "
+        "100000000); beyond this the oldest are dropped and counted.",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -236,10 +279,21 @@ class MqttColumns(BaseModel):
 
     ha_device_class: Annotated[
         str | None, BeforeValidator(cells.optional(cells.named(HA_DEVICE_CLASSES)))
-    ] = None
+    ] = Field(
+        default=None,
+        description="The Home Assistant device class: " + ", ".join(HA_DEVICE_CLASSES) + "; "
+        "`none`: no class. A class that does not fit the signal's configured `unit` (gas, "
+        "water, volume without a volume unit; energy without an energy unit) is an error.",
+        json_schema_extra={"shown": "inferred from the unit"},
+    )
     ha_state_class: Annotated[
         str | None, BeforeValidator(cells.optional(cells.named(HA_STATE_CLASSES)))
-    ] = None
+    ] = Field(
+        default=None,
+        description="The Home Assistant state class: measurement, total, total_increasing; "
+        "`none`: no class. energy with measurement is an error (Home Assistant refuses it).",
+        json_schema_extra={"shown": "inferred from the unit"},
+    )
 
 
 #: Units (lower case) a gas or water signal may have in Home Assistant.

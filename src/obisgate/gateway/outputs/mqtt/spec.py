@@ -48,7 +48,7 @@ MQTT: OutputSpec[MqttConfig] = OutputSpec(
     create=_create,
     extras=(Extra("aiomqtt", "mqtt"),),
     columns=SignalColumns(
-        model=MqttColumns, check=mqtt_signal_problems, title="Home Assistant (MQTT discovery)"
+        model=MqttColumns, check=mqtt_signal_problems, title="Home Assistant discovery"
     ),
     with_base_dir=MqttConfig.with_base_dir,
     load_warnings=_load_warnings,

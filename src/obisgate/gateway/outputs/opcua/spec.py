@@ -32,7 +32,7 @@ OPCUA: OutputSpec[OpcUaConfig] = OutputSpec(
     title="OPC UA",
     summary=(
         "Present = an OPC UA server (asyncua, LGPL-3.0) exposes one variable per enabled "
-        "signal, endpoint opc.tcp://HOST:PORT/obisgate/ without security."
+        "signal and each device's `_status`."
     ),
     model=OpcUaConfig,
     create=_create,
