@@ -20,7 +20,7 @@ from obisgate.errors import (
     UnexpectedMessageError,
     UnsupportedOperation,
 )
-from obisgate.programming import ProgrammingSession, RegisterReading, read_registers
+from obisgate.programming_session import ProgrammingSession, RegisterReading, read_registers
 from obisgate.protocol.bcc import BccMethod, compute_bcc
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.protocol.dataset import DataSet, Value, parse_data_block
@@ -34,7 +34,7 @@ from obisgate.protocol.passwords import (
     PlainPassword,
     make_scheme,
 )
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.protocol.readout import BccStatus, Readout, parse_readout
 from obisgate.session import Exchange, read_meter, read_meter_on, read_meter_sync
 from obisgate.trace import Trace

@@ -20,7 +20,7 @@ from obisgate.gateway.poller import DeviceState, LinePoller, ProgrammingFailed
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.protocol.passwords import make_scheme
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.protocol.readout import Readout
 from obisgate.transport.base import LineSettings
 

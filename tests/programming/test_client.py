@@ -18,7 +18,7 @@ from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.commands import command_message, data_message, password_message
 from obisgate.protocol.identification import ProtocolMode
 from obisgate.protocol.passwords import ComputedPassword, ElsterPassword, NoPassword, PlainPassword
-from obisgate.protocol.programming import (
+from obisgate.protocol.programming_client import (
     CommandRejectedError,
     ProgrammingClient,
     ProgrammingOptions,

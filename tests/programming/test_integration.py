@@ -2,7 +2,7 @@
 
 The simulator (``obisgate.simulator``) runs in the test's event loop on TCP
 (127.0.0.1, port 0) or a pseudo-terminal; its meter runs the programming
-session of ``obisgate.simulator.programming``. No test sleeps to wait: each
+session of ``obisgate.simulator.programming_meter``. No test sleeps to wait: each
 waits for an event, or for a deadline of the client under test.
 """
 
@@ -23,13 +23,13 @@ from click.testing import CliRunner
 
 from obisgate.cli.main import main
 from obisgate.errors import AccessDeniedError, MeterError, NoAnswerError
-from obisgate.programming import ProgrammingSession, read_registers
+from obisgate.programming_session import ProgrammingSession, read_registers
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.passwords import ElsterPassword, PasswordScheme, PlainPassword
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.simulator.faults import Faults
 from obisgate.simulator.profile import MeterProfile
-from obisgate.simulator.programming import (
+from obisgate.simulator.programming_meter import (
     MeterProgrammingSession,
     ProgrammingProfile,
     demo_load_profile,

@@ -18,7 +18,7 @@ from obisgate.errors import (
 )
 from obisgate.protocol.actions import SetBaud
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.protocol.readout import BccStatus, parse_readout
 from tests.helpers import frame
 

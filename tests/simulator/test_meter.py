@@ -348,7 +348,7 @@ def test_faults_from_names() -> None:
 
 @dataclass
 class FakeSession:
-    """Stands in for obisgate.simulator.programming.MeterProgrammingSession."""
+    """Stands in for obisgate.simulator.programming_meter.MeterProgrammingSession."""
 
     config: Any
     idle_timeout_s: float = 5.0
@@ -425,10 +425,11 @@ def test_programming_without_a_session_module(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_real_programming_module_is_found() -> None:
-    module = pytest.importorskip("obisgate.simulator.programming")
-    from obisgate.simulator import programming_hook  # noqa: PLC0415
+    from obisgate.simulator import programming_hook, programming_meter  # noqa: PLC0415
 
-    assert programming_hook.programming_session_factory() is module.MeterProgrammingSession
+    assert (
+        programming_hook.programming_session_factory() is programming_meter.MeterProgrammingSession
+    )
 
 
 def test_simulated_meter_alone() -> None:

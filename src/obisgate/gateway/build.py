@@ -11,7 +11,7 @@ from obisgate.gateway.plan import DevicePlan, ProgrammingPlan, SignalPlan
 from obisgate.gcpause import paused_gc
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.passwords import PasswordScheme, make_scheme
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 
 __all__ = ["device_plan", "plans_from_config"]
 

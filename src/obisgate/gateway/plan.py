@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.passwords import PasswordScheme
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.transport.base import LineSettings
 
 __all__ = ["DevicePlan", "ProgrammingPlan", "SignalPlan"]

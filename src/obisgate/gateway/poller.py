@@ -35,7 +35,7 @@ from obisgate.gateway.mapping import map_readout
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.programming import read_registers_on
+from obisgate.programming_session import read_registers_on
 from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.passwords import PasswordScheme
 from obisgate.protocol.readout import BccStatus, Readout

@@ -26,7 +26,7 @@ from obisgate.cli.main import main
 from obisgate.cli.read_command import DEFAULT_TOTAL_TIMEOUT_S, line_options, readout_options
 from obisgate.errors import ConfigError, MeterError, TotalTimeoutError
 from obisgate.formats import FORMATS, datasets_to_list, identification_to_dict, table_lines
-from obisgate.programming import ProgrammingSession, RegisterReading
+from obisgate.programming_session import ProgrammingSession, RegisterReading
 from obisgate.protocol.loadprofile import LoadProfile
 from obisgate.protocol.passwords import (
     SCHEME_NAMES,
@@ -36,7 +36,7 @@ from obisgate.protocol.passwords import (
     password_file_is_private,
     read_password_file,
 )
-from obisgate.protocol.programming import Answer, ProgrammingOptions
+from obisgate.protocol.programming_client import Answer, ProgrammingOptions
 from obisgate.trace import open_trace
 from obisgate.transport.base import LineSettings
 
