@@ -14,12 +14,11 @@ from collections.abc import Sequence
 
 import pytest
 
-from obisgate import AccessDeniedError, ReadoutOptions, parse_readout
+from obisgate import AccessDeniedError, ReadoutOptions, make_scheme, parse_readout
 from obisgate.gateway.plan import DevicePlan, ProgrammingPlan, SignalPlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ProgrammingFailed
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.protocol.passwords import make_scheme
 from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.protocol.readout import Readout
 from obisgate.transport.base import LineSettings
