@@ -44,7 +44,7 @@ from obisgate.protocol.readout import BccStatus, Readout, parse_readout
 from obisgate.protocol.telegrams import TelegramSplitter
 from obisgate.session import Exchange, read_meter, read_meter_on, read_meter_sync
 from obisgate.trace import Trace
-from obisgate.transport import LineSettings, Transport, open_transport
+from obisgate.transport import LineSettings, ScriptedTransport, Transport, open_transport
 
 __all__ = [
     "AccessDeniedError",
@@ -78,6 +78,7 @@ __all__ = [
     "ReadoutClient",
     "ReadoutOptions",
     "RegisterReading",
+    "ScriptedTransport",
     "SessionEndedError",
     "TelegramSplitter",
     "TotalTimeoutError",
