@@ -332,3 +332,27 @@ def test_the_rules_see_lazy_imports() -> None:
     # The checker itself: an import inside a function counts like one at the top.
     lazy = [i for i in imports_of("obisgate.cli.demo") if i.target.endswith("http.server")]
     assert lazy, "cli/demo.py imports the HTTP output inside a function"
+
+
+def test_the_gateway_and_the_sink_report_through_logging_only() -> None:
+    # What they have to say (a server's "listening on" line too) must follow --log-format:
+    # no write to stderr and no print() past logging. (The jsonl and table outputs write
+    # their updates to stdout: that is their job.)
+    found = []
+    for module in MODULES:
+        layer = layer_of(module)
+        if layer is None or layer.name not in ("gateway", "sink", "supervisor"):
+            continue
+        for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "stderr"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "sys"
+            ) or (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "print"
+            ):
+                found.append(f"{module} line {node.lineno}")
+    assert not found, "\n".join(found)
