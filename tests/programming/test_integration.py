@@ -213,7 +213,7 @@ async def test_elster_p2_against_the_simulator() -> None:
     ):
         assert session.operand is not None
         assert len(session.operand) == 16
-        assert (await session.read("1.8.0")).value is not None
+        assert (await session.read("1.8.0")).text == "1.8.0(001234.120*kWh)"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -244,7 +244,7 @@ async def test_error_answer(kind: str) -> None:
         with pytest.raises(MeterError) as info:
             await session.read("99.99.99")
         assert info.value.text == "ER04"
-        assert (await session.read("1.8.0")).value is not None
+        assert (await session.read("1.8.0")).text == "1.8.0(001234.120*kWh)"  # still works
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -270,7 +270,7 @@ async def test_keep_alive_reads_while_idle() -> None:
     async with simulator("tcp") as sim:
         async with session_on(sim, keepalive_interval_s=0.05, keepalive_address="C.1.0") as s:
             assert await asyncio.wait_for(_next_command(sim, "R1 C.1.0"), 5.0) == "R1 C.1.0"
-            assert (await s.read("1.8.0")).value is not None
+            assert (await s.read("1.8.0")).text == "1.8.0(001234.120*kWh)"
         assert sim.session.commands[-1] == "B0"
 
 
