@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import pytest
 
 from obisgate import AccessDeniedError, ReadoutOptions, make_scheme, parse_readout
+from obisgate.errors import NoAnswerError
 from obisgate.gateway.plan import DevicePlan, ProgrammingPlan, SignalPlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ProgrammingFailed
 from obisgate.gateway.quality import Quality
@@ -192,7 +193,6 @@ async def test_programming_failure_keeps_the_good_readout() -> None:
     clock = VirtualClock()
 
     async def read(p: DevicePlan) -> Readout:
-        from obisgate.errors import NoAnswerError  # noqa: PLC0415
 
         raise ProgrammingFailed(READOUT, NoAnswerError("password prompt (P0)", 2.5))
 
