@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
 
 from obisgate.gateway.config_models import DeviceConfig, OutputConfig, SignalConfig, StorageConfig
-from obisgate.gateway.config_reference import main, render_reference
+from obisgate.gateway.config_reference import is_stale, render_reference, write_reference
 from obisgate.gateway.outputs.registry import OUTPUT_SPECS
 
 REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
@@ -46,11 +47,19 @@ def test_every_output_section_is_in_the_reference() -> None:
         assert spec.summary in text
 
 
-def test_check_tells_a_stale_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_stale_file_is_told(tmp_path: Path) -> None:
     path = tmp_path / "configuration.md"
-    assert main([str(path)]) == 0
+    assert is_stale(path)  # missing
+    write_reference(path)
     assert path.read_text(encoding="utf-8") == render_reference()
-    assert main(["--check", str(path)]) == 0
+    assert not is_stale(path)
     path.write_text(render_reference().replace("Milliseconds", "Seconds"), encoding="utf-8")
-    assert main(["--check", str(path)]) == 1
-    assert "is stale: run scripts/config-reference" in capsys.readouterr().err
+    assert is_stale(path)
+
+
+def test_the_script_checks_and_writes() -> None:
+    script = REFERENCE.parents[1] / "scripts" / "config-reference"
+    checked = subprocess.run([str(script), "--check"], capture_output=True, text=True, check=False)
+    assert (checked.returncode, checked.stderr) == (0, "")
+    wrong = subprocess.run([str(script), "--nope"], capture_output=True, text=True, check=False)
+    assert (wrong.returncode, wrong.stderr) == (1, "usage: scripts/config-reference [--check]\n")

@@ -29,7 +29,7 @@ from obisgate.gateway.config_models import (
 )
 from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem, RawRow, RawTables
 from obisgate.gateway.numbers import SCALED_TYPES
-from obisgate.protocol.passwords import password_file_is_private
+from obisgate.password_config import password_file_is_private
 
 if TYPE_CHECKING:
     from obisgate.gateway.outputs.spec import OutputSpec

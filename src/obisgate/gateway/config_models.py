@@ -41,7 +41,7 @@ from obisgate.gateway.config_rows import ConfigProblem
 from obisgate.gateway.mapping import extract_value
 from obisgate.gateway.numbers import Converted, NumberType
 from obisgate.gateway.plan import SignalPlan
-from obisgate.protocol.passwords import read_password_file
+from obisgate.password_config import read_password_file
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",

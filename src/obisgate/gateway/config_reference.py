@@ -6,17 +6,13 @@ and its ``Field(description=...)``; a field whose ``json_schema_extra`` names a
 ``group`` starts a new group of the table. The output sections and the signal
 columns come from the output specs, so an output added to the spec list is in
 the reference without a word written here. A test compares the committed file
-with :func:`render_reference`; ``scripts/config-reference`` rewrites it.
-
-Usage: ``python -m obisgate.gateway.config_reference [--check] [FILE]`` (``FILE``:
-``docs/configuration.md``; without it the text goes to stdout).
+with :func:`render_reference`; ``scripts/config-reference`` rewrites it
+(:func:`write_reference`) or, with ``--check``, tells a stale one (:func:`is_stale`).
 """
 
 from __future__ import annotations
 
-import argparse
 import enum
-import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +30,7 @@ from obisgate.gateway.config_models import (
 from obisgate.gateway.outputs.registry import OUTPUT_SPECS
 from obisgate.gateway.outputs.spec import OutputSpec
 
-__all__ = ["main", "render_reference"]
+__all__ = ["is_stale", "render_reference", "write_reference"]
 
 _HEADER = """\
 # Configuration reference
@@ -190,29 +186,19 @@ def render_reference(specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS) -> str:
     return "\n".join(lines).replace("\n\n\n", "\n\n").rstrip() + "\n"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the reference, write it to FILE, or (``--check``) compare FILE with it.
+def write_reference(path: Path, specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS) -> None:
+    """Write the reference to ``path`` (``docs/configuration.md``).
 
-    Returns:
-        0, or 1 when ``--check`` finds FILE different (stale).
+    Raises:
+        OSError: the file cannot be written.
     """
-    parser = argparse.ArgumentParser(description="The configuration reference, generated.")
-    parser.add_argument("file", nargs="?", type=Path, help="docs/configuration.md")
-    parser.add_argument("--check", action="store_true", help="exit 1 when FILE is stale")
-    args = parser.parse_args(argv)
-    text = render_reference()
-    if args.file is None:
-        sys.stdout.write(text)
-        return 0
-    if args.check:
-        current = args.file.read_text(encoding="utf-8") if args.file.exists() else ""
-        if current != text:
-            sys.stderr.write(f"{args.file} is stale: run scripts/config-reference\n")
-            return 1
-        return 0
-    args.file.write_text(text, encoding="utf-8")
-    return 0
+    path.write_text(render_reference(specs), encoding="utf-8")
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def is_stale(path: Path, specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS) -> bool:
+    """Whether ``path`` differs from the reference the models give now (or is missing)."""
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return True
+    return current != render_reference(specs)

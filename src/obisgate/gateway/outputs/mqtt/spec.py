@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from obisgate.gateway.outputs.mqtt.config import MqttColumns, MqttConfig, mqtt_signal_problems
 from obisgate.gateway.outputs.spec import Extra, OutputSpec, SignalColumns
-from obisgate.protocol.passwords import password_file_is_private
+from obisgate.password_config import password_file_is_private
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
