@@ -139,6 +139,10 @@ table on a terminal, JSON lines otherwise].
   signal.
 * ``outbox_max_rows`` [1000000] (100 to 100000000): messages kept on disk while
   the broker is unreachable; beyond this the oldest are dropped and counted.
+* ``history_partitions`` [0] (0 to 1024): with N > 0 every readout is also
+  published (``json``, QoS 1) on ``<prefix>/history/<p>/<device>``, ``p`` a
+  stable hash of the device modulo N, for ``obisgate sink postgres --partitions
+  N``; N is announced retained on ``<prefix>/history/partitions``.
 
 ``[http]`` (present = the HTTP API, ``/metrics`` and the web view are on; needs
 the ``web`` extra; see :mod:`obisgate.gateway.outputs.http.server`):
