@@ -36,6 +36,7 @@ from obisgate.gateway.outputs.table import TableLogHandler
 from obisgate.gateway.shard import Shard, select_plans, shard_path
 from obisgate.gateway.shard_config import shard_config
 from obisgate.gcpause import paused_gc
+from obisgate.supervisor import watch_parent
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 
@@ -133,6 +134,7 @@ async def run_gateway(
             handled.append(sig)
         except (ValueError, RuntimeError, NotImplementedError):
             pass  # not the main thread, or a platform without it: Ctrl-C still cancels
+    unwatch = watch_parent(loop, stop.set)  # a --workers child ends with its supervisor
     timers: list[asyncio.TimerHandle] = []
 
     def start_timer() -> None:
@@ -147,6 +149,7 @@ async def run_gateway(
             timer.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
+        unwatch()
         gc.unfreeze()  # a caller that goes on (tests, an embedding service) collects as usual
     _LOGGER.info("stopped: %s", gateway.stats())
     return gateway
