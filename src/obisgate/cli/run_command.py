@@ -28,6 +28,7 @@ from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.config_cells import DeviceAlias
+from obisgate.gateway.descriptors import quiet_accept_errors, raise_open_file_limit
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
@@ -135,6 +136,8 @@ async def run_gateway(
         except (ValueError, RuntimeError, NotImplementedError):
             pass  # not the main thread, or a platform without it: Ctrl-C still cancels
     unwatch = watch_parent(loop, stop.set)  # a --workers child ends with its supervisor
+    raise_open_file_limit()  # meter lines first: see obisgate.gateway.descriptors
+    restore_handler = quiet_accept_errors(loop)
     timers: list[asyncio.TimerHandle] = []
 
     def start_timer() -> None:
@@ -150,6 +153,7 @@ async def run_gateway(
         for sig in handled:
             loop.remove_signal_handler(sig)
         unwatch()
+        restore_handler()
         gc.unfreeze()  # a caller that goes on (tests, an embedding service) collects as usual
     _LOGGER.info("stopped: %s", gateway.stats())
     return gateway
