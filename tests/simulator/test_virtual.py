@@ -32,6 +32,7 @@ EXPECTED_BAUD = {
     "ce301": 9600,
     "nzr": 4800,
     "large": 9600,
+    "poison": 9600,
 }
 
 

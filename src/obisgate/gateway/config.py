@@ -108,6 +108,15 @@ the section (the map is wrong whether or not the output is on).
 ``obisgate[opcua]``, LGPL-3.0): ``listen`` [``127.0.0.1:4840``], endpoint
 ``opc.tcp://HOST:PORT/obisgate/`` without security.
 
+``[postgres]`` (every readout into PostgreSQL through a durable outbox, the billing
+path; extra ``obisgate[postgres]``): ``dsn`` (required):
+``postgresql://[user@]host[:port][/database]``, no password in it;
+``password_env`` / ``password_file`` [none: libpq's ``PGPASSWORD`` / ``~/.pgpass``],
+read when the output connects and never shown; ``batch_rows`` [5000] (1-1000000)
+rows per transaction; ``outbox_max_rows`` [1000000] (100-100000000) readouts kept
+on disk while the database is unreachable; ``only_logged`` [0]: store only
+signals with ``log > 0`` (and ``_status``) instead of every signal.
+
 ``[storage]``: ``path`` [``obisgate-history.sqlite``], relative to the
 configuration file's directory (the directory itself for a CSV directory);
 ``synchronous`` [NORMAL] (NORMAL or FULL, see :mod:`obisgate.gateway.history`).
