@@ -258,7 +258,7 @@ def test_config_refuses_a_password_in_the_dsn_and_names_the_extra(
             PostgresConfig(dsn=dsn)
         assert "Secret-1" not in str(info.value)
     with pytest.raises(ValueError, match="only one of"):
-        PostgresConfig(dsn="postgresql://db/x", password_env="A", password_file="f")
+        PostgresConfig(dsn="postgresql://db/x", password_env="A", password_file=Path("f"))
     path = config_file(tmp_path, {"m": 1}, "postgresql://u@127.0.0.1/x")
     monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if it were not installed
     with pytest.raises(ConfigError, match=r"obisgate\[postgres\]"):
