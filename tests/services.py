@@ -24,6 +24,7 @@ from typing import IO
 import pytest
 
 __all__ = [
+    "SAVE_EVERY_CHANGE",
     "Mosquitto",
     "Postgres",
     "find_program",
@@ -74,6 +75,12 @@ def wait_for_port(
             if time.monotonic() > end:
                 raise RuntimeError(f"nothing listens on 127.0.0.1:{port}") from None
             time.sleep(0.02)  # polling a socket that is not there yet; not a test wait
+
+
+#: mosquitto saves its sessions and queued messages only every ``autosave_interval``
+#: (1800 s) and at a clean stop, so a ``kill -9`` loses what came since. The sink path
+#: needs it saved at once (README, "History in PostgreSQL"); limits stay the defaults.
+SAVE_EVERY_CHANGE = "autosave_on_changes true\nautosave_interval 1\n"
 
 
 class Mosquitto:

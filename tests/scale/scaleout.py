@@ -42,7 +42,7 @@ from obisgate.simulator import serve_tcp
 from obisgate.simulator.tcp import SimulatorServer
 from tests.scale.configs import line_profiles
 from tests.scale.mqtt_tools import PARTITIONS, share, sink_command
-from tests.services import Mosquitto, Postgres
+from tests.services import SAVE_EVERY_CHANGE, Mosquitto, Postgres
 
 #: meters per line: 30 single, 20 with 4, 10 with 9 (200 meters, 60 lines)
 LINE_SIZES = [1] * 30 + [4] * 20 + [9] * 10
@@ -235,7 +235,9 @@ def check(condition: bool, message: str) -> None:
 
 @contextlib.contextmanager
 def services(folder: Path) -> Iterator[tuple[Mosquitto, Postgres]]:
-    broker = Mosquitto(folder / "mosquitto", extra_config="max_inflight_messages 1000\n")
+    broker = Mosquitto(
+        folder / "mosquitto", extra_config="max_inflight_messages 1000\n" + SAVE_EVERY_CHANGE
+    )
     database = Postgres()
     try:
         broker.start()

@@ -43,9 +43,19 @@ def _asyncpg() -> Any:
 
 
 def database_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions that mean "the database failed" (retry later), not a bug."""
+    """The exceptions that mean "the database failed" (retry later), not a bug.
+
+    ``InternalClientError`` is asyncpg's "the connection is in a state it cannot
+    go on from" (an operation cut by a lost connection).
+    """
     asyncpg = _asyncpg()
-    return (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+    return (
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        asyncpg.InternalClientError,
+        OSError,
+        TimeoutError,
+    )
 
 
 def refusal_errors() -> tuple[type[BaseException], ...]:
@@ -251,8 +261,8 @@ class PostgresWriter:
             await self._connection.executemany(sql.INSERT_DEAD_LETTER, records)
 
     async def aclose(self) -> None:
-        """Close the connection (quietly when it is already broken)."""
+        """Close the connection (quietly when it is already broken: then it is cut)."""
         try:
             await self._connection.close(timeout=5)
-        except database_errors():
+        except Exception:  # a connection in any broken state: cut it
             self._connection.terminate()

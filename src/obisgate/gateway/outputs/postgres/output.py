@@ -259,6 +259,9 @@ class PostgresOutput:
                 await self._drain(writer)
             except failures as exc:
                 self._down(exc)
+            except Exception as exc:  # a bug: say so once, then go on as after a failure
+                _LOGGER.exception("postgres: unexpected failure; retrying")
+                self._down(exc)
             finally:
                 if writer is not None:
                     await writer.aclose()
