@@ -212,11 +212,8 @@ class ServerLog(logging.Logger):
         text = str(msg)
         peer = str(args[0]) if args and "%s" in text else "a client"
         exc = exc_info if isinstance(exc_info, BaseException) else None
-        if exc is None:
-            reason = text % args if args else text
-        else:
-            reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
-        self.bad_requests.report(peer, reason)
+        reason = _format(text, args) if exc is None else f"{type(exc).__name__}: {exc}"
+        self.bad_requests.report(peer, " ".join(reason.split())[:200])
 
     def exception(self, msg: object, *args: Any, exc_info: Any = True, **kwargs: Any) -> None:
         self._report(msg, args, exc_info)
@@ -228,4 +225,11 @@ class ServerLog(logging.Logger):
         if str(msg).startswith("Error handling request"):  # junk on the port: malformed too
             self._report(msg, args, kwargs.get("exc_info"))
         elif _LOGGER.isEnabledFor(logging.DEBUG):
-            _LOGGER.debug("aiohttp: %s", str(msg) % args if args else msg)
+            _LOGGER.debug("aiohttp: %s", _format(str(msg), args))
+
+
+def _format(text: str, args: tuple[Any, ...]) -> str:
+    try:
+        return text % args if args else text
+    except (TypeError, ValueError):
+        return f"{text} {args!r}"
