@@ -170,8 +170,9 @@ def postgres(
     (README, "History in PostgreSQL"). The gateway's [postgres] output has no such
     limit and is the billing path.
 
-    Exit status: 1 when the database cannot be reached at start-up or the broker
-    refuses the login, 2 for a bad option or a missing extra.
+    Exit status: 1 when the database cannot be reached at start-up, the broker
+    refuses the login or the gateways announce another partition count; 2 for a
+    bad option or a missing extra.
 
     \b
     Example:
