@@ -32,7 +32,7 @@ from bench_gateway import wait_for
 from tests.scale.mqtt_tools import PARTITIONS, count_rows, readout, share, sink_command
 from tests.services import Mosquitto, Postgres
 
-from obisgate.readings.partitions import history_topic
+from obisgate.gateway.readings.partitions import history_topic
 
 
 def sink(broker: Mosquitto, dsn: str, j: int, sinks: int, log: Path) -> subprocess.Popen[bytes]:

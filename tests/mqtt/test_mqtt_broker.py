@@ -16,7 +16,7 @@ import pytest
 from obisgate.gateway.config import load_config
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs.outbox import outbox_path
-from obisgate.readings.partitions import history_topic, partition_of
+from obisgate.gateway.readings.partitions import history_topic, partition_of
 from obisgate.simulator import get_profile, serve_tcp
 from tests.mqtt.support import (
     Collect,

@@ -10,12 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from obisgate.gateway.quality import Quality
+from obisgate.gateway.readings.clean import MAX_NAME, clean_text, fit_number
+from obisgate.gateway.readings.message import readout_payload
+from obisgate.gateway.readings.partitions import history_topic, parse_owned, partition_of
+from obisgate.gateway.readings.rows import MAX_DATA, Refused, parse_message
+from obisgate.gateway.readings.schema import month_partition, month_start
 from obisgate.gateway.updates import SignalUpdate
-from obisgate.readings.clean import MAX_NAME, clean_text, fit_number
-from obisgate.readings.message import readout_payload
-from obisgate.readings.partitions import history_topic, parse_owned, partition_of
-from obisgate.readings.rows import MAX_DATA, Refused, parse_message
-from obisgate.readings.schema import month_partition, month_start
 from tests.scale.mqtt_tools import readout
 
 

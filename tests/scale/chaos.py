@@ -50,8 +50,8 @@ from typing import Any
 import aiomqtt
 import asyncpg
 
-from obisgate.readings.clean import clean_text
-from obisgate.readings.partitions import history_topic
+from obisgate.gateway.readings.clean import clean_text
+from obisgate.gateway.readings.partitions import history_topic
 from obisgate.simulator import MeterProfile, get_profile, serve_tcp
 from obisgate.simulator.tcp import SimulatorServer
 from tests.scale.configs import line_profiles

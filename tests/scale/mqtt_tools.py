@@ -11,7 +11,7 @@ from typing import Any
 import aiomqtt
 import asyncpg
 
-from obisgate.readings.partitions import history_topic
+from obisgate.gateway.readings.partitions import history_topic
 from obisgate.sink.consumer import owned_text
 
 #: The history partitions of the tests' gateways and sinks.

@@ -25,8 +25,8 @@ from obisgate.gateway.outputs.outbox import outbox_path
 from obisgate.gateway.outputs.postgres.config import PostgresConfig
 from obisgate.gateway.outputs.postgres.output import PostgresOutput
 from obisgate.gateway.quality import Quality
+from obisgate.gateway.readings.clean import clean_text
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.readings.clean import clean_text
 from obisgate.simulator import get_profile, serve_tcp
 from tests.mqtt.support import Collect, running_gateway
 from tests.services import Postgres

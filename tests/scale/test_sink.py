@@ -20,10 +20,11 @@ import pytest
 from click.testing import CliRunner
 
 from obisgate.cli import main
-from obisgate.readings.partitions import count_topic, history_topic
-from obisgate.readings.rows import parse_message
-from obisgate.readings.writer import PostgresWriter
+from obisgate.gateway.readings.partitions import count_topic, history_topic
+from obisgate.gateway.readings.rows import parse_message
+from obisgate.gateway.readings.writer import PostgresWriter
 from obisgate.sink.consumer import SinkSettings, SinkStats, consume
+from tests.commands import run_until
 from tests.scale.mqtt_tools import (
     PARTITIONS,
     count_rows,
@@ -332,39 +333,42 @@ def test_a_wrong_mqtt_password_is_one_line_and_exit_1(
     assert "reconnecting" not in result.stderr
 
 
-def test_the_mqtt_password_comes_from_a_variable_or_a_file(
+async def test_the_mqtt_password_comes_from_a_variable_or_a_file(
     password_broker: Mosquitto, database: str, tmp_path: Path
 ) -> None:
-    by_env = _run_sink(
-        password_broker, database, "--mqtt-password-env", "SINK_PW", env={"SINK_PW": MQTT_PASSWORD}
+    url = password_broker.url.replace("mqtt://", "mqtt://sink@")
+
+    def subscribed(text: str) -> bool:
+        return "subscribed to 4 partitions of 4 (0-3)" in text
+
+    by_env = await run_until(
+        sink_command(url, database, "sink-pw", "--mqtt-password-env", "SINK_PW"),
+        line=subscribed,
+        watch="stderr",
+        env={**os.environ, "SINK_PW": MQTT_PASSWORD},
     )
-    assert by_env.returncode == 0, by_env.stderr
-    assert "subscribed to 4 partitions of 4 (0-3)" in by_env.stderr
+    assert by_env.code == 0, by_env.err
     secret = tmp_path / "mqtt.pw"
     secret.write_text(MQTT_PASSWORD + "\nignored\n", encoding="utf-8")
     secret.chmod(0o600)
-    by_file = _run_sink(password_broker, database, "--mqtt-password-file", str(secret))
-    assert by_file.returncode == 0, by_file.stderr
-    assert "subscribed to" in by_file.stderr
-    in_url = subprocess.run(
-        sink_command(
-            password_broker.url.replace("mqtt://", f"mqtt://sink:{MQTT_PASSWORD}@"),
-            database,
-            "sink-pw",
-            "--duration",
-            "3",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    by_file = await run_until(
+        sink_command(url, database, "sink-pw", "--mqtt-password-file", str(secret)),
+        line=subscribed,
+        watch="stderr",
     )
-    assert in_url.returncode == 0, in_url.stderr
+    assert by_file.code == 0, by_file.err
+    assert "readable by group or others" not in by_file.err
+    in_url = await run_until(
+        sink_command(url.replace("sink@", f"sink:{MQTT_PASSWORD}@"), database, "sink-pw"),
+        line=subscribed,
+        watch="stderr",
+    )
+    assert in_url.code == 0, in_url.err
     assert (
         "obisgate: warning: the MQTT password in --mqtt shows in the process list; "
         "use --mqtt-password-env or --mqtt-password-file"
-    ) in in_url.stderr
-    assert MQTT_PASSWORD not in in_url.stderr
+    ) in in_url.err
+    assert MQTT_PASSWORD not in in_url.err
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ import asyncpg
 import pytest
 
 from obisgate.errors import DatabaseError
-from obisgate.readings.rows import Refused, Row
-from obisgate.readings.writer import PostgresWriter
+from obisgate.gateway.readings.rows import Refused, Row
+from obisgate.gateway.readings.writer import PostgresWriter
 from tests.services import Postgres
 
 pytestmark = pytest.mark.integration

@@ -18,8 +18,8 @@ from obisgate.cli.main import main
 from obisgate.cli.params import Bounded
 from obisgate.cli.shard_options import log_format_option
 from obisgate.errors import ConfigError
-from obisgate.protocol.passwords import password_file_is_private, read_password_file
-from obisgate.readings.partitions import MAX_PARTITIONS, parse_owned
+from obisgate.gateway.readings.partitions import MAX_PARTITIONS, parse_owned
+from obisgate.password_config import password_file_is_private, read_password_file
 
 __all__ = ["postgres", "sink"]
 
@@ -186,7 +186,7 @@ def postgres(
         fail(f"--own {exc}", 2)
     password = _password(mqtt_password_env, mqtt_password_file)
     try:
-        from obisgate.readings.writer import PostgresWriter  # noqa: PLC0415
+        from obisgate.gateway.readings.writer import PostgresWriter  # noqa: PLC0415
         from obisgate.sink.consumer import (  # noqa: PLC0415
             SinkSettings,
             SinkStats,

@@ -6,12 +6,10 @@ import dataclasses
 from functools import partial
 from typing import Any, TypeVar
 
+from obisgate import PasswordScheme, ProgrammingOptions, ReadoutOptions, make_scheme
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
 from obisgate.gateway.plan import DevicePlan, ProgrammingPlan, SignalPlan
 from obisgate.gcpause import paused_gc
-from obisgate.protocol.client import ReadoutOptions
-from obisgate.protocol.passwords import PasswordScheme, make_scheme
-from obisgate.protocol.programming import ProgrammingOptions
 
 __all__ = ["device_plan", "plans_from_config"]
 

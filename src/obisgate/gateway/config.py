@@ -199,7 +199,7 @@ from obisgate.gateway.outputs.sections import (
     SIGNAL_CHECKS,
 )
 from obisgate.gcpause import paused_gc
-from obisgate.protocol.passwords import password_file_is_private
+from obisgate.password_config import password_file_is_private
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",

@@ -5,10 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from obisgate.protocol.client import ReadoutOptions
-from obisgate.protocol.passwords import PasswordScheme
-from obisgate.protocol.programming import ProgrammingOptions
-from obisgate.transport.base import LineSettings
+from obisgate import LineSettings, PasswordScheme, ProgrammingOptions, ReadoutOptions
 
 __all__ = ["DevicePlan", "ProgrammingPlan", "SignalPlan"]
 

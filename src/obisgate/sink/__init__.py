@@ -2,7 +2,7 @@
 
 :mod:`~obisgate.sink.consumer` is the MQTT side (owned history partitions in a
 persistent session, batches, acknowledgements after commit); the PostgreSQL side
-(rows, cleaning, schema, writer with dead letters) is :mod:`obisgate.readings`,
+(rows, cleaning, schema, writer with dead letters) is :mod:`obisgate.gateway.readings`,
 shared with the gateway's ``[postgres]`` output. Everything here needs the
 ``postgres`` extra.
 """

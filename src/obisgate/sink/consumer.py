@@ -1,7 +1,7 @@
 """The MQTT side of a sink: owned history partitions, batches, acknowledgement after commit.
 
 The gateways publish every readout message also to ``<prefix>/history/<p>/<device>``
-(``[mqtt] history_partitions``; :mod:`obisgate.readings.partitions`). A sink owns a
+(``[mqtt] history_partitions``; :mod:`obisgate.gateway.readings.partitions`). A sink owns a
 fixed set of partitions and subscribes to ``<prefix>/history/<p>/+`` for each with
 QoS 1, in a persistent session (``clean_session=False``) under a fixed client id:
 the broker keeps the messages of a sink that is down, and restores the session
@@ -14,7 +14,7 @@ A sink collects messages into a batch until it holds ``batch_rows`` rows,
 within ``idle_s`` (the broker sends only a limited number of unacknowledged
 messages, mosquitto's ``max_inflight_messages``, so waiting longer would only wait
 for ourselves). The batch is stored by the writer (readings, and dead letters for
-what is refused: :meth:`~obisgate.readings.writer.PostgresWriter.store`), and only
+what is refused: :meth:`~obisgate.gateway.readings.writer.PostgresWriter.store`), and only
 after that are its messages acknowledged (PUBACK, in the order received). A sink
 killed before has acknowledged nothing: the broker redelivers those messages when
 the sink reconnects with the same client id. Messages received before the broker
@@ -48,10 +48,10 @@ from obisgate.backoff import Backoff
 from obisgate.errors import ConfigError, DatabaseError
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.peer_errors import PeerErrorLog
-from obisgate.readings.dsn import describe_failure
-from obisgate.readings.partitions import count_topic, partition_topic
-from obisgate.readings.rows import Refused, Row, parse_message
-from obisgate.readings.writer import Stored, database_errors
+from obisgate.gateway.readings.dsn import describe_failure
+from obisgate.gateway.readings.partitions import count_topic, partition_topic
+from obisgate.gateway.readings.rows import Refused, Row, parse_message
+from obisgate.gateway.readings.writer import Stored, database_errors
 from obisgate.sink import SinkError
 
 __all__ = ["SinkSettings", "SinkStats", "Writer", "consume", "default_client_id", "owned_text"]
@@ -68,7 +68,7 @@ _REFUSED_LOGIN_V5 = {133: 2, 134: 4, 135: 5}
 
 
 class Writer(Protocol):
-    """What :func:`consume` stores batches with (see :class:`~obisgate.readings.writer.PostgresWriter`)."""
+    """What :func:`consume` stores batches with (see :class:`~obisgate.gateway.readings.writer.PostgresWriter`)."""
 
     async def store(
         self, rows: Sequence[Row], refused: Sequence[Refused] = (), *, source: str

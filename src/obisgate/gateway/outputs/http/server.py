@@ -46,7 +46,6 @@ import hmac
 import json
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -56,6 +55,7 @@ from pydantic import SecretStr
 
 from obisgate.errors import TransportError
 from obisgate.gateway.descriptors import MIN_CLIENTS, client_budget
+from obisgate.gateway.outputs.announce import announce as announce_listening
 from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.gateway.outputs.http.history import (
     HistoryReader,
@@ -107,11 +107,6 @@ def _drop(request: web.Request) -> None:
         request.transport.abort()
 
 
-def _to_stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
 def _presented_token(header: str) -> str | None:
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
@@ -139,7 +134,8 @@ class HttpOutput:
         max_clients: most ``/api/events`` streams at once (more: 503).
         max_connections: most client connections at once (more: closed at once).
         idle_timeout_s: a connection without a complete request for this long is closed.
-        announce: where ``web view on http://HOST:PORT/`` goes on start (stderr).
+        announce: where ``web view on http://HOST:PORT/`` goes on start (logged:
+            :func:`~obisgate.gateway.outputs.announce.announce`).
     """
 
     name = "http"
@@ -167,7 +163,7 @@ class HttpOutput:
         self._history_limit = history_limit
         self.max_clients = max_clients
         self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="obisgate-http-metrics")
-        self.announce: Callable[[str], None] = announce or _to_stderr
+        self.announce: Callable[[str], None] = announce or announce_listening
         self._runner: web.AppRunner | None = None
         self._site: CappedSite | None = None
         self.max_connections = max_connections
@@ -206,7 +202,7 @@ class HttpOutput:
     # -- Output ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind and serve, then announce the address on stderr.
+        """Bind and serve, then announce the address (logged).
 
         Raises:
             TransportError: the address cannot be bound (in use, not local, no

@@ -58,8 +58,8 @@ from obisgate.gateway.outputs.outbox import (
     OutboxMessage,
     outbox_path,
 )
+from obisgate.gateway.readings.partitions import count_topic
 from obisgate.gateway.updates import SignalUpdate
-from obisgate.readings.partitions import count_topic
 
 if TYPE_CHECKING:
     from pathlib import Path

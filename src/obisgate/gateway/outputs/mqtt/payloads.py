@@ -15,7 +15,7 @@ Two formats:
   (``ok,1733011200000,1``).
 
 With ``history_partitions`` set, each readout also goes (``json``, QoS 1) to
-``<prefix>/history/<p>/<device>`` (:mod:`obisgate.readings.partitions`), and the
+``<prefix>/history/<p>/<device>`` (:mod:`obisgate.gateway.readings.partitions`), and the
 partition count is published retained on ``<prefix>/history/partitions``.
 
 Availability (retained): ``<prefix>/<device>/availability`` is ``online``
@@ -30,9 +30,9 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
+from obisgate.gateway.readings.message import readout_payload, readout_status
+from obisgate.gateway.readings.partitions import history_topic
 from obisgate.gateway.updates import SignalUpdate
-from obisgate.readings.message import readout_payload, readout_status
-from obisgate.readings.partitions import history_topic
 
 __all__ = [
     "Message",

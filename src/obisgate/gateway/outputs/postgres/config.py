@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
-from obisgate.protocol.passwords import read_password_file
+from obisgate.password_config import read_password_file
 
 __all__ = ["PostgresConfig", "postgres_dsn"]
 

@@ -2,20 +2,20 @@
 
 This is the billing path: no broker between the meter and the database.
 :meth:`PostgresOutput.publish_many` only appends each readout, as the readout
-message (:mod:`obisgate.readings.message`), to an outbox of its own
+message (:mod:`obisgate.gateway.readings.message`), to an outbox of its own
 (:mod:`~obisgate.gateway.outputs.outbox`: SQLite beside the history,
 ``<history>.postgres-outbox.sqlite``, one transaction per call) on a worker
 thread; it never waits for the database. One writer task (asyncpg, loaded lazily
 from the ``postgres`` extra):
 
-1. connects (:class:`~obisgate.readings.writer.PostgresWriter`: creates the
+1. connects (:class:`~obisgate.gateway.readings.writer.PostgresWriter`: creates the
    readings and dead-letter tables when missing); on failure it waits
    (:class:`~obisgate.backoff.Backoff`, jittered, 1 s doubling to 30 s) and tries
    again, for ever;
 2. reads the oldest readouts from the outbox, up to ``batch_rows`` rows, turns
    them into rows exactly as ``obisgate sink postgres`` does
-   (:func:`~obisgate.readings.rows.parse_message`: cleaned; what cannot be stored
-   is refused) and stores them (:meth:`~obisgate.readings.writer.PostgresWriter.store`:
+   (:func:`~obisgate.gateway.readings.rows.parse_message`: cleaned; what cannot be stored
+   is refused) and stores them (:meth:`~obisgate.gateway.readings.writer.PostgresWriter.store`:
    COPY into a staging table, ``INSERT … ON CONFLICT (device, signal, time) DO
    NOTHING``, dead letters for rows PostgreSQL refuses) and commits;
 3. only then deletes those readouts from the outbox.
@@ -44,10 +44,10 @@ from obisgate.errors import ConfigError, DatabaseError
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.outbox import DropLog, Outbox, OutboxMessage, outbox_path
 from obisgate.gateway.outputs.peer_errors import PeerErrorLog
+from obisgate.gateway.readings.dsn import describe_dsn, describe_failure
+from obisgate.gateway.readings.message import readout_payload
+from obisgate.gateway.readings.rows import Refused, Row, parse_message
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.readings.dsn import describe_dsn, describe_failure
-from obisgate.readings.message import readout_payload
-from obisgate.readings.rows import Refused, Row, parse_message
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
     from obisgate.gateway.outputs.factory import OutputContext
     from obisgate.gateway.outputs.postgres.config import PostgresConfig
-    from obisgate.readings.writer import PostgresWriter
+    from obisgate.gateway.readings.writer import PostgresWriter
 
 __all__ = ["PostgresOutput", "create"]
 
@@ -342,12 +342,12 @@ class PostgresOutput:
 
 
 def _database_errors() -> tuple[type[BaseException], ...]:
-    from obisgate.readings.writer import database_errors  # noqa: PLC0415
+    from obisgate.gateway.readings.writer import database_errors  # noqa: PLC0415
 
     return database_errors()
 
 
 async def _connect(dsn: str, password: str | None) -> PostgresWriter:
-    from obisgate.readings.writer import PostgresWriter  # noqa: PLC0415
+    from obisgate.gateway.readings.writer import PostgresWriter  # noqa: PLC0415
 
     return await PostgresWriter.connect(dsn, password=password)

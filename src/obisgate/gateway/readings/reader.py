@@ -8,9 +8,9 @@ from typing import Any
 from obisgate.errors import DatabaseError
 from obisgate.gateway.history import HistoryRow
 from obisgate.gateway.quality import Quality
-from obisgate.readings.dsn import describe_dsn, describe_failure
-from obisgate.readings.schema import TABLE
-from obisgate.readings.writer import database_errors
+from obisgate.gateway.readings.dsn import describe_dsn, describe_failure
+from obisgate.gateway.readings.schema import TABLE
+from obisgate.gateway.readings.writer import database_errors
 
 __all__ = ["read_postgres"]
 

@@ -1,6 +1,6 @@
 """One readout message -> rows of the readings table, cleaned; the rest refused (pure).
 
-The message is the one :mod:`obisgate.readings.message` writes::
+The message is the one :mod:`obisgate.gateway.readings.message` writes::
 
     {"device": ALIAS, "time": ISO-8601, "status": TEXT,
      "updates": [{"device", "signal", "value", "unit", "time", "quality"[, "raw"]}, ...]}
@@ -8,13 +8,13 @@ The message is the one :mod:`obisgate.readings.message` writes::
 Each update becomes one :class:`Row`. A number (not a boolean) goes to ``value``;
 any other value (text, date, boolean) to ``text`` as JSON would print it. Quality
 is the :class:`~obisgate.gateway.quality.Quality` bits. Every text is cleaned and
-every number fitted by :mod:`obisgate.readings.clean`.
+every number fitted by :mod:`obisgate.gateway.readings.clean`.
 
 :func:`parse_message` never raises: an update that cannot be stored (no device or
 signal, a time that is not ISO 8601 with a zone or out of range, unknown quality
 names) becomes a :class:`Refused` with the reason, and so does the whole message
 when it is not a readout message at all; the other updates are still stored.
-Refused readings go to the dead-letter table (:mod:`obisgate.readings.schema`),
+Refused readings go to the dead-letter table (:mod:`obisgate.gateway.readings.schema`),
 so a poison message never stops the stream and never disappears unseen.
 """
 
@@ -26,7 +26,7 @@ import re
 from typing import Any, NamedTuple
 
 from obisgate.gateway.quality import Quality
-from obisgate.readings.clean import MAX_NAME, clean_text, fit_number, time_problem
+from obisgate.gateway.readings.clean import MAX_NAME, clean_text, fit_number, time_problem
 
 __all__ = ["COLUMNS", "MAX_DATA", "BadMessage", "Parsed", "Refused", "Row", "parse_message"]
 
@@ -41,7 +41,7 @@ class BadMessage(ValueError):
 
 
 class Row(NamedTuple):
-    """One row of the readings table (see :mod:`obisgate.readings.schema`)."""
+    """One row of the readings table (see :mod:`obisgate.gateway.readings.schema`)."""
 
     device: str
     signal: str

@@ -13,7 +13,7 @@ empties itself at commit.
 row (bad data that cleaning did not catch, a value the column cannot take) it splits
 the batch in halves until the refused rows are alone, stores every other row, and
 puts each refused row into the dead-letter table with PostgreSQL's reason, together
-with the readings refused before (:class:`~obisgate.readings.rows.Refused`). So one
+with the readings refused before (:class:`~obisgate.gateway.readings.rows.Refused`). So one
 bad row never blocks the rest, and is never retried for ever. Failures of the
 database itself (connection lost, server shutting down, disk full) are raised: the
 caller keeps the batch and retries on a new connection.
@@ -31,9 +31,9 @@ from typing import Any, NamedTuple
 
 from obisgate.errors import DatabaseError
 from obisgate.gateway.outputs.extras import require_extra
-from obisgate.readings import schema as sql
-from obisgate.readings.dsn import describe_dsn, describe_failure
-from obisgate.readings.rows import COLUMNS, Refused, Row, ascii_text
+from obisgate.gateway.readings import schema as sql
+from obisgate.gateway.readings.dsn import describe_dsn, describe_failure
+from obisgate.gateway.readings.rows import COLUMNS, Refused, Row, ascii_text
 
 __all__ = ["PostgresWriter", "Stored", "database_errors", "refusal_errors"]
 
@@ -112,7 +112,7 @@ def _refused_row(row: Row, reason: str) -> Refused:
 
 
 class PostgresWriter:
-    """Stores batches of :class:`~obisgate.readings.rows.Row` in the readings table.
+    """Stores batches of :class:`~obisgate.gateway.readings.rows.Row` in the readings table.
 
     Use :meth:`connect`; close with :meth:`aclose`.
     """

@@ -3,7 +3,7 @@
 The one format a readout travels in on its way to PostgreSQL, whichever way it
 goes: the MQTT output's ``format = "json"`` payload (``<prefix>/<device>/state``
 and the history partitions ``<prefix>/history/<p>/<device>``) and a row of the
-``[postgres]`` output's outbox. :mod:`obisgate.readings.rows` reads it back::
+``[postgres]`` output's outbox. :mod:`obisgate.gateway.readings.rows` reads it back::
 
     {"device": ALIAS, "time": ISO-8601, "status": TEXT,
      "updates": [{"device", "signal", "value", "unit", "time", "quality"}, ...]}
