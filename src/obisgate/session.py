@@ -14,7 +14,7 @@ from contextlib import ExitStack
 from typing import Protocol, runtime_checkable
 
 from obisgate.errors import ConnectionLostError, TotalTimeoutError
-from obisgate.protocol.actions import Action, Drain, Send, SetBaud, Sleep
+from obisgate.protocol.actions import Action, Drain, Send, SetBaud, SetFraming, Sleep
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.trace import Trace, TraceTarget, open_trace
 from obisgate.transport.base import LineSettings, Transport
@@ -99,6 +99,20 @@ class Exchange:
                     await asyncio.sleep(seconds)
                 case SetBaud(baud=baud):
                     await self._set_baud(baud)
+                case SetFraming(bytesize=bytesize, parity=parity):
+                    await self._set_framing(bytesize, parity)
+
+    async def _set_framing(self, bytesize: int, parity: str) -> None:
+        transport = self.transport
+        await transport.set_framing(bytesize, parity)
+        if self.trace:
+            if transport.framing_is_remote:
+                self.trace.note(
+                    f"line switches to {bytesize}{parity}1; the converter's own rate and "
+                    "framing apply (bytes flow on unchanged)"
+                )
+            else:
+                self.trace.note(f"switched to {bytesize}{parity}1")
 
     async def _set_baud(self, baud: int) -> None:
         transport = self.transport

@@ -159,6 +159,7 @@ class DlmsServer:
         self._by_obis = {obj.obis: obj for obj in objects}
         self._on_event = on_event or (lambda text: None)
         self._reader = FrameReader()
+        self._disc = False
         self._snrms = 0
         self.associations = 0
         self.refused = 0
@@ -190,6 +191,11 @@ class DlmsServer:
     def connected(self) -> bool:
         """Whether an HDLC link is up."""
         return self._connected
+
+    @property
+    def disconnected(self) -> bool:
+        """Whether the client ended the link with DISC (reset by the next SNRM)."""
+        return self._disc
 
     def receive(self, data: bytes) -> list[bytes]:
         """Take bytes from the line; return the frames to send, encoded."""
@@ -223,6 +229,7 @@ class DlmsServer:
             self._client, self._me = frame.src, frame.dest
             self._reset_link()
             self._client, self._me = frame.src, frame.dest
+            self._disc = True
             self._on_event("DISC")
             return self._send([self._frame(control_u(FrameKind.UA if was else FrameKind.DM))])
         if not self._connected or frame.src != self._client:
@@ -247,6 +254,7 @@ class DlmsServer:
         except ValueError:
             proposed = HdlcParameters()
         self._reset_link()
+        self._disc = False
         self._client, self._me = frame.src, frame.dest
         self._connected = True
         mine = self.settings.max_info
