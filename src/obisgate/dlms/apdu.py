@@ -389,9 +389,10 @@ class Aare:
 
     def reason(self) -> str:
         """Why it was rejected, in words."""
+        text = _USER_DIAGNOSTICS.get(self.diagnostic, f"diagnostic {self.diagnostic}")
         if self.service_error:
-            return self.service_error
-        return _USER_DIAGNOSTICS.get(self.diagnostic, f"diagnostic {self.diagnostic}")
+            text += f"; {self.service_error}"
+        return text
 
 
 def encode_aare(

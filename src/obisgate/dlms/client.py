@@ -209,6 +209,7 @@ class DlmsClient:
         self._tries = 0
         self._segments: list[bytes] = []
         self._shown_segments: list[bytes] | None = None
+        self._sent_first = False
         self._rx_apdu = bytearray()
         self._requests: list[AttributeRequest] = []
         self._list = False
@@ -426,9 +427,12 @@ class DlmsClient:
             else None
         )
         self._rx_apdu.clear()
+        self._sent_first = False
         return self._next_segment()
 
     def _next_segment(self) -> list[Action]:
+        first = not self._sent_first
+        self._sent_first = True
         info = self._segments.pop(0)
         shown_info = self._shown_segments.pop(0) if self._shown_segments else None
         more = bool(self._segments)
@@ -437,7 +441,11 @@ class DlmsClient:
         shown = None
         if shown_info is not None:
             shown = [self._frame(frame.control, shown_info, more).encode()]
-        return self._send_frames([frame], shown)
+        actions = self._send_frames([frame], shown)
+        if first:
+            entry = self.log[-1]
+            self.log[-1] = FrameLog(">", entry.data, f"{entry.text} {apdu_name(info[3:])}")
+        return actions
 
     def _disconnect(self) -> list[Action]:
         self._state = _State.WAIT_DISC
