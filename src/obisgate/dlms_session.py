@@ -14,12 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
 
 from obisgate.dlms.apdu import AttributeRequest, GetResult
 from obisgate.dlms.client import DlmsClient, DlmsOptions, FrameLog
+from obisgate.dlms.cosem import Obis
+from obisgate.dlms.profile import (
+    buffer_request,
+    layout_requests,
+    parse_capture_objects,
+    profile_from_buffer,
+    scaler_requests,
+)
 from obisgate.dlms.reading import (
     ASSOCIATION_OBJECT,
     ListedObject,
@@ -34,6 +44,7 @@ from obisgate.dlms.reading import (
 from obisgate.errors import ApduError, ObisgateError, TotalTimeoutError
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.protocol.loadprofile import LoadProfile
 from obisgate.protocol.readout import BccStatus, Readout
 from obisgate.session import Exchange, ProgressCallback
 from obisgate.trace import Trace, TraceTarget, open_trace
@@ -46,9 +57,12 @@ __all__ = [
     "DlmsSession",
     "read_dlms",
     "read_dlms_on",
+    "read_dlms_profile",
+    "run_dlms_session",
 ]
 
 _LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 #: What a direct HDLC meter "identifies" as (it sends no identification message).
 DIRECT_HDLC_IDENTIFICATION = Identification("", "", "", "")
@@ -161,6 +175,24 @@ class DlmsSession:
         results = await self.get(requests)
         return readings_from_results(requests, results)
 
+    async def read_profile(self, profile: Obis, start: datetime, end: datetime) -> LoadProfile:
+        """Read profile generic ``profile`` between ``start`` and ``end`` (meter local time).
+
+        Raises:
+            ApduError: the meter refused the profile or sent something unexpected.
+        """
+        capture, period = await self.get(layout_requests(profile))
+        columns = parse_capture_objects(capture)
+        wanted = scaler_requests(columns)
+        scalers: dict[Obis, tuple[int, int]] = {}
+        for request, result in zip(wanted, await self.get(wanted) if wanted else [], strict=True):
+            pair = result.value
+            if result.ok and isinstance(pair, tuple) and len(pair) == 2:
+                scalers[request.obis] = (int(pair[0]), int(pair[1]))
+        period_s = int(period.value) if period.ok and isinstance(period.value, int) else 0
+        (buffer,) = await self.get([buffer_request(profile, columns, start, end)])
+        return profile_from_buffer(profile, columns, scalers, period_s, buffer)
+
     async def close(self) -> None:
         """RLRQ/RLRE and DISC/UA; a meter that stays silent or hangs up is left as it is."""
         if not self.client.connected:
@@ -187,6 +219,61 @@ async def _opening(
     return client.result
 
 
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """What the opening told: identification, mode and rate."""
+
+    identification: Identification
+    mode: ProtocolMode
+    baud: int
+
+
+async def run_dlms_session(
+    transport: Transport,
+    dlms: DlmsOptions,
+    body: Callable[[DlmsSession], Awaitable[T]],
+    *,
+    opening: ReadoutOptions | None = None,
+    trace: Trace | None = None,
+    total_timeout_s: float | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> tuple[Opened, DlmsSession, T]:
+    """Open (mode E opening if given), associate, run ``body``, release; within the deadline.
+
+    Raises:
+        UnexpectedMessageError: the meter sent a mode C readout instead of switching.
+        AccessDeniedError: the association was refused.
+        NoAnswerError: silence (:class:`~obisgate.errors.TotalTimeoutError` past
+            ``total_timeout_s``).
+        HdlcFrameError, ApduError, DlmsServiceError, ConnectionLostError: see
+            :class:`~obisgate.dlms.client.DlmsClient`; and what ``body`` raises.
+    """
+    deadline = asyncio.timeout(total_timeout_s)
+    session: DlmsSession | None = None
+    try:
+        async with deadline:
+            if opening is not None:
+                opened = await _opening(transport, _mode_e(opening), trace, on_progress)
+                info = Opened(opened.identification, ProtocolMode.E, opened.baud)
+            else:
+                info = Opened(DIRECT_HDLC_IDENTIFICATION, ProtocolMode.HDLC, transport.baud)
+            session = DlmsSession(transport, dlms, trace=trace, on_progress=on_progress)
+            await session.open()
+            try:
+                outcome = await body(session)
+            finally:
+                await session.close()
+    except TimeoutError as exc:
+        received = session.exchange.received if session is not None else 0
+        if not deadline.expired() or total_timeout_s is None:
+            raise
+        raise TotalTimeoutError("DLMS session", total_timeout_s, received) from exc
+    finally:
+        if trace is not None:
+            trace.flush()
+    return info, session, outcome
+
+
 async def read_dlms_on(
     transport: Transport,
     dlms: DlmsOptions,
@@ -211,48 +298,26 @@ async def read_dlms_on(
         on_progress: called after every chunk received.
 
     Raises:
-        UnexpectedMessageError: the meter sent a mode C readout instead of switching.
-        AccessDeniedError: the association was refused.
-        NoAnswerError: silence (:class:`~obisgate.errors.TotalTimeoutError` past
-            ``total_timeout_s``).
-        HdlcFrameError, ApduError, DlmsServiceError, ConnectionLostError: see
-            :class:`~obisgate.dlms.client.DlmsClient`.
+        The errors of :func:`run_dlms_session`.
     """
-    deadline = asyncio.timeout(total_timeout_s)
-    received = 0
-    session: DlmsSession | None = None
-    try:
-        async with deadline:
-            if opening is not None:
-                opened = await _opening(transport, _mode_e(opening), trace, on_progress)
-                ident, mode, baud = opened.identification, ProtocolMode.E, opened.baud
-            else:
-                ident, mode, baud = DIRECT_HDLC_IDENTIFICATION, ProtocolMode.HDLC, transport.baud
-            session = DlmsSession(transport, dlms, trace=trace, on_progress=on_progress)
-            await session.open()
-            try:
-                readings = await session.read_objects(objects)
-            finally:
-                await session.close()
-    except TimeoutError as exc:
-        if session is not None:
-            received = session.exchange.received
-        if not deadline.expired() or total_timeout_s is None:
-            raise
-        raise TotalTimeoutError("DLMS session", total_timeout_s, received) from exc
-    finally:
-        if trace is not None:
-            trace.flush()
-    assert session is not None
+
+    async def body(session: DlmsSession) -> list[ObjectReading]:
+        return await session.read_objects(objects)
+
+    info, session, readings = await run_dlms_session(
+        transport,
+        dlms,
+        body,
+        opening=opening,
+        trace=trace,
+        total_timeout_s=total_timeout_s,
+        on_progress=on_progress,
+    )
     datasets = tuple(to_dataset(r) for r in readings)
+    ident = info.identification
     readout = Readout(datasets, BccStatus.ABSENT, ident if opening is not None else None)
     return DlmsReadResult(
-        ident,
-        mode,
-        baud,
-        readout,
-        tuple(readings),
-        tuple(session.client.log),
+        ident, info.mode, info.baud, readout, tuple(readings), tuple(session.client.log)
     )
 
 
@@ -322,4 +387,44 @@ async def read_dlms(
                 total_timeout_s=total_timeout_s,
                 on_progress=on_progress,
             )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def read_dlms_profile(
+    url: str,
+    dlms: DlmsOptions,
+    start: datetime,
+    end: datetime,
+    *,
+    profile: Obis,
+    opening: ReadoutOptions | None = None,
+    line: LineSettings | None = None,
+    hdlc_baud: int = 9600,
+    trace: TraceTarget = None,
+    total_timeout_s: float | None = None,
+    connect_timeout_s: float = 10.0,
+) -> LoadProfile:
+    """Open ``url`` and read profile generic ``profile`` between ``start`` and ``end``.
+
+    Raises:
+        The errors of :func:`read_dlms`.
+    """
+
+    async def body(session: DlmsSession) -> LoadProfile:
+        return await session.read_profile(profile, start, end)
+
+    with ExitStack() as stack:
+        tracer = open_trace(stack, trace)
+        settings = dlms_line(opening, line, hdlc_baud)
+        transport = await open_transport(url, settings, connect_timeout_s=connect_timeout_s)
+        async with transport:
+            _, _, result = await run_dlms_session(
+                transport,
+                dlms,
+                body,
+                opening=opening,
+                trace=tracer,
+                total_timeout_s=total_timeout_s,
+            )
+            return result
     raise AssertionError("unreachable")  # pragma: no cover

@@ -144,3 +144,27 @@ async def test_bad_options_are_usage_errors(args: list[str], message: str) -> No
     result = await invoke("read", "tcp://127.0.0.1:9", "--mode", "E", *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+async def test_profile_mode_e_csv() -> None:
+    profile = get_profile("zmd")
+    async with await serve_tcp(profile) as sim:
+        result = await invoke(
+            "profile",
+            sim.url,
+            "--mode",
+            "E",
+            "--from",
+            "2024-03-15T00:00",
+            "--to",
+            "2024-03-15T00:30",
+            "--format",
+            "csv",
+        )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "timestamp,status,1-0:1.5.0*255 [W],1-0:2.5.0*255 [W]",
+        "2024-03-15T00:00:00,,0.00,300.00",
+        "2024-03-15T00:15:00,,700.00,1000.00",
+        "2024-03-15T00:30:00,,1400.00,1700.00",
+    ]

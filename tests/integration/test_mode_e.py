@@ -216,3 +216,33 @@ async def test_auto_mode_reads_mode_c_and_says_once_that_mode_e_exists(
     assert first.mode is second.mode is ProtocolMode.C
     told = [r for r in caplog.records if "offers mode E" in r.getMessage()]
     assert len(told) == 1
+
+
+async def test_profile_generic_by_range_matches_the_d0_load_profile() -> None:
+    from datetime import datetime  # noqa: PLC0415
+
+    from obisgate.dlms.profile import DEFAULT_PROFILE  # noqa: PLC0415
+    from obisgate.dlms_session import read_dlms_profile  # noqa: PLC0415
+    from obisgate.programming import ProgrammingSession  # noqa: PLC0415
+    from obisgate.protocol.passwords import PlainPassword  # noqa: PLC0415
+    from obisgate.protocol.programming import ProgrammingOptions  # noqa: PLC0415
+
+    profile = get_profile("zmd")
+    start, end = datetime(2024, 3, 15, 0, 0), datetime(2024, 3, 15, 2, 0)
+    async with await serve_tcp(profile, faults=Faults(segmented=True)) as sim:
+        dlms = await read_dlms_profile(
+            sim.url, DlmsOptions(), start, end, profile=DEFAULT_PROFILE, opening=opening(profile)
+        )
+        async with await ProgrammingSession.connect(
+            sim.url,
+            ProgrammingOptions(sign_on=ReadoutOptions(address=profile.address, option="1")),
+            PlainPassword("00000000"),
+        ) as session:
+            d0 = await session.read_load_profile(start, end)
+    assert [r.timestamp for r in dlms.rows] == [r.timestamp for r in d0.rows]
+    assert len(dlms.rows) == 9
+    assert [c.unit for c in dlms.channels] == ["W", "W"]
+    for mine, theirs in zip(dlms.rows, d0.rows, strict=True):
+        assert [Decimal(v.value) for v in mine.values] == [
+            Decimal(v.value) * 1000 for v in theirs.values
+        ]
