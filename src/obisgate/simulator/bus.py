@@ -134,6 +134,11 @@ class MeterBus:
         deadlines = [m.deadline for m in self._active.values() if m.deadline is not None]
         return min(deadlines) if deadlines else None
 
+    def listen_bauds(self, now: float) -> frozenset[int]:
+        """The rates the meters' receivers run at: those in a conversation, else 300 Bd."""
+        rates = frozenset(m.listen_baud(now) for m in self._active.values() if not m.is_idle(now))
+        return rates or frozenset((INITIAL_BAUD,))
+
     def active_meters(self) -> list[SimulatedMeter]:
         """The meters with a conversation (or mode D pushing) going on."""
         return list(self._active.values())
