@@ -36,7 +36,8 @@ from obisgate.simulator.cosem_model import register_parts
 
 pytestmark = pytest.mark.integration
 
-_POWERS = {"Wh": 0, "W": 0, "varh": 0, "V": 0, "A": 0, "Hz": 0}
+#: The units a D0 unit becomes (kWh -> Wh, kvar -> var ...).
+_POWERS = {"Wh", "W", "varh", "var", "VA", "V", "A", "Hz"}
 
 
 def check_against_d0(result: DlmsReadResult, profile: MeterProfile) -> int:
