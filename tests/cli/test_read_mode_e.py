@@ -168,3 +168,34 @@ async def test_profile_mode_e_csv() -> None:
         "2024-03-15T00:15:00,,700.00,1000.00",
         "2024-03-15T00:30:00,,1400.00,1700.00",
     ]
+
+
+async def test_init_mode_e_writes_a_configuration_the_gateway_loads(tmp_path: Path) -> None:
+    from obisgate.gateway.config import load_config  # noqa: PLC0415
+
+    profile = get_profile("zmd")
+    out = tmp_path / "site.toml"
+    async with await serve_tcp(profile) as sim:
+        result = await invoke(
+            "init",
+            sim.url,
+            "--mode",
+            "E",
+            "--dlms-client",
+            "1",
+            "--password-env",
+            "PW",
+            "--objects",
+            "1.8.0,32.7.0,9.9.9",
+            "-o",
+            str(out),
+            env={"PW": "00000000"},
+        )
+    assert result.exit_code == 0, result.output
+    assert "1 device, 2 signals" in result.stdout
+    config = load_config(out)
+    (device,) = config.devices
+    assert (device.type, device.dlms_client, device.password_env) == ("E", 1, "PW")
+    tags = sorted(s.tag_job_todo for s in config.signals)
+    assert tags == ["1-0:1.8.0*255", "1-0:32.7.0*255"]
+    assert "00000000" not in out.read_text()

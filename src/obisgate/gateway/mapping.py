@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from obisgate.dlms.reading import DAR_PREFIX
 from obisgate.gateway.numbers import Converted, convert
 from obisgate.gateway.plan import DevicePlan, SignalPlan
 from obisgate.gateway.quality import Quality
@@ -34,6 +35,11 @@ def extract_value(signal: SignalPlan, dataset: DataSet | None) -> Converted:
     if value is not None and signal.subvalue is not None:
         parts = value.subvalues
         value = parts[signal.subvalue] if signal.subvalue < len(parts) else None
+    if value is not None and not value.value and value.raw.startswith(DAR_PREFIX):
+        # A DLMS meter could not give this object (its data-access-result).
+        return Converted(
+            None, Quality.INVALID, signal.unit, value.raw, f"{signal.tag}: {value.raw}"
+        )
     if value is None:
         where = f"value group {signal.value_index + 1}"
         if signal.subvalue is not None:
