@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from obisgate.dlms.client import DlmsOptions
+from obisgate.dlms.cosem import Obis, parse_obis
+from obisgate.dlms.reading import ObjectSpec
+from obisgate.dlms_session import DlmsReadResult, read_dlms, read_dlms_on
 from obisgate.errors import (
     AccessDeniedError,
+    ApduError,
     ChecksumError,
     CommandRejectedError,
     ConfigError,
     ConnectError,
     ConnectionLostError,
+    DlmsServiceError,
     FramingError,
+    HdlcFrameError,
     MeterError,
     NoAnswerError,
     ObisgateError,
@@ -42,6 +49,7 @@ from obisgate.transport import LineSettings, Transport, open_transport
 
 __all__ = [
     "AccessDeniedError",
+    "ApduError",
     "BccMethod",
     "BccStatus",
     "ChecksumError",
@@ -51,16 +59,22 @@ __all__ = [
     "ConnectError",
     "ConnectionLostError",
     "DataSet",
+    "DlmsOptions",
+    "DlmsReadResult",
+    "DlmsServiceError",
     "ElsterPassword",
     "Exchange",
     "FramingError",
+    "HdlcFrameError",
     "Identification",
     "LineSettings",
     "LoadProfile",
     "MeterError",
     "NoAnswerError",
     "NoPassword",
+    "Obis",
     "ObisgateError",
+    "ObjectSpec",
     "PasswordScheme",
     "PlainPassword",
     "ProgrammingOptions",
@@ -84,7 +98,10 @@ __all__ = [
     "make_scheme",
     "open_transport",
     "parse_data_block",
+    "parse_obis",
     "parse_readout",
+    "read_dlms",
+    "read_dlms_on",
     "read_meter",
     "read_meter_on",
     "read_meter_sync",
