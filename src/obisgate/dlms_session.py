@@ -41,7 +41,8 @@ from obisgate.dlms.reading import (
     targets_for,
     to_dataset,
 )
-from obisgate.errors import ApduError, ObisgateError, TotalTimeoutError
+from obisgate.errors import ApduError, ConnectionLostError, ObisgateError, TotalTimeoutError
+from obisgate.protocol.actions import Action
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.protocol.identification import Identification, ProtocolMode
 from obisgate.protocol.loadprofile import LoadProfile
@@ -81,6 +82,41 @@ class DlmsReadResult(ReadResult):
     frames: tuple[FrameLog, ...] = field(default=(), repr=False)
 
 
+class _NotingClient:
+    """The session's client, noting every frame in the trace when it is sent or taken."""
+
+    def __init__(self, session: DlmsSession) -> None:
+        self._session = session
+        self._client = session.client
+
+    @property
+    def done(self) -> bool:
+        return self._client.done
+
+    @property
+    def read_timeout_s(self) -> float:
+        return self._client.read_timeout_s
+
+    @property
+    def waiting_for(self) -> str:
+        return self._client.waiting_for
+
+    def receive_data(self, data: bytes) -> list[Action]:
+        try:
+            return self._client.receive_data(data)
+        finally:
+            self._session._note_frames()
+
+    def timeout(self) -> list[Action]:
+        try:
+            return self._client.timeout()
+        finally:
+            self._session._note_frames()
+
+    def connection_lost(self, error: ConnectionLostError) -> list[Action]:
+        return self._client.connection_lost(error)
+
+
 class DlmsSession:
     """One association on an open transport: :meth:`open`, :meth:`get`, :meth:`close`.
 
@@ -107,11 +143,9 @@ class DlmsSession:
         if trace is not None and options.password is not None:
             trace.add_secret(options.password)
 
-    async def _run(self, actions: Sequence[object]) -> None:
-        try:
-            await self.exchange.run(self.client, actions)  # type: ignore[arg-type]
-        finally:
-            self._note_frames()
+    async def _run(self, actions: Sequence[Action]) -> None:
+        self._note_frames()
+        await self.exchange.run(_NotingClient(self), actions)
 
     def _note_frames(self) -> None:
         trace = self._trace
