@@ -199,3 +199,19 @@ async def test_init_mode_e_writes_a_configuration_the_gateway_loads(tmp_path: Pa
     tags = sorted(s.tag_job_todo for s in config.signals)
     assert tags == ["1-0:1.8.0*255", "1-0:32.7.0*255"]
     assert "00000000" not in out.read_text()
+
+
+@pytest.mark.pty
+async def test_read_mode_e_over_a_pty_through_the_cli() -> None:
+    from obisgate.simulator import serve_pty  # noqa: PLC0415
+
+    profile = get_profile("zmd")
+    async with await serve_pty(profile) as sim:
+        result = await invoke(
+            "read", sim.path, "--mode", "E", "--objects", "1.8.0,14.7.0", "--format", "csv"
+        )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == [
+        "1-0:1.8.0*255,1,48123456,Wh,48123456",
+        "1-0:14.7.0*255,1,50.01,Hz,5001 scaler -2",
+    ]

@@ -247,3 +247,27 @@ async def test_profile_generic_by_range_matches_the_d0_load_profile() -> None:
         assert [Decimal(v.value) for v in mine.values] == [
             Decimal(v.value) * 1000 for v in theirs.values
         ]
+
+
+@pytest.mark.pty
+@pytest.mark.parametrize("name", ["zmd", "am550"])
+async def test_faults_repaired_over_a_pty(name: str) -> None:
+    """Echo of every frame, the first UA lost and 32-byte segments, with the real rate switch."""
+    profile = get_profile(name)
+    faults = Faults(echo=True, lost_ua=True, segmented=True)
+    async with await serve_pty(profile, faults=faults) as sim:
+        result = await read_dlms(
+            sim.path,
+            DlmsOptions(response_timeout_s=0.5),
+            opening=opening(profile) if name == "zmd" else None,
+        )
+    assert check_against_d0(result, profile) == len(profile.lines)
+    assert any(f.text == "retransmitted" for f in result.frames)
+
+
+@pytest.mark.pty
+async def test_meter_that_ignores_mode_e_over_a_pty() -> None:
+    profile = get_profile("zmd")
+    async with await serve_pty(profile, faults=Faults(ignore_mode_e=True)) as sim:
+        with pytest.raises(UnexpectedMessageError, match="ignored the mode E request"):
+            await read_dlms(sim.path, DlmsOptions(), opening=opening(profile))
