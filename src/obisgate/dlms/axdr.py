@@ -169,6 +169,21 @@ _INTS: Final[dict[int, tuple[int, bool]]] = {
     DataType.LONG64_UNSIGNED: (8, False),
 }
 _DATE_SIZES: Final[dict[int, int]] = {DataType.DATE_TIME: 12, DataType.DATE: 5, DataType.TIME: 4}
+#: Fixed-size integer tags -> (unpack_from, size), for the container fast path.
+_FIXED: Final[dict[int, tuple[Any, int]]] = {
+    tag: (struct.Struct(fmt).unpack_from, struct.calcsize(fmt))
+    for tag, fmt in (
+        (DataType.INTEGER, ">b"),
+        (DataType.LONG, ">h"),
+        (DataType.DOUBLE_LONG, ">i"),
+        (DataType.LONG64, ">q"),
+        (DataType.UNSIGNED, ">B"),
+        (DataType.LONG_UNSIGNED, ">H"),
+        (DataType.DOUBLE_LONG_UNSIGNED, ">I"),
+        (DataType.LONG64_UNSIGNED, ">Q"),
+    )
+}
+_ENUM_TAG: Final = 22
 _CONTAINERS: Final = frozenset({1, 2})
 _STRINGS: Final = frozenset({9, 10, 12})
 _FLOATS: Final = frozenset({23, 24})
@@ -235,9 +250,23 @@ def _decode(data: bytes | bytearray, pos: int, depth: int) -> tuple[Any, int]:
             raise ApduError(f"A-XDR {DataType(tag).name.lower()} of {count} elements cut short")
         items: list[Any] = []
         append = items.append
+        n = len(data)
         for _ in range(count):
-            item, pos = _decode(data, pos, depth + 1)
-            append(item)
+            # Fixed-size integers and enums (most elements) inline, the rest recursively.
+            inner = data[pos]
+            fixed = _FIXED.get(inner)
+            if fixed is not None:
+                unpack, size = fixed
+                if pos + 1 + size > n:
+                    raise ApduError("A-XDR integer cut short")
+                append(unpack(data, pos + 1)[0])
+                pos += 1 + size
+            elif inner == _ENUM_TAG:
+                append(Enum(data[pos + 1]))
+                pos += 2
+            else:
+                item, pos = _decode(data, pos, depth + 1)
+                append(item)
         return (tuple(items) if tag == DataType.STRUCTURE else items), pos
     if tag in _STRINGS:
         n, pos = decode_length(data, pos)
