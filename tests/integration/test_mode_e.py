@@ -224,9 +224,9 @@ async def test_profile_generic_by_range_matches_the_d0_load_profile() -> None:
 
     from obisgate.dlms.profile import DEFAULT_PROFILE  # noqa: PLC0415
     from obisgate.dlms_session import read_dlms_profile  # noqa: PLC0415
-    from obisgate.programming import ProgrammingSession  # noqa: PLC0415
+    from obisgate.programming_session import ProgrammingSession  # noqa: PLC0415
     from obisgate.protocol.passwords import PlainPassword  # noqa: PLC0415
-    from obisgate.protocol.programming import ProgrammingOptions  # noqa: PLC0415
+    from obisgate.protocol.programming_client import ProgrammingOptions  # noqa: PLC0415
 
     profile = get_profile("zmd")
     start, end = datetime(2024, 3, 15, 0, 0), datetime(2024, 3, 15, 2, 0)

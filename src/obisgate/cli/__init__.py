@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from obisgate.cli import (
     gateway_commands,
+    get_set_profile_commands,
     plan_command,
-    programming_commands,
     read_command,
     run_command,
     simulate_command,
@@ -15,9 +15,9 @@ from obisgate.cli.main import main
 
 __all__ = [
     "gateway_commands",
+    "get_set_profile_commands",
     "main",
     "plan_command",
-    "programming_commands",
     "read_command",
     "run_command",
     "simulate_command",

@@ -16,7 +16,7 @@ from obisgate.cli.params import Bounded
 from obisgate.dlms.client import DlmsOptions, FrameLog
 from obisgate.dlms.reading import ObjectSpec, parse_object_specs
 from obisgate.errors import ConfigError
-from obisgate.protocol.passwords import password_file_is_private, read_password_file
+from obisgate.password_config import password_file_is_private, read_password_file
 
 __all__ = [
     "dlms_address_options",

@@ -10,7 +10,7 @@ import tomli_w
 
 from obisgate.cli.signal_names import signal_alias_for, unique_alias
 from obisgate.dlms.client import DlmsOptions
-from obisgate.dlms.reading import DAR_PREFIX, ObjectSpec
+from obisgate.dlms.reading import ObjectSpec, data_access_error
 from obisgate.dlms_session import read_dlms
 from obisgate.errors import ConfigError
 from obisgate.gateway.numbers import convert
@@ -148,7 +148,7 @@ def starter_config(
     taken: set[str] = set()
     signals = []
     for ds in datasets:
-        if not ds.address or ds.value.raw.startswith(DAR_PREFIX):
+        if not ds.address or data_access_error(ds.value) is not None:
             continue
         number_type = guess_number_type(ds)
         signals.append(

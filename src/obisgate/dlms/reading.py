@@ -34,6 +34,7 @@ __all__ = [
     "ListedObject",
     "ObjectReading",
     "ObjectSpec",
+    "data_access_error",
     "parse_object_list",
     "parse_object_specs",
     "plan_requests",
@@ -45,6 +46,17 @@ __all__ = [
 ASSOCIATION_OBJECT: Final = AttributeRequest(15, Obis(0, 0, 40, 0, 0, 255), 2)
 #: ``raw`` of a data set whose object the meter could not give.
 DAR_PREFIX: Final = "data-access-result: "
+
+
+def data_access_error(value: Value) -> str | None:
+    """Why the meter could not give the object of a DLMS data set's ``value``
+    (``data-access-result: object-undefined``), or ``None`` for a value.
+
+    Never true for a D0 value: its value text is never empty when its raw text is not.
+    """
+    if not value.value and value.raw.startswith(DAR_PREFIX):
+        return value.raw
+    return None
 
 
 @dataclass(frozen=True, slots=True)

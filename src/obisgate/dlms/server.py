@@ -25,7 +25,6 @@ exception response, a malformed frame is dropped, as a meter does.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -64,7 +63,6 @@ from obisgate.errors import ObisgateError
 
 __all__ = ["CosemObject", "DlmsServer", "ServerSettings"]
 
-_LOGGER = logging.getLogger("obisgate.simulator")
 _LLC_REQUEST: Final = b"\xe6\xe6\x00"
 _LLC_RESPONSE: Final = b"\xe6\xe7\x00"
 #: exception-response: state-error service-not-allowed, service-error service-not-supported.
@@ -276,7 +274,7 @@ class DlmsServer:
         try:
             answer = self._on_apdu(apdu)
         except (ObisgateError, IndexError, ValueError) as exc:
-            _LOGGER.debug("malformed APDU from the client: %s", exc)
+            self._on_event(f"malformed APDU from the client ({exc}): exception response")
             answer = _EXCEPTION
         if answer is None:
             return self._send([self._frame(control_rr(self._vr))])

@@ -6,15 +6,18 @@ import dataclasses
 from functools import partial
 from typing import Any, TypeVar
 
-from obisgate.dlms.client import DlmsOptions
-from obisgate.dlms.cosem import parse_obis
-from obisgate.dlms.reading import ObjectSpec
+from obisgate import (
+    DlmsOptions,
+    ObjectSpec,
+    PasswordScheme,
+    ProgrammingOptions,
+    ReadoutOptions,
+    make_scheme,
+    parse_obis,
+)
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
 from obisgate.gateway.plan import DevicePlan, DlmsPlan, ProgrammingPlan, SignalPlan
 from obisgate.gcpause import paused_gc
-from obisgate.protocol.client import ReadoutOptions
-from obisgate.protocol.passwords import PasswordScheme, make_scheme
-from obisgate.protocol.programming import ProgrammingOptions
 
 __all__ = ["device_plan", "dlms_tag", "plans_from_config"]
 

@@ -173,8 +173,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from obisgate import ConfigError, ReadoutOptions
-from obisgate.dlms.cosem import parse_obis
+from obisgate import ConfigError, ReadoutOptions, parse_obis
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_files import (
     ConfigFileError,
@@ -200,7 +199,7 @@ from obisgate.gateway.outputs.sections import (
     SIGNAL_CHECKS,
 )
 from obisgate.gcpause import paused_gc
-from obisgate.protocol.passwords import password_file_is_private
+from obisgate.password_config import password_file_is_private
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",

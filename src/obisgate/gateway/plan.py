@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from obisgate.dlms.client import DlmsOptions
-from obisgate.dlms.reading import ObjectSpec
-from obisgate.protocol.client import ReadoutOptions
-from obisgate.protocol.passwords import PasswordScheme
-from obisgate.protocol.programming import ProgrammingOptions
-from obisgate.transport.base import LineSettings
+from obisgate import (
+    DlmsOptions,
+    LineSettings,
+    ObjectSpec,
+    PasswordScheme,
+    ProgrammingOptions,
+    ReadoutOptions,
+)
 
 __all__ = ["DevicePlan", "DlmsPlan", "ProgrammingPlan", "SignalPlan"]
 

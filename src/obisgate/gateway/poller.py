@@ -30,19 +30,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from obisgate.dlms_session import read_dlms_on
+from obisgate import (
+    BccStatus,
+    DataSet,
+    PasswordScheme,
+    Readout,
+    Transport,
+    open_transport,
+    read_dlms_on,
+    read_meter_on,
+    read_registers_on,
+)
 from obisgate.errors import AccessDeniedError, ConfigError, ObisgateError, TotalTimeoutError
 from obisgate.gateway.mapping import map_readout
 from obisgate.gateway.plan import DevicePlan, DlmsPlan
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.programming import read_registers_on
-from obisgate.protocol.dataset import DataSet
-from obisgate.protocol.passwords import PasswordScheme
-from obisgate.protocol.readout import BccStatus, Readout
-from obisgate.session import read_meter_on
-from obisgate.transport.base import Transport
-from obisgate.transport.url import open_transport
 
 __all__ = [
     "DeviceState",
