@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.mqtt.config import MqttConfig
 from obisgate.mqtt_url import MqttUrl, parse_mqtt_url, tls_problems
 from obisgate.sink.consumer import SinkSettings, client_options
+
+
+def sink_settings(**fields: Any) -> SinkSettings:
+    """The settings of a sink owning the one partition, with ``fields``."""
+    return SinkSettings(partitions=1, owned=(0,), client_id="test-sink", **fields)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +61,7 @@ def test_what_is_refused_by_both(text: str) -> None:
     with pytest.raises(ValidationError, match="mqtt://HOST"):
         MqttConfig(url=text)
     with pytest.raises(ConfigError, match=r"^--mqtt: allowed: mqtt://HOST"):
-        client_options(SinkSettings(mqtt_url=text))
+        client_options(sink_settings(mqtt_url=text))
 
 
 def test_credentials_are_decoded_and_never_shown() -> None:
@@ -64,8 +70,14 @@ def test_credentials_are_decoded_and_never_shown() -> None:
     assert "w0rd" not in repr(url)
     assert str(url) == "mqtt://broker:1884"
     assert str(parse_mqtt_url("mqtts://u@[::1]")) == "mqtts://[::1]:8883"
-    options = client_options(SinkSettings(mqtt_url="mqtt://gw:secret@broker"))
+    options = client_options(sink_settings(mqtt_url="mqtt://gw:secret@broker"))
     assert options == {"hostname": "broker", "port": 1883, "username": "gw", "password": "secret"}
+    given = client_options(
+        sink_settings(mqtt_url="mqtt://gw:old@broker", mqtt_password=SecretStr("new"))
+    )
+    assert given["password"] == "new"  # --mqtt-password-* wins over the URL's
+    with pytest.raises(ConfigError, match="a password needs a user name"):
+        client_options(sink_settings(mqtt_url="mqtt://broker", mqtt_password=SecretStr("pw")))
     with pytest.raises(ValueError, match="allowed") as info:
         parse_mqtt_url("mqtt://gw:secret@broker:99999")
     assert "secret" not in str(info.value)
@@ -88,6 +100,6 @@ def test_tls_files_follow_one_rule(tmp_path: Path) -> None:
     ]
     assert tls_problems(tls, None, None, key) == ["key_file needs cert_file"]
     with pytest.raises(ConfigError, match="ca-file, cert-file and key-file need an mqtts:// url"):
-        client_options(SinkSettings(mqtt_url="mqtt://b", ca_file=ca))
+        client_options(sink_settings(mqtt_url="mqtt://b", ca_file=ca))
     with pytest.raises(ConfigError, match=r"^--mqtt: the TLS files cannot be used"):
-        client_options(SinkSettings(mqtt_url="mqtts://b", ca_file=ca))  # no such file
+        client_options(sink_settings(mqtt_url="mqtts://b", ca_file=ca))  # no such file

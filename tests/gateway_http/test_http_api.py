@@ -394,7 +394,17 @@ async def test_gateway_state_shows_counters_and_every_outputs_health(
             None,
             f"127.0.0.1:{output.port}",
         )
-        assert http["counters"] == {"sse_clients": 0, "sse_clients_cut_total": 0}
+        assert http["counters"] == {
+            "sse_clients": 0,
+            "sse_clients_cut_total": 0,
+            "connections": 1,
+            "max_connections": 256,
+            "connections_refused_total": 0,
+            "accept_errors_total": 0,
+            "bad_requests_total": 0,
+            "auth_failures_total": 0,
+            "auth_missing_total": 0,
+        }
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

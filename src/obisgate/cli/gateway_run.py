@@ -21,6 +21,7 @@ from obisgate.cli.log_format import CliFormatter
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig
+from obisgate.gateway.descriptors import quiet_accept_errors, raise_open_file_limit
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.context import OutputContext
@@ -28,6 +29,7 @@ from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.table import TableLogHandler
 from obisgate.gateway.shard import Shard, select_plans
 from obisgate.gcpause import paused_gc
+from obisgate.supervisor import watch_parent
 
 __all__ = ["build_outputs", "run_gateway"]
 
@@ -124,6 +126,9 @@ async def run_gateway(
             handled.append(sig)
         except (ValueError, RuntimeError, NotImplementedError):
             pass  # not the main thread, or a platform without it: Ctrl-C still cancels
+    unwatch = watch_parent(loop, stop.set)  # a --workers child ends with its supervisor
+    raise_open_file_limit()  # meter lines first: see obisgate.gateway.descriptors
+    restore_handler = quiet_accept_errors(loop)
     timers: list[asyncio.TimerHandle] = []
 
     def start_timer() -> None:
@@ -138,6 +143,8 @@ async def run_gateway(
             timer.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
+        unwatch()
+        restore_handler()
         gc.unfreeze()  # a caller that goes on (tests, an embedding service) collects as usual
     _LOGGER.info("stopped: %s", gateway.stats())
     return gateway

@@ -11,10 +11,17 @@ import click
 from pydantic import TypeAdapter, ValidationError
 
 from obisgate.cli.common import fail, run_async, setup_logging
+from obisgate.cli.dlms_read import dlms_options
 from obisgate.cli.gateway_run import build_outputs, run_gateway
 from obisgate.cli.main import main
 from obisgate.cli.params import Bounded, history_folder, meter_url
-from obisgate.cli.read_command import line_options, mode_options, read_settings
+from obisgate.cli.read_command import (
+    dlms_read_settings,
+    line_options,
+    mode_options,
+    read_settings,
+    readout_options,
+)
 from obisgate.cli.shard_options import log_format_option, shard_option
 from obisgate.errors import ConfigError
 from obisgate.gateway.app import Gateway
@@ -246,6 +253,7 @@ def _device_alias(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @mode_options
 @line_options
+@dlms_options
 @click.pass_context
 def init(
     ctx: click.Context, /, url: str, out: Path, alias: str, force: bool, **params: Any
@@ -273,8 +281,14 @@ def init(
         fail(f"{out} exists; use --force to overwrite it", 2)
     if not out.parent.is_dir():
         fail(f"--output {out}: the folder {out.parent} does not exist", 2)
+    dlms = None
+    objects = None
     try:
-        options, line = read_settings(params)
+        if params["mode"].upper() in ("E", "HDLC"):
+            dlms, options_e, line, objects = dlms_read_settings(params)
+            options = options_e or readout_options({**params, "mode": "HDLC"})[0]
+        else:
+            options, line = read_settings(params)
     except ConfigError as exc:
         fail(str(exc), 2)
     given = {
@@ -284,7 +298,14 @@ def init(
     }
     text, count = run_async(
         lambda: write_starter_config(
-            url, alias, options, line, fields=device_fields(given), trace=params["trace_path"]
+            url,
+            alias,
+            options,
+            line,
+            fields=device_fields(given),
+            trace=params["trace_path"],
+            dlms=dlms,
+            objects=objects,
         )
     )
     _check_starter(text, out)

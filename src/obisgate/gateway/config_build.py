@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from obisgate import ConfigError, ReadoutOptions
+from obisgate import ConfigError, ReadoutOptions, parse_obis
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_models import (
     SECRET_FIELDS,
@@ -128,6 +128,7 @@ class _Builder:
         self._shared_bus_warnings(devices)
         self._password_file_warnings(devices)
         self._push_problems(devices, signals)
+        self._dlms_problems(devices, signals)
         if self.problems:
             raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
         assert isinstance(storage, StorageConfig)
@@ -412,6 +413,45 @@ class _Builder:
                 self.problems.append(
                     row.problem("a push meter (type D) cannot be read by command", "read_by")
                 )
+
+    def _dlms_problems(
+        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
+    ) -> None:
+        """Signals of a mode E / HDLC meter name OBIS codes and are read in one association;
+        ``cosem_class`` and ``attribute`` belong to such signals only."""
+        for signal in signals:
+            device = devices.get(signal.device_alias)
+            if device is None:
+                continue
+            row = self._signal_rows[signal.key]
+            if device.type in ("E", "HDLC"):
+                try:
+                    parse_obis(signal.tag_job_todo)
+                except ConfigError:
+                    self.problems.append(
+                        row.problem(
+                            f"a type {device.type} meter is read by OBIS code: "
+                            "A-B:C.D.E*F (1-0:1.8.0*255) or C.D.E (1.8.0)",
+                            "tag_job_todo",
+                        )
+                    )
+                if signal.read_by == "command":
+                    self.problems.append(
+                        row.problem(
+                            f"a type {device.type} meter (DLMS/COSEM) has no programming mode; "
+                            "every signal is read in its association",
+                            "read_by",
+                        )
+                    )
+            else:
+                for name in ("cosem_class", "attribute"):
+                    if name in signal.model_fields_set:
+                        self.problems.append(
+                            row.problem(
+                                f"{name} is for mode E / HDLC meters (type E or HDLC) only",
+                                name,
+                            )
+                        )
 
     def _password_file_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
         for device in devices.values():

@@ -201,11 +201,26 @@ class DeviceConfig(BaseModel):
         "`/?!`, which every meter on a shared bus may answer (warned when the port is shared).",
         json_schema_extra={"group": "Protocol"},
     )
-    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C, D"))] = Field(
+    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C, D, E, HDLC"))] = Field(
         default="C",
         description="Mode A, B or C (the forced mode of the reader). D: a push meter whose port "
         "stays open, each complete telegram being one readout, published at most every "
-        "`scan_rate_ms` and turning not topical after `timeout_ms` of silence.",
+        "`scan_rate_ms` and turning not topical after `timeout_ms` of silence. E: DLMS/COSEM "
+        "after the IEC 62056-21 opening (`ACK 2 Z 2`, then HDLC at the meter's rate); HDLC: "
+        "DLMS/COSEM over HDLC from the first byte, 8N1 at `baudrate` (9600 when not given). "
+        "Each poll of an E or HDLC meter is one association reading every signal's object "
+        "(with-list where allowed); `timeout_ms` is also the HDLC response timeout; a password "
+        "is sent as the LLS password, and a refused one stops the device's polls until reload.",
+    )
+    dlms_client: Annotated[int, BeforeValidator(cells.int_range(0, 127))] = Field(
+        default=16,
+        description="Mode E / HDLC: the client's HDLC address, 0-127 (16: the public client).",
+    )
+    dlms_logical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = Field(
+        default=1, description="Mode E / HDLC: the meter's logical HDLC address, 0-16383."
+    )
+    dlms_physical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = Field(
+        default=17, description="Mode E / HDLC: the meter's physical HDLC address, 0-16383."
     )
     t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = Field(
         default=300, description="Milliseconds before acknowledging in mode C (200-1500)."
@@ -386,7 +401,16 @@ class DeviceConfig(BaseModel):
 
     def line_settings(self) -> LineSettings:
         """Line settings for the transport (raw TCP uses only the nominal rate and
-        ``software_parity``)."""
+        ``software_parity``). A direct HDLC meter (``type = "HDLC"``) is 8N1, at
+        ``baudrate`` when given, else 9600."""
+        if self.type == "HDLC":
+            return LineSettings(
+                baudrate=self.baudrate if "baudrate" in self.model_fields_set else 9600,
+                bytesize=8,
+                parity="N",
+                stopbits=self.stopbits,
+                flowcontrol=self.flowcontrol,
+            )
         return LineSettings(
             baudrate=self.baudrate,
             bytesize=self.databits,
@@ -529,6 +553,21 @@ class SignalConfig(BaseModel):
         description="`readout`, or `command` for a register the meter gives only in "
         "programming mode: after the readout the gateway signs on with the device's password, "
         "reads every such register in one session and signs off (not for push meters).",
+    )
+    cosem_class: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(1, 65535)))
+    ] = Field(
+        default=None,
+        description="Mode E / HDLC meters only: the object's COSEM interface class (1-65535). "
+        "Their `tag_job_todo` is the OBIS code in either spelling (`1-0:1.8.0*255`, or "
+        "`1.8.0` = A 1, B 0, F 255); values arrive scaled in the DLMS unit (Wh, not kWh: "
+        '`multiply = 0.001` and `unit = "kWh"` convert); an object the meter cannot give '
+        "is `invalid`.",
+        json_schema_extra={"shown": "from the meter's object list"},
+    )
+    attribute: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = Field(
+        default=2,
+        description="Mode E / HDLC meters only: the attribute read, 1-255 (2: the value).",
     )
     #: The columns outputs add to signals (``modbus_address`` ...), one model per output
     #: that has any given (see :meth:`columns`); set by the loader, never a column itself.

@@ -20,6 +20,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.outputs.config_problem import SignalProblem
+from obisgate.gateway.readings.partitions import MAX_PARTITIONS
 from obisgate.mqtt_url import MqttUrl, parse_mqtt_url, tls_context, tls_problems
 from obisgate.password_config import read_password_file
 
@@ -113,6 +114,10 @@ class MqttConfig(BaseModel):
             file) turns discovery off.
         outbox_max_rows: messages kept while the broker is unreachable; the
             oldest are dropped (and counted) beyond this.
+        history_partitions: 0 (off), or the number of history partitions: every
+            readout is then also published (``json``, whatever ``format`` says) on
+            ``<prefix>/history/<p>/<device>`` for ``obisgate sink postgres``
+            (:mod:`obisgate.gateway.readings.partitions`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -180,6 +185,14 @@ class MqttConfig(BaseModel):
         default=1_000_000,
         description="Messages kept on disk while the broker is unreachable (100 to "
         "100000000); beyond this the oldest are dropped and counted.",
+    )
+    history_partitions: Annotated[int, BeforeValidator(cells.int_range(0, MAX_PARTITIONS))] = Field(
+        default=0,
+        description="0 (off), or the number of history partitions (up to "
+        f"{MAX_PARTITIONS}): every readout is then also published (`json`, QoS 1, whatever "
+        "`format` says) on `<prefix>/history/<p>/<device>`, `p` a stable hash of the device "
+        "modulo N, for `obisgate sink postgres --partitions N`; N is announced retained on "
+        "`<prefix>/history/partitions`.",
     )
 
     @model_validator(mode="before")

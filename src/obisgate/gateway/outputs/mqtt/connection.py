@@ -33,6 +33,7 @@ from obisgate.gateway.outputs.mqtt.config import MqttConfig
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, gateway_availability_topic
 from obisgate.gateway.outputs.mqtt.sender import OutboxSender
 from obisgate.gateway.outputs.mqtt.worker import DiskWorker
+from obisgate.gateway.readings.partitions import count_topic
 from obisgate.mqtt_url import check_tls_handshake
 
 __all__ = ["Connection"]
@@ -121,6 +122,10 @@ class Connection:
             self._connected()
             try:
                 await client.publish(self._gateway_topic, ONLINE, qos=1, retain=True)
+                if self._section.history_partitions:
+                    count = str(self._section.history_partitions).encode()
+                    topic = count_topic(self._section.topic_prefix)
+                    await client.publish(topic, count, qos=1, retain=True)
                 await self._announcer.subscribe(client)
                 # A task of its own: on Python 3.11 a task group whose unit fails while it
                 # waits in __aexit__ leaves a cancellation request on its parent task (fixed
