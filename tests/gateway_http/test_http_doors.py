@@ -22,6 +22,7 @@ from obisgate.errors import TransportError
 from obisgate.gateway.descriptors import MIN_CLIENTS, PER_LINE, RESERVED, client_budget
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.http.config import HttpConfig
+from obisgate.gateway.outputs.http.spec import HTTP
 from obisgate.simulator import get_profile, serve_tcp
 from tests.gateway_http.support import meter_config, serving, two_meters
 
@@ -174,7 +175,7 @@ def test_all_of_127_0_0_0_8_is_loopback_in_the_code_and_the_readme(tmp_path: Pat
 
 
 async def test_serving_on_another_loopback_address_needs_no_token(tmp_path: Path) -> None:
-    config = two_meters(tmp_path).model_copy(update={"http": HttpConfig(listen="127.0.0.2:0")})
+    config = two_meters(tmp_path).with_section(HTTP, HttpConfig(listen="127.0.0.2:0"))
     async with (
         serving(config) as output,
         aiohttp.ClientSession() as session,

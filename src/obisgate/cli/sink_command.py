@@ -114,7 +114,7 @@ def _password(env: str | None, file: Path | None) -> SecretStr | None:
     "--partitions",
     type=click.IntRange(1, MAX_PARTITIONS),
     required=True,
-    help="The gateways' [mqtt] history_partitions (the same number for every sink).",
+    help="The gateways' MQTT history_partitions (the same number for every sink).",
 )
 @click.option(
     "--own",
