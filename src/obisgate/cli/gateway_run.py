@@ -93,17 +93,20 @@ async def run_gateway(
     duration_s: float | None = None,
     context: OutputContext | None = None,
     shard: Shard | None = None,
+    sizes_path: Path | None = None,
 ) -> Gateway:
     """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly.
 
     ``duration_s`` counts from when polling starts, after the outputs have started.
 
     With ``shard``, only the devices of the lines that shard owns are polled.
+    ``sizes_path``: the readout sizes file (read at start, kept up to date).
 
     ``config`` is not kept once the plans are built: when the caller holds no
     other reference, its models are freed before polling starts.
     """
     plans = select_plans(plans_from_config(config), shard)
+    limits = {group.name: group.max_sessions for group in config.groups}
     del config
     if shard is not None:
         lines = len({plan.port_key for plan in plans})
@@ -111,7 +114,13 @@ async def run_gateway(
         if not plans:
             _LOGGER.warning("shard %s owns no line of this configuration: idle", shard)
     with paused_gc():
-        gateway = Gateway(plans, outputs)
+        gateway = Gateway(
+            plans,
+            outputs,
+            group_limits=limits,
+            shard=None if shard is None else str(shard),
+            sizes_path=sizes_path,
+        )
     # The plans (and what else is loaded by now) live as long as the gateway: keep them out of the
     # collector's passes (at 50 000 meters each full pass would walk all of them).
     gc.freeze()

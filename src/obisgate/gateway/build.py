@@ -16,7 +16,8 @@ from obisgate import (
     parse_obis,
 )
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
-from obisgate.gateway.plan import DevicePlan, DlmsPlan, ProgrammingPlan, SignalPlan
+from obisgate.gateway.plan import DevicePlan, DlmsPlan, ListRequest, ProgrammingPlan, SignalPlan
+from obisgate.gateway.schedule import phase_of
 from obisgate.gcpause import paused_gc
 
 __all__ = ["device_plan", "dlms_tag", "plans_from_config"]
@@ -52,7 +53,8 @@ def device_plan(
         )
         dlms = _dlms_plan(device, enabled)
     programming = None
-    if any(s.by_command for s in plans):
+    registers = None
+    if any(s.by_command for s in plans) or device.register_reads:
         programming = ProgrammingPlan(
             options=ProgrammingOptions(
                 sign_on=dataclasses.replace(options, option="1"),
@@ -62,13 +64,21 @@ def device_plan(
             ),
             scheme=partial(_scheme, device),
         )
+        if device.register_reads:
+            registers = programming
+        if not any(s.by_command for s in plans):
+            programming = None
+    lists = tuple(
+        _shared(ListRequest(start, frozenset(tags)), shared) for start, tags in device.list_requests
+    )
+    scan_s = device.scan_rate_ms / 1000
     return DevicePlan(
         alias=device.device_alias,
         url=device.url_or_port,
         port_key=device.port_key,
         line=_shared(device.line_settings(), shared),
         options=options,
-        scan_rate_s=device.scan_rate_ms / 1000,
+        scan_rate_s=scan_s,
         poll_delay_s=device.poll_delay_ms / 1000,
         close_delay_s=device.serial_close_delay / 1000,
         retries=device.retries,
@@ -77,6 +87,10 @@ def device_plan(
         signals=plans,
         programming=programming,
         dlms=dlms,
+        group=device.group,
+        phase_s=None if device.scan_align else phase_of(device.device_alias, scan_s),
+        lists=lists,
+        registers=registers,
     )
 
 
@@ -138,6 +152,7 @@ def _signal_plan(
         signal.unit,
         signal.log,
         signal.read_by,
+        signal.scan_rate_ms,
         decimal_comma,
     )
     plan = shared.get(key)

@@ -14,7 +14,7 @@ from obisgate import (
     ReadoutOptions,
 )
 
-__all__ = ["DevicePlan", "DlmsPlan", "ProgrammingPlan", "SignalPlan"]
+__all__ = ["DevicePlan", "DlmsPlan", "ListRequest", "ProgrammingPlan", "SignalPlan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,6 +64,7 @@ class SignalPlan:
         decimal_comma: the meter writes ``,`` as decimal separator.
         by_command: read in programming mode (a register read command) instead
             of taken from the standard readout.
+        scan_rate_s: this signal's own scan period (``None``: the device's).
     """
 
     alias: str
@@ -78,6 +79,20 @@ class SignalPlan:
     log: bool = False
     decimal_comma: bool = False
     by_command: bool = False
+    scan_rate_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """A list the meter sends for its own request start (``/2!``, ``/3!`` ...).
+
+    Attributes:
+        start: the request start (``/2``): the request is ``START ADDRESS ! CR LF``.
+        tags: the addresses of the data sets in that list, exactly as the meter prints them.
+    """
+
+    start: str
+    tags: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +117,13 @@ class DevicePlan:
         programming: how to read the signals with ``by_command`` (``None`` when
             the device has none).
         dlms: how to read a mode E / direct HDLC device (``None``: a D0 meter).
+        group: the throttle group (``None``: none).
+        phase_s: the device's offset within its scan period against the wall clock
+            (:func:`obisgate.gateway.schedule.phase_of`); ``None`` (``scan_align``):
+            first polls spread over the scan in configuration order.
+        lists: the lists the meter offers besides its readout.
+        registers: how to read registers in programming mode when the read plan
+            chooses that (``None``: register reads are not allowed).
     """
 
     alias: str
@@ -119,6 +141,10 @@ class DevicePlan:
     signals: tuple[SignalPlan, ...] = ()
     programming: ProgrammingPlan | None = None
     dlms: DlmsPlan | None = None
+    group: str | None = None
+    phase_s: float | None = None
+    lists: tuple[ListRequest, ...] = ()
+    registers: ProgrammingPlan | None = None
 
     @property
     def needs_readout(self) -> bool:
@@ -129,3 +155,19 @@ class DevicePlan:
     def command_tags(self) -> tuple[str, ...]:
         """Addresses read by command, each once, in signal order."""
         return tuple(dict.fromkeys(s.tag for s in self.signals if s.by_command))
+
+    @property
+    def rate_periods(self) -> tuple[float, ...]:
+        """The scan periods of this device's signals, each once, in signal order (the
+        device's own for a signal without one; the device's alone without signals)."""
+        own = self.scan_rate_s
+        periods = dict.fromkeys(
+            own if s.scan_rate_s is None else s.scan_rate_s for s in self.signals
+        )
+        return tuple(periods) or (own,)
+
+    @property
+    def planned(self) -> bool:
+        """Whether a poll may read less than everything, or other than the readout:
+        signals with their own scan rates, lists or register reads."""
+        return bool(self.lists) or self.registers is not None or len(self.rate_periods) > 1

@@ -26,7 +26,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -45,6 +46,15 @@ from obisgate.errors import AccessDeniedError, ConfigError, ObisgateError, Total
 from obisgate.gateway.mapping import map_readout
 from obisgate.gateway.plan import DevicePlan, DlmsPlan
 from obisgate.gateway.quality import Quality
+from obisgate.gateway.readplan import (
+    DevicePlanner,
+    ReadKind,
+    ReadSize,
+    record_size,
+)
+from obisgate.gateway.readstats import ReadStats
+from obisgate.gateway.schedule import DeviceSchedule
+from obisgate.gateway.throttle import SessionLimiter
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 __all__ = [
@@ -52,6 +62,8 @@ __all__ = [
     "LinePoller",
     "ProgrammingFailed",
     "ReadFunction",
+    "ReadRequest",
+    "ReadRequestError",
     "failure_updates",
     "password_scheme",
     "read_device",
@@ -202,7 +214,14 @@ async def _read_dlms(transport: Transport, plan: DevicePlan, dlms: DlmsPlan) -> 
 
 @dataclass(slots=True)
 class DeviceState:
-    """What the gateway knows about one device between polls."""
+    """What the gateway knows about one device between polls.
+
+    Attributes:
+        reads: its read-success figures (scheduled reads, lateness, priority reads).
+        size: what its last readout looked like on the wire (for the read plan).
+        planner: its read plan per set of due signals (``None`` until first needed,
+            and for devices read the one way).
+    """
 
     plan: DevicePlan
     up: bool | None = None
@@ -215,6 +234,31 @@ class DeviceState:
     programming_failing: bool = False
     total_duration_s: float = 0.0
     last: dict[str, SignalUpdate] = field(default_factory=dict)
+    reads: ReadStats = field(default_factory=ReadStats)
+    size: ReadSize | None = None
+    planner: DevicePlanner | None = None
+
+    def read_for(self, groups: int | None = None) -> tuple[DevicePlan | None, ReadKind]:
+        """The plan to read the rate groups ``groups`` with (``None``: all), and its kind.
+
+        A device read the one way (no own scan rates, lists or register reads) gets its
+        own plan (:attr:`effective_plan`); otherwise the read plan's cheapest choice
+        (``None`` when nothing can read what is due: only signals read by command, and
+        the password was refused).
+        """
+        plan = self.plan
+        if not plan.planned:
+            kind = ReadKind.ASSOCIATION if plan.dlms is not None else ReadKind.READOUT
+            return self.effective_plan, kind
+        planner = self.planner
+        if planner is None:
+            planner = self.planner = DevicePlanner(plan)
+        if groups is None:
+            groups = (1 << len(plan.rate_periods)) - 1
+        chosen = planner.choice(groups, self.size, self.access_denied)
+        if chosen is None:
+            return None, ReadKind.REGISTERS
+        return chosen.plan, chosen.kind
 
     @property
     def blocked(self) -> bool:
@@ -249,6 +293,40 @@ def _internal_error(alias: str, exc: Exception) -> InternalError:
     return InternalError(f"internal error ({type(exc).__name__})")
 
 
+class ReadRequestError(ObisgateError):
+    """A priority read cannot be queued.
+
+    Attributes:
+        reason: ``unknown`` (no such device here), ``push`` (a push meter cannot be
+            asked) or ``stopped`` (the gateway is not polling).
+    """
+
+    kind = "read request refused"
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(eq=False, slots=True)
+class ReadRequest:
+    """A priority read waiting at the head of its line's queue.
+
+    Attributes:
+        state: the device to read.
+        future: gets the updates published for the read (cancelled when the line stops
+            first).
+    """
+
+    state: DeviceState
+    future: asyncio.Future[list[SignalUpdate]]
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class LinePoller:
     """Polls the devices of one line, in turn, each on its own schedule.
 
@@ -260,7 +338,18 @@ class LinePoller:
         sleep: waits (injectable for tests, paired with ``clock``).
         wall_clock: UTC now, for time stamps.
         start_offsets: seconds after start of each device's first poll, to
-            spread load (default: all at once).
+            spread load (default: all at once); a sequence gives each of the
+            device's rate groups its own first slot
+            (:func:`obisgate.gateway.schedule.first_slots`).
+        limiters: the throttle groups' session limiters by name; a device of a
+            group takes a session before each poll.
+        totals: read-success figures to add every scheduled poll to besides the
+            device's own (its group's, the shard's).
+        sizes: equal readout size records, one object each (shared by all lines).
+
+    Priority reads (:meth:`request`) go to the head of the line's queue: the poll in
+    progress finishes, then the requested device is read (every signal), before any
+    scheduled poll; a wait for the next slot is cut short for it.
     """
 
     def __init__(
@@ -272,7 +361,10 @@ class LinePoller:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        start_offsets: dict[str, float] | None = None,
+        start_offsets: Mapping[str, float | Sequence[float]] | None = None,
+        limiters: Mapping[str, SessionLimiter] | None = None,
+        totals: Callable[[DeviceState], Sequence[ReadStats]] | None = None,
+        sizes: dict[ReadSize, ReadSize] | None = None,
     ) -> None:
         self.states = list(states)
         self._publish = publish
@@ -281,87 +373,237 @@ class LinePoller:
         self._sleep = sleep
         self._now = wall_clock
         self._offsets = start_offsets or {}
+        self._limiters = limiters or {}
+        self._totals = totals
+        self._sizes = sizes if sizes is not None else {}
+        self._requests: deque[ReadRequest] = deque()
+        self._wake: asyncio.Future[None] | None = None
+        self.started = False
+        """Whether :meth:`run` began (a line is set up only when its first poll is due)."""
+
+    def request(self, state: DeviceState) -> asyncio.Future[list[SignalUpdate]]:
+        """Put a read of ``state``'s device at the head of the queue.
+
+        A read of the same device already waiting is joined, not queued twice.
+
+        Returns:
+            A future with the updates published for that read.
+        """
+        for waiting in self._requests:
+            if waiting.state is state and not waiting.future.done():
+                return waiting.future
+        future: asyncio.Future[list[SignalUpdate]] = asyncio.get_running_loop().create_future()
+        self._requests.append(ReadRequest(state, future))
+        if self._wake is not None:
+            _wake(self._wake)
+        return future
+
+    @property
+    def waiting_requests(self) -> int:
+        """Priority reads queued and not started yet."""
+        return len(self._requests)
 
     async def run(self, *, max_polls: int | None = None) -> None:
-        """Poll until cancelled (or until ``max_polls`` polls, for tests).
+        """Poll until cancelled (or until ``max_polls`` scheduled polls, for tests).
 
-        Cancellation abandons the exchange in progress; its port is closed.
+        Cancellation abandons the exchange in progress; its port is closed, and
+        priority reads still queued are cancelled.
         """
+        self.started = True
         start = self._clock()
         states = self.states
+        schedules = [self._schedule(s, start) for s in states]
         # Next due time of each state, by position (one small list: lines are many).
-        due = [start + self._offsets.get(s.plan.alias, 0.0) for s in states]
+        due = [schedule.next_due for schedule in schedules]
         polls = 0
-        while states and (max_polls is None or polls < max_polls):
-            index = min(range(len(due)), key=due.__getitem__)
-            slot = due[index]
-            wait = slot - self._clock()
-            if wait > 0:
-                await self._sleep(wait)
-            state = states[index]
-            alias = state.plan.alias
-            await self.poll(state)
-            polls += 1
-            scan = state.plan.scan_rate_s
-            following = slot + scan
-            now = self._clock()
-            if now > following:
-                missed = int((now - following) // scan) + 1
-                state.missed_scans += missed
-                following += missed * scan
-                _LOGGER.debug("%s: readout overran its scan, %d scan(s) missed", alias, missed)
-            due[index] = following
+        try:
+            while states and (max_polls is None or polls < max_polls):
+                if self._requests:
+                    await self._priority(self._requests.popleft())
+                    continue
+                index = min(range(len(due)), key=due.__getitem__)
+                slot = due[index]
+                wait = slot - self._clock()
+                if wait > 0:
+                    await self._wait(wait)
+                    if self._requests:
+                        continue  # woken for a priority read: the slot is still ahead
+                state = states[index]
+                schedule = schedules[index]
+                groups = schedule.due_groups(slot)
+                plan, kind = state.read_for(groups)
+                limiter = self._limiters.get(state.plan.group or "") if state.plan.group else None
+                if limiter is not None and not limiter.try_acquire():
+                    asked = self._clock()
+                    await limiter.acquire()
+                    limiter.waited(self._clock() - asked)
+                try:
+                    late = self._clock() - slot
+                    await self.poll(state, plan, kind)
+                finally:
+                    if limiter is not None:
+                        limiter.release()
+                polls += 1
+                self._record(state, state.status == "ok", late)
+                missed = schedule.advance(groups, self._clock())
+                if missed:
+                    state.missed_scans += missed
+                    state.reads.record_missed(missed)
+                    if self._totals is not None:
+                        for total in self._totals(state):
+                            total.record_missed(missed)
+                    _LOGGER.debug(
+                        "%s: readout overran its scan, %d scan(s) missed", state.plan.alias, missed
+                    )
+                due[index] = schedule.next_due
+        finally:
+            for request in self._requests:
+                request.future.cancel()
+            self._requests.clear()
 
-    async def poll(self, state: DeviceState) -> list[SignalUpdate]:
+    def _schedule(self, state: DeviceState, start: float) -> DeviceSchedule:
+        periods = state.plan.rate_periods
+        offset = self._offsets.get(state.plan.alias, 0.0)
+        if isinstance(offset, int | float):
+            first = [start + offset] * len(periods)
+        else:
+            first = [start + o for o in offset]
+        return DeviceSchedule(periods, first)
+
+    def _record(self, state: DeviceState, ok: bool, late: float) -> None:
+        state.reads.record(ok, late)
+        if self._totals is not None:
+            for total in self._totals(state):
+                total.record(ok, late)
+
+    async def _wait(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when a priority read is queued meanwhile."""
+        loop = asyncio.get_running_loop()
+        wake: asyncio.Future[None] = loop.create_future()
+        self._wake = wake
+        try:
+            if self._sleep is asyncio.sleep:
+                # Real time: one timer on the loop, as asyncio.sleep itself makes.
+                handle = loop.call_later(seconds, _wake, wake)
+                try:
+                    await wake
+                finally:
+                    handle.cancel()
+                return
+            sleeper = asyncio.ensure_future(self._sleep(seconds))
+            try:
+                await asyncio.wait((sleeper, wake), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                if not sleeper.done():
+                    sleeper.cancel()
+                await asyncio.gather(sleeper, return_exceptions=True)
+        finally:
+            self._wake = None
+            wake.cancel()
+
+    async def _priority(self, request: ReadRequest) -> None:
+        """Read every signal of the requested device now (its group's limit still holds:
+        it waits at the head of the group's queue)."""
+        state = request.state
+        plan, kind = state.read_for(None)
+        limiter = self._limiters.get(state.plan.group or "") if state.plan.group else None
+        try:
+            if limiter is not None and not limiter.try_acquire():
+                asked = self._clock()
+                await limiter.acquire(priority=True)
+                limiter.waited(self._clock() - asked)
+            try:
+                updates = await self.poll(state, plan, kind)
+            finally:
+                if limiter is not None:
+                    limiter.release()
+        except BaseException:
+            request.future.cancel()
+            raise
+        state.reads.priority += 1
+        if self._totals is not None:
+            for total in self._totals(state):
+                total.priority += 1
+        if not request.future.done():
+            request.future.set_result(updates)
+
+    async def poll(
+        self,
+        state: DeviceState,
+        plan: DevicePlan | None = None,
+        kind: ReadKind = ReadKind.READOUT,
+    ) -> list[SignalUpdate]:
         """Read one device (with retries, within its total deadline) and publish its updates.
+
+        Args:
+            state: the device.
+            plan: what to read (a read plan's choice); default: every signal, the
+                device's own way (:meth:`DeviceState.read_for`).
+            kind: what ``plan`` sends (a readout, a list or register reads); a good
+                readout or list updates the device's size record.
 
         Never raises for the device's sake: a meter error, an overrun deadline,
         and even a bug in handling this one device, becomes that device's
         failure, so the other devices of the line go on being polled.
         """
-        plan = state.plan
+        if plan is None:
+            plan, kind = state.read_for(None)
+        alias = state.plan.alias
         began = self._clock()
         error: ObisgateError | None = None
         result: Readout | None = None
-        if state.blocked:
+        if state.blocked or plan is None:
             error = AccessDeniedError("password refused earlier: not sent again until reload")
         else:
             try:
-                result = await self._within_deadline(state.effective_plan)
+                result = await self._within_deadline(plan)
             except ProgrammingFailed as exc:
                 result, error = exc.readout, exc.cause
             except ObisgateError as exc:
                 error = exc
             except Exception as exc:
-                error = _internal_error(plan.alias, exc)
+                error = _internal_error(alias, exc)
         if isinstance(error, AccessDeniedError) and not state.access_denied:
             state.access_denied = True
             _LOGGER.warning(
                 "%s: password refused; %s stop until the configuration is reloaded",
-                plan.alias,
-                "its polls" if plan.dlms is not None else "programming-mode reads",
+                alias,
+                "its polls" if state.plan.dlms is not None else "programming-mode reads",
             )
         state.polls += 1
         state.last_duration_s = self._clock() - began
         state.total_duration_s += state.last_duration_s
         now = self._now()
         updates: list[SignalUpdate] | None = None
+        mapped = state.plan if plan is None else plan
         if result is not None:
             try:
-                updates = success_updates(state, result, now)
+                updates = success_updates(state, result, now, mapped)
             except Exception as exc:
-                error = _internal_error(plan.alias, exc)
+                error = _internal_error(alias, exc)
                 result = None
         if result is None or updates is None:
             assert error is not None
-            updates = failure_updates(state, error, now)
+            updates = failure_updates(state, error, now, mapped)
         else:
             _log_programming(state, error)
             if error is not None or state.access_denied:
                 state.status = error.kind if error is not None else AccessDeniedError.kind
                 updates[-1] = status_update(state, now, updates[-1].raw)
+            if kind is ReadKind.READOUT or kind is ReadKind.LIST:
+                self._learn_size(state, result, mapped, kind)
         self._publish(updates)
         return updates
+
+    def _learn_size(
+        self, state: DeviceState, result: Readout, plan: DevicePlan, kind: ReadKind
+    ) -> None:
+        """Keep what the readout (or list) looked like on the wire, for the read plan."""
+        if result.bcc is BccStatus.ABSENT and not result.datasets:
+            return  # nothing came (a programming-only poll)
+        size = record_size(state.size, result, plan.options, kind)
+        if size is not state.size and size is not None:
+            state.size = self._sizes.setdefault(size, size)
 
     async def _within_deadline(self, plan: DevicePlan) -> Readout:
         """The attempts of one poll, abandoned when ``plan.total_timeout_s`` passes.
@@ -427,13 +669,18 @@ def _log_programming(state: DeviceState, error: ObisgateError | None) -> None:
         state.programming_failing = False
 
 
-def success_updates(state: DeviceState, result: Readout, now: datetime) -> list[SignalUpdate]:
-    """Record a good readout of ``state``'s device; its updates, status last."""
+def success_updates(
+    state: DeviceState, result: Readout, now: datetime, plan: DevicePlan | None = None
+) -> list[SignalUpdate]:
+    """Record a good readout of ``state``'s device; its updates, status last.
+
+    ``plan``: what was read (its signals get updates; default: the device's plan).
+    """
     if state.up is False:
         _LOGGER.info("%s: answering again", state.plan.alias)
     state.up = True
     state.status = "ok"
-    updates = map_readout(state.plan, result, now)
+    updates = map_readout(state.plan if plan is None else plan, result, now)
     for update in updates:
         state.last[update.signal] = update
     ident = result.identification
@@ -442,10 +689,14 @@ def success_updates(state: DeviceState, result: Readout, now: datetime) -> list[
     return updates
 
 
-def failure_updates(state: DeviceState, error: ObisgateError, now: datetime) -> list[SignalUpdate]:
+def failure_updates(
+    state: DeviceState, error: ObisgateError, now: datetime, plan: DevicePlan | None = None
+) -> list[SignalUpdate]:
     """Record a failed readout: every signal not topical (last value kept), status last.
 
-    The failure is logged when the device goes down, not again until it is back.
+    ``plan``: what was to be read (only its signals turn not topical; default: the
+    device's plan). The failure is logged when the device goes down, not again until
+    it is back.
     """
     state.failures += 1
     if state.up is not False:
@@ -453,7 +704,7 @@ def failure_updates(state: DeviceState, error: ObisgateError, now: datetime) -> 
     state.up = False
     state.status = error.kind
     updates: list[SignalUpdate] = []
-    for signal in state.plan.signals:
+    for signal in (state.plan if plan is None else plan).signals:
         last = state.last.get(signal.alias)
         if last is None:
             update = SignalUpdate(

@@ -1,10 +1,12 @@
 """The web view's page (``GET /``), rendered on the server from the live state.
 
-The template ``web/page.html`` gets one row per device, per output (its
+The template ``web/page.html`` gets one row per device (with its read-success
+figures and a button that asks for a priority read), per output (its
 :class:`~obisgate.gateway.outputs.health.OutputHealth`, the same for every
-output) and per signal, and one history choice per logged signal;
-``web/static/view.js`` then keeps the device and signal rows current from
-``/api/events`` and the output rows from ``/api/gateway``. Every text from the
+output), one for the shard's and each throttle group's read figures, one per
+signal, and one history choice per logged signal; ``web/static/view.js`` then keeps
+the device and signal rows current from ``/api/events``, the output rows from
+``/api/gateway`` and the read figures from ``/api/reads``. Every text from the
 configuration, a meter or an output is HTML-escaped.
 """
 
@@ -17,8 +19,10 @@ from html import escape
 from pathlib import Path
 from string import Template
 
+from obisgate.gateway.outputs.context import ReadFigures
 from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.http.state import DeviceView, LiveState, SignalInfo, update_json
+from obisgate.gateway.readstats import ReadStats
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["WEB_DIR", "render_page"]
@@ -43,11 +47,30 @@ def _time_cell(name: str, time: datetime | None) -> str:
     return f'<td class="{name}" data-time="{_attr(iso)}">{escape(iso)}</td>'
 
 
-def _device_row(view: DeviceView) -> str:
+def _share(stats: ReadStats | None) -> str:
+    """``99.5 % of 200``: the share of scheduled reads that succeeded."""
+    if stats is None or not stats.scheduled:
+        return ""
+    share = stats.success_share or 0.0
+    return f"{100 * share:.1f} % of {stats.scheduled}"
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f} s"
+
+
+def _device_row(view: DeviceView, stats: ReadStats | None = None) -> str:
     state = {True: "ok", False: "down", None: "pending"}[view.up]
     error = ""
     if view.last_error is not None and view.last_error_time is not None:
         error = f"{view.last_error} ({view.last_error_time.isoformat(timespec='seconds')})"
+    late = None if stats is None else stats.percentile(0.95)
+    missed = "" if stats is None else str(stats.missed)
+    button = (
+        '<button type="button" class="read" title="read this meter now">read</button>'
+        if stats is not None
+        else ""
+    )
     return (
         f'<tr data-device="{_attr(view.alias)}" data-state="{state}">'
         f'<td class="device">{escape(view.alias)}</td>'
@@ -57,8 +80,36 @@ def _device_row(view: DeviceView) -> str:
         f"{_time_cell('since', view.since)}"
         f"{_time_cell('last-success', view.last_success)}"
         f'<td class="last-error">{escape(error)}</td>'
-        f'<td class="failures">{view.failures}</td></tr>'
+        f'<td class="failures">{view.failures}</td>'
+        f'<td class="reads num">{escape(_share(stats))}</td>'
+        f'<td class="late num">{escape(_seconds(late))}</td>'
+        f'<td class="missed num">{escape(missed)}</td>'
+        f'<td class="ask">{button}</td></tr>'
     )
+
+
+def _reads_row(kind: str, name: str, stats: ReadStats, sessions: str = "") -> str:
+    values = stats.percentiles()
+    return (
+        f'<tr data-scope="{_attr(kind)}" data-name="{_attr(name)}">'
+        f'<td class="scope">{escape(kind)} {escape(name)}</td>'
+        f'<td class="reads num">{escape(_share(stats))}</td>'
+        f'<td class="p50 num">{escape(_seconds(values["p50"]))}</td>'
+        f'<td class="p95 num">{escape(_seconds(values["p95"]))}</td>'
+        f'<td class="p99 num">{escape(_seconds(values["p99"]))}</td>'
+        f'<td class="missed num">{stats.missed}</td>'
+        f'<td class="priority num">{stats.priority}</td>'
+        f'<td class="sessions">{escape(sessions)}</td></tr>'
+    )
+
+
+def _reads_rows(figures: ReadFigures) -> str:
+    rows = [_reads_row("shard", figures.shard, figures.total)]
+    for name, (stats, limit, sessions, waiting, waited, _, _) in figures.groups.items():
+        text = f"{sessions} open of {'∞' if limit is None else limit}, {waiting} waiting, "
+        text += f"{waited} waited"
+        rows.append(_reads_row("group", name, stats, text))
+    return "\n".join(rows)
 
 
 #: The badge of each output state: ok (running), pending (on its way) or down.
@@ -110,6 +161,11 @@ def _signal_row(device: str, signal: str, label: str, update: SignalUpdate | Non
     )
 
 
+def _device_stats(figures: ReadFigures, alias: str) -> ReadStats | None:
+    known = figures.devices.get(alias)
+    return None if known is None else known[2]
+
+
 def _series_option(info: SignalInfo) -> str:
     text = f"{info.device} / {info.signal}"
     return (
@@ -123,9 +179,12 @@ def render_page(
     outputs: Mapping[str, OutputHealth] | None = None,
     *,
     now: datetime | None = None,
+    figures: ReadFigures | None = None,
 ) -> str:
-    """The whole page: every device, every output's health, every configured signal
-    (and any other signal that sent a value), a history choice per logged signal."""
+    """The whole page: every device (with its read figures), every output's health, the
+    shard's and every throttle group's read figures, every configured signal (and any
+    other signal that sent a value), a history choice per logged signal."""
+    figures = figures or ReadFigures()
     rows: list[str] = []
     seen: set[tuple[str, str]] = set()
     for key, info in state.signals.items():
@@ -137,7 +196,10 @@ def render_page(
     now = now or datetime.now(UTC)
     return _template().substitute(
         rendered=escape(now.isoformat(timespec="seconds")),
-        device_rows="\n".join(_device_row(v) for v in state.devices.values()),
+        device_rows="\n".join(
+            _device_row(v, _device_stats(figures, v.alias)) for v in state.devices.values()
+        ),
+        reads_rows=_reads_rows(figures),
         output_rows="\n".join(_output_row(n, h) for n, h in (outputs or {}).items()),
         signal_rows="\n".join(rows),
         series_options="\n".join(_series_option(i) for i in state.signals.values() if i.logged),

@@ -84,9 +84,13 @@ class Announcer:
     async def listen(self, client: Any) -> None:
         """Make every announcement due again when Home Assistant comes online; returns
         when the client's message stream ends."""
-        prefix = self._section.discovery_prefix
         async for message in client.messages:
-            if prefix and str(message.topic) == f"{prefix}/status" and message.payload == ONLINE:
-                _LOGGER.info("mqtt: Home Assistant is online: publishing discovery again")
-                self._devices.announce_all()
-                self._changed.set()
+            self.on_message(str(message.topic), message.payload)
+
+    def on_message(self, topic: str, payload: object) -> None:
+        """One received message: Home Assistant's ``online`` makes everything due again."""
+        prefix = self._section.discovery_prefix
+        if prefix and topic == f"{prefix}/status" and payload == ONLINE:
+            _LOGGER.info("mqtt: Home Assistant is online: publishing discovery again")
+            self._devices.announce_all()
+            self._changed.set()

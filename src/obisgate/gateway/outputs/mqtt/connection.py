@@ -6,10 +6,13 @@
    availability topic; for ``mqtts://`` the TLS handshake is tried first, so a
    certificate problem is one clear error); on failure wait a jittered backoff
    (:class:`~obisgate.backoff.Backoff`) and try again, for ever;
-2. publish ``online`` there (retained) and let the announcer subscribe;
+2. publish ``online`` there (retained), let the announcer subscribe, and
+   subscribe to the read commands (``<prefix>/+/read/set``);
 3. run the session's units under one :class:`asyncio.TaskGroup`: the
-   announcer (availability and discovery, and Home Assistant's birth
-   message), the outbox sender and its deleter, and the closer. The first unit
+   announcer (availability and discovery), the listener (Home Assistant's
+   birth message to the announcer, read commands to
+   :class:`~.commands.ReadCommands`), the outbox sender and its deleter, and
+   the closer. The first unit
    that fails ends the session (the task group cancels the others) and the
    loop reconnects; :meth:`close` makes the closer publish ``offline`` and end
    the session for good.
@@ -29,6 +32,7 @@ from typing import Any
 from obisgate.backoff import Backoff
 from obisgate.gateway.outputs.health import HealthRecord, OutputState
 from obisgate.gateway.outputs.mqtt.announcer import Announcer
+from obisgate.gateway.outputs.mqtt.commands import ReadCommands
 from obisgate.gateway.outputs.mqtt.config import MqttConfig
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, gateway_availability_topic
 from obisgate.gateway.outputs.mqtt.sender import OutboxSender
@@ -56,6 +60,7 @@ class Connection:
         record: the output's health, kept up to date here.
         sender: the outbox sender, run in every session.
         announcer: the availability and discovery announcer, run in every session.
+        commands: the read commands to subscribe to and take (``None``: none).
         in_flight: QoS messages sent but not yet acknowledged, at most.
         backoff_s: first and longest ceiling of the jittered wait between attempts.
 
@@ -72,6 +77,7 @@ class Connection:
         *,
         sender: OutboxSender,
         announcer: Announcer,
+        commands: ReadCommands | None = None,
         in_flight: int,
         backoff_s: tuple[float, float],
     ) -> None:
@@ -81,6 +87,7 @@ class Connection:
         self._record = record
         self._sender = sender
         self._announcer = announcer
+        self._commands = commands
         self._in_flight = in_flight
         self._backoff = backoff_s
         self._gateway_topic = gateway_availability_topic(section.topic_prefix, section.client_id)
@@ -127,6 +134,8 @@ class Connection:
                     topic = count_topic(self._section.topic_prefix)
                     await client.publish(topic, count, qos=1, retain=True)
                 await self._announcer.subscribe(client)
+                if self._commands is not None:
+                    await self._commands.subscribe(client)
                 # A task of its own: on Python 3.11 a task group whose unit fails while it
                 # waits in __aexit__ leaves a cancellation request on its parent task (fixed
                 # in 3.12); it must not pile up on the task that reconnects for ever.
@@ -142,10 +151,20 @@ class Connection:
         """
         async with asyncio.TaskGroup() as units:
             units.create_task(self._announcer.announce(client), name="mqtt-announcer")
-            units.create_task(self._announcer.listen(client), name="mqtt-listener")
+            units.create_task(self._listen(client), name="mqtt-listener")
             units.create_task(self._sender.send(client), name="mqtt-sender")
             units.create_task(self._sender.delete_acknowledged(), name="mqtt-deleter")
             units.create_task(self._close_when_asked(client), name="mqtt-closer")
+
+    async def _listen(self, client: Any) -> None:
+        """Hand every received message to the read commands or the announcer; returns
+        when the client's message stream ends."""
+        commands = self._commands
+        async for message in client.messages:
+            topic = str(message.topic)
+            if commands is not None and commands.take(topic):
+                continue
+            self._announcer.on_message(topic, message.payload)
 
     def _connected(self) -> None:
         depth = self._sender.outbox.depth

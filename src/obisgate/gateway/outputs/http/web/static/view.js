@@ -1,5 +1,6 @@
-// obisgate web view: live values from /api/events (server-sent events) and history plots
-// from /api/history with uPlot. Read-only: it never sends anything but GET requests.
+// obisgate web view: live values from /api/events (server-sent events), read figures
+// from /api/reads, history plots from /api/history with uPlot. Its only POST asks for a
+// priority read when a device's "read" button is pressed.
 "use strict";
 (() => {
   const view = { plot: null, live: false, batches: 0 };
@@ -49,7 +50,8 @@
     let row = deviceRows.get(d.device);
     if (!row) {
       row = newRow(document.querySelector("#devices tbody"),
-        ["device", "name", "status", "since", "last-success", "last-error", "failures"]);
+        ["device", "name", "status", "since", "last-success", "last-error", "failures",
+         "reads", "late", "missed", "ask"]);
       row.dataset.device = d.device;
       cell(row, "device").textContent = d.device;
       cell(row, "name").textContent = d.name;
@@ -133,6 +135,85 @@
   }
   view.outputRefreshes = 0;
   setInterval(() => { refreshOutputs().catch(() => {}); }, 5000);
+
+  // -- read figures from /api/reads, every few seconds ----------------------------
+
+  function share(r) {
+    if (!r || !r.scheduled_reads) return "";
+    return (100 * r.read_success).toFixed(1) + " % of " + r.scheduled_reads;
+  }
+
+  function seconds(v) {
+    return v === null || v === undefined ? "" : v.toFixed(2) + " s";
+  }
+
+  function showReadsRow(kind, name, r, sessions) {
+    const tbody = document.querySelector("#reads tbody");
+    let row = Array.from(tbody.rows).find(
+      (x) => x.dataset.scope === kind && x.dataset.name === name);
+    if (!row) {
+      row = newRow(tbody, ["scope", "reads", "p50", "p95", "p99", "missed", "priority", "sessions"]);
+      row.dataset.scope = kind;
+      row.dataset.name = name;
+      cell(row, "scope").textContent = kind + " " + name;
+    }
+    cell(row, "reads").textContent = share(r);
+    cell(row, "p50").textContent = seconds(r.lateness_s.p50);
+    cell(row, "p95").textContent = seconds(r.lateness_s.p95);
+    cell(row, "p99").textContent = seconds(r.lateness_s.p99);
+    cell(row, "missed").textContent = String(r.missed_scans);
+    cell(row, "priority").textContent = String(r.priority_reads);
+    cell(row, "sessions").textContent = sessions;
+  }
+
+  async function refreshReads() {
+    const answer = await fetch("api/reads?by=device");
+    if (!answer.ok) return;
+    const body = await answer.json();
+    showReadsRow("shard", body.shard.shard, body.shard, "");
+    for (const g of body.groups) {
+      const limit = g.max_sessions === null ? "∞" : g.max_sessions;
+      showReadsRow("group", g.group, g,
+        g.sessions + " open of " + limit + ", " + g.waiting + " waiting, " +
+        g.waiting_polls + " waited");
+    }
+    for (const d of body.devices) {
+      const row = deviceRows.get(d.device);
+      if (!row || !cell(row, "reads")) continue;
+      cell(row, "reads").textContent = share(d);
+      cell(row, "late").textContent = seconds(d.lateness_s.p95);
+      cell(row, "missed").textContent = String(d.missed_scans);
+    }
+    view.readRefreshes += 1;
+  }
+  view.readRefreshes = 0;
+  setInterval(() => { refreshReads().catch(() => {}); }, 10000);
+
+  // -- "read" buttons: a priority read of one device ------------------------------
+
+  const readStatus = document.getElementById("read-status");
+  document.querySelector("#devices tbody").addEventListener("click", (e) => {
+    const button = e.target.closest("button.read");
+    if (!button) return;
+    const device = button.closest("tr").dataset.device;
+    button.disabled = true;
+    readStatus.textContent = "reading " + device + "…";
+    fetch("api/devices/" + encodeURIComponent(device) + "/read?wait=300", { method: "POST" })
+      .then(async (answer) => {
+        const body = await answer.json();
+        if (answer.status === 200) {
+          readStatus.textContent = device + ": " + body.status + " (" + body.updates.length +
+            " values)";
+        } else if (answer.status === 202) {
+          readStatus.textContent = device + ": queued, the values arrive when it is read";
+        } else {
+          readStatus.textContent = device + ": " + (body.error || answer.statusText);
+        }
+        view.reads = (view.reads || 0) + 1;
+      })
+      .catch((err) => { readStatus.textContent = String(err); })
+      .finally(() => { button.disabled = false; });
+  });
 
   function refreshAges() {
     for (const row of signalRows.values()) {
