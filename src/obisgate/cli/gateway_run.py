@@ -106,7 +106,6 @@ async def run_gateway(
     other reference, its models are freed before polling starts.
     """
     plans = select_plans(plans_from_config(config), shard)
-    limits = {group.name: group.max_sessions for group in config.groups}
     del config
     if shard is not None:
         lines = len({plan.port_key for plan in plans})
@@ -117,7 +116,6 @@ async def run_gateway(
         gateway = Gateway(
             plans,
             outputs,
-            group_limits=limits,
             shard=None if shard is None else str(shard),
             sizes_path=sizes_path,
         )

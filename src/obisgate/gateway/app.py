@@ -52,8 +52,8 @@ class Gateway:
         outputs: where updates go.
         read: the readout function (default: the real one, which keeps the
             connections of ``keep_open`` devices open between polls).
-        group_limits: each throttle group's ``max_sessions`` (a group of a plan
-            missing here has no limit).
+        group_limits: each throttle group's ``max_sessions``, instead of the plans'
+            ``group_sessions``.
         shard: this instance's shard (``"I/N"``), for the read-success figures.
         sizes_path: the readout sizes file to read at start and keep up to date
             (:mod:`~obisgate.gateway.readsizes`); ``None``: none.
@@ -96,7 +96,7 @@ class Gateway:
         for plan in plans:
             name = plan.group
             if name is not None and name not in self.limiters:
-                self.limiters[name] = SessionLimiter(name, limits.get(name))
+                self.limiters[name] = SessionLimiter(name, limits.get(name, plan.group_sessions))
                 self.group_reads[name] = ReadStats()
         #: The read-success figures of every scheduled poll of this instance.
         self.reads = ReadStats()

@@ -30,6 +30,7 @@ def device_plan(
     signals: tuple[SignalConfig, ...],
     shared: dict[object, Any] | None = None,
     options: ReadoutOptions | None = None,
+    group_sessions: int | None = None,
 ) -> DevicePlan:
     """The poller's plan for one configured device.
 
@@ -37,7 +38,8 @@ def device_plan(
     the same ``port_key`` and therefore take turns. ``shared`` (one dict for all
     devices of a configuration) lets equal signal plans and line settings be one
     object: many devices read the same signals. ``options``: the device's
-    ``readout_options()`` when already made.
+    ``readout_options()`` when already made; ``group_sessions``: its throttle group's
+    ``max_sessions``.
     """
     if shared is None:
         shared = {}
@@ -88,6 +90,7 @@ def device_plan(
         programming=programming,
         dlms=dlms,
         group=device.group,
+        group_sessions=group_sessions,
         phase_s=None if device.scan_align else phase_of(device.device_alias, scan_s),
         lists=lists,
         registers=registers,
@@ -189,6 +192,7 @@ def plans_from_config(config: GatewayConfig) -> list[DevicePlan]:
                 config.signals_for(device.device_alias),
                 shared,
                 config.readout_options(device),
+                None if device.group is None else config.max_sessions(device.group),
             )
             for device in config.enabled_devices
         ]

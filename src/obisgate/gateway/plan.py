@@ -118,6 +118,7 @@ class DevicePlan:
             the device has none).
         dlms: how to read a mode E / direct HDLC device (``None``: a D0 meter).
         group: the throttle group (``None``: none).
+        group_sessions: that group's ``max_sessions`` (``None``: no limit).
         phase_s: the device's offset within its scan period against the wall clock
             (:func:`obisgate.gateway.schedule.phase_of`); ``None`` (``scan_align``):
             first polls spread over the scan in configuration order.
@@ -142,6 +143,7 @@ class DevicePlan:
     programming: ProgrammingPlan | None = None
     dlms: DlmsPlan | None = None
     group: str | None = None
+    group_sessions: int | None = None
     phase_s: float | None = None
     lists: tuple[ListRequest, ...] = ()
     registers: ProgrammingPlan | None = None
