@@ -7,6 +7,7 @@ import io
 import json
 from typing import Any
 
+from obisgate.obis import describe
 from obisgate.protocol.client import ReadResult
 from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.identification import Identification
@@ -59,8 +60,12 @@ def result_to_dict(result: ReadResult) -> dict[str, Any]:
     return out
 
 
-def render(result: ReadResult, fmt: str) -> str:
-    """Render ``result`` in one of :data:`FORMATS` (text ends with a newline)."""
+def render(result: ReadResult, fmt: str, *, descriptions: bool = False) -> str:
+    """Render ``result`` in one of :data:`FORMATS` (text ends with a newline).
+
+    ``descriptions`` adds the OBIS catalogue's description of each address to
+    the table (for people at a terminal; the other formats never change).
+    """
     if fmt == "json":
         return json.dumps(result_to_dict(result), ensure_ascii=False) + "\n"
     if fmt == "csv":
@@ -68,7 +73,7 @@ def render(result: ReadResult, fmt: str) -> str:
     if fmt == "raw":
         ident = result.identification.to_bytes().decode("latin-1")
         return ident + "".join(ds.to_text() + "\n" for ds in result.readout.datasets)
-    return _table(result)
+    return _table(result, descriptions=descriptions)
 
 
 def _csv(datasets: tuple[DataSet, ...]) -> str:
@@ -81,21 +86,37 @@ def _csv(datasets: tuple[DataSet, ...]) -> str:
     return buf.getvalue()
 
 
-def table_lines(datasets: tuple[DataSet, ...] | list[DataSet]) -> list[str]:
-    """Aligned ``address  value  unit`` lines; extra value groups on their own lines."""
+def table_lines(
+    datasets: tuple[DataSet, ...] | list[DataSet],
+    *,
+    descriptions: bool = False,
+    manufacturer: str | None = None,
+) -> list[str]:
+    """Aligned ``address  value  unit`` lines; extra value groups on their own lines.
+
+    With ``descriptions``, a last column holds the OBIS catalogue's description
+    of each address it knows (``manufacturer`` selects a maker's own codes).
+    """
     width = max([len(ds.address) for ds in datasets] + [7])
     vwidth = max([len(v.value.strip()) for ds in datasets for v in ds.values] + [5])
-    lines = [f"{'address':<{width}}  {'value':>{vwidth}}  unit"]
+    uwidth = max([len(v.unit or "") for ds in datasets for v in ds.values] + [4])
+    head = f"{'address':<{width}}  {'value':>{vwidth}}  {'unit':<{uwidth}}"
+    lines = [(head + "  description" if descriptions else head).rstrip()]
     for ds in datasets:
         address = ds.address
+        text = ""
+        if descriptions and ds.values:
+            info = describe(ds.address, manufacturer=manufacturer, unit=ds.values[0].unit)
+            text = "" if info is None else info.description
         for v in ds.values:
             unit = "" if v.unit is None else v.unit
-            lines.append(f"{address:<{width}}  {v.value.strip():>{vwidth}}  {unit}".rstrip())
-            address = ""
+            line = f"{address:<{width}}  {v.value.strip():>{vwidth}}  {unit:<{uwidth}}  {text}"
+            lines.append(line.rstrip())
+            address = text = ""
     return lines
 
 
-def _table(result: ReadResult) -> str:
+def _table(result: ReadResult, *, descriptions: bool = False) -> str:
     ident = result.identification
     readout = result.readout
     head = [
@@ -105,4 +126,7 @@ def _table(result: ReadResult) -> str:
         "",
     ]
     tail = [f"not parsed: {text!r}" for text in readout.unparsed]
-    return "\n".join(head + table_lines(readout.datasets) + tail) + "\n"
+    lines = table_lines(
+        readout.datasets, descriptions=descriptions, manufacturer=ident.manufacturer
+    )
+    return "\n".join(head + lines + tail) + "\n"

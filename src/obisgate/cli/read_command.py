@@ -312,4 +312,4 @@ def read(url: str, **params: Any) -> None:
         if isinstance(trace, RawCapture):
             click.echo(bytes(trace.data), nl=False)
             return
-    click.echo(render(result, params["fmt"]), nl=False)
+    click.echo(render(result, params["fmt"], descriptions=sys.stdout.isatty()), nl=False)

@@ -11,6 +11,7 @@ import tomli_w
 from obisgate.cli.signal_names import signal_alias_for, unique_alias
 from obisgate.errors import ConfigError
 from obisgate.gateway.numbers import convert
+from obisgate.obis import describe
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.identification import ProtocolMode
@@ -107,12 +108,15 @@ def starter_config(
     *,
     timeout_s: float = 2.5,
     fields: dict[str, Any] | None = None,
+    manufacturer: str | None = None,
 ) -> tuple[str, int]:
     """TOML text for one device and one signal per addressed data set, and the signal count.
 
-    Signals get readable aliases for common OBIS codes (:func:`signal_alias_for`),
-    ``tag_job_todo`` exactly as the meter sent the address, and ``log = 1`` when
-    the value is a number (energy counters, power, voltages...).
+    Signals get readable aliases and, for the codes the OBIS catalogue knows, its
+    description (:func:`signal_alias_for`; ``manufacturer``, the identification's
+    three letters, selects a manufacturer's own codes), ``tag_job_todo`` exactly
+    as the meter sent the address, and ``log = 1`` when the value is a number
+    (energy counters, power, voltages...).
 
     Raises:
         ConfigError: the meter runs mode D (it pushes; the gateway polls).
@@ -140,15 +144,19 @@ def starter_config(
         if not ds.address:
             continue
         number_type = guess_number_type(ds)
-        signals.append(
-            {
-                "device_alias": alias,
-                "signal_alias": unique_alias(signal_alias_for(ds.address), taken),
-                "tag_job_todo": ds.address,
-                "number_type": number_type,
-                "log": 1 if number_type in _NUMERIC_TYPES else 0,
-            }
-        )
+        unit = ds.values[0].unit if ds.values else None
+        name = signal_alias_for(ds.address, manufacturer=manufacturer, unit=unit)
+        signal: dict[str, Any] = {
+            "device_alias": alias,
+            "signal_alias": unique_alias(name, taken),
+            "tag_job_todo": ds.address,
+            "number_type": number_type,
+            "log": 1 if number_type in _NUMERIC_TYPES else 0,
+        }
+        info = describe(ds.address, manufacturer=manufacturer, unit=unit)
+        if info is not None:
+            signal["description"] = info.description
+        signals.append(signal)
     header = (
         "# Starter configuration written by `obisgate init` from one readout.\n"
         "# Check the number types and aliases; signals with log = 1 keep a history.\n"
@@ -180,4 +188,5 @@ async def write_starter_config(
         result.readout.datasets,
         timeout_s=options.response_timeout_s,
         fields=fields,
+        manufacturer=result.identification.manufacturer,
     )
