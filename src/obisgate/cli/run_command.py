@@ -22,6 +22,7 @@ from obisgate.cli.log_format import CliFormatter
 from obisgate.cli.main import main
 from obisgate.cli.params import Bounded, history_folder, meter_url
 from obisgate.cli.read_command import line_options, mode_options, read_settings
+from obisgate.cli.recipe_options import recipe_options, recipe_setup
 from obisgate.cli.shard_options import log_format_option, shard_option
 from obisgate.errors import ConfigError
 from obisgate.gateway.app import Gateway
@@ -388,6 +389,7 @@ def _device_alias(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @mode_options
 @line_options
+@recipe_options
 @click.pass_context
 def init(
     ctx: click.Context, /, url: str, out: Path, alias: str, force: bool, **params: Any
@@ -401,6 +403,8 @@ def init(
     and 16.7.0 power, 32.7.0 voltage_l1, 31.7.0 current_l1, ...; the address
     itself otherwise), tag_job_todo exactly as the meter sent it, a
     number_type guessed from the value and log = 1 for numbers (history kept).
+    A meter family whose recipe has settings that act before the request (a
+    wake-up, a longer deadline...) is named in meter_model.
 
     \b
     Example:
@@ -417,6 +421,7 @@ def init(
         fail(f"--output {out}: the folder {out.parent} does not exist", 2)
     try:
         options, line = read_settings(params)
+        recipes = recipe_setup(ctx, params, options, line)
     except ConfigError as exc:
         fail(str(exc), 2)
     given = {
@@ -426,7 +431,15 @@ def init(
     }
     text, count = run_async(
         lambda: write_starter_config(
-            url, alias, options, line, fields=device_fields(given), trace=params["trace_path"]
+            url,
+            alias,
+            recipes.options,
+            recipes.line,
+            fields=device_fields(given),
+            trace=params["trace_path"],
+            rules=recipes.rules,
+            book=recipes.book,
+            meter_model=params["meter_model"],
         )
     )
     _check_starter(text, out)

@@ -14,11 +14,19 @@ from obisgate.gateway.numbers import convert
 from obisgate.obis import describe
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.dataset import DataSet
-from obisgate.protocol.identification import ProtocolMode
+from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.protocol.recipes import RecipeRules
+from obisgate.recipes import RecipeBook
 from obisgate.session import read_meter
 from obisgate.transport.base import LineSettings
 
-__all__ = ["device_fields", "guess_number_type", "starter_config", "write_starter_config"]
+__all__ = [
+    "device_fields",
+    "guess_number_type",
+    "meter_model_for",
+    "starter_config",
+    "write_starter_config",
+]
 
 _FLOAT = re.compile(r"[+-]?\d*\.\d+|[+-]?\d+\.\d*")
 _INT = re.compile(r"[+-]?\d+")
@@ -165,6 +173,18 @@ def starter_config(
     return header + tomli_w.dumps({"devices": [device], "signals": signals}), len(signals)
 
 
+def meter_model_for(
+    ident: Identification, book: RecipeBook, forced: str | None = None
+) -> str | None:
+    """The ``meter_model`` to write for a meter: the forced recipe, else the last recipe
+    matching ``ident`` that has settings applying only when forced (e.g. a wake-up or a
+    longer poll deadline); ``None`` when the automatic recipes cover it."""
+    if forced is not None:
+        return None if forced.strip().lower() == "none" else forced
+    needing = [e for e in book.matching(ident) if e.forced_only]
+    return needing[-1].name if needing else None
+
+
 async def write_starter_config(
     url: str,
     alias: str,
@@ -173,13 +193,23 @@ async def write_starter_config(
     *,
     fields: dict[str, Any],
     trace: str | None = None,
+    rules: RecipeRules | None = None,
+    book: RecipeBook | None = None,
+    meter_model: str | None = None,
 ) -> tuple[str, int]:
     """Read the meter at ``url`` once; return the starter TOML and its signal count.
+
+    With ``book``, the device names a recipe in ``meter_model`` (see
+    :func:`meter_model_for`; ``meter_model`` is the one forced on the command line).
 
     Raises:
         ObisgateError: the readout failed, or the meter cannot be polled (mode D).
     """
-    result = await read_meter(url, options, line=line, trace=trace)
+    result = await read_meter(url, options, rules=rules, line=line, trace=trace)
+    if book is not None:
+        model = meter_model_for(result.identification, book, meter_model)
+        if model is not None:
+            fields = {**fields, "meter_model": model}
     return starter_config(
         url,
         alias,

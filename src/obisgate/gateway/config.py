@@ -15,7 +15,12 @@ Devices (``[[devices]]``), defaults in brackets:
 * ``device_alias`` (required, unique): letters, digits, ``-``, ``_``.
 * ``name`` [the alias], ``description`` [""], ``enable`` [1],
   ``protocol`` [``IEC 62056-21``; ``IEC 61107`` / ``IEC 1107`` are accepted],
-  ``meter_model`` (reserved, accepted and kept).
+  ``meter_model`` [none]: the name of a recipe (``obisgate recipes``) whose
+  settings the device takes, for every field it does not set itself; ``none``
+  turns the recipes off for this device (otherwise every recipe matching the
+  meter's identification changes the settings that act after it, except the
+  fields the device sets). Any other text is kept as the meter's model name (Home
+  Assistant shows it); one close to a recipe's name is warned about (a typo).
 * Where the meter is: exactly one of ``device`` (serial port path, e.g.
   ``/dev/ttyUSB0`` or ``COM3``), ``ip`` + ``port`` (raw TCP; serial settings are
   ignored; a warning when ``device`` is also given), or ``url``
@@ -153,6 +158,7 @@ streams at once, 1-10000; one more is answered 503). A ``listen`` address that i
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -187,6 +193,7 @@ from obisgate.gateway.outputs.sections import (
 )
 from obisgate.gcpause import paused_gc
 from obisgate.protocol.passwords import password_file_is_private
+from obisgate.recipes import ENVIRONMENT_VARIABLE, RecipeBook, builtin_book, load_book
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -255,6 +262,34 @@ class _Builder:
         self.options: dict[str, tuple[DeviceConfig, ReadoutOptions]] = {}
         # Equal sets of given fields, one object each (frozen models never change theirs).
         self.fields_sets: dict[frozenset[str], set[str]] = {}
+        self.recipes = self._recipe_book()
+
+    def _recipe_book(self) -> RecipeBook:
+        """The recipes ``meter_model`` may name (a bad user file is a problem of its own)."""
+        try:
+            return load_book()
+        except ConfigError as exc:
+            self.problems.append(ConfigProblem(ENVIRONMENT_VARIABLE, str(exc)))
+            return builtin_book()
+
+    def _with_recipe(self, row: RawRow, fields: dict[str, object]) -> dict[str, object]:
+        """``fields`` completed by the settings of the recipe ``meter_model`` names."""
+        model = fields.get("meter_model")
+        if not isinstance(model, str) or model.strip().lower() in ("", "none"):
+            return fields
+        entry = self.recipes.get(model)
+        if entry is None:
+            close = difflib.get_close_matches(model.strip().lower(), self.recipes.names(), n=1)
+            if close:
+                self.warnings.append(
+                    row.problem(
+                        f"{model!r} is no recipe (did you mean {close[0]!r}? see obisgate "
+                        "recipes); it is kept as the model's name and nothing is applied",
+                        "meter_model",
+                    )
+                )
+            return fields
+        return {**entry.settings, **fields}
 
     def build(self) -> GatewayConfig:
         devices = self._devices()
@@ -341,6 +376,7 @@ class _Builder:
                     **fields,
                     "password_file": str(self.tables.base_dir / Path(file).expanduser()),
                 }
+            fields = self._with_recipe(row, fields)
             raw_problems = connection_problems(set(fields))
             for name, message in raw_problems:
                 self.problems.append(row.problem(message, name))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.passwords import PasswordScheme
 from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.recipes import RecipeRules
 from obisgate.transport.base import LineSettings
 
 __all__ = ["DevicePlan", "ProgrammingPlan", "SignalPlan"]
@@ -80,6 +81,8 @@ class DevicePlan:
         signals: the signals of this device.
         programming: how to read the signals with ``by_command`` (``None`` when
             the device has none).
+        recipes: what the reader applies after the meter's identification
+            (``None``: no recipes).
     """
 
     alias: str
@@ -96,6 +99,7 @@ class DevicePlan:
     keep_open: bool = False
     signals: tuple[SignalPlan, ...] = ()
     programming: ProgrammingPlan | None = None
+    recipes: RecipeRules | None = None
 
     @property
     def needs_readout(self) -> bool:

@@ -63,6 +63,8 @@ ReadFunction = Callable[[DevicePlan], Awaitable[Readout]]
 
 #: Pause between a standard readout and the programming sign-on of the same poll.
 _BETWEEN_SESSIONS_S = 0.2
+#: The recipes last logged per device alias (each change is logged once).
+_RECIPES_LOGGED: dict[str, tuple[str, ...]] = {}
 
 
 class ProgrammingFailed(ObisgateError):
@@ -139,8 +141,12 @@ async def read_on(
         await asyncio.sleep(plan.poll_delay_s)
     readout = Readout((), BccStatus.ABSENT)
     if plan.needs_readout:
-        result = await read_meter_on(transport, plan.options)
+        result = await read_meter_on(transport, plan.options, rules=plan.recipes)
         readout = result.readout
+        if _RECIPES_LOGGED.get(plan.alias, ()) != result.recipes:
+            _RECIPES_LOGGED[plan.alias] = result.recipes
+            if result.recipes:
+                _LOGGER.info("%s: recipe %s applied", plan.alias, ", ".join(result.recipes))
     if scheme_error is not None:
         raise ProgrammingFailed(readout, scheme_error)
     if plan.programming is not None:
@@ -152,6 +158,7 @@ async def read_on(
                 plan.command_tags,
                 options=plan.programming.options,
                 scheme=scheme,
+                rules=plan.recipes,
             )
         except ObisgateError as exc:
             if not plan.needs_readout:

@@ -56,5 +56,18 @@ class IdentificationReceived:
     identification: Identification
 
 
+@dataclass(frozen=True, slots=True)
+class RecipesApplied:
+    """Recipes matched the identification and changed these settings.
+
+    Attributes:
+        names: the recipes, in the order they applied.
+        changes: ``(option field, new value)`` of every setting they changed.
+    """
+
+    names: tuple[str, ...]
+    changes: tuple[tuple[str, object], ...]
+
+
 Action = Send | Drain | Sleep | SetBaud
-Event = IdentificationReceived
+Event = IdentificationReceived | RecipesApplied
