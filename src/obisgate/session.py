@@ -199,9 +199,9 @@ class Exchange:
 
 def describe_recipes(event: RecipesApplied) -> str:
     """``recipe lgz-zmd120: switch_baud=False`` for traces and logs."""
-    names = ", ".join(event.names)
-    changes = ", ".join(f"{k}={v}" for k, v in event.changes) or "nothing to change"
-    return f"recipe {names}: {changes}"
+    parts = [f"{k}={v}" for k, v in event.changes]
+    parts += [f"{k} kept as given" for k in event.kept]
+    return f"recipe {', '.join(event.names)}: {', '.join(parts) or 'nothing to change'}"
 
 
 async def read_meter_on(

@@ -63,8 +63,6 @@ ReadFunction = Callable[[DevicePlan], Awaitable[Readout]]
 
 #: Pause between a standard readout and the programming sign-on of the same poll.
 _BETWEEN_SESSIONS_S = 0.2
-#: The recipes last logged per device alias (each change is logged once).
-_RECIPES_LOGGED: dict[str, tuple[str, ...]] = {}
 
 
 class ProgrammingFailed(ObisgateError):
@@ -143,10 +141,6 @@ async def read_on(
     if plan.needs_readout:
         result = await read_meter_on(transport, plan.options, rules=plan.recipes)
         readout = result.readout
-        if _RECIPES_LOGGED.get(plan.alias, ()) != result.recipes:
-            _RECIPES_LOGGED[plan.alias] = result.recipes
-            if result.recipes:
-                _LOGGER.info("%s: recipe %s applied", plan.alias, ", ".join(result.recipes))
     if scheme_error is not None:
         raise ProgrammingFailed(readout, scheme_error)
     if plan.programming is not None:
@@ -193,6 +187,7 @@ class DeviceState:
     last_duration_s: float = 0.0
     access_denied: bool = False
     programming_failing: bool = False
+    recipes: tuple[str, ...] = ()
     total_duration_s: float = 0.0
     last: dict[str, SignalUpdate] = field(default_factory=dict)
 
@@ -326,6 +321,7 @@ class LinePoller:
             assert error is not None
             updates = failure_updates(state, error, now)
         else:
+            _log_recipes(state, result)
             _log_programming(state, error)
             if error is not None or state.access_denied:
                 state.status = error.kind if error is not None else AccessDeniedError.kind
@@ -384,6 +380,16 @@ class LinePoller:
             except ObisgateError:
                 continue
         return await self._read(plan)
+
+
+def _log_recipes(state: DeviceState, readout: Readout) -> None:
+    """Log (info) the recipes a device's identification matches, once per change."""
+    rules, ident = state.plan.recipes, readout.identification
+    names = () if rules is None or ident is None else tuple(r.name for r in rules.matching(ident))
+    if names != state.recipes:
+        state.recipes = names
+        if names:
+            _LOGGER.info("%s: recipe %s applied", state.plan.alias, ", ".join(names))
 
 
 def _log_programming(state: DeviceState, error: ObisgateError | None) -> None:

@@ -63,10 +63,12 @@ class RecipesApplied:
     Attributes:
         names: the recipes, in the order they applied.
         changes: ``(option field, new value)`` of every setting they changed.
+        kept: option fields they name that were given explicitly, left as given.
     """
 
     names: tuple[str, ...]
     changes: tuple[tuple[str, object], ...]
+    kept: tuple[str, ...] = ()
 
 
 Action = Send | Drain | Sleep | SetBaud

@@ -542,7 +542,8 @@ class ReadoutClient:
             self._repeats_left = self.options.repeat_requests
         self.recipes = tuple(r.name for r in recipes)
         applied = (*changed.items(), *self.programming_changes.items())
-        self.events.append(RecipesApplied(self.recipes, tuple(applied)))
+        kept = dict.fromkeys(k for r in recipes for k, _ in r.adjust if k in rules.keep)
+        self.events.append(RecipesApplied(self.recipes, tuple(applied), tuple(kept)))
 
     def _enter_mode(self, ident: Identification, actions: list[Action]) -> None:
         opts = self.options

@@ -228,14 +228,17 @@ def _entry(raw: Mapping[str, Any], origin: str) -> RecipeEntry:
         for k, v in settings.items()
         if _automatic(k, v)
     )
-    core = Recipe(
-        name=name,
-        manufacturer=texts["manufacturer"],
-        model=texts["model"],
-        adjust=adjust,
-        title=texts["title"],
-        source=texts["source"],
-    )
+    try:
+        core = Recipe(
+            name=name,
+            manufacturer=texts["manufacturer"],
+            model=texts["model"],
+            adjust=adjust,
+            title=texts["title"],
+            source=texts["source"],
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
     return RecipeEntry(
         name=name,
         manufacturer=texts["manufacturer"],
