@@ -84,7 +84,7 @@ def test_a_bad_recipes_file_in_the_environment_is_a_configuration_problem(
     bad = tmp_path / "recipes.toml"
     bad.write_text("[[recipe]]\n", encoding="utf-8")
     monkeypatch.setenv("OBISGATE_RECIPES", str(bad))
-    with pytest.raises(ConfigFileError, match="OBISGATE_RECIPES: .*recipe name None"):
+    with pytest.raises(ConfigFileError, match=r"OBISGATE_RECIPES: .*recipe name None"):
         load_config(config(tmp_path, ""))
 
 

@@ -189,7 +189,7 @@ def test_a_bad_file_is_one_line_naming_file_and_recipe(
 
 
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the recipes file .*missing.toml"):
+    with pytest.raises(ConfigError, match=r"cannot read the recipes file .*missing\.toml"):
         load_book(tmp_path / "missing.toml")
 
 
