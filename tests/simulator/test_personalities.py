@@ -11,14 +11,14 @@ from obisgate.protocol.client import ReadoutOptions
 from obisgate.session import read_meter
 from obisgate.simulator import Faults, MeterBus, get_profile, serve_tcp
 from obisgate.simulator.faults import AWAKE_S, SWITCH_HOLD_S
-from obisgate.simulator.meter import Transmit
+from obisgate.simulator.meter import Output, Transmit
 
 E350 = get_profile("e350")
 REQUEST = b"/?!\r\n"
 ACK_4800 = b"\x06040\r\n"
 
 
-def sent(outputs: list[object]) -> list[tuple[str, int | None]]:
+def sent(outputs: list[Output]) -> list[tuple[str, int | None]]:
     return [(o.what, o.baud) for o in outputs if isinstance(o, Transmit)]
 
 
