@@ -5,6 +5,7 @@ from __future__ import annotations
 from obisgate.cli import (
     gateway_commands,
     plan_command,
+    probe_command,
     programming_commands,
     read_command,
     recipes_command,
@@ -18,6 +19,7 @@ __all__ = [
     "gateway_commands",
     "main",
     "plan_command",
+    "probe_command",
     "programming_commands",
     "read_command",
     "recipes_command",

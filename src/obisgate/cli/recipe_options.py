@@ -24,6 +24,8 @@ from obisgate.transport.base import LineSettings
 __all__ = [
     "RecipeSetup",
     "explicit_params",
+    "given_core",
+    "given_fields",
     "log_recipes",
     "recipe_options",
     "recipe_setup",
@@ -94,6 +96,16 @@ def recipe_options(fn: Any) -> Any:
     )(fn)
 
 
+def given_fields(given: set[str]) -> frozenset[str]:
+    """The ``[[devices]]`` fields set by the command-line parameters in ``given``."""
+    return frozenset(field for field, param in _PARAM.items() if param in given)
+
+
+def given_core(given: set[str]) -> frozenset[str]:
+    """The reader option fields set by the command-line parameters in ``given``."""
+    return frozenset(field for name in given for field in _KEEP.get(name, ()))
+
+
 def explicit_params(ctx: click.Context, params: Mapping[str, Any]) -> set[str]:
     """The parameters given on the command line (or by environment), not left at their default."""
     return {
@@ -137,7 +149,7 @@ def recipe_setup(
     """
     book = load_book(params.get("recipes_file"))
     given = explicit_params(ctx, params)
-    keep = frozenset(field for name in given for field in _KEEP.get(name, ()))
+    keep = given_core(given)
     forced_name = params.get("meter_model")
     rules = book.rules(keep, forced=forced_name)
     rest: dict[str, object] = {}

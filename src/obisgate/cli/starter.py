@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import tomli_w
 
+from obisgate.cli.common import fail
 from obisgate.cli.signal_names import signal_alias_for, unique_alias
 from obisgate.errors import ConfigError
+from obisgate.gateway.config import load_config
 from obisgate.gateway.numbers import convert
 from obisgate.obis import describe
 from obisgate.protocol.client import ReadoutOptions
@@ -21,6 +25,8 @@ from obisgate.session import read_meter
 from obisgate.transport.base import LineSettings
 
 __all__ = [
+    "check_starter_config",
+    "device_entry",
     "device_fields",
     "guess_number_type",
     "meter_model_for",
@@ -107,6 +113,32 @@ def device_fields(given: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def device_entry(
+    url: str,
+    alias: str,
+    address: str,
+    mode: ProtocolMode,
+    *,
+    timeout_s: float = 2.5,
+    fields: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``[[devices]]`` table of a meter read at ``url`` (``fields``: further settings)."""
+    device: dict[str, Any] = {"device_alias": alias, "name": alias}
+    parts = urlsplit(url) if "://" in url else None
+    if parts is not None and parts.scheme in ("tcp", "socket"):
+        device["ip"] = parts.hostname or ""
+        device["port"] = parts.port or 0
+    elif parts is not None:
+        device["url"] = url
+    else:
+        device["device"] = url
+    device["serialnumber"] = address or "0"
+    device["type"] = "C" if mode is ProtocolMode.E else mode.value
+    device["timeout_ms"] = round(timeout_s * 1000)
+    device.update(fields or {})
+    return device
+
+
 def starter_config(
     url: str,
     alias: str,
@@ -133,19 +165,7 @@ def starter_config(
         raise ConfigError(
             "the meter pushes its data (mode D); the gateway polls modes A, B and C only"
         )
-    device: dict[str, Any] = {"device_alias": alias, "name": alias}
-    parts = urlsplit(url) if "://" in url else None
-    if parts is not None and parts.scheme in ("tcp", "socket"):
-        device["ip"] = parts.hostname or ""
-        device["port"] = parts.port or 0
-    elif parts is not None:
-        device["url"] = url
-    else:
-        device["device"] = url
-    device["serialnumber"] = address or "0"
-    device["type"] = "C" if mode is ProtocolMode.E else mode.value
-    device["timeout_ms"] = round(timeout_s * 1000)
-    device.update(fields or {})
+    device = device_entry(url, alias, address, mode, timeout_s=timeout_s, fields=fields)
     taken: set[str] = set()
     signals = []
     for ds in datasets:
@@ -220,3 +240,14 @@ async def write_starter_config(
         fields=fields,
         manufacturer=result.identification.manufacturer,
     )
+
+
+def check_starter_config(text: str, out: Path) -> None:
+    """Exit with every problem when the configuration written for a meter would not load."""
+    with tempfile.TemporaryDirectory(prefix="obisgate-init-") as tmp:
+        candidate = Path(tmp) / out.name
+        candidate.write_text(text, encoding="utf-8")
+        try:
+            load_config(candidate)
+        except ConfigError as exc:
+            fail(f"the configuration for this meter would not load: {exc}", 1)
