@@ -3,11 +3,13 @@
 An :class:`Attempt` is a set of ``[[devices]]`` settings plus the address put in
 the request. The :class:`AttemptPlanner` hands them out in order of likelihood:
 
-1. Until the meter identifies itself: the line framing (7E1; 8N1 with
-   software parity; 8N1 raw, on a serial port), each without and with the
-   standard's NUL wake-up, with the request ``/?ADDRESS!`` (``--address``) or
-   ``/?!``; then ``/?!`` when an address was given; then the manufacturer
-   variants ``/2!`` and ``/#!``, without and with the wake-up.
+1. Until the meter identifies itself: 7E1 without and with the standard's NUL
+   wake-up, with the request ``/?ADDRESS!`` (``--address``) or ``/?!``; then
+   ``/?!`` when an address was given. Over a TCP converter (whose framing
+   errors are the common ones) next software parity, without and with the
+   wake-up, then the manufacturer variants ``/2!`` and ``/#!``; on a serial
+   port (where the head speaks 7E1 itself) the variants first, then 8N1 with
+   software parity and 8N1 raw, each without and with the wake-up.
 2. Once a try got an identification but no clean readout, the settings after
    it, chosen by what went wrong (:mod:`obisgate.probe.diagnosis`): a delay
    before the baud change (where the port can switch), no baud switch, mode A,
@@ -130,16 +132,20 @@ class AttemptPlanner:
         return [_SEVEN_E_ONE, _SOFTWARE_PARITY_8N1, _RAW_8N1]
 
     def _first_steps(self) -> list[Attempt]:
-        address, steps = self.address, []
-        for framing in self._framings():
-            for wake in ({}, WAKEUP):
-                steps.append(Attempt.of({**framing, **wake}, address))
+        address = self.address
+        standard, *others = self._framings()
+        steps = [Attempt.of({**standard, **wake}, address) for wake in ({}, WAKEUP)]
         if address:
             steps += [Attempt.of({}, ""), Attempt.of(WAKEUP, "")]
-        for start in VARIANTS:
-            for wake in ({}, WAKEUP):
-                steps.append(Attempt.of({"request_start": start, **wake}, address))
-        return steps
+        framings = [
+            Attempt.of({**framing, **wake}, address) for framing in others for wake in ({}, WAKEUP)
+        ]
+        variants = [
+            Attempt.of({"request_start": start, **wake}, address)
+            for start in VARIANTS
+            for wake in ({}, WAKEUP)
+        ]
+        return steps + (framings + variants if self.network else variants + framings)
 
     def _effective(self, attempt: Attempt) -> Attempt:
         return Attempt.of(
@@ -148,8 +154,12 @@ class AttemptPlanner:
 
     def _add(self, attempt: Attempt, *, first: bool = False) -> None:
         attempt = self._effective(attempt)
-        if attempt in self._tried or attempt in self._queue:
+        if attempt in self._tried:
             return
+        if attempt in self._queue:
+            if not first:
+                return
+            self._queue.remove(attempt)  # planned for later: it moves to the front
         if first:
             self._queue.appendleft(attempt)
         else:
