@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from tests.helpers import frame, to_7e1
 
 from obisgate.errors import ChecksumError, NoAnswerError, ObisgateError
 from obisgate.probe import Finding, diagnose
 from obisgate.probe.diagnosis import looks_garbled
 from obisgate.simulator.uart import retime
+from tests.helpers import frame, to_7e1
 
 REQUEST = b"/?!\r\n"
 IDENT = b"/LGZ4ZMF100AC.M23\r\n"

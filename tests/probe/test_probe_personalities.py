@@ -128,7 +128,7 @@ async def test_probe_finds_the_setting_and_run_reads_with_it(
         url = server.url
     out = tmp_path / "site.toml"
     async with server:
-        result = await invoke(  # fmt: skip
+        result = await invoke(
             "probe",
             url,
             "-o",
