@@ -9,7 +9,7 @@ ZMD = Identification.parse("/LGZ4ZMF100AC.M23")
 
 
 def labels(planner: AttemptPlanner, count: int = 50) -> list[str]:
-    out = []
+    out: list[str] = []
     while len(out) < count and (attempt := planner.next()) is not None:
         out.append(attempt.label)
     return out

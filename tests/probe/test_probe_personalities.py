@@ -15,7 +15,14 @@ from click.testing import CliRunner, Result
 
 from obisgate.cli import main
 from obisgate.gateway.config import load_config
-from obisgate.simulator import Faults, get_profile, serve_pty, serve_tcp
+from obisgate.simulator import (
+    Faults,
+    PtySimulator,
+    SimulatorServer,
+    get_profile,
+    serve_pty,
+    serve_tcp,
+)
 from obisgate.simulator.profile import MeterProfile
 
 pytestmark = pytest.mark.integration
@@ -113,6 +120,7 @@ async def test_probe_finds_the_setting_and_run_reads_with_it(
     expected = getattr(personality, transport)
     assert expected is not None
     faults = Faults.from_names(personality.faults)
+    server: PtySimulator | SimulatorServer
     if transport == "pty":
         server = await serve_pty(
             [personality.profile], faults=faults, realtime=personality.realtime
