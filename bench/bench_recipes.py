@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from functools import partial
 
 from obisgate.obis import catalogue
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions
@@ -69,9 +70,9 @@ def main() -> None:
         ident = profile.identification_message()
         parsed = Identification.parse(ident.decode("latin-1").rstrip())
         plain, with_rules, match = per_call_us(
-            lambda i=ident: readout(i, data, None),
-            lambda i=ident: readout(i, data, rules),
-            lambda p=parsed: rules.matching(p),
+            partial(readout, ident, data, None),
+            partial(readout, ident, data, rules),
+            partial(rules.matching, parsed),
             rounds=rounds,
         )
         shown = ident.decode("latin-1").rstrip()
