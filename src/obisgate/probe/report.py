@@ -105,6 +105,11 @@ def notes(report: ProbeReport, *, address: str = "") -> list[str]:
             "nothing answered /?!: a meter on a bus, or one that answers only its own "
             "address, needs --address (often the serial number on its label)"
         )
+    if winner is None and sum(1 for t in tries if t.unsolicited) >= 2:
+        lines.append(
+            "bytes arrived before any request: the meter sends by itself (a push meter, "
+            "mode D); listen with obisgate read URL --mode D --baudrate 9600 (or 2400)"
+        )
     if winner is not None and winner.result is not None and winner.result.recipes:
         names = ", ".join(winner.result.recipes)
         lines.append(f"recipes applied after the identification: {names} (obisgate recipes)")

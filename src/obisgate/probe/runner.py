@@ -54,6 +54,8 @@ class TryReport:
         diagnosis: what happened.
         seconds: how long it took, quiet wait included.
         result: the readout, when the meter answered with one.
+        unsolicited: bytes that arrived while the line should have been quiet,
+            before the request (a meter that sends by itself?).
     """
 
     number: int
@@ -61,6 +63,7 @@ class TryReport:
     diagnosis: Diagnosis
     seconds: float
     result: ReadResult | None = None
+    unsolicited: int = 0
 
 
 @dataclass(slots=True)
@@ -97,15 +100,21 @@ class ProbeReport:
         return 5 if self.answered else 3
 
 
-async def _quiet(transport: Transport, quiet_s: float, deadline: float) -> None:
-    """Read and drop bytes until none came for ``quiet_s`` (or the deadline)."""
+async def _quiet(transport: Transport, quiet_s: float, deadline: float) -> int:
+    """Read and drop bytes until none came for ``quiet_s`` (or the deadline); how many.
+
+    Raises:
+        ConnectionLostError: the line closed.
+    """
     loop = asyncio.get_running_loop()
+    dropped = 0
     while (left := deadline - loop.time()) > 0:
         try:
             async with asyncio.timeout(min(quiet_s, left)):
-                await transport.read()
+                dropped += len(await transport.read())
         except TimeoutError:
-            return
+            break
+    return dropped
 
 
 def _clean(result: ReadResult) -> bool:
@@ -124,8 +133,8 @@ async def _try(
     deadline: float,
     connect_timeout_s: float,
     trace: Trace | None,
-) -> tuple[Diagnosis, ReadResult | None]:
-    """One try of ``attempt``.
+) -> tuple[Diagnosis, ReadResult | None, int]:
+    """One try of ``attempt``; its diagnosis, readout and the bytes dropped before it.
 
     Raises:
         ConnectError: the port or connection cannot be opened (no try can).
@@ -138,9 +147,10 @@ async def _try(
     recording = RecordingTransport(transport)
     error: ObisgateError | None = None
     result: ReadResult | None = None
+    dropped = 0
     try:
         if quiet_s > 0:
-            await _quiet(transport, quiet_s, deadline)
+            dropped = await _quiet(transport, quiet_s, deadline)
         if trace is not None:
             trace.note(f"probe: {attempt.label}")
         try:
@@ -169,7 +179,7 @@ async def _try(
         modes = f"mode {result.mode.value} at {result.baud} Bd"
         words = f"read {len(result.readout.datasets)} data sets, BCC {result.readout.bcc.value} ({modes})"
         diagnosis = replace(diagnosis, words=words)
-    return diagnosis, result
+    return diagnosis, result, dropped
 
 
 async def probe_meter(
@@ -222,7 +232,7 @@ async def probe_meter(
         if on_try is not None:
             on_try(number, attempt, left)
         began = time.monotonic()
-        diagnosis, result = await _try(
+        diagnosis, result, dropped = await _try(
             url,
             attempt,
             options,
@@ -235,7 +245,7 @@ async def probe_meter(
             trace=trace,
         )
         seconds = time.monotonic() - began
-        report.tries.append(TryReport(number, attempt, diagnosis, seconds, result))
+        report.tries.append(TryReport(number, attempt, diagnosis, seconds, result, dropped))
         _LOGGER.info("probe try %d (%s): %s", number, attempt.label, diagnosis.words)
         if diagnosis.finding is Finding.OK:
             break
