@@ -21,7 +21,7 @@ from typing import Any
 
 from obisgate.probe import probe_meter
 from obisgate.protocol.client import ReadoutOptions
-from obisgate.recipes import builtin_book
+from obisgate.recipes import builtin_recipes
 from obisgate.simulator import Faults, get_profile, serve_pty, serve_tcp
 from obisgate.transport.base import LineSettings
 
@@ -65,7 +65,7 @@ async def one(name: str, transport: str, timeout_s: float) -> None:
             url,
             ReadoutOptions(address=address, response_timeout_s=timeout_s),
             LineSettings(),
-            book=builtin_book(),
+            book=builtin_recipes(),
         )
         seconds = time.monotonic() - began
     winner = report.winner

@@ -25,7 +25,7 @@ from obisgate.obis import catalogue
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions
 from obisgate.protocol.identification import Identification
 from obisgate.protocol.recipes import RecipeRules
-from obisgate.recipes import builtin_book
+from obisgate.recipes import builtin_recipes
 from obisgate.simulator import builtin_profiles, get_profile
 
 
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1000)
     args = parser.parse_args()
     rounds = args.rounds
-    book = builtin_book()
+    book = builtin_recipes()
     rules = book.rules()
     e350 = get_profile("e350")
     data = e350.data_message()

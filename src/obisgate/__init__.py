@@ -36,6 +36,8 @@ from obisgate.protocol.passwords import (
 )
 from obisgate.protocol.programming import ProgrammingOptions
 from obisgate.protocol.readout import BccStatus, Readout, parse_readout
+from obisgate.protocol.recipes import Recipe, RecipeRules
+from obisgate.recipes import RecipeBook, load_recipes
 from obisgate.session import Exchange, read_meter, read_meter_on, read_meter_sync
 from obisgate.trace import Trace
 from obisgate.transport import LineSettings, Transport, open_transport
@@ -71,6 +73,9 @@ __all__ = [
     "Readout",
     "ReadoutClient",
     "ReadoutOptions",
+    "Recipe",
+    "RecipeBook",
+    "RecipeRules",
     "RegisterReading",
     "SessionEndedError",
     "TotalTimeoutError",
@@ -81,6 +86,7 @@ __all__ = [
     "UnsupportedOperation",
     "Value",
     "compute_bcc",
+    "load_recipes",
     "make_scheme",
     "open_transport",
     "parse_data_block",

@@ -10,13 +10,13 @@ from obisgate.errors import ConfigError
 from obisgate.protocol.bcc import BccMethod
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.identification import Identification, ProtocolMode
-from obisgate.recipes import apply_settings, builtin_book, core_fields, load_book
+from obisgate.recipes import apply_settings, builtin_recipes, core_fields, load_recipes
 from obisgate.simulator import builtin_profiles
 from obisgate.transport.base import LineSettings
 
 
 def test_every_packaged_recipe_has_a_source_a_title_and_settings() -> None:
-    book = builtin_book()
+    book = builtin_recipes()
     assert len(book.entries) >= 8
     names = book.names()
     assert len(set(names)) == len(names)
@@ -54,7 +54,7 @@ IDENTIFICATIONS = {
 @pytest.mark.parametrize(("line", "names"), IDENTIFICATIONS.items())
 def test_recipes_matching_the_captured_identifications(line: str, names: list[str]) -> None:
     ident = Identification.parse(line)
-    assert [e.name for e in builtin_book().matching(ident)] == names
+    assert [e.name for e in builtin_recipes().matching(ident)] == names
 
 
 def test_every_builtin_profile_is_covered_by_the_table_above() -> None:
@@ -64,7 +64,7 @@ def test_every_builtin_profile_is_covered_by_the_table_above() -> None:
 
 
 def test_automatic_and_forced_only_settings() -> None:
-    book = builtin_book()
+    book = builtin_recipes()
     uh50 = book.get("LUG-UH50")  # any case
     assert uh50 is not None
     assert uh50.automatic == {}
@@ -79,7 +79,7 @@ def test_automatic_and_forced_only_settings() -> None:
 
 
 def test_rules_from_the_book() -> None:
-    book = builtin_book()
+    book = builtin_recipes()
     keep = core_fields({"t2", "switch_baud", "device_alias", "wakeup"})
     assert keep == {"reaction_time_s", "switch_baud"}
     rules = book.rules(keep)
@@ -114,7 +114,7 @@ settings = { max_baud = 4800 }
 def test_the_users_file_extends_the_table(tmp_path: Path) -> None:
     path = tmp_path / "recipes.toml"
     path.write_text(OWN, encoding="utf-8")
-    book = load_book(path)
+    book = load_recipes(path)
     names = book.names()
     assert names[-2:] == ["my-meter", "lgz-zmd120"]  # the user's come last (they win)
     assert names.count("lgz-zmd120") == 1  # same name: the user's replaces obisgate's
@@ -132,9 +132,9 @@ def test_the_environment_names_the_users_file(
     path = tmp_path / "recipes.toml"
     path.write_text(OWN, encoding="utf-8")
     monkeypatch.setenv("OBISGATE_RECIPES", str(path))
-    assert "my-meter" in load_book().names()
+    assert "my-meter" in load_recipes().names()
     monkeypatch.delenv("OBISGATE_RECIPES")
-    assert "my-meter" not in load_book().names()
+    assert "my-meter" not in load_recipes().names()
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ def test_a_bad_file_is_one_line_naming_file_and_recipe(
     path = tmp_path / "bad.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError) as info:
-        load_book(path)
+        load_recipes(path)
     assert message in str(info.value)
     assert str(info.value).startswith(str(path))
     assert "\n" not in str(info.value)
@@ -190,7 +190,7 @@ def test_a_bad_file_is_one_line_naming_file_and_recipe(
 
 def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot read the recipes file .*missing\.toml"):
-        load_book(tmp_path / "missing.toml")
+        load_recipes(tmp_path / "missing.toml")
 
 
 def test_settings_apply_to_reader_and_line() -> None:

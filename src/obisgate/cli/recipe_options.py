@@ -18,7 +18,7 @@ import click
 
 from obisgate.protocol.client import ReadoutOptions, ReadResult
 from obisgate.protocol.recipes import RecipeRules
-from obisgate.recipes import ENVIRONMENT_VARIABLE, RecipeBook, apply_settings, load_book
+from obisgate.recipes import ENVIRONMENT_VARIABLE, RecipeBook, apply_settings, load_recipes
 from obisgate.transport.base import LineSettings
 
 __all__ = [
@@ -147,7 +147,7 @@ def recipe_setup(
         ConfigError: the recipes file is bad, or ``--meter-model`` names no recipe
             (or a forced setting the options refuse).
     """
-    book = load_book(params.get("recipes_file"))
+    book = load_recipes(params.get("recipes_file"))
     given = explicit_params(ctx, params)
     keep = given_core(given)
     forced_name = params.get("meter_model")

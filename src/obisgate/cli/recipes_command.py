@@ -12,7 +12,7 @@ from obisgate.cli.main import main
 from obisgate.cli.recipe_options import recipes_file_option
 from obisgate.errors import ConfigError, FramingError
 from obisgate.protocol.identification import Identification
-from obisgate.recipes import RecipeEntry, load_book
+from obisgate.recipes import RecipeEntry, load_recipes
 
 __all__ = ["recipes"]
 
@@ -84,7 +84,7 @@ def recipes(identification: str | None, fmt: str, recipes_file: str | None) -> N
       obisgate recipes --match '/LGZ4\\2ZMD120APt.G03'
     """
     try:
-        book = load_book(recipes_file)
+        book = load_recipes(recipes_file)
     except ConfigError as exc:
         fail(str(exc), 2)
     entries = list(book.entries)

@@ -13,7 +13,7 @@ from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.passwords import PasswordScheme, make_scheme
 from obisgate.protocol.programming import ProgrammingOptions
 from obisgate.protocol.recipes import RecipeRules
-from obisgate.recipes import RecipeBook, builtin_book, core_fields, load_book
+from obisgate.recipes import RecipeBook, builtin_recipes, core_fields, load_recipes
 
 __all__ = ["device_plan", "device_rules", "plans_from_config"]
 
@@ -60,7 +60,7 @@ def device_plan(
     """
     if shared is None:
         shared = {}
-    rules = device_rules(device, book or builtin_book(), shared)
+    rules = device_rules(device, book or builtin_recipes(), shared)
     comma = device.decimal_comma
     plans = tuple(_signal_plan(s, comma, shared) for s in signals if s.enable)
     if options is None:
@@ -146,7 +146,7 @@ def plans_from_config(config: GatewayConfig, book: RecipeBook | None = None) -> 
         ConfigError: the ``OBISGATE_RECIPES`` file cannot be read.
     """
     shared: dict[object, Any] = {}
-    book = book or load_book()
+    book = book or load_recipes()
     with paused_gc():
         return [
             device_plan(

@@ -193,7 +193,7 @@ from obisgate.gateway.outputs.sections import (
 )
 from obisgate.gcpause import paused_gc
 from obisgate.protocol.passwords import password_file_is_private
-from obisgate.recipes import ENVIRONMENT_VARIABLE, RecipeBook, builtin_book, load_book
+from obisgate.recipes import ENVIRONMENT_VARIABLE, RecipeBook, builtin_recipes, load_recipes
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -267,10 +267,10 @@ class _Builder:
     def _recipe_book(self) -> RecipeBook:
         """The recipes ``meter_model`` may name (a bad user file is a problem of its own)."""
         try:
-            return load_book()
+            return load_recipes()
         except ConfigError as exc:
             self.problems.append(ConfigProblem(ENVIRONMENT_VARIABLE, str(exc)))
-            return builtin_book()
+            return builtin_recipes()
 
     def _with_recipe(self, row: RawRow, fields: dict[str, object]) -> dict[str, object]:
         """``fields`` completed by the settings of the recipe ``meter_model`` names."""

@@ -15,9 +15,9 @@ from obisgate.recipes.book import (
     SETTINGS,
     RecipeBook,
     RecipeEntry,
-    builtin_book,
+    builtin_recipes,
     core_fields,
-    load_book,
+    load_recipes,
 )
 from obisgate.recipes.settings import apply_settings
 
@@ -28,7 +28,7 @@ __all__ = [
     "RecipeBook",
     "RecipeEntry",
     "apply_settings",
-    "builtin_book",
+    "builtin_recipes",
     "core_fields",
-    "load_book",
+    "load_recipes",
 ]

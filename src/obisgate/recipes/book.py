@@ -46,9 +46,9 @@ __all__ = [
     "SETTINGS",
     "RecipeBook",
     "RecipeEntry",
-    "builtin_book",
+    "builtin_recipes",
     "core_fields",
-    "load_book",
+    "load_recipes",
 ]
 
 #: Where the user's own recipes file is named when ``--recipes`` is not given.
@@ -323,13 +323,13 @@ def _read_file(text: str, origin: str) -> list[RecipeEntry]:
 
 
 @functools.cache
-def builtin_book() -> RecipeBook:
+def builtin_recipes() -> RecipeBook:
     """The packaged recipes (read once)."""
     text = resources.files("obisgate.recipes").joinpath("recipes.toml").read_text("utf-8")
     return RecipeBook(tuple(_read_file(text, "obisgate")))
 
 
-def load_book(path: str | os.PathLike[str] | None = None) -> RecipeBook:
+def load_recipes(path: str | os.PathLike[str] | None = None) -> RecipeBook:
     """The packaged recipes extended by the user's file.
 
     Args:
@@ -340,7 +340,7 @@ def load_book(path: str | os.PathLike[str] | None = None) -> RecipeBook:
         ConfigError: the file cannot be read or holds a bad recipe (one line,
             naming the file, the recipe and the field).
     """
-    builtin = builtin_book()
+    builtin = builtin_recipes()
     if path is None:
         path = os.environ.get(ENVIRONMENT_VARIABLE) or None
         if path is None:
