@@ -1,13 +1,15 @@
 """Real programs the integration tests run: found on the machine, started on a free
-loopback port, stopped by PID.
+loopback port, stopped by PID; and the optional libraries some tests need.
 
-``scripts/system-packages`` (called by ``scripts/test``) installs them from Debian.
-When one is missing the test is skipped with the reason, except under CI (``CI`` set),
-where a missing program is a failure: CI must run everything.
+``scripts/system-packages`` (called by ``scripts/test``) installs the programs from
+Debian, ``scripts/bootstrap dev`` the libraries (every extra of ``all`` and the test
+group). When one is missing the test is skipped with the reason, except under CI (``CI``
+set), where a missing program or library is a failure: CI must run everything.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import pwd
 import shutil
@@ -19,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import IO
 
 import pytest
@@ -28,6 +31,7 @@ __all__ = [
     "Postgres",
     "find_program",
     "free_port",
+    "require_module",
     "running_mosquitto",
     "running_postgres",
     "wait_for_port",
@@ -45,6 +49,26 @@ def find_program(name: str, package: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_module(name: str, why: str) -> ModuleType:
+    """``import name`` for a test that needs an optional library; skip or fail when missing.
+
+    Usable at module level. Only a missing ``name`` (or its parent package) skips; a
+    library that is installed but fails to import raises as usual. obisgate's own
+    modules are always there: import them plainly.
+    """
+    if name == "obisgate" or name.startswith("obisgate."):
+        raise ValueError(f"{name} is part of obisgate: import it plainly")
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+            raise
+        message = f"{name} is not installed ({why}; scripts/bootstrap dev installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message, allow_module_level=True)
 
 
 def free_port() -> int:

@@ -20,7 +20,13 @@ from obisgate.errors import (
     UnexpectedMessageError,
     UnsupportedOperation,
 )
-from obisgate.programming import ProgrammingSession, RegisterReading, read_registers
+from obisgate.password_config import make_scheme
+from obisgate.programming_session import (
+    ProgrammingSession,
+    RegisterReading,
+    read_registers,
+    read_registers_on,
+)
 from obisgate.protocol.bcc import BccMethod, compute_bcc
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.protocol.dataset import DataSet, Value, parse_data_block
@@ -32,15 +38,15 @@ from obisgate.protocol.passwords import (
     NoPassword,
     PasswordScheme,
     PlainPassword,
-    make_scheme,
 )
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.protocol.readout import BccStatus, Readout, parse_readout
 from obisgate.protocol.recipes import Recipe, RecipeRules
+from obisgate.protocol.telegrams import TelegramSplitter
 from obisgate.recipes import RecipeBook, load_recipes
 from obisgate.session import Exchange, read_meter, read_meter_on, read_meter_sync
 from obisgate.trace import Trace
-from obisgate.transport import LineSettings, Transport, open_transport
+from obisgate.transport import LineSettings, ScriptedTransport, Transport, open_transport
 
 __all__ = [
     "AccessDeniedError",
@@ -77,7 +83,9 @@ __all__ = [
     "RecipeBook",
     "RecipeRules",
     "RegisterReading",
+    "ScriptedTransport",
     "SessionEndedError",
+    "TelegramSplitter",
     "TotalTimeoutError",
     "Trace",
     "Transport",
@@ -95,4 +103,5 @@ __all__ = [
     "read_meter_on",
     "read_meter_sync",
     "read_registers",
+    "read_registers_on",
 ]

@@ -5,15 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
-from obisgate.obis import describe
 from obisgate.protocol.client import ReadResult
 from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.identification import Identification
 
 __all__ = [
     "FORMATS",
+    "Describe",
     "datasets_to_list",
     "identification_to_dict",
     "render",
@@ -21,6 +22,9 @@ __all__ = [
 ]
 
 FORMATS = ("table", "json", "csv", "raw")
+
+Describe = Callable[[str, str | None, str | None], str | None]
+"""(address, manufacturer, unit) -> a description of the register, or ``None``."""
 
 
 def identification_to_dict(ident: Identification) -> dict[str, str]:
@@ -60,11 +64,11 @@ def result_to_dict(result: ReadResult) -> dict[str, Any]:
     return out
 
 
-def render(result: ReadResult, fmt: str, *, descriptions: bool = False) -> str:
+def render(result: ReadResult, fmt: str, *, describe: Describe | None = None) -> str:
     """Render ``result`` in one of :data:`FORMATS` (text ends with a newline).
 
-    ``descriptions`` adds the OBIS catalogue's description of each address to
-    the table (for people at a terminal; the other formats never change).
+    ``describe`` adds a description column to the table (the CLI passes the OBIS
+    catalogue's, for people at a terminal); the other formats never change.
     """
     if fmt == "json":
         return json.dumps(result_to_dict(result), ensure_ascii=False) + "\n"
@@ -73,7 +77,7 @@ def render(result: ReadResult, fmt: str, *, descriptions: bool = False) -> str:
     if fmt == "raw":
         ident = result.identification.to_bytes().decode("latin-1")
         return ident + "".join(ds.to_text() + "\n" for ds in result.readout.datasets)
-    return _table(result, descriptions=descriptions)
+    return _table(result, describe=describe)
 
 
 def _csv(datasets: tuple[DataSet, ...]) -> str:
@@ -89,14 +93,15 @@ def _csv(datasets: tuple[DataSet, ...]) -> str:
 def table_lines(
     datasets: tuple[DataSet, ...] | list[DataSet],
     *,
-    descriptions: bool = False,
+    describe: Describe | None = None,
     manufacturer: str | None = None,
 ) -> list[str]:
     """Aligned ``address  value  unit`` lines; extra value groups on their own lines.
 
-    With ``descriptions``, a last column holds the OBIS catalogue's description
-    of each address it knows (``manufacturer`` selects a maker's own codes).
+    With ``describe``, a last column holds its description of each address
+    (called with the address, ``manufacturer`` and the first value's unit).
     """
+    descriptions = describe is not None
     width = max([len(ds.address) for ds in datasets] + [7])
     vwidth = max([len(v.value.strip()) for ds in datasets for v in ds.values] + [5])
     uwidth = max([len(v.unit or "") for ds in datasets for v in ds.values] + [4])
@@ -105,9 +110,8 @@ def table_lines(
     for ds in datasets:
         address = ds.address
         text = ""
-        if descriptions and ds.values:
-            info = describe(ds.address, manufacturer=manufacturer, unit=ds.values[0].unit)
-            text = "" if info is None else info.description
+        if describe is not None and ds.values:
+            text = describe(ds.address, manufacturer, ds.values[0].unit) or ""
         for v in ds.values:
             unit = "" if v.unit is None else v.unit
             line = f"{address:<{width}}  {v.value.strip():>{vwidth}}  {unit:<{uwidth}}  {text}"
@@ -116,7 +120,7 @@ def table_lines(
     return lines
 
 
-def _table(result: ReadResult, *, descriptions: bool = False) -> str:
+def _table(result: ReadResult, *, describe: Describe | None = None) -> str:
     ident = result.identification
     readout = result.readout
     head = [
@@ -126,7 +130,5 @@ def _table(result: ReadResult, *, descriptions: bool = False) -> str:
         "",
     ]
     tail = [f"not parsed: {text!r}" for text in readout.unparsed]
-    lines = table_lines(
-        readout.datasets, descriptions=descriptions, manufacturer=ident.manufacturer
-    )
+    lines = table_lines(readout.datasets, describe=describe, manufacturer=ident.manufacturer)
     return "\n".join(head + lines + tail) + "\n"

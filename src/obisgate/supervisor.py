@@ -2,8 +2,9 @@
 
 Used by ``obisgate run --workers N``: one child per shard. A child that ends by
 itself with status 0 is done (``--duration`` elapsed) and is not restarted; one
-that dies otherwise (a crash, SIGKILL, the OOM killer) is restarted after 1 s,
-doubling up to 30 s while it keeps dying within 10 s of its start. SIGTERM or
+that dies otherwise (a crash, SIGKILL, the OOM killer) is restarted after a
+jittered wait below 1 s, whose ceiling doubles up to 30 s while it keeps dying
+within 10 s of its start (:class:`~obisgate.backoff.Backoff`). SIGTERM or
 SIGINT to the supervisor sends SIGTERM to every child, waits up to
 ``stop_timeout_s`` for them, SIGKILLs the rest, and returns.
 """

@@ -39,12 +39,16 @@ async def get_json(client: aiohttp.ClientSession, url: str, status_code: int = 2
         return await response.json()
 
 
-async def test_start_announces_the_real_port_on_stderr(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+async def test_start_announces_the_real_port_through_logging(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    caplog.set_level(logging.INFO, logger="obisgate.listening")
     async with serving(two_meters(tmp_path)) as output:
         assert output.port != 0
-        assert capsys.readouterr().err == f"web view on http://127.0.0.1:{output.port}/\n"
+    announced = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+    line = f"web view on http://127.0.0.1:{output.port}/"
+    assert announced == [("obisgate.listening", logging.INFO, line)]
+    assert capsys.readouterr().err == ""  # nothing written past logging
 
 
 async def test_healthz(tmp_path: Path, client: aiohttp.ClientSession) -> None:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from obisgate.obis import describe, parse_address, signal_name
+from obisgate.obis import describe, description, parse_address, signal_name
 from obisgate.protocol.chars import MASK_7BIT
 from obisgate.protocol.readout import parse_readout
 from obisgate.simulator import builtin_profiles
@@ -394,7 +394,7 @@ def test_the_read_table_shows_descriptions_only_when_asked() -> None:
     assert readout.identification is not None
     result = ReadResult(readout.identification, ProtocolMode.B, 2400, readout)
     plain = render(result, "table").splitlines()
-    described = render(result, "table", descriptions=True).splitlines()
+    described = render(result, "table", describe=description).splitlines()
     assert plain[3].split() == ["address", "value", "unit"]
     assert described[3].split() == ["address", "value", "unit", "description"]
     assert described[4].split(maxsplit=3) == [

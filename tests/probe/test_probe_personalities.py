@@ -24,6 +24,7 @@ from obisgate.simulator import (
     serve_tcp,
 )
 from obisgate.simulator.profile import MeterProfile
+from tests.commands import run_until
 
 pytestmark = pytest.mark.integration
 
@@ -100,16 +101,10 @@ async def invoke(*args: str) -> Result:
     return await asyncio.to_thread(CliRunner().invoke, main, list(args), prog_name="obisgate")
 
 
-async def run_gateway(cwd: Path, seconds: int) -> list[dict[str, object]]:
-    """``obisgate run site.toml --duration SECONDS`` as a user types it; its JSON lines."""
-    process = await asyncio.create_subprocess_exec(
-        OBISGATE, "run", "site.toml", "--duration", str(seconds), "--format", "jsonl",
-        cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    async with asyncio.timeout(seconds + 30):
-        out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return [json.loads(line) for line in out.decode().splitlines()]
+def energy_read(line: str) -> bool:
+    """A JSON line of ``obisgate run`` with a valid energy_import value."""
+    update = json.loads(line)
+    return bool(update["signal"] == "energy_import" and update["quality"] == ["valid"])
 
 
 @pytest.mark.parametrize(("name", "transport"), CASES)
@@ -152,8 +147,9 @@ async def test_probe_finds_the_setting_and_run_reads_with_it(
         (device,) = load_config(out).devices
         for field, default in PROBED.items():
             assert getattr(device, field) == expected.get(field, default), field
-        updates = await run_gateway(tmp_path, 10 if personality.realtime else 4)
-    energy = [u for u in updates if u["signal"] == "energy_import"]
-    assert energy, updates
+        ran = await run_until(
+            [OBISGATE, "run", "site.toml", "--format", "jsonl"], line=energy_read, cwd=tmp_path
+        )
+    assert ran.code == 0, ran.err
+    energy = [json.loads(line) for line in ran.out.splitlines() if energy_read(line)]
     assert energy[0]["value"] == 1234.12
-    assert energy[0]["quality"] == ["valid"]

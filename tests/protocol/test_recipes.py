@@ -8,7 +8,7 @@ from obisgate.errors import ConfigError
 from obisgate.protocol.actions import Drain, RecipesApplied, Send, SetBaud, Sleep
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions
 from obisgate.protocol.identification import Identification, ProtocolMode
-from obisgate.protocol.programming import ProgrammingClient, ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingClient, ProgrammingOptions
 from obisgate.protocol.recipes import Recipe, RecipeRules
 from tests.helpers import frame
 

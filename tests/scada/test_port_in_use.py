@@ -19,6 +19,7 @@ from obisgate.gateway.outputs.iec104.output import Iec104Output
 from obisgate.gateway.outputs.modbus.config import ModbusConfig
 from obisgate.gateway.outputs.modbus.mapping import RegisterMap
 from obisgate.gateway.outputs.modbus.output import ModbusOutput
+from tests.services import require_module
 
 pytestmark = [pytest.mark.integration]
 
@@ -32,7 +33,7 @@ def busy_port() -> Iterator[int]:
 
 
 async def test_modbus_port_in_use(busy_port: int, caplog: pytest.LogCaptureFixture) -> None:
-    pytest.importorskip("pymodbus")
+    require_module("pymodbus", "the modbus extra")
     caplog.set_level(logging.WARNING)
     output = ModbusOutput(ModbusConfig(listen=f"127.0.0.1:{busy_port}"), RegisterMap([]))
     with pytest.raises(TransportError) as caught:
@@ -72,7 +73,7 @@ class RecordingIec104(Iec104Output):
 
 
 async def test_iec104_port_in_use(busy_port: int, caplog: pytest.LogCaptureFixture) -> None:
-    pytest.importorskip("c104")
+    require_module("c104", "the test group (GPL-3.0, never in all)")
     caplog.set_level(logging.WARNING)
     output = RecordingIec104(
         Iec104Config(listen=f"127.0.0.1:{busy_port}"), [IoaPoint(("m", "s"), 1, "M_ME_TF_1")]
@@ -91,7 +92,7 @@ async def test_iec104_port_in_use(busy_port: int, caplog: pytest.LogCaptureFixtu
 
 
 async def test_iec104_start_and_stop_run_off_the_event_loop() -> None:
-    pytest.importorskip("c104")
+    require_module("c104", "the test group (GPL-3.0, never in all)")
     output = RecordingIec104(Iec104Config(listen="127.0.0.1:0"), [])
     output.calls = []
     await output.start()
@@ -101,7 +102,7 @@ async def test_iec104_start_and_stop_run_off_the_event_loop() -> None:
 
 
 async def test_modbus_on_the_network_warns_at_start(caplog: pytest.LogCaptureFixture) -> None:
-    pytest.importorskip("pymodbus")
+    require_module("pymodbus", "the modbus extra")
     caplog.set_level(logging.WARNING)
     output = ModbusOutput(ModbusConfig(listen="0.0.0.0:0"), RegisterMap([]))
     await output.start()

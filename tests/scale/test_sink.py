@@ -19,6 +19,7 @@ from obisgate.cli import main
 from obisgate.sink import SinkError
 from obisgate.sink.consumer import SinkSettings, SinkStats, consume
 from obisgate.sink.postgres import PostgresWriter
+from obisgate.sink.rows import rows_from_payload
 from tests.scale.mqtt_tools import count_rows, publish_readouts, readout, sink_command
 from tests.services import Mosquitto, Postgres, free_port
 
@@ -170,7 +171,6 @@ def test_unreachable_database_is_one_line(broker: Mosquitto) -> None:
 
 
 async def test_writer_refuses_nothing_twice_and_history_reads_back(database: str) -> None:
-    from obisgate.sink.rows import rows_from_payload  # noqa: PLC0415
 
     writer = await PostgresWriter.connect(database)
     try:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from obisgate.cli import (
     gateway_commands,
+    get_set_profile_commands,
     plan_command,
     probe_command,
-    programming_commands,
     read_command,
     recipes_command,
     run_command,
@@ -17,10 +17,10 @@ from obisgate.cli.main import main
 
 __all__ = [
     "gateway_commands",
+    "get_set_profile_commands",
     "main",
     "plan_command",
     "probe_command",
-    "programming_commands",
     "read_command",
     "recipes_command",
     "run_command",

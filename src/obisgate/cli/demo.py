@@ -50,7 +50,8 @@ def _web_extra_missing() -> str | None:
 
 
 def _show_web_address(outputs: list[Output]) -> None:
-    """Put the web view's address above the live table, where a redraw does not wipe it."""
+    """Put the web view's address above the table, where a redraw does not wipe it; a live
+    table shows it there only (the log line would repeat it below the table)."""
     from obisgate.gateway.outputs.http.server import HttpOutput  # noqa: PLC0415
 
     tables = [o for o in outputs if isinstance(o, TableOutput)]
@@ -59,7 +60,8 @@ def _show_web_address(outputs: list[Output]) -> None:
             announce = output.announce
 
             def show(line: str, announce: Callable[[str], None] = announce) -> None:
-                announce(line)
+                if not any(table.live for table in tables):
+                    announce(line)
                 for table in tables:
                     table.title = f"{table.title}\n{line}" if table.title else line
 

@@ -16,6 +16,7 @@ from obisgate.cli.recipe_options import log_recipes, recipe_options, recipe_setu
 from obisgate.cli.sigterm import stop_on_sigterm
 from obisgate.errors import ConfigError
 from obisgate.formats import FORMATS, render
+from obisgate.obis import description
 from obisgate.protocol.bcc import BccMethod
 from obisgate.protocol.chars import BAUD_TO_MODE_C_CHAR
 from obisgate.protocol.client import ReadoutOptions, ReadResult
@@ -327,4 +328,5 @@ def read(ctx: click.Context, /, url: str, **params: Any) -> None:
         if isinstance(trace, RawCapture):
             click.echo(bytes(trace.data), nl=False)
             return
-    click.echo(render(result, params["fmt"], descriptions=sys.stdout.isatty()), nl=False)
+    describe = description if sys.stdout.isatty() else None
+    click.echo(render(result, params["fmt"], describe=describe), nl=False)

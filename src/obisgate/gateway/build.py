@@ -6,14 +6,18 @@ import dataclasses
 from functools import partial
 from typing import Any, TypeVar
 
+from obisgate import (
+    PasswordScheme,
+    ProgrammingOptions,
+    ReadoutOptions,
+    RecipeBook,
+    RecipeRules,
+    load_recipes,
+    make_scheme,
+)
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
 from obisgate.gateway.plan import DevicePlan, ProgrammingPlan, SignalPlan
 from obisgate.gcpause import paused_gc
-from obisgate.protocol.client import ReadoutOptions
-from obisgate.protocol.passwords import PasswordScheme, make_scheme
-from obisgate.protocol.programming import ProgrammingOptions
-from obisgate.protocol.recipes import RecipeRules
-from obisgate.recipes import RecipeBook, builtin_recipes, core_fields, load_recipes
 
 __all__ = ["device_plan", "device_rules", "plans_from_config"]
 
@@ -35,8 +39,7 @@ def device_rules(
     key = ("recipe rules", id(book), id(given), off)  # given: shared by equal devices
     rules = None if shared is None else shared.get(key)
     if rules is None:
-        keep = core_fields(given)
-        rules = RecipeRules(keep=keep) if off else book.rules(keep)
+        rules = book.rules_for_device(given, off=off)
         if shared is not None:
             shared[key] = rules
     return rules
@@ -60,7 +63,7 @@ def device_plan(
     """
     if shared is None:
         shared = {}
-    rules = device_rules(device, book or builtin_recipes(), shared)
+    rules = device_rules(device, book or RecipeBook.packaged(), shared)
     comma = device.decimal_comma
     plans = tuple(_signal_plan(s, comma, shared) for s in signals if s.enable)
     if options is None:

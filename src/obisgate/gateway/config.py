@@ -166,7 +166,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from obisgate import ConfigError, ReadoutOptions
+from obisgate import ConfigError, ReadoutOptions, RecipeBook, load_recipes
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_files import (
     ConfigFileError,
@@ -192,8 +192,7 @@ from obisgate.gateway.outputs.sections import (
     SIGNAL_CHECKS,
 )
 from obisgate.gcpause import paused_gc
-from obisgate.protocol.passwords import password_file_is_private
-from obisgate.recipes import ENVIRONMENT_VARIABLE, RecipeBook, builtin_recipes, load_recipes
+from obisgate.password_config import password_file_is_private
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -269,8 +268,8 @@ class _Builder:
         try:
             return load_recipes()
         except ConfigError as exc:
-            self.problems.append(ConfigProblem(ENVIRONMENT_VARIABLE, str(exc)))
-            return builtin_recipes()
+            self.problems.append(ConfigProblem(RecipeBook.environment_variable, str(exc)))
+            return RecipeBook.packaged()
 
     def _with_recipe(self, row: RawRow, fields: dict[str, object]) -> dict[str, object]:
         """``fields`` completed by the settings of the recipe ``meter_model`` names."""

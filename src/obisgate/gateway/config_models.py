@@ -32,7 +32,7 @@ from obisgate.gateway.outputs.modbus.config import ModbusConfig
 from obisgate.gateway.outputs.mqtt.config import MqttConfig
 from obisgate.gateway.outputs.opcua.config import OpcUaConfig
 from obisgate.gateway.plan import SignalPlan
-from obisgate.protocol.passwords import read_password_file
+from obisgate.password_config import read_password_file
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",

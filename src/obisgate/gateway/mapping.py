@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from obisgate import DataSet, Readout
 from obisgate.gateway.numbers import Converted, convert
 from obisgate.gateway.plan import DevicePlan, SignalPlan
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
-from obisgate.protocol.dataset import DataSet
-from obisgate.protocol.readout import Readout
 
 __all__ = ["extract_value", "map_readout"]
 

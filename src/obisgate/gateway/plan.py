@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from obisgate.protocol.client import ReadoutOptions
-from obisgate.protocol.passwords import PasswordScheme
-from obisgate.protocol.programming import ProgrammingOptions
-from obisgate.protocol.recipes import RecipeRules
-from obisgate.transport.base import LineSettings
+from obisgate import (
+    LineSettings,
+    PasswordScheme,
+    ProgrammingOptions,
+    ReadoutOptions,
+    RecipeRules,
+)
 
 __all__ = ["DevicePlan", "ProgrammingPlan", "SignalPlan"]
 

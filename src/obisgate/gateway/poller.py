@@ -30,18 +30,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from obisgate import (
+    BccStatus,
+    DataSet,
+    PasswordScheme,
+    Readout,
+    Transport,
+    open_transport,
+    read_meter_on,
+    read_registers_on,
+)
 from obisgate.errors import AccessDeniedError, ConfigError, ObisgateError, TotalTimeoutError
 from obisgate.gateway.mapping import map_readout
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.programming import read_registers_on
-from obisgate.protocol.dataset import DataSet
-from obisgate.protocol.passwords import PasswordScheme
-from obisgate.protocol.readout import BccStatus, Readout
-from obisgate.session import read_meter_on
-from obisgate.transport.base import Transport
-from obisgate.transport.url import open_transport
 
 __all__ = [
     "DeviceState",

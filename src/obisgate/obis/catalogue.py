@@ -36,7 +36,7 @@ from typing import Any
 
 from obisgate.obis.address import ObisAddress, parse_address
 
-__all__ = ["ObisInfo", "describe", "signal_name"]
+__all__ = ["ObisInfo", "describe", "description", "signal_name"]
 
 _ALIAS = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -356,6 +356,12 @@ def describe(
     if info is None or not _unit_fits(info.unit, unit):
         return None
     return info
+
+
+def description(address: str, manufacturer: str | None, unit: str | None) -> str | None:
+    """The catalogue's description of ``address``, or ``None`` (see :func:`describe`)."""
+    info = describe(address, manufacturer=manufacturer, unit=unit)
+    return None if info is None else info.description
 
 
 def signal_name(

@@ -6,7 +6,7 @@ the model (a regular expression matched at the start of the identification
 text after the baud character and ``\\W`` escapes). Its ``adjust`` holds the
 reader settings to use once the meter has identified itself, by the field
 names of :class:`~obisgate.protocol.client.ReadoutOptions` (:data:`READOUT_FIELDS`)
-and :class:`~obisgate.protocol.programming.ProgrammingOptions`
+and :class:`~obisgate.protocol.programming_client.ProgrammingOptions`
 (:data:`PROGRAMMING_FIELDS`).
 
 :class:`RecipeRules` tells a client which recipes to try and which settings

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from obisgate.errors import ConfigError
 from obisgate.protocol.bcc import BccMethod
@@ -258,10 +258,17 @@ class RecipeBook:
     Attributes:
         entries: packaged recipes, then the user's.
         recipes: the core's view of them (what applies after the identification).
+        environment_variable: names the user's own recipes file (``OBISGATE_RECIPES``).
     """
 
+    environment_variable: ClassVar[str] = ENVIRONMENT_VARIABLE
     entries: tuple[RecipeEntry, ...]
     recipes: tuple[Recipe, ...] = field(init=False, repr=False, compare=False)
+
+    @classmethod
+    def packaged(cls) -> RecipeBook:
+        """obisgate's own recipes (read once)."""
+        return builtin_recipes()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "recipes", tuple(e.core for e in self.entries))
@@ -278,6 +285,12 @@ class RecipeBook:
     def matching(self, ident: Identification) -> tuple[RecipeEntry, ...]:
         """The recipes whose manufacturer and model match ``ident``, in table order."""
         return tuple(e for e in self.entries if e.matches(ident))
+
+    def rules_for_device(self, given: Iterable[str], *, off: bool = False) -> RecipeRules:
+        """The rules of a configured device: ``given``, its fields set explicitly
+        (recipes never change them); ``off`` (``meter_model = "none"``): no recipes."""
+        keep = core_fields(given)
+        return RecipeRules(keep=keep) if off else self.rules(keep)
 
     def rules(self, keep: frozenset[str] = frozenset(), forced: str | None = None) -> RecipeRules:
         """What a client applies after the identification.

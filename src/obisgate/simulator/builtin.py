@@ -12,7 +12,7 @@ from obisgate.errors import ConfigError
 from obisgate.protocol.bcc import BccMethod
 from obisgate.protocol.identification import ProtocolMode
 from obisgate.simulator.profile import MeterProfile
-from obisgate.simulator.programming import ProgrammingProfile, demo_load_profile
+from obisgate.simulator.programming_meter import ProgrammingProfile, demo_load_profile
 
 __all__ = ["builtin_profiles", "get_profile"]
 

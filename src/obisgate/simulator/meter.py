@@ -119,7 +119,7 @@ class SimulatedMeter:
         stats: counters to update, shared by a server.
         programming_factory: builds a programming session from
             ``profile.programming``; the default looks up
-            ``obisgate.simulator.programming.MeterProgrammingSession``.
+            ``obisgate.simulator.programming_meter.MeterProgrammingSession``.
     """
 
     def __init__(

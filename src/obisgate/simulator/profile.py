@@ -120,7 +120,7 @@ class MeterProfile:
         request_starts: accepted request starts (``"/?"`` plus manufacturer
             variants such as ``"/#"`` and ``"/2"``).
         description: one line for ``--list-profiles``.
-        programming: a ``obisgate.simulator.programming.ProgrammingProfile``
+        programming: a ``obisgate.simulator.programming_meter.ProgrammingProfile``
             enabling programming mode (option select Y = 1), or ``None``.
         faults: fault names (see :mod:`obisgate.simulator.faults`) of this
             meter alone, added to the simulator's: one bad meter on a bus.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Self
 
 from obisgate.errors import ConfigError
 
@@ -99,7 +100,7 @@ class Transport(abc.ABC):
     async def aclose(self) -> None:
         """Close the connection; safe to call twice."""
 
-    async def __aenter__(self) -> Transport:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -34,7 +34,6 @@ import hmac
 import json
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -43,6 +42,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from obisgate.errors import TransportError
+from obisgate.gateway.outputs.announce import announce as announce_listening
 from obisgate.gateway.outputs.factory import OutputContext
 from obisgate.gateway.outputs.http.history import (
     HistoryReader,
@@ -92,11 +92,6 @@ def _drop(request: web.Request) -> None:
         request.transport.abort()
 
 
-def _to_stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
 def _presented_token(header: str) -> str | None:
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
@@ -122,7 +117,8 @@ class HttpOutput:
         token: the bearer token every request but ``/healthz`` must carry, or ``None``.
         history_limit: most rows in one ``/api/history`` answer.
         max_clients: most ``/api/events`` streams at once (more: 503).
-        announce: where ``web view on http://HOST:PORT/`` goes on start (stderr).
+        announce: where ``web view on http://HOST:PORT/`` goes on start (logged:
+            :func:`~obisgate.gateway.outputs.announce.announce`).
     """
 
     name = "http"
@@ -148,7 +144,7 @@ class HttpOutput:
         self._history_limit = history_limit
         self.max_clients = max_clients
         self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="obisgate-http-metrics")
-        self.announce: Callable[[str], None] = announce or _to_stderr
+        self.announce: Callable[[str], None] = announce or announce_listening
         self._runner: web.AppRunner | None = None
         #: Event streams being served now.
         self.streams = 0
@@ -172,7 +168,7 @@ class HttpOutput:
     # -- Output ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind and serve, then announce the address on stderr.
+        """Bind and serve, then announce the address (logged).
 
         Raises:
             TransportError: the address cannot be bound (in use, not local, no

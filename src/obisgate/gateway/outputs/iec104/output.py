@@ -17,12 +17,12 @@ import asyncio
 import contextlib
 import logging
 import socket
-import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from obisgate.errors import ConfigError, TransportError
+from obisgate.gateway.outputs.announce import announce
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.iec104.mapping import (
@@ -105,7 +105,7 @@ class Iec104Output:
         self._entries: dict[tuple[str, str], _Entry] = {}
 
     async def start(self) -> None:
-        """Listen on ``section.listen`` and print ``iec104 listening on HOST:PORT`` on stderr.
+        """Listen on ``section.listen`` and log ``iec104 listening on HOST:PORT`` (``announce``).
 
         c104's blocking ``start``/``stop`` run in a worker thread; the server of
         a failed attempt is stopped.
@@ -143,8 +143,7 @@ class Iec104Output:
                 _GI_LIMIT,
             )
         shown = f"[{host}]" if ":" in host else host
-        sys.stderr.write(f"iec104 listening on {shown}:{chosen}\n")
-        sys.stderr.flush()
+        announce(f"iec104 listening on {shown}:{chosen}")
 
     def _build(self, c104: ModuleType, host: str, port: int) -> Any:
         section = self.section

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from obisgate.errors import ConfigError, TransportError
+from obisgate.gateway.outputs.announce import announce
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.library_logs import quiet_library
@@ -78,7 +78,7 @@ class ModbusOutput:
         self._server: Any = None
 
     async def start(self) -> None:
-        """Listen on ``section.listen`` and print ``modbus listening on HOST:PORT`` on stderr.
+        """Listen on ``section.listen`` and log ``modbus listening on HOST:PORT`` (``announce``).
 
         Raises:
             TransportError: the address cannot be bound (in use, not local); one
@@ -145,8 +145,7 @@ class ModbusOutput:
         listener: Any = server.transport
         self.port = int(listener.sockets[0].getsockname()[1])
         shown = f"[{host}]" if ":" in host else host
-        sys.stderr.write(f"modbus listening on {shown}:{self.port}\n")
-        sys.stderr.flush()
+        announce(f"modbus listening on {shown}:{self.port}")
 
     async def _action(
         self,

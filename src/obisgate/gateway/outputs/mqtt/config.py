@@ -18,7 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.outputs.config_problem import SignalProblem
-from obisgate.protocol.passwords import read_password_file
+from obisgate.password_config import read_password_file
 
 __all__ = ["MqttConfig", "default_client_id", "mqtt_signal_problems", "mqtt_url"]
 
@@ -182,7 +182,7 @@ class MqttConfig(BaseModel):
         """The broker password from ``password_env`` or ``password_file``, read now.
 
         From a file: its first line, without the line end (the rule of meter
-        passwords, :func:`~obisgate.protocol.passwords.read_password_file`).
+        passwords, :func:`~obisgate.password_config.read_password_file`).
 
         Raises:
             ConfigError: the variable is not set or the file cannot be read (the

@@ -14,11 +14,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from obisgate.errors import ConfigError, TransportError
+from obisgate.gateway.outputs.announce import announce
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.library_logs import quiet_library
@@ -108,7 +108,7 @@ class OpcUaOutput:
         return f"opc.tcp://{shown}:{self.port or port}{ENDPOINT_PATH}"
 
     async def start(self) -> None:
-        """Build the address space, listen, and print ``opcua listening on opc.tcp://...``.
+        """Build the address space, listen, and log ``opcua listening on opc.tcp://...``.
 
         asyncua's own log records are quieted (see :func:`quiet_opcua_logs`);
         a failed start stops what was set up.
@@ -136,8 +136,7 @@ class OpcUaOutput:
             _LOGGER.warning(warning)
         # BinaryServer.port is the bound port (it replaces 0 by the real one).
         self.port = int(server.bserver.port)
-        sys.stderr.write(f"opcua listening on {self.endpoint}\n")
-        sys.stderr.flush()
+        announce(f"opcua listening on {self.endpoint}")
 
     async def _serve(self, server: Any, ua: Any, host: str, port: int) -> None:
         """Build the address space of ``server`` and listen on ``host``:``port``."""

@@ -26,17 +26,16 @@ from obisgate.cli.main import main
 from obisgate.cli.read_command import DEFAULT_TOTAL_TIMEOUT_S, line_options, readout_options
 from obisgate.errors import ConfigError, MeterError, TotalTimeoutError
 from obisgate.formats import FORMATS, datasets_to_list, identification_to_dict, table_lines
-from obisgate.programming import ProgrammingSession, RegisterReading
-from obisgate.protocol.loadprofile import LoadProfile
-from obisgate.protocol.passwords import (
+from obisgate.password_config import (
     SCHEME_NAMES,
-    PasswordScheme,
-    Secret,
     make_scheme,
     password_file_is_private,
     read_password_file,
 )
-from obisgate.protocol.programming import Answer, ProgrammingOptions
+from obisgate.programming_session import ProgrammingSession, RegisterReading
+from obisgate.protocol.loadprofile import LoadProfile
+from obisgate.protocol.passwords import PasswordScheme, Secret
+from obisgate.protocol.programming_client import Answer, ProgrammingOptions
 from obisgate.trace import open_trace
 from obisgate.transport.base import LineSettings
 
