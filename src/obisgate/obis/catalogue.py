@@ -31,7 +31,7 @@ import functools
 import re
 import tomllib
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from obisgate.obis.address import ObisAddress, parse_address
@@ -39,6 +39,8 @@ from obisgate.obis.address import ObisAddress, parse_address
 __all__ = ["ObisInfo", "describe", "description", "signal_name"]
 
 _ALIAS = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+#: The catalogue, beside this module.
+_DATA = Path(__file__).with_name("catalogue.toml")
 
 #: Unit families: a register whose usual unit is in one family is unknown for another.
 _UNIT_FAMILIES: dict[str, str] = {
@@ -184,7 +186,7 @@ def _entry(raw: dict[str, Any], default_medium: str) -> _Entry:
 @functools.cache
 def _catalogue() -> _Catalogue:
     """The packaged catalogue, read once."""
-    text = resources.files("obisgate.obis").joinpath("catalogue.toml").read_text("utf-8")
+    text = _DATA.read_text(encoding="utf-8")
     data = tomllib.loads(text)
     codes: dict[tuple[int, int, int], list[_Entry]] = {}
     for raw in data.get("code", ()):

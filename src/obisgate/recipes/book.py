@@ -30,7 +30,6 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -53,6 +52,9 @@ __all__ = [
 
 #: Where the user's own recipes file is named when ``--recipes`` is not given.
 ENVIRONMENT_VARIABLE = "OBISGATE_RECIPES"
+#: obisgate's own recipes, beside this module (a plain file: no importlib machinery to
+#: load later, when a process may have given up the rights to reach the interpreter).
+_PACKAGED = Path(__file__).with_name("recipes.toml")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _RATES = tuple(BAUD_TO_MODE_C_CHAR)
 
@@ -338,7 +340,7 @@ def _read_file(text: str, origin: str) -> list[RecipeEntry]:
 @functools.cache
 def builtin_recipes() -> RecipeBook:
     """The packaged recipes (read once)."""
-    text = resources.files("obisgate.recipes").joinpath("recipes.toml").read_text("utf-8")
+    text = _PACKAGED.read_text(encoding="utf-8")
     return RecipeBook(tuple(_read_file(text, "obisgate")))
 
 
