@@ -81,6 +81,15 @@ LAYERS = (
         third_party=False,
     ),
     Layer(
+        "dlms",
+        ("obisgate.dlms",),
+        ("obisgate.errors", "obisgate.protocol.", "obisgate.dlms"),
+        "dlms/ is a sans-IO core like protocol/: pure standard modules (and decimal), "
+        "obisgate.errors, protocol/ and itself",
+        stdlib_only=PURE_STDLIB | {"decimal"},
+        third_party=False,
+    ),
+    Layer(
         "transport",
         ("obisgate.transport",),
         ("obisgate.errors", "obisgate.protocol.", "obisgate.transport"),
@@ -91,17 +100,19 @@ LAYERS = (
         (
             "obisgate.session",
             "obisgate.programming_session",
+            "obisgate.dlms_session",
             "obisgate.trace",
             "obisgate.formats",
         ),
         (
             "obisgate.errors",
             "obisgate.protocol.",
+            "obisgate.dlms",
             "obisgate.transport",
             "obisgate.session",
             "obisgate.trace",
         ),
-        "the session layer builds on protocol/ and transport/ only",
+        "the session layer builds on protocol/, dlms/ and transport/ only",
     ),
     Layer(
         "helpers",
@@ -145,6 +156,8 @@ LAYERS = (
             "obisgate.transport",
             "obisgate.session",
             "obisgate.programming_session",
+            "obisgate.dlms",
+            "obisgate.dlms_session",
             "obisgate.trace",
             "obisgate.password_config",
             "obisgate.recipes",
@@ -154,8 +167,8 @@ LAYERS = (
     Layer(
         "simulator",
         ("obisgate.simulator",),
-        ("obisgate.errors", "obisgate.protocol.", "obisgate.simulator"),
-        "the simulator is the meter side: protocol/ and itself",
+        ("obisgate.errors", "obisgate.protocol.", "obisgate.dlms", "obisgate.simulator"),
+        "the simulator is the meter side: protocol/, dlms/ and itself",
     ),
     Layer(
         "gateway",

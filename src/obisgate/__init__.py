@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from obisgate.dlms.client import DlmsOptions
+from obisgate.dlms.cosem import Obis, parse_obis
+from obisgate.dlms.reading import ObjectSpec, data_access_error
+from obisgate.dlms_session import DlmsReadResult, read_dlms, read_dlms_on
 from obisgate.errors import (
     AccessDeniedError,
+    ApduError,
     ChecksumError,
     CommandRejectedError,
     ConfigError,
     ConnectError,
     ConnectionLostError,
+    DlmsServiceError,
     FramingError,
+    HdlcFrameError,
     MeterError,
     NoAnswerError,
     ObisgateError,
@@ -50,6 +57,7 @@ from obisgate.transport import LineSettings, ScriptedTransport, Transport, open_
 
 __all__ = [
     "AccessDeniedError",
+    "ApduError",
     "BccMethod",
     "BccStatus",
     "ChecksumError",
@@ -59,16 +67,22 @@ __all__ = [
     "ConnectError",
     "ConnectionLostError",
     "DataSet",
+    "DlmsOptions",
+    "DlmsReadResult",
+    "DlmsServiceError",
     "ElsterPassword",
     "Exchange",
     "FramingError",
+    "HdlcFrameError",
     "Identification",
     "LineSettings",
     "LoadProfile",
     "MeterError",
     "NoAnswerError",
     "NoPassword",
+    "Obis",
     "ObisgateError",
+    "ObjectSpec",
     "PasswordScheme",
     "PlainPassword",
     "ProgrammingOptions",
@@ -94,11 +108,15 @@ __all__ = [
     "UnsupportedOperation",
     "Value",
     "compute_bcc",
+    "data_access_error",
     "load_recipes",
     "make_scheme",
     "open_transport",
     "parse_data_block",
+    "parse_obis",
     "parse_readout",
+    "read_dlms",
+    "read_dlms_on",
     "read_meter",
     "read_meter_on",
     "read_meter_sync",

@@ -109,3 +109,18 @@ async def test_usage_errors() -> None:
     result = await invoke("probe", "tcp://127.0.0.1:1", "--timeout", "1")
     assert result.exit_code == 6  # cannot connect: no try can run
     assert result.stderr.startswith("obisgate: error: cannot connect to tcp://127.0.0.1:1")
+
+
+async def test_a_mode_e_meter_is_read_in_mode_c_and_the_note_names_mode_e() -> None:
+    async with await serve_tcp(get_profile("zmd")) as sim:
+        result = await invoke("probe", sim.url, "--timeout", "1")
+    assert result.exit_code == 0, result.output
+    assert "(mode C at" in result.stdout.splitlines()[1]
+    assert "note: the meter also speaks mode E (DLMS/COSEM" in result.stdout
+
+
+def test_probe_refuses_mode_e_and_hdlc() -> None:
+    for mode in ("E", "hdlc"):
+        result = CliRunner().invoke(main, ["probe", "tcp://127.0.0.1:9", "--mode", mode])
+        assert result.exit_code == 2, result.output
+        assert "obisgate read URL --mode E (or HDLC)" in result.stderr

@@ -48,6 +48,8 @@ IDENTIFICATIONS = {
     "/LGZ4\\2ZMD120APt.G03": ["lgz-zmd120"],  # pwitab/iec62056-21#33
     "/EMH5LZQJ-XC": ["emh-r5", "emh-lzqj"],
     "/ESY5Q3DA1024 V3.03": ["easymeter-q3d"],
+    "/LGZ5\\2ZMD4054459.B40": [],  # zmd, mode E (the ZMD120 recipe names ZMD120 only)
+    "/ISK5AM550-TD2": [],  # am550, direct HDLC
 }
 
 

@@ -90,6 +90,12 @@ def run_probe(
     The options given on the command line are kept in every try.
     """
     setup_logging(params["verbose"])
+    if str(params.get("mode", "auto")).upper() in ("E", "HDLC"):
+        fail(
+            "probe tries the settings of a D0 readout (modes A to D); a mode E or HDLC "
+            "meter is read with obisgate read URL --mode E (or HDLC) and its --dlms-* options",
+            2,
+        )
     if out is not None:
         if out.exists() and not force:
             fail(f"{out} exists; use --force to overwrite it", 2)

@@ -16,11 +16,18 @@ from typing import Any
 import click
 
 from obisgate.cli.common import fail, run_async, setup_logging
+from obisgate.cli.dlms_read import dlms_options
 from obisgate.cli.log_format import CliFormatter
 from obisgate.cli.main import main
 from obisgate.cli.params import Bounded, device_alias, history_folder, meter_url
 from obisgate.cli.probe_command import budget_option, run_probe
-from obisgate.cli.read_command import line_options, mode_options, read_settings
+from obisgate.cli.read_command import (
+    dlms_read_settings,
+    line_options,
+    mode_options,
+    read_settings,
+    readout_options,
+)
 from obisgate.cli.recipe_options import recipe_options, recipe_setup
 from obisgate.cli.shard_options import log_format_option, shard_option
 from obisgate.errors import ConfigError
@@ -384,6 +391,7 @@ def demo(
 @budget_option
 @mode_options
 @line_options
+@dlms_options
 @recipe_options
 @click.pass_context
 def init(
@@ -433,8 +441,14 @@ def init(
         fail(f"{out} exists; use --force to overwrite it", 2)
     if not out.parent.is_dir():
         fail(f"--output {out}: the folder {out.parent} does not exist", 2)
+    dlms = None
+    objects = None
     try:
-        options, line = read_settings(params)
+        if params["mode"].upper() in ("E", "HDLC"):
+            dlms, options_e, line, objects = dlms_read_settings(params)
+            options = options_e or readout_options({**params, "mode": "HDLC"})[0]
+        else:
+            options, line = read_settings(params)
         recipes = recipe_setup(ctx, params, options, line)
     except ConfigError as exc:
         fail(str(exc), 2)
@@ -451,6 +465,8 @@ def init(
             recipes.line,
             fields=device_fields(given),
             trace=params["trace_path"],
+            dlms=dlms,
+            objects=objects,
             rules=recipes.rules,
             book=recipes.book,
             meter_model=params["meter_model"],

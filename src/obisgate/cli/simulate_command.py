@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -148,6 +149,13 @@ _FAULT_HELP = "; ".join(FAULTS)
     help="TCP: a converter whose serial side is fixed at this rate (a meter sending "
     "at another rate arrives garbled).",
 )
+@click.option(
+    "--mode-e-confirm",
+    type=click.Choice(["7E1", "8N1"], case_sensitive=False),
+    default=None,
+    help="Mode E meters confirm ACK 2Z2 at the new rate still 7E1, or already 8N1 with "
+    "the parity bit set (default: the profile's, 7E1).",
+)
 @click.option("--list-profiles", is_flag=True, help="List the built-in profiles and exit.")
 @click.option("--list-faults", is_flag=True, help="List the faults and exit.")
 @click.option(
@@ -166,6 +174,7 @@ def simulate(
     fault_names: tuple[str, ...],
     listener_per_meter: bool,
     converter_baud: str | None,
+    mode_e_confirm: str | None,
     list_profiles: bool,
     list_faults: bool,
     verbose: int,
@@ -202,6 +211,13 @@ def simulate(
     try:
         faults = Faults.from_names(fault_names)
         profiles = _build_profiles(profile_names, address, count)
+        if mode_e_confirm is not None:
+            profiles = [
+                p.replace(dlms=dataclasses.replace(p.dlms, confirm=mode_e_confirm.upper()))
+                if p.dlms is not None
+                else p
+                for p in profiles
+            ]
     except ConfigError as exc:
         raise _UsageError(str(exc)) from None
     _setup_logging(verbose)

@@ -47,6 +47,14 @@ Devices (``[[devices]]``), defaults in brackets:
   rate, at least 10000] (100 ms to 1 day) limit for one whole poll (opening,
   retries, readout, programming session): when it passes the poll is
   abandoned, the port released and ``_status`` is ``timeout``.
+* Mode E / direct HDLC (DLMS/COSEM): ``type`` ``E`` (the IEC 62056-21 opening
+  with ``ACK 2 Z 2``, then HDLC at the meter's rate) or ``HDLC`` (HDLC from the
+  first byte, 8N1 at ``baudrate`` [9600 when not given]); ``dlms_client`` [16]
+  (0-127; 16 = public client), ``dlms_logical`` [1] and ``dlms_physical`` [17]
+  (0-16383, the meter's HDLC address); a password (below) is sent as the LLS
+  password, and a refused one stops the device's polls until reload. Each poll
+  is one association reading every signal's object (with-list where allowed);
+  ``timeout_ms`` is also the HDLC response timeout.
 * Reader options: ``max_baud`` [none], ``force_baud`` [none], ``switch_baud`` [1]
   (0: never switch rate), ``wakeup`` [0] (number of NUL bytes sent first, 0-10000;
   ``true`` = 66, the standard's 2.2 s at 300 Bd; ``false`` = 0),
@@ -78,6 +86,11 @@ Signals (``[[signals]]``):
 * ``multiply`` [1], ``add`` [0]: scaling ``value * multiply + add`` for FLOAT,
   DOUBLE and integer types (a warning when set for another type).
 * ``unit`` [none]: replaces the unit the meter sends.
+* Type E / HDLC devices: ``tag_job_todo`` is the OBIS code in either spelling
+  (``1-0:1.8.0*255``, or ``1.8.0`` = A 1, B 0, F 255); ``cosem_class`` [from the
+  meter's object list] and ``attribute`` [2, the value]. Values arrive scaled in
+  the DLMS unit (Wh, not kWh: ``multiply = 0.001`` and ``unit = "kWh"`` convert);
+  an object the meter cannot give (a data-access-result) is ``invalid``.
 
 SCADA columns of signals (empty = not served; see ``check --show-map``):
 
@@ -166,7 +179,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from obisgate import ConfigError, ReadoutOptions, RecipeBook, load_recipes
+from obisgate import ConfigError, ReadoutOptions, RecipeBook, load_recipes, parse_obis
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_files import (
     ConfigFileError,
@@ -307,6 +320,7 @@ class _Builder:
         self._shared_bus_warnings(devices)
         self._password_file_warnings(devices)
         self._push_problems(devices, signals)
+        self._dlms_problems(devices, signals)
         if self.problems:
             raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
         assert isinstance(storage, StorageConfig)
@@ -560,6 +574,45 @@ class _Builder:
                 self.problems.append(
                     row.problem("a push meter (type D) cannot be read by command", "read_by")
                 )
+
+    def _dlms_problems(
+        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
+    ) -> None:
+        """Signals of a mode E / HDLC meter name OBIS codes and are read in one association;
+        ``cosem_class`` and ``attribute`` belong to such signals only."""
+        for signal in signals:
+            device = devices.get(signal.device_alias)
+            if device is None:
+                continue
+            row = self._signal_rows[signal.key]
+            if device.type in ("E", "HDLC"):
+                try:
+                    parse_obis(signal.tag_job_todo)
+                except ConfigError:
+                    self.problems.append(
+                        row.problem(
+                            f"a type {device.type} meter is read by OBIS code: "
+                            "A-B:C.D.E*F (1-0:1.8.0*255) or C.D.E (1.8.0)",
+                            "tag_job_todo",
+                        )
+                    )
+                if signal.read_by == "command":
+                    self.problems.append(
+                        row.problem(
+                            f"a type {device.type} meter (DLMS/COSEM) has no programming mode; "
+                            "every signal is read in its association",
+                            "read_by",
+                        )
+                    )
+            else:
+                for name in ("cosem_class", "attribute"):
+                    if name in signal.model_fields_set:
+                        self.problems.append(
+                            row.problem(
+                                f"{name} is for mode E / HDLC meters (type E or HDLC) only",
+                                name,
+                            )
+                        )
 
     def _password_file_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
         for device in devices.values():

@@ -118,7 +118,11 @@ class DeviceConfig(BaseModel):
             cells.pattern(r"[0-9A-Za-z ]{1,32}", "1-32 of 0-9, A-Z, a-z, space (0 = no address)")
         ),
     ] = "0"
-    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C, D"))] = "C"
+    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C, D, E, HDLC"))] = "C"
+    # Mode E / direct HDLC (DLMS/COSEM): the HDLC addresses of the meter.
+    dlms_client: Annotated[int, BeforeValidator(cells.int_range(0, 127))] = 16
+    dlms_logical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = 1
+    dlms_physical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = 17
     t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = 300
     timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = 2500
     inter_byte_timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = (
@@ -229,7 +233,16 @@ class DeviceConfig(BaseModel):
 
     def line_settings(self) -> LineSettings:
         """Line settings for the transport (raw TCP uses only the nominal rate and
-        ``software_parity``)."""
+        ``software_parity``). A direct HDLC meter (``type = "HDLC"``) is 8N1, at
+        ``baudrate`` when given, else 9600."""
+        if self.type == "HDLC":
+            return LineSettings(
+                baudrate=self.baudrate if "baudrate" in self.model_fields_set else 9600,
+                bytesize=8,
+                parity="N",
+                stopbits=self.stopbits,
+                flowcontrol=self.flowcontrol,
+            )
         return LineSettings(
             baudrate=self.baudrate,
             bytesize=self.databits,
@@ -339,6 +352,12 @@ class SignalConfig(BaseModel):
             cells.choice({"READOUT": "readout", "COMMAND": "command"}, "readout, command")
         ),
     ] = "readout"
+    # Mode E / direct HDLC: the object's interface class (empty: from the meter's object
+    # list) and the attribute read (2, the value).
+    cosem_class: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(1, 65535)))
+    ] = None
+    attribute: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = 2
     # Output columns: empty / absent = the output's default for this signal.
     ha_device_class: Annotated[str | None, BeforeValidator(cells.optional(cells.ha_class))] = None
     ha_state_class: Annotated[str | None, BeforeValidator(cells.optional(cells.ha_state_class))] = (

@@ -6,14 +6,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from obisgate import (
+    DlmsOptions,
     LineSettings,
+    ObjectSpec,
     PasswordScheme,
     ProgrammingOptions,
     ReadoutOptions,
     RecipeRules,
 )
 
-__all__ = ["DevicePlan", "ProgrammingPlan", "SignalPlan"]
+__all__ = ["DevicePlan", "DlmsPlan", "ProgrammingPlan", "SignalPlan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +30,23 @@ class ProgrammingPlan:
 
     options: ProgrammingOptions
     scheme: Callable[[], PasswordScheme]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DlmsPlan:
+    """How to read a mode E or direct HDLC (DLMS/COSEM) device.
+
+    Attributes:
+        options: addresses, sizes and timeouts (the password is not in them).
+        objects: every object the signals read, each once.
+        mode_e: run the IEC 62056-21 opening (``ACK 2 Z 2``) first.
+        password: reads the LLS password when a poll needs it (``None``: public client).
+    """
+
+    options: DlmsOptions
+    objects: tuple[ObjectSpec, ...]
+    mode_e: bool
+    password: Callable[[], bytes | None] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +104,7 @@ class DevicePlan:
             the device has none).
         recipes: what the reader applies after the meter's identification
             (``None``: no recipes).
+        dlms: how to read a mode E / direct HDLC device (``None``: a D0 meter).
     """
 
     alias: str
@@ -102,6 +122,7 @@ class DevicePlan:
     signals: tuple[SignalPlan, ...] = ()
     programming: ProgrammingPlan | None = None
     recipes: RecipeRules | None = None
+    dlms: DlmsPlan | None = None
 
     @property
     def needs_readout(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from obisgate.probe.runner import ProbeReport
+from obisgate.protocol.identification import ProtocolMode
 
 __all__ = ["notes", "read_arguments", "tries_table"]
 
@@ -113,6 +114,15 @@ def notes(report: ProbeReport, *, address: str = "") -> list[str]:
     if winner is not None and winner.result is not None and winner.result.recipes:
         names = ", ".join(winner.result.recipes)
         lines.append(f"recipes applied after the identification: {names} (obisgate recipes)")
+    if (
+        winner is not None
+        and winner.result is not None
+        and winner.result.identification.mode is ProtocolMode.E
+    ):
+        lines.append(
+            "the meter also speaks mode E (DLMS/COSEM, its \\2 in the identification): "
+            "obisgate read URL --mode E reads its objects"
+        )
     if report.out_of_budget:
         lines.append(
             f"the budget of {report.budget_s:g} s ran out before every setting was tried; "

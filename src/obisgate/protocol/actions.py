@@ -50,6 +50,14 @@ class SetBaud:
 
 
 @dataclass(frozen=True, slots=True)
+class SetFraming:
+    """Switch the character format, e.g. to 8N1 after the mode E opening (7E1 before)."""
+
+    bytesize: int
+    parity: str
+
+
+@dataclass(frozen=True, slots=True)
 class IdentificationReceived:
     """The meter identified itself."""
 
@@ -71,5 +79,5 @@ class RecipesApplied:
     kept: tuple[str, ...] = ()
 
 
-Action = Send | Drain | Sleep | SetBaud
+Action = Send | Drain | Sleep | SetBaud | SetFraming
 Event = IdentificationReceived | RecipesApplied

@@ -54,6 +54,14 @@ Faults apply to every meter of a simulator; several may be combined.
 ``cut-frame``
     The readout's ETX and BCC never come: the frame ends after ``!`` CR LF and
     the line is cut (TCP: closed; pty: silent), as a converter dropping the tail.
+``ignore-mode-e``
+    Mode E: the meter ignores ``ACK 2 Z 2`` and sends its mode C readout at
+    the Z rate (seen on an Apator meter): the reader must say so.
+``lost-ua``
+    HDLC: the first SNRM gets no UA; the client's retransmission gets one.
+``segmented``
+    HDLC: the meter's information field is 32 bytes and GET answers above 64
+    bytes come in data blocks, so every long answer is segmented twice.
 ``noise``
     Line noise (0xF8 0xE0 0x80 ``A``: after masking ``x``, backquote, NUL,
     ``A``) precedes the readout's STX, at the readout's rate (a glitch after
@@ -115,6 +123,9 @@ FAULTS: Final[dict[str, str]] = {
     "meter-ack": "mode C: send ACK CR LF before the readout",
     "cut-frame": "drop the readout's ETX and BCC, then cut the line",
     "noise": "send line noise before the readout's STX (a glitch after the rate switch)",
+    "ignore-mode-e": "mode E: ignore ACK 2Z2 and send the mode C readout at the Z rate",
+    "lost-ua": "HDLC: do not answer the first SNRM (the UA is lost)",
+    "segmented": "HDLC: 32-byte frames and 64-byte GET data blocks (long answers segmented)",
     "needs-wakeup": "answer only within 5 s after a NUL wake-up (at least 20 NULs)",
     "strict-parity": "drop received bytes whose bit 7 is not their even parity (8N1 link)",
     "slow-switch": "hear the option select only if the client stays at 300 Bd 0.3 s after it",
@@ -167,6 +178,9 @@ class Faults:
     meter_ack: bool = False
     cut_frame: bool = False
     noise: bool = False
+    ignore_mode_e: bool = False
+    lost_ua: bool = False
+    segmented: bool = False
     needs_wakeup: bool = False
     strict_parity: bool = False
     slow_switch: bool = False
