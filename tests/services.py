@@ -27,6 +27,7 @@ from typing import IO
 import pytest
 
 __all__ = [
+    "SAVE_EVERY_CHANGE",
     "Mosquitto",
     "Postgres",
     "find_program",
@@ -100,11 +101,21 @@ def wait_for_port(
             time.sleep(0.02)  # polling a socket that is not there yet; not a test wait
 
 
+#: mosquitto saves its sessions and queued messages only every ``autosave_interval``
+#: (1800 s) and at a clean stop, so a ``kill -9`` loses what came since. The sink path
+#: needs it saved at once (README, "History in PostgreSQL"); limits stay the defaults.
+SAVE_EVERY_CHANGE = "autosave_on_changes true\nautosave_interval 1\n"
+
+
 class Mosquitto:
     """A mosquitto broker on 127.0.0.1 with its own configuration and persistence folder.
 
+    Its limits are mosquitto's defaults (``max_queued_messages`` 1000 per session,
+    ``max_inflight_messages`` 20 ...), as a deployment that did not set them has:
+    ``extra_config`` changes them where a test needs it (a benchmark's backlog).
     ``start()`` and ``stop()`` may be called again (a broker outage); the port and the
-    persistence folder stay, so retained messages and sessions survive a restart.
+    persistence folder stay, so retained messages and sessions survive a clean
+    restart (SIGTERM: the broker saves them first).
     """
 
     def __init__(self, folder: Path, *, port: int | None = None, extra_config: str = "") -> None:
@@ -120,7 +131,6 @@ class Mosquitto:
             "persistence true\n"
             f"persistence_location {folder}/\n"
             f"log_dest file {folder}/mosquitto.log\n"
-            "max_queued_messages 0\n"
             # Started as root, mosquitto would switch to its own user, which cannot read or
             # write the test's private folder (persistence, log, password and TLS files).
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" + extra_config,

@@ -21,7 +21,8 @@
     │   ├── ConnectError               could not open the port / connect
     │   ├── ConnectionLostError        the peer closed the connection mid-exchange
     │   └── UnsupportedOperation       the transport cannot do what the exchange needs
-    └── ConfigError                    (also ValueError) a setting, URL or file is invalid
+    ├── ConfigError                    (also ValueError) a setting, URL or file is invalid
+    └── DatabaseError                  PostgreSQL is unreachable, refuses the login or the schema
 
 Messages never contain passwords.
 """
@@ -36,6 +37,7 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "ConnectionLostError",
+    "DatabaseError",
     "DlmsServiceError",
     "FramingError",
     "HdlcFrameError",
@@ -194,6 +196,14 @@ class ConfigError(ObisgateError, ValueError):
     """A setting, URL or configuration file is invalid; the message says what is allowed."""
 
     kind = "configuration error"
+
+
+class DatabaseError(ObisgateError):
+    """PostgreSQL (the readings table) cannot be used: unreachable, a refused login,
+    a table that cannot be created. The message names user, host, port and
+    database, never the password."""
+
+    kind = "database error"
 
 
 class CommandRejectedError(ProtocolError):

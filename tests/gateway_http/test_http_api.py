@@ -379,6 +379,13 @@ async def test_gateway_state_shows_counters_and_every_outputs_health(
             "listening": True,
             "sse_clients": 0,
             "sse_clients_cut_total": 0,
+            "connections": 1,
+            "max_connections": 256,
+            "connections_refused_total": 0,
+            "accept_errors_total": 0,
+            "bad_requests_total": 0,
+            "auth_failures_total": 0,
+            "auth_missing_total": 0,
         }
 
 

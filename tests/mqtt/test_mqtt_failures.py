@@ -196,7 +196,7 @@ async def unconnected_output(tmp_path: Path, *lines: str) -> tuple[MqttOutput, O
     return output, context
 
 
-async def test_full_outbox_drops_the_oldest_and_logs_once(
+async def test_full_outbox_drops_the_oldest_and_logs_each_episode_with_its_count(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -206,13 +206,26 @@ async def test_full_outbox_drops_the_oldest_and_logs_once(
             await output.publish(readout(i))
         health = context.health["mqtt"]()
         assert (health["outbox_depth"], health["dropped"]) == (100, 30)
+        assert health["outbox_dropped_total"] == 30
         assert output._outbox is not None
         first = output._outbox.read(0, 1)[0]
         assert b'"value":30.0' in first.payload
+        # The broker took half of it (as a sender would): the next readout fits, the
+        # episode ends; then a second one drops 9 more (51 + 58 = 109 rows).
+        output._outbox.delete_through(first.seq + 49)
+        await output.publish(readout(130))
+        for i in range(131, 189):
+            await output.publish(readout(i))
+        assert context.health["mqtt"]()["outbox_dropped_total"] == 39
     finally:
         await output.aclose()
-    lines = [r.getMessage() for r in caplog.records if "outbox full" in r.getMessage()]
-    assert lines == ["mqtt: outbox full (100 rows): dropping the oldest messages"]
+    lines = [r.getMessage() for r in caplog.records if "outbox" in r.getMessage()]
+    assert lines == [
+        "mqtt: outbox full (100 messages): dropping the oldest until it drains",
+        "mqtt: outbox no longer full; 30 messages were dropped",
+        "mqtt: outbox full (100 messages): dropping the oldest until it drains",
+        "mqtt: outbox no longer full; 9 messages were dropped",
+    ]
 
 
 async def test_full_disk_is_one_line_and_a_status(

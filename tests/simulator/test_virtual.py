@@ -33,6 +33,7 @@ EXPECTED_BAUD = {
     "nzr": 4800,
     "large": 9600,
     "zmd": 9600,
+    "poison": 9600,
 }
 
 

@@ -34,6 +34,7 @@ from obisgate.errors import ConfigError
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
+from obisgate.gateway.descriptors import quiet_accept_errors, raise_open_file_limit
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
 from obisgate.gateway.outputs.factory import OutputContext, network_outputs
@@ -42,6 +43,7 @@ from obisgate.gateway.outputs.table import TableLogHandler
 from obisgate.gateway.shard import Shard, select_plans, shard_path
 from obisgate.gateway.shard_config import shard_config
 from obisgate.gcpause import paused_gc
+from obisgate.supervisor import watch_parent
 
 __all__ = ["build_outputs", "run", "run_gateway"]
 
@@ -139,6 +141,9 @@ async def run_gateway(
             handled.append(sig)
         except (ValueError, RuntimeError, NotImplementedError):
             pass  # not the main thread, or a platform without it: Ctrl-C still cancels
+    unwatch = watch_parent(loop, stop.set)  # a --workers child ends with its supervisor
+    raise_open_file_limit()  # meter lines first: see obisgate.gateway.descriptors
+    restore_handler = quiet_accept_errors(loop)
     timers: list[asyncio.TimerHandle] = []
 
     def start_timer() -> None:
@@ -153,6 +158,8 @@ async def run_gateway(
             timer.cancel()
         for sig in handled:
             loop.remove_signal_handler(sig)
+        unwatch()
+        restore_handler()
         gc.unfreeze()  # a caller that goes on (tests, an embedding service) collects as usual
     _LOGGER.info("stopped: %s", gateway.stats())
     return gateway

@@ -126,6 +126,15 @@ the section (the map is wrong whether or not the output is on).
 ``obisgate[opcua]``, LGPL-3.0): ``listen`` [``127.0.0.1:4840``], endpoint
 ``opc.tcp://HOST:PORT/obisgate/`` without security.
 
+``[postgres]`` (every readout into PostgreSQL through a durable outbox, the billing
+path; extra ``obisgate[postgres]``): ``dsn`` (required):
+``postgresql://[user@]host[:port][/database]``, no password in it;
+``password_env`` / ``password_file`` [none: libpq's ``PGPASSWORD`` / ``~/.pgpass``],
+read when the output connects and never shown; ``batch_rows`` [5000] (1-1000000)
+rows per transaction; ``outbox_max_rows`` [1000000] (100-100000000) readouts kept
+on disk while the database is unreachable; ``only_logged`` [0]: store only
+signals with ``log > 0`` (and ``_status``) instead of every signal.
+
 ``[storage]``: ``path`` [``obisgate-history.sqlite``], relative to the
 configuration file's directory (the directory itself for a CSV directory);
 ``synchronous`` [NORMAL] (NORMAL or FULL, see :mod:`obisgate.gateway.history`).
@@ -157,6 +166,10 @@ table on a terminal, JSON lines otherwise].
   signal.
 * ``outbox_max_rows`` [1000000] (100 to 100000000): messages kept on disk while
   the broker is unreachable; beyond this the oldest are dropped and counted.
+* ``history_partitions`` [0] (0 to 1024): with N > 0 every readout is also
+  published (``json``, QoS 1) on ``<prefix>/history/<p>/<device>``, ``p`` a
+  stable hash of the device modulo N, for ``obisgate sink postgres --partitions
+  N``; N is announced retained on ``<prefix>/history/partitions``.
 
 ``[http]`` (present = the HTTP API, ``/metrics`` and the web view are on; needs
 the ``web`` extra; see :mod:`obisgate.gateway.outputs.http.server`):

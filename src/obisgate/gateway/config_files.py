@@ -2,7 +2,7 @@
 
 Three formats hold the same tables: the row tables ``devices`` and ``signals``,
 and the single tables ``storage``, ``output`` and the output sections
-(``mqtt``, ``http``, ``modbus``, ``iec104``, ``opcua``; see
+(``mqtt``, ``http``, ``modbus``, ``iec104``, ``opcua``, ``postgres``; see
 :data:`SINGLE_TABLES`). A single table that is absent keeps its defaults (an
 output section: the output is off); one that is present, even empty, is used.
 
@@ -64,7 +64,7 @@ __all__ = [
 
 #: The tables of many rows, and those of one row (a TOML table, a sheet or a CSV file each).
 ROW_TABLES = ("devices", "signals")
-SINGLE_TABLES = ("storage", "output", "mqtt", "http", "modbus", "iec104", "opcua")
+SINGLE_TABLES = ("storage", "output", "mqtt", "http", "modbus", "iec104", "opcua", "postgres")
 
 
 @dataclass(frozen=True, slots=True)

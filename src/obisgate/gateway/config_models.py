@@ -31,6 +31,7 @@ from obisgate.gateway.outputs.iec104.config import Iec104Config
 from obisgate.gateway.outputs.modbus.config import ModbusConfig
 from obisgate.gateway.outputs.mqtt.config import MqttConfig
 from obisgate.gateway.outputs.opcua.config import OpcUaConfig
+from obisgate.gateway.outputs.postgres.config import PostgresConfig
 from obisgate.gateway.plan import SignalPlan
 from obisgate.password_config import read_password_file
 
@@ -472,7 +473,7 @@ class GatewayConfig(BaseModel):
         signals: every signal, in file order.
         storage: history database settings.
         output: output settings.
-        mqtt, http, modbus, iec104, opcua: the network outputs' sections, ``None``
+        mqtt, http, modbus, iec104, opcua, postgres: the network outputs' sections, ``None``
             when the output is off (see :mod:`obisgate.gateway.outputs.sections`).
         warnings: what :func:`load_config` warned about (never raised).
         source: the file or directory it was loaded from, if any.
@@ -493,6 +494,7 @@ class GatewayConfig(BaseModel):
     modbus: ModbusConfig | None = None
     iec104: Iec104Config | None = None
     opcua: OpcUaConfig | None = None
+    postgres: PostgresConfig | None = None
     warnings: tuple[ConfigProblem, ...] = ()
     source: Path | None = None
 

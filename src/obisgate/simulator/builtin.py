@@ -371,6 +371,28 @@ def _large() -> MeterProfile:
     )
 
 
+def _poison() -> MeterProfile:
+    """Valid IEC 62056-21, but values that break a database: NUL padding, control
+    characters (an ANSI escape), and a 400-digit number."""
+    return MeterProfile(
+        name="poison",
+        description="mt174 with NUL-padded text, control characters and a 400-digit number",
+        manufacturer="ISk",
+        baud_char="5",
+        identification="MT174-0666",
+        address="71234666",
+        lines=(
+            "C.1.0(71234666)",
+            "0.0.0(POISON\x00\x00\x00\x00)",
+            "0.2.0(V1.07\x01\x1b[2J)",
+            "1.8.0(0148123.456*kWh)",
+            "1.8.1(" + "9" * 400 + "*kWh)",
+            "32.7.0(230.1*V)",
+            "C.1.1(\x00\x00\x00\x00\x00\x00\x00\x00)",
+        ),
+    )
+
+
 def _mt174_programmable() -> MeterProfile:
     return _with_programming(_mt174())
 
@@ -388,6 +410,7 @@ _FACTORIES = (
     _large,
     _zmd_mode_e,
     _am550_hdlc,
+    _poison,
 )
 
 

@@ -18,6 +18,7 @@ SECTION_EXTRAS: dict[str, tuple[tuple[str, str], ...]] = {
     "modbus": (("pymodbus", "modbus"),),
     "iec104": (("c104", "iec104"),),
     "opcua": (("asyncua", "opcua"),),
+    "postgres": (("asyncpg", "postgres"),),
 }
 
 

@@ -31,6 +31,7 @@ _MODULES = {
     "modbus": "obisgate.gateway.outputs.modbus.output",
     "iec104": "obisgate.gateway.outputs.iec104.output",
     "opcua": "obisgate.gateway.outputs.opcua.output",
+    "postgres": "obisgate.gateway.outputs.postgres.output",
 }
 
 

@@ -27,6 +27,7 @@ from obisgate.gateway.outputs.iec104.config import Iec104Config, iec104_signal_p
 from obisgate.gateway.outputs.modbus.config import ModbusConfig, modbus_signal_problems
 from obisgate.gateway.outputs.mqtt.config import MqttConfig, mqtt_signal_problems
 from obisgate.gateway.outputs.opcua.config import OpcUaConfig
+from obisgate.gateway.outputs.postgres.config import PostgresConfig
 
 __all__ = ["COLUMNS_CHECKED_WITHOUT_SECTION", "OUTPUT_SECTIONS", "SIGNAL_CHECKS", "SignalProblem"]
 
@@ -38,6 +39,7 @@ OUTPUT_SECTIONS: dict[str, type[BaseModel]] = {
     "modbus": ModbusConfig,
     "iec104": Iec104Config,
     "opcua": OpcUaConfig,
+    "postgres": PostgresConfig,
 }
 
 #: Section name -> check of every signal (``signals`` holds SignalConfig objects).

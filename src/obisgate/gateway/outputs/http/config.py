@@ -1,9 +1,10 @@
 """Configuration of the HTTP API, metrics and web view (``[http]``).
 
 Security rule, checked when the configuration loads: the server binds to a
-loopback address unless told otherwise, and binding to any other address needs
-``token_env`` (a bearer token for every request but ``/healthz``) or an
-explicit ``allow_anonymous = 1``. The token is read from the environment when
+loopback address unless told otherwise (loopback: all of 127.0.0.0/8, ``::1``
+and ``localhost``), and binding to any other address needs ``token_env`` (a
+bearer token for every request but ``/healthz``) or an explicit
+``allow_anonymous = 1``. The token is read from the environment when
 the output is built, never stored in the configuration, and never shown.
 """
 
@@ -21,6 +22,13 @@ from obisgate.gateway.outputs.listen import Listen, is_loopback, split_listen
 __all__ = ["HttpConfig"]
 
 
+def _seconds(value: object) -> float:
+    number = cells.as_finite(value)
+    if not 0.1 <= number <= 3600:
+        raise ValueError("0.1 to 3600 seconds")
+    return number
+
+
 class HttpConfig(BaseModel):
     """The ``[http]`` section. Present = the output is on.
 
@@ -32,6 +40,11 @@ class HttpConfig(BaseModel):
         history_limit: most rows one ``/api/history`` answer holds (the newest).
         max_clients: most ``/api/events`` streams served at once; one more is
             answered 503.
+        max_connections: most client connections at once (event streams
+            included); one more is closed at once. Lowered at start when the open
+            file limit leaves fewer descriptors beside the meter lines.
+        idle_timeout: seconds a connection may go without a complete request
+            (slow headers, an idle keep-alive) before it is closed.
 
     Raises:
         pydantic.ValidationError: (on construction) a bad field, or a
@@ -45,6 +58,10 @@ class HttpConfig(BaseModel):
     allow_anonymous: cells.Switch = False
     history_limit: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = 10_000
     max_clients: Annotated[int, BeforeValidator(cells.int_range(1, 10_000, " clients"))] = 100
+    max_connections: Annotated[
+        int, BeforeValidator(cells.int_range(1, 100_000, " connections"))
+    ] = 256
+    idle_timeout: Annotated[float, BeforeValidator(_seconds)] = 15.0
 
     @model_validator(mode="after")
     def _anonymous_only_on_loopback(self) -> HttpConfig:

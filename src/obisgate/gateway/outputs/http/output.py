@@ -60,6 +60,8 @@ def create(config: GatewayConfig, context: OutputContext) -> Output:
         token=section.token(),
         history_limit=section.history_limit,
         max_clients=section.max_clients,
+        max_connections=section.max_connections,
+        idle_timeout_s=section.idle_timeout,
     )
     context.health[output.name] = output.health
     return output

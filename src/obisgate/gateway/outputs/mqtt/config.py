@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.outputs.config_problem import SignalProblem
+from obisgate.gateway.readings.partitions import MAX_PARTITIONS
 from obisgate.password_config import read_password_file
 
 __all__ = ["MqttConfig", "default_client_id", "mqtt_signal_problems", "mqtt_url"]
@@ -101,6 +102,10 @@ class MqttConfig(BaseModel):
             file) turns discovery off.
         outbox_max_rows: messages kept while the broker is unreachable; the
             oldest are dropped (and counted) beyond this.
+        history_partitions: 0 (off), or the number of history partitions: every
+            readout is then also published (``json``, whatever ``format`` says) on
+            ``<prefix>/history/<p>/<device>`` for ``obisgate sink postgres``
+            (:mod:`obisgate.gateway.readings.partitions`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -127,6 +132,7 @@ class MqttConfig(BaseModel):
     ] = "json"
     discovery_prefix: Annotated[str, BeforeValidator(_discovery_prefix)] = "homeassistant"
     outbox_max_rows: Annotated[int, BeforeValidator(cells.int_range(100, 100_000_000))] = 1_000_000
+    history_partitions: Annotated[int, BeforeValidator(cells.int_range(0, MAX_PARTITIONS))] = 0
 
     @model_validator(mode="before")
     @classmethod

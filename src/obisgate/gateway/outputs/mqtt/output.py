@@ -44,7 +44,6 @@ from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.mqtt.devices import DeviceTracker
 from obisgate.gateway.outputs.mqtt.ha_discovery import discovery_messages
-from obisgate.gateway.outputs.mqtt.outbox import AckedPrefix, Outbox, OutboxMessage, outbox_path
 from obisgate.gateway.outputs.mqtt.payloads import (
     OFFLINE,
     ONLINE,
@@ -52,6 +51,14 @@ from obisgate.gateway.outputs.mqtt.payloads import (
     gateway_availability_topic,
     state_messages,
 )
+from obisgate.gateway.outputs.outbox import (
+    AckedPrefix,
+    DropLog,
+    Outbox,
+    OutboxMessage,
+    outbox_path,
+)
+from obisgate.gateway.readings.partitions import count_topic
 from obisgate.gateway.updates import SignalUpdate
 
 if TYPE_CHECKING:
@@ -150,7 +157,7 @@ class MqttOutput:
         self._store_error: str | None = None
         self._sent = 0
         self._dropped = 0
-        self._drop_logged = False
+        self._full = DropLog(_LOGGER, "mqtt", "messages")
 
     # -- the Output interface ---------------------------------------------------
 
@@ -199,7 +206,11 @@ class MqttOutput:
             if self._devices.learn(updates):
                 self._changed.set()
             messages += state_messages(
-                updates, prefix=section.topic_prefix, fmt=section.format, qos=section.qos
+                updates,
+                prefix=section.topic_prefix,
+                fmt=section.format,
+                qos=section.qos,
+                partitions=section.history_partitions,
             )
         try:
             dropped = await self._io(self._outbox.append, messages)
@@ -213,14 +224,8 @@ class MqttOutput:
         if self._store_error is not None:
             _LOGGER.info("mqtt: the outbox takes readouts again")
             self._store_error = None
-        if dropped:
-            self._dropped += dropped
-            if not self._drop_logged:
-                _LOGGER.warning(
-                    "mqtt: outbox full (%d rows): dropping the oldest messages",
-                    self.section.outbox_max_rows,
-                )
-                self._drop_logged = True
+        self._dropped += dropped
+        self._full.appended(dropped, self.section.outbox_max_rows)
         self._drained.clear()
         self._new_rows.set()
 
@@ -246,6 +251,7 @@ class MqttOutput:
                 with contextlib.suppress(sqlite3.Error):
                     await self._io(outbox.delete_through, self._acked)
             await self._io(outbox.close)
+        self._full.end()
         self._executor.shutdown(wait=True)
         self._state = "closed"
 
@@ -258,6 +264,7 @@ class MqttOutput:
             "last_error": self._last_error,
             "outbox_depth": 0 if self._outbox is None else self._outbox.depth,
             "dropped": self._dropped,
+            "outbox_dropped_total": self._full.total,
             "sent": self._sent,
         }
 
@@ -373,6 +380,10 @@ class MqttOutput:
             self._last_error = self._logged_error = None
             try:
                 await client.publish(self._gateway_topic, ONLINE, qos=1, retain=True)
+                if self.section.history_partitions:
+                    count = str(self.section.history_partitions).encode()
+                    topic = count_topic(self.section.topic_prefix)
+                    await client.publish(topic, count, qos=1, retain=True)
                 prefix = self.section.discovery_prefix
                 if prefix:
                     await client.subscribe(f"{prefix}/status", qos=1)
