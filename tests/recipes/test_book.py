@@ -50,6 +50,7 @@ IDENTIFICATIONS = {
     "/ESY5Q3DA1024 V3.03": ["easymeter-q3d"],
     "/LGZ5\\2ZMD4054459.B40": [],  # zmd, mode E (the ZMD120 recipe names ZMD120 only)
     "/ISK5AM550-TD2": [],  # am550, direct HDLC
+    "/ISk5MT174-0666": ["lower-case-third-letter"],  # poison (the chaos test's meter)
 }
 
 
