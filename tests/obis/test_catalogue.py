@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from obisgate.obis import describe, description, parse_address, signal_name
+from obisgate.obis import describe, description, label_of, parse_address, signal_name
 from obisgate.protocol.chars import MASK_7BIT
 from obisgate.protocol.readout import parse_readout
 from obisgate.simulator import builtin_profiles
@@ -406,3 +406,27 @@ def test_the_read_table_shows_descriptions_only_when_asked() -> None:
     assert "Heat energy" not in "\n".join(plain)
     unknown = next(line for line in described if line.startswith("9.22 "))
     assert unknown.split() == ["9.22", "R"]  # a code the catalogue does not know: no text
+
+
+@pytest.mark.parametrize(
+    ("address", "label"),
+    [
+        ("1.8.0", "Energy import"),
+        ("1-0:1.8.1*255", "Energy import T1"),
+        ("32.7.0", "Voltage L1"),
+        ("0-1:24.2.1", "M-Bus 1 reading"),
+        ("C.1.0", "Serial number"),
+        ("1-0:81.7.4", "Angle I1 U1"),
+        ("1-1:1.8.0", None),  # another channel: described, no name, no label
+    ],
+)
+def test_labels_for_people(address: str, label: str | None) -> None:
+    info = describe(address)
+    assert info is not None
+    assert info.label == label
+
+
+def test_label_of_any_short_name() -> None:
+    assert label_of("device_id_2") == "Device ID 2"
+    assert label_of("reactive_energy_q2") == "Reactive energy Q2"
+    assert label_of("_") == "_"

@@ -8,6 +8,14 @@ data once.
 from __future__ import annotations
 
 from obisgate.obis.address import ObisAddress, parse_address
-from obisgate.obis.catalogue import ObisInfo, describe, description, signal_name
+from obisgate.obis.catalogue import ObisInfo, describe, description, label_of, signal_name
 
-__all__ = ["ObisAddress", "ObisInfo", "describe", "description", "parse_address", "signal_name"]
+__all__ = [
+    "ObisAddress",
+    "ObisInfo",
+    "describe",
+    "description",
+    "label_of",
+    "parse_address",
+    "signal_name",
+]

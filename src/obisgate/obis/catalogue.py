@@ -36,7 +36,7 @@ from typing import Any
 
 from obisgate.obis.address import ObisAddress, parse_address
 
-__all__ = ["ObisInfo", "describe", "description", "signal_name"]
+__all__ = ["ObisInfo", "describe", "description", "label_of", "signal_name"]
 
 _ALIAS = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 #: The catalogue, beside this module.
@@ -97,6 +97,41 @@ class ObisInfo:
     ha_device_class: str | None = None
     ha_state_class: str | None = None
     medium: str = "electricity"
+
+    @property
+    def label(self) -> str | None:
+        """The name for people (``energy_import_t1`` -> ``Energy import T1``), e.g. a Home
+        Assistant entity name; ``None`` without a name."""
+        return None if self.name is None else label_of(self.name)
+
+
+#: Words of the short names written otherwise in a label.
+_LABEL_WORDS = {"id": "ID", "dsmr": "DSMR", "lg": "L+G", "ultraheat": "Ultraheat"}
+_LABEL_CODE = re.compile(r"([tlpqiu])(\d+)")
+_LABEL_MBUS = re.compile(r"mbus(\d+)")
+
+
+def label_of(name: str) -> str:
+    """A short name as a label: words apart, the first capitalised, tariffs, phases,
+    quadrants, periods and channels in capitals (``voltage_l1`` -> ``Voltage L1``,
+    ``mbus1_reading`` -> ``M-Bus 1 reading``)."""
+    words = []
+    for word in re.split(r"[_-]+", name):
+        if not word:
+            continue
+        if word in _LABEL_WORDS:
+            words.append(_LABEL_WORDS[word])
+        elif _LABEL_CODE.fullmatch(word):
+            words.append(word.upper())
+        elif match := _LABEL_MBUS.fullmatch(word):
+            words.append(f"M-Bus {match.group(1)}")
+        else:
+            words.append(word)
+    if not words:
+        return name
+    first = words[0]
+    words[0] = first[:1].upper() + first[1:]
+    return " ".join(words)
 
 
 @dataclass(frozen=True, slots=True)
