@@ -47,8 +47,9 @@ PURE_STDLIB = frozenset(
 #: Helpers for the upper layers: not part of the protocol, transports or session.
 HELPERS = ("obisgate.backoff", "obisgate.gcpause", "obisgate.mqtt_url", "obisgate.password_config")
 
-#: What the gateway and the sink may import from the library below them.
-LIBRARY_API = ("obisgate", "obisgate.errors", *HELPERS)
+#: What the gateway and the sink may import from the library below them (``obisgate.obis``:
+#: the OBIS catalogue, data that imports nothing else of obisgate).
+LIBRARY_API = ("obisgate", "obisgate.errors", "obisgate.obis", *HELPERS)
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,8 @@ LAYERS = (
         "gateway",
         ("obisgate.gateway",),
         (*LIBRARY_API, "obisgate.gateway"),
-        "the gateway uses the library through obisgate's exports, obisgate.errors and the "
-        "helpers only",
+        "the gateway uses the library through obisgate's exports, obisgate.errors, the OBIS "
+        "catalogue and the helpers only",
     ),
     Layer(
         "sink",
