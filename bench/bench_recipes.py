@@ -11,7 +11,9 @@ recipe changes):
 * matching the table against an identification (what the gateway also does once
   per poll, to log a change of recipes);
 * ``obisgate.obis.describe`` for the 26 addresses of the mt174 profile, cold (the
-  cache cleared each round) and warm.
+  cache cleared each round) and warm;
+* what the gateway's outputs add per signal with the catalogue: the web view's tooltip
+  (per signal row of a page) and a Home Assistant entity name (per discovery config).
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import partial
 
+from obisgate.gateway.outputs.http.page import signal_title
+from obisgate.gateway.outputs.http.state import DeviceView, SignalInfo
+from obisgate.gateway.outputs.mqtt.ha_discovery import DiscoverySignal, entity_name
 from obisgate.obis import catalogue
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions
 from obisgate.protocol.identification import Identification
@@ -93,6 +99,24 @@ def main() -> None:
         t / len(addresses) for t in per_call_us(cold, warm, rounds=max(rounds // 20, 50))
     )
     print(f"obis.describe: {cold_us:.1f} us per address cold, {warm_us:.2f} us warm (cached)")
+
+    view = DeviceView("m1", "m1")
+    view.record("ok", datetime.now(UTC), "/ISk5MT174-0001")
+    infos = [SignalInfo("m1", f"s{i}", f"s{i}", None, False, a) for i, a in enumerate(addresses)]
+    signals = [DiscoverySignal(f"s{i}", f"s{i}", None, tag=a) for i, a in enumerate(addresses)]
+
+    def titles() -> None:
+        for info in infos:
+            signal_title(info, view)
+
+    def names() -> None:
+        for signal in signals:
+            entity_name(signal, "ISK")
+
+    title_us, name_us = (
+        t / len(addresses) for t in per_call_us(titles, names, rounds=max(rounds // 20, 50))
+    )
+    print(f"web view tooltip: {title_us:.2f} us per signal; HA entity name: {name_us:.2f} us")
 
 
 if __name__ == "__main__":

@@ -111,6 +111,7 @@ _LABEL_CODE = re.compile(r"([tlpqiu])(\d+)")
 _LABEL_MBUS = re.compile(r"mbus(\d+)")
 
 
+@functools.lru_cache(maxsize=4096)
 def label_of(name: str) -> str:
     """A short name as a label: words apart, the first capitalised, tariffs, phases,
     quadrants, periods and channels in capitals (``voltage_l1`` -> ``Voltage L1``,
