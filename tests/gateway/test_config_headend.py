@@ -210,3 +210,31 @@ def test_groups_from_a_workbook_and_from_csv(tmp_path: Path) -> None:
     assert "groups.csv:3" in str(problem) and "max_sessions" in str(problem)
     (folder / "groups.csv").write_text("name;max_sessions\npool;4\n", encoding="utf-8")
     assert [(g.name, g.max_sessions) for g in load_config(folder).groups] == [("pool", 4)]
+
+
+def test_a_recipe_named_in_meter_model_gives_lists_and_register_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipes = tmp_path / "recipes.toml"
+    recipes.write_text(
+        """
+[[recipe]]
+name = "site-meter"
+manufacturer = "ABC"
+title = "our meters answer /2! with a short list and read registers"
+source = "the site's commissioning notes"
+settings = { list_requests = "/2: 1.8.0 2.8.0", register_reads = true }
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("OBISGATE_RECIPES", str(recipes))
+    config = load(tmp_path, DEVICE + 'meter_model = "site-meter"\n' + SIGNAL)
+    (plan,) = plans_from_config(config)  # type: ignore[arg-type]
+    assert plan.lists == (ListRequest("/2", frozenset({"1.8.0", "2.8.0"})),)
+    assert plan.registers is not None
+    # The device's own fields win over the recipe's.
+    config = load(
+        tmp_path, DEVICE + 'meter_model = "site-meter"\nlist_requests = "/3: C.1.0"\n' + SIGNAL
+    )
+    (plan,) = plans_from_config(config)  # type: ignore[arg-type]
+    assert plan.lists == (ListRequest("/3", frozenset({"C.1.0"})),)
