@@ -359,6 +359,13 @@ async def test_a_priority_read_starts_a_line_whose_first_poll_is_far_ahead() -> 
     figures = gateway.read_figures()
     assert figures.devices["late"][2].priority == 1
     assert figures.total.priority == 1
+
+    async def job() -> int:
+        return 42
+
+    assert await gateway.submit("late", job, background=True) == 42
+    with pytest.raises(ReadRequestError):
+        gateway.submit("nope", job)
     stop.set()
     await run
 
@@ -409,3 +416,43 @@ def test_percentiles_come_from_the_histogram() -> None:
     assert total.scheduled == 200 and total.histogram()[0] == 180
     stats.record(True, 1000.0)
     assert stats.percentile(1.0) == 300.0  # beyond the last bound: that bound
+
+
+# -- work of other stages on the line -------------------------------------------------
+
+
+async def test_other_stages_queue_jobs_between_polls_of_the_line() -> None:
+    clock = VirtualClock()
+    meters = Meters(clock, duration=5.0)
+    limiter = SessionLimiter("modems", 1)
+    a = DeviceState(plan("a", scan=60.0, group="modems"))
+    b = DeviceState(plan("b", scan=60.0, group="modems"))
+    poller = line_poller(
+        [a, b], clock, meters, limiters={"modems": limiter}, start_offsets={"a": 0.0, "b": 20.0}
+    )
+    ran: list[tuple[str, float, int]] = []
+
+    async def profile_read(name: str, seconds: float) -> str:
+        ran.append((name, clock.now, limiter.open))
+        await clock.sleep(seconds)
+        return name
+
+    async def broken() -> str:
+        raise ValueError("the job's own failure")
+
+    task = asyncio.create_task(poller.run())
+    await clock.advance(1.0)  # a is being read (0-5 s)
+    now = poller.submit(a, lambda: profile_read("now", 2.0))
+    later = poller.submit(b, lambda: profile_read("idle", 3.0), background=True)
+    failing = poller.submit(b, broken)
+    await clock.run_until(lambda: now.done() and later.done() and failing.done())
+    # The head job after a's poll (5-7), then the idle one (7-10), before b's slot at 20.
+    assert ran == [("now", 5.0, 1), ("idle", 7.0, 1)]
+    assert (now.result(), later.result()) == ("now", "idle")
+    with pytest.raises(ValueError, match="own failure"):
+        failing.result()
+    await clock.run_until(lambda: len(meters.started("b")) == 1)
+    assert meters.started("b") == [20.0]  # the schedule is untouched
+    assert a.reads.priority == 0  # a job is no read
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)

@@ -7,9 +7,9 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from obisgate import ProtocolMode
 from obisgate.gateway.connections import KeptConnections
@@ -34,6 +34,8 @@ from obisgate.gateway.updates import SignalUpdate
 __all__ = ["Gateway"]
 
 _LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class Gateway:
@@ -287,6 +289,36 @@ class Gateway:
         if poller is None:
             poller = start_now(key)
         return poller.request(state)
+
+    def submit(
+        self,
+        alias: str,
+        job: Callable[[], Awaitable[T]],
+        *,
+        background: bool = False,
+    ) -> asyncio.Future[T]:
+        """Run ``job`` on device ``alias``'s line between two polls, holding its throttle
+        group's session: how another stage (a background profile reader, a backfill)
+        takes its turn on the line instead of opening it beside the poller.
+
+        ``background=False`` queues it at the head (after the poll in progress);
+        ``True`` runs it when the line is idle (before the next scheduled poll is due).
+        See :meth:`LinePoller.submit`. Call on the gateway's event loop while it runs.
+
+        Raises:
+            ReadRequestError: as :meth:`request_read`.
+        """
+        state = self._by_alias.get(alias)
+        if state is None:
+            raise ReadRequestError(f"no device {alias!r} here", "unknown")
+        if state.plan.options.mode is ProtocolMode.D:
+            raise ReadRequestError(f"{alias} is a push meter (type D): its port is its own", "push")
+        start_now = self._start_now
+        if start_now is None:
+            raise ReadRequestError("the gateway is not polling", "stopped")
+        key = state.plan.port_key
+        poller = self.pollers.get(key) or start_now(key)
+        return poller.submit(state, job, background=background)
 
     # -- readout sizes ----------------------------------------------------------
 

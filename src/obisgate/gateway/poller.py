@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from obisgate import (
     BccStatus,
@@ -73,6 +74,8 @@ __all__ = [
 ]
 
 _LOGGER = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 ReadFunction = Callable[[DevicePlan], Awaitable[Readout]]
 """Reads one device (open, exchange(s), release) into one Readout; raises ObisgateError."""
@@ -312,16 +315,18 @@ class ReadRequestError(ObisgateError):
 
 @dataclass(eq=False, slots=True)
 class ReadRequest:
-    """A priority read waiting at the head of its line's queue.
+    """Work waiting in its line's queue: a priority read, or a job of another stage.
 
     Attributes:
-        state: the device to read.
-        future: gets the updates published for the read (cancelled when the line stops
-            first).
+        state: the device concerned (its throttle group's session is held meanwhile).
+        future: gets the updates published for the read, or the job's result (its
+            exception when it raised); cancelled when the line stops first.
+        job: the job to run (``None``: a priority read of ``state``).
     """
 
     state: DeviceState
-    future: asyncio.Future[list[SignalUpdate]]
+    future: asyncio.Future[Any]
+    job: Callable[[], Awaitable[Any]] | None = None
 
 
 def _wake(future: asyncio.Future[None]) -> None:
@@ -351,7 +356,10 @@ class LinePoller:
 
     Priority reads (:meth:`request`) go to the head of the line's queue: the poll in
     progress finishes, then the requested device is read (every signal), before any
-    scheduled poll; a wait for the next slot is cut short for it.
+    scheduled poll; a wait for the next slot is cut short for it. Other stages queue
+    their own work on the line with :meth:`submit` (a background profile reader, a
+    backfill): a job runs between polls, never during one, holding the device's
+    throttle-group session, either at the head of the queue or in the line's idle time.
     """
 
     def __init__(
@@ -379,6 +387,7 @@ class LinePoller:
         self._totals = totals
         self._sizes = sizes if sizes is not None else {}
         self._requests: deque[ReadRequest] = deque()
+        self._background: deque[ReadRequest] = deque()
         self._wake: asyncio.Future[None] | None = None
         self.started = False
         """Whether :meth:`run` began (a line is set up only when its first poll is due)."""
@@ -392,18 +401,50 @@ class LinePoller:
             A future with the updates published for that read.
         """
         for waiting in self._requests:
-            if waiting.state is state and not waiting.future.done():
+            if waiting.state is state and waiting.job is None and not waiting.future.done():
                 return waiting.future
         future: asyncio.Future[list[SignalUpdate]] = asyncio.get_running_loop().create_future()
         self._requests.append(ReadRequest(state, future))
+        self._wake_up()
+        return future
+
+    def submit(
+        self,
+        state: DeviceState,
+        job: Callable[[], Awaitable[T]],
+        *,
+        background: bool = False,
+    ) -> asyncio.Future[T]:
+        """Run ``job`` on this line between polls, holding ``state``'s group session.
+
+        The job may use the line (open the device's transport, read a profile): no poll
+        of the line runs meanwhile. It is bounded by nothing but itself: keep it short,
+        or give it its own deadline.
+
+        Args:
+            state: the device the job is for (its throttle group counts the job as a
+                session).
+            job: the work; its result (or exception) is the future's.
+            background: ``False``: at the head of the queue, like a priority read;
+                ``True``: when the line is idle, i.e. no priority work waits and the next
+                scheduled poll is not due yet (a long job may make it late).
+
+        Returns:
+            A future with the job's result; cancelled if the line stops first.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        (self._background if background else self._requests).append(ReadRequest(state, future, job))
+        self._wake_up()
+        return future
+
+    def _wake_up(self) -> None:
         if self._wake is not None:
             _wake(self._wake)
-        return future
 
     @property
     def waiting_requests(self) -> int:
-        """Priority reads queued and not started yet."""
-        return len(self._requests)
+        """Priority reads and jobs queued and not started yet."""
+        return len(self._requests) + len(self._background)
 
     async def run(self, *, max_polls: int | None = None) -> None:
         """Poll until cancelled (or until ``max_polls`` scheduled polls, for tests).
@@ -427,9 +468,12 @@ class LinePoller:
                 slot = due[index]
                 wait = slot - self._clock()
                 if wait > 0:
+                    if self._background:
+                        await self._priority(self._background.popleft(), head=False)
+                        continue
                     await self._wait(wait)
-                    if self._requests:
-                        continue  # woken for a priority read: the slot is still ahead
+                    if self._requests or self._background:
+                        continue  # woken for queued work: the slot is still ahead
                 state = states[index]
                 schedule = schedules[index]
                 groups = schedule.due_groups(slot)
@@ -459,9 +503,10 @@ class LinePoller:
                     )
                 due[index] = schedule.next_due
         finally:
-            for request in self._requests:
-                request.future.cancel()
-            self._requests.clear()
+            for queue in (self._requests, self._background):
+                for request in queue:
+                    request.future.cancel()
+                queue.clear()
 
     def _schedule(self, state: DeviceState, start: float) -> DeviceSchedule:
         periods = state.plan.rate_periods
@@ -503,31 +548,44 @@ class LinePoller:
             self._wake = None
             wake.cancel()
 
-    async def _priority(self, request: ReadRequest) -> None:
-        """Read every signal of the requested device now (its group's limit still holds:
-        it waits at the head of the group's queue)."""
+    async def _priority(self, request: ReadRequest, *, head: bool = True) -> None:
+        """Serve queued work: read every signal of the requested device now, or run a
+        job; the device's group limit still holds (``head``: at the head of its queue)."""
         state = request.state
-        plan, kind = state.read_for(None)
         limiter = self._limiters.get(state.plan.group or "") if state.plan.group else None
+        result: Any = None
+        failure: Exception | None = None
         try:
             if limiter is not None and not limiter.try_acquire():
                 asked = self._clock()
-                await limiter.acquire(priority=True)
+                await limiter.acquire(priority=head)
                 limiter.waited(self._clock() - asked)
             try:
-                updates = await self.poll(state, plan, kind)
+                if request.job is None:
+                    plan, kind = state.read_for(None)
+                    result = await self.poll(state, plan, kind)
+                else:
+                    try:
+                        result = await request.job()
+                    except Exception as exc:  # the job's own failure: its future's
+                        failure = exc
             finally:
                 if limiter is not None:
                     limiter.release()
         except BaseException:
             request.future.cancel()
             raise
-        state.reads.priority += 1
-        if self._totals is not None:
-            for total in self._totals(state):
-                total.priority += 1
-        if not request.future.done():
-            request.future.set_result(updates)
+        if request.job is None:
+            state.reads.priority += 1
+            if self._totals is not None:
+                for total in self._totals(state):
+                    total.priority += 1
+        if request.future.done():
+            return
+        if failure is not None:
+            request.future.set_exception(failure)
+        else:
+            request.future.set_result(result)
 
     async def poll(
         self,
