@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from obisgate import (
     BccStatus,
@@ -224,7 +224,7 @@ class DeviceState:
         reads: its read-success figures (scheduled reads, lateness, priority reads).
         size: what its last readout looked like on the wire (for the read plan).
         planner: its read plan per set of due signals (``None`` until first needed,
-            and for devices read the one way).
+            ``False`` for a device read the one way).
     """
 
     plan: DevicePlan
@@ -241,7 +241,7 @@ class DeviceState:
     last: dict[str, SignalUpdate] = field(default_factory=dict)
     reads: ReadStats = field(default_factory=ReadStats)
     size: ReadSize | None = None
-    planner: DevicePlanner | None = None
+    planner: DevicePlanner | Literal[False] | None = None
 
     def read_for(self, groups: int | None = None) -> tuple[DevicePlan | None, ReadKind]:
         """The plan to read the rate groups ``groups`` with (``None``: all), and its kind.
@@ -252,12 +252,16 @@ class DeviceState:
         the password was refused).
         """
         plan = self.plan
-        if not plan.planned:
-            kind = ReadKind.ASSOCIATION if plan.dlms is not None else ReadKind.READOUT
-            return self.effective_plan, kind
         planner = self.planner
         if planner is None:
+            if not plan.planned:  # read the one way: decided once
+                kind = ReadKind.ASSOCIATION if plan.dlms is not None else ReadKind.READOUT
+                self.planner = False
+                return self.effective_plan, kind
             planner = self.planner = DevicePlanner(plan)
+        elif planner is False:
+            kind = ReadKind.ASSOCIATION if plan.dlms is not None else ReadKind.READOUT
+            return self.effective_plan, kind
         if groups is None:
             groups = (1 << len(plan.rate_periods)) - 1
         chosen = planner.choice(groups, self.size, self.access_denied)
