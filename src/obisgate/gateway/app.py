@@ -91,7 +91,7 @@ class Gateway:
             else:
                 lines[state.plan.port_key].append(state)
         self.lines = dict(lines)
-        self._by_alias = {state.plan.alias: state for state in self.states}
+        self._by_alias: dict[str, DeviceState] | None = None  # made by the first request
         limits = group_limits or {}
         self.limiters: dict[str, SessionLimiter] = {}
         self.group_reads: dict[str, ReadStats] = {}
@@ -102,13 +102,8 @@ class Gateway:
                 self.group_reads[name] = ReadStats()
         #: The read-success figures of every scheduled poll of this instance.
         self.reads = ReadStats()
-        shard_only = (self.reads,)
-        self._totals = {
-            state.plan.alias: (self.group_reads[state.plan.group], self.reads)
-            if state.plan.group is not None
-            else shard_only
-            for state in self.states
-        }
+        self._shard_only = (self.reads,)
+        self._group_totals = {name: (stats, self.reads) for name, stats in self.group_reads.items()}
         self.pollers: dict[str, LinePoller] = {}
         self._start_now: Callable[[str], LinePoller] | None = None
         self._sizes: dict[ReadSize, ReadSize] = {}
@@ -255,7 +250,14 @@ class Gateway:
             raise RuntimeError(f"a line poller stopped: {type(failed[0]).__name__}") from failed[0]
 
     def _totals_of(self, state: DeviceState) -> tuple[ReadStats, ...]:
-        return self._totals[state.plan.alias]
+        group = state.plan.group
+        return self._shard_only if group is None else self._group_totals[group]
+
+    def _state(self, alias: str) -> DeviceState | None:
+        by_alias = self._by_alias
+        if by_alias is None:
+            by_alias = self._by_alias = {state.plan.alias: state for state in self.states}
+        return by_alias.get(alias)
 
     # -- priority reads ---------------------------------------------------------
 
@@ -273,7 +275,7 @@ class Gateway:
             ReadRequestError: no such device here (``reason`` ``unknown``), a push
                 meter (``push``), or the gateway is not polling (``stopped``).
         """
-        state = self._by_alias.get(alias)
+        state = self._state(alias)
         if state is None:
             raise ReadRequestError(f"no device {alias!r} here", "unknown")
         if state.plan.options.mode is ProtocolMode.D:
@@ -308,7 +310,7 @@ class Gateway:
         Raises:
             ReadRequestError: as :meth:`request_read`.
         """
-        state = self._by_alias.get(alias)
+        state = self._state(alias)
         if state is None:
             raise ReadRequestError(f"no device {alias!r} here", "unknown")
         if state.plan.options.mode is ProtocolMode.D:
