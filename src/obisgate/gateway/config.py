@@ -35,7 +35,7 @@ Devices (``[[devices]]``), defaults in brackets:
   the port is shared), ``type`` [C] (mode A, B or C, passed to the reader as the
   forced mode; D: a push meter whose port stays open, each complete telegram
   being one readout, published at most every ``scan_rate_ms`` and turning not
-  topical after ``timeout_ms`` of silence), ``t2`` [300] ms (200-1500) before acknowledging in mode C,
+  topical after ``timeout_ms`` of silence), ``t2`` [200] ms (200-1500) before acknowledging in mode C,
   ``timeout_ms`` [2500] for the first byte of an answer, ``inter_byte_timeout_ms``
   [1500], ``poll_delay_ms`` [200] before sending anything, ``scan_rate_ms``
   [10000] (100 ms to 1 day) between readouts, ``total_timeout_ms`` [the scan

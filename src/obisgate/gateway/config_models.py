@@ -124,7 +124,7 @@ class DeviceConfig(BaseModel):
     dlms_client: Annotated[int, BeforeValidator(cells.int_range(0, 127))] = 16
     dlms_logical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = 1
     dlms_physical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = 17
-    t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = 300
+    t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = 200
     timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = 2500
     inter_byte_timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = (
         1500
