@@ -228,13 +228,33 @@ def compare_inputs(modules: str, long_readout: bytes, repeat: int) -> None:
         f"{'smartmeter-obis us':>19} {'vs Python':>10} {'vs Node':>8}"
     )
     for name, data in inputs.items():
-        own, _ = best_time(parse_readout, data, repeat)
+        fns: list[Callable[[bytes], object]] = [parse_readout]
+        if peer_messages is not None:
+            fns.append(peer_parse)
+        timed = best_times(fns, data, repeat)
+        own = timed[0][0]
+        peer = timed[1][0] if len(timed) > 1 else float("nan")
         node = node_time(modules, data, repeat)["us"] / 1e6
-        peer = best_time(peer_parse, data, repeat)[0] if peer_messages is not None else float("nan")
         print(
             f"{name:26} {len(data):>6} {own * 1e6:>12.1f} {peer * 1e6:>15.1f} "
             f"{node * 1e6:>19.1f} {peer / own:>9.2f}x {node / own:>7.2f}x"
         )
+
+
+def best_times(
+    fns: list[Callable[[bytes], object]], data: bytes, repeat: int
+) -> list[tuple[float, int]]:
+    """:func:`best_time` of each function, their repeats interleaved (a shared machine's
+    load then weighs on all of them alike)."""
+    loops = [best_time(fn, data, 1)[1] for fn in fns]
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, (fn, number) in enumerate(zip(fns, loops, strict=True)):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn(data)
+            best[i] = min(best[i], (time.perf_counter() - t0) / number)
+    return list(zip(best, loops, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"{'parser':44} {'readouts/s':>11} {'MB/s':>8} {'us/readout':>11}  loops")
-    for name, fn in parsers:
-        best, number = best_time(fn, data, args.repeat)
+    timed = best_times([fn for _, fn in parsers], data, args.repeat)
+    for (name, _fn), (best, number) in zip(parsers, timed, strict=True):
         results[name] = best
         print(
             f"{name:44} {1 / best:11.0f} {len(data) / best / 1e6:8.2f} "
