@@ -184,11 +184,11 @@ def run_one(
         marginal = float("nan")
         window = (scan_ms / 1000 + 5, duration - 3)
         if not workers and window[1] - window[0] > 10:
-            first = _cpu_at(gateway, started + window[0])
-            last = _cpu_at(gateway, started + window[1])
-            if first is not None and last is not None:
+            cpu_from = _cpu_at(gateway, started + window[0])
+            cpu_to = _cpu_at(gateway, started + window[1])
+            if cpu_from is not None and cpu_to is not None:
                 rate = count / (scan_ms / 1000)
-                marginal = (last[1] - first[1]) / (rate * (last[0] - first[0]))
+                marginal = (cpu_to[1] - cpu_from[1]) / (rate * (cpu_to[0] - cpu_from[0]))
         _, status, usage = os.wait4(gateway.pid, 0)
         elapsed = time.monotonic() - started
         if status != 0:
