@@ -25,6 +25,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -103,7 +104,8 @@ async def run(
     if mqtt is not None:
         (output,) = network_outputs(load_config(config_file(folder, devices, mqtt)), context)
         outputs.append(output)
-    fanout = Fanout(outputs, **({"linger_s": STORE_LINGER_S} if STORE_LINGER_S else {}))
+    linger: dict[str, Any] = {"linger_s": STORE_LINGER_S} if STORE_LINGER_S else {}
+    fanout = Fanout(outputs, **linger)
     await fanout.start()
     warm = 0
     if mqtt is not None:
@@ -112,7 +114,7 @@ async def run(
         # One readout of every device first: each device's availability (retained) is
         # published once, at its first readout, not in the steady state measured here.
         for first in range(0, devices, 1000):
-            await output.publish_many(
+            await cast(Any, output).publish_many(
                 [readout(d, -1) for d in range(first, min(first + 1000, devices))]
             )
         warm = devices
