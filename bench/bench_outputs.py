@@ -25,7 +25,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -34,7 +34,8 @@ from bench_mqtt import Broker, free_port
 from obisgate.gateway.config import load_config
 from obisgate.gateway.history import HistoryRecord, HistoryStore
 from obisgate.gateway.outputs import Fanout, Output
-from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.history.output import HistoryOutput
 
 try:  # the gateway's linger (0 before it existed, for a side-by-side run on an older tree)
@@ -80,6 +81,11 @@ def config_file(folder: Path, devices: int, port: int | None) -> Path:
     return path
 
 
+def sent(output: Any) -> int:
+    """Outbox rows the MQTT output had acknowledged by the broker so far."""
+    return int(output.health().counters["sent_total"])
+
+
 def cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -91,6 +97,7 @@ async def run(
     """CPU seconds per readout of this process while ``readouts`` readouts pass."""
     outputs: list[Output] = []
     context = OutputContext()
+    mqtt_output: Any = None
     if history:
         warm_history(folder / "history.sqlite", devices)
         store = HistoryStore(folder / "history.sqlite")
@@ -102,25 +109,25 @@ async def run(
         )
         outputs.append(HistoryOutput(store))
     if mqtt is not None:
-        (output,) = network_outputs(load_config(config_file(folder, devices, mqtt)), context)
-        outputs.append(output)
+        (mqtt_output,) = network_outputs(load_config(config_file(folder, devices, mqtt)), context)
+        outputs.append(mqtt_output)
     linger: dict[str, Any] = {"linger_s": STORE_LINGER_S} if STORE_LINGER_S else {}
     fanout = Fanout(outputs, **linger)
     await fanout.start()
     warm = 0
     if mqtt is not None:
-        while not context.health["mqtt"]()["connected"]:  # noqa: ASYNC110 - bench start-up
+        while not mqtt_output.health().up:  # noqa: ASYNC110 - bench start-up
             await asyncio.sleep(0.01)
         # One readout of every device first: each device's availability (retained) is
         # published once, at its first readout, not in the steady state measured here.
         for first in range(0, devices, 1000):
-            await cast(Any, output).publish_many(
+            await mqtt_output.publish_many(
                 [readout(d, -1) for d in range(first, min(first + 1000, devices))]
             )
         warm = devices
-        tracker = output._devices  # type: ignore[attr-defined]
+        tracker = mqtt_output._announcer._devices
         while (  # noqa: ASYNC110 - bench wait
-            context.health["mqtt"]()["sent"] < devices or tracker.dirty_availability
+            sent(mqtt_output) < devices or tracker.dirty_availability
         ):
             await asyncio.sleep(0.01)
     batches = [readout(i % devices, i) for i in range(readouts)]
@@ -133,7 +140,7 @@ async def run(
         delay = began + (i + 1) * step - loop.time()
         await asyncio.sleep(max(delay, 0))
     if mqtt is not None:
-        while context.health["mqtt"]()["sent"] < warm + readouts:  # noqa: ASYNC110
+        while sent(mqtt_output) < warm + readouts:  # noqa: ASYNC110 - bench wait
             await asyncio.sleep(0.005)
     spent = cpu() - began_cpu
     await fanout.aclose()

@@ -26,7 +26,9 @@ def update(device: str, signal: str, value: object, n: int) -> SignalUpdate:
 def test_the_body_is_kept_until_a_signal_of_it_changes() -> None:
     state = LiveState.of([("a", "A"), ("b", "B")], [])
     state.apply([update("a", "e", 1.5, 0), update("a", "ü", "text", 0)])
-    state.apply([update("b", "e", 2.5, 0), SignalUpdate("b", STATUS_SIGNAL, "ok", None, T0, 0)])
+    state.apply(
+        [update("b", "e", 2.5, 0), SignalUpdate("b", STATUS_SIGNAL, "ok", None, T0, Quality.VALID)]
+    )
     whole, only_a, only_b = (state.signals_body(d) for d in (None, "a", "b"))
     assert (whole, only_a, only_b) == tuple(fresh(state, d) for d in (None, "a", "b"))
     assert state.signals_body() is whole  # kept, not encoded again
