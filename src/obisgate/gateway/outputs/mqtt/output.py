@@ -96,7 +96,6 @@ class MqttOutput(Output):
     """
 
     name = "mqtt"
-    lingers = True  # a store: one transaction per run of readouts
 
     def __init__(
         self,

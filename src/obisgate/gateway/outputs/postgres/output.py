@@ -101,7 +101,6 @@ class PostgresOutput(Output):
     """
 
     name = "postgres"
-    lingers = True  # a store: one transaction per run of readouts
 
     def __init__(
         self,
