@@ -81,10 +81,10 @@ def test_a_forced_recipe_applies_whatever_the_identification() -> None:
     ("rules", "options", "delay"),
     [
         (RecipeRules((FAST,)), ReadoutOptions(), 0.02),  # the table's lower-case rule
-        (RecipeRules((FAST,), keep=frozenset({"reaction_time_s"})), ReadoutOptions(), 0.3),
-        (RecipeRules(), ReadoutOptions(), 0.3),  # recipes off: no 20 ms either
+        (RecipeRules((FAST,), keep=frozenset({"reaction_time_s"})), ReadoutOptions(), 0.2),
+        (RecipeRules(), ReadoutOptions(), 0.2),  # recipes off: no 20 ms either
         (None, ReadoutOptions(), 0.02),  # a library user without rules: the standard's rule
-        (None, ReadoutOptions(honour_fast_reaction=False), 0.3),
+        (None, ReadoutOptions(honour_fast_reaction=False), 0.2),
     ],
 )
 def test_the_lower_case_rule(
