@@ -4,8 +4,16 @@ Section fields, defaults in brackets: ``listen`` [``127.0.0.1:2404``; port 0
 picks a free one], ``common_address`` [1] (1-65534), ``max_connections`` [4]
 (1-255), ``allowed_clients`` [empty: loopback clients only] (IP addresses or
 networks such as ``10.1.0.0/16``: a list, or text separated by commas or
-blanks), ``allow_any`` [0] (1: any client address), and the protocol timers
-and windows, left at the standard's defaults unless set: ``t1`` [15] s,
+blanks), ``allow_any`` [0] (1: any client address), ``redundancy_groups``
+[none] (``"NAME = ADDRESSES; NAME = ..."``: the connections of one control
+centre, of which one at a time gets data; their addresses may connect too),
+``event_buffer`` [10000] (events kept for a group while none of its
+connections has started data transfer), ``cyclic_s`` [0: off] (seconds between
+cyclic transmissions of the measured values), ``gi_without_time`` [0] (1:
+general interrogation answers with the types without time tag),
+``clock_sync`` [accept] (``accept``: confirm and log the offset, the host
+clock is never changed; ``refuse``: negative confirmation), and the protocol
+timers and windows, left at the standard's defaults unless set: ``t1`` [15] s,
 ``t2`` [10] s (less than t1), ``t3`` [20] s, ``k`` [12], ``w`` [8] (at most k).
 
 Signal columns: ``ioa`` (information object address, 1-16777215, unique),
@@ -19,9 +27,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.numbers import NumberType
@@ -69,6 +77,44 @@ def _networks(value: object) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+_GROUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+Groups = tuple[tuple[str, tuple[Network, ...]], ...]
+
+
+def _groups(value: object) -> Groups:
+    """``"cc1 = 10.0.0.5 10.0.0.6; cc2 = 10.1.0.0/24"`` (or a table of name -> addresses)."""
+    pairs: list[tuple[str, object]]
+    if isinstance(value, dict):
+        pairs = [(str(name), addresses) for name, addresses in value.items()]
+    else:
+        pairs = []
+        for part in cells.as_text(value).split(";"):
+            if not part.strip():
+                continue
+            name, equals, text = part.partition("=")
+            if not equals:
+                raise ValueError(
+                    f"{part.strip()!r}: expected NAME = ADDRESSES "
+                    '(e.g. "cc1 = 10.0.0.5 10.0.0.6; cc2 = 10.1.0.0/24")'
+                )
+            pairs.append((name.strip(), text))
+    groups: list[tuple[str, tuple[Network, ...]]] = []
+    for name, cell in pairs:
+        if not _GROUP_NAME.fullmatch(name):
+            raise ValueError(f"group name {name!r}: letters, digits, '_', '.', '-' (1-64)")
+        if any(name == other for other, _ in groups):
+            raise ValueError(f"group {name!r} is given twice")
+        networks = _networks(cell)
+        if not networks:
+            raise ValueError(f"group {name!r} has no address")
+        for other, others in groups:
+            for network in networks:
+                if any(network.overlaps(o) for o in others if o.version == network.version):
+                    raise ValueError(f"{network} of group {name!r} is in group {other!r} too")
+        groups.append((name, networks))
+    return tuple(groups)
+
+
 def _optional_range(low: int, high: int, unit: str = "") -> Any:
     return BeforeValidator(cells.optional(cells.int_range(low, high, unit)))
 
@@ -83,21 +129,91 @@ class Iec104Config(BaseModel):
         allowed_clients: client addresses or networks that may connect;
             empty: loopback only, unless ``allow_any``.
         allow_any: accept a client from any address.
+        redundancy_groups: ``(name, networks)`` of each control centre whose
+            connections form one redundancy group.
+        event_buffer: events kept per group while it has no active connection.
+        cyclic_s: seconds between cyclic transmissions; 0: none.
+        gi_without_time: general interrogation answers without time tags.
+        clock_sync: ``accept`` or ``refuse`` clock synchronisation commands.
         t1, t2, t3, k, w: protocol parameters; ``None`` = the standard default.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    listen: Listen = "127.0.0.1:2404"
-    common_address: Annotated[int, BeforeValidator(cells.int_range(1, 65534))] = 1
-    max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = 4
-    allowed_clients: Annotated[tuple[Network, ...], BeforeValidator(_networks)] = ()
-    allow_any: cells.Switch = False
-    t1: Annotated[int | None, _optional_range(1, 255, " s")] = None
-    t2: Annotated[int | None, _optional_range(1, 255, " s")] = None
-    t3: Annotated[int | None, _optional_range(1, 172_800, " s")] = None
-    k: Annotated[int | None, _optional_range(1, 32_767)] = None
-    w: Annotated[int | None, _optional_range(1, 32_767)] = None
+    listen: Listen = Field(
+        default="127.0.0.1:2404",
+        description="HOST:PORT the outstation listens on (port 0: any free port).",
+    )
+    common_address: Annotated[int, BeforeValidator(cells.int_range(1, 65534))] = Field(
+        default=1, description="The station's common address (ASDU address), 1-65534."
+    )
+    max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = Field(
+        default=4,
+        description=(
+            "Connections open at once. A new connection from an allowed address that finds "
+            "them all taken closes the oldest one that has not started data transfer, or one "
+            "whose master has gone silent."
+        ),
+    )
+    allowed_clients: Annotated[tuple[Network, ...], BeforeValidator(_networks)] = Field(
+        default=(),
+        description=(
+            "IP addresses or networks that may connect (list, or text separated by commas or "
+            "blanks); empty: loopback only."
+        ),
+    )
+    allow_any: cells.Switch = Field(default=False, description="1: any client address may connect.")
+    redundancy_groups: Annotated[Groups, BeforeValidator(_groups)] = Field(
+        default=(),
+        description=(
+            'Redundancy groups, "NAME = ADDRESSES; NAME = ADDRESSES": the connections from one '
+            "group's addresses belong to one control centre; one of them at a time (the last "
+            "that started data transfer) gets the data. Their addresses may connect."
+        ),
+    )
+    event_buffer: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000))] = Field(
+        default=10_000,
+        description=(
+            "Events kept for a group while none of its connections has started data transfer "
+            "(sent when one does); beyond this the oldest are dropped and counted."
+        ),
+    )
+    cyclic_s: Annotated[int, BeforeValidator(cells.int_range(0, 86_400, " s"))] = Field(
+        default=0,
+        description="Seconds between cyclic transmissions of the measured values (cause 1); 0: off.",
+    )
+    gi_without_time: cells.Switch = Field(
+        default=False,
+        description=(
+            "1: general interrogation answers with the types without time tag (M_ME_NC_1, "
+            "M_SP_NA_1), for masters that refuse time-tagged types there."
+        ),
+    )
+    clock_sync: Annotated[
+        Literal["accept", "refuse"],
+        BeforeValidator(cells.choice({"ACCEPT": "accept", "REFUSE": "refuse"}, "accept, refuse")),
+    ] = Field(
+        default="accept",
+        description=(
+            "Clock synchronisation commands: accept (confirmed, the offset logged; the host "
+            "clock is never changed) or refuse (negative confirmation)."
+        ),
+    )
+    t1: Annotated[int | None, _optional_range(1, 255, " s")] = Field(
+        default=None, description="Timeout for acknowledgements and test frames (default 15 s)."
+    )
+    t2: Annotated[int | None, _optional_range(1, 255, " s")] = Field(
+        default=None, description="Acknowledge received frames within this (default 10 s)."
+    )
+    t3: Annotated[int | None, _optional_range(1, 172_800, " s")] = Field(
+        default=None, description="Send a test frame after this long without traffic (20 s)."
+    )
+    k: Annotated[int | None, _optional_range(1, 32_767)] = Field(
+        default=None, description="Most I-frames sent without acknowledgement (default 12)."
+    )
+    w: Annotated[int | None, _optional_range(1, 32_767)] = Field(
+        default=None, description="Acknowledge at the latest after this many I-frames (8)."
+    )
 
     @model_validator(mode="after")
     def _check_parameters(self) -> Iec104Config:
@@ -116,6 +232,8 @@ class Iec104Config(BaseModel):
         except ValueError:
             return False
         if self.allow_any:
+            return True
+        if any(address in net for _name, nets in self.redundancy_groups for net in nets):
             return True
         if not self.allowed_clients:
             return address.is_loopback
