@@ -16,6 +16,7 @@ leave them unacknowledged on purpose).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import struct
 from dataclasses import dataclass
@@ -199,16 +200,12 @@ class RawMaster:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self._writer.wait_closed()
-            except OSError:
-                pass
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
 
     def pause_reading(self) -> None:
         """Stop answering and acknowledging (a master whose network went away)."""
@@ -259,9 +256,7 @@ class RawMaster:
 
     def send_asdu(self, asdu: bytes) -> None:
         ns, nr = self.send_seq << 1, self.recv_seq << 1
-        self.send_raw(
-            bytes((0x68, 4 + len(asdu), ns & 0xFF, ns >> 8, nr & 0xFF, nr >> 8)) + asdu
-        )
+        self.send_raw(bytes((0x68, 4 + len(asdu), ns & 0xFF, ns >> 8, nr & 0xFF, nr >> 8)) + asdu)
         self.send_seq = (self.send_seq + 1) % 32768
 
     async def wait_for(self, predicate: Any, *, after: int = 0, timeout_s: float = 10.0) -> Frame:

@@ -171,7 +171,9 @@ async def test_events_only_on_change_and_one_not_topical_event_at_the_detection_
                 await output.publish(
                     [reading("volts", 230.0, Quality.NOT_TOPICAL), status("no answer", at)]
                 )
-            await output.publish([reading("volts", 230.5, time=failed[-1]), status("ok", failed[-1])])
+            await output.publish(
+                [reading("volts", 230.5, time=failed[-1]), status("ok", failed[-1])]
+            )
             await master.wait_object(lambda o: o.ioa == 1001 and o.value == 230.5, after=mark)
             events = [o for o in master.objects(after=mark) if o.ioa == 1001]
             assert [(o.value, o.nt, o.time) for o in events] == [
