@@ -21,10 +21,12 @@ def test_show_map_prints_every_table() -> None:
         "address",
         "registers",
         "type",
+        "scale",
         "device",
         "signal",
         "unit",
         "quality",
+        "coil",
     ]
     assert [line.split() for line in lines[4:7]] == [
         ["0", "2", "float32", "feeder1", "energy_import", "kWh", "100"],

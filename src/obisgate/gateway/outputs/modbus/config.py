@@ -3,12 +3,16 @@
 Section fields, defaults in brackets: ``listen`` [``127.0.0.1:5020``; port 0
 picks a free one], ``unit_id`` [1] (0-247), ``word_order`` [big] (big: the
 first register holds the most significant word), ``byte_order`` [big] (big:
-the high byte of each register first, as Modbus sends registers).
+the high byte of each register first, as Modbus sends registers),
+``max_connections`` [32] (masters connected at once).
 
 Signal columns: ``modbus_address`` (0-based holding-register address, the same
 value readable as an input register), ``modbus_type`` (default from the
-``number_type``, see :func:`modbus_type_of`), ``modbus_quality_address`` (one
-register: 0 valid, else the bits IV=1, NT=2, OV=4).
+``number_type``, see :func:`modbus_type_of`), ``modbus_scale`` (the value is
+multiplied by it; an integer type on a FLOAT or DOUBLE signal needs it, e.g.
+1000 for Wh from kWh in an int32), ``modbus_quality_address`` (one register: 0
+valid, else the bits IV=1, NT=2, OV=4), ``modbus_coil`` (DIGITAL signals: a
+0-based bit address, readable as a coil and as a discrete input).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.numbers import NumberType
@@ -71,14 +75,34 @@ class ModbusConfig(BaseModel):
         unit_id: the unit (slave) id answered; others get exception 11 (0: answer every id).
         word_order: ``big`` (most significant register first) or ``little``.
         byte_order: ``big`` (high byte first in a register) or ``little``.
+        max_connections: masters connected at once; a further one is closed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    listen: Listen = "127.0.0.1:5020"
-    unit_id: Annotated[int, BeforeValidator(cells.int_range(0, 247))] = 1
-    word_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
-    byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
+    listen: Listen = Field(
+        default="127.0.0.1:5020",
+        description="HOST:PORT the Modbus TCP server listens on (port 0: any free port).",
+    )
+    unit_id: Annotated[int, BeforeValidator(cells.int_range(0, 247))] = Field(
+        default=1,
+        description=(
+            "The unit (slave) id answered, 1-247; requests for another get exception 11. "
+            "0 answers every unit id."
+        ),
+    )
+    word_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = Field(
+        default="big",
+        description="big: the first register holds the most significant word; or little.",
+    )
+    byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = Field(
+        default="big",
+        description="big: the high byte of each register first (as Modbus sends); or little.",
+    )
+    max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 1000))] = Field(
+        default=32,
+        description="Masters connected at once; a further connection is closed (and logged).",
+    )
 
     def exposure_warning(self) -> str | None:
         """The warning when :attr:`listen` is reachable from other machines, else ``None``."""
@@ -96,25 +120,56 @@ class ModbusColumns(BaseModel):
 
     modbus_address: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
-    ] = None
+    ] = Field(
+        default=None,
+        description="0-based register address (holding and input register: the same value).",
+    )
     modbus_type: Annotated[
         str | None, BeforeValidator(cells.optional(cells.named(MODBUS_TYPES)))
-    ] = None
+    ] = Field(
+        default=None,
+        description=(
+            "float32, float64, int16, uint16, int32, uint32, int64, uint64; default from "
+            "the number_type (float32 for FLOAT and DOUBLE)."
+        ),
+    )
+    modbus_scale: Annotated[float | None, BeforeValidator(cells.optional(cells.as_finite))] = Field(
+        default=None,
+        description=(
+            "The value is multiplied by this before it is encoded (integer types round "
+            "to the nearest); needed for an integer type on a FLOAT or DOUBLE signal, "
+            "e.g. 1000 for Wh from kWh. Default 1."
+        ),
+    )
     modbus_quality_address: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
-    ] = None
+    ] = Field(
+        default=None,
+        description=(
+            "A register holding the quality: 0 valid, else IV=1, NT=2, OV=4; "
+            "3 (IV+NT) until the signal's first value."
+        ),
+    )
+    modbus_coil: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
+    ] = Field(
+        default=None,
+        description=(
+            "DIGITAL signals: a 0-based bit address, read as a coil (function 1) and as a "
+            "discrete input (function 2)."
+        ),
+    )
 
 
 def modbus_types_allowed(number_type: NumberType) -> tuple[str, ...]:
     """The ``modbus_type`` values a signal of ``number_type`` may use (none: not servable).
 
-    Fractional numbers (FLOAT, DOUBLE) need a float type; integers, HEX and
-    DIGITAL may use any type (a value outside an integer type's range sets OV).
+    Every number type, HEX and DIGITAL may use any type (a value outside an
+    integer type's range sets OV); fractional numbers (FLOAT, DOUBLE) in an
+    integer type need a ``modbus_scale`` (see :func:`modbus_signal_problems`).
     """
-    if number_type in _FLOATS:
-        return ("float32", "float64")
     if number_type in _DEFAULT_TYPE:
-        return tuple(MODBUS_REGISTERS)
+        return MODBUS_TYPES
     return ()
 
 
@@ -133,14 +188,16 @@ def modbus_signal_problems(
 ) -> list[SignalProblem]:
     """Problems of the signals' modbus columns that only show across signals.
 
-    Every signal with a ``modbus_address`` or ``modbus_quality_address`` is
-    checked (also disabled ones: the map stays the same when they are turned
-    on): types that cannot hold the number type, ranges past register 65535,
-    and registers used twice (value and quality registers share one space).
+    Every signal with a Modbus column is checked (also disabled ones: the map
+    stays the same when they are turned on): types that cannot hold the number
+    type, a fractional signal in an integer type without ``modbus_scale``, a
+    scale of 0, coils on signals that are not DIGITAL, ranges past 65535, and
+    registers or bits used twice (value and quality registers share one space).
     """
     del section
     problems: list[SignalProblem] = []
     owner: dict[int, tuple[str, str, str]] = {}
+    bits: dict[int, tuple[str, str]] = {}
 
     def claim(signal: SignalConfig, field: str, first: int, count: int) -> None:
         last = first + count - 1
@@ -166,9 +223,28 @@ def modbus_signal_problems(
 
     for signal in signals:
         columns = signal.columns(ModbusColumns)
+        if columns.modbus_coil is not None:
+            if signal.number_type is not NumberType.DIGITAL:
+                problems.append(
+                    SignalProblem(signal.key, "modbus_coil", "only DIGITAL signals have a bit")
+                )
+            elif columns.modbus_coil in bits:
+                device, alias = bits[columns.modbus_coil]
+                problems.append(
+                    SignalProblem(
+                        signal.key,
+                        "modbus_coil",
+                        f"bit {columns.modbus_coil} is already used by {device}/{alias}",
+                    )
+                )
+            else:
+                bits[columns.modbus_coil] = signal.key
+        if columns.modbus_scale == 0:
+            problems.append(SignalProblem(signal.key, "modbus_scale", "must not be 0"))
         if columns.modbus_address is None and columns.modbus_quality_address is None:
-            if columns.modbus_type is not None:
-                problems.append(SignalProblem(signal.key, "modbus_type", "needs a modbus_address"))
+            for field in ("modbus_type", "modbus_scale"):
+                if getattr(columns, field) is not None:
+                    problems.append(SignalProblem(signal.key, field, "needs a modbus_address"))
             continue
         allowed = modbus_types_allowed(signal.number_type)
         if not allowed:
@@ -195,12 +271,30 @@ def modbus_signal_problems(
                 )
             )
             continue
-        if columns.modbus_address is None:
+        if (
+            signal.number_type in _FLOATS
+            and kind not in ("float32", "float64")
+            and columns.modbus_scale is None
+        ):
             problems.append(
-                SignalProblem(signal.key, "modbus_address", "required with modbus_quality_address")
+                SignalProblem(
+                    signal.key,
+                    "modbus_type",
+                    f"{kind} holds whole numbers: give modbus_scale (e.g. 1000 for Wh from "
+                    f"kWh; 1 rounds the {signal.number_type.value} value)",
+                )
             )
             continue
-        claim(signal, "modbus_address", columns.modbus_address, MODBUS_REGISTERS[kind])
+        if columns.modbus_address is None:
+            if columns.modbus_coil is None:
+                problems.append(
+                    SignalProblem(
+                        signal.key, "modbus_address", "required with modbus_quality_address"
+                    )
+                )
+                continue
+        else:
+            claim(signal, "modbus_address", columns.modbus_address, MODBUS_REGISTERS[kind])
         if columns.modbus_quality_address is not None:
             claim(signal, "modbus_quality_address", columns.modbus_quality_address, 1)
     return problems
