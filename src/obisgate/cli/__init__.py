@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from obisgate.cli import (
     gateway_commands,
+    opcua_commands,
     plan_command,
     programming_commands,
     read_command,
@@ -16,6 +17,7 @@ from obisgate.cli.main import main
 __all__ = [
     "gateway_commands",
     "main",
+    "opcua_commands",
     "plan_command",
     "programming_commands",
     "read_command",
