@@ -207,6 +207,11 @@ class RawMaster:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
 
+    def abort(self) -> None:
+        """Drop the connection at once (a reset, as when the master's process dies)."""
+        if self._writer is not None:
+            self._writer.transport.abort()
+
     def pause_reading(self) -> None:
         """Stop answering and acknowledging (a master whose network went away)."""
         self.acknowledge = False
