@@ -251,3 +251,45 @@ async def test_registers_never_read_say_invalid_and_not_topical(tmp_path: Path) 
             assert modbus.map.read(10, 2) == [3, 0]
             code, out, _ = await mbpoll(modbus.port, "-t", "4:int", "-B", "-r", "2", "127.0.0.1")
             assert (code, out) == (0, f"[2]: \t{wh}")
+
+
+async def test_a_master_that_does_not_read_its_answers_costs_bounded_memory() -> None:
+    """100 000 pipelined requests for 125 registers (26 MB of answers) from a master that
+    reads nothing: the server stops reading and answering it while the answers wait, then
+    answers every request, in order, once the master reads."""
+    slots = [RegisterSlot(("m", f"s{i}"), 2 * i, "float32") for i in range(63)]
+    async with server(slots) as output:
+        assert output.port is not None
+        reader, writer = await asyncio.open_connection("127.0.0.1", output.port)
+        try:
+            count = 100_000
+            writer.write(read(0, 3, 0, 125))
+            assert (await reader.readexactly(7 + 252))[:2] == b"\x00\x00"
+            (connection,) = output.server.connections
+            transport = connection.transport
+            assert transport is not None
+            stalled = asyncio.Event()
+            pause = connection.pause_writing
+
+            def pause_and_tell() -> None:
+                pause()
+                stalled.set()
+
+            connection.pause_writing = pause_and_tell  # type: ignore[method-assign]
+            writer.write(b"".join(read(i % 65536, 3, 0, 125) for i in range(1, count)))
+            await asyncio.wait_for(stalled.wait(), 10)
+            assert transport.get_write_buffer_size() < 200_000
+            assert connection.pending  # requests wait unanswered meanwhile
+            got = 1
+            async with asyncio.timeout(60):
+                while got < count:
+                    transaction, _protocol, length, _unit = struct.unpack(
+                        ">HHHB", await reader.readexactly(7)
+                    )
+                    assert transaction == got % 65536
+                    assert length == 253
+                    await reader.readexactly(length - 1)
+                    got += 1
+            assert output.server.reads == count
+        finally:
+            writer.close()

@@ -5,7 +5,8 @@ Runs in the gateway's event loop; every decision is in the sans-IO modules
 :mod:`~obisgate.gateway.outputs.iec104.station` for the application,
 :mod:`~obisgate.gateway.outputs.iec104.hub` for groups, buffers and eviction).
 Nothing here blocks: writes go to the transport (the send window ``k`` bounds
-what one connection has in flight), timers are ``loop.call_at`` handles.
+what one connection has in flight, and a peer that does not read what we send
+is not read from until it does), timers are ``loop.call_at`` handles.
 
 Admission: a connection from an address that is not allowed is closed at once
 (one rate-limited line). A connection that finds all ``max_connections`` slots
@@ -102,6 +103,16 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.server.received(self, data)
+
+    def pause_writing(self) -> None:
+        # A peer that sends without reading what we answer: stop reading from it, so
+        # neither our answers nor its requests pile up in memory.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.lost(self)

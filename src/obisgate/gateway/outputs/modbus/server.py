@@ -10,7 +10,10 @@ awaits anything, so a request is answered within the same turn of the loop.
 A peer that is not speaking Modbus TCP (a wrong protocol id or length field)
 is one rate-limited line with its address and what was wrong, and its
 connection is closed; other connections go on. A connection beyond
-``max_connections`` is closed at once (one rate-limited line).
+``max_connections`` is closed at once (one rate-limited line). A peer that
+sends requests without reading the answers is not read from while the
+answers waiting for it exceed the transport's high-water mark, and the
+requests it already sent wait unanswered meanwhile: memory stays bounded.
 """
 
 from __future__ import annotations
@@ -18,12 +21,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections import deque
 
 from obisgate.errors import TransportError
 from obisgate.gateway.outputs.listen import host_port
 from obisgate.gateway.outputs.modbus.config import ModbusConfig
 from obisgate.gateway.outputs.modbus.mapping import RegisterMap
-from obisgate.gateway.outputs.modbus.protocol import MalformedFrame, RequestReader, answer
+from obisgate.gateway.outputs.modbus.protocol import (
+    MalformedFrame,
+    Request,
+    RequestReader,
+    answer,
+)
 from obisgate.gateway.outputs.peer_errors import PeerErrorLog
 
 __all__ = ["ModbusServer"]
@@ -37,6 +46,8 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.reader = RequestReader()
+        self.pending: deque[Request] = deque()
+        self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -48,6 +59,19 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.server.received(self, data)
+
+    def pause_writing(self) -> None:
+        # A peer that sends without reading what we answer: stop reading from it and
+        # answering it, so neither our answers nor its requests pile up in memory.
+        self.paused = True
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+            self.server.answer_pending(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
@@ -131,20 +155,30 @@ class ModbusServer:
             self.connections.discard(connection)
             transport.abort()
             return
-        if not requests:
+        connection.pending.extend(requests)
+        self.answer_pending(connection)
+
+    def answer_pending(self, connection: _Connection) -> None:
+        """Answer the connection's waiting requests in order, until its transport asks us
+        to stop writing (:meth:`_Connection.pause_writing`)."""
+        transport = connection.transport
+        if transport is None or transport.is_closing():
             return
         read_bits = self.map.read_bits if self.map.has_bits else None
-        answers = []
-        for request in requests:
-            response = answer(
-                request,
-                unit_id=self.section.unit_id,
-                read_registers=self.map.read_registers,
-                read_bits=read_bits,
-            )
-            if response[7] & 0x80:
-                self.refused += 1
-            else:
-                self.reads += 1
-            answers.append(response)
-        transport.write(b"".join(answers))
+        pending = connection.pending
+        while pending and not connection.paused:
+            answers = []
+            for _ in range(min(len(pending), 64)):
+                response = answer(
+                    pending.popleft(),
+                    unit_id=self.section.unit_id,
+                    read_registers=self.map.read_registers,
+                    read_bits=read_bits,
+                )
+                if response[7] & 0x80:
+                    self.refused += 1
+                else:
+                    self.reads += 1
+                answers.append(response)
+            transport.write(b"".join(answers))
+
