@@ -387,3 +387,13 @@ def test_pack_keeps_order_and_splits_by_type_and_size() -> None:
     assert [len(o.events) for o in packed] == [16, 4, 1]
     assert [o.serial for o in packed] == [3, 3, 3]
     assert [e.ioa for o in packed for e in o.events] == [*range(20), 99]
+
+
+def test_with_groups_the_default_group_keeps_events_only_once_it_has_a_connection() -> None:
+    hub = Hub([("cc", ())], 47, buffer_size=2)
+    hub.publish([Event(36, i, b"x") for i in range(3)])
+    assert (hub.buffered_in("cc"), hub.dropped_in("cc")) == (2, 1)
+    assert (hub.buffered_in(""), hub.dropped_in("")) == (0, 0)  # no master outside the groups
+    hub.add(member(1, started=False, opened=0, heard=None))
+    hub.publish([Event(36, 9, b"x")])
+    assert hub.buffered_in("") == 1

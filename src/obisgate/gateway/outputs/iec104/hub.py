@@ -14,7 +14,9 @@ belongs to, and which connections receive events:
   every event.
 * A group without an active connection keeps its events in a bounded buffer
   (oldest dropped and counted) and hands them to the next connection of the
-  group that starts data transfer. Events a closed or stopped connection had
+  group that starts data transfer. (When redundancy groups are configured, the
+  default group starts keeping events only when a connection outside them
+  comes.) Events a closed or stopped connection had
   not got acknowledged go to the group's active connections that became
   active after they were published (and so missed them), or back to the
   buffer's front when none is active. Events may thus arrive twice; none is
@@ -80,6 +82,8 @@ class _Group:
     networks: tuple[Network, ...] = ()
     buffer: deque[Numbered] = field(default_factory=deque)
     dropped: int = 0
+    #: Whether the group keeps events while none of its connections is active.
+    buffering: bool = True
 
 
 class Hub:
@@ -104,7 +108,10 @@ class Hub:
         self.members: dict[int, Member] = {}
         self._serial = 0
         self._groups = {name: _Group(name, True, tuple(nets)) for name, nets in groups}
-        self._groups[DEFAULT_GROUP] = _Group(DEFAULT_GROUP, False)
+        # With redundancy groups configured, the default group keeps events only once a
+        # connection outside them has come: its buffer would otherwise fill (and count
+        # drops) for masters that do not exist.
+        self._groups[DEFAULT_GROUP] = _Group(DEFAULT_GROUP, False, buffering=not groups)
 
     def group_of(self, address: str) -> str:
         """The redundancy group of a connection from ``address`` (an IP address)."""
@@ -138,6 +145,7 @@ class Hub:
     def add(self, member: Member) -> None:
         """A connection was accepted."""
         self.members[member.key] = member
+        self._groups[member.group].buffering = True
 
     def remove(self, key: int) -> list[int]:
         """A connection closed: the events it had not got acknowledged go to its group's
@@ -199,8 +207,9 @@ class Hub:
         for group in self._groups.values():
             active = [m for m in self._members_of(group.name) if m.active]
             if not active:
-                group.buffer.extend(numbered)
-                self._trim(group)
+                if group.buffering:
+                    group.buffer.extend(numbered)
+                    self._trim(group)
                 continue
             for member in active:
                 self._enqueue(member, numbered)

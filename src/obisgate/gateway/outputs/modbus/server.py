@@ -181,4 +181,3 @@ class ModbusServer:
                     self.reads += 1
                 answers.append(response)
             transport.write(b"".join(answers))
-
