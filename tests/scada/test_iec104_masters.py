@@ -14,6 +14,7 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +24,10 @@ from obisgate.gateway.outputs.iec104.mapping import IoaPoint
 from obisgate.gateway.outputs.iec104.output import Iec104Output
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
+from obisgate.simulator import get_profile, serve_tcp
 from tests.scada import iec104_master as m
 from tests.scada.iec104_master import RawMaster, connected
+from tests.scada.running import meter, running_gateway, signal, until
 
 pytestmark = [pytest.mark.integration]
 
@@ -448,3 +451,51 @@ async def test_a_frame_out_of_sequence_closes_that_connection_only(
             assert len(await good.interrogation(CA)) == 3
     (line,) = [r.getMessage() for r in caplog.records if "protocol error" in r.getMessage()]
     assert "send sequence number 5, expected 0" in line
+
+
+async def test_through_the_gateway_a_steady_meter_sends_one_event_and_one_when_silent(
+    tmp_path: Path,
+) -> None:
+    """A simulated meter polled every 200 ms: its unchanged value is sent once, not once a
+    scan; when it goes silent, one NT event with the time of the first failed readout."""
+    profile = get_profile("mt174")
+    sim = await serve_tcp(profile)
+    text = (
+        '[output]\nformat = "none"\n[iec104]\nlisten = "127.0.0.1:0"\ncommon_address = 47\n'
+        + meter("m", sim.port, profile.address)
+        + signal("m", "volts", "32.7.0", "FLOAT", ioa=1001)
+    )
+    try:
+        async with running_gateway(tmp_path, text) as (outputs, latest):
+            (outstation,) = outputs
+            master = await connected(outstation.port)
+            async with masters(master):
+                await master.startdt()
+
+                target = latest.polls + 5
+
+                async def polled_five_more() -> bool:
+                    return latest.polls >= target
+
+                await until(polled_five_more, latest)
+                events = [o for o in master.objects() if o.ioa == 1001]
+                assert [(o.nt, o.cot) for o in events] == [(False, m.COT_SPONTANEOUS)]
+                good = latest.updates[("m", "volts")].time
+                failed_before = latest.failed_polls
+                await sim.aclose()
+
+                async def failed_three_times() -> bool:
+                    return latest.failed_polls >= failed_before + 3
+
+                await until(failed_three_times, latest)
+                events = [o for o in master.objects() if o.ioa == 1001]
+                assert [o.nt for o in events] == [False, True]
+                detected = events[1].time
+                assert detected is not None
+                assert detected > good
+                assert detected in [
+                    t.replace(microsecond=t.microsecond // 1000 * 1000)
+                    for t in latest.times[("m", "_status")]
+                ]
+    finally:
+        await sim.aclose()
