@@ -2,11 +2,12 @@
 
 Everything real and on this machine: simulated TCP meters (``bench_gateway``'s
 simulator, ``--meters-per-line`` meters per converter port), ``--gateways``
-instances of ``obisgate run --shard i/N`` with the MQTT output (``json``: one
-message per readout), a mosquitto broker, ``--sinks`` processes of ``obisgate sink
-postgres`` in one shared-subscription group, and PostgreSQL (broker and database
-started on free loopback ports, as the tests do: needs the Debian packages
-mosquitto and postgresql).
+instances of ``obisgate run --shard i/N`` with the MQTT output (``json`` with
+``history_partitions``: a state and a history message per readout), a mosquitto
+broker, ``--sinks`` processes of ``obisgate sink postgres`` owning their share of
+the history partitions, and PostgreSQL (broker and database started on free
+loopback ports, as the tests do: needs the Debian packages mosquitto and
+postgresql).
 
 Every meter is read once per ``--scan-ms``; after ``--duration`` seconds the
 gateways stop (SIGTERM, their outboxes drained first) and the script waits until
@@ -14,8 +15,11 @@ every reading they made is in PostgreSQL. It reports the readouts the gateways
 made, the rows that landed, readings per second end to end, how long the last rows
 took after the gateways stopped, and each part's CPU.
 
+With ``--path postgres`` the gateways write into PostgreSQL themselves (the
+``[postgres]`` output, through its outbox) and there is no broker or sink on the way.
+
 Usage: python bench/bench_pipeline.py [--meters 6000] [--scan-ms 10000] [--duration 60]
-       [--gateways 2] [--sinks 2] [--meters-per-line 10]
+       [--gateways 2] [--sinks 2] [--meters-per-line 10] [--path sink|postgres]
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_gateway import config_text, cpu_seconds, wait_for
-from tests.scale.mqtt_tools import count_rows, sink_command
+from tests.scale.mqtt_tools import PARTITIONS, count_rows, share, sink_command
 from tests.services import Mosquitto, Postgres
 
 #: One status row per readout (a failed readout's signal updates may repeat the time of
@@ -77,6 +81,24 @@ def stop_all(processes: list[subprocess.Popen[bytes]]) -> float:
     return cpu
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid``, its ended children (PostgreSQL's closed backends, reaped
+    by it) and its live children, so far."""
+
+    def times(stat: Path) -> list[str]:
+        return stat.read_text().rsplit(")", 1)[1].split()
+
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = times(Path(f"/proc/{pid}/stat"))
+    total = sum(int(fields[i]) for i in (11, 12, 13, 14)) / tick
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            child = times(stat)
+            if int(child[1]) == pid:
+                total += (int(child[11]) + int(child[12])) / tick
+    return total
+
+
 def outbox_rows(path: Path) -> int:
     with contextlib.closing(sqlite3.connect(path)) as db:
         return int(db.execute("SELECT count(*) FROM outbox").fetchone()[0])
@@ -103,7 +125,11 @@ def simulators(
 
 
 def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
-    broker = Mosquitto(folder / "mosquitto", extra_config="max_inflight_messages 1000\n")
+    # A backlog beyond mosquitto's default 1000 queued messages per session can build up
+    # when the machine is out of CPU: unlimited, as a deployment must configure it (README).
+    broker = Mosquitto(
+        folder / "mosquitto", extra_config="max_inflight_messages 1000\nmax_queued_messages 0\n"
+    )
     database = Postgres()
     sims: list[subprocess.Popen[bytes]] = []
     gateways: list[subprocess.Popen[bytes]] = []
@@ -113,10 +139,14 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         broker.start()
         sims, ports = simulators(args.meters, args.meters_per_line, folder)
         dsn = database.dsn()
+        direct = args.path == "postgres"
+        if direct:
+            args.sinks = 0
+            os.environ["BENCH_PG_PASSWORD"] = Postgres.password
         sink_logs = [folder / f"sink{j}.log" for j in range(args.sinks)]
         sinks += [
             start(
-                sink_command(broker.url, dsn, f"bench-sink{j}"),
+                sink_command(broker.url, dsn, f"bench-sink{j}", own=share(j, args.sinks)),
                 sink_logs[j],
             )
             for j in range(args.sinks)
@@ -127,12 +157,18 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
             "the sinks to subscribe",
         )
         config = folder / "pipeline.toml"
+        history = (
+            f'[postgres]\ndsn = "{dsn.replace(f":{Postgres.password}@", "@")}"\n'
+            'password_env = "BENCH_PG_PASSWORD"\n'
+            if direct
+            else f'[mqtt]\nurl = "{broker.url}"\nformat = "json"\ndiscovery_prefix = "none"\n'
+            f"history_partitions = {PARTITIONS}\n"
+        )
         config.write_text(
             config_text(ports, scan_ms=args.scan_ms).replace(
                 '[output]\nformat = "none"\n',
                 '[output]\nformat = "none"\n\n'
-                f'[storage]\npath = "{folder / "gateway.sqlite"}"\n\n'
-                f'[mqtt]\nurl = "{broker.url}"\nformat = "json"\ndiscovery_prefix = "none"\n',
+                f'[storage]\npath = "{folder / "gateway.sqlite"}"\n\n' + history,
             )
         )
         gateways += [
@@ -164,10 +200,15 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         landed = time.monotonic()
         stored = asyncio.run(count_rows(dsn, STATUS_ROWS))
         # Readouts not acknowledged by the broker when a gateway stopped stay in its outbox
-        # for its next start (one message per readout): counted, not lost.
-        in_outboxes = sum(outbox_rows(f) for f in folder.glob("*mqtt-outbox.sqlite"))
+        # for its next start (a state and a history message per readout): counted, not lost.
+        in_outboxes = (
+            sum(outbox_rows(f) for f in folder.glob("*postgres-outbox.sqlite"))
+            if direct
+            else sum(outbox_rows(f) for f in folder.glob("*mqtt-outbox.sqlite")) // 2
+        )
         rows = asyncio.run(count_rows(dsn))
         broker_cpu = cpu_seconds(broker.process.pid) if broker.process else 0.0
+        postgres_cpu = tree_cpu(database.process.pid) if database.process else 0.0
         sink_cpu = stop_all(sinks)
     finally:
         children = [c for c in [*sims, *gateways, *sinks] if c.poll() is None]
@@ -197,6 +238,7 @@ def run(args: argparse.Namespace, folder: Path) -> dict[str, float]:
         "last_row_after_stop_s": landed - stopped,
         "gateway_cpu_pct": 100 * gateway_cpu / run_s,
         "sink_cpu_pct": 100 * sink_cpu / (landed - started),
+        "postgres_cpu_pct": 100 * postgres_cpu / (landed - started),
         "broker_cpu_pct": 100 * broker_cpu / (landed - started),
     }
 
@@ -210,6 +252,12 @@ def main() -> None:
     parser.add_argument("--sinks", type=int, default=2)
     parser.add_argument("--meters-per-line", type=int, default=10)
     parser.add_argument(
+        "--path",
+        choices=["sink", "postgres"],
+        default="sink",
+        help="history through the broker and sinks, or the gateways' [postgres] output",
+    )
+    parser.add_argument(
         "--drain-timeout", type=float, default=300.0, help="seconds to wait for the last rows"
     )
     args = parser.parse_args()
@@ -218,7 +266,9 @@ def main() -> None:
     offered = args.meters / (args.scan_ms / 1000)
     print(
         f"{args.meters} meters every {args.scan_ms / 1000:g} s ({offered:.0f} readouts/s offered), "
-        f"{args.gateways} gateways, {args.sinks} sinks, {args.duration:g} s"
+        f"{args.gateways} gateways, "
+        + ("[postgres] output" if args.path == "postgres" else f"{args.sinks} sinks")
+        + f", {args.duration:g} s"
     )
     print(
         f"readouts: {result['readouts']} ({result['readouts_per_s']:.0f}/s), "
@@ -246,7 +296,8 @@ def main() -> None:
     )
     print(
         f"CPU (% of one core): gateways {result['gateway_cpu_pct']:.0f}, "
-        f"sinks {result['sink_cpu_pct']:.0f}, broker {result['broker_cpu_pct']:.0f}"
+        f"sinks {result['sink_cpu_pct']:.0f}, broker {result['broker_cpu_pct']:.0f}, "
+        f"PostgreSQL {result['postgres_cpu_pct']:.0f}"
     )
 
 

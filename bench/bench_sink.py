@@ -2,7 +2,8 @@
 
 A real mosquitto and a real PostgreSQL (started on free loopback ports, as the tests
 do; needs the Debian packages mosquitto and postgresql). For 1 and 2 sinks
-(``obisgate sink postgres``, one process each, one shared-subscription group):
+(``obisgate sink postgres``, one process each, owning their share of the history
+partitions):
 the sinks subscribe once and stop; ``--messages`` readout messages (``--signals``
 values + the status each, the MQTT output's ``json`` format) are queued in the
 broker for them; the sinks are started again and the time from their start to the
@@ -28,14 +29,16 @@ import aiomqtt
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_gateway import wait_for
-from tests.scale.mqtt_tools import count_rows, readout, sink_command
+from tests.scale.mqtt_tools import PARTITIONS, count_rows, readout, share, sink_command
 from tests.services import Mosquitto, Postgres
 
+from obisgate.gateway.readings.partitions import history_topic
 
-def sink(broker: Mosquitto, dsn: str, name: str, log: Path) -> subprocess.Popen[bytes]:
+
+def sink(broker: Mosquitto, dsn: str, j: int, sinks: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as err:
         return subprocess.Popen(
-            sink_command(broker.url, dsn, name, "--group", "bench"),
+            sink_command(broker.url, dsn, f"bench-{j}", own=share(j, sinks)),
             stderr=err,
         )
 
@@ -50,7 +53,11 @@ async def publish(port: int, count: int, signals: int) -> None:
         for n in range(count):
             message = readout(f"m{n % 5000}", n // 5000, signals=signals)
             pending.append(
-                client.publish(f"obisgate/{message['device']}/state", json.dumps(message), qos=1)
+                client.publish(
+                    history_topic("obisgate", message["device"], PARTITIONS),
+                    json.dumps(message),
+                    qos=1,
+                )
             )
             if len(pending) >= 500:
                 await asyncio.gather(*pending)
@@ -75,14 +82,18 @@ async def table_bytes(dsn: str) -> int:
 
 
 def run(sinks: int, messages: int, signals: int, folder: Path) -> tuple[float, int, int]:
-    broker = Mosquitto(folder / f"mq{sinks}", extra_config="max_inflight_messages 1000\n")
+    # The whole backlog waits in the sinks' sessions: beyond mosquitto's default of
+    # 1000 queued messages per session, as a deployment must configure it (README).
+    broker = Mosquitto(
+        folder / f"mq{sinks}", extra_config="max_inflight_messages 1000\nmax_queued_messages 0\n"
+    )
     database = Postgres()
     broker.start()
     database.start()
     try:
         dsn = database.dsn()
         logs = [folder / f"sink{sinks}-{i}.log" for i in range(sinks)]
-        procs = [sink(broker, dsn, f"bench-{i}", logs[i]) for i in range(sinks)]
+        procs = [sink(broker, dsn, i, sinks, logs[i]) for i in range(sinks)]
         wait_for(
             lambda: (
                 all("subscribed" in p.read_text() for p in logs if p.exists())
@@ -97,7 +108,7 @@ def run(sinks: int, messages: int, signals: int, folder: Path) -> tuple[float, i
         asyncio.run(publish(broker.port, messages, signals))
         expected = messages * (signals + 1)
         started = time.monotonic()
-        procs = [sink(broker, dsn, f"bench-{i}", logs[i]) for i in range(sinks)]
+        procs = [sink(broker, dsn, i, sinks, logs[i]) for i in range(sinks)]
         wait_for(lambda: asyncio.run(count_rows(dsn)) >= expected, 600, "every row")
         elapsed = time.monotonic() - started
         for p in procs:

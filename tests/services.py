@@ -1,13 +1,15 @@
 """Real programs the integration tests run: found on the machine, started on a free
-loopback port, stopped by PID.
+loopback port, stopped by PID; and the optional libraries some tests need.
 
-``scripts/system-packages`` (called by ``scripts/test``) installs them from Debian.
-When one is missing the test is skipped with the reason, except under CI (``CI`` set),
-where a missing program is a failure: CI must run everything.
+``scripts/system-packages`` (called by ``scripts/test``) installs the programs from
+Debian, ``scripts/bootstrap dev`` the libraries (every extra of ``all`` and the test
+group). When one is missing the test is skipped with the reason, except under CI (``CI``
+set), where a missing program or library is a failure: CI must run everything.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import pwd
 import shutil
@@ -19,15 +21,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 from typing import IO
 
 import pytest
 
 __all__ = [
+    "SAVE_EVERY_CHANGE",
     "Mosquitto",
     "Postgres",
     "find_program",
     "free_port",
+    "require_module",
     "running_mosquitto",
     "running_postgres",
     "wait_for_port",
@@ -45,6 +50,26 @@ def find_program(name: str, package: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
+
+
+def require_module(name: str, why: str) -> ModuleType:
+    """``import name`` for a test that needs an optional library; skip or fail when missing.
+
+    Usable at module level. Only a missing ``name`` (or its parent package) skips; a
+    library that is installed but fails to import raises as usual. obisgate's own
+    modules are always there: import them plainly.
+    """
+    if name == "obisgate" or name.startswith("obisgate."):
+        raise ValueError(f"{name} is part of obisgate: import it plainly")
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
+            raise
+        message = f"{name} is not installed ({why}; scripts/bootstrap dev installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message, allow_module_level=True)
 
 
 def free_port() -> int:
@@ -76,11 +101,21 @@ def wait_for_port(
             time.sleep(0.02)  # polling a socket that is not there yet; not a test wait
 
 
+#: mosquitto saves its sessions and queued messages only every ``autosave_interval``
+#: (1800 s) and at a clean stop, so a ``kill -9`` loses what came since. The sink path
+#: needs it saved at once (README, "History in PostgreSQL"); limits stay the defaults.
+SAVE_EVERY_CHANGE = "autosave_on_changes true\nautosave_interval 1\n"
+
+
 class Mosquitto:
     """A mosquitto broker on 127.0.0.1 with its own configuration and persistence folder.
 
+    Its limits are mosquitto's defaults (``max_queued_messages`` 1000 per session,
+    ``max_inflight_messages`` 20 ...), as a deployment that did not set them has:
+    ``extra_config`` changes them where a test needs it (a benchmark's backlog).
     ``start()`` and ``stop()`` may be called again (a broker outage); the port and the
-    persistence folder stay, so retained messages and sessions survive a restart.
+    persistence folder stay, so retained messages and sessions survive a clean
+    restart (SIGTERM: the broker saves them first).
     """
 
     def __init__(self, folder: Path, *, port: int | None = None, extra_config: str = "") -> None:
@@ -96,7 +131,6 @@ class Mosquitto:
             "persistence true\n"
             f"persistence_location {folder}/\n"
             f"log_dest file {folder}/mosquitto.log\n"
-            "max_queued_messages 0\n"
             # Started as root, mosquitto would switch to its own user, which cannot read or
             # write the test's private folder (persistence, log, password and TLS files).
             f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" + extra_config,

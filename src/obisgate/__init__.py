@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from obisgate.dlms.client import DlmsOptions
+from obisgate.dlms.cosem import Obis, parse_obis
+from obisgate.dlms.reading import ObjectSpec, data_access_error
+from obisgate.dlms_session import DlmsReadResult, read_dlms, read_dlms_on
 from obisgate.errors import (
     AccessDeniedError,
+    ApduError,
     ChecksumError,
     CommandRejectedError,
     ConfigError,
     ConnectError,
     ConnectionLostError,
+    DlmsServiceError,
     FramingError,
+    HdlcFrameError,
     MeterError,
     NoAnswerError,
     ObisgateError,
@@ -20,7 +27,13 @@ from obisgate.errors import (
     UnexpectedMessageError,
     UnsupportedOperation,
 )
-from obisgate.programming import ProgrammingSession, RegisterReading, read_registers
+from obisgate.password_config import make_scheme
+from obisgate.programming_session import (
+    ProgrammingSession,
+    RegisterReading,
+    read_registers,
+    read_registers_on,
+)
 from obisgate.protocol.bcc import BccMethod, compute_bcc
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.protocol.dataset import DataSet, Value, parse_data_block
@@ -32,16 +45,17 @@ from obisgate.protocol.passwords import (
     NoPassword,
     PasswordScheme,
     PlainPassword,
-    make_scheme,
 )
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.protocol.readout import BccStatus, Readout, parse_readout
+from obisgate.protocol.telegrams import TelegramSplitter
 from obisgate.session import Exchange, read_meter, read_meter_on, read_meter_sync
 from obisgate.trace import Trace
-from obisgate.transport import LineSettings, Transport, open_transport
+from obisgate.transport import LineSettings, ScriptedTransport, Transport, open_transport
 
 __all__ = [
     "AccessDeniedError",
+    "ApduError",
     "BccMethod",
     "BccStatus",
     "ChecksumError",
@@ -51,16 +65,22 @@ __all__ = [
     "ConnectError",
     "ConnectionLostError",
     "DataSet",
+    "DlmsOptions",
+    "DlmsReadResult",
+    "DlmsServiceError",
     "ElsterPassword",
     "Exchange",
     "FramingError",
+    "HdlcFrameError",
     "Identification",
     "LineSettings",
     "LoadProfile",
     "MeterError",
     "NoAnswerError",
     "NoPassword",
+    "Obis",
     "ObisgateError",
+    "ObjectSpec",
     "PasswordScheme",
     "PlainPassword",
     "ProgrammingOptions",
@@ -72,7 +92,9 @@ __all__ = [
     "ReadoutClient",
     "ReadoutOptions",
     "RegisterReading",
+    "ScriptedTransport",
     "SessionEndedError",
+    "TelegramSplitter",
     "TotalTimeoutError",
     "Trace",
     "Transport",
@@ -81,12 +103,17 @@ __all__ = [
     "UnsupportedOperation",
     "Value",
     "compute_bcc",
+    "data_access_error",
     "make_scheme",
     "open_transport",
     "parse_data_block",
+    "parse_obis",
     "parse_readout",
+    "read_dlms",
+    "read_dlms_on",
     "read_meter",
     "read_meter_on",
     "read_meter_sync",
     "read_registers",
+    "read_registers_on",
 ]

@@ -6,18 +6,23 @@
     ├── ProtocolError                  the bytes on the line break IEC 62056-21
     │   ├── ChecksumError              block check character (BCC) does not match
     │   ├── FramingError               missing or misplaced STX/ETX/CR LF, oversize, junk
+    │   │   ├── HdlcFrameError         a bad HDLC frame (IEC 62056-46) or a broken link procedure
+    │   │   └── ApduError              a malformed DLMS APDU or A-XDR value
     │   ├── UnexpectedMessageError     a well-formed message that makes no sense now
     │   └── CommandRejectedError       the meter NAKed every repetition of a command
     ├── MeterError                     the meter answered with an error message, e.g. (ER01)
-    │   ├── AccessDeniedError          the meter refused the password (break after P1/P2)
-    │   └── SessionEndedError          the meter broke off programming mode (SOH B0)
+    │   ├── AccessDeniedError          the meter refused the password (break after P1/P2,
+    │   │                              or a DLMS association rejected)
+    │   ├── SessionEndedError          the meter broke off programming mode (SOH B0)
+    │   └── DlmsServiceError           a DLMS exception / confirmed-service-error answer
     ├── NoAnswerError                  (also TimeoutError) the meter stayed silent too long
     │   └── TotalTimeoutError          a whole readout / session overran its total deadline
     ├── TransportError                 (also OSError) the port or connection failed
     │   ├── ConnectError               could not open the port / connect
     │   ├── ConnectionLostError        the peer closed the connection mid-exchange
     │   └── UnsupportedOperation       the transport cannot do what the exchange needs
-    └── ConfigError                    (also ValueError) a setting, URL or file is invalid
+    ├── ConfigError                    (also ValueError) a setting, URL or file is invalid
+    └── DatabaseError                  PostgreSQL is unreachable, refuses the login or the schema
 
 Messages never contain passwords.
 """
@@ -26,12 +31,16 @@ from __future__ import annotations
 
 __all__ = [
     "AccessDeniedError",
+    "ApduError",
     "ChecksumError",
     "CommandRejectedError",
     "ConfigError",
     "ConnectError",
     "ConnectionLostError",
+    "DatabaseError",
+    "DlmsServiceError",
     "FramingError",
+    "HdlcFrameError",
     "MeterError",
     "NoAnswerError",
     "ObisgateError",
@@ -189,6 +198,14 @@ class ConfigError(ObisgateError, ValueError):
     kind = "configuration error"
 
 
+class DatabaseError(ObisgateError):
+    """PostgreSQL (the readings table) cannot be used: unreachable, a refused login,
+    a table that cannot be created. The message names user, host, port and
+    database, never the password."""
+
+    kind = "database error"
+
+
 class CommandRejectedError(ProtocolError):
     """The meter answered NAK to every repetition of a command.
 
@@ -215,3 +232,33 @@ class SessionEndedError(MeterError):
         self.command = command
         where = f" after {command}" if command else ""
         Exception.__init__(self, f"meter ended the programming session (break){where}")
+
+
+class HdlcFrameError(FramingError):
+    """An HDLC frame is malformed, or the link procedure (IEC 62056-46) was broken.
+
+    Frames with a wrong HCS/FCS are dropped as the standard says; this is raised
+    when the meter's frames stay unusable after every retransmission, or when a
+    well-checked frame makes no sense (an FRMR, a DM where a UA was due).
+    """
+
+    kind = "framing error"
+
+
+class ApduError(FramingError):
+    """A DLMS APDU or an A-XDR encoded value is malformed or of an unknown type."""
+
+    kind = "framing error"
+
+
+class DlmsServiceError(MeterError):
+    """The meter answered a DLMS request with an exception or confirmed-service-error.
+
+    Attributes:
+        text: what the meter reported, in words (e.g. ``service-not-supported``).
+    """
+
+    kind = "meter error"
+
+    def __init__(self, text: str, *, command: str = "") -> None:
+        super().__init__(text, command=command)

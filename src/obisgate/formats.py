@@ -9,7 +9,7 @@ from typing import Any
 
 from obisgate.protocol.client import ReadResult
 from obisgate.protocol.dataset import DataSet
-from obisgate.protocol.identification import Identification
+from obisgate.protocol.identification import Identification, ProtocolMode
 
 __all__ = [
     "FORMATS",
@@ -98,11 +98,24 @@ def table_lines(datasets: tuple[DataSet, ...] | list[DataSet]) -> list[str]:
 def _table(result: ReadResult) -> str:
     ident = result.identification
     readout = result.readout
-    head = [
-        f"meter     /{ident.manufacturer}{ident.baud_char}{ident.enhanced}{ident.identification}",
-        f"mode      {result.mode.value} at {result.baud} Bd, BCC {readout.bcc.value}, "
-        f"{len(readout.datasets)} data sets",
-        "",
-    ]
+    if result.mode in (ProtocolMode.E, ProtocolMode.HDLC):
+        meter = (
+            "(direct HDLC: no identification)"
+            if result.mode is ProtocolMode.HDLC
+            else f"/{ident.manufacturer}{ident.baud_char}{ident.enhanced}{ident.identification}"
+        )
+        head = [
+            f"meter     {meter}",
+            f"mode      {result.mode.value} at {result.baud} Bd, DLMS/COSEM over HDLC, "
+            f"{len(readout.datasets)} objects",
+            "",
+        ]
+    else:
+        head = [
+            f"meter     /{ident.manufacturer}{ident.baud_char}{ident.enhanced}{ident.identification}",
+            f"mode      {result.mode.value} at {result.baud} Bd, BCC {readout.bcc.value}, "
+            f"{len(readout.datasets)} data sets",
+            "",
+        ]
     tail = [f"not parsed: {text!r}" for text in readout.unparsed]
     return "\n".join(head + table_lines(readout.datasets) + tail) + "\n"

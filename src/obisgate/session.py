@@ -14,8 +14,9 @@ from contextlib import ExitStack
 from typing import Protocol, runtime_checkable
 
 from obisgate.errors import ConnectionLostError, TotalTimeoutError
-from obisgate.protocol.actions import Action, Drain, Send, SetBaud, Sleep
+from obisgate.protocol.actions import Action, Drain, Send, SetBaud, SetFraming, Sleep
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
+from obisgate.protocol.identification import ProtocolMode
 from obisgate.trace import Trace, TraceTarget, open_trace
 from obisgate.transport.base import LineSettings, Transport
 from obisgate.transport.url import open_transport
@@ -25,6 +26,8 @@ __all__ = ["Exchange", "SansIOClient", "read_meter", "read_meter_on", "read_mete
 _LOGGER = logging.getLogger(__name__)
 #: Transports already told that their converter's rate must match (warned once per process).
 _WARNED_RATE: set[str] = set()
+#: Meters already said to offer mode E (once per process and meter).
+_TOLD_MODE_E: set[tuple[str, str]] = set()
 
 ProgressCallback = Callable[[int, str], None]
 """Called with (bytes received so far, what is being waited for)."""
@@ -99,6 +102,20 @@ class Exchange:
                     await asyncio.sleep(seconds)
                 case SetBaud(baud=baud):
                     await self._set_baud(baud)
+                case SetFraming(bytesize=bytesize, parity=parity):
+                    await self._set_framing(bytesize, parity)
+
+    async def _set_framing(self, bytesize: int, parity: str) -> None:
+        transport = self.transport
+        await transport.set_framing(bytesize, parity)
+        if self.trace:
+            if transport.framing_is_remote:
+                self.trace.note(
+                    f"line switches to {bytesize}{parity}1; the converter's own rate and "
+                    "framing apply (bytes flow on unchanged)"
+                )
+            else:
+                self.trace.note(f"switched to {bytesize}{parity}1")
 
     async def _set_baud(self, baud: int) -> None:
         transport = self.transport
@@ -209,8 +226,31 @@ async def read_meter_on(
     finally:
         if trace is not None:
             trace.flush()
-    assert client.result is not None
-    return client.result
+    result = client.result
+    assert result is not None
+    if options is None or options.mode is None:
+        _tell_mode_e(transport.url, client.options.address, result)
+    return result
+
+
+def _tell_mode_e(url: str, address: str, result: ReadResult) -> None:
+    """Say once per meter that a ``\\2`` meter read in mode C also offers mode E."""
+    ident = result.identification
+    if ident.mode is not ProtocolMode.E or result.mode is not ProtocolMode.C:
+        return
+    key = (url, address)
+    if key in _TOLD_MODE_E:
+        return
+    _TOLD_MODE_E.add(key)
+    _LOGGER.warning(
+        "%s: meter /%s%s%s%s offers mode E (HDLC, DLMS/COSEM); read in mode C "
+        '(--mode E or type = "E" reads it over HDLC)',
+        url,
+        ident.manufacturer,
+        ident.baud_char,
+        ident.enhanced,
+        ident.identification,
+    )
 
 
 async def read_meter(

@@ -2,10 +2,19 @@
 
 Used by ``obisgate run --workers N``: one child per shard. A child that ends by
 itself with status 0 is done (``--duration`` elapsed) and is not restarted; one
-that dies otherwise (a crash, SIGKILL, the OOM killer) is restarted after 1 s,
-doubling up to 30 s while it keeps dying within 10 s of its start. SIGTERM or
+that dies otherwise (a crash, SIGKILL, the OOM killer) is restarted after a
+jittered wait below 1 s, whose ceiling doubles up to 30 s while it keeps dying
+within 10 s of its start (:class:`~obisgate.backoff.Backoff`). SIGTERM or
 SIGINT to the supervisor sends SIGTERM to every child, waits up to
 ``stop_timeout_s`` for them, SIGKILLs the rest, and returns.
+
+Children never outlive the supervisor, however it ends (``kill -9`` included):
+each child inherits the read end of a pipe of its own (its number in the
+environment variable :data:`PARENT_FD_VARIABLE`) whose write end only the
+supervisor holds. The kernel closes that end when the supervisor process dies,
+the child reads end of file and stops as on SIGTERM (:func:`watch_parent`). A
+pipe rather than Linux's ``PR_SET_PDEATHSIG``: that signal fires when the
+*thread* that forked the child ends, not the process, and is Linux-only.
 """
 
 from __future__ import annotations
@@ -13,15 +22,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from obisgate.backoff import Backoff
 
-__all__ = ["Supervisor"]
+__all__ = ["PARENT_FD_VARIABLE", "Supervisor", "watch_parent"]
 
 _LOGGER = logging.getLogger("obisgate.workers")
+
+#: Environment variable naming the inherited file descriptor a worker watches.
+PARENT_FD_VARIABLE = "OBISGATE_SUPERVISOR_FD"
+
+
+def watch_parent(loop: asyncio.AbstractEventLoop, gone: Callable[[], None]) -> Callable[[], None]:
+    """In a worker: call ``gone`` (once) when the supervisor process has ended.
+
+    Does nothing when this process was not started by a :class:`Supervisor`
+    (:data:`PARENT_FD_VARIABLE` unset or not an open descriptor).
+
+    Returns:
+        A function that stops watching (and closes the descriptor).
+    """
+    text = os.environ.pop(PARENT_FD_VARIABLE, "")
+    try:
+        fd = int(text)
+        os.set_blocking(fd, False)
+    except (ValueError, OSError):
+        return lambda: None
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+            _LOGGER.warning("the supervisor has ended: this worker stops")
+            gone()
+
+    def unwatch() -> None:
+        loop.remove_reader(fd)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+    loop.add_reader(fd, readable)
+    return unwatch
 
 
 class Supervisor:
@@ -72,7 +122,20 @@ class Supervisor:
         backoff = Backoff(self.restart_s, self.restart_max_s)
         while not self._stop.is_set():
             started = time.monotonic()
-            process = await asyncio.create_subprocess_exec(*self.commands[index])
+            # The child keeps the read end; the write end stays here until the child ends,
+            # and closes by itself with this process, however it dies.
+            read_end, write_end = os.pipe()
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *self.commands[index],
+                    pass_fds=(read_end,),
+                    env={**os.environ, PARENT_FD_VARIABLE: str(read_end)},
+                )
+            except BaseException:
+                os.close(write_end)
+                raise
+            finally:
+                os.close(read_end)
             self.children[index] = process
             _LOGGER.info("worker %d started: pid %d", index, process.pid)
             waiter = asyncio.create_task(process.wait())
@@ -81,7 +144,9 @@ class Supervisor:
             stopper.cancel()
             if not waiter.done():
                 await self._end(index, process, waiter)
+                os.close(write_end)
                 return
+            os.close(write_end)
             code = waiter.result()
             if code == 0:
                 _LOGGER.info("worker %d finished", index)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from tests.commands import run_until
 
 from obisgate.cli import main
 from obisgate.cli.signal_names import signal_alias_for, unique_alias
@@ -119,9 +120,15 @@ async def test_init_run_history_as_the_readme_says(tmp_path: Path) -> None:
         )
         code, out, err = await command(tmp_path, "check", "site.toml")
         assert (code, out) == (0, f"ok: 1 devices, {len(profile.datasets)} signals\n"), err
-        code, out, err = await command(tmp_path, "run", "site.toml", "--duration", "3")
-        assert code == 0, err
-    updates = [json.loads(line) for line in out.splitlines()]
+        # As the README says, stopped (SIGTERM) once the energy was printed: a slow
+        # runner may need more than a few seconds for the first readout.
+        done = await run_until(
+            [OBISGATE, "run", "site.toml", "--duration", "30"],
+            line=lambda line: '"energy_import"' in line,
+            cwd=tmp_path,
+        )
+        assert done.code == 0, done.err
+    updates = [json.loads(line) for line in done.out.splitlines()]
     energy = [u for u in updates if u["signal"] == "energy_import"]
     assert energy and energy[0]["value"] == 148123.456 and energy[0]["quality"] == ["valid"]
     code, out, err = await command(

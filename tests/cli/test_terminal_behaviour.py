@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.commands import run_until
 
+from obisgate.errors import ConfigError
+from obisgate.gateway.history import HistoryStore
 from obisgate.simulator import get_profile, serve_tcp
 
 pytestmark = pytest.mark.integration
@@ -43,24 +46,30 @@ async def test_sigterm_on_read_exits_with_a_message() -> None:
 
 async def test_table_into_a_pipe_has_no_control_codes(tmp_path: Path) -> None:
     profile = get_profile("mt174")
+    history = tmp_path / "history.sqlite"
+
+    def stored() -> bool:  # the first readout went through the outputs
+        try:
+            with HistoryStore(history, create=False) as store:
+                return bool(store.query("m", "energy_import"))
+        except ConfigError:  # not there yet
+            return False
+
     async with await serve_tcp(profile) as sim:
         config = tmp_path / "site.toml"
         config.write_text(
+            f'[storage]\npath = "{history}"\n\n'
             f'[[devices]]\ndevice_alias = "m"\nip = "127.0.0.1"\nport = {sim.port}\n\n'
             '[[signals]]\ndevice_alias = "m"\nsignal_alias = "energy_import"\n'
-            'tag_job_todo = "1.8.0"\nnumber_type = "DOUBLE"\n',
+            'tag_job_todo = "1.8.0"\nnumber_type = "DOUBLE"\nlog = 1\n',
             encoding="utf-8",
         )
-        process = await asyncio.create_subprocess_exec(
-            OBISGATE, "run", str(config), "--format", "table", "--duration", "2",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        async with asyncio.timeout(30):
-            out, err = await process.communicate()
-    assert process.returncode == 0, err
-    text = out.decode()
-    assert "\033" not in text
-    lines = text.splitlines()
+        # The table goes into the pipe only at the end: watch the history instead of
+        # hoping that a fixed --duration covers the first readout on a slow runner.
+        done = await run_until([OBISGATE, "run", config, "--format", "table"], condition=stored)
+    assert done.code == 0, done.err
+    assert "\033" not in done.out
+    lines = done.out.splitlines()
     assert lines[0] == f"obisgate run {config}"
     assert lines[1].startswith("devices: 1 ok, 0 down | readouts: 1 | missed scans: 0")
     assert lines[4].split() == ["m", "(status)", "ok", "valid", lines[4].split()[-1]]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from obisgate.gateway.outputs.base import MAX_BATCHES_AT_ONCE, Fanout
+from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 from tests.stub_output import StubOutput
@@ -125,6 +126,31 @@ async def test_outputs_start_concurrently_and_a_failed_start_turns_off_only_that
         "output broken did not start: address in use"
     ]
     await fanout.aclose()
+
+
+class Sick(Starting):
+    def health(self) -> OutputHealth:
+        raise ZeroDivisionError("a bug in health()")
+
+
+async def test_health_of_every_output_alike_even_when_one_is_off_or_broken() -> None:
+    fanout = Fanout([Starting("fine"), Refusing("broken"), Sick("sick")])
+    await fanout.start()
+    try:
+        health = fanout.health()
+        assert list(health) == ["fine", "broken", "sick"]
+        assert (health["fine"].state, health["fine"].up) == (OutputState.RUNNING, True)
+        assert (health["broken"].state, health["broken"].last_error) == (
+            OutputState.OFF,
+            "address in use",
+        )
+        assert not health["broken"].up
+        assert (health["sick"].state, health["sick"].last_error) == (
+            OutputState.UNKNOWN,
+            "health unavailable (ZeroDivisionError)",
+        )
+    finally:
+        await fanout.aclose()
 
 
 class Storing(StubOutput):

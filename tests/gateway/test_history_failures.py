@@ -1,13 +1,20 @@
-"""Honest history failures: read-only at start is a configuration error, later failures log twice."""
+"""Honest history failures: read-only at start is a configuration error (a read-only file or
+folder, checked as a user that permission bits bind), later failures log twice."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
+import pwd
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,47 +29,112 @@ from obisgate.gateway.updates import SignalUpdate
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def immutable(tmp_path: Path) -> Iterator[Path]:
-    """A history file that nobody, not even root, may write (chattr +i)."""
-    path = tmp_path / "history.sqlite"
+@dataclass(frozen=True)
+class ReadOnlyHistory:
+    """A history file (and a configuration logging into it) that may not be written.
+
+    Root ignores permission bits, so as root the check runs as ``user`` (``nobody``),
+    who owns the files; a user that is not root (a CI runner) is refused by the bits
+    alone (``user`` is ``None``). No ``chattr`` and no mount: works in containers.
+    """
+
+    path: Path
+    config: Path
+    user: pwd.struct_passwd | None
+
+    @contextlib.contextmanager
+    def acting(self) -> Iterator[None]:
+        """In-process: with the effective user and group of :attr:`user`, if any."""
+        if self.user is None:
+            yield
+            return
+        groups = os.getgroups()
+        os.setgroups([])
+        os.setegid(self.user.pw_gid)
+        os.seteuid(self.user.pw_uid)
+        try:
+            yield
+        finally:
+            os.seteuid(0)
+            os.setegid(0)
+            os.setgroups(groups)
+
+    def command(self, *args: str) -> list[str]:
+        """``obisgate ARGS`` in a new process, as :attr:`user` if any.
+
+        The interpreter may live where that user cannot reach (``/root``), so the
+        process starts as root, imports the command line, then gives up root for good.
+        """
+        drop = ""
+        if self.user is not None:
+            drop = (
+                f"os.setgroups([]); os.setgid({self.user.pw_gid}); os.setuid({self.user.pw_uid}); "
+            )
+        program = f"import os; from obisgate.cli import main; {drop}main()"
+        return [sys.executable, "-c", program, *args]
+
+
+@pytest.fixture(params=["file", "folder"])
+def read_only(request: pytest.FixtureRequest) -> Iterator[ReadOnlyHistory]:
+    """A history file of mode 0444; with ``folder`` its folder is 0555 too (as on a
+    read-only mount, where SQLite cannot even create the WAL's -shm file)."""
+    user = None
+    if os.geteuid() == 0:
+        try:
+            user = pwd.getpwnam("nobody")
+        except KeyError:
+            message = "no user nobody to check permissions as (root ignores them)"
+            if os.environ.get("CI"):
+                pytest.fail(message)
+            pytest.skip(message)
+    folder = Path(tempfile.mkdtemp(prefix="obisgate-ro-"))  # in /tmp: reachable by nobody
+    path = folder / "history.sqlite"
     HistoryStore(path).close()
     for suffix in ("-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    made = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
-    if made.returncode != 0:
-        pytest.skip("chattr +i is not available here")
-    try:
-        yield path
-    finally:
-        subprocess.run(["chattr", "-i", str(path)], check=False)
-
-
-def test_read_only_history_file_is_a_configuration_error(immutable: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot write the history database"):
-        HistoryStore(immutable)
-
-
-def test_run_exits_2_with_one_line_for_a_read_only_history(immutable: Path, tmp_path: Path) -> None:
-    config = tmp_path / "gw.toml"
+    config = folder / "gw.toml"
     config.write_text(
-        f'[storage]\npath = "{immutable}"\n'
+        f'[storage]\npath = "{path}"\n'
         '[[devices]]\ndevice_alias = "m"\nurl = "tcp://127.0.0.1:1"\n'
         '[[signals]]\ndevice_alias = "m"\nsignal_alias = "e"\ntag_job_todo = "1.8.0"\n'
-        'number_type = "FLOAT"\nlog = 1\n'
+        'number_type = "FLOAT"\nlog = 1\n',
+        encoding="utf-8",
     )
+    if user is not None:
+        for item in (folder, path, config):
+            os.chown(item, user.pw_uid, user.pw_gid)
+    path.chmod(0o444)
+    if request.param == "folder":
+        folder.chmod(0o555)
+    try:
+        yield ReadOnlyHistory(path, config, user)
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
+
+
+def test_read_only_history_file_is_a_configuration_error(read_only: ReadOnlyHistory) -> None:
+    before = read_only.path.read_bytes()
+    with read_only.acting(), pytest.raises(ConfigError) as caught:
+        HistoryStore(read_only.path)
+    assert str(caught.value).startswith(f"cannot write the history database {read_only.path}: ")
+    assert "readonly" in str(caught.value)
+    assert read_only.path.read_bytes() == before
+
+
+def test_run_exits_2_with_one_line_for_a_read_only_history(read_only: ReadOnlyHistory) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "obisgate", "run", str(config), "--format", "none"],
+        read_only.command("run", str(read_only.config), "--format", "none"),
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    errors = [line for line in done.stderr.splitlines() if "error" in line]
-    assert len(errors) == 1
-    assert "history" in errors[0]
-    assert "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [
+        f"obisgate: error: cannot write the history database {read_only.path}: "
+        "attempt to write a readonly database"
+    ]
 
 
 def update(value: float) -> SignalUpdate:

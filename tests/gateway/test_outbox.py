@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from obisgate import ConfigError
-from obisgate.gateway.outputs.mqtt.outbox import AckedPrefix, Outbox, outbox_path
+from obisgate.gateway.outputs.outbox import AckedPrefix, Outbox, outbox_path
 
 
 def message(i: int) -> tuple[str, bytes, int, bool]:
@@ -92,7 +92,7 @@ def test_full_disk_stores_nothing_of_the_batch(tmp_path: Path) -> None:
 WRITER = textwrap.dedent(
     """
     import sys
-    from obisgate.gateway.outputs.mqtt.outbox import Outbox
+    from obisgate.gateway.outputs.outbox import Outbox
     box = Outbox(sys.argv[1], max_rows=1_000_000)
     i = 0
     while True:

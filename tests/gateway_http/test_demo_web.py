@@ -16,6 +16,7 @@ import pytest
 from obisgate.gateway.config import load_config
 from obisgate.gateway.demo_config import render_demo_config
 from obisgate.gateway.outputs.http.spec import HTTP
+from tests.commands import Finished, run_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.pty]
 
@@ -70,33 +71,41 @@ async def test_the_demo_serves_the_web_view_and_prints_its_address() -> None:
     assert b"Traceback" not in rest
 
 
-def run_demo(*args: str, code: str = "") -> subprocess.CompletedProcess[str]:
+async def run_demo(*args: str, code: str = "") -> Finished:
+    """``obisgate demo --format jsonl ARGS`` until a first status was printed, then Ctrl-C."""
     program = code + "from obisgate.cli import main; main()"
-    return subprocess.run(
-        [sys.executable, "-c", program, "demo", "--format", "jsonl", "--duration", "2", *args],
+    return await run_until(
+        [sys.executable, "-c", program, "demo", "--format", "jsonl", *args],
+        line=lambda line: '"_status"' in line,
+        stop=signal.SIGINT,
+    )
+
+
+async def test_without_the_web_extra_the_demo_runs_with_a_one_line_note() -> None:
+    proc = await run_demo(code="import sys; sys.modules['aiohttp'] = None\n")
+    assert proc.code == 0, proc.err
+    notes = [line for line in proc.err.splitlines() if "no web view" in line]
+    assert notes == [
+        "obisgate demo: no web view: [http] needs the optional extra obisgate[web] "
+        "(aiohttp is not installed): pip install 'obisgate[web]'"
+    ]
+    assert ADDRESS.search(proc.err) is None
+    assert '"_status"' in proc.out
+
+
+async def test_web_off() -> None:
+    proc = await run_demo("--web", "off")
+    assert proc.code == 0, proc.err
+    assert "web view" not in proc.err
+
+
+def test_a_bad_web_address_is_a_usage_error() -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "obisgate", "demo", "--web", "everywhere"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-
-
-def test_without_the_web_extra_the_demo_runs_with_a_one_line_note() -> None:
-    proc = run_demo(code="import sys; sys.modules['aiohttp'] = None\n")
-    assert proc.returncode == 0, proc.stderr
-    notes = [line for line in proc.stderr.splitlines() if "no web view" in line]
-    assert notes == [
-        "obisgate demo: no web view: [http] needs the optional extra obisgate[web] "
-        "(aiohttp is not installed): pip install 'obisgate[web]'"
-    ]
-    assert ADDRESS.search(proc.stderr) is None
-    assert '"_status"' in proc.stdout
-
-
-def test_web_off_and_a_bad_address() -> None:
-    proc = run_demo("--web", "off")
-    assert proc.returncode == 0, proc.stderr
-    assert "web view" not in proc.stderr
-    bad = run_demo("--web", "everywhere")
     assert bad.returncode == 2
     assert "Invalid value for '--web'" in bad.stderr

@@ -42,12 +42,16 @@ async def get_json(client: aiohttp.ClientSession, url: str, status_code: int = 2
         return await response.json()
 
 
-async def test_start_announces_the_real_port_on_stderr(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+async def test_start_announces_the_real_port_through_logging(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    caplog.set_level(logging.INFO, logger="obisgate.listening")
     async with serving(two_meters(tmp_path)) as output:
         assert output.port != 0
-        assert capsys.readouterr().err == f"web view on http://127.0.0.1:{output.port}/\n"
+    announced = [(r.name, r.levelno, r.getMessage()) for r in caplog.records]
+    line = f"web view on http://127.0.0.1:{output.port}/"
+    assert announced == [("obisgate.listening", logging.INFO, line)]
+    assert capsys.readouterr().err == ""  # nothing written past logging
 
 
 async def test_healthz(tmp_path: Path, client: aiohttp.ClientSession) -> None:
@@ -390,7 +394,17 @@ async def test_gateway_state_shows_counters_and_every_outputs_health(
             None,
             f"127.0.0.1:{output.port}",
         )
-        assert http["counters"] == {"sse_clients": 0, "sse_clients_cut_total": 0}
+        assert http["counters"] == {
+            "sse_clients": 0,
+            "sse_clients_cut_total": 0,
+            "connections": 1,
+            "max_connections": 256,
+            "connections_refused_total": 0,
+            "accept_errors_total": 0,
+            "bad_requests_total": 0,
+            "auth_failures_total": 0,
+            "auth_missing_total": 0,
+        }
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -506,10 +520,18 @@ async def test_metrics_in_openmetrics_when_asked(
     assert "obisgate_signal_value" in text
 
 
-async def test_the_page_lists_devices_and_signals_escaped(
+async def test_the_page_lists_devices_outputs_and_signals_escaped(
     tmp_path: Path, client: aiohttp.ClientSession
 ) -> None:
-    async with serving(two_meters(tmp_path)) as output:
+    refused = OutputHealth(
+        state=OutputState.OFF,
+        since=T0,
+        last_error="<b>modbus</b> cannot listen on 127.0.0.1:502: Permission denied",
+        address="127.0.0.1:502",
+        counters={"signals": 3},
+    )
+    context = OutputContext(health=lambda: {"modbus": refused})
+    async with serving(two_meters(tmp_path), context) as output:
         await output.publish(good_m1(energy=7.25))
         async with client.get(output.url) as response:
             assert response.status == 200
@@ -524,6 +546,17 @@ async def test_the_page_lists_devices_and_signals_escaped(
     assert 'data-device="off"' not in page  # disabled device
     assert '<option data-device="m1" data-signal="energy">' in page  # logged: plottable
     assert '<option data-device="m1" data-signal="serial">' not in page
+    # Every output alike: its state, since when, where, the last error, its counters.
+    assert (
+        '<tr data-output="modbus" data-state="off"><td class="output">modbus</td>'
+        '<td class="state"><span class="badge down">off</span></td>'
+        '<td class="since" data-time="2026-12-01T10:00:00+00:00">2026-12-01T10:00:00+00:00</td>'
+        '<td class="address">127.0.0.1:502</td>'
+        '<td class="last-error">&lt;b&gt;modbus&lt;/b&gt; cannot listen on 127.0.0.1:502: '
+        'Permission denied</td><td class="counters">signals 3</td></tr>'
+    ) in page
+    assert '<tr data-output="http" data-state="running">' in page
+    assert "sse_clients 0 · sse_clients_cut_total 0" in page
     assert 'src="static/uPlot.iife.min.js"' in page
     assert "<script>" not in page  # scripts from files only, as the policy below demands
     assert "script-src" not in headers["Content-Security-Policy"]

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 
 import pytest
 
-from obisgate import AccessDeniedError, ReadoutOptions, parse_readout
+from obisgate import AccessDeniedError, ReadoutOptions, make_scheme, parse_readout
+from obisgate.errors import NoAnswerError
 from obisgate.gateway.plan import DevicePlan, ProgrammingPlan, SignalPlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ProgrammingFailed
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.protocol.passwords import make_scheme
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.protocol.readout import Readout
 from obisgate.transport.base import LineSettings
 
@@ -193,7 +193,6 @@ async def test_programming_failure_keeps_the_good_readout() -> None:
     clock = VirtualClock()
 
     async def read(p: DevicePlan) -> Readout:
-        from obisgate.errors import NoAnswerError  # noqa: PLC0415
 
         raise ProgrammingFailed(READOUT, NoAnswerError("password prompt (P0)", 2.5))
 

@@ -4,13 +4,14 @@ configuration is not kept while polling."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
 from tests.stub_output import StubOutput
 
-from obisgate.cli.run_command import run_gateway
+from obisgate.cli.gateway_run import run_gateway
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.updates import SignalUpdate
@@ -77,10 +78,12 @@ class ConfigWatch(StubOutput):
     def __init__(self, config: weakref.ref[GatewayConfig]) -> None:
         self.config = config
         self.alive_while_polling: bool | None = None
+        self.published = asyncio.Event()
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         if self.alive_while_polling is None:
             self.alive_while_polling = self.config() is not None
+        self.published.set()
 
     async def aclose(self) -> None:
         pass
@@ -91,9 +94,13 @@ async def test_the_configuration_is_freed_once_the_plans_are_built(tmp_path: Pat
     path.write_text(CONFIG, encoding="utf-8")
     config = load_config(path)
     watch = ConfigWatch(weakref.ref(config))
-    running = run_gateway(config, [watch], duration_s=0.2)
+    running = asyncio.ensure_future(run_gateway(config, [watch], duration_s=60))
     del config
+    # Until the unreachable meter's status update reached the output while polling
+    # (not a fixed duration that a slow runner may not fill), then stop the gateway.
     async with asyncio.timeout(30):
+        await watch.published.wait()
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
         await running
-    # The unreachable meter's status update reached the output while polling.
     assert watch.alive_while_polling is False

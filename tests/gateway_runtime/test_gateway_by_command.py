@@ -13,7 +13,7 @@ from obisgate.gateway.poller import DeviceState, LinePoller
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.simulator import get_profile, serve_tcp
-from obisgate.simulator.programming import ProgrammingProfile
+from obisgate.simulator.programming_meter import ProgrammingProfile
 
 pytestmark = pytest.mark.integration
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from tests.helpers import frame
 
-from obisgate import ReadoutOptions
+from obisgate import ReadoutOptions, ScriptedTransport
 from obisgate.errors import ConnectionLostError
 from obisgate.gateway.plan import DevicePlan, SignalPlan
 from obisgate.gateway.poller import DeviceState
@@ -13,7 +15,7 @@ from obisgate.gateway.push import PushListener, TelegramSplitter
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.protocol.identification import ProtocolMode
-from obisgate.transport.base import LineSettings, Transport
+from obisgate.transport.base import LineSettings
 
 
 def telegram(energy: str, *, ident: bytes = b"/XYZ5Push One\r\n", tail: bytes = b"!\r\n") -> bytes:
@@ -69,35 +71,15 @@ class FakeClock:
         return self.now
 
 
-class ScriptedLine(Transport):
-    """Returns (time, bytes) items in order, moving the clock; then the line closes."""
+def scripted_line(clock: FakeClock, items: list[tuple[float, bytes]]) -> ScriptedTransport:
+    """A push meter's line: each (time, bytes) item is read at that time; then it closes."""
 
-    url = "fake://push"
-    can_set_baud = False
-    baud = 2400
+    def pushes() -> Iterator[bytes]:
+        for at, data in items:
+            clock.now = at
+            yield data
 
-    def __init__(self, clock: FakeClock, items: list[tuple[float, bytes]]) -> None:
-        self.clock = clock
-        self.items = list(items)
-
-    async def write(self, data: bytes) -> None:
-        raise AssertionError("nothing is ever sent to a push meter")
-
-    async def drain(self) -> None:
-        pass
-
-    async def read(self) -> bytes:
-        if not self.items:
-            raise ConnectionLostError("fake://push: closed")
-        at, data = self.items.pop(0)
-        self.clock.now = at
-        return data
-
-    async def set_baud(self, baud: int) -> None:
-        pass
-
-    async def aclose(self) -> None:
-        pass
+    return ScriptedTransport(replies=pushes(), eof=True, baud=2400, url="fake://push")
 
 
 def push_plan(silence_s: float = 100.0) -> DevicePlan:
@@ -118,7 +100,7 @@ async def test_scan_rate_limits_publishing_and_the_latest_telegram_wins() -> Non
     listener = PushListener(
         DeviceState(push_plan()), lambda u: published.append(list(u)), clock=clock
     )
-    line = ScriptedLine(
+    line = scripted_line(
         clock,
         [(0.0, telegram("1")), (2.0, telegram("2")), (4.0, telegram("3")), (12.0, b"\r\n")],
     )
@@ -126,6 +108,7 @@ async def test_scan_rate_limits_publishing_and_the_latest_telegram_wins() -> Non
         await listener._listen(line)
     energies = [next(u.value for u in batch if u.signal == "energy") for batch in published]
     assert energies == [1.0, 3.0]  # telegram 2 was superseded before its slot
+    assert line.written == []  # nothing is ever sent to a push meter
 
 
 async def test_silent_push_meter_turns_not_topical_and_the_port_stays_open() -> None:
@@ -134,7 +117,7 @@ async def test_silent_push_meter_turns_not_topical_and_the_port_stays_open() -> 
     state = DeviceState(push_plan(silence_s=0.01))
     listener = PushListener(state, published.extend, clock=clock)
     # Bytes that never complete a telegram: the meter is silent as far as readouts go.
-    line = ScriptedLine(clock, [(0.0, telegram("1")), (20.0, b"\x00"), (40.0, b"\x00")])
+    line = scripted_line(clock, [(0.0, telegram("1")), (20.0, b"\x00"), (40.0, b"\x00")])
     with pytest.raises(ConnectionLostError):
         await listener._listen(line)
     statuses = [u.value for u in published if u.signal == STATUS_SIGNAL]
@@ -142,3 +125,4 @@ async def test_silent_push_meter_turns_not_topical_and_the_port_stays_open() -> 
     assert "no answer" in statuses
     last_energy = [u for u in published if u.signal == "energy"][-1]
     assert last_energy.quality & Quality.NOT_TOPICAL
+    assert line.written == []

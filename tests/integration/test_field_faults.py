@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import subprocess
 import sys
 from collections import Counter
@@ -15,7 +16,7 @@ import pytest
 from tests.stub_output import StubOutput
 from tests.toml_rows import device, signal_
 
-from obisgate import ChecksumError, ReadoutOptions, read_meter
+from obisgate import BccStatus, ChecksumError, DataSet, ReadoutOptions, read_meter
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import load_config
@@ -34,10 +35,25 @@ async def test_mode_b_data_in_the_same_segment_as_the_identification() -> None:
     assert result.identification.identification == profile.identification
 
 
+def parsed(datasets: Sequence[DataSet]) -> list[tuple[str, list[str]]]:
+    return [(d.address, [v.raw for v in d.values]) for d in datasets]
+
+
+def sent(lines: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """What the simulated meter sends, straight from its profile's lines (not parsed by
+    the code under test): each line's address and the text of each bracket."""
+    return [(line.split("(", 1)[0], re.findall(r"\(([^()]*)\)", line)) for line in lines]
+
+
 async def test_meter_ack_before_the_data_over_tcp() -> None:
-    async with await serve_tcp(get_profile("mt174"), faults=Faults(meter_ack=True)) as sim:
+    profile = get_profile("mt174")
+    async with await serve_tcp(profile, faults=Faults(meter_ack=True)) as sim:
         result = await read_meter(f"tcp://127.0.0.1:{sim.port}", ReadoutOptions())
-    assert result.readout.get("1.8.0*24") is not None
+    assert result.readout.bcc is BccStatus.VALID
+    assert parsed(result.readout.datasets) == sent(profile.lines)  # all of it, unchanged
+    energy = result.readout.get("1.8.0*24")
+    assert energy is not None
+    assert (energy.values[0].value, energy.values[0].unit) == ("0147238.4", "kWh")
 
 
 async def test_meter_that_closes_after_the_repeat_request_is_a_checksum_error() -> None:
@@ -180,12 +196,11 @@ class _OkThenSilent(Collect):
 
 
 async def test_frame_cut_after_bang_is_read_without_bcc_check() -> None:
-    from obisgate.protocol.readout import BccStatus  # noqa: PLC0415
-
-    async with await serve_tcp(get_profile("mt174"), faults=Faults(cut_frame=True)) as sim:
+    profile = get_profile("mt174")
+    async with await serve_tcp(profile, faults=Faults(cut_frame=True)) as sim:
         result = await read_meter(sim.url, ReadoutOptions(verify_bcc=False))
     assert result.readout.bcc is BccStatus.MISSING
-    assert result.readout.get("1.8.0*24") is not None
+    assert parsed(result.readout.datasets) == sent(profile.lines)
 
 
 @pytest.mark.parametrize(("flag", "code"), [("--no-verify-bcc", 0), (None, 5)])

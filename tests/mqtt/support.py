@@ -14,7 +14,7 @@ from typing import Self
 
 import aiomqtt
 
-from obisgate.cli.run_command import build_outputs
+from obisgate.cli.gateway_run import build_outputs
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig

@@ -16,7 +16,8 @@ import pytest
 from obisgate.gateway.config import load_config
 from obisgate.gateway.history import HistoryStore
 from obisgate.gateway.outputs.health import OutputState
-from obisgate.gateway.outputs.mqtt.outbox import outbox_path
+from obisgate.gateway.outputs.outbox import outbox_path
+from obisgate.gateway.readings.partitions import history_topic, partition_of
 from obisgate.simulator import get_profile, serve_tcp
 from tests.mqtt.support import (
     Collect,
@@ -141,6 +142,32 @@ async def test_wcc_payloads(tmp_path: Path) -> None:
     assert not [m for m in sub.messages if "homeassistant" in m.topic]
 
 
+async def test_history_partitions_carry_every_readout_and_announce_the_count(
+    tmp_path: Path,
+) -> None:
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    try:
+        async with await serve_tcp(PROFILE) as sim, Subscriber(broker.port, ("og/#",)) as sub:
+            section = mqtt_section(
+                broker.port, 'format = "wcc"', 'discovery_prefix = "none"', "history_partitions = 4"
+            )
+            path = gateway_config(tmp_path, sim.port, PROFILE.address, section)
+            async with running_gateway(load_config(path)):
+                topic = history_topic("og", "house", 4)
+                await sub.wait_for(lambda: len(sub.on(topic)) >= 2, "two history messages")
+    finally:
+        broker.stop()
+    assert topic == f"og/history/{partition_of('house', 4)}/house"
+    (count,) = sub.on("og/history/partitions")
+    assert (count.payload, count.retain) == (b"4", False)  # live delivery; kept retained
+    history = [json.loads(m.payload) for m in sub.on(topic)]
+    statuses = sub.on("og/house/_status/out")  # the live feed keeps its format
+    assert len(statuses) >= len(history) - 1
+    assert [u["signal"] for u in history[0]["updates"]][-1] == "_status"
+    assert {u["signal"] for u in history[0]["updates"]} >= {"energy", "power", "_status"}
+
+
 async def test_home_assistant_birth_republishes_discovery(tmp_path: Path) -> None:
     broker = Mosquitto(tmp_path / "broker")
     broker.start()
@@ -184,6 +211,12 @@ async def test_outage_loses_no_reading(tmp_path: Path, caplog: pytest.LogCapture
                 assert health.counters["outbox_depth"] >= 4
                 broker.start()
                 await wait_until(lambda: context.health()["mqtt"].up, "reconnected")
+                # The session that failed left no cancellation request on the task that
+                # reconnects (Python 3.11 task groups can leave one on their parent).
+                (connection,) = [
+                    t for t in asyncio.all_tasks() if t.get_name() == "mqtt-connection"
+                ]
+                assert connection.cancelling() == 0
                 await wait_until(lambda: collect.polls >= before + 8, "scans after the outage")
             with HistoryStore(config.storage.path, create=False) as store:
                 rows = store.query("house", "energy")

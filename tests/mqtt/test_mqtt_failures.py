@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from obisgate import ConfigError
@@ -18,12 +21,19 @@ from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.mqtt.output import MqttOutput
 from obisgate.gateway.quality import Quality
+from obisgate.gateway.readings.message import readout_payload
+from obisgate.gateway.readings.partitions import history_topic
+from obisgate.gateway.readings.rows import Refused, Row
+from obisgate.gateway.readings.writer import Stored
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.mqtt_url import tls_context
 from obisgate.simulator import get_profile, serve_tcp
+from obisgate.sink.consumer import SinkSettings, SinkStats, consume
 from tests.mqtt.support import (
     gateway_config,
     mqtt_outcome,
     mqtt_section,
+    wait_until,
 )
 from tests.services import Mosquitto, find_program, free_port
 
@@ -170,6 +180,67 @@ async def test_tls(tmp_path: Path, caplog: pytest.LogCaptureFixture, trusted: bo
         assert "certificate verify failed" in lines[0]
 
 
+class _Rows:
+    """A sink writer that keeps the rows in memory."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+
+    async def store(
+        self, rows: Sequence[Row], refused: Sequence[Refused] = (), *, source: str
+    ) -> Stored:
+        self.rows += rows
+        return Stored(inserted=len(rows), stored=len(rows), dead_letters=len(refused))
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_the_sink_reaches_a_tls_broker_with_the_same_files(
+    tmp_path: Path, trusted: bool
+) -> None:
+    """``sink --mqtt mqtts://… --ca-file`` follows the gateway's TLS rules on a real broker."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca_key, ca_cert = make_ca(certs, "ca")
+    _, other_ca = make_ca(certs, "other")
+    server_key, server_cert = make_server_cert(certs, ca_key, ca_cert)
+    broker = Mosquitto(
+        tmp_path / "broker", extra_config=f"certfile {server_cert}\nkeyfile {server_key}\n"
+    )
+    broker.start()
+    settings = SinkSettings(
+        mqtt_url=f"mqtts://127.0.0.1:{broker.port}",
+        ca_file=ca_cert if trusted else other_ca,
+        partitions=1,
+        owned=(0,),
+        client_id="tls-sink",
+    )
+    stop, stats, rows = asyncio.Event(), SinkStats(), _Rows()
+
+    async def writer() -> _Rows:
+        return rows
+
+    task = asyncio.create_task(consume(settings, writer, stop, stats))
+    try:
+        if trusted:
+            await wait_until(lambda: stats.subscriptions == 1, "the sink's subscription")
+            async with aiomqtt.Client(
+                "127.0.0.1", broker.port, tls_context=tls_context(ca_cert)
+            ) as client:
+                topic = history_topic("obisgate", "house", 1)
+                await client.publish(topic, readout_payload(readout(1)), qos=1)
+            await wait_until(lambda: len(rows.rows) == 2, "the readout's rows stored")
+        else:
+            await wait_until(lambda: stats.broker_errors >= 1, "a refused handshake")
+            assert stats.subscriptions == 0
+    finally:
+        stop.set()
+        await task
+        broker.stop()
+
+
 def test_missing_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "aiomqtt", None)  # as if it were not installed
     path = gateway_config(tmp_path, 4059, "1", mqtt_section(1883))
@@ -196,7 +267,7 @@ async def unconnected_output(tmp_path: Path, *lines: str) -> MqttOutput:
     return output
 
 
-async def test_full_outbox_drops_the_oldest_and_logs_once(
+async def test_full_outbox_drops_the_oldest_and_logs_each_episode_with_its_count(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -206,13 +277,26 @@ async def test_full_outbox_drops_the_oldest_and_logs_once(
             await output.publish(readout(i))
         health = output.health()
         assert (health.counters["outbox_depth"], health.counters["dropped_total"]) == (100, 30)
+        assert health.counters["outbox_dropped_total"] == 30
         assert output.outbox is not None
         first = output.outbox.read(0, 1)[0]
         assert b'"value":30.0' in first.payload
+        # The broker took half of it (as a sender would): the next readout fits, the
+        # episode ends; then a second one drops 9 more (51 + 58 = 109 rows).
+        output.outbox.delete_through(first.seq + 49)
+        await output.publish(readout(130))
+        for i in range(131, 189):
+            await output.publish(readout(i))
+        assert output.health().counters["outbox_dropped_total"] == 39
     finally:
         await output.aclose()
-    lines = [r.getMessage() for r in caplog.records if "outbox full" in r.getMessage()]
-    assert lines == ["mqtt: outbox full (100 rows): dropping the oldest messages"]
+    lines = [r.getMessage() for r in caplog.records if "outbox" in r.getMessage()]
+    assert lines == [
+        "mqtt: outbox full (100 messages): dropping the oldest until it drains",
+        "mqtt: outbox no longer full; 30 messages were dropped",
+        "mqtt: outbox full (100 messages): dropping the oldest until it drains",
+        "mqtt: outbox no longer full; 9 messages were dropped",
+    ]
 
 
 async def test_full_disk_is_one_line_and_a_status(

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from obisgate.protocol.actions import Action, Send, SetBaud, Sleep
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.passwords import PasswordScheme, PlainPassword
-from obisgate.protocol.programming import ProgrammingClient, ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingClient, ProgrammingOptions
 from tests.helpers import bytewise
 
 IDENT = b"/LGZ4ZMF100AC.M23\r\n"

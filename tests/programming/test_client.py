@@ -18,7 +18,7 @@ from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.commands import command_message, data_message, password_message
 from obisgate.protocol.identification import ProtocolMode
 from obisgate.protocol.passwords import ComputedPassword, ElsterPassword, NoPassword, PlainPassword
-from obisgate.protocol.programming import (
+from obisgate.protocol.programming_client import (
     CommandRejectedError,
     ProgrammingClient,
     ProgrammingOptions,
@@ -388,6 +388,7 @@ def test_echo_of_our_messages_is_dropped() -> None:
     for b in R1_180 + ANSWER_180:
         client.receive_data(bytes((b,)))
     assert client.result is not None
+    assert client.result.text == "1.8.0(001234.120*kWh)"  # our echoed R1 was not taken for it
 
 
 def test_parity_bits_are_ignored() -> None:

@@ -2,7 +2,7 @@
 
 The simulator (``obisgate.simulator``) runs in the test's event loop on TCP
 (127.0.0.1, port 0) or a pseudo-terminal; its meter runs the programming
-session of ``obisgate.simulator.programming``. No test sleeps to wait: each
+session of ``obisgate.simulator.programming_meter``. No test sleeps to wait: each
 waits for an event, or for a deadline of the client under test.
 """
 
@@ -23,13 +23,13 @@ from click.testing import CliRunner
 
 from obisgate.cli.main import main
 from obisgate.errors import AccessDeniedError, MeterError, NoAnswerError
-from obisgate.programming import ProgrammingSession, read_registers
+from obisgate.programming_session import ProgrammingSession, read_registers
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.passwords import ElsterPassword, PasswordScheme, PlainPassword
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.simulator.faults import Faults
 from obisgate.simulator.profile import MeterProfile
-from obisgate.simulator.programming import (
+from obisgate.simulator.programming_meter import (
     MeterProgrammingSession,
     ProgrammingProfile,
     demo_load_profile,
@@ -213,7 +213,7 @@ async def test_elster_p2_against_the_simulator() -> None:
     ):
         assert session.operand is not None
         assert len(session.operand) == 16
-        assert (await session.read("1.8.0")).value is not None
+        assert (await session.read("1.8.0")).text == "1.8.0(001234.120*kWh)"
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -244,7 +244,7 @@ async def test_error_answer(kind: str) -> None:
         with pytest.raises(MeterError) as info:
             await session.read("99.99.99")
         assert info.value.text == "ER04"
-        assert (await session.read("1.8.0")).value is not None
+        assert (await session.read("1.8.0")).text == "1.8.0(001234.120*kWh)"  # still works
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -270,7 +270,7 @@ async def test_keep_alive_reads_while_idle() -> None:
     async with simulator("tcp") as sim:
         async with session_on(sim, keepalive_interval_s=0.05, keepalive_address="C.1.0") as s:
             assert await asyncio.wait_for(_next_command(sim, "R1 C.1.0"), 5.0) == "R1 C.1.0"
-            assert (await s.read("1.8.0")).value is not None
+            assert (await s.read("1.8.0")).text == "1.8.0(001234.120*kWh)"
         assert sim.session.commands[-1] == "B0"
 
 

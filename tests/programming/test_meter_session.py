@@ -17,7 +17,7 @@ from obisgate.protocol.commands import (
     write_messages,
 )
 from obisgate.protocol.passwords import elster_password
-from obisgate.simulator.programming import (
+from obisgate.simulator.programming_meter import (
     MeterProgrammingSession,
     ProfileRecord,
     ProgrammingProfile,

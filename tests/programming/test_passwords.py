@@ -6,6 +6,7 @@ import pickle
 
 import pytest
 
+from obisgate import make_scheme
 from obisgate.errors import ConfigError
 from obisgate.protocol.passwords import (
     ComputedPassword,
@@ -15,7 +16,6 @@ from obisgate.protocol.passwords import (
     PlainPassword,
     Secret,
     elster_password,
-    make_scheme,
 )
 
 # Public seed/response pairs: Gurux "Elster A 1700 password" page (password FEDC0003)

@@ -449,6 +449,10 @@ def test_junk_before_identification(junk: bytes, chunker: Chunker) -> None:
     client, steps = run(None, [junk + LGZ_IDENT, DATA_10_1], chunker)
     assert steps[1] == [Sleep(0.3), Send(ACK_040), Drain(), SetBaud(4800)]
     assert client.result is not None
+    assert client.result.identification == LGZ
+    assert client.result.readout.bcc is BccStatus.VALID
+    assert len(client.result.readout.datasets) == 9
+    assert client.result.readout.get("1.8.0") == SMALL_SETS[0]
 
 
 def test_bit7_set_on_every_byte(chunker: Chunker) -> None:
@@ -766,6 +770,7 @@ def test_wrong_state() -> None:
         client.start()
     assert client.done  # misuse does not spoil the result
     assert client.result is not None
+    assert client.result.readout.datasets == SMALL_SETS
 
 
 def test_error_state_after_protocol_error() -> None:

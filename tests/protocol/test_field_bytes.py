@@ -18,7 +18,7 @@ from obisgate.errors import (
 )
 from obisgate.protocol.actions import SetBaud
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions
-from obisgate.protocol.programming import ProgrammingOptions
+from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.protocol.readout import BccStatus, parse_readout
 from tests.helpers import frame
 
@@ -91,6 +91,9 @@ def test_mode_b_bytes_received_during_a_real_switch_are_discarded_and_counted() 
     assert client.discarded == 9
     client.receive_data(FRAMED)
     assert client.result is not None
+    assert client.result.identification.identification == "PLAIN B  "
+    assert addresses(client.result.readout.datasets) == ["1.8.0", "2.8.0"]
+    assert client.result.readout.bcc is BccStatus.VALID
 
 
 def test_mode_b_held_bytes_are_parsed_at_silence_if_the_driver_never_reports() -> None:
@@ -98,6 +101,9 @@ def test_mode_b_held_bytes_are_parsed_at_silence_if_the_driver_never_reports() -
     client.receive_data(IDENT_B + FRAMED)
     client.timeout()
     assert client.result is not None
+    assert client.result.identification.identification == "PLAIN B  "
+    assert addresses(client.result.readout.datasets) == ["1.8.0", "2.8.0"]
+    assert client.result.readout.bcc is BccStatus.VALID
 
 
 def test_bytes_behind_the_ack_echo_are_kept() -> None:
@@ -117,6 +123,13 @@ def test_meter_ack_before_the_data_is_skipped(split: int) -> None:
     client.receive_data(stream[: 6 + split])
     client.receive_data(stream[6 + split :])
     assert client.result is not None
+    assert addresses(client.result.readout.datasets) == ["1.8.0", "2.8.0"]
+    assert [v.raw for d in client.result.readout.datasets for v in d.values] == [
+        "000042.5*kWh",
+        "000001.0*kWh",
+    ]
+    assert client.result.readout.bcc is BccStatus.VALID
+    assert client.result.readout.unparsed == ()  # the meter's ACK line is not data
 
 
 def test_checksum_failure_survives_a_closed_connection() -> None:

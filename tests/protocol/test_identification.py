@@ -83,7 +83,7 @@ def test_not_an_identification(line: str) -> None:
 
 
 def test_mode_values() -> None:
-    assert [m.value for m in ProtocolMode] == ["A", "B", "C", "D", "E"]
+    assert [m.value for m in ProtocolMode] == ["A", "B", "C", "D", "E", "HDLC"]
     assert ProtocolMode("C") is ProtocolMode.C
 
 

@@ -58,4 +58,8 @@ def test_whole_session_capture_with_option_select_parses() -> None:
     capture = b"/ISk5MT174\r\n\x06050\r\n\x02" + block + bytes([bcc])
     readout = parse_readout(capture)
     assert readout.identification is not None
+    assert (readout.identification.manufacturer, readout.identification.identification) == (
+        "ISk",
+        "MT174",
+    )
     assert readout.datasets[0].address == "1.8.0"

@@ -170,7 +170,7 @@ async def test_junk_is_one_line_and_other_masters_go_on(caplog: pytest.LogCaptur
             assert output.health().counters["malformed_total"] == 10
         finally:
             good_writer.close()
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("obisgate")]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("obisgate.gateway")]
     assert len(lines) == 1
     assert lines[0].startswith("modbus: malformed request from 127.0.0.1:")
     assert lines[0].endswith("protocol id 21536, expected 0 (Modbus)")  # "T " of "GET / "

@@ -10,10 +10,13 @@ import pytest
 
 from obisgate.simulator import get_profile, serve_tcp
 from tests.scada.running import Latest, meter, running_gateway, signal, until
+from tests.services import require_module
 
 pytestmark = [pytest.mark.integration]
 
-pymodbus_client = pytest.importorskip("pymodbus.client")
+pymodbus_client = require_module(
+    "pymodbus.client", "the test group: its client is a master not written here"
+)
 AsyncModbusTcpClient = pymodbus_client.AsyncModbusTcpClient
 
 #: (signal, OBIS, number_type, extra columns, modbus_type, address)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from obisgate.cli import main
 from obisgate.gateway.outputs.opcua.certificate import application_uri
 from obisgate.gateway.outputs.opcua.users import load_users, verify_password
+from tests.services import require_module
 
-x509 = pytest.importorskip("cryptography.x509")
+x509 = require_module("cryptography.x509", "the opcua extra")
 
 
 def mode_of(path: Path) -> int:

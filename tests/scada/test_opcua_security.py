@@ -26,10 +26,11 @@ from obisgate.gateway.outputs.opcua.users import load_users, save_user, verify_p
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 from tests.scada.node_peer import opcua_client
+from tests.services import require_module
 
 pytestmark = [pytest.mark.integration]
 
-asyncua = pytest.importorskip("asyncua")
+asyncua = require_module("asyncua", "the opcua extra")
 
 READ_AT = dt.datetime(2026, 12, 1, 9, 30, 0, 125000, tzinfo=dt.UTC)
 PASSWORD = "Correct-Horse-7"
@@ -141,7 +142,7 @@ async def test_no_credential_that_is_not_configured(
             )
             assert "BadUserAccessDenied" in answer["error"]
         assert output.health().counters["logins_refused_total"] == 3
-    lines = [r.getMessage() for r in caplog.records if r.name.startswith("obisgate")]
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("obisgate.gateway")]
     assert len(lines) == 1  # rate-limited
     assert lines[0].startswith("opcua: refused from 127.0.0.1:")
     assert "BadUserAccessDenied" in lines[0]
@@ -239,7 +240,7 @@ async def test_a_peers_junk_is_one_line_without_traceback(
         async with asyncua.Client(output.endpoint) as client:  # others are served
             assert await client.get_namespace_index("urn:obisgate") > 0
         assert output.peer_errors.total == 10
-    lines = [r for r in caplog.records if r.name.startswith("obisgate")]
+    lines = [r for r in caplog.records if r.name.startswith("obisgate.gateway")]
     assert len(lines) == 1
     message = lines[0].getMessage()
     assert message.startswith("opcua: refused from 127.0.0.1:")

@@ -18,10 +18,11 @@ from obisgate.gateway.outputs.opcua.mapping import STATUS
 from obisgate.gateway.outputs.opcua.output import NAMESPACE, OpcUaOutput
 from obisgate.simulator import get_profile, serve_tcp
 from tests.scada.running import meter, running_gateway, signal, until
+from tests.services import require_module
 
 pytestmark = [pytest.mark.integration]
 
-asyncua = pytest.importorskip("asyncua")
+asyncua = require_module("asyncua", "the opcua extra")
 
 
 async def test_client_reads_values_and_status_codes(tmp_path: Path) -> None:

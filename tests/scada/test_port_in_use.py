@@ -29,7 +29,6 @@ def busy_port() -> Iterator[int]:
 
 
 async def test_modbus_port_in_use(busy_port: int, caplog: pytest.LogCaptureFixture) -> None:
-    pytest.importorskip("pymodbus")
     caplog.set_level(logging.WARNING)
     output = ModbusOutput(ModbusConfig(listen=f"127.0.0.1:{busy_port}"), RegisterMap([]))
     with pytest.raises(TransportError) as caught:
@@ -58,7 +57,6 @@ async def test_iec104_port_in_use(busy_port: int, caplog: pytest.LogCaptureFixtu
 
 
 async def test_modbus_on_the_network_warns_at_start(caplog: pytest.LogCaptureFixture) -> None:
-    pytest.importorskip("pymodbus")
     caplog.set_level(logging.WARNING)
     output = ModbusOutput(ModbusConfig(listen="0.0.0.0:0"), RegisterMap([]))
     await output.start()

@@ -1,4 +1,5 @@
-"""Publish gateway-style readout messages (the MQTT output's ``json`` format) and count rows."""
+"""Publish gateway-style readout messages (the MQTT output's ``json`` format, on the history
+partitions) and count rows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ from typing import Any
 
 import aiomqtt
 import asyncpg
+
+from obisgate.gateway.readings.partitions import history_topic
+from obisgate.sink.consumer import owned_text
+
+#: The history partitions of the tests' gateways and sinks.
+PARTITIONS = 4
 
 EPOCH = dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.UTC)
 
@@ -41,12 +48,23 @@ def readout(device: str, n: int, *, signals: int = 3) -> dict[str, Any]:
 
 
 async def publish_readouts(
-    port: int, messages: list[dict[str, Any]], *, prefix: str = "obisgate"
+    port: int,
+    messages: list[dict[str, Any]],
+    *,
+    prefix: str = "obisgate",
+    partitions: int = PARTITIONS,
 ) -> None:
-    """Publish each message with QoS 1 on ``<prefix>/<device>/state``."""
+    """Publish each message with QoS 1 on its history partition, as a gateway with
+    ``history_partitions = partitions`` does."""
     async with aiomqtt.Client("127.0.0.1", port, identifier="test-publisher") as client:
         for message in messages:
-            await client.publish(f"{prefix}/{message['device']}/state", json.dumps(message), qos=1)
+            topic = history_topic(prefix, message["device"], partitions)
+            await client.publish(topic, json.dumps(message), qos=1)
+
+
+def share(j: int, sinks: int, partitions: int = PARTITIONS) -> str:
+    """``--own`` of sink ``j`` of ``sinks``: the partitions ``p`` with ``p % sinks == j``."""
+    return owned_text([p for p in range(partitions) if p % sinks == j])
 
 
 async def count_rows(dsn: str, query: str = "SELECT count(*) FROM readings") -> int:
@@ -59,9 +77,17 @@ async def count_rows(dsn: str, query: str = "SELECT count(*) FROM readings") -> 
         await connection.close()
 
 
-def sink_command(broker_url: str, dsn: str, client_id: str, *options: str) -> list[str]:
+def sink_command(
+    broker_url: str,
+    dsn: str,
+    client_id: str,
+    *options: str,
+    partitions: int = PARTITIONS,
+    own: str = "all",
+) -> list[str]:
     """The command line of ``obisgate sink postgres`` on ``broker_url`` into ``dsn``, as
-    ``client_id``, with ``options`` and ``-v`` (its "subscribed" line tells it is ready)."""
+    ``client_id``, owning ``own`` of ``partitions``, with ``options`` and ``-v`` (its
+    "subscribed" line tells it is ready)."""
     return [
         sys.executable,
         "-m",
@@ -74,6 +100,10 @@ def sink_command(broker_url: str, dsn: str, client_id: str, *options: str) -> li
         dsn,
         "--client-id",
         client_id,
+        "--partitions",
+        str(partitions),
+        "--own",
+        own,
         *options,
         "-v",
     ]

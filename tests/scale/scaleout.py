@@ -2,7 +2,8 @@
 
 About 200 simulated TCP meters on 60 lines (some shared by 4 or 9 meters), a real
 mosquitto and a real PostgreSQL on loopback, 3 gateway instances (``--shard i/3``)
-publishing through their MQTT outboxes and 2 ``obisgate sink postgres``. Mid-run the
+publishing through their MQTT outboxes (with history partitions) and 2 ``obisgate
+sink postgres`` owning half of the partitions each. Mid-run the
 broker is SIGKILLed for a few seconds, and during that outage one gateway instance
 is SIGKILLed and restarted later. Then it checks:
 
@@ -40,8 +41,8 @@ from typing import IO, Any
 from obisgate.simulator import serve_tcp
 from obisgate.simulator.tcp import SimulatorServer
 from tests.scale.configs import line_profiles
-from tests.scale.mqtt_tools import sink_command
-from tests.services import Mosquitto, Postgres
+from tests.scale.mqtt_tools import PARTITIONS, share, sink_command
+from tests.services import SAVE_EVERY_CHANGE, Mosquitto, Postgres
 
 #: meters per line: 30 single, 20 with 4, 10 with 9 (200 meters, 60 lines)
 LINE_SIZES = [1] * 30 + [4] * 20 + [9] * 10
@@ -119,7 +120,8 @@ def config_text(servers: list[SimulatorServer], broker: Mosquitto, folder: Path)
     parts = [
         '[output]\nformat = "jsonl"\n',
         f'[storage]\npath = "{folder / "gateway.sqlite"}"\n',
-        f'[mqtt]\nurl = "{broker.url}"\nformat = "json"\ndiscovery_prefix = "none"\n',
+        f'[mqtt]\nurl = "{broker.url}"\nformat = "json"\ndiscovery_prefix = "none"\n'
+        f"history_partitions = {PARTITIONS}\n",
     ]
     for i, (server, size) in enumerate(zip(servers, LINE_SIZES, strict=True)):
         for k in range(size):
@@ -233,7 +235,9 @@ def check(condition: bool, message: str) -> None:
 
 @contextlib.contextmanager
 def services(folder: Path) -> Iterator[tuple[Mosquitto, Postgres]]:
-    broker = Mosquitto(folder / "mosquitto", extra_config="max_inflight_messages 1000\n")
+    broker = Mosquitto(
+        folder / "mosquitto", extra_config="max_inflight_messages 1000\n" + SAVE_EVERY_CHANGE
+    )
     database = Postgres()
     try:
         broker.start()
@@ -295,6 +299,7 @@ def _exercise(
                 dsn,
                 f"scaleout-sink{j}",
                 *("--max-delay", "0.3", "--stats", str(children.folder / f"sink{j}.json")),
+                own=share(j, 2),
             ),
         )
     for j in range(2):  # subscribed before the gateways publish

@@ -72,4 +72,6 @@ def test_kubernetes_statefulset_takes_the_shard_from_the_pod_index() -> None:
     site = tomllib.loads(kinds["ConfigMap"]["data"]["site.toml"])
     assert Path(site["storage"]["path"]).parent == Path(mounts["state"])
     assert site["mqtt"]["password_env"] in kinds["Secret"]["stringData"]
+    assert site["postgres"]["password_env"] in kinds["Secret"]["stringData"]
+    assert "@" in site["postgres"]["dsn"] and ":change-me@" not in site["postgres"]["dsn"]
     assert "OBISGATE_DSN" in kinds["Secret"]["stringData"]

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from obisgate.cli.common import run_async
+from tests.services import require_module
 
 
 async def loop_module() -> str:
@@ -19,6 +20,6 @@ def test_default_loop_is_asyncio(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_uvloop_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
-    pytest.importorskip("uvloop")
+    require_module("uvloop", "the uvloop extra")
     monkeypatch.setenv("OBISGATE_EVENT_LOOP", "uvloop")
     assert run_async(loop_module).startswith("uvloop")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +11,7 @@ import pytest
 
 from obisgate.gateway.shard import Shard
 from obisgate.simulator import serve_tcp
+from tests.commands import run_until
 from tests.scale.configs import line_profiles, tcp_config
 
 pytestmark = pytest.mark.integration
@@ -33,36 +32,42 @@ async def test_instance_polls_only_its_lines_and_logs_json(tmp_path: Path) -> No
             tcp_config([s.port for s in servers], counts, scan_rate_ms=1000, log=True),
             encoding="utf-8",
         )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "obisgate",
-            "run",
-            str(config),
-            "--format",
-            "jsonl",
-            "--duration",
-            "3",
-            "--log-format",
-            "json",
-            "-v",
-            "--db",
-            str(tmp_path / "history.db"),
+        expected = {
+            f"l{i}m{k}"
+            for i, (server, n) in enumerate(zip(servers, counts, strict=True))
+            if shard.owns(f"tcp://127.0.0.1:{server.port}")
+            for k in range(n)
+        }
+        seen: set[str] = set()
+
+        def every_device(line: str) -> bool:
+            seen.add(json.loads(line)["device"])
+            return seen >= expected
+
+        # Until every device of the shard was printed (a slow runner may need longer
+        # than a fixed --duration), then SIGTERM.
+        done = await run_until(
+            [
+                sys.executable,
+                "-m",
+                "obisgate",
+                "run",
+                config,
+                "--format",
+                "jsonl",
+                "--log-format",
+                "json",
+                "-v",
+                "--db",
+                tmp_path / "history.db",
+            ],
+            line=every_device,
             env={"OBISGATE_SHARD": str(shard), "PATH": ""},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
         )
-        out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 0, err.decode()
-    expected = {
-        f"l{i}m{k}"
-        for i, (server, n) in enumerate(zip(servers, counts, strict=True))
-        if shard.owns(f"tcp://127.0.0.1:{server.port}")
-        for k in range(n)
-    }
-    polled = {json.loads(line)["device"] for line in out.decode().splitlines()}
+    assert done.code == 0, done.err
+    polled = {json.loads(line)["device"] for line in done.out.splitlines()}
     assert polled == expected
-    records = [json.loads(line) for line in err.decode().splitlines()]
+    records = [json.loads(line) for line in done.err.splitlines()]
     assert records
     assert all(r["shard"] == str(shard) for r in records)
     assert {"time", "level", "logger", "message", "pid"} <= set(records[0])

@@ -22,6 +22,7 @@ from obisgate.gateway.shard import (
     select_plans,
     shard_path,
 )
+from obisgate.gateway.shard_config import shard_config
 from tests.scale.configs import tcp_config
 
 KEYS = [f"tcp://10.{i // 250}.{i % 250}.7:{4000 + i % 17}" for i in range(3000)]
@@ -127,7 +128,6 @@ def test_bad_shard_from_the_environment(shared_config: Path) -> None:
 
 
 def test_shard_config_names_the_files_per_instance(shared_config: Path, tmp_path: Path) -> None:
-    from obisgate.gateway.shard_config import shard_config  # noqa: PLC0415
 
     config = load_config(shared_config)
     assert shard_config(config, None) is config
@@ -138,7 +138,6 @@ def test_shard_config_names_the_files_per_instance(shared_config: Path, tmp_path
 
 
 def test_shard_config_suffixes_only_a_default_mqtt_client_id(tmp_path: Path) -> None:
-    from obisgate.gateway.shard_config import shard_config  # noqa: PLC0415
 
     base = tcp_config([20001], [1])
     default = tmp_path / "a.toml"

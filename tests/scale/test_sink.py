@@ -1,26 +1,39 @@
-"""``obisgate sink postgres`` against a real mosquitto and a real PostgreSQL."""
+"""``obisgate sink postgres`` against a real mosquitto (at its default limits) and a real
+PostgreSQL: owned history partitions, restarts, poison messages, credentials."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import IO
 
+import aiomqtt
 import asyncpg
 import pytest
 from click.testing import CliRunner
 
 from obisgate.cli import main
-from obisgate.sink import SinkError
+from obisgate.gateway.readings.partitions import count_topic, history_topic
+from obisgate.gateway.readings.rows import parse_message
+from obisgate.gateway.readings.writer import PostgresWriter
 from obisgate.sink.consumer import SinkSettings, SinkStats, consume
-from obisgate.sink.postgres import PostgresWriter
-from tests.scale.mqtt_tools import count_rows, publish_readouts, readout, sink_command
-from tests.services import Mosquitto, Postgres, free_port
+from tests.commands import run_until
+from tests.scale.mqtt_tools import (
+    PARTITIONS,
+    count_rows,
+    publish_readouts,
+    readout,
+    share,
+    sink_command,
+)
+from tests.services import Mosquitto, Postgres, find_program, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -33,13 +46,27 @@ async def until(condition: Callable[[], Awaitable[bool]], deadline_s: float = 30
         await asyncio.sleep(0.05)
 
 
-async def test_two_sinks_store_every_reading_exactly_once(broker: Mosquitto, database: str) -> None:
+def settings(
+    broker: Mosquitto, client_id: str, own: tuple[int, ...], **more: object
+) -> SinkSettings:
+    return SinkSettings(
+        mqtt_url=broker.url,
+        partitions=PARTITIONS,
+        owned=own,
+        client_id=client_id,
+        **more,  # type: ignore[arg-type]
+    )
+
+
+async def test_two_sinks_own_the_partitions_and_store_every_reading_exactly_once(
+    broker: Mosquitto, database: str
+) -> None:
     stop = asyncio.Event()
     stats = [SinkStats(), SinkStats()]
     sinks = [
         asyncio.create_task(
             consume(
-                SinkSettings(mqtt_url=broker.url, client_id=f"sink-{i}", batch_rows=50),
+                settings(broker, f"sink-{i}", (i, i + 2), batch_rows=50),
                 lambda: PostgresWriter.connect(database),
                 stop,
                 stats[i],
@@ -48,7 +75,6 @@ async def test_two_sinks_store_every_reading_exactly_once(broker: Mosquitto, dat
         for i in range(2)
     ]
     try:
-        # both subscribed before publishing: shared subscriptions have no backlog
         await until(lambda: _total(stats, "subscriptions", 2))
         messages = [readout(f"m{d}", n) for d in range(20) for n in range(10)]
         await publish_readouts(broker.port, messages)
@@ -62,7 +88,7 @@ async def test_two_sinks_store_every_reading_exactly_once(broker: Mosquitto, dat
         await count_rows(database, "SELECT count(DISTINCT (device, signal, time)) FROM readings")
         == 200 * 4
     )
-    assert all(s.messages > 0 for s in stats)  # the group shared the load
+    assert all(s.messages > 0 for s in stats)  # each owns devices
     assert sum(s.inserted for s in stats) == 800
     assert sum(s.duplicates for s in stats) == 200
     connection = await asyncpg.connect(database)
@@ -85,18 +111,38 @@ async def _total(stats: list[SinkStats], name: str, value: int) -> bool:
     return sum(int(getattr(s, name)) for s in stats) >= value
 
 
-def _sink(broker: Mosquitto, dsn: str, tmp: Path, client_id: str) -> subprocess.Popen[bytes]:
+def _sink(
+    broker: Mosquitto, dsn: str, tmp: Path, client_id: str, *options: str, own: str = "all"
+) -> subprocess.Popen[bytes]:
     with (tmp / f"{client_id}.log").open("ab") as log:
-        return _spawn_sink(broker, dsn, tmp, client_id, log)
+        return _spawn_sink(broker, dsn, tmp, client_id, log, options, own)
 
 
 def _spawn_sink(
-    broker: Mosquitto, dsn: str, tmp: Path, client_id: str, log: IO[bytes]
+    broker: Mosquitto,
+    dsn: str,
+    tmp: Path,
+    client_id: str,
+    log: IO[bytes],
+    options: tuple[str, ...],
+    own: str,
 ) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        sink_command(broker.url, dsn, client_id, "--stats", str(tmp / f"{client_id}.json")),
+        sink_command(
+            broker.url, dsn, client_id, "--stats", str(tmp / f"{client_id}.json"), *options, own=own
+        ),
         stderr=log,
     )
+
+
+def _stop(process: subprocess.Popen[bytes], sig: signal.Signals = signal.SIGTERM) -> int:
+    if process.poll() is None:
+        process.send_signal(sig)
+    try:
+        return process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
 
 
 async def test_nothing_acknowledged_before_commit(
@@ -119,15 +165,112 @@ async def test_nothing_acknowledged_before_commit(
         assert await count_rows(database) == 20
         sink = _sink(broker, database, tmp_path, "sink-k")
         await until(lambda: _has_rows(database, 30 * 4))
-        sink.send_signal(signal.SIGTERM)
-        assert sink.wait(30) == 0
+        assert _stop(sink) == 0
     finally:
-        if sink.poll() is None:
-            sink.kill()
-            sink.wait()
+        _stop(sink, signal.SIGKILL)
     assert await count_rows(database) == 120
     text = log.read_text(encoding="utf-8")
     assert Postgres.password not in text
+
+
+async def test_both_sinks_down_across_a_broker_restart_lose_nothing(
+    broker: Mosquitto, database: str, tmp_path: Path
+) -> None:
+    """The defect of shared subscriptions: mosquitto does not restore them after a restart,
+    so what was published before the sinks subscribed again was acknowledged to the
+    gateway and dropped. Owned partitions are plain persistent subscriptions: kept."""
+    names = ("sink-a", "sink-b")
+    sinks = [_sink(broker, database, tmp_path, n, own=share(j, 2)) for j, n in enumerate(names)]
+    try:
+        for name in names:
+            await until(partial(_contains, tmp_path / f"{name}.log", "subscribed to"))
+        await publish_readouts(broker.port, [readout(f"d{d}", 0) for d in range(8)])
+        await until(lambda: _has_rows(database, 8 * 4))
+        for sink in sinks:
+            sink.send_signal(signal.SIGKILL)
+            sink.wait()
+        broker.stop()  # a clean restart: the broker saves its sessions
+        broker.start()
+        later = [readout(f"d{d}", n) for d in range(8) for n in range(1, 31)]
+        await publish_readouts(broker.port, later)
+        sinks = [_sink(broker, database, tmp_path, n, own=share(j, 2)) for j, n in enumerate(names)]
+        await until(lambda: _has_rows(database, 8 * 31 * 4))
+    finally:
+        for sink in sinks:
+            _stop(sink, signal.SIGKILL)
+    assert await count_rows(database) == 8 * 31 * 4
+
+
+async def test_poison_messages_never_stall_the_sink(
+    broker: Mosquitto, database: str, tmp_path: Path
+) -> None:
+    """A text with NUL bytes, a 400-digit integer, a time out of range and a message that
+    is no readout among good ones: everything storable is stored (cleaned), the rest is
+    a dead letter with its reason, and a restarted sink does not trip over any of them."""
+    good = [readout("ok", n) for n in range(20)]
+    nul = readout("poison", 0)
+    nul["updates"][0]["value"] = "AB\u0000\u0000\u0000"
+    nul["updates"][1]["value"] = 10**400
+    far = readout("poison", 1)
+    far["updates"][2]["time"] = "9999-12-31T23:59:59.000+00:00"
+    topic = history_topic("obisgate", "poison", PARTITIONS)
+    sink = _sink(broker, database, tmp_path, "sink-p", "--batch-rows", "10")
+    try:
+        await until(lambda: _contains(tmp_path / "sink-p.log", "subscribed to"))
+        async with aiomqtt.Client("127.0.0.1", broker.port, identifier="poisoner") as client:
+            await client.publish(topic, b"\x00not json at all", qos=1)
+            await client.publish(topic, json.dumps(nul), qos=1)
+            await client.publish(topic, json.dumps(far), qos=1)
+        await publish_readouts(broker.port, good)
+        expected = 20 * 4 + 4 + 3  # good; the poison readout whole; the far one but one row
+        await until(lambda: _has_rows(database, expected))
+        sink.send_signal(signal.SIGKILL)  # restarted, it sees no poison it cannot handle
+        sink.wait()
+        sink = _sink(broker, database, tmp_path, "sink-p")
+        await until(lambda: _contains(tmp_path / "sink-p.log", "subscribed to", count=2))
+        await publish_readouts(broker.port, [readout("ok", 20)])
+        await until(lambda: _has_rows(database, expected + 4))
+        assert sink.poll() is None
+        assert _stop(sink) == 0
+    finally:
+        _stop(sink, signal.SIGKILL)
+    connection = await asyncpg.connect(database)
+    try:
+        cleaned = await connection.fetchrow(
+            "SELECT text, quality FROM readings WHERE device = 'poison' AND signal = 's0'"
+        )
+        huge = await connection.fetchrow(
+            "SELECT value, text, quality FROM readings WHERE device = 'poison' AND signal = 's1'"
+        )
+        dead = await connection.fetch("SELECT signal, reason FROM readings_rejected ORDER BY 2")
+    finally:
+        await connection.close()
+    assert (cleaned["text"], cleaned["quality"]) == ("AB", 0)
+    assert (huge["value"], huge["text"], huge["quality"]) == (None, str(10**400), 4)
+    assert [(d["signal"], d["reason"].split(" (")[0]) for d in dead] == [
+        (None, "not JSON"),
+        ("s2", "time 9999-12-31T23:59:59+00:00 is out of range"),
+    ]
+    stats = json.loads((tmp_path / "sink-p.json").read_text())
+    assert stats["dead_letters"] == 0  # the second run saw only good messages
+    log = (tmp_path / "sink-p.log").read_text(encoding="utf-8")
+    assert "Traceback" not in log
+    assert "dead letters from sink sink-p" in log
+
+
+async def test_gateways_announcing_another_partition_count_stop_the_sink(
+    broker: Mosquitto, database: str, tmp_path: Path
+) -> None:
+    async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+        await client.publish(count_topic("obisgate"), b"8", qos=1, retain=True)
+    sink = _sink(broker, database, tmp_path, "sink-n")
+    assert sink.wait(30) == 1
+    lines = (tmp_path / "sink-n.log").read_text(encoding="utf-8").strip().splitlines()
+    assert lines[-1] == (
+        "obisgate: error: the gateways publish history in 8 partitions "
+        "(obisgate/history/partitions), this sink has --partitions 4: "
+        "start the sinks with --partitions 8"
+    )
 
 
 async def _has_rows(dsn: str, count: int) -> bool:
@@ -141,27 +284,140 @@ def _read(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
-async def _contains(path: Path, text: str) -> bool:
-    return text in await asyncio.to_thread(_read, path)
+async def _contains(path: Path, text: str, count: int = 1) -> bool:
+    return (await asyncio.to_thread(_read, path)).count(text) >= count
 
 
-def test_wrong_password_is_one_line_without_it(broker: Mosquitto, database: str) -> None:
+MQTT_PASSWORD = "Sink-Pw-31"
+
+
+@pytest.fixture
+def password_broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    folder = tmp_path / "pwbroker"
+    folder.mkdir()
+    passwd = find_program("mosquitto_passwd", "mosquitto")
+    users = folder / "users"
+    subprocess.run([passwd, "-b", "-c", str(users), "sink", MQTT_PASSWORD], check=True)
+    server = Mosquitto(folder, extra_config=f"allow_anonymous false\npassword_file {users}\n")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _run_sink(broker: Mosquitto, dsn: str, *options: str, env: dict[str, str] | None = None):
+    url = broker.url.replace("mqtt://", "mqtt://sink@")
+    return subprocess.run(
+        sink_command(url, dsn, "sink-pw", "--duration", "3", *options),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_a_wrong_mqtt_password_is_one_line_and_exit_1(
+    password_broker: Mosquitto, database: str
+) -> None:
+    result = _run_sink(
+        password_broker, database, "--mqtt-password-env", "SINK_PW", env={"SINK_PW": "wrong-1"}
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"obisgate: error: MQTT broker 127.0.0.1:{password_broker.port} refused the login: "
+        "not authorized (wrong user name or password?)"
+    )
+    assert "wrong-1" not in result.stderr
+    assert "reconnecting" not in result.stderr
+
+
+async def test_the_mqtt_password_comes_from_a_variable_or_a_file(
+    password_broker: Mosquitto, database: str, tmp_path: Path
+) -> None:
+    url = password_broker.url.replace("mqtt://", "mqtt://sink@")
+
+    def subscribed(text: str) -> bool:
+        return "subscribed to 4 partitions of 4 (0-3)" in text
+
+    by_env = await run_until(
+        sink_command(url, database, "sink-pw", "--mqtt-password-env", "SINK_PW"),
+        line=subscribed,
+        watch="stderr",
+        env={**os.environ, "SINK_PW": MQTT_PASSWORD},
+    )
+    assert by_env.code == 0, by_env.err
+    secret = tmp_path / "mqtt.pw"
+    secret.write_text(MQTT_PASSWORD + "\nignored\n", encoding="utf-8")
+    secret.chmod(0o600)
+    by_file = await run_until(
+        sink_command(url, database, "sink-pw", "--mqtt-password-file", str(secret)),
+        line=subscribed,
+        watch="stderr",
+    )
+    assert by_file.code == 0, by_file.err
+    assert "readable by group or others" not in by_file.err
+    in_url = await run_until(
+        sink_command(url.replace("sink@", f"sink:{MQTT_PASSWORD}@"), database, "sink-pw"),
+        line=subscribed,
+        watch="stderr",
+    )
+    assert in_url.code == 0, in_url.err
+    assert (
+        "obisgate: warning: the MQTT password in --mqtt shows in the process list; "
+        "use --mqtt-password-env or --mqtt-password-file"
+    ) in in_url.err
+    assert MQTT_PASSWORD not in in_url.err
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--mqtt-password-env", "NOT_SET_ANYWHERE"), "--mqtt-password-env: the variable"),
+        (("--mqtt-password-file", "/nonexistent/pw"), "--mqtt-password-file: cannot read"),
+        (("--own", "7"), "--own '7': expected 'all' or partitions 0-3"),
+    ],
+)
+def test_bad_sink_options_are_one_line(
+    options: tuple[str, ...], message: str, broker: Mosquitto
+) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            *("sink", "postgres", "--mqtt", broker.url, "--dsn", "postgresql://x@127.0.0.1/x"),
+            *("--partitions", "4", *options),
+        ],
+    )
+    assert result.exit_code == 2
+    assert result.output.startswith(f"obisgate: error: {message}")
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_wrong_database_password_is_one_line_without_it(broker: Mosquitto, database: str) -> None:
     wrong = database.replace(Postgres.password, "Not-The-Pw-42")
     result = CliRunner().invoke(
-        main, ["sink", "postgres", "--mqtt", broker.url, "--dsn", wrong, "--duration", "5"]
+        main,
+        [
+            *("sink", "postgres", "--mqtt", broker.url, "--dsn", wrong),
+            *("--partitions", "4", "--duration", "5"),
+        ],
     )
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert len(lines) == 1
-    assert "password authentication failed" in lines[0]
-    assert "postgres@127.0.0.1:" in lines[0]
+    assert lines[-1].startswith("obisgate: error: PostgreSQL postgres@127.0.0.1:")
+    assert "password authentication failed" in lines[-1]
     assert "Not-The-Pw-42" not in result.output
 
 
 def test_unreachable_database_is_one_line(broker: Mosquitto) -> None:
-    dsn = f"postgresql://postgres:Hidden-9@127.0.0.1:{free_port()}/x"
+    dsn = f"postgresql://postgres@127.0.0.1:{free_port()}/x"
     result = CliRunner().invoke(
-        main, ["sink", "postgres", "--mqtt", broker.url, "--dsn", dsn, "--duration", "5"]
+        main,
+        [
+            *("sink", "postgres", "--mqtt", broker.url, "--dsn", dsn),
+            *("--partitions", "4", "--duration", "5"),
+        ],
     )
     assert result.exit_code == 1
     assert result.output.strip() == (
@@ -170,13 +426,11 @@ def test_unreachable_database_is_one_line(broker: Mosquitto) -> None:
 
 
 async def test_writer_refuses_nothing_twice_and_history_reads_back(database: str) -> None:
-    from obisgate.sink.rows import rows_from_payload  # noqa: PLC0415
-
     writer = await PostgresWriter.connect(database)
     try:
-        rows = [r for n in range(3) for r in rows_from_payload(json.dumps(readout("h", n)))]
-        assert await writer.write(rows) == 12
-        assert await writer.write(rows) == 0
+        rows = [r for n in range(3) for r in parse_message(json.dumps(readout("h", n))).rows]
+        assert (await writer.store(rows, source="t")).inserted == 12
+        assert (await writer.store(rows, source="t")).inserted == 0
     finally:
         await writer.aclose()
     result = await asyncio.to_thread(
@@ -202,36 +456,3 @@ async def test_history_dsn_with_a_wrong_password(database: str) -> None:
     assert result.exit_code == 2
     assert "Wrong-Pw-77" not in result.output
     assert len(result.output.strip().splitlines()) == 1
-
-
-def test_connect_error_is_typed(postgres_server: Postgres) -> None:
-    async def go() -> None:
-        await PostgresWriter.connect(postgres_server.dsn(password="nope-nope"))
-
-    with pytest.raises(SinkError, match="password authentication failed") as info:
-        asyncio.run(go())
-    assert "nope-nope" not in str(info.value)
-
-
-async def test_a_message_that_is_no_readout_is_acknowledged_and_counted(
-    broker: Mosquitto, database: str
-) -> None:
-    import aiomqtt  # noqa: PLC0415
-
-    stop = asyncio.Event()
-    stats = SinkStats()
-    settings = SinkSettings(mqtt_url=broker.url, client_id="sink-bad")
-    task = asyncio.create_task(
-        consume(settings, lambda: PostgresWriter.connect(database), stop, stats)
-    )
-    try:
-        await until(lambda: _total([stats], "subscriptions", 1))
-        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
-            await client.publish("obisgate/x/state", b"not json", qos=1)
-        await publish_readouts(broker.port, [readout("ok", 1)])
-        await until(lambda: _total([stats], "messages", 2))
-    finally:
-        stop.set()
-        await task
-    assert stats.rejected == 1
-    assert await count_rows(database) == 4

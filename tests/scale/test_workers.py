@@ -86,6 +86,54 @@ def test_dead_worker_restarts_and_sigterm_stops_all(tmp_path: Path) -> None:
     assert b"worker 0" in err or b"worker 1" in err  # the restart is logged as a warning
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_workers_end_when_the_supervisor_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the supervisor: no SIGTERM reaches the workers, yet they stop instead of
+    polling on as orphans."""
+    config = tmp_path / "gw.toml"
+    config.write_text(
+        tcp_config([free_port() for _ in range(6)], [1] * 6, log=True), encoding="utf-8"
+    )
+    supervisor = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "obisgate",
+            "run",
+            str(config),
+            "--workers",
+            "2",
+            "--format",
+            "none",
+            "-v",
+        ],
+        stderr=subprocess.PIPE,
+    )
+    workers: set[int] = set()
+    try:
+        workers = wait_for(lambda: two_children(supervisor.pid))
+        # both workers got as far as polling (their stop then goes through the gateway)
+        wait_for(lambda: all(_polling(pid) for pid in workers))
+        supervisor.send_signal(signal.SIGKILL)
+        supervisor.wait()
+        wait_for(lambda: not any(alive(pid) for pid in workers))
+    finally:
+        for pid in workers:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if supervisor.poll() is None:
+            supervisor.kill()
+        supervisor.communicate()
+
+
+def _polling(pid: int) -> bool:
+    """The worker has opened its history file (the gateway is built and runs)."""
+    try:
+        return any("obisgate-history" in os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+
+
 def test_worker_count() -> None:
     assert worker_count("3") == 3
     assert worker_count("auto") >= 1

@@ -18,6 +18,8 @@ from obisgate.simulator import (
     SimulatedMeter,
     Transmit,
     get_profile,
+    programming_hook,
+    programming_meter,
 )
 from obisgate.simulator.faults import JUNK_BYTES, TRAILING_BYTES
 
@@ -348,7 +350,7 @@ def test_faults_from_names() -> None:
 
 @dataclass
 class FakeSession:
-    """Stands in for obisgate.simulator.programming.MeterProgrammingSession."""
+    """Stands in for obisgate.simulator.programming_meter.MeterProgrammingSession."""
 
     config: Any
     idle_timeout_s: float = 5.0
@@ -415,7 +417,6 @@ def test_programming_survives_a_request_for_another_meter() -> None:
 
 
 def test_programming_without_a_session_module(monkeypatch: pytest.MonkeyPatch) -> None:
-    from obisgate.simulator import programming_hook  # noqa: PLC0415
 
     monkeypatch.setattr(programming_hook, "_MODULE", "obisgate.simulator.no_such_module")
     assert programming_hook.programming_session_factory() is None
@@ -425,10 +426,10 @@ def test_programming_without_a_session_module(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_real_programming_module_is_found() -> None:
-    module = pytest.importorskip("obisgate.simulator.programming")
-    from obisgate.simulator import programming_hook  # noqa: PLC0415
 
-    assert programming_hook.programming_session_factory() is module.MeterProgrammingSession
+    assert (
+        programming_hook.programming_session_factory() is programming_meter.MeterProgrammingSession
+    )
 
 
 def test_simulated_meter_alone() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from obisgate.cli import (
     gateway_commands,
+    get_set_profile_commands,
     opcua_commands,
     plan_command,
-    programming_commands,
     read_command,
     run_command,
     simulate_command,
@@ -16,10 +16,10 @@ from obisgate.cli.main import main
 
 __all__ = [
     "gateway_commands",
+    "get_set_profile_commands",
     "main",
     "opcua_commands",
     "plan_command",
-    "programming_commands",
     "read_command",
     "run_command",
     "simulate_command",

@@ -23,6 +23,7 @@ from obisgate.errors import (
     ProtocolError,
     TransportError,
 )
+from obisgate.gateway.outputs.announce import LISTENING_LOGGER
 
 __all__ = ["EXIT_CODES", "SECONDS", "Seconds", "fail", "run_async", "setup_logging"]
 
@@ -113,6 +114,7 @@ def setup_logging(verbose: int, log_format: str = "text", shard: str | None = No
     Text lines read ``obisgate: warning: ...`` (``obisgate[I/N]: ...`` in a shard);
     ``log_format="json"`` writes one JSON object per record (see
     :mod:`obisgate.cli.log_format`), with ``shard`` (``"I/N"``) in every record.
+    Where a server listens is shown at every level (the ``obisgate.listening`` logger).
     """
     from obisgate.cli.log_format import JsonFormatter, ShardFilter  # noqa: PLC0415
 
@@ -124,3 +126,4 @@ def setup_logging(verbose: int, log_format: str = "text", shard: str | None = No
     else:
         handler.setFormatter(CliFormatter(with_names=level <= logging.DEBUG, shard=shard))
     logging.basicConfig(level=level, handlers=[handler])
+    logging.getLogger(LISTENING_LOGGER).setLevel(min(level, logging.INFO))

@@ -45,7 +45,8 @@ def _web_extra_missing() -> str | None:
 
 
 def _show_web_address(outputs: list[Output]) -> None:
-    """Put the web view's address above the live table, where a redraw does not wipe it."""
+    """Put the web view's address above the table, where a redraw does not wipe it; a live
+    table shows it there only (the log line would repeat it below the table)."""
     from obisgate.gateway.outputs.http.server import HttpOutput  # noqa: PLC0415
 
     tables = [o for o in outputs if isinstance(o, TableOutput)]
@@ -54,7 +55,8 @@ def _show_web_address(outputs: list[Output]) -> None:
             announce = output.announce
 
             def show(line: str, announce: Callable[[str], None] = announce) -> None:
-                announce(line)
+                if not any(table.live for table in tables):
+                    announce(line)
                 for table in tables:
                     table.title = f"{table.title}\n{line}" if table.title else line
 
@@ -78,7 +80,7 @@ async def run_demo(
     Raises:
         ObisgateError: a simulator or the gateway could not start.
     """
-    from obisgate.cli.run_command import build_outputs, run_gateway  # noqa: PLC0415
+    from obisgate.cli.gateway_run import build_outputs, run_gateway  # noqa: PLC0415
 
     if web is not None and not show_config and (missing := _web_extra_missing()) is not None:
         click.echo(f"obisgate demo: no web view: {missing}", err=True)

@@ -11,7 +11,7 @@ import click
 
 from obisgate.errors import ConfigError, ObisgateError
 from obisgate.gateway.history import HistoryRow
-from obisgate.sink.dsn import describe_dsn
+from obisgate.gateway.readings.dsn import describe_dsn
 
 __all__ = ["print_postgres_history"]
 
@@ -27,7 +27,7 @@ def print_postgres_history(
 ) -> None:
     """Print the rows with ``write``; exit 1 when the signal has no row, 2 when the
     database cannot be read (one line, never the password)."""
-    from obisgate.sink.reader import read_postgres  # noqa: PLC0415
+    from obisgate.gateway.readings.reader import read_postgres  # noqa: PLC0415
 
     try:
         rows = asyncio.run(

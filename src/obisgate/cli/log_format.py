@@ -5,6 +5,10 @@ A JSON record carries ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message
 ``shard`` (``"I/N"`` or ``null``) and ``pid``; an exception adds ``exception``
 (its formatted traceback, one string). Messages are already free of secrets
 (the library never logs passwords), and JSON escaping keeps every record on one line.
+
+The servers' ``... listening on ...`` lines (the ``obisgate.listening`` logger, see
+:mod:`obisgate.gateway.outputs.announce`) are shown at every verbosity: as the bare
+line in text format, as a JSON record like any other in JSON format.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import json
 import logging
 import os
 
+from obisgate.gateway.outputs.announce import LISTENING_LOGGER
+
 __all__ = ["CliFormatter", "JsonFormatter", "ShardFilter"]
 
 
 class CliFormatter(logging.Formatter):
     """``obisgate: LEVEL: message`` (``obisgate[I/N]: ...`` in a shard); at debug level
-    the logger's name is added."""
+    the logger's name is added. A server's ``listening on`` line is the bare message."""
 
     def __init__(self, *, with_names: bool = False, shard: str | None = None) -> None:
         super().__init__()
@@ -28,6 +34,8 @@ class CliFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
+        if record.name == LISTENING_LOGGER:
+            return text
         where = f"{record.name}: " if self._with_names else ""
         return f"{self._prog}: {record.levelname.lower()}: {where}{text}"
 

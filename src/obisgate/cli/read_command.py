@@ -9,10 +9,14 @@ from typing import Any
 import click
 
 from obisgate.cli.common import SECONDS, fail, run_async, setup_logging
+from obisgate.cli.dlms_read import dlms_options, dlms_settings, format_frames, object_specs
 from obisgate.cli.main import main
 from obisgate.cli.params import BAUD_RATE, Bounded, meter_url
 from obisgate.cli.raw_capture import RawCapture, raw_capture
 from obisgate.cli.sigterm import stop_on_sigterm
+from obisgate.dlms.client import DlmsOptions
+from obisgate.dlms.reading import ObjectSpec
+from obisgate.dlms_session import DlmsReadResult, read_dlms
 from obisgate.errors import ConfigError
 from obisgate.formats import FORMATS, render
 from obisgate.protocol.bcc import BccMethod
@@ -199,10 +203,14 @@ def mode_options(fn: Any) -> Any:
     options = [
         click.option(
             "--mode",
-            type=click.Choice(["auto", "A", "B", "C", "D"], case_sensitive=False),
+            type=click.Choice(["auto", "A", "B", "C", "D", "E", "HDLC"], case_sensitive=False),
             default="auto",
             show_default=True,
-            help="Protocol mode; auto follows the meter. D listens to a meter that pushes.",
+            help=(
+                "Protocol mode; auto follows the meter (a mode E meter is read in mode C). "
+                "D listens to a meter that pushes; E switches to HDLC/DLMS after the opening; "
+                "HDLC speaks HDLC/DLMS from the first byte (8N1)."
+            ),
         ),
         click.option(
             "--max-baud",
@@ -261,6 +269,7 @@ def read_settings(params: dict[str, Any]) -> tuple[ReadoutOptions, LineSettings]
 )
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @line_options
+@dlms_options
 def read(url: str, **params: Any) -> None:
     """Read a meter once and print every data set it sends.
 
@@ -281,6 +290,9 @@ def read(url: str, **params: Any) -> None:
       obisgate read /dev/ttyUSB0 --max-baud 9600 --format json
     """
     setup_logging(params["verbose"])
+    if params["mode"].upper() in ("E", "HDLC"):
+        _read_dlms(url, params)
+        return
     try:
         options, line = read_settings(params)
     except ConfigError as exc:
@@ -312,4 +324,58 @@ def read(url: str, **params: Any) -> None:
         if isinstance(trace, RawCapture):
             click.echo(bytes(trace.data), nl=False)
             return
+    click.echo(render(result, params["fmt"]), nl=False)
+
+
+def dlms_read_settings(
+    params: dict[str, Any],
+) -> tuple[DlmsOptions, ReadoutOptions | None, LineSettings, list[ObjectSpec] | None]:
+    """DLMS options, mode E opening (``None`` for direct HDLC), line and objects.
+
+    Raises:
+        ConfigError: a bad value.
+    """
+    dlms = dlms_settings(params, params["timeout_s"])
+    objects = object_specs(params)
+    if params["mode"].upper() == "E":
+        opening, line = read_settings({**params, "mode": "E"})
+        return dlms, opening, line, objects
+    line = LineSettings(
+        baudrate=params["baudrate"] or 9600,
+        bytesize=8,
+        parity="N",
+        stopbits=float(params["stopbits"]),
+        flowcontrol=params["flowcontrol"],
+    )
+    return dlms, None, line, objects
+
+
+def _read_dlms(url: str, params: dict[str, Any]) -> None:
+    """``read --mode E`` / ``--mode HDLC``: the DLMS/COSEM path."""
+    try:
+        dlms, opening, line, objects = dlms_read_settings(params)
+    except ConfigError as exc:
+        fail(str(exc), 2)
+    progress = _Progress()
+
+    async def go() -> DlmsReadResult:
+        try:
+            reading = read_dlms(
+                url,
+                dlms,
+                opening=opening,
+                objects=objects,
+                line=line,
+                trace=params["trace_path"],
+                total_timeout_s=params["total_timeout"],
+                on_progress=progress,
+            )
+            return await stop_on_sigterm(reading, "the readout")
+        finally:
+            progress.clear()
+
+    result = run_async(go)
+    if params["fmt"] == "raw":
+        click.echo(format_frames(result.frames), nl=False)
+        return
     click.echo(render(result, params["fmt"]), nl=False)

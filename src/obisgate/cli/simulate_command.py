@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -141,6 +142,13 @@ _FAULT_HELP = "; ".join(FAULTS)
     is_flag=True,
     help="TCP: one listener (port) per meter instead of all meters on one.",
 )
+@click.option(
+    "--mode-e-confirm",
+    type=click.Choice(["7E1", "8N1"], case_sensitive=False),
+    default=None,
+    help="Mode E meters confirm ACK 2Z2 at the new rate still 7E1, or already 8N1 with "
+    "the parity bit set (default: the profile's, 7E1).",
+)
 @click.option("--list-profiles", is_flag=True, help="List the built-in profiles and exit.")
 @click.option("--list-faults", is_flag=True, help="List the faults and exit.")
 @click.option(
@@ -158,6 +166,7 @@ def simulate(
     realtime: bool,
     fault_names: tuple[str, ...],
     listener_per_meter: bool,
+    mode_e_confirm: str | None,
     list_profiles: bool,
     list_faults: bool,
     verbose: int,
@@ -190,6 +199,13 @@ def simulate(
     try:
         faults = Faults.from_names(fault_names)
         profiles = _build_profiles(profile_names, address, count)
+        if mode_e_confirm is not None:
+            profiles = [
+                p.replace(dlms=dataclasses.replace(p.dlms, confirm=mode_e_confirm.upper()))
+                if p.dlms is not None
+                else p
+                for p in profiles
+            ]
     except ConfigError as exc:
         raise _UsageError(str(exc)) from None
     _setup_logging(verbose)

@@ -9,9 +9,12 @@ from urllib.parse import urlsplit
 import tomli_w
 
 from obisgate.cli.signal_names import signal_alias_for, unique_alias
+from obisgate.dlms.client import DlmsOptions
+from obisgate.dlms.reading import ObjectSpec, data_access_error
+from obisgate.dlms_session import read_dlms
 from obisgate.errors import ConfigError
 from obisgate.gateway.numbers import convert
-from obisgate.protocol.client import ReadoutOptions
+from obisgate.protocol.client import ReadoutOptions, ReadResult
 from obisgate.protocol.dataset import DataSet
 from obisgate.protocol.identification import ProtocolMode
 from obisgate.session import read_meter
@@ -86,6 +89,13 @@ def device_fields(given: dict[str, Any]) -> dict[str, Any]:
     for option in ("max_baud", "force_baud"):
         if given.get(option):
             fields[option] = int(given[option])
+    if given.get("mode", "auto").upper() in ("E", "HDLC"):
+        for name in ("dlms_client", "dlms_logical", "dlms_physical"):
+            fields[name] = given.get(name, {"dlms_client": 16, "dlms_logical": 1}.get(name, 17))
+        if given.get("password_env"):
+            fields["password_env"] = given["password_env"]
+        if given.get("password_file"):
+            fields["password_file"] = str(given["password_file"])
     switches = {
         "software_parity": ("software_parity", True),
         "no_verify_bcc": ("verify_bcc", False),
@@ -119,7 +129,7 @@ def starter_config(
     """
     if mode is ProtocolMode.D:
         raise ConfigError(
-            "the meter pushes its data (mode D); the gateway polls modes A, B and C only"
+            "the meter pushes its data (mode D); the gateway polls modes A, B, C, E and HDLC only"
         )
     device: dict[str, Any] = {"device_alias": alias, "name": alias}
     parts = urlsplit(url) if "://" in url else None
@@ -131,13 +141,14 @@ def starter_config(
     else:
         device["device"] = url
     device["serialnumber"] = address or "0"
-    device["type"] = "C" if mode is ProtocolMode.E else mode.value
+    dlms = fields is not None and any(k.startswith("dlms_") for k in fields)
+    device["type"] = "C" if mode is ProtocolMode.E and not dlms else mode.value
     device["timeout_ms"] = round(timeout_s * 1000)
     device.update(fields or {})
     taken: set[str] = set()
     signals = []
     for ds in datasets:
-        if not ds.address:
+        if not ds.address or data_access_error(ds.value) is not None:
             continue
         number_type = guess_number_type(ds)
         signals.append(
@@ -165,13 +176,32 @@ async def write_starter_config(
     *,
     fields: dict[str, Any],
     trace: str | None = None,
+    dlms: DlmsOptions | None = None,
+    objects: list[ObjectSpec] | None = None,
 ) -> tuple[str, int]:
     """Read the meter at ``url`` once; return the starter TOML and its signal count.
+
+    A mode E or direct HDLC meter (``options.mode``) is read with ``dlms``: its
+    object list and every value object in it (or ``objects``), one signal each;
+    objects the meter refuses get none.
 
     Raises:
         ObisgateError: the readout failed, or the meter cannot be polled (mode D).
     """
-    result = await read_meter(url, options, line=line, trace=trace)
+    result: ReadResult
+    if options.mode in (ProtocolMode.E, ProtocolMode.HDLC):
+        if dlms is None:
+            raise ConfigError("mode E / HDLC needs the DLMS options")
+        result = await read_dlms(
+            url,
+            dlms,
+            opening=options if options.mode is ProtocolMode.E else None,
+            objects=objects,
+            line=line,
+            trace=trace,
+        )
+    else:
+        result = await read_meter(url, options, line=line, trace=trace)
     return starter_config(
         url,
         alias,

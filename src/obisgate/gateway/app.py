@@ -8,13 +8,13 @@ from collections import defaultdict
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from obisgate import ProtocolMode
 from obisgate.gateway.connections import KeptConnections
 from obisgate.gateway.outputs import Fanout, Output
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ReadFunction, read_device
 from obisgate.gateway.push import PushListener
-from obisgate.protocol.identification import ProtocolMode
 
 __all__ = ["Gateway"]
 

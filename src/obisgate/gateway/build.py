@@ -6,14 +6,20 @@ import dataclasses
 from functools import partial
 from typing import Any, TypeVar
 
+from obisgate import (
+    DlmsOptions,
+    ObjectSpec,
+    PasswordScheme,
+    ProgrammingOptions,
+    ReadoutOptions,
+    make_scheme,
+    parse_obis,
+)
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
-from obisgate.gateway.plan import DevicePlan, ProgrammingPlan, SignalPlan
+from obisgate.gateway.plan import DevicePlan, DlmsPlan, ProgrammingPlan, SignalPlan
 from obisgate.gcpause import paused_gc
-from obisgate.protocol.client import ReadoutOptions
-from obisgate.protocol.passwords import PasswordScheme, make_scheme
-from obisgate.protocol.programming import ProgrammingOptions
 
-__all__ = ["device_plan", "plans_from_config"]
+__all__ = ["device_plan", "dlms_tag", "plans_from_config"]
 
 T = TypeVar("T")
 
@@ -38,6 +44,13 @@ def device_plan(
     plans = tuple(_signal_plan(s, comma, shared) for s in signals if s.enable)
     if options is None:
         options = device.readout_options()
+    dlms = None
+    if device.type in ("E", "HDLC"):
+        enabled = [s for s in signals if s.enable]
+        plans = tuple(
+            dataclasses.replace(p, tag=dlms_tag(s)) for p, s in zip(plans, enabled, strict=True)
+        )
+        dlms = _dlms_plan(device, enabled)
     programming = None
     if any(s.by_command for s in plans):
         programming = ProgrammingPlan(
@@ -63,7 +76,50 @@ def device_plan(
         keep_open=device.keep_open,
         signals=plans,
         programming=programming,
+        dlms=dlms,
     )
+
+
+def dlms_tag(signal: SignalConfig) -> str:
+    """The address of a DLMS signal's data set: its OBIS code in the full spelling
+    (``1.8.0`` -> ``1-0:1.8.0*255``), ``/attribute`` added when not 2.
+
+    Raises:
+        ConfigError: the tag is no OBIS code (cannot happen after :func:`load_config`).
+    """
+    obis = parse_obis(signal.tag_job_todo)
+    return str(obis) if signal.attribute == 2 else f"{obis}/{signal.attribute}"
+
+
+def _dlms_plan(device: DeviceConfig, signals: list[SignalConfig]) -> DlmsPlan:
+    objects: dict[tuple[object, ...], ObjectSpec] = {}
+    for signal in signals:
+        spec = ObjectSpec(parse_obis(signal.tag_job_todo), signal.cosem_class, signal.attribute)
+        objects.setdefault((spec.obis, spec.attribute), spec)
+    lls = any(
+        getattr(device, name) is not None for name in ("password", "password_env", "password_file")
+    )
+    return DlmsPlan(
+        options=DlmsOptions(
+            client=device.dlms_client,
+            logical=device.dlms_logical,
+            physical=device.dlms_physical,
+            response_timeout_s=max(device.timeout_ms / 1000, 0.5),
+        ),
+        objects=tuple(objects.values()),
+        mode_e=device.type == "E",
+        password=partial(_lls_password, device) if lls else None,
+    )
+
+
+def _lls_password(device: DeviceConfig) -> bytes | None:
+    """The device's LLS password, read now.
+
+    Raises:
+        ConfigError: the variable or file named is missing.
+    """
+    secret = device.resolve_password()
+    return None if secret is None else secret.get_secret_value().encode("latin-1", "replace")
 
 
 def _signal_plan(

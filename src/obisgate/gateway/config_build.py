@@ -16,9 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from obisgate import ConfigError, ReadoutOptions
+from obisgate import ConfigError, ReadoutOptions, parse_obis
 from obisgate.gateway import config_cells as cells
-from obisgate.gateway.config_files import ConfigFileError, ConfigProblem, RawRow, RawTables
 from obisgate.gateway.config_models import (
     SECRET_FIELDS,
     DeviceConfig,
@@ -28,8 +27,9 @@ from obisgate.gateway.config_models import (
     StorageConfig,
     connection_problems,
 )
+from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem, RawRow, RawTables
 from obisgate.gateway.numbers import SCALED_TYPES
-from obisgate.protocol.passwords import password_file_is_private
+from obisgate.password_config import password_file_is_private
 
 if TYPE_CHECKING:
     from obisgate.gateway.outputs.spec import OutputSpec
@@ -109,6 +109,11 @@ class _Builder:
         self.fields_sets: dict[frozenset[str], set[str]] = {}
 
     def build(self) -> GatewayConfig:
+        """The configuration, after every check.
+
+        Raises:
+            ConfigFileError: one or more problems.
+        """
         devices = self._devices()
         self._valid_devices = tuple(devices.values())
         signals = self._signals()
@@ -123,13 +128,34 @@ class _Builder:
         self._shared_bus_warnings(devices)
         self._password_file_warnings(devices)
         self._push_problems(devices, signals)
+        self._dlms_problems(devices, signals)
         if self.problems:
             raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
         assert isinstance(storage, StorageConfig)
         assert isinstance(output, OutputConfig)
+        present = self._finished(sections)  # before the warnings are taken: it may add some
+        config = GatewayConfig(
+            devices=tuple(devices.values()),
+            signals=tuple(signals),
+            storage=self._with_base_dir(storage),
+            output=output,
+            sections=present,
+            warnings=tuple(_in_file_order(self.warnings)),
+            source=self.tables.source,
+        )
+        config.remember_readout_options(self.options)
+        return config
+
+    def _with_base_dir(self, storage: StorageConfig) -> StorageConfig:
+        """``storage`` with a relative path resolved against the configuration's folder."""
         path = storage.path.expanduser()
-        if not path.is_absolute():
-            storage = storage.model_copy(update={"path": self.tables.base_dir / path})
+        if path.is_absolute():
+            return storage
+        return storage.model_copy(update={"path": self.tables.base_dir / path})
+
+    def _finished(self, sections: Mapping[str, BaseModel | None]) -> dict[str, BaseModel]:
+        """The present sections, their file names resolved against the configuration's
+        folder, their load warnings recorded (see :class:`OutputSpec`)."""
         present: dict[str, BaseModel] = {}
         for spec in self.specs:
             section = sections[spec.name]
@@ -142,17 +168,7 @@ class _Builder:
                 for field, message in spec.load_warnings(section):
                     self.warnings.append(row.problem(message, field))
             present[spec.name] = section
-        config = GatewayConfig(
-            devices=tuple(devices.values()),
-            signals=tuple(signals),
-            storage=storage,
-            output=output,
-            sections=present,
-            warnings=tuple(_in_file_order(self.warnings)),
-            source=self.tables.source,
-        )
-        config.remember_readout_options(self.options)
-        return config
+        return present
 
     def _validate(
         self,
@@ -397,6 +413,45 @@ class _Builder:
                 self.problems.append(
                     row.problem("a push meter (type D) cannot be read by command", "read_by")
                 )
+
+    def _dlms_problems(
+        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
+    ) -> None:
+        """Signals of a mode E / HDLC meter name OBIS codes and are read in one association;
+        ``cosem_class`` and ``attribute`` belong to such signals only."""
+        for signal in signals:
+            device = devices.get(signal.device_alias)
+            if device is None:
+                continue
+            row = self._signal_rows[signal.key]
+            if device.type in ("E", "HDLC"):
+                try:
+                    parse_obis(signal.tag_job_todo)
+                except ConfigError:
+                    self.problems.append(
+                        row.problem(
+                            f"a type {device.type} meter is read by OBIS code: "
+                            "A-B:C.D.E*F (1-0:1.8.0*255) or C.D.E (1.8.0)",
+                            "tag_job_todo",
+                        )
+                    )
+                if signal.read_by == "command":
+                    self.problems.append(
+                        row.problem(
+                            f"a type {device.type} meter (DLMS/COSEM) has no programming mode; "
+                            "every signal is read in its association",
+                            "read_by",
+                        )
+                    )
+            else:
+                for name in ("cosem_class", "attribute"):
+                    if name in signal.model_fields_set:
+                        self.problems.append(
+                            row.problem(
+                                f"{name} is for mode E / HDLC meters (type E or HDLC) only",
+                                name,
+                            )
+                        )
 
     def _password_file_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
         for device in devices.values():

@@ -336,7 +336,7 @@ FLOW = {
     "SOFTWARE": "XONXOFF", "DSRDTR": "DSRDTR",
 }  # fmt: skip
 PROTOCOL = {"IEC6205621": "IEC 62056-21", "IEC61107": "IEC 62056-21", "IEC1107": "IEC 62056-21"}
-MODES = {"A": "A", "B": "B", "C": "C", "D": "D"}
+MODES = {"A": "A", "B": "B", "C": "C", "D": "D", "E": "E", "HDLC": "HDLC"}
 
 
 def float_choice(value: object, options: tuple[float, ...]) -> float:

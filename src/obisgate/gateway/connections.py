@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import contextlib
 
+from obisgate import Readout, Transport, open_transport
 from obisgate.errors import TransportError
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import password_scheme, read_on
-from obisgate.protocol.readout import Readout
-from obisgate.transport.base import Transport
-from obisgate.transport.url import open_transport
 
 __all__ = ["KeptConnections"]
 

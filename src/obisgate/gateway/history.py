@@ -113,6 +113,11 @@ class HistoryRow(NamedTuple):
     quality: Quality
 
 
+def _read_only(exc: sqlite3.Error) -> bool:
+    """Whether SQLite failed because it may not write the file or its folder."""
+    return str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY")
+
+
 def _micros(time: dt.datetime) -> int:
     if time.tzinfo is None or time.utcoffset() is None:
         raise ValueError(f"history time stamps must be timezone-aware, got {time.isoformat()}")
@@ -215,6 +220,10 @@ class HistoryStore:
             self._setup(synchronous, create=create)
         except sqlite3.Error as exc:
             self._conn.close()
+            if create and _read_only(exc):
+                # e.g. a WAL database in a folder it may not write (a read-only mount):
+                # SQLite cannot even read it without creating its -shm file.
+                raise ConfigError(f"cannot write the history database {self.path}: {exc}") from None
             raise ConfigError(f"{self.path} is not a usable history database: {exc}") from None
         except ConfigError:
             self._conn.close()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from obisgate import DataSet, Readout, data_access_error
 from obisgate.gateway.numbers import Converted, convert
 from obisgate.gateway.plan import DevicePlan, SignalPlan
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
-from obisgate.protocol.dataset import DataSet
-from obisgate.protocol.readout import Readout
 
 __all__ = ["extract_value", "map_readout"]
 
@@ -34,6 +33,9 @@ def extract_value(signal: SignalPlan, dataset: DataSet | None) -> Converted:
     if value is not None and signal.subvalue is not None:
         parts = value.subvalues
         value = parts[signal.subvalue] if signal.subvalue < len(parts) else None
+    refused = None if value is None else data_access_error(value)
+    if refused is not None:  # a DLMS meter could not give this object
+        return Converted(None, Quality.INVALID, signal.unit, refused, f"{signal.tag}: {refused}")
     if value is None:
         where = f"value group {signal.value_index + 1}"
         if signal.subvalue is not None:

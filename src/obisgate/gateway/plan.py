@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from obisgate.protocol.client import ReadoutOptions
-from obisgate.protocol.passwords import PasswordScheme
-from obisgate.protocol.programming import ProgrammingOptions
-from obisgate.transport.base import LineSettings
+from obisgate import (
+    DlmsOptions,
+    LineSettings,
+    ObjectSpec,
+    PasswordScheme,
+    ProgrammingOptions,
+    ReadoutOptions,
+)
 
-__all__ = ["DevicePlan", "ProgrammingPlan", "SignalPlan"]
+__all__ = ["DevicePlan", "DlmsPlan", "ProgrammingPlan", "SignalPlan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -25,6 +29,23 @@ class ProgrammingPlan:
 
     options: ProgrammingOptions
     scheme: Callable[[], PasswordScheme]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DlmsPlan:
+    """How to read a mode E or direct HDLC (DLMS/COSEM) device.
+
+    Attributes:
+        options: addresses, sizes and timeouts (the password is not in them).
+        objects: every object the signals read, each once.
+        mode_e: run the IEC 62056-21 opening (``ACK 2 Z 2``) first.
+        password: reads the LLS password when a poll needs it (``None``: public client).
+    """
+
+    options: DlmsOptions
+    objects: tuple[ObjectSpec, ...]
+    mode_e: bool
+    password: Callable[[], bytes | None] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,6 +101,7 @@ class DevicePlan:
         signals: the signals of this device.
         programming: how to read the signals with ``by_command`` (``None`` when
             the device has none).
+        dlms: how to read a mode E / direct HDLC device (``None``: a D0 meter).
     """
 
     alias: str
@@ -96,6 +118,7 @@ class DevicePlan:
     keep_open: bool = False
     signals: tuple[SignalPlan, ...] = ()
     programming: ProgrammingPlan | None = None
+    dlms: DlmsPlan | None = None
 
     @property
     def needs_readout(self) -> bool:

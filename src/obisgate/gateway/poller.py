@@ -30,18 +30,22 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from obisgate import (
+    BccStatus,
+    DataSet,
+    PasswordScheme,
+    Readout,
+    Transport,
+    open_transport,
+    read_dlms_on,
+    read_meter_on,
+    read_registers_on,
+)
 from obisgate.errors import AccessDeniedError, ConfigError, ObisgateError, TotalTimeoutError
 from obisgate.gateway.mapping import map_readout
-from obisgate.gateway.plan import DevicePlan
+from obisgate.gateway.plan import DevicePlan, DlmsPlan
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
-from obisgate.programming import read_registers_on
-from obisgate.protocol.dataset import DataSet
-from obisgate.protocol.passwords import PasswordScheme
-from obisgate.protocol.readout import BccStatus, Readout
-from obisgate.session import read_meter_on
-from obisgate.transport.base import Transport
-from obisgate.transport.url import open_transport
 
 __all__ = [
     "DeviceState",
@@ -137,6 +141,10 @@ async def read_on(
     """
     if plan.poll_delay_s > 0:
         await asyncio.sleep(plan.poll_delay_s)
+    if plan.dlms is not None:
+        readout = await _read_dlms(transport, plan, plan.dlms)
+        await asyncio.sleep(plan.close_delay_s)
+        return readout
     readout = Readout((), BccStatus.ABSENT)
     if plan.needs_readout:
         result = await read_meter_on(transport, plan.options)
@@ -173,6 +181,25 @@ async def read_on(
     return readout
 
 
+async def _read_dlms(transport: Transport, plan: DevicePlan, dlms: DlmsPlan) -> Readout:
+    """One association with a mode E / direct HDLC meter: every signal's object.
+
+    Raises:
+        ConfigError: the LLS password cannot be read.
+        ObisgateError: the exchange failed (``AccessDeniedError``: password refused).
+    """
+    options = dlms.options
+    if dlms.password is not None:
+        options = replace(options, password=dlms.password())
+    result = await read_dlms_on(
+        transport,
+        options,
+        opening=plan.options if dlms.mode_e else None,
+        objects=dlms.objects,
+    )
+    return result.readout
+
+
 @dataclass(slots=True)
 class DeviceState:
     """What the gateway knows about one device between polls."""
@@ -188,6 +215,16 @@ class DeviceState:
     programming_failing: bool = False
     total_duration_s: float = 0.0
     last: dict[str, SignalUpdate] = field(default_factory=dict)
+
+    @property
+    def blocked(self) -> bool:
+        """A refused password is never sent again: nothing is left to poll."""
+        if not self.access_denied:
+            return False
+        dlms = self.plan.dlms
+        return (
+            dlms is not None and dlms.password is not None
+        ) or not self.effective_plan.needs_readout
 
     @property
     def effective_plan(self) -> DevicePlan:
@@ -286,7 +323,7 @@ class LinePoller:
         began = self._clock()
         error: ObisgateError | None = None
         result: Readout | None = None
-        if state.access_denied and not state.effective_plan.needs_readout:
+        if state.blocked:
             error = AccessDeniedError("password refused earlier: not sent again until reload")
         else:
             try:
@@ -300,9 +337,9 @@ class LinePoller:
         if isinstance(error, AccessDeniedError) and not state.access_denied:
             state.access_denied = True
             _LOGGER.warning(
-                "%s: password refused; programming-mode reads stop until the "
-                "configuration is reloaded",
+                "%s: password refused; %s stop until the configuration is reloaded",
                 plan.alias,
+                "its polls" if plan.dlms is not None else "programming-mode reads",
             )
         state.polls += 1
         state.last_duration_s = self._clock() - began

@@ -50,11 +50,19 @@ class SetBaud:
 
 
 @dataclass(frozen=True, slots=True)
+class SetFraming:
+    """Switch the character format, e.g. to 8N1 after the mode E opening (7E1 before)."""
+
+    bytesize: int
+    parity: str
+
+
+@dataclass(frozen=True, slots=True)
 class IdentificationReceived:
     """The meter identified itself."""
 
     identification: Identification
 
 
-Action = Send | Drain | Sleep | SetBaud
+Action = Send | Drain | Sleep | SetBaud | SetFraming
 Event = IdentificationReceived

@@ -33,6 +33,7 @@ from obisgate.errors import (
     ConnectionLostError,
     FramingError,
     NoAnswerError,
+    UnexpectedMessageError,
 )
 from obisgate.protocol.actions import (
     Action,
@@ -41,6 +42,7 @@ from obisgate.protocol.actions import (
     IdentificationReceived,
     Send,
     SetBaud,
+    SetFraming,
     Sleep,
 )
 from obisgate.protocol.bcc import BccMethod
@@ -251,8 +253,12 @@ class _State(Enum):
     IDLE = auto()
     WAIT_IDENT = auto()
     WAIT_DATA = auto()
+    WAIT_CONFIRM = auto()
     DONE = auto()
     ERROR = auto()
+
+
+_WAITING = frozenset({_State.WAIT_IDENT, _State.WAIT_DATA, _State.WAIT_CONFIRM})
 
 
 class ReadoutClient:
@@ -280,6 +286,7 @@ class ReadoutClient:
         self._repeats_left = self.options.repeat_requests
         self._checksum_error: ChecksumError | None = None
         self._switch_pending = False
+        self._option_select = b""
         self.discarded = 0
 
     # -- public API ---------------------------------------------------------
@@ -301,6 +308,8 @@ class ReadoutClient:
         """What the client waits for, in words (for progress and errors)."""
         if self._state is _State.WAIT_IDENT:
             return "identification"
+        if self._state is _State.WAIT_CONFIRM:
+            return "mode E confirmation ACK 2Z2"
         return "data message"
 
     def start(self) -> list[Action]:
@@ -330,7 +339,7 @@ class ReadoutClient:
                 noise before STX holding ``/`` or SOH.
             ChecksumError: a wrong BCC and no repeat request left.
         """
-        if self._state not in (_State.WAIT_IDENT, _State.WAIT_DATA):
+        if self._state not in _WAITING:
             self._require(_State.WAIT_DATA)
         data = data.translate(MASK_7BIT)
         self.bytes_received += len(data)
@@ -379,7 +388,7 @@ class ReadoutClient:
                 BCC is verified.
             ConnectionLostError: ``error``, otherwise.
         """
-        if self._state not in (_State.WAIT_IDENT, _State.WAIT_DATA):
+        if self._state not in _WAITING:
             raise error
         self._finish_cut_frame()
         if self.done:
@@ -403,7 +412,7 @@ class ReadoutClient:
             NoAnswerError: otherwise.
             RuntimeError: the client is not waiting for an answer.
         """
-        if self._state not in (_State.WAIT_IDENT, _State.WAIT_DATA):
+        if self._state not in _WAITING:
             self._require(_State.WAIT_DATA)
         if self._switch_pending:
             actions = self.rate_switched(discard=False)
@@ -439,6 +448,9 @@ class ReadoutClient:
     def _process(self) -> list[Action]:
         actions: list[Action] = []
         if self._state is _State.WAIT_IDENT and not self._maybe_take_identification(actions):
+            return actions
+        if self._state is _State.WAIT_CONFIRM:
+            self._maybe_take_confirmation(actions)
             return actions
         if self._state is _State.WAIT_DATA and not self._switch_pending:
             self._maybe_take_data(actions)
@@ -497,9 +509,12 @@ class ReadoutClient:
 
     def _enter_mode(self, ident: Identification, actions: list[Action]) -> None:
         opts = self.options
+        if opts.mode is ProtocolMode.E:
+            self._enter_mode_e(ident, actions)
+            return
         mode = opts.mode or ident.mode
         if mode is ProtocolMode.E:
-            mode = ProtocolMode.C
+            mode = ProtocolMode.C  # a \2 meter serves mode C readouts: read it so
         self._mode = mode
         self._state = _State.WAIT_DATA
         self._phase_bytes = len(self._buf)
@@ -527,6 +542,68 @@ class ReadoutClient:
         elif mode is ProtocolMode.A and ident.mode in (ProtocolMode.C, ProtocolMode.E):
             # Forced mode A on a mode C meter: it sends at 300 Bd after tt.
             self._first_byte_timeout += OPTION_SELECT_WAIT_MAX_S
+
+    def _enter_mode_e(self, ident: Identification, actions: list[Action]) -> None:
+        """Answer ``ACK 2 Z 2`` (HDLC procedure, binary mode) and switch to Z.
+
+        Not put through the echo filter: the meter's confirmation is the same
+        six bytes, so an echo and a confirmation cannot be told apart; the
+        first such line is taken and a second one is skipped by the HDLC reader.
+        """
+        opts = self.options
+        self._mode = ProtocolMode.E
+        self._state = _State.WAIT_CONFIRM
+        self._phase_bytes = len(self._buf)
+        self._first_byte_timeout = opts.response_timeout_s
+        target = self._target_baud(ident)
+        self._option_select = option_select_message(
+            BAUD_TO_MODE_C_CHAR.get(target, "0"), "2", protocol="2"
+        )
+        actions += [Sleep(self._reaction_delay(ident)), Send(self._option_select), Drain()]
+        if opts.baud_change_delay_s:
+            actions.append(Sleep(opts.baud_change_delay_s))
+        self._switch(target, actions)
+
+    def _maybe_take_confirmation(self, actions: list[Action]) -> None:
+        """Find the meter's ``ACK 2 Z 2 CR LF`` (bit 7 already masked: 7E1 or 8N1 with parity).
+
+        Raises:
+            UnexpectedMessageError: a readout, a NAK or another answer came instead.
+        """
+        buf = self._buf
+        while buf and buf[0] in b"\r\n\x00\x7f":
+            del buf[0]
+        if not buf:
+            return
+        first = buf[0]
+        if first == ACK:
+            lf = buf.find(b"\n")
+            if lf < 0:
+                if len(buf) > 16:
+                    raise FramingError(f"mode E confirmation malformed: {bytes(buf[:16])!r}")
+                return
+            line = bytes(buf[: lf + 1])
+            del buf[: lf + 1]
+            if line.rstrip(b"\r\n") != self._option_select.rstrip(b"\r\n"):
+                raise UnexpectedMessageError(
+                    f"the meter answered {line!r} instead of confirming mode E with "
+                    f"{self._option_select!r}"
+                )
+            assert self._ident is not None
+            actions.append(SetFraming(8, "N"))
+            readout = Readout((), BccStatus.ABSENT, self._ident)
+            self.result = ReadResult(self._ident, ProtocolMode.E, self.baud, readout)
+            self._state = _State.DONE
+            return
+        if first == NAK:
+            raise UnexpectedMessageError("the meter refused the switch to HDLC (NAK to ACK 2Z2)")
+        if first in (0x02, 0x2F) or b"\x02" in buf:
+            raise UnexpectedMessageError(
+                "the meter ignored the mode E request (ACK 2Z2) and sent a mode C readout "
+                "instead; read it with --mode C"
+            )
+        if len(buf) > _MAX_JUNK:
+            raise FramingError(f"no mode E confirmation: {len(buf)} bytes of junk")
 
     def _reaction_delay(self, ident: Identification) -> float:
         """Our wait before answering the meter (t2; 20 ms meters honoured)."""

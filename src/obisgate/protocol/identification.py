@@ -26,7 +26,9 @@ class ProtocolMode(StrEnum):
     D = "D"
     """The meter pushes its data at 2400 Bd; nothing is sent to it."""
     E = "E"
-    """Mode C handshake into HDLC (IEC 62056-46); read in mode C by obisgate."""
+    """Mode C handshake into HDLC (IEC 62056-46) carrying DLMS/COSEM (``ACK 2 Z 2``)."""
+    HDLC = "HDLC"
+    """HDLC and DLMS/COSEM from the first byte, without the IEC 62056-21 opening."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,22 +13,21 @@ ETX BCC``. A scheme turns that operand into the message the HHU sends back:
 
 Every scheme keeps its secret in a :class:`Secret`, whose ``repr`` and ``str``
 are masked, so a scheme can be logged, put in an exception or printed safely.
+
+Like the rest of the protocol core this module does no I/O: reading a password file
+and building a scheme from its configured name (which may import a Python module) are
+in :mod:`obisgate.password_config`.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from obisgate.errors import ConfigError
 
 __all__ = [
-    "SCHEME_NAMES",
     "ComputedPassword",
     "ElsterPassword",
     "NoPassword",
@@ -37,9 +36,6 @@ __all__ = [
     "PlainPassword",
     "Secret",
     "elster_password",
-    "make_scheme",
-    "password_file_is_private",
-    "read_password_file",
 ]
 
 _MASK = "********"
@@ -258,80 +254,3 @@ class ElsterPassword:
     def secrets(self) -> tuple[Secret, ...]:
         """The password (each computed response is masked separately)."""
         return (self.password,)
-
-
-SCHEME_NAMES = ("p1", "p2-elster", "none")
-"""Names :func:`make_scheme` accepts, besides ``p2:MODULE:FUNCTION``."""
-
-
-def read_password_file(path: str | os.PathLike[str]) -> str:
-    """The password in ``path``: its first line, without the line end (one rule for CLI and gateway).
-
-    Raises:
-        ConfigError: the file cannot be read or is not UTF-8 (the message
-            never holds its content).
-    """
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the password file: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError("the password file is not UTF-8 text") from None
-    return text.splitlines()[0] if text else ""
-
-
-def password_file_is_private(path: str | os.PathLike[str]) -> bool:
-    """False when ``path`` exists and group or others may read it (a warning is due)."""
-    try:
-        mode = Path(path).stat().st_mode
-    except OSError:
-        return True
-    return not mode & (stat.S_IRGRP | stat.S_IROTH)
-
-
-def make_scheme(name: str, password: str | Secret | None) -> PasswordScheme:
-    """Build a scheme by name.
-
-    Names: ``p1`` (plain), ``p2-elster`` (also ``elster``), ``none``, and
-    ``p2:MODULE:FUNCTION``: a challenge/response function importable from
-    Python, called as ``FUNCTION(operand, password)`` and returning the P2 value.
-
-    Raises:
-        ConfigError: unknown name, a function that cannot be imported, or a
-            scheme that needs a password got none.
-    """
-    key = name.strip()
-    lower = key.lower()
-    if lower == "none":
-        return NoPassword()
-    if password is None:
-        raise ConfigError(f"password scheme {key!r} needs a password")
-    secret = password if isinstance(password, Secret) else Secret(password)
-    if lower == "p1":
-        return PlainPassword(secret)
-    if lower in ("p2-elster", "elster"):
-        return ElsterPassword(secret)
-    if lower.startswith("p2:"):
-        return _plugin_scheme(key, secret)
-    raise ConfigError(
-        f"password scheme {name!r}: allowed {', '.join(SCHEME_NAMES)} or p2:MODULE:FUNCTION"
-    )
-
-
-def _plugin_scheme(name: str, secret: Secret) -> ComputedPassword:
-    parts = name.split(":")
-    module_name, func_name = (parts[1], parts[2]) if len(parts) == 3 else ("", "")
-    if not module_name or not func_name:
-        raise ConfigError(f"password scheme {name!r}: expected p2:MODULE:FUNCTION")
-    try:
-        module = importlib.import_module(module_name)
-        func = getattr(module, func_name)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"password scheme {name!r}: cannot import it ({exc})") from None
-    if not callable(func):
-        raise ConfigError(f"password scheme {name!r}: {func_name} is not callable")
-
-    def compute(operand: str) -> str:
-        return str(func(operand, secret.reveal()))
-
-    return ComputedPassword(compute, name=f"p2:{module_name}:{func_name}", known_secrets=(secret,))

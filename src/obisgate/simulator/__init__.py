@@ -20,7 +20,7 @@ Example::
         ...  # connect to server.url, e.g. "tcp://127.0.0.1:40123"
 
 Programming mode (option select Y = 1) is delegated to
-``obisgate.simulator.programming`` when that module exists and the profile's
+``obisgate.simulator.programming_meter`` when that module exists and the profile's
 ``programming`` attribute is set.
 """
 

@@ -11,8 +11,8 @@ from datetime import datetime
 from obisgate.errors import ConfigError
 from obisgate.protocol.bcc import BccMethod
 from obisgate.protocol.identification import ProtocolMode
-from obisgate.simulator.profile import MeterProfile
-from obisgate.simulator.programming import ProgrammingProfile, demo_load_profile
+from obisgate.simulator.profile import DlmsProfile, MeterProfile
+from obisgate.simulator.programming_meter import ProgrammingProfile, demo_load_profile
 
 __all__ = ["builtin_profiles", "get_profile"]
 
@@ -208,6 +208,95 @@ def _aux_mode_e() -> MeterProfile:
             "31.7.0(000.512*A)",
             "F.F.0(00000000)",
         ),
+        dlms=DlmsProfile(),
+    )
+
+
+def _zmd_lines() -> tuple[str, ...]:
+    lines = [
+        "C.1.0(54459012)",
+        "0.0.0(54459012)",
+        "F.F(00000000)",
+        "0.9.1(101500)",
+        "0.9.2(240322)",
+        "0.2.0(B40)",
+    ]
+    for code, base in (("1.8", 48123456), ("2.8", 1234567), ("3.8", 2345678), ("4.8", 345678)):
+        unit = "kWh" if code in ("1.8", "2.8") else "kvarh"
+        for tariff, share in ((0, 10), (1, 6), (2, 4)):
+            lines.append(f"{code}.{tariff}({base * share // 10 / 1000:010.3f}*{unit})")
+    for code, text in (
+        ("32.7.0", "230.1*V"),
+        ("52.7.0", "229.8*V"),
+        ("72.7.0", "231.0*V"),
+        ("31.7.0", "1.23*A"),
+        ("51.7.0", "0.87*A"),
+        ("71.7.0", "2.01*A"),
+        ("21.7.0", "0.283*kW"),
+        ("41.7.0", "0.200*kW"),
+        ("61.7.0", "0.464*kW"),
+        ("9.7.0", "1.021*kVA"),
+        ("10.7.0", "0.000*kVA"),
+        ("3.7.0", "0.112*kvar"),
+        ("4.7.0", "0.000*kvar"),
+        ("15.8.0", "049358.023*kWh"),
+        ("16.7.0", "0.947*kW"),
+        ("5.8.0", "001204.500*kvarh"),
+        ("6.8.0", "000087.250*kvarh"),
+        ("7.8.0", "000012.125*kvarh"),
+        ("8.8.0", "000931.750*kvarh"),
+    ):
+        lines.append(f"{code}({text})")
+    lines += [
+        "1.7.0(0.947*kW)",
+        "2.7.0(0.000*kW)",
+        "14.7.0(50.01*Hz)",
+        "1.6.0(02.468*kW)(2403180930)",
+        "2.6.0(00.000*kW)(2403010000)",
+        "C.7.0(0007)",
+    ]
+    return tuple(lines)
+
+
+def _zmd_mode_e() -> MeterProfile:
+    return _with_programming(
+        MeterProfile(
+            name="zmd",
+            description=(
+                "Landis+Gyr ZMD405 style, mode E: '\\2', ACK 2Z2 at 9600, then HDLC/DLMS "
+                "(client 16 public, 1 with LLS 00000000; server 1/17), 30+ registers"
+            ),
+            manufacturer="LGZ",
+            baud_char="5",
+            enhanced="\\2",
+            identification="ZMD4054459.B40",
+            address="54459012",
+            lines=_zmd_lines(),
+            dlms=DlmsProfile(),
+        )
+    )
+
+
+def _am550_hdlc() -> MeterProfile:
+    return MeterProfile(
+        name="am550",
+        description="Iskra AM550 style, direct HDLC/DLMS from the first byte at 9600 8N1",
+        manufacturer="ISK",
+        baud_char="5",
+        identification="AM550-TD2",
+        mode=ProtocolMode.HDLC,
+        lines=(
+            "C.1.0(93452781)",
+            "1.8.0(004512.345*kWh)",
+            "1.8.1(003011.100*kWh)",
+            "1.8.2(001501.245*kWh)",
+            "2.8.0(000120.000*kWh)",
+            "1.7.0(0.512*kW)",
+            "32.7.0(231.2*V)",
+            "31.7.0(2.21*A)",
+            "14.7.0(49.99*Hz)",
+        ),
+        dlms=DlmsProfile(),
     )
 
 
@@ -282,6 +371,28 @@ def _large() -> MeterProfile:
     )
 
 
+def _poison() -> MeterProfile:
+    """Valid IEC 62056-21, but values that break a database: NUL padding, control
+    characters (an ANSI escape), and a 400-digit number."""
+    return MeterProfile(
+        name="poison",
+        description="mt174 with NUL-padded text, control characters and a 400-digit number",
+        manufacturer="ISk",
+        baud_char="5",
+        identification="MT174-0666",
+        address="71234666",
+        lines=(
+            "C.1.0(71234666)",
+            "0.0.0(POISON\x00\x00\x00\x00)",
+            "0.2.0(V1.07\x01\x1b[2J)",
+            "1.8.0(0148123.456*kWh)",
+            "1.8.1(" + "9" * 400 + "*kWh)",
+            "32.7.0(230.1*V)",
+            "C.1.1(\x00\x00\x00\x00\x00\x00\x00\x00)",
+        ),
+    )
+
+
 def _mt174_programmable() -> MeterProfile:
     return _with_programming(_mt174())
 
@@ -297,6 +408,9 @@ _FACTORIES = (
     _ce301_sum7,
     _nzr_lf,
     _large,
+    _zmd_mode_e,
+    _am550_hdlc,
+    _poison,
 )
 
 

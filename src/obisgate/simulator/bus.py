@@ -48,9 +48,13 @@ class MeterCatalog:
         by_address: dict[str, list[int]] = {}
         answering: list[int] = []
         pushing: list[int] = []
+        hdlc: list[int] = []
         for i, profile in enumerate(self.profiles):
             if profile.protocol_mode is ProtocolMode.D:
                 pushing.append(i)
+                continue
+            if profile.protocol_mode is ProtocolMode.HDLC:
+                hdlc.append(i)
                 continue
             answering.append(i)
             if profile.address:
@@ -58,6 +62,9 @@ class MeterCatalog:
         self._by_address = by_address
         self._answering = tuple(answering)
         self.push_indexes: tuple[int, ...] = tuple(pushing)
+        #: direct HDLC meters: listening for frames from the moment the line opens
+        self.hdlc_indexes: tuple[int, ...] = tuple(hdlc)
+        self.always_on: frozenset[int] = frozenset(pushing) | frozenset(hdlc)
 
     @classmethod
     def of(cls, meters: MeterCatalog | MeterProfile | Iterable[MeterProfile]) -> MeterCatalog:
@@ -127,6 +134,11 @@ class MeterBus:
         deadlines = [m.deadline for m in self._active.values() if m.deadline is not None]
         return min(deadlines) if deadlines else None
 
+    def listen_bauds(self, now: float) -> frozenset[int]:
+        """The rates the meters' receivers run at: those in a conversation, else 300 Bd."""
+        rates = frozenset(m.listen_baud(now) for m in self._active.values() if not m.is_idle(now))
+        return rates or frozenset((INITIAL_BAUD,))
+
     def active_meters(self) -> list[SimulatedMeter]:
         """The meters with a conversation (or mode D pushing) going on."""
         return list(self._active.values())
@@ -139,6 +151,10 @@ class MeterBus:
             meter = self._new_meter(i)
             self._active[i] = meter
             out += meter.start_push(now)
+        for i in self.catalog.hdlc_indexes:
+            meter = self._new_meter(i)
+            self._active[i] = meter
+            out += meter.start_hdlc(now)
         return out
 
     def receive(
@@ -246,7 +262,7 @@ class MeterBus:
         active = self._active
         chosen = set(matches)
         for i, meter in list(active.items()):
-            if i not in chosen and not meter.in_programming and i not in self.catalog.push_indexes:
+            if i not in chosen and not meter.in_programming and i not in self.catalog.always_on:
                 meter.abort()
                 del active[i]
         if not matches:

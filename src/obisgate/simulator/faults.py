@@ -54,6 +54,14 @@ Faults apply to every meter of a simulator; several may be combined.
 ``cut-frame``
     The readout's ETX and BCC never come: the frame ends after ``!`` CR LF and
     the line is cut (TCP: closed; pty: silent), as a converter dropping the tail.
+``ignore-mode-e``
+    Mode E: the meter ignores ``ACK 2 Z 2`` and sends its mode C readout at
+    the Z rate (seen on an Apator meter): the reader must say so.
+``lost-ua``
+    HDLC: the first SNRM gets no UA; the client's retransmission gets one.
+``segmented``
+    HDLC: the meter's information field is 32 bytes and GET answers above 64
+    bytes come in data blocks, so every long answer is segmented twice.
 ``noise``
     Line noise (0xF8 0xE0 0x80 ``A``: after masking ``x``, backquote, NUL,
     ``A``) precedes the readout's STX, at the readout's rate (a glitch after
@@ -90,6 +98,9 @@ FAULTS: Final[dict[str, str]] = {
     "meter-ack": "mode C: send ACK CR LF before the readout",
     "cut-frame": "drop the readout's ETX and BCC, then cut the line",
     "noise": "send line noise before the readout's STX (a glitch after the rate switch)",
+    "ignore-mode-e": "mode E: ignore ACK 2Z2 and send the mode C readout at the Z rate",
+    "lost-ua": "HDLC: do not answer the first SNRM (the UA is lost)",
+    "segmented": "HDLC: 32-byte frames and 64-byte GET data blocks (long answers segmented)",
 }
 
 #: Reaction time of the ``slow-reaction`` fault and pause of ``inter-byte-gap``.
@@ -132,6 +143,9 @@ class Faults:
     meter_ack: bool = False
     cut_frame: bool = False
     noise: bool = False
+    ignore_mode_e: bool = False
+    lost_ua: bool = False
+    segmented: bool = False
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> Faults:

@@ -112,8 +112,12 @@ class LineDriver:
             return
         # In real time the client's bytes take their wire time too: the meter
         # hears them when the last stop bit has arrived (a pty delivers at once).
+        # Of the rates they may have been sent at, the one a meter listens at
+        # (the benefit of the doubt the decoding gives too), else the slowest.
         if isinstance(bauds, Sequence) and bauds:
-            baud = min(bauds)
+            listening = self.bus.listen_bauds(now)
+            matching = [b for b in bauds if b in listening]
+            baud = min(matching or bauds)
         elif isinstance(bauds, int):
             baud = bauds
         end = max(now, self._rx_end) + BITS_PER_CHAR * len(data) / baud

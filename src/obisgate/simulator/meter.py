@@ -30,7 +30,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import Enum, auto
+from typing import Any
 
+from obisgate.dlms.server import DlmsServer, ServerSettings
 from obisgate.protocol.chars import (
     ACK,
     INITIAL_BAUD,
@@ -97,6 +99,7 @@ Output = Transmit | Hangup
 
 class _State(Enum):
     IDLE = auto()
+    HDLC = auto()
     WAIT_OPTION = auto()
     AFTER_READOUT = auto()
     PROGRAMMING = auto()
@@ -117,7 +120,7 @@ class SimulatedMeter:
         stats: counters to update, shared by a server.
         programming_factory: builds a programming session from
             ``profile.programming``; the default looks up
-            ``obisgate.simulator.programming.MeterProgrammingSession``.
+            ``obisgate.simulator.programming_meter.MeterProgrammingSession``.
     """
 
     def __init__(
@@ -145,6 +148,8 @@ class SimulatedMeter:
         self._repeats = 0
         self._readouts_sent = 0
         self._session: ProgrammingSession | None = None
+        self._dlms: DlmsServer | None = None
+        self._hdlc_baud = INITIAL_BAUD
         self._last_rx = 0.0
         self._label = f"meter {profile.address or '-'} ({profile.name})"
 
@@ -217,6 +222,14 @@ class SimulatedMeter:
             self._deadline = end + profile.option_select_wait_s
         return out
 
+    def start_hdlc(self, now: float) -> list[Output]:
+        """A direct HDLC meter: the line opened, listen for frames at the HDLC rate."""
+        self._reset()
+        if self.faults.silence or self.profile.dlms is None:
+            return []
+        self._enter_hdlc(self.profile.dlms.hdlc_baud, now)
+        return []
+
     def start_push(self, now: float) -> list[Output]:
         """Mode D: begin pushing (the line opened); returns the first push."""
         self._reset()
@@ -234,6 +247,8 @@ class SimulatedMeter:
             return self.on_timer(now)  # tt ran out first: the 300 Bd readout is already due
         if state is _State.IDLE or state is _State.PUSHING or not data:
             return []
+        if state is _State.HDLC:
+            return self._feed_hdlc(data, now)
         data = data.translate(MASK_7BIT)
         out: list[Output] = []
         if state is _State.WAIT_OPTION:
@@ -275,6 +290,7 @@ class SimulatedMeter:
 
     def _reset(self) -> None:
         self._state = _State.IDLE
+        self._dlms = None
         self._rx_baud = self.profile.initial_baud
         self._buf.clear()
         self._deadline = None
@@ -286,16 +302,25 @@ class SimulatedMeter:
         state = self._state
         if state is _State.AFTER_READOUT and now > self._window_end:
             self._reset()
+        elif state is _State.HDLC and self.profile.dlms is not None:
+            if now - self._last_rx > self.profile.dlms.idle_timeout_s:
+                _LOGGER.info("%s: HDLC link idle, dropped", self._label)
+                self._after_hdlc(now)
         elif state is _State.PROGRAMMING:
             session = self._session
             if session is None or now - self._last_rx > session.idle_timeout_s:
                 _LOGGER.info("%s: programming session idle, back to idle", self._label)
                 self._reset()
 
-    def _emit(self, out: list[Output], at: float, data: bytes, baud: int, what: str) -> float:
-        """Queue a transmission no earlier than the end of the previous; returns its end."""
+    def _emit(
+        self, out: list[Output], at: float, data: bytes, baud: int, what: str, binary: bool = False
+    ) -> float:
+        """Queue a transmission no earlier than the end of the previous; returns its end.
+
+        ``binary`` (HDLC frames, 8N1) never gets the ``parity`` fault's bit 7.
+        """
         at = max(at, self._free_at)
-        if self.faults.parity:
+        if self.faults.parity and not binary:
             data = add_even_parity(data)
         out.append(Transmit(at, data, baud, what))
         end = at + (wire_time_s(len(data), baud) if self.realtime else 0.0)
@@ -409,6 +434,25 @@ class SimulatedMeter:
             )
             self._send_readout(out, at, INITIAL_BAUD)
             return
+        if well_formed and v == "2" and y == "2" and z == proposed and profile.dlms is not None:
+            if self.faults.ignore_mode_e:
+                _LOGGER.info(
+                    "%s: option select %s -> mode E ignored, readout at %d Bd",
+                    self._label,
+                    what,
+                    profile.switch_baud,
+                )
+                self._send_readout(out, at, profile.switch_baud)
+                return
+            self._confirm_mode_e(message, at, out)
+            _LOGGER.info(
+                "%s: option select %s -> mode E, HDLC at %d Bd (confirmed %s)",
+                self._label,
+                what,
+                profile.switch_baud,
+                profile.dlms.confirm,
+            )
+            return
         if well_formed and v == "0" and y == "0" and z == proposed:
             _LOGGER.info(
                 "%s: option select %s -> readout at %d Bd", self._label, what, profile.switch_baud
@@ -422,6 +466,47 @@ class SimulatedMeter:
         )
         _LOGGER.info("%s: option select %s (%s) -> readout at 300 Bd", self._label, what, reason)
         self._send_readout(out, at, INITIAL_BAUD)
+
+    def _confirm_mode_e(self, message: bytes, at: float, out: list[Output]) -> None:
+        """Confirm ``ACK 2 Z 2`` at the Z rate (7E1, or 8N1 with the parity bit set) and
+        serve HDLC."""
+        profile = self.profile
+        assert profile.dlms is not None
+        baud = INITIAL_BAUD if self.faults.wrong_baud else profile.switch_baud
+        confirm = add_even_parity(message) if profile.dlms.confirm == "8N1" else message
+        self._emit(out, at, confirm, baud, "mode E confirmation")
+        self._enter_hdlc(baud, at)
+
+    def _enter_hdlc(self, baud: int, now: float) -> None:
+        profile = self.profile
+        assert profile.dlms is not None
+        self._state = _State.HDLC
+        self._rx_baud = baud
+        self._hdlc_baud = baud
+        self._last_rx = now
+        self._dlms = _dlms_server(profile, self.faults, self._label)
+        self.stats.hdlc_sessions += 1
+
+    def _after_hdlc(self, now: float) -> None:
+        """The link ended (DISC or idle): mode E meters go back to the opening at
+        300 Bd, direct HDLC meters keep listening."""
+        if self.profile.protocol_mode is ProtocolMode.HDLC:
+            self._enter_hdlc(self._hdlc_baud, now)
+        else:
+            self._reset()
+
+    def _feed_hdlc(self, data: bytes, now: float) -> list[Output]:
+        server = self._dlms
+        assert server is not None
+        assert self.profile.dlms is not None
+        self._last_rx = now
+        out: list[Output] = []
+        at = now + self.profile.dlms.reaction_time_s
+        for frame in server.receive(data):
+            at = self._emit(out, at, frame, self._hdlc_baud, "HDLC frame", binary=True)
+        if server.disconnected:
+            self._after_hdlc(now)
+        return out
 
     def _start_programming(
         self, factory: SessionFactory, at: float, baud: int, now: float, out: list[Output]
@@ -473,3 +558,39 @@ def _command_label(data: bytes) -> str:
         head = shown(data[:1]) + (data[1:3].decode("latin-1") if data[:1] == b"\x01" else "")
         return f"{head} ({len(data)} bytes)"
     return f"({len(data)} bytes)"
+
+
+def _dlms_server(profile: MeterProfile, faults: Faults, label: str) -> DlmsServer:
+    """The DLMS server of ``profile``, serving its data sets (and load profile) as objects."""
+    from obisgate.simulator.cosem_model import cosem_objects  # noqa: PLC0415
+
+    dlms = profile.dlms
+    assert dlms is not None
+    programming = profile.programming
+    rows: list[tuple[Any, tuple[str, ...]]] = []
+    channels: list[tuple[str, str]] = [("1.5.0", "kW"), ("2.5.0", "kW")]
+    interval = 15
+    if programming is not None and getattr(programming, "load_profile", None):
+        rows = [(r.timestamp, r.values) for r in programming.load_profile]
+        channels = [
+            (c.code if c.code.count(".") >= 2 else c.code + ".0", c.unit)
+            for c in programming.load_profile_channels
+        ]
+        interval = programming.load_profile_interval_min
+    objects = cosem_objects(
+        profile.datasets,
+        profile_rows=rows,
+        profile_channels=channels,
+        profile_interval_min=interval,
+    )
+    settings = ServerSettings(
+        logical=dlms.logical,
+        physical=dlms.physical,
+        passwords={sap: pw.encode("latin-1") for sap, pw in dlms.passwords},
+        max_info=32 if faults.segmented else dlms.max_info,
+        block_size=64 if faults.segmented else dlms.block_size,
+        lose_first_ua=faults.lost_ua,
+    )
+    return DlmsServer(
+        objects, settings, on_event=lambda text: _LOGGER.info("%s: HDLC %s", label, text)
+    )

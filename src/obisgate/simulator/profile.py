@@ -28,6 +28,7 @@ from obisgate.simulator.faults import Faults
 
 __all__ = [
     "DEFAULT_REQUEST_STARTS",
+    "DlmsProfile",
     "MeterProfile",
     "address_matches",
     "consecutive_addresses",
@@ -87,6 +88,45 @@ def consecutive_addresses(start: str, count: int) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DlmsProfile:
+    """The DLMS/COSEM side of a mode E or direct HDLC meter.
+
+    Attributes:
+        logical: its upper HDLC address (logical device).
+        physical: its lower HDLC address (physical device).
+        passwords: client SAP -> LLS password (the public client 16 needs none).
+        max_info: the longest HDLC information field it sends and receives.
+        block_size: GET answers longer than this go in data blocks.
+        confirm: how it confirms ``ACK 2 Z 2``: ``"7E1"`` (at Z Bd, still 7E1)
+            or ``"8N1"`` (already 8N1, the parity bit set by hand; same bytes
+            for a 7E1 receiver).
+        hdlc_baud: the line rate of a direct HDLC meter.
+        reaction_time_s: the wait before each HDLC answer.
+        idle_timeout_s: silence after which the meter drops the link.
+    """
+
+    logical: int = 1
+    physical: int = 17
+    passwords: tuple[tuple[int, str], ...] = ((1, "00000000"),)
+    max_info: int = 128
+    block_size: int = 1024
+    confirm: str = "7E1"
+    hdlc_baud: int = 9600
+    reaction_time_s: float = 0.02
+    idle_timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        if self.confirm not in ("7E1", "8N1"):
+            raise ConfigError(f"dlms confirm {self.confirm!r}: allowed 7E1, 8N1")
+        if not (0 <= self.logical <= 0x3FFF and 0 <= self.physical <= 0x3FFF):
+            raise ConfigError("dlms logical and physical addresses: 0-16383")
+        if not 32 <= self.max_info <= 2030 or not 64 <= self.block_size <= 0xFFFF:
+            raise ConfigError("dlms max_info 32-2030, block_size 64-65535")
+        if self.hdlc_baud <= 0 or not 0 <= self.reaction_time_s <= 10:
+            raise ConfigError("dlms hdlc_baud must be positive, reaction_time_s 0-10 s")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MeterProfile:
     """A meter model: how it identifies, answers and frames its readout.
 
@@ -120,10 +160,12 @@ class MeterProfile:
         request_starts: accepted request starts (``"/?"`` plus manufacturer
             variants such as ``"/#"`` and ``"/2"``).
         description: one line for ``--list-profiles``.
-        programming: a ``obisgate.simulator.programming.ProgrammingProfile``
+        programming: a ``obisgate.simulator.programming_meter.ProgrammingProfile``
             enabling programming mode (option select Y = 1), or ``None``.
         faults: fault names (see :mod:`obisgate.simulator.faults`) of this
             meter alone, added to the simulator's: one bad meter on a bus.
+        dlms: the DLMS/COSEM server of a mode E (``\\2``) or direct HDLC
+            (``mode`` HDLC) meter, serving :attr:`lines` as COSEM objects.
     """
 
     name: str
@@ -147,6 +189,7 @@ class MeterProfile:
     description: str = ""
     programming: Any | None = None
     faults: tuple[str, ...] = ()
+    dlms: DlmsProfile | None = None
 
     def __post_init__(self) -> None:
         where = f"profile {self.name!r}"
@@ -163,6 +206,8 @@ class MeterProfile:
             raise ConfigError(
                 f"{where}: address {self.address!r}: up to 32 characters 0-9, A-Z, a-z, space"
             )
+        if self.mode is ProtocolMode.HDLC and self.dlms is None:
+            raise ConfigError(f"{where}: a direct HDLC meter needs its dlms settings")
         if self.mode is ProtocolMode.D and self.baud_char != "3":
             raise ConfigError(f"{where}: a mode D meter identifies with baud character '3'")
         mode = self.protocol_mode
@@ -211,8 +256,12 @@ class MeterProfile:
 
     @property
     def initial_baud(self) -> int:
-        """The rate the meter listens and identifies at (2400 in mode D, else 300)."""
-        return MODE_D_BAUD if self.protocol_mode is ProtocolMode.D else INITIAL_BAUD
+        """The rate the meter listens and identifies at (2400 in mode D, the HDLC
+        rate of a direct HDLC meter, else 300)."""
+        mode = self.protocol_mode
+        if mode is ProtocolMode.HDLC and self.dlms is not None:
+            return self.dlms.hdlc_baud
+        return MODE_D_BAUD if mode is ProtocolMode.D else INITIAL_BAUD
 
     @property
     def switch_baud(self) -> int:

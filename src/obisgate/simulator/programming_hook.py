@@ -1,9 +1,10 @@
 """The meter's door into programming mode, found lazily.
 
-Programming mode itself lives in ``obisgate.simulator.programming`` (written
-separately). This module only looks it up, so the simulator works while that
-module does not exist: then an option select with Y = 1 is treated as an
-unsupported option and answered with a 300 Bd readout, as the standard says.
+Programming mode itself lives in ``obisgate.simulator.programming_meter`` (the meter
+side of the programming session). This module holds what the meter state machine needs
+from it and looks the session class up by name, so ``meter.py`` does not import it; were
+the module missing, an option select with Y = 1 would be treated as an unsupported option
+and answered with a 300 Bd readout, as the standard says.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Protocol
 
 __all__ = ["ProgrammingSession", "programming_session_factory"]
 
-_MODULE = "obisgate.simulator.programming"
+_MODULE = "obisgate.simulator.programming_meter"
 
 
 class ProgrammingSession(Protocol):

@@ -21,6 +21,7 @@ class SimulatorStats:
         repeats: readouts repeated after a NAK.
         programming_sessions: programming sessions started.
         pushes: mode D pushes sent.
+        hdlc_sessions: HDLC links served (mode E after its opening, or direct HDLC).
     """
 
     connections: int = 0
@@ -31,3 +32,4 @@ class SimulatorStats:
     repeats: int = 0
     programming_sessions: int = 0
     pushes: int = 0
+    hdlc_sessions: int = 0

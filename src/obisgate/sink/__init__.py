@@ -1,10 +1,10 @@
-"""``obisgate sink``: consumers of the gateways' MQTT readings that store them elsewhere.
+"""``obisgate sink``: consumers of the gateways' MQTT history that store it elsewhere.
 
-:mod:`~obisgate.sink.postgres` writes them into PostgreSQL (``obisgate sink
-postgres``); :mod:`~obisgate.sink.rows` turns one MQTT message into table rows,
-:mod:`~obisgate.sink.consumer` is the MQTT side (shared subscription, batches,
-acknowledgements after commit), :mod:`~obisgate.sink.reader` reads the table back
-for ``obisgate history --dsn``. Everything here needs the ``postgres`` extra.
+:mod:`~obisgate.sink.consumer` is the MQTT side (owned history partitions in a
+persistent session, batches, acknowledgements after commit); the PostgreSQL side
+(rows, cleaning, schema, writer with dead letters) is :mod:`obisgate.gateway.readings`,
+shared with the gateway's ``[postgres]`` output. Everything here needs the
+``postgres`` extra.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ __all__ = ["SinkError"]
 
 
 class SinkError(ObisgateError):
-    """The sink cannot start: the database or the broker is unreachable or refuses us.
+    """The sink cannot go on: the broker refuses the login, or the gateways publish
+    another partition count. Retrying would not help.
 
     The message names the server (never a password).
     """

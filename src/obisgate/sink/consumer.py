@@ -1,21 +1,32 @@
-"""The MQTT side of a sink: shared subscription, batches, acknowledgement after commit.
+"""The MQTT side of a sink: owned history partitions, batches, acknowledgement after commit.
 
-Several sinks subscribe to ``$share/<group>/<prefix>/+/state`` with QoS 1; the broker
-gives each readout message to one of them. A sink collects messages into a batch
-until it holds ``batch_rows`` rows, ``max_delay_s`` passed since its first message,
-or no further message arrived within ``idle_s`` (the broker sends only a limited
-number of unacknowledged messages, mosquitto's ``max_inflight_messages``, so waiting
-longer would only wait for ourselves). The batch is stored by the writer in one
-transaction, and only after the commit are its messages acknowledged (PUBACK, in
-the order received). A sink killed before the commit has acknowledged nothing: the
-broker redelivers those messages when a sink with the same client id reconnects
-(the session is persistent: ``clean_session=False``).
+The gateways publish every readout message also to ``<prefix>/history/<p>/<device>``
+(``[mqtt] history_partitions``; :mod:`obisgate.gateway.readings.partitions`). A sink owns a
+fixed set of partitions and subscribes to ``<prefix>/history/<p>/+`` for each with
+QoS 1, in a persistent session (``clean_session=False``) under a fixed client id:
+the broker keeps the messages of a sink that is down, and restores the session
+after its own restart (it does not do that for shared subscriptions). Each
+partition must be owned by exactly one running sink (or several, which only costs
+duplicates that the table skips).
 
-When the database fails, the batch is kept and retried (with a new connection,
-waiting 1, 2, 4 … up to 30 s) while nothing is acknowledged. When the broker
-connection fails, the unacknowledged batch is dropped (the broker resends it) and
-the sink reconnects with the same backoff. A message that is not a readout is
-logged, counted as rejected and acknowledged, so it cannot block the queue.
+A sink collects messages into a batch until it holds ``batch_rows`` rows,
+``max_delay_s`` passed since its first message, or no further message arrived
+within ``idle_s`` (the broker sends only a limited number of unacknowledged
+messages, mosquitto's ``max_inflight_messages``, so waiting longer would only wait
+for ourselves). The batch is stored by the writer (readings, and dead letters for
+what is refused: :meth:`~obisgate.gateway.readings.writer.PostgresWriter.store`), and only
+after that are its messages acknowledged (PUBACK, in the order received). A sink
+killed before has acknowledged nothing: the broker redelivers those messages when
+the sink reconnects with the same client id. Messages received before the broker
+connection failed are still stored; their acknowledgement is lost with the
+connection, so the broker sends them again (the table skips them).
+
+When the database fails, the batch is kept and retried (a new connection after a
+jittered wait: :class:`~obisgate.backoff.Backoff`, 1 s doubling to 30 s) while
+nothing is acknowledged. When the broker connection fails the sink reconnects with
+the same backoff. A broker that refuses the login (wrong user or password, client
+id refused) or gateways that announce another partition count end the sink with
+:class:`~obisgate.sink.SinkError`: retrying cannot help.
 """
 
 from __future__ import annotations
@@ -23,39 +34,81 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import ssl
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from obisgate.errors import ConfigError
+from pydantic import SecretStr
+
+from obisgate.backoff import Backoff
+from obisgate.errors import ConfigError, DatabaseError
 from obisgate.gateway.outputs.extras import require_extra
+from obisgate.gateway.outputs.peer_errors import PeerErrorLog
+from obisgate.gateway.readings.dsn import describe_failure
+from obisgate.gateway.readings.partitions import count_topic, partition_topic
+from obisgate.gateway.readings.rows import Refused, Row, parse_message
+from obisgate.gateway.readings.writer import Stored, database_errors
+from obisgate.mqtt_url import check_tls_handshake, parse_mqtt_url, tls_context, tls_problems
 from obisgate.sink import SinkError
-from obisgate.sink.dsn import describe_failure
-from obisgate.sink.postgres import database_errors
-from obisgate.sink.rows import BadMessage, Row, rows_from_payload
 
-__all__ = ["SinkSettings", "SinkStats", "Writer", "consume", "default_client_id"]
+__all__ = [
+    "SinkSettings",
+    "SinkStats",
+    "Writer",
+    "client_options",
+    "consume",
+    "default_client_id",
+    "owned_text",
+]
 
 _LOGGER = logging.getLogger("obisgate.sink")
 
+#: CONNACK codes that retrying cannot fix: MQTT 3.1.1 (2, 4, 5) and MQTT 5 (0x85-0x87).
+_REFUSED_LOGIN = {
+    2: "client id refused",
+    4: "bad user name or password",
+    5: "not authorized (wrong user name or password?)",
+}
+_REFUSED_LOGIN_V5 = {133: 2, 134: 4, 135: 5}
+
 
 class Writer(Protocol):
-    """What :func:`consume` stores batches with (see :class:`~obisgate.sink.postgres.PostgresWriter`)."""
+    """What :func:`consume` stores batches with (see :class:`~obisgate.gateway.readings.writer.PostgresWriter`)."""
 
-    async def write(self, rows: Sequence[Row]) -> int:
-        """Store ``rows`` in one transaction; the number that were new."""
+    async def store(
+        self, rows: Sequence[Row], refused: Sequence[Refused] = (), *, source: str
+    ) -> Stored:
+        """Store ``rows`` and dead letters; raises the driver's errors when the database fails."""
 
     async def aclose(self) -> None:
         """Release the connection."""
 
 
-def default_client_id() -> str:
-    """``obisgate-sink-<hostname>``: stable across restarts, so the session survives."""
-    return f"obisgate-sink-{socket.gethostname()}"
+def owned_text(owned: Sequence[int]) -> str:
+    """``(0, 1, 2, 3, 8)`` -> ``"0-3,8"``."""
+    parts: list[str] = []
+    values = sorted(owned)
+    start = prev = values[0] if values else 0
+    for value in [*values[1:], None]:
+        if value is not None and value == prev + 1:
+            prev = value
+            continue
+        parts.append(str(start) if start == prev else f"{start}-{prev}")
+        if value is not None:
+            start = prev = value
+    return ",".join(parts) if values else ""
+
+
+def default_client_id(topic_prefix: str, owned: Sequence[int], count: int) -> str:
+    """``obisgate-sink-<prefix>-p<owned>of<count>``: the same for every sink process that
+    owns these partitions, so its session survives restarts and moves between hosts."""
+    prefix = re.sub(r"[^A-Za-z0-9_.-]+", "-", topic_prefix).strip("-")
+    spec = owned_text(owned).replace(",", "_")
+    return f"obisgate-sink-{prefix}-p{spec}of{count}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,29 +116,42 @@ class SinkSettings:
     """How a sink subscribes and batches.
 
     Attributes:
-        mqtt_url: ``mqtt://[user[:password]@]host[:port]`` or ``mqtts://…`` (TLS).
-        group: the shared-subscription group; sinks of one group split the messages.
+        mqtt_url: ``mqtt://[user@]host[:port]`` or ``mqtts://…`` (TLS): the grammar
+            of :mod:`obisgate.mqtt_url`, the gateway's ``[mqtt] url`` with a user. A
+            password in it works but shows in ``ps``: use ``mqtt_password``.
+        partitions: the gateways' ``history_partitions``.
+        owned: the partitions this sink subscribes to.
         topic_prefix: the gateways' MQTT topic prefix.
-        client_id: this sink's MQTT client id (unique per sink, stable across restarts).
+        client_id: this sink's MQTT client id (stable across restarts; one per
+            partition set).
+        mqtt_password: the broker password (wins over one in the URL).
+        ca_file, cert_file, key_file: TLS trust and client certificate (``mqtts://``
+            only), as the gateway's ``[mqtt]`` fields of the same names.
         batch_rows: a batch is written when it holds this many rows …
         max_delay_s: … or this long after its first message …
         idle_s: … or when no message arrived for this long.
-        retry_max_s: longest wait between reconnection attempts.
+        backoff_s: first and largest ceiling of the jittered waits between
+            reconnection attempts (broker and database).
     """
 
     mqtt_url: str
-    group: str = "obisgate-history"
+    partitions: int
+    owned: tuple[int, ...]
+    client_id: str
     topic_prefix: str = "obisgate"
-    client_id: str = field(default_factory=default_client_id)
+    mqtt_password: SecretStr | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
     batch_rows: int = 5000
     max_delay_s: float = 1.0
     idle_s: float = 0.05
-    retry_max_s: float = 30.0
+    backoff_s: tuple[float, float] = (1.0, 30.0)
 
     @property
-    def topic(self) -> str:
-        """The shared subscription: ``$share/<group>/<prefix>/+/state``."""
-        return f"$share/{self.group}/{self.topic_prefix}/+/state"
+    def topics(self) -> list[str]:
+        """``<prefix>/history/<p>/+`` for every owned partition."""
+        return [partition_topic(self.topic_prefix, p) for p in self.owned]
 
 
 @dataclass
@@ -96,7 +162,7 @@ class SinkStats:
     rows: int = 0
     inserted: int = 0
     batches: int = 0
-    rejected: int = 0
+    dead_letters: int = 0
     database_errors: int = 0
     broker_errors: int = 0
     subscriptions: int = 0
@@ -107,31 +173,55 @@ class SinkStats:
         return self.rows - self.inserted
 
 
-def _broker(url: str) -> dict[str, Any]:
-    """aiomqtt ``Client`` keyword arguments for ``url``.
+def url_has_password(url: str) -> bool:
+    """Whether ``url`` (a broker URL or a DSN) carries a password (it then shows in ``ps``)."""
+    try:
+        return urlsplit(url).password is not None
+    except ValueError:
+        return False
+
+
+def client_options(settings: SinkSettings) -> dict[str, Any]:
+    """aiomqtt ``Client`` keyword arguments for the settings' broker.
 
     Raises:
-        ConfigError: not an ``mqtt://`` / ``mqtts://`` URL with a host (the
-            message never repeats a password).
+        ConfigError: not a broker URL (the message never repeats a password), a
+            password without a user, TLS files without ``mqtts://``, or a TLS file
+            that cannot be used.
     """
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ConfigError("--mqtt: expected mqtt://host[:port] or mqtts://host[:port]") from None
-    if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
-        raise ConfigError("--mqtt: expected mqtt://host[:port] or mqtts://host[:port]")
-    tls = parts.scheme == "mqtts"
-    kwargs: dict[str, Any] = {
-        "hostname": parts.hostname,
-        "port": port or (8883 if tls else 1883),
-    }
-    if parts.username:
-        kwargs["username"] = unquote(parts.username)
-        kwargs["password"] = unquote(parts.password) if parts.password else None
-    if tls:
-        kwargs["tls_context"] = ssl.create_default_context()
+        url = parse_mqtt_url(settings.mqtt_url)
+    except ValueError as exc:
+        raise ConfigError(f"--mqtt: {exc}") from None
+    if problems := tls_problems(url, settings.ca_file, settings.cert_file, settings.key_file):
+        raise ConfigError("; ".join(p.replace("_file", "-file") for p in problems))
+    kwargs: dict[str, Any] = {"hostname": url.host, "port": url.port}
+    password = settings.mqtt_password
+    if password is not None and url.username is None:
+        raise ConfigError("--mqtt: a password needs a user name (mqtt://USER@host)")
+    if url.username is not None:
+        kwargs["username"] = url.username
+        if password is not None:
+            kwargs["password"] = password.get_secret_value()
+        elif url.password is not None:
+            kwargs["password"] = url.password
+    if url.tls:
+        try:
+            kwargs["tls_context"] = tls_context(
+                settings.ca_file, settings.cert_file, settings.key_file
+            )
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise ConfigError(f"--mqtt: the TLS files cannot be used: {exc}") from None
     return kwargs
+
+
+def _refused_login(exc: Exception) -> str | None:
+    """The reason when ``exc`` is a CONNACK that retrying cannot fix, else ``None``."""
+    rc = getattr(exc, "rc", None)
+    code = getattr(rc, "value", rc)
+    if not isinstance(code, int):
+        return None
+    return _REFUSED_LOGIN.get(_REFUSED_LOGIN_V5.get(code, code))
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
@@ -148,19 +238,37 @@ async def consume(
     """Store readout messages until ``stop`` is set; the counters.
 
     ``connect`` opens a writer; it is called once at the start (its errors, e.g.
-    :class:`~obisgate.sink.SinkError`, propagate: a sink that cannot reach its
+    :class:`~obisgate.errors.DatabaseError`, propagate: a sink that cannot reach its
     database at start-up stops at once) and again after a database failure.
 
     Raises:
-        ConfigError: a bad ``mqtt_url``, or the ``postgres`` extra is missing.
+        ConfigError: a bad ``mqtt_url`` or TLS file, or the ``postgres`` extra is missing.
+        SinkError: the broker refused the login, or the gateways announce another
+            partition count (the message never holds a password).
     """
     aiomqtt = require_extra("aiomqtt", "postgres", "sink postgres")
-    broker = _broker(settings.mqtt_url)
+    broker = client_options(settings)
+    url = parse_mqtt_url(settings.mqtt_url)
+    where = f"{broker['hostname']}:{broker['port']}"
     stats = stats or SinkStats()
     writer: Writer | None = await connect()
-    retry = 1.0
+    backoff = Backoff(*settings.backoff_s)
+    dead_log = PeerErrorLog(_LOGGER, "dead letters", window_s=60.0)
+
+    async def broker_failed(exc: Exception) -> None:
+        stats.broker_errors += 1
+        delay = backoff.next_delay()
+        _LOGGER.warning("broker %s: %s; reconnecting in %.1f s", where, exc, delay)
+        await _wait(stop, delay)
+
     try:
         while not stop.is_set():
+            if url.tls:
+                try:  # paho leaves the socket of a failed handshake open: fail here instead
+                    await asyncio.to_thread(check_tls_handshake, url, broker["tls_context"])
+                except OSError as exc:
+                    await broker_failed(exc)
+                    continue
             client = aiomqtt.Client(
                 **broker,
                 identifier=settings.client_id,
@@ -174,16 +282,27 @@ async def consume(
             client._client.manual_ack_set(True)
             try:
                 async with client:
-                    await client.subscribe(settings.topic, qos=1)
+                    subscriptions = [(t, 1) for t in settings.topics]
+                    subscriptions.append((count_topic(settings.topic_prefix), 1))
+                    await client.subscribe(subscriptions)
                     stats.subscriptions += 1
-                    _LOGGER.info("subscribed to %s as %s", settings.topic, settings.client_id)
-                    retry = 1.0
-                    writer = await _session(client, settings, writer, connect, stop, stats)
+                    _LOGGER.info(
+                        "subscribed to %d partitions of %d (%s) on %s as %s",
+                        len(settings.owned),
+                        settings.partitions,
+                        owned_text(settings.owned),
+                        where,
+                        settings.client_id,
+                    )
+                    backoff.reset()
+                    writer = await _session(
+                        client, settings, writer, connect, stop, stats, dead_log
+                    )
             except aiomqtt.MqttError as exc:
-                stats.broker_errors += 1
-                _LOGGER.warning("broker: %s; reconnecting in %.0f s", exc, retry)
-                await _wait(stop, retry)
-                retry = min(retry * 2, settings.retry_max_s)
+                refused = _refused_login(exc)
+                if refused is not None:
+                    raise SinkError(f"MQTT broker {where} refused the login: {refused}") from None
+                await broker_failed(exc)
     finally:
         if writer is not None:
             await writer.aclose()
@@ -197,12 +316,18 @@ async def _session(
     connect: Callable[[], Awaitable[Writer]],
     stop: asyncio.Event,
     stats: SinkStats,
+    dead_log: PeerErrorLog,
 ) -> Writer | None:
     """Batches from one broker connection until ``stop``; the writer still open."""
     inbox: asyncio.Queue[Any] = asyncio.Queue()
+    announcement = count_topic(settings.topic_prefix)
 
     async def receive() -> None:
         async for message in client.messages:
+            if str(message.topic) == announcement:
+                client._client.ack(message.mid, message.qos)
+                _check_count(message.payload, settings)
+                continue
             inbox.put_nowait(message)
 
     receiver = asyncio.create_task(receive())
@@ -219,9 +344,9 @@ async def _session(
                     receiver.result()  # the broker connection failed: raise MqttError
                 return writer
             batch = [first.result()]
-            rows = _parse(batch[0], stats)
-            await _fill(batch, rows, inbox, receiver, settings, stats)
-            writer = await _store(rows, writer, connect, stop, stats, settings)
+            rows, refused = parse_message(batch[0].payload)
+            await _fill(batch, rows, refused, inbox, receiver, settings)
+            writer = await _store(rows, refused, writer, connect, stop, stats, settings, dead_log)
             if writer is None:
                 return None  # stopped while the database was down: nothing acknowledged
             for message in batch:
@@ -237,29 +362,42 @@ async def _session(
                 await task
 
 
-def _parse(message: Any, stats: SinkStats) -> list[Row]:
+def _check_count(payload: Any, settings: SinkSettings) -> None:
+    """Raise when the gateways announce another partition count than ours.
+
+    Raises:
+        SinkError: they do (the partitions this sink does not know of would have
+            no subscriber).
+    """
     try:
-        return rows_from_payload(message.payload)
-    except BadMessage as exc:
-        stats.rejected += 1
-        _LOGGER.warning("ignored a message on %s: %s", message.topic, exc)
-        return []
+        announced = int(bytes(payload).decode("ascii"))
+    except (TypeError, ValueError, UnicodeDecodeError):
+        _LOGGER.warning("ignored a partition count that is not a number")
+        return
+    if announced != settings.partitions:
+        raise SinkError(
+            f"the gateways publish history in {announced} partitions "
+            f"({count_topic(settings.topic_prefix)}), this sink has --partitions "
+            f"{settings.partitions}: start the sinks with --partitions {announced}"
+        )
 
 
 async def _fill(
     batch: list[Any],
     rows: list[Row],
+    refused: list[Refused],
     inbox: asyncio.Queue[Any],
     receiver: asyncio.Task[None],
     settings: SinkSettings,
-    stats: SinkStats,
 ) -> None:
     """Add messages to ``batch`` (their rows to ``rows``) until full, old, or the stream pauses."""
     deadline = time.monotonic() + settings.max_delay_s
-    while len(rows) < settings.batch_rows and not receiver.done():
+    while len(rows) < settings.batch_rows:
         try:
             message = inbox.get_nowait()
         except asyncio.QueueEmpty:
+            if receiver.done():
+                return
             left = min(settings.idle_s, deadline - time.monotonic())
             if left <= 0:
                 return
@@ -268,40 +406,44 @@ async def _fill(
             except TimeoutError:
                 return
         batch.append(message)
-        rows.extend(_parse(message, stats))
+        more_rows, more_refused = parse_message(message.payload)
+        rows.extend(more_rows)
+        refused.extend(more_refused)
 
 
 async def _store(
     rows: Sequence[Row],
+    refused: Sequence[Refused],
     writer: Writer | None,
     connect: Callable[[], Awaitable[Writer]],
     stop: asyncio.Event,
     stats: SinkStats,
     settings: SinkSettings,
+    dead_log: PeerErrorLog,
 ) -> Writer | None:
-    """Write ``rows``, reconnecting and retrying until it works; ``None`` if stopped first."""
-    failures: tuple[type[BaseException], ...] = (*database_errors(), SinkError)
-    retry = 1.0
+    """Store the batch, reconnecting and retrying until it works; ``None`` if stopped first."""
+    failures: tuple[type[BaseException], ...] = (*database_errors(), DatabaseError)
+    backoff = Backoff(*settings.backoff_s)
+    source = f"sink {settings.client_id}"
     while True:
         try:
             if writer is None:
                 writer = await connect()
-            inserted = await writer.write(rows)
+            stored = await writer.store(rows, refused, source=source)
         except failures as exc:
             stats.database_errors += 1
-            _LOGGER.warning("database: %s; retrying in %.0f s", _reason(exc), retry)
+            delay = backoff.next_delay()
+            _LOGGER.warning("database: %s; retrying in %.1f s", describe_failure(exc), delay)
             if writer is not None:
                 await writer.aclose()
                 writer = None
-            await _wait(stop, retry)
+            await _wait(stop, delay)
             if stop.is_set():
                 return None
-            retry = min(retry * 2, settings.retry_max_s)
             continue
-        stats.rows += len(rows)
-        stats.inserted += inserted
+        stats.rows += stored.stored
+        stats.inserted += stored.inserted
+        stats.dead_letters += stored.dead_letters
+        if stored.reason is not None:
+            dead_log.report(source, f"{stored.dead_letters} in a batch, e.g. {stored.reason}")
         return writer
-
-
-def _reason(exc: BaseException) -> str:
-    return describe_failure(exc)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Self
 
-from obisgate.errors import ConfigError
+from obisgate.errors import ConfigError, UnsupportedOperation
 
 __all__ = ["LineSettings", "Transport"]
 
@@ -95,11 +96,27 @@ class Transport(abc.ABC):
             UnsupportedOperation: the transport cannot switch (see :attr:`can_set_baud`).
         """
 
+    async def set_framing(self, bytesize: int, parity: str) -> None:
+        """Switch the character format (data bits and parity), e.g. to 8N1 for HDLC.
+
+        The base implementation only stops adding a software parity bit;
+        transports with a real UART change it.
+
+        Raises:
+            UnsupportedOperation: the transport cannot change it.
+        """
+        raise UnsupportedOperation(f"{self.url}: cannot switch to {bytesize}{parity}1")
+
+    @property
+    def framing_is_remote(self) -> bool:
+        """True when the character format is set by a converter, not by this side."""
+        return False
+
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Close the connection; safe to call twice."""
 
-    async def __aenter__(self) -> Transport:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

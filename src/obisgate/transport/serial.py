@@ -104,6 +104,14 @@ class SerialTransport(Transport):
                 await self._reconfigure_baud(baud)
         self.baud = baud
 
+    async def set_framing(self, bytesize: int, parity: str) -> None:
+        """Switch data bits and parity (after output drained); software parity stops for 8 bits."""
+        with _mapped(ConnectionLostError, f"{self.url}: cannot switch to {bytesize}{parity}1"):
+            if self._network or not _set_framing(self._port, bytesize, parity):
+                await self._port.reconfigure_port(byte_size=bytesize, parity=parity)
+        if bytesize == 8:
+            self._software_parity = False
+
     async def _reconfigure_baud(self, baud: int) -> None:
         # serialx flushes both directions on every reconfiguration; on a local
         # port a read callback scheduled for bytes that arrived just before would
@@ -183,5 +191,29 @@ def _set_speed(port: serialx.AsyncSerial, baud: int) -> bool:
     fd = fileno()
     attrs = termios.tcgetattr(fd)
     attrs[4] = attrs[5] = speed
+    termios.tcsetattr(fd, termios.TCSADRAIN, attrs)
+    return True
+
+
+def _set_framing(port: serialx.AsyncSerial, bytesize: int, parity: str) -> bool:
+    """Set data bits and parity of a local POSIX port with ``tcsetattr(TCSADRAIN)``.
+
+    Returns:
+        False where this is not possible; the caller then uses serialx.
+    """
+    if sys.platform == "win32":
+        return False
+    fileno = getattr(port.transport.get_extra_info("serial"), "fileno", None)
+    if fileno is None:
+        return False
+    fd = fileno()
+    attrs = termios.tcgetattr(fd)
+    cflag = attrs[2] & ~(termios.CSIZE | termios.PARENB | termios.PARODD)
+    cflag |= termios.CS8 if bytesize == 8 else termios.CS7
+    if parity == "E":
+        cflag |= termios.PARENB
+    elif parity == "O":
+        cflag |= termios.PARENB | termios.PARODD
+    attrs[2] = cflag
     termios.tcsetattr(fd, termios.TCSADRAIN, attrs)
     return True

@@ -81,6 +81,17 @@ class TcpTransport(Transport):
             "use rfc2217:// for a converter that can"
         )
 
+    async def set_framing(self, bytesize: int, parity: str) -> None:
+        """The converter sets the line's character format; here only the software
+        parity bit stops (8N1 bytes pass as they are)."""
+        if bytesize == 8:
+            self._software_parity = False
+
+    @property
+    def framing_is_remote(self) -> bool:
+        """Raw TCP: the converter's serial side has its own rate and format."""
+        return True
+
     async def aclose(self) -> None:
         if not self._writer.is_closing():
             self._writer.close()

@@ -31,7 +31,8 @@ class OutputState(StrEnum):
     DISCONNECTED = "disconnected"
     #: Running, but its work fails (a disk that refuses writes); see the last error.
     FAILING = "failing"
-    #: Could not start (see the last error): off for this run; polling goes on.
+    #: Off for the rest of the run: it could not start, or its destination went away for
+    #: good (stdout closed); see the last error. Polling goes on.
     OFF = "off"
     #: Closed at shutdown.
     CLOSED = "closed"

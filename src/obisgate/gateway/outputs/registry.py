@@ -17,9 +17,10 @@ from obisgate.gateway.outputs.iec104.spec import IEC104
 from obisgate.gateway.outputs.modbus.spec import MODBUS
 from obisgate.gateway.outputs.mqtt.spec import MQTT
 from obisgate.gateway.outputs.opcua.spec import OPCUA
+from obisgate.gateway.outputs.postgres.spec import POSTGRES
 from obisgate.gateway.outputs.spec import OutputSpec
 
 __all__ = ["OUTPUT_SPECS"]
 
 #: Every network output, in the order of its section in the reference and of its start.
-OUTPUT_SPECS: tuple[OutputSpec[Any], ...] = (MQTT, HTTP, MODBUS, IEC104, OPCUA)
+OUTPUT_SPECS: tuple[OutputSpec[Any], ...] = (MQTT, HTTP, MODBUS, IEC104, OPCUA, POSTGRES)

@@ -1,9 +1,10 @@
 """Configuration of the HTTP API, metrics and web view (``[http]``).
 
 Security rule, checked when the configuration loads: the server binds to a
-loopback address unless told otherwise, and binding to any other address needs
-``token_env`` (a bearer token for every request but ``/healthz``) or an
-explicit ``allow_anonymous = 1``. The token is read from the environment when
+loopback address unless told otherwise (loopback: all of 127.0.0.0/8, ``::1``
+and ``localhost``), and binding to any other address needs ``token_env`` (a
+bearer token for every request but ``/healthz``) or an explicit
+``allow_anonymous = 1``. The token is read from the environment when
 the output is built, never stored in the configuration, and never shown.
 """
 
@@ -12,13 +13,20 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.outputs.listen import Listen, is_loopback, split_listen
 
 __all__ = ["HttpConfig"]
+
+
+def _seconds(value: object) -> float:
+    number = cells.as_finite(value)
+    if not 0.1 <= number <= 3600:
+        raise ValueError("0.1 to 3600 seconds")
+    return number
 
 
 class HttpConfig(BaseModel):
@@ -32,6 +40,11 @@ class HttpConfig(BaseModel):
         history_limit: most rows one ``/api/history`` answer holds (the newest).
         max_clients: most ``/api/events`` streams served at once; one more is
             answered 503.
+        max_connections: most client connections at once (event streams
+            included); one more is closed at once. Lowered at start when the open
+            file limit leaves fewer descriptors beside the meter lines.
+        idle_timeout: seconds a connection may go without a complete request
+            (slow headers, an idle keep-alive) before it is closed.
 
     Raises:
         pydantic.ValidationError: (on construction) a bad field, or a
@@ -40,11 +53,41 @@ class HttpConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    listen: Listen = "127.0.0.1:8080"
-    token_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = None
-    allow_anonymous: cells.Switch = False
-    history_limit: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = 10_000
-    max_clients: Annotated[int, BeforeValidator(cells.int_range(1, 10_000, " clients"))] = 100
+    listen: Listen = Field(
+        default="127.0.0.1:8080",
+        description="`HOST:PORT` to serve on (IPv6 in brackets; port 0 picks a free one). An "
+        "address that is not loopback (127.0.0.0/8, `::1`, `localhost`) needs `token_env` or "
+        "`allow_anonymous = 1`.",
+    )
+    token_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = Field(
+        default=None,
+        description="The name of the environment variable holding the bearer token every "
+        "request but `/healthz` must carry (a browser sends it as the password); read at "
+        "start, never shown.",
+    )
+    allow_anonymous: cells.Switch = Field(
+        default=False, description="1: serve a non-loopback `listen` without a token."
+    )
+    history_limit: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = Field(
+        default=10_000, description="The most rows one `/api/history` answer holds (1-1000000)."
+    )
+    max_clients: Annotated[int, BeforeValidator(cells.int_range(1, 10_000, " clients"))] = Field(
+        default=100,
+        description="The most `/api/events` streams at once (1-10000); one more is answered 503.",
+    )
+    max_connections: Annotated[
+        int, BeforeValidator(cells.int_range(1, 100_000, " connections"))
+    ] = Field(
+        default=256,
+        description="The most client connections at once, event streams included (1-100000); "
+        "one more is closed at once. Lowered at start when the open-file limit leaves fewer "
+        "descriptors beside the meter lines.",
+    )
+    idle_timeout: Annotated[float, BeforeValidator(_seconds)] = Field(
+        default=15.0,
+        description="Seconds a connection may go without a complete request (slow headers, an "
+        "idle keep-alive) before it is closed (0.1-3600).",
+    )
 
     @model_validator(mode="after")
     def _anonymous_only_on_loopback(self) -> HttpConfig:

@@ -55,4 +55,6 @@ def create(config: GatewayConfig, section: HttpConfig, context: OutputContext) -
         token=section.token(),
         history_limit=section.history_limit,
         max_clients=section.max_clients,
+        max_connections=section.max_connections,
+        idle_timeout_s=section.idle_timeout,
     )

@@ -14,7 +14,8 @@ Endpoints, all ``GET`` (nothing over HTTP writes anything):
   ``max_clients`` streams at once; one more is answered 503. A client that falls a
   whole queue behind, or takes no data for :attr:`HttpOutput.write_timeout_s`,
   is disconnected (an ``EventSource`` reconnects and starts from a new snapshot).
-* ``/api/gateway``: the gateway's counters and every output's own state.
+* ``/api/gateway``: the gateway's counters and every output's health
+  (:meth:`OutputHealth.to_json`: state, since, last error, address, counters).
 * ``/metrics``: Prometheus text exposition (OpenMetrics when asked for).
 * ``/healthz``: ``ok``; the only endpoint that never needs the token.
 
@@ -22,7 +23,19 @@ Token rule: with a token, every request but ``/healthz`` must carry
 ``Authorization: Bearer TOKEN``; a browser may send the token as the password
 of HTTP basic authentication instead (any user name), which is how the web
 view's own requests (including ``EventSource``) carry it. Comparison is in
-constant time; the token never appears in a log or an answer.
+constant time; the token never appears in a log or an answer. A wrong token is
+counted (``auth_failures_total``) and logged with the peer, at most one line a
+minute; a request without any is counted as ``auth_missing_total`` (a browser's
+first request always is one).
+
+Doors (:mod:`~obisgate.gateway.outputs.http.site`): at most ``max_connections``
+clients at once, fewer when the descriptors left beside the meter lines do not
+allow as many (:mod:`obisgate.gateway.descriptors`; below
+:data:`~obisgate.gateway.descriptors.MIN_CLIENTS` it does not listen); a
+connection that sends no complete request within ``idle_timeout_s`` (also
+between keep-alive requests) is closed; a malformed request is answered 400
+by aiohttp and logged in one line with the peer, at most one a minute, never
+with a traceback (``bad_requests_total``).
 """
 
 from __future__ import annotations
@@ -34,7 +47,6 @@ import hmac
 import json
 import logging
 import os
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -43,6 +55,8 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from obisgate.errors import TransportError
+from obisgate.gateway.descriptors import MIN_CLIENTS, client_budget
+from obisgate.gateway.outputs.announce import announce as announce_listening
 from obisgate.gateway.outputs.base import Output, publish_each
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
@@ -53,8 +67,10 @@ from obisgate.gateway.outputs.http.history import (
 )
 from obisgate.gateway.outputs.http.metrics import MetricsSnapshot, render_metrics
 from obisgate.gateway.outputs.http.page import WEB_DIR, render_page
+from obisgate.gateway.outputs.http.site import CappedSite, ServerLog
 from obisgate.gateway.outputs.http.state import LiveState
 from obisgate.gateway.outputs.listen import host_port
+from obisgate.gateway.outputs.peer_errors import PeerErrorLog
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["HttpOutput"]
@@ -95,11 +111,6 @@ def _drop(request: web.Request) -> None:
         request.transport.abort()
 
 
-def _to_stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
-
-
 def _presented_token(header: str) -> str | None:
     scheme, _, credentials = header.partition(" ")
     credentials = credentials.strip()
@@ -125,7 +136,10 @@ class HttpOutput(Output):
         token: the bearer token every request but ``/healthz`` must carry, or ``None``.
         history_limit: most rows in one ``/api/history`` answer.
         max_clients: most ``/api/events`` streams at once (more: 503).
-        announce: where ``web view on http://HOST:PORT/`` goes on start (stderr).
+        max_connections: most client connections at once (more: closed at once).
+        idle_timeout_s: a connection without a complete request for this long is closed.
+        announce: where ``web view on http://HOST:PORT/`` goes on start (logged:
+            :func:`~obisgate.gateway.outputs.announce.announce`).
     """
 
     name = "http"
@@ -140,6 +154,8 @@ class HttpOutput(Output):
         token: SecretStr | None = None,
         history_limit: int = 10_000,
         max_clients: int = 100,
+        max_connections: int = 256,
+        idle_timeout_s: float = 15.0,
         announce: Callable[[str], None] | None = None,
     ) -> None:
         self.host = host
@@ -151,8 +167,14 @@ class HttpOutput(Output):
         self._history_limit = history_limit
         self.max_clients = max_clients
         self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="obisgate-http-metrics")
-        self.announce: Callable[[str], None] = announce or _to_stderr
+        self.announce: Callable[[str], None] = announce or announce_listening
         self._runner: web.AppRunner | None = None
+        self._site: CappedSite | None = None
+        self.max_connections = max_connections
+        self.idle_timeout_s = idle_timeout_s
+        self._bad_requests = PeerErrorLog(_LOGGER, "http: malformed request", window_s=60.0)
+        self._auth_failures = PeerErrorLog(_LOGGER, "http: authentication failed", window_s=60.0)
+        self._auth_missing = 0
         #: Event streams being served now.
         self.streams = 0
         #: A client that takes no data for this long is disconnected.
@@ -165,24 +187,44 @@ class HttpOutput(Output):
         return f"http://{host_port(self.host, self.port)}/"
 
     def health(self) -> OutputHealth:
-        """Where it listens, the event streams served now and those cut off."""
+        """Where it listens, its connections and event streams, what it refused."""
+        site = self._site
+        server = None if self._runner is None else self._runner.server
         return self._health.health(
             address=host_port(self.host, self.port),
-            counters={"sse_clients": self.streams, "sse_clients_cut_total": self.state.cut_total},
+            counters={
+                "sse_clients": self.streams,
+                "sse_clients_cut_total": self.state.cut_total,
+                "connections": 0 if server is None else len(server.connections),
+                "max_connections": self.max_connections,
+                "connections_refused_total": 0 if site is None else site.refused_total,
+                "accept_errors_total": 0 if site is None else site.accept_errors.total,
+                "bad_requests_total": self._bad_requests.total,
+                "auth_failures_total": self._auth_failures.total,
+                "auth_missing_total": self._auth_missing,
+            },
         )
 
     # -- Output ---------------------------------------------------------------
 
     async def start(self) -> None:
-        """Bind and serve, then announce the address on stderr.
+        """Bind and serve, then announce the address (logged).
 
         Raises:
             TransportError: the address cannot be bound (in use, not local, no
-                permission); one line naming the address and the reason.
+                permission), or too few file descriptors are left beside the
+                meter lines; one line naming the address and the reason.
         """
-        runner = web.AppRunner(self._app(), access_log=None, shutdown_timeout=2.0)
+        self._fit_connections()
+        runner = web.AppRunner(
+            self._app(),
+            access_log=None,
+            shutdown_timeout=2.0,
+            keepalive_timeout=self.idle_timeout_s,
+            logger=ServerLog(self._bad_requests),
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
+        site = CappedSite(runner, self.host, self.port, max_connections=self.max_connections)
         try:
             await site.start()
         except OSError as exc:
@@ -192,10 +234,39 @@ class HttpOutput(Output):
             self._health.set(OutputState.OFF, message)
             raise TransportError(message) from None
         self._runner = runner
+        self._site = site
         if runner.addresses:
             self.port = int(runner.addresses[0][1])
         self._health.set(OutputState.RUNNING)
         self.announce(f"web view on {self.url}")
+
+    def _fit_connections(self) -> None:
+        """Lower :attr:`max_connections` to the descriptors left beside the meter lines.
+
+        Raises:
+            TransportError: fewer than ``MIN_CLIENTS`` are left.
+        """
+        try:
+            lines = int(self.context.stats().get("lines", 0) or 0)
+        except Exception:  # counters unavailable: count no line
+            lines = 0
+        budget = client_budget(lines)
+        if budget is None or budget >= self.max_connections:
+            return
+        if budget < MIN_CLIENTS:
+            raise TransportError(
+                f"cannot listen on {self.host}:{self.port}: only {budget} file descriptors "
+                f"are left for HTTP clients beside {lines} meter lines "
+                "(raise the open file limit: ulimit -n, systemd LimitNOFILE=)"
+            )
+        _LOGGER.warning(
+            "http: at most %d connections (max_connections %d): the open file limit "
+            "leaves no more beside %d meter lines",
+            budget,
+            self.max_connections,
+            lines,
+        )
+        self.max_connections = budget
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         """Record the batch in the live state and hand it to every event stream."""
@@ -266,10 +337,15 @@ class HttpOutput(Output):
             return _error("read-only: only GET requests", 405)
         if self._token is None or request.path == "/healthz":
             return await handler(request)
-        presented = _presented_token(request.headers.get("Authorization", ""))
+        header = request.headers.get("Authorization", "")
+        presented = _presented_token(header)
         expected = self._token.get_secret_value().encode()
         if presented is not None and hmac.compare_digest(presented.encode(), expected):
             return await handler(request)
+        if header:
+            self._auth_failures.report(request.remote or "a client", f"GET {request.raw_path[:80]}")
+        else:
+            self._auth_missing += 1
         response = _error("missing or wrong token (Authorization: Bearer TOKEN)", 401)
         # Two challenges: API clients send the bearer token, a browser asks for a password.
         response.headers.add("WWW-Authenticate", 'Bearer realm="obisgate"')
@@ -277,7 +353,8 @@ class HttpOutput(Output):
         return response
 
     async def _page(self, request: web.Request) -> web.Response:
-        return web.Response(text=render_page(self.state), content_type="text/html")
+        page = render_page(self.state, self.context.health())
+        return web.Response(text=page, content_type="text/html")
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")

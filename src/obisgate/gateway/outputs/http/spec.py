@@ -25,7 +25,7 @@ HTTP: OutputSpec[HttpConfig] = OutputSpec(
     name="http",
     title="HTTP API",
     summary=(
-        "Present = the HTTP API, the Prometheus metrics (/metrics) and the live web view "
+        "Present = the HTTP API, the Prometheus metrics (`/metrics`) and the live web view "
         "are served by the gateway."
     ),
     model=HttpConfig,

@@ -1,25 +1,9 @@
-"""Configuration of the IEC 60870-5-104 outstation (``[iec104]``) and checks of the IOA map.
+"""Configuration of the IEC 60870-5-104 outstation (``[iec104]``), its signal columns and checks.
 
-Section fields, defaults in brackets: ``listen`` [``127.0.0.1:2404``; port 0
-picks a free one], ``common_address`` [1] (1-65534), ``max_connections`` [4]
-(1-255), ``allowed_clients`` [empty: loopback clients only] (IP addresses or
-networks such as ``10.1.0.0/16``: a list, or text separated by commas or
-blanks), ``allow_any`` [0] (1: any client address), ``redundancy_groups``
-[none] (``"NAME = ADDRESSES; NAME = ..."``: the connections of one control
-centre, of which one at a time gets data; their addresses may connect too),
-``event_buffer`` [10000] (events kept for a group while none of its
-connections has started data transfer), ``cyclic_s`` [0: off] (seconds between
-cyclic transmissions of the measured values), ``gi_without_time`` [0] (1:
-general interrogation answers with the types without time tag),
-``clock_sync`` [accept] (``accept``: confirm and log the offset, the host
-clock is never changed; ``refuse``: negative confirmation), and the protocol
-timers and windows, left at the standard's defaults unless set: ``t1`` [15] s,
-``t2`` [10] s (less than t1), ``t3`` [20] s, ``k`` [12], ``w`` [8] (at most k).
-
-Signal columns: ``ioa`` (information object address, 1-16777215, unique),
-``iec104_type`` (default ``M_SP_TB_1`` for DIGITAL, ``M_ME_TF_1`` for other
-numbers), ``iec104_scale`` [1] (the value is multiplied by it; integrated
-totals are 32-bit integers, so 1000 sends Wh from kWh).
+The fields, their defaults and meanings are in their descriptions (and so in
+``docs/configuration.md``); the protocol timers and windows stay at the
+standard's defaults unless set. :func:`iec104_signal_problems` finds what only
+shows across signals (IOAs used twice, types that cannot carry the number type).
 """
 
 from __future__ import annotations
@@ -141,78 +125,78 @@ class Iec104Config(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     listen: Listen = Field(
-        default="127.0.0.1:2404",
-        description="HOST:PORT the outstation listens on (port 0: any free port).",
+        default="127.0.0.1:2404", description="`HOST:PORT` to serve on (port 0 picks a free one)."
     )
     common_address: Annotated[int, BeforeValidator(cells.int_range(1, 65534))] = Field(
         default=1, description="The station's common address (ASDU address), 1-65534."
     )
     max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = Field(
         default=4,
-        description=(
-            "Connections open at once. A new connection from an allowed address that finds "
-            "them all taken closes the oldest one that has not started data transfer, or one "
-            "whose master has gone silent."
-        ),
+        description="Connections open at once, 1-255. A new connection from an allowed address "
+        "that finds them all taken closes one that has not started data transfer and is "
+        "silent, or one whose master is gone (silent for t3, or no answer to a test frame).",
     )
     allowed_clients: Annotated[tuple[Network, ...], BeforeValidator(_networks)] = Field(
         default=(),
-        description=(
-            "IP addresses or networks that may connect (list, or text separated by commas or "
-            "blanks); empty: loopback only."
-        ),
+        description="The addresses or networks masters may connect from (`10.1.0.0/16`): a "
+        "list, or text separated by commas or blanks. The addresses of `redundancy_groups` "
+        "may connect too.",
+        json_schema_extra={"shown": "loopback only"},
     )
-    allow_any: cells.Switch = Field(default=False, description="1: any client address may connect.")
+    allow_any: cells.Switch = Field(
+        default=False, description="1: accept a master from any address."
+    )
     redundancy_groups: Annotated[Groups, BeforeValidator(_groups)] = Field(
         default=(),
-        description=(
-            'Redundancy groups, "NAME = ADDRESSES; NAME = ADDRESSES": the connections from one '
-            "group's addresses belong to one control centre; one of them at a time (the last "
-            "that started data transfer) gets the data. Their addresses may connect."
-        ),
+        description="Redundancy groups, `NAME = ADDRESSES; NAME = ADDRESSES` (or a TOML table "
+        "of name -> addresses): the connections from one group's addresses are one control "
+        "centre's; the one that started data transfer last gets the data, and the group has "
+        "its own event buffer. Connections outside every group are independent masters.",
     )
     event_buffer: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000))] = Field(
         default=10_000,
-        description=(
-            "Events kept for a group while none of its connections has started data transfer "
-            "(sent when one does); beyond this the oldest are dropped and counted."
-        ),
+        description="Events kept for a group while none of its connections has started data "
+        "transfer, sent when one does; beyond this the oldest are dropped and counted.",
     )
     cyclic_s: Annotated[int, BeforeValidator(cells.int_range(0, 86_400, " s"))] = Field(
         default=0,
-        description="Seconds between cyclic transmissions of the measured values (cause 1); 0: off.",
+        description="Seconds between cyclic transmissions of every measured value as "
+        "`M_ME_NC_1` (cause 1), 0-86400; 0: none.",
     )
     gi_without_time: cells.Switch = Field(
         default=False,
-        description=(
-            "1: general interrogation answers with the types without time tag (M_ME_NC_1, "
-            "M_SP_NA_1), for masters that refuse time-tagged types there."
-        ),
+        description="1: general interrogation answers with the types without time tag "
+        "(`M_ME_NC_1`, `M_SP_NA_1`), for masters that refuse time-tagged types there.",
     )
     clock_sync: Annotated[
         Literal["accept", "refuse"],
         BeforeValidator(cells.choice({"ACCEPT": "accept", "REFUSE": "refuse"}, "accept, refuse")),
     ] = Field(
         default="accept",
-        description=(
-            "Clock synchronisation commands: accept (confirmed, the offset logged; the host "
-            "clock is never changed) or refuse (negative confirmation)."
-        ),
+        description="Clock synchronisation commands: `accept` (confirmed; the master's time "
+        "and its offset are logged, the host clock is never changed) or `refuse` (negative "
+        "confirmation).",
     )
     t1: Annotated[int | None, _optional_range(1, 255, " s")] = Field(
-        default=None, description="Timeout for acknowledgements and test frames (default 15 s)."
+        default=None,
+        description="The protocol's t1 in seconds, 1-255.",
+        json_schema_extra={"shown": "15"},
     )
     t2: Annotated[int | None, _optional_range(1, 255, " s")] = Field(
-        default=None, description="Acknowledge received frames within this (default 10 s)."
+        default=None, description="t2 in seconds, less than t1.", json_schema_extra={"shown": "10"}
     )
     t3: Annotated[int | None, _optional_range(1, 172_800, " s")] = Field(
-        default=None, description="Send a test frame after this long without traffic (20 s)."
+        default=None, description="t3 in seconds, 1-172800.", json_schema_extra={"shown": "20"}
     )
     k: Annotated[int | None, _optional_range(1, 32_767)] = Field(
-        default=None, description="Most I-frames sent without acknowledgement (default 12)."
+        default=None,
+        description="Unacknowledged messages sent, at most.",
+        json_schema_extra={"shown": "12"},
     )
     w: Annotated[int | None, _optional_range(1, 32_767)] = Field(
-        default=None, description="Acknowledge at the latest after this many I-frames (8)."
+        default=None,
+        description="Messages received before acknowledging, at most k.",
+        json_schema_extra={"shown": "8"},
     )
 
     @model_validator(mode="after")
@@ -250,12 +234,26 @@ class Iec104Columns(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     ioa: Annotated[int | None, BeforeValidator(cells.optional(cells.int_range(1, 16_777_215)))] = (
-        None
+        Field(
+            default=None,
+            description="The information object address, 1-16777215, unique; the signal is "
+            "served when it has one.",
+        )
     )
     iec104_type: Annotated[
         str | None, BeforeValidator(cells.optional(cells.named(IEC104_TYPES, upper=True)))
-    ] = None
-    iec104_scale: cells.Finite = 1.0
+    ] = Field(
+        default=None,
+        description="`M_ME_TF_1` short float with time, `M_ME_NC_1` short float, `M_IT_TB_1` "
+        "integrated total with time (not for DIGITAL), `M_SP_TB_1` single point with time "
+        "(only for DIGITAL).",
+        json_schema_extra={"shown": "M_SP_TB_1 for DIGITAL, M_ME_TF_1 for other numbers"},
+    )
+    iec104_scale: cells.Finite = Field(
+        default=1.0,
+        description="The value is multiplied by it; an integrated total is a 32-bit integer, so "
+        "1000 sends Wh from kWh. Not 0.",
+    )
 
 
 def iec104_types_allowed(number_type: NumberType) -> tuple[str, ...]:

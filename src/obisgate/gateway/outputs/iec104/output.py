@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from obisgate.errors import TransportError
+from obisgate.gateway.outputs.announce import announce
 from obisgate.gateway.outputs.base import Output, publish_each
 from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.iec104.mapping import IoaPoint, points_from_signals
@@ -79,7 +79,7 @@ class Iec104Output(Output):
         return self.server.port
 
     async def start(self) -> None:
-        """Listen on ``section.listen`` and print ``iec104 listening on HOST:PORT`` on stderr.
+        """Listen on ``section.listen`` and log ``iec104 listening on HOST:PORT`` (``announce``).
 
         Raises:
             TransportError: the address cannot be bound (in use, not local); one
@@ -93,8 +93,7 @@ class Iec104Output(Output):
             raise
         self._started = True
         self._health.set(OutputState.RUNNING)
-        sys.stderr.write(f"iec104 listening on {host_port(host, chosen)}\n")
-        sys.stderr.flush()
+        announce(f"iec104 listening on {host_port(host, chosen)}")
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         """Hand the batch to the station; changed points go to the masters (or their buffers).

@@ -27,7 +27,6 @@ logged the same way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -146,7 +145,7 @@ class Iec104Server:
         self._connections: dict[int, _Connection] = {}
         self._next_key = 1
         self._trim_timer: asyncio.TimerHandle | None = None
-        self._cyclic: asyncio.Task[None] | None = None
+        self._cyclic: asyncio.TimerHandle | None = None
         self._refusals = PeerErrorLog(_LOGGER, "iec104: connection refused")
         self._evictions = PeerErrorLog(_LOGGER, "iec104: connection closed for a new one")
         self._errors = PeerErrorLog(_LOGGER, "iec104: protocol error")
@@ -172,15 +171,16 @@ class Iec104Server:
             ) from None
         self.port = int(self._server.sockets[0].getsockname()[1])
         if self.section.cyclic_s:
-            self._cyclic = asyncio.create_task(self._cyclic_loop(self.section.cyclic_s))
+            self._cyclic = self._loop.call_at(
+                self._loop.time() + self.section.cyclic_s, self._cyclic_tick
+            )
         return self.port
 
     async def aclose(self) -> None:
         """Stop listening and close every connection."""
         if self._cyclic is not None:
             self._cyclic.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._cyclic
+            self._cyclic = None
         server, self._server = self._server, None
         if server is not None:
             server.close()
@@ -381,9 +381,10 @@ class Iec104Server:
 
     @staticmethod
     def _drop(connection: _Connection) -> None:
+        """Close a connection that was never let in (an orderly close: nothing was sent)."""
         connection.closed = True
         if connection.transport is not None:
-            connection.transport.abort()
+            connection.transport.close()
 
     # -- sending and timers --------------------------------------------------
 
@@ -425,18 +426,16 @@ class Iec104Server:
             return
         self._flush([connection.key])
 
-    async def _cyclic_loop(self, period_s: int) -> None:
-        """Every ``period_s``: the measured values (cause 1) to every active connection."""
+    def _cyclic_tick(self) -> None:
+        """The measured values (cause 1) to every active connection; again in ``cyclic_s``."""
         assert self._loop is not None
-        next_at = self._loop.time() + period_s
-        while True:
-            await asyncio.sleep(max(0.0, next_at - self._loop.time()))
-            next_at += period_s
-            asdus = self.station.cyclic()
-            active = self.hub.active()
-            for member in active:
-                member.link.enqueue(Outgoing(a) for a in asdus)
-            self._flush(m.key for m in active)
+        period = self.section.cyclic_s
+        self._cyclic = self._loop.call_at(self._loop.time() + period, self._cyclic_tick)
+        asdus = self.station.cyclic()
+        active = self.hub.active()
+        for member in active:
+            member.link.enqueue(Outgoing(a) for a in asdus)
+        self._flush(m.key for m in active)
 
     def _now(self) -> float:
         assert self._loop is not None

@@ -30,9 +30,9 @@ IEC104: OutputSpec[Iec104Config] = OutputSpec(
     name="iec104",
     title="IEC 60870-5-104",
     summary=(
-        "Present = an IEC 60870-5-104 outstation (obisgate's own) serves every signal "
-        "with an ioa: events on change, general and counter interrogation, redundancy "
-        "groups, a buffer while no master has started data transfer."
+        "Present = obisgate's own IEC 60870-5-104 outstation serves every signal with an "
+        "`ioa`: events on change, general and counter interrogation, redundancy groups, "
+        "a bounded buffer while no master has started data transfer."
     ),
     model=Iec104Config,
     create=_create,
@@ -40,7 +40,7 @@ IEC104: OutputSpec[Iec104Config] = OutputSpec(
         model=Iec104Columns,
         check=iec104_signal_problems,
         checked_without_section=("ioa", "iec104_type"),
-        title="IEC 104",
+        title="the information objects",
     ),
     show_map=iec104_map,
 )

@@ -1,18 +1,10 @@
-"""Configuration of the Modbus TCP server (``[modbus]``) and checks of the signals' register map.
+"""Configuration of the Modbus TCP server (``[modbus]``), its signal columns and their checks.
 
-Section fields, defaults in brackets: ``listen`` [``127.0.0.1:5020``; port 0
-picks a free one], ``unit_id`` [1] (0-247), ``word_order`` [big] (big: the
-first register holds the most significant word), ``byte_order`` [big] (big:
-the high byte of each register first, as Modbus sends registers),
-``max_connections`` [32] (masters connected at once).
-
-Signal columns: ``modbus_address`` (0-based holding-register address, the same
-value readable as an input register), ``modbus_type`` (default from the
-``number_type``, see :func:`modbus_type_of`), ``modbus_scale`` (the value is
-multiplied by it; an integer type on a FLOAT or DOUBLE signal needs it, e.g.
-1000 for Wh from kWh in an int32), ``modbus_quality_address`` (one register: 0
-valid, else the bits IV=1, NT=2, OV=4), ``modbus_coil`` (DIGITAL signals: a
-0-based bit address, readable as a coil and as a discrete input).
+The fields, their defaults and meanings are in their descriptions (and so in
+``docs/configuration.md``); :func:`modbus_signal_problems` finds what only shows
+across signals (registers or bits used twice, ranges past 65535, types that
+cannot hold the number type, a fractional signal in an integer type without
+``modbus_scale``).
 """
 
 from __future__ import annotations
@@ -82,26 +74,26 @@ class ModbusConfig(BaseModel):
 
     listen: Listen = Field(
         default="127.0.0.1:5020",
-        description="HOST:PORT the Modbus TCP server listens on (port 0: any free port).",
+        description="`HOST:PORT` to serve on (port 0 picks a free one); Modbus has no "
+        "authentication: a non-loopback address is warned about.",
     )
     unit_id: Annotated[int, BeforeValidator(cells.int_range(0, 247))] = Field(
         default=1,
-        description=(
-            "The unit (slave) id answered, 1-247; requests for another get exception 11. "
-            "0 answers every unit id."
-        ),
+        description="The unit (slave) id answered, 0-247; other ids get exception 11 (0: "
+        "answer every id).",
     )
     word_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = Field(
         default="big",
-        description="big: the first register holds the most significant word; or little.",
+        description="`big`: the first register holds the most significant word; `little`.",
     )
     byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = Field(
         default="big",
-        description="big: the high byte of each register first (as Modbus sends); or little.",
+        description="`big`: the high byte of each register first, as Modbus sends; `little`.",
     )
     max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 1000))] = Field(
         default=32,
-        description="Masters connected at once; a further connection is closed (and logged).",
+        description="Masters connected at once, 1-1000; a further connection is closed (one "
+        "line in the log).",
     )
 
     def exposure_warning(self) -> str | None:
@@ -122,42 +114,43 @@ class ModbusColumns(BaseModel):
         int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
     ] = Field(
         default=None,
-        description="0-based register address (holding and input register: the same value).",
+        description="The signal's first holding register, 0-based (0-65535); the same value "
+        "is readable as an input register. Registers used twice (value or quality) and ranges "
+        "past 65535 are errors.",
     )
     modbus_type: Annotated[
         str | None, BeforeValidator(cells.optional(cells.named(MODBUS_TYPES)))
     ] = Field(
         default=None,
-        description=(
-            "float32, float64, int16, uint16, int32, uint32, int64, uint64; default from "
-            "the number_type (float32 for FLOAT and DOUBLE)."
-        ),
+        description="float32, float64, int16, uint16, int32, uint32, int64 or uint64. An "
+        "integer type on a FLOAT or DOUBLE signal needs `modbus_scale`; STRING, TIME, DATE, "
+        "DATETIME cannot be served.",
+        json_schema_extra={
+            "shown": "float32 for FLOAT and DOUBLE, int16/int32/int64 for INT8-16/INT32/INT64, "
+            "uint16/uint32/uint64 for UINT8-16/UINT32/UINT64, uint64 for HEX, uint16 for DIGITAL"
+        },
     )
     modbus_scale: Annotated[float | None, BeforeValidator(cells.optional(cells.as_finite))] = Field(
         default=None,
-        description=(
-            "The value is multiplied by this before it is encoded (integer types round "
-            "to the nearest); needed for an integer type on a FLOAT or DOUBLE signal, "
-            "e.g. 1000 for Wh from kWh. Default 1."
-        ),
+        description="The value is multiplied by it before it is encoded (integer types round "
+        "half away from zero); an integer type on a FLOAT or DOUBLE signal needs it, e.g. "
+        "`1000` for Wh in an int32 from kWh (`1` rounds). Not 0.",
+        json_schema_extra={"shown": "`1`"},
     )
     modbus_quality_address: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
     ] = Field(
         default=None,
-        description=(
-            "A register holding the quality: 0 valid, else IV=1, NT=2, OV=4; "
-            "3 (IV+NT) until the signal's first value."
-        ),
+        description="A register holding the value's quality: 0 valid, else the bits IV=1, "
+        "NT=2, OV=4; IV+NT (3) until the signal's first value. Needs `modbus_address` or "
+        "`modbus_coil`.",
     )
     modbus_coil: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
     ] = Field(
         default=None,
-        description=(
-            "DIGITAL signals: a 0-based bit address, read as a coil (function 1) and as a "
-            "discrete input (function 2)."
-        ),
+        description="DIGITAL signals: a bit, 0-based (0-65535), read as a coil (function 1) "
+        "and as a discrete input (function 2); bits used twice are errors.",
     )
 
 

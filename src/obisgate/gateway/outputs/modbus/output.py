@@ -16,11 +16,11 @@ id). Requests pipelined in one TCP segment are all answered, in order.
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from obisgate.errors import TransportError
+from obisgate.gateway.outputs.announce import announce
 from obisgate.gateway.outputs.base import Output, publish_each
 from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.listen import host_port, split_listen
@@ -72,7 +72,7 @@ class ModbusOutput(Output):
         return self.server.port
 
     async def start(self) -> None:
-        """Listen on ``section.listen`` and print ``modbus listening on HOST:PORT`` on stderr.
+        """Listen on ``section.listen`` and log ``modbus listening on HOST:PORT`` (``announce``).
 
         Raises:
             TransportError: the address cannot be bound (in use, not local); one
@@ -88,8 +88,7 @@ class ModbusOutput(Output):
         if warning := self.section.exposure_warning():
             _LOGGER.warning(warning)
         self._health.set(OutputState.RUNNING)
-        sys.stderr.write(f"modbus listening on {host_port(host, chosen)}\n")
-        sys.stderr.flush()
+        announce(f"modbus listening on {host_port(host, chosen)}")
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         """Store the batch's values: readable by the next request."""

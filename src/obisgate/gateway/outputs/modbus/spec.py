@@ -36,8 +36,8 @@ MODBUS: OutputSpec[ModbusConfig] = OutputSpec(
     title="Modbus TCP",
     summary=(
         "Present = a read-only Modbus TCP server answers from the latest values: every "
-        "signal with a modbus_address as holding (and input) registers, DIGITAL signals "
-        "with a modbus_coil as coils (and discrete inputs)."
+        "signal with a `modbus_address` as holding (and input) registers, DIGITAL signals "
+        "with a `modbus_coil` as coils (and discrete inputs)."
     ),
     model=ModbusConfig,
     create=_create,
@@ -51,7 +51,7 @@ MODBUS: OutputSpec[ModbusConfig] = OutputSpec(
             "modbus_quality_address",
             "modbus_coil",
         ),
-        title="Modbus",
+        title="the register map",
     ),
     warnings=_warnings,
     show_map=modbus_map,

@@ -23,8 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
-import ssl
 from types import ModuleType
 from typing import Any
 
@@ -35,6 +33,8 @@ from obisgate.gateway.outputs.mqtt.config import MqttConfig
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, gateway_availability_topic
 from obisgate.gateway.outputs.mqtt.sender import OutboxSender
 from obisgate.gateway.outputs.mqtt.worker import DiskWorker
+from obisgate.gateway.readings.partitions import count_topic
+from obisgate.mqtt_url import check_tls_handshake
 
 __all__ = ["Connection"]
 
@@ -122,15 +122,30 @@ class Connection:
             self._connected()
             try:
                 await client.publish(self._gateway_topic, ONLINE, qos=1, retain=True)
+                if self._section.history_partitions:
+                    count = str(self._section.history_partitions).encode()
+                    topic = count_topic(self._section.topic_prefix)
+                    await client.publish(topic, count, qos=1, retain=True)
                 await self._announcer.subscribe(client)
-                async with asyncio.TaskGroup() as units:
-                    units.create_task(self._announcer.announce(client), name="mqtt-announcer")
-                    units.create_task(self._announcer.listen(client), name="mqtt-listener")
-                    units.create_task(self._sender.send(client), name="mqtt-sender")
-                    units.create_task(self._sender.delete_acknowledged(), name="mqtt-deleter")
-                    units.create_task(self._close_when_asked(client), name="mqtt-closer")
+                # A task of its own: on Python 3.11 a task group whose unit fails while it
+                # waits in __aexit__ leaves a cancellation request on its parent task (fixed
+                # in 3.12); it must not pile up on the task that reconnects for ever.
+                await asyncio.create_task(self._units(client), name="mqtt-session")
             finally:
                 self.connected = False
+
+    async def _units(self, client: Any) -> None:
+        """Run the session's units until the first one fails (the others are cancelled).
+
+        Raises:
+            ExceptionGroup: what ended the session (``_Closing`` when closing).
+        """
+        async with asyncio.TaskGroup() as units:
+            units.create_task(self._announcer.announce(client), name="mqtt-announcer")
+            units.create_task(self._announcer.listen(client), name="mqtt-listener")
+            units.create_task(self._sender.send(client), name="mqtt-sender")
+            units.create_task(self._sender.delete_acknowledged(), name="mqtt-deleter")
+            units.create_task(self._close_when_asked(client), name="mqtt-closer")
 
     def _connected(self) -> None:
         depth = self._sender.outbox.depth
@@ -174,34 +189,14 @@ class Connection:
             text = text.replace(self._secret, "***")
         return text[:300]
 
-    def _tls_context(self) -> ssl.SSLContext:
-        section = self._section
-        context = ssl.create_default_context(
-            cafile=None if section.ca_file is None else str(section.ca_file)
-        )
-        if section.cert_file is not None:
-            context.load_cert_chain(
-                str(section.cert_file), None if section.key_file is None else str(section.key_file)
-            )
-        return context
-
-    def _tls_handshake(self, context: ssl.SSLContext) -> None:
-        """Connect and shake hands once (closing both sockets), to find TLS failures."""
-        host, port = self._section.host, self._section.port
-        with (
-            socket.create_connection((host, port), timeout=10) as raw,
-            context.wrap_socket(raw, server_hostname=host),
-        ):
-            pass
-
     async def _client(self) -> Any:
         section = self._section
         password = await self._worker.run(section.resolve_password)
         self._secret = None if password is None else password.get_secret_value()
-        tls = await self._worker.run(self._tls_context) if section.tls else None
+        tls = await self._worker.run(section.tls_context) if section.tls else None
         if tls is not None:
             # paho leaves the socket of a failed handshake open: fail here, cleanly, instead.
-            await self._worker.run(self._tls_handshake, tls)
+            await self._worker.run(check_tls_handshake, section.broker, tls)
         aiomqtt = self._mqtt
         client = aiomqtt.Client(
             section.host,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Literal
 
+from obisgate import Identification
 from obisgate.errors import FramingError
 from obisgate.gateway.outputs.mqtt.payloads import (
     device_availability_topic,
@@ -34,7 +35,6 @@ from obisgate.gateway.outputs.mqtt.payloads import (
     state_topic,
 )
 from obisgate.gateway.updates import STATUS_SIGNAL
-from obisgate.protocol.identification import Identification
 
 __all__ = [
     "DiscoveryDevice",

@@ -1,7 +1,7 @@
 """The MQTT output: every readout to a broker, through a durable outbox, with Home Assistant discovery.
 
 :meth:`MqttOutput.publish` only appends the readout's messages to the outbox
-(:mod:`.outbox`, on the output's disk thread, :mod:`.worker`) and never waits
+(:mod:`~obisgate.gateway.outputs.outbox`, on the output's disk thread, :mod:`.worker`) and never waits
 for the broker. The work with the broker is done by separate units:
 
 * :class:`~.connection.Connection` keeps one connection (connect with a last
@@ -43,10 +43,10 @@ from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputSt
 from obisgate.gateway.outputs.mqtt.announcer import Announcer
 from obisgate.gateway.outputs.mqtt.connection import Connection
 from obisgate.gateway.outputs.mqtt.devices import DeviceTracker
-from obisgate.gateway.outputs.mqtt.outbox import Outbox, outbox_path
 from obisgate.gateway.outputs.mqtt.payloads import state_messages
 from obisgate.gateway.outputs.mqtt.sender import OutboxSender
 from obisgate.gateway.outputs.mqtt.worker import DiskWorker
+from obisgate.gateway.outputs.outbox import DropLog, Outbox, outbox_path
 from obisgate.gateway.updates import SignalUpdate
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ class MqttOutput(Output):
         self._task: asyncio.Task[None] | None = None
         self._store_error: str | None = None
         self._dropped = 0
-        self._drop_logged = False
+        self._full = DropLog(_LOGGER, "mqtt", "messages")
 
     async def start(self) -> None:
         """Open the outbox and start the connection; never waits for the broker.
@@ -183,7 +183,11 @@ class MqttOutput(Output):
         for updates in batches:
             self._announcer.learn(updates)
             messages += state_messages(
-                updates, prefix=section.topic_prefix, fmt=section.format, qos=section.qos
+                updates,
+                prefix=section.topic_prefix,
+                fmt=section.format,
+                qos=section.qos,
+                partitions=section.history_partitions,
             )
         try:
             dropped = await self._worker.run(sender.outbox.append, messages)
@@ -197,14 +201,8 @@ class MqttOutput(Output):
         if self._store_error is not None:
             _LOGGER.info("mqtt: the outbox takes readouts again")
             self._store_error = None
-        if dropped:
-            self._dropped += dropped
-            if not self._drop_logged:
-                _LOGGER.warning(
-                    "mqtt: outbox full (%d rows): dropping the oldest messages",
-                    self.section.outbox_max_rows,
-                )
-                self._drop_logged = True
+        self._dropped += dropped
+        self._full.appended(dropped, self.section.outbox_max_rows)
         sender.wake()
 
     async def aclose(self) -> None:
@@ -229,6 +227,7 @@ class MqttOutput(Output):
                 with contextlib.suppress(sqlite3.Error):
                     await self._worker.run(sender.outbox.delete_through, sender.acked)
             await self._worker.run(sender.outbox.close)
+        self._full.end()
         self._worker.shutdown()
         self._record.set(OutputState.CLOSED)
 
@@ -246,5 +245,6 @@ class MqttOutput(Output):
                 "outbox_depth": 0 if sender is None else sender.outbox.depth,
                 "sent_total": 0 if sender is None else sender.sent,
                 "dropped_total": self._dropped,
+                "outbox_dropped_total": self._full.total,
             },
         )

@@ -14,6 +14,10 @@ Two formats:
   empty (``,1733011200000,0``). The ``_status`` update is one of them
   (``ok,1733011200000,1``).
 
+With ``history_partitions`` set, each readout also goes (``json``, QoS 1) to
+``<prefix>/history/<p>/<device>`` (:mod:`obisgate.gateway.readings.partitions`), and the
+partition count is published retained on ``<prefix>/history/partitions``.
+
 Availability (retained): ``<prefix>/<device>/availability`` is ``online``
 after a successful readout and ``offline`` after a failed one;
 ``<prefix>/gateway/<client_id>/availability`` is the gateway's own (its last
@@ -23,11 +27,12 @@ will is ``offline``).
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Literal
 
-from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.gateway.readings.message import readout_payload, readout_status
+from obisgate.gateway.readings.partitions import history_topic
+from obisgate.gateway.updates import SignalUpdate
 
 __all__ = [
     "Message",
@@ -65,14 +70,6 @@ def gateway_availability_topic(prefix: str, client_id: str) -> str:
     return f"{prefix}/gateway/{client_id}/availability"
 
 
-def readout_status(updates: Sequence[SignalUpdate]) -> SignalUpdate | None:
-    """The ``_status`` update of a readout's batch, if it has one."""
-    for update in reversed(updates):
-        if update.signal == STATUS_SIGNAL:
-            return update
-    return None
-
-
 def wcc_value(value: object) -> str:
     """A value as the ``wcc`` payload writes it (``1``/``0`` for switches, ISO dates)."""
     if value is None:
@@ -97,10 +94,20 @@ def state_messages(
     prefix: str,
     fmt: Literal["json", "wcc"],
     qos: int,
+    partitions: int = 0,
 ) -> list[Message]:
-    """The state messages of one readout (not retained)."""
+    """The state messages of one readout (not retained); with ``partitions`` > 0 also
+    its history message (``json``, QoS 1) on ``<prefix>/history/<p>/<device>``."""
     if not updates:
         return []
+    if partitions:
+        history = (
+            history_topic(prefix, updates[0].device, partitions),
+            readout_payload(updates),
+            1,
+            False,
+        )
+        return [*state_messages(updates, prefix=prefix, fmt=fmt, qos=qos), history]
     if fmt == "wcc":
         return [
             (
@@ -111,13 +118,5 @@ def state_messages(
             )
             for u in updates
         ]
-    status = readout_status(updates)
-    first = status or updates[0]
-    document = {
-        "device": first.device,
-        "time": first.time.isoformat(timespec="milliseconds"),
-        "status": None if status is None else status.value,
-        "updates": [u.to_json() for u in updates],
-    }
-    payload = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-    return [(state_topic(prefix, first.device, "json"), payload, qos, False)]
+    payload = readout_payload(updates)
+    return [(state_topic(prefix, updates[0].device, "json"), payload, qos, False)]

@@ -16,8 +16,8 @@ import sqlite3
 from typing import Any
 
 from obisgate.gateway.outputs.health import HealthRecord
-from obisgate.gateway.outputs.mqtt.outbox import AckedPrefix, Outbox, OutboxMessage
 from obisgate.gateway.outputs.mqtt.worker import DiskWorker
+from obisgate.gateway.outputs.outbox import AckedPrefix, Outbox, OutboxMessage
 
 __all__ = ["OutboxSender"]
 

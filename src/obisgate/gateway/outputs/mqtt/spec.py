@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from obisgate.gateway.outputs.mqtt.config import MqttColumns, MqttConfig, mqtt_signal_problems
 from obisgate.gateway.outputs.spec import Extra, OutputSpec, SignalColumns
-from obisgate.protocol.passwords import password_file_is_private
+from obisgate.password_config import password_file_is_private
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
@@ -48,7 +48,7 @@ MQTT: OutputSpec[MqttConfig] = OutputSpec(
     create=_create,
     extras=(Extra("aiomqtt", "mqtt"),),
     columns=SignalColumns(
-        model=MqttColumns, check=mqtt_signal_problems, title="Home Assistant (MQTT discovery)"
+        model=MqttColumns, check=mqtt_signal_problems, title="Home Assistant discovery"
     ),
     with_base_dir=MqttConfig.with_base_dir,
     load_warnings=_load_warnings,

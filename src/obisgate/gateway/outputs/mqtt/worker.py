@@ -16,7 +16,7 @@ class DiskWorker:
     """Runs blocking calls one after another on a thread of its own.
 
     The outbox's connection is used from this thread only (see
-    :mod:`~obisgate.gateway.outputs.mqtt.outbox`); reading a password file or
+    :mod:`~obisgate.gateway.outputs.outbox`); reading a password file or
     loading TLS files runs here too.
     """
 

@@ -1,11 +1,8 @@
-"""Configuration of the OPC UA server (``[opcua]``).
+"""Configuration of the OPC UA server (``[opcua]``): where it listens and its security.
 
-Fields, defaults in brackets: ``listen`` [``127.0.0.1:4840``; port 0 picks a
-free one], ``certificate`` and ``private_key`` [none] (the server's certificate
-and key, written by ``obisgate opcua-cert``), ``users_file`` [none] (user names
-with scrypt hashes of their passwords, written by ``obisgate opcua-user``).
-Relative paths are relative to the configuration's folder. The endpoint is
-``opc.tcp://HOST:PORT/obisgate/``.
+The fields, their defaults and meanings are in their descriptions (and so in
+``docs/configuration.md``). The endpoint is ``opc.tcp://HOST:PORT/obisgate/``.
+Relative paths are relative to the configuration's folder.
 
 Security (checked when the configuration is loaded):
 
@@ -48,27 +45,25 @@ class OpcUaConfig(BaseModel):
 
     listen: Listen = Field(
         default="127.0.0.1:4840",
-        description=(
-            "HOST:PORT the OPC UA server listens on (port 0: any free port). An address other "
-            "machines can reach needs certificate, private_key and users_file."
-        ),
+        description="`HOST:PORT` to serve on (port 0 picks a free one); the endpoint is "
+        "`opc.tcp://HOST:PORT/obisgate/`. Anonymous clients are served on a loopback address "
+        "only: any other needs `certificate`, `private_key` and `users_file`.",
     )
     certificate: OptPath = Field(
         default=None,
-        description=(
-            "The server's certificate (DER or PEM) from obisgate opcua-cert: turns on the "
-            "Basic256Sha256 Sign and SignAndEncrypt endpoints."
-        ),
+        description="The server's certificate (DER or PEM, from `obisgate opcua-cert`): turns "
+        "on the Basic256Sha256 Sign and SignAndEncrypt endpoints.",
     )
     private_key: OptPath = Field(
-        default=None, description="The certificate's private key (PEM), readable by obisgate only."
+        default=None,
+        description="The certificate's private key (PEM); warned about when group or others "
+        "may read it.",
     )
     users_file: OptPath = Field(
         default=None,
-        description=(
-            "Users allowed to log in, NAME:scrypt hash per line (obisgate opcua-user); "
-            "user name login is offered on the encrypted endpoints only."
-        ),
+        description="The users who may log in, `NAME:scrypt$...` per line (`obisgate "
+        "opcua-user`); with it only the Basic256Sha256 endpoints are offered (no unencrypted "
+        "endpoint), so it needs `certificate` and `private_key`.",
     )
 
     @model_validator(mode="after")

@@ -25,12 +25,12 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from obisgate.errors import ConfigError, TransportError
+from obisgate.gateway.outputs.announce import announce
 from obisgate.gateway.outputs.base import Output, publish_each
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
@@ -171,7 +171,7 @@ class OpcUaOutput(Output):
         return f"opc.tcp://{shown}:{self.port or port}{ENDPOINT_PATH}"
 
     async def start(self) -> None:
-        """Build the address space, listen, and print ``opcua listening on opc.tcp://...``.
+        """Build the address space, listen, and log ``opcua listening on opc.tcp://...``.
 
         asyncua's own log records are quieted (see :func:`quiet_opcua_logs`), its
         records of peers' errors become obisgate's one-line reports; a failed
@@ -216,8 +216,7 @@ class OpcUaOutput(Output):
         # BinaryServer.port is the bound port (it replaces 0 by the real one).
         self.port = int(server.bserver.port)
         self._health.set(OutputState.RUNNING)
-        sys.stderr.write(f"opcua listening on {self.endpoint}\n")
-        sys.stderr.flush()
+        announce(f"opcua listening on {self.endpoint}")
 
     async def _serve(self, server: Any, ua: Any, host: str, port: int) -> None:
         """Build the address space of ``server`` and listen on ``host``:``port``.

@@ -8,7 +8,7 @@ from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.opcua.config import OpcUaConfig
 from obisgate.gateway.outputs.opcua.printed_map import opcua_map
 from obisgate.gateway.outputs.spec import Extra, OutputSpec
-from obisgate.protocol.passwords import password_file_is_private
+from obisgate.password_config import password_file_is_private
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
@@ -53,8 +53,8 @@ OPCUA: OutputSpec[OpcUaConfig] = OutputSpec(
     title="OPC UA",
     summary=(
         "Present = an OPC UA server (asyncua, LGPL-3.0) exposes one variable per enabled "
-        "signal, endpoint opc.tcp://HOST:PORT/obisgate/: anonymous on loopback only, "
-        "otherwise Basic256Sha256 with the users of users_file."
+        "signal and each device's `_status`: anonymous on loopback only, otherwise "
+        "Basic256Sha256 with the users of `users_file`."
     ),
     model=OpcUaConfig,
     create=_create,

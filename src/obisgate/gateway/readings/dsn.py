@@ -25,11 +25,11 @@ def describe_dsn(dsn: str) -> str:
     return f"{user}{host}:{port}{parts.path or '/'}"
 
 
-def describe_failure(exc: BaseException, dsn: str = "") -> str:
+def describe_failure(exc: BaseException, dsn: str = "", password: str | None = None) -> str:
     """A one-line reason for a failed connection or query, without secrets.
 
-    The password of ``dsn`` (when it is a URL with one) is cut out of the text, in
-    case a driver message ever quotes it.
+    ``password`` and the password of ``dsn`` (when it is a URL with one) are cut out
+    of the text, in case a driver message ever quotes them.
     """
     name = type(exc).__name__
     if name == "InvalidPasswordError":
@@ -40,9 +40,10 @@ def describe_failure(exc: BaseException, dsn: str = "") -> str:
         return "no answer (timeout)"
     text = str(exc).splitlines()[0] if str(exc) else name
     try:
-        password = urlsplit(dsn).password
+        in_dsn = urlsplit(dsn).password
     except ValueError:
-        password = None
-    if password:
-        text = text.replace(password, "***")
+        in_dsn = None
+    for secret in (password, in_dsn):
+        if secret:
+            text = text.replace(secret, "***")
     return text[:200]

@@ -1,11 +1,12 @@
 """A durable, bounded FIFO of outgoing messages in its own SQLite file.
 
-The MQTT output appends every message here before anything is sent, and
-deletes a message only after the broker acknowledged it, so neither a broker
-outage nor a ``kill -9`` of the gateway loses a message that was appended:
-after a restart the rows still in the file are sent again, in order. A message
-acknowledged just before a crash but not yet deleted is sent twice
-(duplicates are allowed, gaps never).
+The MQTT and PostgreSQL outputs each append every message to an outbox of their
+own before anything is sent, and delete a message only after the broker
+acknowledged it / the database committed it, so neither an outage nor a
+``kill -9`` of the gateway loses a message that was appended: after a restart
+the rows still in the file are sent again, in order. A message acknowledged just
+before a crash but not yet deleted is sent twice (duplicates are allowed, gaps
+never).
 
 Durability: WAL mode and one transaction per :meth:`Outbox.append` call, as
 :mod:`obisgate.gateway.history`. With ``synchronous="NORMAL"`` a killed process
@@ -16,7 +17,9 @@ and after the table was emptied, so a reader's "sent up to" position is never
 overtaken by reused numbers.
 
 Bound: at most ``max_rows`` rows; an append beyond that drops the oldest rows
-in the same transaction and returns how many it dropped.
+in the same transaction and returns how many it dropped. :class:`DropLog` turns
+those counts into one log line when dropping starts and one with the count when
+it ends (an episode), and keeps the total for the output's health.
 
 Thread safety: one connection guarded by a lock; call from one worker thread
 (the event loop must never wait for the disk).
@@ -24,6 +27,7 @@ Thread safety: one connection guarded by a lock; call from one worker thread
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -34,7 +38,7 @@ from typing import Literal, NamedTuple
 
 from obisgate.errors import ConfigError
 
-__all__ = ["AckedPrefix", "Outbox", "OutboxMessage", "outbox_path"]
+__all__ = ["AckedPrefix", "DropLog", "Outbox", "OutboxMessage", "outbox_path"]
 
 SCHEMA_VERSION = 1
 
@@ -216,3 +220,52 @@ class AckedPrefix:
             end = self._order.popleft()
             self._done.discard(end)
         return end
+
+
+class DropLog:
+    """What an outbox dropped when full: logged once per episode, with the count.
+
+    An episode starts with the first append that drops rows (one warning) and
+    ends with the next append that drops none, or at close (one warning with the
+    number of rows dropped in it). :attr:`total` counts every dropped row since
+    the start (the output's health exports it).
+
+    Args:
+        logger: the output's logger.
+        what: the output's name, first in each line (``"mqtt"``).
+        unit: what a row is (``"messages"``, ``"readouts"``).
+    """
+
+    def __init__(self, logger: logging.Logger, what: str, unit: str) -> None:
+        self.logger = logger
+        self.what = what
+        self.unit = unit
+        #: Rows dropped since the start.
+        self.total = 0
+        self._episode = 0
+
+    def appended(self, dropped: int, max_rows: int) -> None:
+        """Account for one append that dropped ``dropped`` rows (0: none)."""
+        if dropped:
+            if not self._episode:
+                self.logger.warning(
+                    "%s: outbox full (%d %s): dropping the oldest until it drains",
+                    self.what,
+                    max_rows,
+                    self.unit,
+                )
+            self._episode += dropped
+            self.total += dropped
+        else:
+            self.end()
+
+    def end(self) -> None:
+        """End the episode, if any: one line with the number dropped in it."""
+        if self._episode:
+            self.logger.warning(
+                "%s: outbox no longer full; %d %s were dropped",
+                self.what,
+                self._episode,
+                self.unit,
+            )
+            self._episode = 0

@@ -1,4 +1,4 @@
-"""The PostgreSQL readings table, created by the sink when missing.
+"""The PostgreSQL readings table and its dead letters, created by the writer when missing.
 
 ::
 
@@ -12,12 +12,22 @@ The primary key ``(device, signal, time)`` makes a replayed reading a no-op
 (``ON CONFLICT DO NOTHING``). Partitioning:
 
 * plain PostgreSQL: ``PARTITION BY RANGE (time)``, one partition per calendar
-  month (UTC), ``readings_pYYYYMM``, created by the sink before it writes the first
-  row of that month (under an advisory lock, so several sinks may race). Old months
+  month (UTC), ``readings_pYYYYMM``, created by the writer before it writes the first
+  row of that month (under an advisory lock, so several writers may race). Old months
   are dropped with ``DROP TABLE readings_p202501``.
 * TimescaleDB (the ``timescaledb`` extension present in the database): the same
   columns in a plain table made a hypertable on ``time``; TimescaleDB then makes
-  the chunks, and the sink never creates partitions.
+  the chunks, and the writer never creates partitions.
+
+Dead letters: what could not be stored in ``readings`` (refused when cleaned, or
+refused by PostgreSQL itself) is kept, with the reason, in::
+
+    readings_rejected(key text PRIMARY KEY,   -- sha256 of reason + data: a replay is a no-op
+                      received timestamptz, source text, device text, signal text,
+                      time text, reason text, data text)   -- all ASCII
+
+Query it with ``SELECT received, source, device, signal, reason FROM
+readings_rejected ORDER BY received``; delete rows once handled.
 """
 
 from __future__ import annotations
@@ -25,10 +35,13 @@ from __future__ import annotations
 import datetime as dt
 
 __all__ = [
+    "CREATE_DEAD_LETTERS",
     "CREATE_PARTITIONED",
     "CREATE_PLAIN",
     "CREATE_STAGING",
+    "DEAD_LETTERS",
     "HAS_TIMESCALE",
+    "INSERT_DEAD_LETTER",
     "IS_PARTITIONED",
     "MAKE_HYPERTABLE",
     "MOVE_STAGED",
@@ -41,6 +54,7 @@ __all__ = [
 
 TABLE = "readings"
 STAGING = "readings_staging"
+DEAD_LETTERS = "readings_rejected"
 
 _COLUMNS = """
     device text NOT NULL,
@@ -65,12 +79,26 @@ MOVE_STAGED = (
     "INSERT INTO readings SELECT * FROM readings_staging "
     "ON CONFLICT (device, signal, time) DO NOTHING"
 )
+CREATE_DEAD_LETTERS = f"""CREATE TABLE IF NOT EXISTS {DEAD_LETTERS} (
+    key text PRIMARY KEY,
+    received timestamptz NOT NULL DEFAULT now(),
+    source text NOT NULL,
+    device text,
+    signal text,
+    time text,
+    reason text NOT NULL,
+    data text NOT NULL
+)"""
+INSERT_DEAD_LETTER = (
+    "INSERT INTO readings_rejected (key, source, device, signal, time, reason, data) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key) DO NOTHING"
+)
 HAS_TIMESCALE = "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')"
 IS_PARTITIONED = (
     "SELECT EXISTS (SELECT 1 FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid "
     "WHERE c.relname = $1 AND pg_table_is_visible(c.oid))"
 )
-#: Any constant: serializes partition creation between sinks, per database.
+#: Any constant: serializes partition creation between writers, per database.
 PARTITION_LOCK = 620562100
 
 

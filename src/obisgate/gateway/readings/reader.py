@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from obisgate.errors import DatabaseError
 from obisgate.gateway.history import HistoryRow
 from obisgate.gateway.quality import Quality
-from obisgate.sink import SinkError
-from obisgate.sink.dsn import describe_dsn, describe_failure
-from obisgate.sink.postgres import database_errors
-from obisgate.sink.schema import TABLE
+from obisgate.gateway.readings.dsn import describe_dsn, describe_failure
+from obisgate.gateway.readings.schema import TABLE
+from obisgate.gateway.readings.writer import database_errors
 
 __all__ = ["read_postgres"]
 
@@ -49,7 +49,7 @@ async def read_postgres(
     Numbers come back as ``float``, other values as the text that was stored.
 
     Raises:
-        SinkError: the database is unreachable, refuses the login, or has no
+        DatabaseError: the database is unreachable, refuses the login, or has no
             readings table (the message never holds the password).
     """
     from obisgate.gateway.outputs.extras import require_extra  # noqa: PLC0415
@@ -59,10 +59,10 @@ async def read_postgres(
     try:
         connection = await asyncpg.connect(dsn, timeout=10, statement_cache_size=0)
     except (*database_errors(), ValueError) as exc:  # type: ignore[misc]
-        raise SinkError(f"PostgreSQL {where}: {describe_failure(exc, dsn)}") from None
+        raise DatabaseError(f"PostgreSQL {where}: {describe_failure(exc, dsn)}") from None
     try:
         if not await connection.fetchval("SELECT to_regclass($1) IS NOT NULL", TABLE):
-            raise SinkError(f"PostgreSQL {where}: no {TABLE} table (no sink has written yet)")
+            raise DatabaseError(f"PostgreSQL {where}: no {TABLE} table (nothing was stored yet)")
         query = _QUERY.format(order="DESC" if newest_first else "ASC")
         records = await connection.fetch(query, device, signal, start, end, limit)
         if not records and not await connection.fetchval(
@@ -72,7 +72,7 @@ async def read_postgres(
         ):
             return None
     except database_errors() as exc:
-        raise SinkError(f"PostgreSQL {where}: {describe_failure(exc, dsn)}") from None
+        raise DatabaseError(f"PostgreSQL {where}: {describe_failure(exc, dsn)}") from None
     finally:
         await connection.close()
     return [_row(record) for record in records]

@@ -22,21 +22,21 @@ from typing import Any, TypeVar
 import click
 
 from obisgate.cli.common import SECONDS, fail, run_async, setup_logging
+from obisgate.cli.dlms_read import dlms_address_options, dlms_settings
 from obisgate.cli.main import main
 from obisgate.cli.read_command import DEFAULT_TOTAL_TIMEOUT_S, line_options, readout_options
 from obisgate.errors import ConfigError, MeterError, TotalTimeoutError
 from obisgate.formats import FORMATS, datasets_to_list, identification_to_dict, table_lines
-from obisgate.programming import ProgrammingSession, RegisterReading
-from obisgate.protocol.loadprofile import LoadProfile
-from obisgate.protocol.passwords import (
+from obisgate.password_config import (
     SCHEME_NAMES,
-    PasswordScheme,
-    Secret,
     make_scheme,
     password_file_is_private,
     read_password_file,
 )
-from obisgate.protocol.programming import Answer, ProgrammingOptions
+from obisgate.programming_session import ProgrammingSession, RegisterReading
+from obisgate.protocol.loadprofile import LoadProfile
+from obisgate.protocol.passwords import PasswordScheme, Secret
+from obisgate.protocol.programming_client import Answer, ProgrammingOptions
 from obisgate.trace import open_trace
 from obisgate.transport.base import LineSettings
 
@@ -444,7 +444,21 @@ def render_profile(profile: LoadProfile, fmt: str) -> str:
 @click.argument("url")
 @click.option("--from", "start", required=True, help="First time stamp, e.g. 2024-03-15T00:00.")
 @click.option("--to", "end", required=True, help="Last time stamp, e.g. 2024-03-16T00:00.")
-@click.option("--profile", "profile_address", default="P.01", show_default=True)
+@click.option(
+    "--profile",
+    "profile_address",
+    default=None,
+    help="The profile: P.01 [default] in modes C; a profile generic, 1-0:99.1.0*255 "
+    "[default], in modes E and HDLC.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["C", "E", "HDLC"], case_sensitive=False),
+    default="C",
+    show_default=True,
+    help="C: programming mode (R5 P.01); E / HDLC: DLMS profile generic by range.",
+)
+@dlms_address_options
 @click.option(
     "--profile-command",
     type=click.Choice(["R5", "R6", "R1", "R2"], case_sensitive=False),
@@ -481,15 +495,55 @@ def profile(url: str, **params: Any) -> None:
         start, end = _profile_range(params)
     except ConfigError as exc:
         fail(str(exc), 2)
+    if params["mode"].upper() in ("E", "HDLC"):
+        click.echo(render_profile(_dlms_profile(url, params, start, end), params["fmt"]), nl=False)
+        return
 
     async def body(session: ProgrammingSession) -> LoadProfile:
         return await session.read_load_profile(
             start,
             end,
-            profile=params["profile_address"],
+            profile=params["profile_address"] or "P.01",
             command=params["profile_command"].upper(),
             max_span=timedelta(hours=params["max_span_h"]),
         )
 
     result = _run_session(url, params, body)
     click.echo(render_profile(result, params["fmt"]), nl=False)
+
+
+def _dlms_profile(url: str, params: dict[str, Any], start: datetime, end: datetime) -> LoadProfile:
+    """``profile --mode E`` / ``--mode HDLC``: a profile generic by range."""
+    from obisgate.cli.read_command import readout_options  # noqa: PLC0415
+    from obisgate.dlms.cosem import parse_obis  # noqa: PLC0415
+    from obisgate.dlms.profile import DEFAULT_PROFILE  # noqa: PLC0415
+    from obisgate.dlms_session import read_dlms_profile  # noqa: PLC0415
+
+    mode_e = params["mode"].upper() == "E"
+    try:
+        secret = _password(params)
+        password = secret.reveal().encode("latin-1") if secret is not None else None
+        dlms = dlms_settings(params, params["timeout_s"], password=password)
+        obis = (
+            parse_obis(params["profile_address"]) if params["profile_address"] else DEFAULT_PROFILE
+        )
+        opening, line = readout_options({**params, "mode": "E"}) if mode_e else (None, None)
+        if not mode_e:
+            line = LineSettings(baudrate=params["baudrate"] or 9600, bytesize=8, parity="N")
+    except ConfigError as exc:
+        fail(str(exc), 2)
+
+    async def go() -> LoadProfile:
+        return await read_dlms_profile(
+            url,
+            dlms,
+            start,
+            end,
+            profile=obis,
+            opening=opening,
+            line=line,
+            trace=params.get("trace_path"),
+            total_timeout_s=params["total_timeout"],
+        )
+
+    return run_async(go)

@@ -51,7 +51,7 @@ from obisgate.protocol.loadprofile import (
     split_range,
 )
 from obisgate.protocol.passwords import NoPassword, PasswordScheme
-from obisgate.protocol.programming import (
+from obisgate.protocol.programming_client import (
     Answer,
     CommandRejectedError,
     ProgrammingClient,

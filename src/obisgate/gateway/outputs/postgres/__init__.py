@@ -1,0 +1,1 @@
+"""The ``[postgres]`` output: every readout into PostgreSQL through a durable outbox (the billing path)."""
