@@ -14,6 +14,7 @@ from obisgate.cli.common import fail
 from obisgate.cli.main import main
 from obisgate.cli.params import Bounded
 from obisgate.errors import ConfigError
+from obisgate.gateway.outputs.opcua.spec import OPCUA
 
 __all__ = ["opcua_cert", "opcua_user"]
 
@@ -98,7 +99,7 @@ def opcua_cert(
     except OSError as exc:
         fail(f"cannot write to {out_dir}: {exc.strerror or exc}")
     click.echo(f"wrote {certificate} and {key} (application URI {application})")
-    click.echo("[opcua]")
+    click.echo(f"[{OPCUA.name}]")
     click.echo(f'certificate = "{certificate.resolve()}"')
     click.echo(f'private_key = "{key.resolve()}"')
 
