@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from obisgate import ProtocolMode
 from obisgate.gateway.connections import KeptConnections
 from obisgate.gateway.outputs import Fanout, Output
+from obisgate.gateway.outputs.base import STORE_LINGER_S
 from obisgate.gateway.outputs.context import OutputContext, ReadFigures
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import (
@@ -74,7 +75,7 @@ class Gateway:
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.states = [DeviceState(plan) for plan in plans]
-        self.fanout = Fanout(outputs)
+        self.fanout = Fanout(outputs, linger_s=STORE_LINGER_S)
         self.connections: KeptConnections | None = None
         if read is read_device and any(plan.keep_open for plan in plans):
             self.connections = KeptConnections()
