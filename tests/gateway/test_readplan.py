@@ -96,12 +96,13 @@ def test_the_readout_estimate_counts_every_byte_and_the_reaction_times() -> None
     (readout, registers) = alternatives(device(E1, E2, E3), (E1, E2, E3), LARGE_SIZE)
     assert readout.kind is ReadKind.READOUT
     assert readout.request == "/?61234567!"
-    # request and identification at 300 Bd, tr, our t2 and ACK 0 5 0, tr, data at 9600.
+    # request and identification at 300 Bd, tr, our t2 (200 ms by default) and ACK 0 5 0,
+    # tr, data at 9600.
     expected = (
         chars(len("/?61234567!\r\n"), 300)
         + 0.2
         + chars(len("/LGZ5ZMD4104107.B26\r\n"), 300)
-        + 0.3
+        + 0.2
         + chars(6, 300)
         + 0.2
         + chars(8162, 9600)
