@@ -30,6 +30,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, Literal, TypeVar
 
 from obisgate import (
@@ -76,6 +77,7 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 
 T = TypeVar("T")
+_NO_LIMITERS: Mapping[str, SessionLimiter] = MappingProxyType({})
 
 ReadFunction = Callable[[DevicePlan], Awaitable[Readout]]
 """Reads one device (open, exchange(s), release) into one Readout; raises ObisgateError."""
@@ -366,6 +368,24 @@ class LinePoller:
     throttle-group session, either at the head of the queue or in the line's idle time.
     """
 
+    # One poller per line, and lines are many: no instance dictionary.
+    __slots__ = (
+        "_background",
+        "_clock",
+        "_limiters",
+        "_now",
+        "_offsets",
+        "_publish",
+        "_read",
+        "_requests",
+        "_sizes",
+        "_sleep",
+        "_totals",
+        "_wake",
+        "started",
+        "states",
+    )
+
     def __init__(
         self,
         states: Sequence[DeviceState],
@@ -387,11 +407,12 @@ class LinePoller:
         self._sleep = sleep
         self._now = wall_clock
         self._offsets = start_offsets or {}
-        self._limiters = limiters or {}
+        self._limiters: Mapping[str, SessionLimiter] = limiters or _NO_LIMITERS
         self._totals = totals
         self._sizes = sizes if sizes is not None else {}
-        self._requests: deque[ReadRequest] = deque()
-        self._background: deque[ReadRequest] = deque()
+        # Created on first use: an empty deque is ~600 bytes, and lines are many.
+        self._requests: deque[ReadRequest] | None = None
+        self._background: deque[ReadRequest] | None = None
         self._wake: asyncio.Future[None] | None = None
         self.started = False
         """Whether :meth:`run` began (a line is set up only when its first poll is due)."""
@@ -404,11 +425,14 @@ class LinePoller:
         Returns:
             A future with the updates published for that read.
         """
-        for waiting in self._requests:
+        requests = self._requests
+        if requests is None:
+            requests = self._requests = deque()
+        for waiting in requests:
             if waiting.state is state and waiting.job is None and not waiting.future.done():
                 return waiting.future
         future: asyncio.Future[list[SignalUpdate]] = asyncio.get_running_loop().create_future()
-        self._requests.append(ReadRequest(state, future))
+        requests.append(ReadRequest(state, future))
         self._wake_up()
         return future
 
@@ -437,7 +461,14 @@ class LinePoller:
             A future with the job's result; cancelled if the line stops first.
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        (self._background if background else self._requests).append(ReadRequest(state, future, job))
+        if background:
+            if self._background is None:
+                self._background = deque()
+            self._background.append(ReadRequest(state, future, job))
+        else:
+            if self._requests is None:
+                self._requests = deque()
+            self._requests.append(ReadRequest(state, future, job))
         self._wake_up()
         return future
 
@@ -448,7 +479,7 @@ class LinePoller:
     @property
     def waiting_requests(self) -> int:
         """Priority reads and jobs queued and not started yet."""
-        return len(self._requests) + len(self._background)
+        return len(self._requests or ()) + len(self._background or ())
 
     async def run(self, *, max_polls: int | None = None) -> None:
         """Poll until cancelled (or until ``max_polls`` scheduled polls, for tests).
@@ -508,9 +539,8 @@ class LinePoller:
                 due[index] = schedule.next_due
         finally:
             for queue in (self._requests, self._background):
-                for request in queue:
-                    request.future.cancel()
-                queue.clear()
+                while queue:
+                    queue.popleft().future.cancel()
 
     def _schedule(self, state: DeviceState, start: float) -> DeviceSchedule:
         periods = state.plan.rate_periods
