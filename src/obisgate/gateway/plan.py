@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from obisgate import (
     DlmsOptions,
@@ -14,7 +15,7 @@ from obisgate import (
     ReadoutOptions,
 )
 
-__all__ = ["DevicePlan", "DlmsPlan", "ProgrammingPlan", "SignalPlan"]
+__all__ = ["DevicePlan", "DlmsPlan", "ProfilePlan", "ProgrammingPlan", "SignalPlan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +82,32 @@ class SignalPlan:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProfilePlan:
+    """How to fill a device's history from its load profile after a gap (backfill).
+
+    Attributes:
+        address: the profile, ``P.01``.
+        period_s: its interval in seconds (divides a day).
+        command: the read command of the profile requests (``R5``).
+        zone: the time zone of the meter's clock (``None``: this machine's).
+        max_days: how far back a gap is filled at most.
+        chunk: most intervals read in one programming session.
+        channels: ``(channel, signal)``: the profile channel (as its header names
+            it) that fills each signal.
+        programming: how to sign on (options, password scheme).
+    """
+
+    address: str
+    period_s: int
+    command: str
+    zone: tzinfo | None
+    max_days: int
+    chunk: int
+    channels: tuple[tuple[str, SignalPlan], ...]
+    programming: ProgrammingPlan
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DevicePlan:
     """One device to poll.
 
@@ -102,6 +129,7 @@ class DevicePlan:
         programming: how to read the signals with ``by_command`` (``None`` when
             the device has none).
         dlms: how to read a mode E / direct HDLC device (``None``: a D0 meter).
+        profile: how to fill gaps from the meter's load profile (``None``: no backfill).
     """
 
     alias: str
@@ -119,6 +147,7 @@ class DevicePlan:
     signals: tuple[SignalPlan, ...] = ()
     programming: ProgrammingPlan | None = None
     dlms: DlmsPlan | None = None
+    profile: ProfilePlan | None = None
 
     @property
     def needs_readout(self) -> bool:

@@ -49,6 +49,7 @@ from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 __all__ = [
     "DeviceState",
+    "IdleWork",
     "LinePoller",
     "ProgrammingFailed",
     "ReadFunction",
@@ -64,6 +65,10 @@ _LOGGER = logging.getLogger(__name__)
 
 ReadFunction = Callable[[DevicePlan], Awaitable[Readout]]
 """Reads one device (open, exchange(s), release) into one Readout; raises ObisgateError."""
+
+IdleWork = Callable[[float], Awaitable[bool]]
+"""Uses at most the given seconds of a line's free time (a backfill session); returns
+whether it used any. Never raises for a device's sake."""
 
 #: Pause between a standard readout and the programming sign-on of the same poll.
 _BETWEEN_SESSIONS_S = 0.2
@@ -261,6 +266,8 @@ class LinePoller:
         wall_clock: UTC now, for time stamps.
         start_offsets: seconds after start of each device's first poll, to
             spread load (default: all at once).
+        idle: work for the line's free time (the line's backfill): called with the
+            seconds left until the next due poll, again as long as it uses some.
     """
 
     def __init__(
@@ -273,6 +280,7 @@ class LinePoller:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         start_offsets: dict[str, float] | None = None,
+        idle: IdleWork | None = None,
     ) -> None:
         self.states = list(states)
         self._publish = publish
@@ -281,6 +289,7 @@ class LinePoller:
         self._sleep = sleep
         self._now = wall_clock
         self._offsets = start_offsets or {}
+        self._idle = idle
 
     async def run(self, *, max_polls: int | None = None) -> None:
         """Poll until cancelled (or until ``max_polls`` polls, for tests).
@@ -296,6 +305,8 @@ class LinePoller:
             index = min(range(len(due)), key=due.__getitem__)
             slot = due[index]
             wait = slot - self._clock()
+            while wait > 0 and self._idle is not None and await self._idle(wait):
+                wait = slot - self._clock()
             if wait > 0:
                 await self._sleep(wait)
             state = states[index]
