@@ -126,7 +126,9 @@ class LineBackfill:
         """
         if self._delivery is not None:
             if not self._delivery.done():
-                return False
+                await self._sleep(0)  # one turn of the loop: room in the queues takes no longer
+            if not self._delivery.done():
+                return False  # an output's queue is full: the next session waits for it
             self._handed_over()
         if budget_s < MIN_BUDGET_S or not self._order:
             return False
