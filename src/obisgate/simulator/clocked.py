@@ -42,22 +42,32 @@ PROFILE_CHANNELS = (Channel("1.8.0", "kWh"), Channel("1.5", "kW"))
 
 
 class MeterClock:
-    """A meter's clock (naive local time) that stands still until the test moves it."""
+    """A meter's clock (naive local time) that the test moves.
 
-    def __init__(self, start: datetime) -> None:
-        self._now = start
+    Args:
+        start: the meter's time now.
+        ticks: a seconds counter (``time.monotonic``): the clock runs with it from
+            ``start``; ``None``: it stands still between the test's moves.
+    """
+
+    def __init__(self, start: datetime, *, ticks: Callable[[], float] | None = None) -> None:
+        self._start = start
+        self._ticks = ticks
+        self._origin = 0.0 if ticks is None else ticks()
 
     def now(self) -> datetime:
         """The meter's time."""
-        return self._now
+        if self._ticks is None:
+            return self._start
+        return self._start + timedelta(seconds=self._ticks() - self._origin)
 
     def set(self, moment: datetime) -> None:
         """Set the meter's time (it may go back, as a meter's clock may be set)."""
-        self._now = moment
+        self._start += moment - self.now()
 
     def advance(self, delta: timedelta) -> None:
-        """Let ``delta`` pass for the meter."""
-        self._now += delta
+        """Let ``delta`` pass for the meter at once (hours of an outage in a moment)."""
+        self._start += delta
 
 
 @dataclass(frozen=True)
