@@ -20,7 +20,7 @@ from obisgate.simulator import get_profile
 from obisgate.simulator.clocked import ClockedMeter, MeterClock
 from tests.stub_output import StubOutput
 
-PASSWORD = "Pf-Secret-42"  # noqa: S105 - the simulated meter's
+PASSWORD = "Pf-Secret-42"
 PASSWORD_ENV = "OBISGATE_TEST_METER_PW"
 BASE = get_profile("mt174")
 #: The meter's profile starts here; the tests' clocks start a little later.

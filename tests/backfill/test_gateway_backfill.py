@@ -4,8 +4,10 @@ downtime, after the meter's; a refused profile ends in a logged status, not a lo
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,7 +106,9 @@ async def test_a_meter_that_was_unreachable_is_filled_when_it_answers_again(
     )
 
 
-async def refused(tmp_path: Path, profile_settings: dict[str, object], password: str) -> tuple:
+async def refused(
+    tmp_path: Path, profile_settings: dict[str, object], password: str
+) -> tuple[dict[str, Any], int, Recorder, Mapping[str, Mapping[str, Any]]]:
     clock, meter = clocked(datetime(2026, 12, 1, 10, 5))
     profile = meter.profile(BASE, password=PASSWORD, **profile_settings)
     async with await serve_tcp(profile) as sim:
@@ -153,7 +157,10 @@ async def test_a_profile_the_meter_answers_with_an_error_ends_in_a_logged_status
     progress, sessions, _, _ = await refused(tmp_path, {"load_profile_address": "P.02"}, PASSWORD)
     assert sessions == 1
     assert progress["phase"] == "refused"
-    assert progress["last_error"] == "the meter refuses P.01: meter answered to R5 P.01 with error (ER04)"
+    assert (
+        progress["last_error"]
+        == "the meter refuses P.01: meter answered to R5 P.01 with error (ER04)"
+    )
     lines = [r.getMessage() for r in caplog.records if "backfill stopped" in r.getMessage()]
     assert len(lines) == 1
 

@@ -165,7 +165,11 @@ class ClockedMeter:
         ]
 
     def profile(
-        self, base: MeterProfile, *, password: str = "00000000", **programming: object
+        self,
+        base: MeterProfile,
+        *,
+        password: str = "00000000",  # noqa: S107 - the common factory default
+        **programming: object,
     ) -> MeterProfile:
         """``base`` (identification, address, timing) with this meter's readout and load
         profile; programming mode with ``password`` (p1) and ``programming``'s settings
