@@ -621,8 +621,8 @@ class SignalConfig(BaseModel):
             "this signal's history after a gap, as the profile's header names it (`1.8.0`, "
             "`1.5`). Its values are converted like the readout's (`number_type`, `multiply`, "
             "`add`, `unit`) and published with their own time and the quality `backfilled`, "
-            "to the history, `[postgres]` and MQTT's `<prefix>/<device>/backfill` only. "
-            "Needs `log = 1`.",
+            "only to the outputs that keep a history (the SQLite history, PostgreSQL, MQTT's "
+            "`<prefix>/<device>/backfill`), never to a live one. Needs `log = 1`.",
             json_schema_extra={"group": "Load profile (gap-free history)"},
         )
     )
