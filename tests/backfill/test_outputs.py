@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.mqtt.output import MqttOutput
 from obisgate.gateway.outputs.mqtt.payloads import backfill_messages
+from obisgate.gateway.outputs.table import TableOutput
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from tests.backfill.gateway_support import LiveOnly, Recorder
@@ -105,3 +107,16 @@ async def test_mqtt_never_puts_an_interval_on_a_state_topic(tmp_path: Path) -> N
         assert backfill == [per_readout, per_readout + 1], topics
         state = [t for i, t in enumerate(topics) if i not in backfill]
         assert all(t == "og/house/state" or t.endswith("/out") for t in state), state
+
+
+def test_the_tables_status_line_shows_a_running_backfill_and_a_refusal() -> None:
+    stats: dict[str, object] = {"devices": 2, "polls": 5, "missed_scans": 0}
+    table = TableOutput(io.StringIO(), live=False, stats=lambda: stats)
+    assert "backfill" not in table.status_line()
+    stats["backfill"] = {"devices": 2, "filling": 1, "pending_intervals": 96, "refused": 0}
+    assert table.status_line() == (
+        "devices: 0 ok, 0 down, 2 not read yet | readouts: 5 | missed scans: 0 | "
+        "backfill: 1 device, 96 intervals left"
+    )
+    stats["backfill"] = {"devices": 2, "filling": 0, "pending_intervals": 4, "refused": 1}
+    assert table.status_line().endswith("missed scans: 0 | backfill refused: 1")
