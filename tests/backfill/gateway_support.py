@@ -33,7 +33,7 @@ def clocked(start: datetime) -> tuple[MeterClock, ClockedMeter]:
     return clock, ClockedMeter(clock.now, origin=ORIGIN)
 
 
-def config_text(port: int, *extra_device: str, extra: str = "") -> str:
+def config_text(port: int, *extra_device: str, extra: str = "", scan_ms: int = 1000) -> str:
     device = "\n".join(extra_device)
     return f"""
 [storage]
@@ -44,7 +44,7 @@ device_alias = "house"
 ip = "127.0.0.1"
 port = {port}
 serialnumber = "{BASE.address}"
-scan_rate_ms = 1000
+scan_rate_ms = {scan_ms}
 poll_delay_ms = 0
 serial_close_delay = 0
 timeout_ms = 1000

@@ -258,3 +258,21 @@ async def test_a_session_longer_than_a_poll_may_take_is_a_failure(total_timeout_
     assert device.last_error == "timeout: the whole backfill session took longer than 5 s"
     assert all(ended - began == 5.0 for _, began, ended, _ in fake.sessions)
     assert [t for _, t in fake.polls] == [0.0, 10.0, 20.0]
+
+
+async def test_a_line_too_busy_for_any_session_takes_a_turn_every_ten_polls() -> None:
+    clock, delivered = FakeClock(), Delivered()
+    fake = FakeLine(clock, poll_s=1.0, session_s=1.5)
+    plan = device_plan(scan=1.0, profile=profile_plan(chunk=2))  # no free time at all
+    poller, backfill, _ = line([plan], clock, fake, delivered)
+    backfill.load({"m1": HistoryGaps(T0 - timedelta(hours=1), [])})
+    await clock.run(poller, 60)
+    # A turn after every ten polls, each about one poll long (twice a poll at first, then
+    # what the last session took).
+    polls_before = [sum(1 for _, t in fake.polls if t < began) for _, began, *_ in fake.sessions]
+    assert polls_before[:3] == [10, 20, 30]
+    assert all(ended - began <= 2.0 for _, began, ended, _ in fake.sessions)
+    assert delivered.stamps() == quarters(T0 - timedelta(minutes=45), T0)
+    device = backfill.devices["m1"]
+    assert device.failures_total == 0
+    assert poller.states[0].missed_scans > 0  # the price: polls after a turn are late

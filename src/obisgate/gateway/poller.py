@@ -67,8 +67,9 @@ ReadFunction = Callable[[DevicePlan], Awaitable[Readout]]
 """Reads one device (open, exchange(s), release) into one Readout; raises ObisgateError."""
 
 IdleWork = Callable[[float], Awaitable[bool]]
-"""Uses at most the given seconds of a line's free time (a backfill session); returns
-whether it used any. Never raises for a device's sake."""
+"""Uses at most the given seconds of a line's free time before its next due poll (a
+backfill session), or takes a turn of its own on a line too busy for any; returns
+whether it used the line. Never raises for a device's sake."""
 
 #: Pause between a standard readout and the programming sign-on of the same poll.
 _BETWEEN_SESSIONS_S = 0.2
@@ -266,8 +267,9 @@ class LinePoller:
         wall_clock: UTC now, for time stamps.
         start_offsets: seconds after start of each device's first poll, to
             spread load (default: all at once).
-        idle: work for the line's free time (the line's backfill): called with the
-            seconds left until the next due poll, again as long as it uses some.
+        idle: work for the line's free time (the line's backfill): called before each
+            poll with the seconds left until it is due (``<= 0``: none), again as long
+            as it uses some.
     """
 
     def __init__(
@@ -305,7 +307,7 @@ class LinePoller:
             index = min(range(len(due)), key=due.__getitem__)
             slot = due[index]
             wait = slot - self._clock()
-            while wait > 0 and self._idle is not None and await self._idle(wait):
+            while self._idle is not None and await self._idle(wait):
                 wait = slot - self._clock()
             if wait > 0:
                 await self._sleep(wait)

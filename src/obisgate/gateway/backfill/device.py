@@ -213,15 +213,12 @@ class DeviceBackfill:
             self._refuse("the password was refused (programming mode)")
             return None
         p = self.profile
-        while self.spans:
-            first = self.spans[0]
-            stamps = boundaries(first.lo, first.hi, p.period_s, p.zone, limit=self.chunk)
-            if stamps:
-                break
-            self.spans.pop(0)
-        else:
+        self._prune()
+        if not self.spans:
             self.phase = Phase.IDLE
             return None
+        first = self.spans[0]
+        stamps = boundaries(first.lo, first.hi, p.period_s, p.zone, limit=self.chunk)
         if self.state.up is not True or monotonic < self.retry_at:
             return None
         settled = last_boundary(now - timedelta(seconds=SETTLE_S), p.period_s, p.zone)
@@ -258,6 +255,13 @@ class DeviceBackfill:
             self.spans.pop(0)
         else:
             self.spans[0] = Span(chunk.hi, first.hi)
+        self._prune()
+
+    def _prune(self) -> None:
+        """Drop the spans at the front that hold no interval stamp (left after a chunk)."""
+        p = self.profile
+        while self.spans and not count_boundaries(*self.spans[0], p.period_s, p.zone):
+            self.spans.pop(0)
 
     def cut_short(self, limit_s: float) -> None:
         """The session did not end within the line's free time (``limit_s``): it was

@@ -1,13 +1,19 @@
-"""The backfills of one line, in the line's free time: polls always go first.
+"""The backfills of one line, in the line's free time: polls go first.
 
 The line's :class:`~obisgate.gateway.poller.LinePoller` calls its
-:class:`LineBackfill` (``idle``) whenever it would otherwise wait for the next
-due poll, with the time left until then. One programming session (one chunk of
-one device's profile) is started only when the device's last session (at first:
-twice its last poll) fits into that time, and it is abandoned when the time is
-up: a session never delays a poll, and never holds the line longer than one poll
-may (the device's ``total_timeout_ms``). A session that was cut short is not a
-failure: the device's next chunk is half as long. Devices of a line take turns.
+:class:`LineBackfill` (``idle``) before each poll, with the time left until it is
+due. One programming session (one chunk of one device's profile) is started only
+when the device's last session (at first: twice its last poll) fits into that
+time, and it is abandoned when the time is up: such a session never delays a
+poll, and never holds the line longer than one poll may (the device's
+``total_timeout_ms``). A session that was cut short is not a failure: the
+device's next chunk is half as long. Devices of a line take turns.
+
+A line so busy that no session fits between its polls still gets its gaps
+filled: after :data:`TURN_EVERY_POLLS` polls without a session, the backfill
+takes one turn like a poll, bounded by about one poll's time (its last session
+or twice the device's last poll, at most ``total_timeout_ms``); the polls after
+it may be that much late (a poll that overruns its scan counts missed scans).
 
 The intervals read go to the fan-out's outputs that keep a history
 (:meth:`~obisgate.gateway.outputs.base.Fanout.publish_backfill`), in a task of
@@ -49,6 +55,8 @@ Publish = Callable[[Sequence[SignalUpdate]], None]
 
 #: Free line time below which no session is tried (seconds).
 MIN_BUDGET_S = 0.5
+#: Polls of a line without a session after which a waiting backfill takes a turn.
+TURN_EVERY_POLLS = 10
 
 
 class _CutShort(Exception):
@@ -96,6 +104,7 @@ class LineBackfill:
         self._sleep = sleep or asyncio.sleep
         self._now = wall_clock
         self._delivery: asyncio.Future[None] | None = None
+        self._polls_since = 0
 
     def watch(self, publish: Publish) -> Publish:
         """``publish``, which also tells each device's backfill how its poll went."""
@@ -104,6 +113,7 @@ class LineBackfill:
             publish(updates)
             for update in reversed(updates):
                 if update.signal == STATUS_SIGNAL:
+                    self._polls_since += 1
                     device = self.devices.get(update.device)
                     if device is not None:
                         device.after_poll(device.state.up is True, update.time)
@@ -119,7 +129,8 @@ class LineBackfill:
             device.loaded(gaps.get(alias), now)
 
     async def __call__(self, budget_s: float) -> bool:
-        """Use at most ``budget_s`` of the line's free time for one session.
+        """Use at most ``budget_s`` of the line's free time (``<= 0``: none) for one
+        session, or take a turn when the line has been too busy for too long.
 
         Returns:
             True when a session ran (the line's time was used), else False.
@@ -130,7 +141,8 @@ class LineBackfill:
             if not self._delivery.done():
                 return False  # an output's queue is full: the next session waits for it
             self._handed_over()
-        if budget_s < MIN_BUDGET_S or not self._order:
+        starving = self._polls_since >= TURN_EVERY_POLLS
+        if not self._order or (budget_s < MIN_BUDGET_S and not starving):
             return False
         now, monotonic = self._now(), self._clock()
         count = len(self._order)
@@ -139,19 +151,24 @@ class LineBackfill:
             chunk = device.next_chunk(now, monotonic)
             if chunk is None:
                 continue
-            needed = device.estimate_s or 2 * device.state.last_duration_s
-            if budget_s < needed:
+            needed = max(device.estimate_s or 2 * device.state.last_duration_s, MIN_BUDGET_S)
+            if budget_s >= needed:
+                limit = budget_s  # the free time before the next poll
+            elif starving:
+                limit = needed  # a turn of about one poll
+            else:
                 continue
             self._turn = (self._turn + step + 1) % count
-            await self._session(device, chunk, budget_s)
+            self._polls_since = 0
+            await self._session(device, chunk, limit)
             return True
         return False
 
-    async def _session(self, device: DeviceBackfill, chunk: Span, budget_s: float) -> None:
+    async def _session(self, device: DeviceBackfill, chunk: Span, limit_s: float) -> None:
         plan = device.state.plan
         profile = device.profile
         total = plan.total_timeout_s
-        limit = budget_s if total is None else min(budget_s, total)
+        limit = limit_s if total is None else min(limit_s, total)
         request = ProfileRequest(
             to_meter(chunk.lo, profile.zone),
             to_meter(chunk.hi, profile.zone),
