@@ -224,9 +224,9 @@ password_env = "OBISGATE_TEST_PG_PW"
         float(meter.energy_text(t.replace(tzinfo=None))) for t in stamps
     ]
     # MQTT: one message per period, nothing twice, with the meter's values.
-    times = Counter(datetime.fromisoformat(m["time"]) for m in messages)
-    assert sorted(times) == stamps
-    assert set(times.values()) == {1}
+    sent = Counter(datetime.fromisoformat(m["time"]) for m in messages)
+    assert sorted(sent) == stamps
+    assert set(sent.values()) == {1}
     for message in messages:
         stamp = datetime.fromisoformat(message["time"]).replace(tzinfo=None)
         updates = {u["signal"]: u for u in message["updates"]}
