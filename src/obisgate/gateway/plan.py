@@ -13,6 +13,7 @@ from obisgate import (
     PasswordScheme,
     ProgrammingOptions,
     ReadoutOptions,
+    RecipeRules,
 )
 
 __all__ = ["DevicePlan", "DlmsPlan", "ProfilePlan", "ProgrammingPlan", "SignalPlan"]
@@ -128,6 +129,8 @@ class DevicePlan:
         signals: the signals of this device.
         programming: how to read the signals with ``by_command`` (``None`` when
             the device has none).
+        recipes: what the reader applies after the meter's identification
+            (``None``: no recipes).
         dlms: how to read a mode E / direct HDLC device (``None``: a D0 meter).
         profile: how to fill gaps from the meter's load profile (``None``: no backfill).
     """
@@ -146,6 +149,7 @@ class DevicePlan:
     keep_open: bool = False
     signals: tuple[SignalPlan, ...] = ()
     programming: ProgrammingPlan | None = None
+    recipes: RecipeRules | None = None
     dlms: DlmsPlan | None = None
     profile: ProfilePlan | None = None
 
