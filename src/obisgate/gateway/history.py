@@ -32,6 +32,7 @@ waits up to ``busy_timeout_s`` for another writer's lock.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import logging
 import os
 import sqlite3
@@ -483,27 +484,43 @@ class HistoryStore:
         limit = longer_than // dt.timedelta(microseconds=1)
         marks = ",".join("?" * len(names))
         with self._lock:
+            conn = self._conn
             ids = [
                 int(row[0])
-                for row in self._conn.execute(
+                for row in conn.execute(
                     f"SELECT id FROM series WHERE device = ? AND signal IN ({marks})",  # noqa: S608 - only ? marks
                     (device, *names),
                 )
             ]
             if not ids:
                 return HistoryGaps(None, [])
-            within = ",".join("?" * len(ids))
-            last, before = self._conn.execute(
-                f"SELECT max(ts), (SELECT max(ts) FROM samples WHERE series IN ({within}) "  # noqa: S608
-                f"AND ts < ?) FROM samples WHERE series IN ({within})",
-                (*ids, start, *ids),
-            ).fetchone()
-            found = self._conn.execute(
-                "SELECT prev, ts FROM (SELECT ts, LAG(ts) OVER (ORDER BY ts) AS prev FROM "  # noqa: S608
-                f"(SELECT DISTINCT ts FROM samples WHERE series IN ({within}) AND ts >= ?)) "
-                "WHERE prev IS NOT NULL AND ts - prev > ? ORDER BY ts",
-                (*ids, start if before is None else before, limit),
-            ).fetchall()
+            # Each series in index order (an index-only scan), merged here: several
+            # times faster than DISTINCT and a window function over their union.
+            runs = []
+            last: int | None = None
+            for series in ids:
+                newest, before = conn.execute(
+                    "SELECT max(ts), (SELECT max(ts) FROM samples WHERE series = ? AND ts < ?) "
+                    "FROM samples WHERE series = ?",
+                    (series, start, series),
+                ).fetchone()
+                if newest is not None:
+                    last = newest if last is None else max(last, newest)
+                runs.append(
+                    [
+                        int(row[0])
+                        for row in conn.execute(
+                            "SELECT ts FROM samples WHERE series = ? AND ts >= ? ORDER BY ts",
+                            (series, start if before is None else before),
+                        )
+                    ]
+                )
+        found: list[tuple[int, int]] = []
+        previous: int | None = None
+        for ts in heapq.merge(*runs):
+            if previous is not None and ts - previous > limit:
+                found.append((previous, ts))
+            previous = ts
         return HistoryGaps(
             None if last is None else _from_micros(last),
             [(_from_micros(a), _from_micros(b)) for a, b in found],
