@@ -17,6 +17,7 @@ from obisgate.gateway.outputs.mqtt.output import MqttOutput
 from obisgate.gateway.outputs.mqtt.payloads import backfill_messages
 from obisgate.gateway.outputs.table import TableOutput
 from obisgate.gateway.quality import Quality
+from obisgate.gateway.readings.rows import parse_message
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from tests.backfill.gateway_support import LiveOnly, Recorder
 from tests.mqtt.support import gateway_config, mqtt_section
@@ -120,3 +121,19 @@ def test_the_tables_status_line_shows_a_running_backfill_and_a_refusal() -> None
     )
     stats["backfill"] = {"devices": 2, "filling": 0, "pending_intervals": 4, "refused": 1}
     assert table.status_line().endswith("missed scans: 0 | backfill refused: 1")
+
+
+def test_the_sink_stores_a_backfill_message_like_a_readout() -> None:
+    # `obisgate sink postgres` takes the history partition's copy of a backfill message.
+    (_, history) = backfill_messages(interval(2), prefix="og", partitions=2)
+    parsed = parse_message(history[1])
+    assert parsed.refused == []
+    assert [(r.signal, r.time, r.value, r.quality) for r in parsed.rows] == [
+        ("energy", T0 + dt.timedelta(minutes=30), 1002.0, Quality.BACKFILLED.value),
+        (
+            "power",
+            T0 + dt.timedelta(minutes=30),
+            None,
+            (Quality.INVALID | Quality.BACKFILLED).value,
+        ),
+    ]
