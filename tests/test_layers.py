@@ -207,6 +207,7 @@ SLEEPERS = {
     "obisgate.programming_session": "the keep-alive timer of an idle session",
     "obisgate.gateway.poller": "the line's schedule: scan periods, poll/close delays",
     "obisgate.gateway.push": "reopening a push meter's port after a failure",
+    "obisgate.gateway.backfill.reading": "a profile session's poll/close delays, as a poll's",
 }
 
 

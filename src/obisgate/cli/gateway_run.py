@@ -14,7 +14,8 @@ import gc
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 from obisgate.cli.log_format import CliFormatter
@@ -93,10 +94,13 @@ async def run_gateway(
     duration_s: float | None = None,
     context: OutputContext | None = None,
     shard: Shard | None = None,
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Gateway:
     """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly.
 
     ``duration_s`` counts from when polling starts, after the outputs have started.
+    ``wall_clock`` stamps the readouts and finds the gaps to backfill (a test's own
+    clock; the history found by ``context`` is where earlier gaps are looked for).
 
     With ``shard``, only the devices of the lines that shard owns are polled.
 
@@ -110,8 +114,9 @@ async def run_gateway(
         _LOGGER.info("shard %s: %d lines, %d devices", shard, lines, len(plans))
         if not plans:
             _LOGGER.warning("shard %s owns no line of this configuration: idle", shard)
+    history = None if context is None else context.history_path
     with paused_gc():
-        gateway = Gateway(plans, outputs)
+        gateway = Gateway(plans, outputs, history=history, wall_clock=wall_clock)
     # The plans (and what else is loaded by now) live as long as the gateway: keep them out of the
     # collector's passes (at 50 000 meters each full pass would walk all of them).
     gc.freeze()

@@ -35,6 +35,9 @@ class OutputContext:
             deployment (``--shard I/N``), else ``None``. Outputs with a per-instance
             identity (the MQTT client id and availability topic) append
             ``-shard<I>`` to their default, unless it is configured explicitly.
+        backfill: device alias -> the progress of its backfill (a JSON-ready object,
+            see :meth:`Gateway.backfill_progress`), for the devices with a load
+            profile; set when the gateway is built, an empty dict before.
     """
 
     stats: Callable[[], dict[str, Any]] = dict
@@ -42,3 +45,4 @@ class OutputContext:
     health: Callable[[], Mapping[str, OutputHealth]] = _no_health
     history_path: Path | None = None
     shard: str | None = None
+    backfill: Callable[[], Mapping[str, Mapping[str, Any]]] = dict

@@ -6,7 +6,9 @@ extra (aiohttp, prometheus_client) was found.
 Endpoints, all ``GET`` (nothing over HTTP writes anything):
 
 * ``/`` the web view; ``/static/...`` its files (uPlot and the view's script).
-* ``/api/devices``: every device with status, since, last success, failures, last error.
+* ``/api/devices``: every device with status, since, last success, failures, last error,
+  and for a device with a load profile its ``backfill`` (phase, intervals left,
+  gap, how far filled, sessions, failures, the wait before a retry, last error).
 * ``/api/signals[?device=]``: the latest update of every signal (the JSON-lines objects).
 * ``/api/history?device=&signal=[&from=][&to=][&limit=]``: one signal's stored values.
 * ``/api/events``: server-sent events: a ``snapshot`` first, then one ``batch``
@@ -360,7 +362,13 @@ class HttpOutput(Output):
         return web.Response(text="ok\n")
 
     async def _devices(self, request: web.Request) -> web.Response:
-        return _json(self.state.device_list())
+        backfill = self.context.backfill()
+        devices = self.state.device_list()
+        for device in devices:
+            progress = backfill.get(device["device"])
+            if progress is not None:
+                device["backfill"] = dict(progress)
+        return _json(devices)
 
     async def _signals(self, request: web.Request) -> web.Response:
         device = request.query.get("device")
