@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from obisgate.gateway.outputs.http.energy import Role, role_of
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 __all__ = ["DeviceView", "LiveState", "SignalInfo", "Subscriber", "json_ready", "update_json"]
@@ -47,13 +48,24 @@ def _iso(time: datetime | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class SignalInfo:
-    """A configured signal: what the page lists before any value arrived."""
+    """A configured signal: what the page lists before any value arrived.
+
+    Attributes:
+        device: device alias.
+        signal: signal alias.
+        name: the configured name (else the alias).
+        unit: the configured unit, if any (else the meter's, as updates bring it).
+        logged: whether its history is kept.
+        address: its OBIS address (``tag_job_todo``), which says what it is to the
+            energy view.
+    """
 
     device: str
     signal: str
     name: str
     unit: str | None
     logged: bool
+    address: str = ""
 
 
 @dataclass(slots=True)
@@ -149,6 +161,7 @@ class LiveState:
     subscribers: set[Subscriber] = field(default_factory=set)
     cut_total: int = 0
     batches: int = 0
+    _by_device: dict[str, list[SignalInfo]] | None = None
 
     @classmethod
     def of(
@@ -220,6 +233,30 @@ class LiveState:
             for (alias, _), u in self.latest.items()
             if device is None or alias == device
         ]
+
+    def signals_of(self, device: str) -> list[SignalInfo]:
+        """The configured signals of ``device``, in configuration order."""
+        if self._by_device is None:
+            index: dict[str, list[SignalInfo]] = {}
+            for info in self.signals.values():
+                index.setdefault(info.device, []).append(info)
+            self._by_device = index
+        return self._by_device.get(device, [])
+
+    def energy_roles(self, device: str) -> list[tuple[SignalInfo, Role]]:
+        """The signals of ``device`` that the energy view shows, with their role
+        (:func:`~obisgate.gateway.outputs.http.energy.role_of`; the unit is the
+        configured one, else the one the meter sent last); registers only when logged."""
+        found = []
+        for info in self.signals_of(device):
+            unit = info.unit
+            if unit is None and (latest := self.latest.get((device, info.signal))) is not None:
+                unit = latest.unit
+            role = role_of(info.address, unit, info.signal)
+            if role is None or (role in (Role.IMPORT, Role.EXPORT) and not info.logged):
+                continue
+            found.append((info, role))
+        return found
 
     def subscribe(self) -> tuple[Subscriber, bytes]:
         """A new subscriber and the snapshot event to send it first.

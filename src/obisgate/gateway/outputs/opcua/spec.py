@@ -39,4 +39,5 @@ OPCUA: OutputSpec[OpcUaConfig] = OutputSpec(
     extras=(Extra("asyncua", "opcua"),),
     warnings=_warnings,
     show_map=opcua_map,
+    shared=True,  # one server for every worker (run --workers: in the supervisor)
 )
