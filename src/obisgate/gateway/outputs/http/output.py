@@ -34,6 +34,7 @@ def live_state(config: GatewayConfig) -> LiveState:
             s.unit,
             s.logged,
             s.tag_job_todo,
+            s.description,
         )
         for alias, _ in devices
         for s in config.signals_for(alias)

@@ -56,8 +56,9 @@ class SignalInfo:
         name: the configured name (else the alias).
         unit: the configured unit, if any (else the meter's, as updates bring it).
         logged: whether its history is kept.
-        address: its OBIS address (``tag_job_todo``), which says what it is to the
-            energy view.
+        tag: the address the signal reads (``tag_job_todo``); its OBIS code also says
+            what the signal is to the energy view.
+        description: the configured description (``""``: the OBIS catalogue's, if any).
     """
 
     device: str
@@ -65,7 +66,8 @@ class SignalInfo:
     name: str
     unit: str | None
     logged: bool
-    address: str = ""
+    tag: str = ""
+    description: str = ""
 
 
 @dataclass(slots=True)
@@ -83,6 +85,7 @@ class DeviceView:
         last_error_time: when that was.
         readouts: readouts seen (successful and failed).
         failures: failed readouts seen.
+        identification: the identification line of the last good readout.
     """
 
     alias: str
@@ -94,20 +97,23 @@ class DeviceView:
     last_error_time: datetime | None = None
     readouts: int = 0
     failures: int = 0
+    identification: str | None = None
 
     @property
     def up(self) -> bool | None:
         """True after a good readout, False after a failed one, None before any."""
         return None if self.since is None else self.status == STATUS_OK
 
-    def record(self, status: str, time: datetime) -> None:
-        """Take the status of one readout."""
+    def record(self, status: str, time: datetime, identification: str | None = None) -> None:
+        """Take the status of one readout (and, after a good one, the identification)."""
         was_up = self.up
         ok = status == STATUS_OK
         self.status = status
         self.readouts += 1
         if ok:
             self.last_success = time
+            if identification:
+                self.identification = identification
         else:
             self.failures += 1
             self.last_error = status
@@ -186,7 +192,7 @@ class LiveState:
                 view = self.devices.get(update.device)
                 if view is None:
                     view = self.devices[update.device] = DeviceView(update.device, update.device)
-                view.record(str(update.value), update.time)
+                view.record(str(update.value), update.time, update.raw)
                 touched[update.device] = view
             else:
                 self.latest[(update.device, update.signal)] = update
@@ -252,7 +258,7 @@ class LiveState:
             unit = info.unit
             if unit is None and (latest := self.latest.get((device, info.signal))) is not None:
                 unit = latest.unit
-            role = role_of(info.address, unit, info.signal)
+            role = role_of(info.tag, unit, info.signal)
             if role is None or (role in (Role.IMPORT, Role.EXPORT) and not info.logged):
                 continue
             found.append((info, role))
