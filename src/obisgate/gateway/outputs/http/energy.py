@@ -26,6 +26,7 @@ from itertools import pairwise
 from typing import Protocol
 
 from obisgate.gateway.history import Reading
+from obisgate.obis import describe
 
 __all__ = [
     "DEFAULT_COUNT",
@@ -70,40 +71,52 @@ class Role(enum.StrEnum):
     POWER_EXPORT = "power_export"
 
 
-_OBIS = re.compile(
-    r"^(?:(?P<a>\d+)-(?P<b>\d+):)?(?P<c>\d+)\.(?P<d>\d+)(?:\.(?P<e>\d+))?(?:[*&](?P<f>\d+))?$"
-)
+#: Catalogue names (:func:`obisgate.obis.describe`) of the registers the view shows.
+_ROLES_BY_NAME = {
+    "energy_import": Role.IMPORT,
+    "energy_export": Role.EXPORT,
+    "power": Role.POWER,
+    "power_export": Role.POWER_EXPORT,
+}
+#: Other media whose totals are what was taken (heat energy, gas and water volume).
+_OTHER_MEDIA = frozenset({"heat", "gas", "water"})
+_HISTORICAL = re.compile(r"[*&](\d+)$")
 _ENERGY_UNITS = frozenset({"wh", "kwh", "mwh", "gwh", "kj", "mj", "gj", "m3", "m³", "ft3"})
 _POWER_UNITS = frozenset({"w", "kw", "mw"})
 
 
-def role_of(address: str, unit: str | None, alias: str = "") -> Role | None:
-    """The role of a signal with OBIS ``address`` (``tag_job_todo``), ``unit`` and ``alias``.
+def role_of(
+    tag: str, unit: str | None, alias: str = "", manufacturer: str | None = None
+) -> Role | None:
+    """The role of a signal reading ``tag`` (``tag_job_todo``) in ``unit``.
 
-    Electricity registers are known by their OBIS code: ``1.8.0`` import, ``2.8.0``
-    export (a tariff register such as ``1.8.1`` is none: the total already counts it),
-    ``1.7.0``/``15.7.0``/``16.7.0`` power, ``2.7.0`` power export; a historical value
-    (``1.8.0*24``, a stored billing period) is none. Other addresses go by the unit: an
-    energy or volume unit (kWh, GJ, m³ ...) is a register of what was taken (``export``
-    in the alias: given back), a power unit (W, kW) the power.
+    The OBIS catalogue decides when it knows the address (with the meter's
+    ``manufacturer``: a Landis+Gyr heat meter's ``6.8`` is heat energy): total import
+    (``1.8.0``) and export (``2.8.0``), power (``1.7.0``, ``16.7.0``) and power export
+    (``2.7.0``), and the totals of heat, gas and water meters. A tariff (``1.8.1``), a
+    historical value (``1.8.0*24``, a stored billing period) or any other register is
+    none. An address the catalogue does not know goes by the unit: an energy or volume
+    unit (kWh, GJ, m³ ...) is a register of what was taken (``export`` in the alias:
+    given back), a power unit (W, kW) the power.
     """
-    found = _OBIS.match(address.strip())
+    tag = tag.strip()
+    historical = _HISTORICAL.search(tag)
+    if historical is not None and int(historical[1]) != 255:
+        return None
+    info = describe(tag, manufacturer=manufacturer, unit=unit) if tag else None
+    if info is not None:
+        role = _ROLES_BY_NAME.get(info.name or "")
+        if role is not None:
+            return role
+        if info.medium in _OTHER_MEDIA and info.ha_state_class == "total_increasing":
+            return Role.IMPORT
+        return None
     unit_key = (unit or "").strip().lower()
-    if found is not None:
-        medium, c, d = found["a"], int(found["c"]), int(found["d"])
-        e = int(found["e"] or 0)
-        if found["f"] is not None and int(found["f"]) != 255:
-            return None  # a historical value
-        if medium in (None, "1") and c in (1, 2, 15, 16) and d in (7, 8):
-            if e != 0:
-                return None  # a tariff, or a phase
-            if d == 8:
-                return {1: Role.IMPORT, 2: Role.EXPORT}.get(c)
-            return Role.POWER_EXPORT if c == 2 else Role.POWER
+    export = "export" in alias.lower()
     if unit_key in _ENERGY_UNITS:
-        return Role.EXPORT if "export" in alias.lower() else Role.IMPORT
+        return Role.EXPORT if export else Role.IMPORT
     if unit_key in _POWER_UNITS:
-        return Role.POWER_EXPORT if "export" in alias.lower() else Role.POWER
+        return Role.POWER_EXPORT if export else Role.POWER
     return None
 
 

@@ -47,6 +47,8 @@ __all__ = [
 
 T = TypeVar("T")
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 #: The most points one aggregated ``/api/history`` answer may ask for.
 MAX_POINTS = 10_000
 
@@ -260,9 +262,9 @@ class HistoryReader:
     async def energy(
         self, request: EnergyRequest, registers: Sequence[tuple[str, str]], now: datetime
     ) -> list[dict[str, Any]]:
-        """For each ``(signal, direction)`` register of the device: its unit, the bars of the
-        requested periods and the running day, week and month (see
-        :mod:`~obisgate.gateway.outputs.http.energy`).
+        """For each ``(signal, direction)`` register of the device: its unit, when its history
+        begins (``since``), the bars of the requested periods and the running day, week and
+        month (see :mod:`~obisgate.gateway.outputs.http.energy`).
 
         Raises:
             HistoryRequestError: (404) no history is kept; (503) the database cannot be read.
@@ -373,11 +375,15 @@ class HistoryReader:
                 current[period.value] = _bar_json(bar, request.zone)
             latest = [s.query(request.device, signal, limit=1, newest_first=True) for s in holding]
             rows = sorted((r for found in latest for r in found), key=lambda r: r.time)
+            first = register.reading_at(_EPOCH, after=True)
             answer.append(
                 {
                     "signal": signal,
                     "direction": direction,
                     "unit": rows[-1].unit if rows else None,
+                    "since": None
+                    if first is None
+                    else first.time.astimezone(request.zone).isoformat(),
                     "current": current,
                     "bars": [_bar_json(bar, request.zone) for bar in bars(register, edges, now)],
                 }

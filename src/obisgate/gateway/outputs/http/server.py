@@ -147,6 +147,7 @@ class HttpOutput(Output):
         idle_timeout_s: a connection without a complete request for this long is closed.
         announce: where ``web view on http://HOST:PORT/`` goes on start (logged:
             :func:`~obisgate.gateway.outputs.announce.announce`).
+        clock: the current time (UTC), for ``/api/energy``'s running periods.
     """
 
     name = "http"
@@ -164,6 +165,7 @@ class HttpOutput(Output):
         max_connections: int = 256,
         idle_timeout_s: float = 15.0,
         announce: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -179,6 +181,7 @@ class HttpOutput(Output):
         self.max_clients = max_clients
         self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="obisgate-http-metrics")
         self.announce: Callable[[str], None] = announce or announce_listening
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._runner: web.AppRunner | None = None
         self._site: CappedSite | None = None
         self.max_connections = max_connections
@@ -402,7 +405,7 @@ class HttpOutput(Output):
                 for info, role in roles
                 if role in (Role.IMPORT, Role.EXPORT)
             ]
-            now = datetime.now(UTC)
+            now = self.clock()
             found = await self._history.energy(query, registers, now) if registers else []
         except HistoryRequestError as exc:
             return _error(str(exc), exc.status)

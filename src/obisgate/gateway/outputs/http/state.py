@@ -17,12 +17,23 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+from obisgate import Identification
+from obisgate.errors import FramingError
 from obisgate.gateway.outputs.http.energy import Role, role_of
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
-__all__ = ["DeviceView", "LiveState", "SignalInfo", "Subscriber", "json_ready", "update_json"]
+__all__ = [
+    "DeviceView",
+    "LiveState",
+    "SignalInfo",
+    "Subscriber",
+    "json_ready",
+    "manufacturer_of",
+    "update_json",
+]
 
 #: Status value of a device whose last readout succeeded.
 STATUS_OK = "ok"
@@ -40,6 +51,17 @@ def update_json(update: SignalUpdate) -> dict[str, Any]:
     obj = update.to_json()
     obj["value"] = json_ready(obj["value"])
     return obj
+
+
+@lru_cache(maxsize=1024)
+def manufacturer_of(identification: str | None) -> str | None:
+    """The three letters of a meter's identification line (``/LUGCUH50`` -> ``LUG``), if any."""
+    if not identification:
+        return None
+    try:
+        return Identification.parse(identification.strip()).manufacturer
+    except FramingError:
+        return None
 
 
 def _iso(time: datetime | None) -> str | None:
@@ -258,7 +280,9 @@ class LiveState:
             unit = info.unit
             if unit is None and (latest := self.latest.get((device, info.signal))) is not None:
                 unit = latest.unit
-            role = role_of(info.tag, unit, info.signal)
+            view = self.devices.get(device)
+            maker = manufacturer_of(view.identification if view is not None else None)
+            role = role_of(info.tag, unit, info.signal, maker)
             if role is None or (role in (Role.IMPORT, Role.EXPORT) and not info.logged):
                 continue
             found.append((info, role))
