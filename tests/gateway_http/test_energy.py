@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from obisgate.gateway.history import Reading
 from obisgate.gateway.outputs.http.energy import Bar, Period, Role, bars, boundaries, role_of
+from obisgate.gateway.outputs.http.page import MAX_CARDS, render_page
+from obisgate.gateway.outputs.http.state import LiveState, SignalInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
 UTC = dt.UTC
@@ -190,3 +193,27 @@ def test_a_register_that_went_back_counts_only_its_rises() -> None:
     assert first.value == 8.0  # 5 before the exchange, 3 after
     assert register.increases == [(edges[0], edges[1])]
     assert second.value is None  # no value yet today
+
+
+def test_the_page_shows_twelve_cards_and_offers_the_other_devices() -> None:
+    devices = [(f"m{i:02d}", f"Meter {i}") for i in range(14)]
+    signals = [SignalInfo(a, "energy", "Energy", "kWh", True, "1.8.0") for a, _ in devices]
+    signals += [SignalInfo(a, "power", "Power", "kW", True, "1.7.0") for a, _ in devices[:2]]
+    signals.append(SignalInfo("m13", "volts", "Volts", "V", True, "32.7.0"))
+    page = render_page(LiveState.of(devices, signals))
+    assert page.count('<article class="card"') == MAX_CARDS == 12
+    assert '<article class="card" data-device="m11" data-signals="energy:import">' in page
+    assert 'data-device="m12" data-signals' not in page
+    assert '<select id="energy-device">' in page
+    assert page.count('<option value="m') == 14  # every energy device
+    # What the plot shows first: the power of the meters that have a card.
+    checked = re.findall(r'data-device="(\w+)" data-signal="(\w+)"[^>]*checked>', page)
+    assert checked == [("m00", "power"), ("m01", "power")]
+
+
+def test_without_energy_registers_there_is_no_energy_section() -> None:
+    state = LiveState.of([("m1", "m1")], [SignalInfo("m1", "volts", "Volts", "V", True, "32.7.0")])
+    page = render_page(state)
+    assert '<section id="energy" hidden>' in page
+    assert "<article" not in page
+    assert re.findall(r'data-signal="(\w+)"[^>]*checked>', page) == ["volts"]  # the first logged

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import signal
@@ -114,10 +115,11 @@ class Supervisor:
 
 
 @contextlib.asynccontextmanager
-async def supervisor(config: Path) -> AsyncIterator[Supervisor]:
+async def supervisor(config: Path, fmt: str = "none") -> AsyncIterator[Supervisor]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "obisgate", "run", str(config), "--workers", "2",
-        "--format", "none", "-v",
+        "--format", fmt, "-v",
+        stdout=asyncio.subprocess.PIPE if fmt == "jsonl" else None,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     running = Supervisor(process)
@@ -143,6 +145,7 @@ async def supervisor(config: Path) -> AsyncIterator[Supervisor]:
         yield running
     finally:
         if process.returncode is None:
+            process.send_signal(signal.SIGCONT)
             process.send_signal(signal.SIGTERM)
             async with asyncio.timeout(60):
                 await process.wait()
@@ -317,6 +320,58 @@ async def test_a_new_supervisor_after_a_killed_one_serves_everything_again(
                 served = energies(await get_json(http, second.url + "api/signals"))
                 assert served == dict(zip(devices, place.values, strict=True))
             assert second.process.returncode == 0, "".join(second.lines)
+    finally:
+        for server in place.meters:
+            await server.aclose()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+async def test_a_frozen_supervisor_does_not_stop_the_workers_polling(tmp_path: Path) -> None:
+    """SIGSTOP the supervisor: the workers read every meter on (they only write to the relay's
+    buffer, never wait for it); after SIGCONT the supervisor takes what they sent meanwhile."""
+    place = await site(tmp_path)
+    devices = [f"m{i}" for i in range(len(place.meters))]
+    try:
+        async with supervisor(place.config, "jsonl") as sup, aiohttp.ClientSession() as http:
+            assert sup.process.stdout is not None
+
+            async def every_device_ok() -> bool:
+                listed = await get_json(http, sup.url + "api/devices")
+                return all(d["status"] == "ok" for d in listed)
+
+            await eventually(every_device_ok)
+            before = {
+                d["device"]: d["readouts"] for d in await get_json(http, sup.url + "api/devices")
+            }
+            sup.process.send_signal(signal.SIGSTOP)
+            try:
+                read_meanwhile = dict.fromkeys(devices, 0)
+                async with asyncio.timeout(60):
+                    while min(read_meanwhile.values()) < 4:
+                        line = json.loads(await sup.process.stdout.readline())
+                        if line["signal"] == "_status" and line["value"] == "ok":
+                            read_meanwhile[line["device"]] += 1
+            finally:
+                sup.process.send_signal(signal.SIGCONT)
+            stdout = sup.process.stdout
+
+            async def drain() -> None:  # the workers' printing must not fill the pipe
+                while await stdout.readline():
+                    pass
+
+            draining = asyncio.ensure_future(drain())
+
+            async def caught_up() -> bool:
+                listed = await get_json(http, sup.url + "api/devices")
+                return all(d["readouts"] >= before[d["device"]] + 4 for d in listed)
+
+            await eventually(caught_up)
+            gateway = await get_json(http, sup.url + "api/gateway")
+            for shard in (0, 1):
+                relay = gateway["outputs"][f"relay/shard{shard}"]
+                assert relay["state"] == "running", relay
+                assert relay["counters"]["dropped_total"] == 0  # its buffer held them
+        await draining
     finally:
         for server in place.meters:
             await server.aclose()

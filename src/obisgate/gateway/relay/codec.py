@@ -231,17 +231,27 @@ def _integer(value: Any) -> int:
     return value
 
 
+#: Every quality by its bits (a Flag built from an int is slow; there are eight).
+_QUALITIES = {q.value: q for q in (Quality(bits) for bits in range(8))}
+
+
 def _update(item: Any) -> SignalUpdate:
     device, signal, value, unit, micros, bits, raw, log = item
+    if type(device) is not str or type(signal) is not str:
+        raise TypeError("expected text for the device and the signal")
+    if type(micros) is not int:
+        raise TypeError(f"expected an integer time, got {type(micros).__name__}")
+    if type(value) is dict or type(value) is list:
+        value = _decoded_value(value)
     return SignalUpdate(
-        _text(device),
-        _text(signal),
-        _decoded_value(value),
-        _optional_text(unit),
-        _EPOCH + dt.timedelta(microseconds=_integer(micros)),
-        Quality(_integer(bits)),
-        _optional_text(raw),
-        bool(log),
+        device,
+        signal,
+        value,
+        None if unit is None else _text(unit),
+        _EPOCH + dt.timedelta(microseconds=micros),
+        _QUALITIES[bits],
+        None if raw is None else _text(raw),
+        log is True,
     )
 
 
