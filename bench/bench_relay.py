@@ -5,12 +5,12 @@ supervisor, and how many the supervisor's side takes.
    relay's frames (compact JSON), per batch and in bytes; pickle beside it as a reference
    point (not used: unpickling what arrives on a socket can run code).
 2. Through a real Unix socket between two processes: a worker process publishes B batches
-   through :class:`RelayOutput` as fast as its event loop goes; this process runs the
-   :class:`RelayHub` with a no-op publish. Reports batches per second received, the CPU
-   time of each side per batch, and how many the worker dropped (its buffer was full
-   because the hub read too slowly).
+   through :class:`RelayOutput` at a rate (or as fast as its event loop goes: "flood");
+   this process runs the :class:`RelayHub` with a no-op publish. Reports batches per second
+   received, the CPU time of each side per batch, and how many the worker dropped (its
+   buffer was full because the hub took them more slowly than they came).
 
-Usage: python bench/bench_relay.py [--signals 3,10,50] [--batches 50000]
+Usage: python bench/bench_relay.py [--signals 3,10,50] [--batches 20000] [--rates 2000,0]
 """
 
 from __future__ import annotations
@@ -99,18 +99,24 @@ def worker(
     signals: int,
     batches: int,
     devices: int,
+    rate: float,
     result: multiprocessing.Queue[Result],
 ) -> None:
+    """Publish ``batches`` batches at ``rate`` per second (0: as fast as the loop goes)."""
+
     async def go() -> None:
         context = OutputContext(stats=lambda: {"devices": devices})
         relay = RelayOutput(path, 0, 1, context, stats_interval_s=1.0)
         await relay.start()
         made = [batch(f"meter{d:05d}", signals, 1000.0 + d) for d in range(devices)]
+        loop = asyncio.get_running_loop()
         before = cpu_s()
+        started = loop.time()
         for i in range(batches):
             await relay.publish(made[i % devices])
-            if i % 256 == 255:
-                await asyncio.sleep(0)  # let the loop write, as between readouts
+            if i % 64 == 63:
+                due = started + (i + 1) / rate if rate else loop.time()
+                await asyncio.sleep(max(0.0, due - loop.time()))  # readouts come at a rate
         spent = cpu_s() - before
         await relay.aclose()
         result.put((spent, relay.sent_total, relay.dropped_total))
@@ -118,7 +124,7 @@ def worker(
     asyncio.run(go())
 
 
-async def through_socket(signals: int, batches: int, devices: int) -> None:
+async def through_socket(signals: int, batches: int, devices: int, rate: float) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-relay-"))
     path = folder / "relay.sock"
     received = 0
@@ -135,7 +141,7 @@ async def through_socket(signals: int, batches: int, devices: int) -> None:
     await hub.start()
     result: multiprocessing.Queue[Result] = multiprocessing.get_context("spawn").Queue()
     process = multiprocessing.get_context("spawn").Process(
-        target=worker, args=(str(path), signals, batches, devices, result)
+        target=worker, args=(str(path), signals, batches, devices, rate, result)
     )
     before = cpu_s()
     process.start()
@@ -149,8 +155,9 @@ async def through_socket(signals: int, batches: int, devices: int) -> None:
     await loop.run_in_executor(None, process.join)
     await hub.aclose()
     os.rmdir(folder)
+    offered = f"{rate:,.0f}/s" if rate else "flood"
     print(
-        f"| {signals} + status | {batches} | {received / max(last - first, 1e-9):,.0f}/s | "
+        f"| {signals} + status | {offered} | {batches} | {received / max(last - first, 1e-9):,.0f}/s | "
         f"{worker_cpu / batches * 1e6:.1f} us | {hub_cpu / max(received, 1) * 1e6:.1f} us | "
         f"{dropped} |"
     )
@@ -162,8 +169,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--signals", default="3,10,50")
-    parser.add_argument("--batches", type=int, default=50_000)
+    parser.add_argument("--batches", type=int, default=20_000)
     parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(x) for x in text.split(",")],
+        default=[2000.0, 0.0],
+        help="batches per second the worker offers, 0 = as fast as it can [2000,0]",
+    )
     args = parser.parse_args()
     sizes = [int(x) for x in args.signals.split(",")]
     print("| batch | frame | encode | decode | pickle (reference) |")
@@ -172,11 +185,13 @@ def main() -> None:
         codec(signals)
     print()
     print(
-        "| batch | batches | received by the hub | worker CPU per batch | hub CPU per batch | dropped |"
+        "| batch | offered | batches | received by the hub | worker CPU per batch "
+        "| hub CPU per batch | dropped |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for signals in sizes:
-        asyncio.run(through_socket(signals, args.batches, args.devices))
+        for rate in args.rates:
+            asyncio.run(through_socket(signals, args.batches, args.devices, rate))
 
 
 if __name__ == "__main__":
