@@ -225,9 +225,12 @@ async def test_the_page_opens_on_energy_with_a_plot_above_the_fold(
         await page.click("#series-summary")
         await page.check('#series-picker input[data-device="house"][data-signal="energy_import"]')
         await page.click("#series-summary")
+        await expect(page.locator("#series-picker .choices")).to_be_hidden()
         await page.select_option("#range", value="604800")
         await page.wait_for_function(
-            "() => window.obisgate.plot && window.obisgate.plot.series.length === 4"
+            "() => window.obisgate.drawing === 0 && window.obisgate.plot"
+            " && window.obisgate.plot.series.length === 4"
+            " && window.obisgate.plot.scales.x.max - window.obisgate.plot.scales.x.min > 600000"
         )
         over = page.locator("#plot .u-over")
         area = await over.bounding_box()

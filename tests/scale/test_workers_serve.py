@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.integration]
 
 pymodbus_client = require_module("pymodbus.client", "the Modbus master of this test")
 require_module("c104", "the [iec104] server")
-require_module("asyncua", "the [opcua] server")
+asyncua = require_module("asyncua", "the [opcua] server and its client")
 
 LISTENING = re.compile(
     r"(web view on http://127\.0\.0\.1:|(modbus|iec104|opcua) listening on \S*?127\.0\.0\.1:)(\d+)"
@@ -234,6 +234,11 @@ async def test_one_address_serves_every_worker_and_a_killed_worker_takes_no_serv
             assert energies(await get_json(http, sup.url + "api/signals")) == expected
             port = sup.ports["modbus"]
             assert await modbus_values(port, len(devices)) == [f32(v) for v in place.values]
+            endpoint = f"opc.tcp://127.0.0.1:{sup.ports['opcua']}/obisgate/"
+            async with asyncua.Client(endpoint) as opcua:
+                index = await opcua.get_namespace_index("urn:obisgate")
+                nodes = [opcua.get_node(asyncua.ua.NodeId(f"{d}.energy", index)) for d in devices]
+                assert [await node.read_value() for node in nodes] == place.values
 
             gateway = await get_json(http, sup.url + "api/gateway")
             assert gateway["stats"]["devices"] == len(devices)

@@ -176,6 +176,7 @@ def _energy_card(view: DeviceView, roles: list[tuple[SignalInfo, Role]]) -> str:
         '<div data-period="day"><dt>today</dt><dd></dd></div>'
         '<div data-period="week"><dt>this week</dt><dd></dd></div>'
         '<div data-period="month"><dt>this month</dt><dd></dd></div></dl>\n'
+        '  <p class="note" hidden></p>\n'
         '  <div class="bars" role="img"></div>\n'
         "</article>"
     )

@@ -6,7 +6,7 @@
 (() => {
   const view = {
     plot: null, live: false, batches: 0, outputRefreshes: 0, energyLoads: 0,
-    period: "day", range: null, plotted: 0,
+    period: "day", range: null, plotted: 0, drawing: 0,
   };
   window.obisgate = view; // for tests and the curious: the current uPlot and counters
 
@@ -393,8 +393,13 @@
     }
   }
 
+  // Once the cards are filled the plot below them may have moved: fit it to the window again.
+  function fitPlot() {
+    if (view.plot) view.plot.setSize({ width: Math.max(280, place.clientWidth), height: plotHeight() });
+  }
+
   function loadAll() {
-    for (const c of cards.values()) loadCard(c).catch(() => {});
+    Promise.all([...cards.values()].map((c) => loadCard(c).catch(() => {}))).then(fitPlot);
   }
 
   // A new reading of a register: the figures are asked again, at most every 5 s per card.
@@ -458,7 +463,14 @@
     summary.textContent = picked.length === 0 ? "choose signals"
       : picked.length === 1 ? picked[0].label : picked.length + " signals";
   }
-  for (const box of choices()) box.addEventListener("change", showSummary);
+  let redraw = null;
+  for (const box of choices()) {
+    box.addEventListener("change", () => {
+      showSummary();
+      clearTimeout(redraw); // a few boxes ticked in a row: one plot
+      redraw = setTimeout(() => { draw().catch((err) => { status.textContent = String(err); }); }, 400);
+    });
+  }
   showSummary();
 
   function localInput(date) {
@@ -573,7 +585,21 @@
     return Math.round(Math.max(220, Math.min(360, window.innerHeight - top - 56)));
   }
 
+  // Only the newest request draws: an older one that answers later is dropped.
+  let generation = 0;
+
   async function draw() {
+    clearTimeout(redraw); // this one draws what a pending redraw would
+    const mine = ++generation;
+    view.drawing += 1;
+    try {
+      await drawAs(mine);
+    } finally {
+      view.drawing -= 1;
+    }
+  }
+
+  async function drawAs(mine) {
     const series = chosen();
     if (series.length === 0) {
       status.textContent = choices().length ? "choose signals to plot"
@@ -589,6 +615,7 @@
     const width = Math.max(280, place.clientWidth || 800);
     const points = Math.max(100, Math.min(2000, Math.round(width)));
     const found = await Promise.all(series.map((s) => fetchSeries(s, from, to, points)));
+    if (mine !== generation) return; // the choice changed meanwhile
     const shown = found.filter((f) => !f.error);
     const failed = found.filter((f) => f.error);
     if (view.plot) { view.plot.destroy(); view.plot = null; }
