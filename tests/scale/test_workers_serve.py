@@ -34,7 +34,6 @@ from tests.services import require_module
 pytestmark = [pytest.mark.integration]
 
 pymodbus_client = require_module("pymodbus.client", "the Modbus master of this test")
-require_module("c104", "the [iec104] server")
 asyncua = require_module("asyncua", "the [opcua] server and its client")
 
 LISTENING = re.compile(
