@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ class Gateway:
         profile_read: ProfileRead | None = None,
     ) -> None:
         self.states = [DeviceState(plan) for plan in plans]
+        self._by_alias = {state.plan.alias: state for state in self.states}
         self.fanout = Fanout(outputs, linger_s=STORE_LINGER_S)
         self.connections: KeptConnections | None = None
         if read is read_device and any(plan.keep_open for plan in plans):
@@ -221,6 +222,7 @@ class Gateway:
         every output's health and every backfill's progress."""
         context.stats = self.stats
         context.device_stats = self.device_stats
+        context.device_stats_of = self.device_stats_of
         context.health = self.fanout.health
         context.backfill = self.backfill_progress
 
@@ -264,13 +266,19 @@ class Gateway:
     def device_stats(self) -> dict[str, dict[str, float]]:
         """Per-device counters (for metrics): readouts, failures, missed scans, and the
         duration of the last readout and of all readouts (seconds, retries included)."""
-        return {
-            s.plan.alias: {
-                "polls": s.polls,
-                "failures": s.failures,
-                "missed_scans": s.missed_scans,
-                "last_duration_s": s.last_duration_s,
-                "total_duration_s": s.total_duration_s,
-            }
-            for s in self.states
-        }
+        return {s.plan.alias: _counters(s) for s in self.states}
+
+    def device_stats_of(self, aliases: Collection[str]) -> dict[str, dict[str, float]]:
+        """:meth:`device_stats` of the given devices only (unknown aliases are left out)."""
+        found = (self._by_alias.get(alias) for alias in aliases)
+        return {s.plan.alias: _counters(s) for s in found if s is not None}
+
+
+def _counters(state: DeviceState) -> dict[str, float]:
+    return {
+        "polls": state.polls,
+        "failures": state.failures,
+        "missed_scans": state.missed_scans,
+        "last_duration_s": state.last_duration_s,
+        "total_duration_s": state.total_duration_s,
+    }

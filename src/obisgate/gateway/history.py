@@ -35,6 +35,7 @@ import datetime as dt
 import heapq
 import logging
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -46,12 +47,15 @@ from obisgate import ConfigError, ObisgateError
 from obisgate.gateway.quality import Quality
 
 __all__ = [
+    "Bucket",
     "HistoryGaps",
     "HistoryRecord",
     "HistoryRow",
     "HistoryStore",
     "HistoryValue",
     "HistoryWriteError",
+    "Reading",
+    "history_files",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -66,6 +70,43 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 # kind codes: how a value is stored and restored
 _NULL, _INT, _FLOAT, _TEXT, _BOOL, _BIGINT, _DATE, _TIME, _DATETIME = range(9)
+
+# The reading methods take valid (quality 0) numbers (kind _INT or _FLOAT) of one series.
+_READING_BEFORE = """
+SELECT ts, value FROM samples
+WHERE series = (SELECT id FROM series WHERE device = ? AND signal = ?)
+  AND ts <= ? AND quality = 0 AND kind IN (1, 2)
+ORDER BY ts DESC LIMIT 1
+"""
+_READING_AFTER = """
+SELECT ts, value FROM samples
+WHERE series = (SELECT id FROM series WHERE device = ? AND signal = ?)
+  AND ts >= ? AND quality = 0 AND kind IN (1, 2)
+ORDER BY ts ASC LIMIT 1
+"""
+_INCREASE = """
+WITH target AS (SELECT id FROM series WHERE device = ? AND signal = ?)
+SELECT coalesce(sum(max(step, 0)), 0) FROM (
+  SELECT value - lag(value) OVER (ORDER BY ts) AS step FROM samples
+  WHERE series = (SELECT id FROM target) AND quality = 0 AND kind IN (1, 2) AND ts < ?
+    AND ts >= coalesce(
+      (SELECT max(ts) FROM samples WHERE series = (SELECT id FROM target)
+         AND quality = 0 AND kind IN (1, 2) AND ts <= ?),
+      ?)
+)
+"""
+_COUNT_BETWEEN = """
+SELECT count(*) FROM samples
+WHERE series = (SELECT id FROM series WHERE device = ? AND signal = ?) AND ts >= ? AND ts < ?
+"""
+_BUCKETS = """
+SELECT (ts - ?) / ? AS bucket, avg(ts), avg(value), min(value), max(value), count(*)
+FROM samples
+WHERE series = (SELECT id FROM series WHERE device = ? AND signal = ?)
+  AND ts >= ? AND ts < ? AND quality = 0 AND kind IN (1, 2)
+GROUP BY bucket ORDER BY bucket
+"""
+assert (_INT, _FLOAT) == (1, 2)  # the kinds the statements above name
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS series (
@@ -149,6 +190,50 @@ class HistoryRow(NamedTuple):
     value: HistoryValue
     unit: str | None
     quality: Quality
+
+
+class Reading(NamedTuple):
+    """A valid numeric value of a signal at a time (see :meth:`HistoryStore.reading_at`)."""
+
+    time: dt.datetime
+    value: float
+
+
+class Bucket(NamedTuple):
+    """Valid numeric values of one signal in one time bucket (see :meth:`HistoryStore.buckets`).
+
+    Attributes:
+        number: the bucket's number from the range's start (``(ts - start) // step``).
+        time: the mean time of its values.
+        mean: their mean.
+        low: the smallest.
+        high: the largest.
+        size: how many values.
+    """
+
+    number: int
+    time: dt.datetime
+    mean: float
+    low: float
+    high: float
+    size: int
+
+
+def history_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The history file at ``path`` and every shard's file beside it
+    (``history.sqlite``, ``history-shard0.sqlite``, ``history-shard1.sqlite`` ...),
+    those that exist, in that order: what instances of ``--shard``/``--workers``
+    sharing a folder write.
+    """
+    base = Path(path)
+    found = [base] if base.is_file() else []
+    pattern = re.compile(re.escape(base.stem) + r"-shard\d+" + re.escape(base.suffix) + "$")
+    try:
+        beside = sorted(base.parent.iterdir())
+    except OSError:
+        return found
+    found += [p for p in beside if pattern.match(p.name) and p.is_file()]
+    return found
 
 
 def _read_only(exc: sqlite3.Error) -> bool:
@@ -527,6 +612,70 @@ class HistoryStore:
             None if last is None else _from_micros(last),
             [(_from_micros(a), _from_micros(b)) for a, b in found],
         )
+
+    def reading_at(
+        self, device: str, signal: str, at: dt.datetime, *, after: bool = False
+    ) -> Reading | None:
+        """The register's value at ``at``: the last valid numeric value stored at or before
+        it (with ``after``: the first at or after it), or ``None``.
+
+        Raises:
+            ValueError: a naive ``at``.
+            sqlite3.Error: the database cannot be read.
+        """
+        sql = _READING_AFTER if after else _READING_BEFORE
+        with self._lock:
+            row = self._conn.execute(sql, (device, signal, _micros(at))).fetchone()
+        return None if row is None else Reading(_from_micros(row[0]), float(row[1]))
+
+    def increase(self, device: str, signal: str, start: dt.datetime, end: dt.datetime) -> float:
+        """How much a cumulative register rose from ``start`` to ``end`` (excluded), counting
+        only rises between consecutive valid values (from the last one before ``start``): a
+        register that went back to zero (a replaced meter) adds what it counted since.
+
+        Raises:
+            ValueError: a naive ``start``/``end``.
+            sqlite3.Error: the database cannot be read.
+        """
+        lo, hi = _micros(start), _micros(end)
+        with self._lock:
+            (total,) = self._conn.execute(_INCREASE, (device, signal, hi, lo, lo)).fetchone()
+        return float(total)
+
+    def count_between(self, device: str, signal: str, start: dt.datetime, end: dt.datetime) -> int:
+        """How many values (any quality) of one signal are stored from ``start`` to ``end``
+        (excluded).
+
+        Raises:
+            ValueError: a naive ``start``/``end``.
+            sqlite3.Error: the database cannot be read.
+        """
+        with self._lock:
+            row = self._conn.execute(_COUNT_BETWEEN, (device, signal, _micros(start), _micros(end)))
+            return int(row.fetchone()[0])
+
+    def buckets(
+        self, device: str, signal: str, start: dt.datetime, end: dt.datetime, step: dt.timedelta
+    ) -> list[Bucket]:
+        """The valid numeric values from ``start`` to ``end`` (excluded) in buckets of
+        ``step``, oldest first; buckets without such a value are left out.
+
+        Raises:
+            ValueError: a naive ``start``/``end``, or a ``step`` under a microsecond.
+            sqlite3.Error: the database cannot be read.
+        """
+        micros = step // dt.timedelta(microseconds=1)
+        if micros < 1:
+            raise ValueError("a bucket is at least a microsecond")
+        lo = _micros(start)
+        with self._lock:
+            rows = self._conn.execute(
+                _BUCKETS, (lo, micros, device, signal, lo, _micros(end))
+            ).fetchall()
+        return [
+            Bucket(int(b), _from_micros(round(t)), float(mean), float(low), float(high), int(n))
+            for b, t, mean, low, high, n in rows
+        ]
 
     def series(self) -> list[tuple[str, str]]:
         """Every ``(device, signal)`` that has been stored, sorted."""
