@@ -68,6 +68,19 @@ class VirtualClock:
         self.now = end
         await self.settle()
 
+    async def drive(self, task: asyncio.Task[None]) -> None:
+        """Run ``task`` to its end, moving the clock to the next timer whenever every
+        task waits (and letting the loop turn while none is set)."""
+        while not task.done():
+            await self.settle()
+            self._drop_cancelled()
+            if not self._timers:
+                continue
+            at, _, future = heapq.heappop(self._timers)
+            self.now = max(self.now, at)
+            future.set_result(None)
+        await task
+
     def _drop_cancelled(self) -> None:
         while self._timers and self._timers[0][2].done():
             heapq.heappop(self._timers)

@@ -27,6 +27,11 @@ READOUT = parse_readout(b"1.8.0(0001234.5*kWh)\r\n1.7.0(01.250*kW)\r\n!\r\n")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
+def _at(unix_s: float) -> datetime:
+    """The wall clock at Unix second ``unix_s``."""
+    return datetime.fromtimestamp(unix_s, UTC)
+
+
 def plan(
     alias: str,
     line: str = "bus",
@@ -152,8 +157,8 @@ def test_each_device_polls_at_the_phase_of_its_alias_on_the_wall_clock() -> None
         dataclasses.replace(plan(a, line=a, scan=60.0), phase_s=phase_of(a, 60.0))
         for a in ("a", "b", "c")
     ]
-    at_1000 = Gateway(plans, [], wall_clock=lambda: 1000.0)._line_starts()
-    at_1013 = Gateway(plans, [], wall_clock=lambda: 1013.0)._line_starts()
+    at_1000 = Gateway(plans, [], wall_clock=lambda: _at(1000.0))._line_starts()
+    at_1013 = Gateway(plans, [], wall_clock=lambda: _at(1013.0))._line_starts()
     firsts = {key: first for first, key, _ in at_1000}
     later = {key: first for first, key, _ in at_1013}
     for alias in ("a", "b", "c"):
@@ -168,7 +173,7 @@ def test_ten_thousand_meters_do_not_all_start_at_the_same_second() -> None:
         dataclasses.replace(plan(f"m{i}", line=f"l{i}", scan=60.0), phase_s=phase_of(f"m{i}", 60.0))
         for i in range(10_000)
     ]
-    starts = Gateway(plans, [], wall_clock=lambda: 1_800_000_000.0)._line_starts()
+    starts = Gateway(plans, [], wall_clock=lambda: _at(1_800_000_000.0))._line_starts()
     per_second = [0] * 60
     for first, _, _ in starts:
         per_second[int(first)] += 1
@@ -178,7 +183,7 @@ def test_ten_thousand_meters_do_not_all_start_at_the_same_second() -> None:
 
 def test_rate_groups_start_at_their_own_slots_of_the_phase() -> None:
     p = dataclasses.replace(plan("m", scan=10.0, energy_scan=60.0), phase_s=4.0)
-    ((first, key, offsets),) = Gateway([p], [], wall_clock=lambda: 100.0)._line_starts()
+    ((first, key, offsets),) = Gateway([p], [], wall_clock=lambda: _at(100.0))._line_starts()
     # power at 104 (every 10 s from phase 4), energy at 124 (every 60 s from phase 4).
     assert (first, key) == (4.0, "bus")
     assert offsets == {"m": [0.0, 20.0]}
@@ -186,7 +191,7 @@ def test_rate_groups_start_at_their_own_slots_of_the_phase() -> None:
 
 def test_scan_align_keeps_the_spread_in_configuration_order() -> None:
     plans = [plan("a", line="one"), plan("b", line="two"), plan("c", line="one"), plan("d")]
-    assert Gateway(plans, [], wall_clock=lambda: 1234.5)._line_starts() == [
+    assert Gateway(plans, [], wall_clock=lambda: _at(1234.5))._line_starts() == [
         (0.0, "one", {"a": 0.0, "c": 5.0}),
         (2.5, "two", {"b": 0.0}),
         (7.5, "bus", {"d": 0.0}),

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from obisgate import ProtocolMode
+from obisgate.gateway.backfill.history_gaps import history_gaps
+from obisgate.gateway.backfill.line import LineBackfill
+from obisgate.gateway.backfill.reading import ProfileRead, on_line, read_profile
 from obisgate.gateway.connections import KeptConnections
 from obisgate.gateway.outputs import Fanout, Output
 from obisgate.gateway.outputs.base import STORE_LINGER_S
@@ -50,6 +53,12 @@ class Gateway:
     plan without a phase (``scan_align = 1``), the first polls are spread evenly over
     the scan periods in configuration order.
 
+    A device with a load profile (``DevicePlan.profile``) is backfilled after a gap:
+    its line's :class:`~obisgate.gateway.backfill.line.LineBackfill` reads the
+    missing intervals in the line's free time and hands them to the outputs that
+    keep a history (:meth:`Fanout.publish_backfill`). They go around the live
+    path: nothing between the pollers and the fan-out sees them.
+
     Args:
         plans: the enabled devices.
         outputs: where updates go.
@@ -60,7 +69,12 @@ class Gateway:
         shard: this instance's shard (``"I/N"``), for the read-success figures.
         sizes_path: the readout sizes file to read at start and keep up to date
             (:mod:`~obisgate.gateway.readsizes`); ``None``: none.
-        wall_clock: Unix seconds now (the phases of the schedules are against it).
+        history: the SQLite history, where the gaps left by earlier runs are found
+            at start (``None``: only gaps seen while running are filled).
+        wall_clock: UTC now, for time stamps, gaps and the schedules' phases
+            (injectable for tests).
+        profile_read: reads one chunk of a load profile (default: the real one, on
+            the line's kept connection when there is one).
     """
 
     def __init__(
@@ -72,9 +86,12 @@ class Gateway:
         group_limits: Mapping[str, int] | None = None,
         shard: str | None = None,
         sizes_path: Path | None = None,
-        wall_clock: Callable[[], float] = time.time,
+        history: Path | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        profile_read: ProfileRead | None = None,
     ) -> None:
         self.states = [DeviceState(plan) for plan in plans]
+        self._by_alias = {state.plan.alias: state for state in self.states}
         self.fanout = Fanout(outputs, linger_s=STORE_LINGER_S)
         self.connections: KeptConnections | None = None
         if read is read_device and any(plan.keep_open for plan in plans):
@@ -84,6 +101,11 @@ class Gateway:
         self._wall_clock = wall_clock
         self.shard = shard or "0/1"
         self.sizes_path = sizes_path
+        self._history = history
+        if profile_read is None:
+            profile_read = (
+                read_profile if self.connections is None else on_line(self.connections.run)
+            )
         lines: dict[str, list[DeviceState]] = defaultdict(list)
         self.push_states: list[DeviceState] = []
         for state in self.states:
@@ -92,7 +114,6 @@ class Gateway:
             else:
                 lines[state.plan.port_key].append(state)
         self.lines = dict(lines)
-        self._by_alias: dict[str, DeviceState] | None = None  # made by the first request
         limits = group_limits or {}
         self.limiters: dict[str, SessionLimiter] = {}
         self.group_reads: dict[str, ReadStats] = {}
@@ -111,6 +132,13 @@ class Gateway:
         self._saved: dict[str, ReadSize] = {}
         self._saver: asyncio.TimerHandle | None = None
         self._saving: asyncio.Task[None] | None = None
+        self.backfills = {
+            key: LineBackfill(
+                states, self.fanout.publish_backfill, read=profile_read, wall_clock=wall_clock
+            )
+            for key, states in self.lines.items()
+            if any(state.plan.profile is not None for state in states)
+        }
 
     def _line_starts(self) -> list[tuple[float, str, dict[str, float | list[float]]]]:
         """Each line's first poll (seconds after start), key and its devices' first slots
@@ -121,7 +149,7 @@ class Gateway:
         spread evenly over their scan periods, in order.
         """
         count = len(self.states)
-        wall = self._wall_clock()
+        wall = self._wall_clock().timestamp()
         firsts: dict[str, float | list[float]] = {}
         for i, state in enumerate(self.states):
             plan = state.plan
@@ -193,14 +221,19 @@ class Gateway:
         def start_line(key: str, offsets: Mapping[str, float | list[float]]) -> None:
             timers.pop(key, None)
             try:
+                backfill = self.backfills.get(key)
                 poller = LinePoller(
                     self.lines[key],
-                    self.fanout.publish,
+                    self.fanout.publish
+                    if backfill is None
+                    else backfill.watch(self.fanout.publish),
                     read=self._read,
                     start_offsets=offsets,
+                    wall_clock=self._wall_clock,
                     limiters=self.limiters,
                     totals=self._totals_of,
                     sizes=self._sizes,
+                    idle=backfill,
                 )
                 self.pollers[key] = poller
                 start(f"line {key}", poller.run())
@@ -215,6 +248,7 @@ class Gateway:
             start_line(key, {a: _minus(o, -early) for a, o in offsets.items()})
             return self.pollers[key]
 
+        loading = loop.create_task(self._load_history()) if self.backfills else None
         for first, key, offsets in self._line_starts():
             if first <= 0:
                 start_line(key, offsets)
@@ -243,6 +277,12 @@ class Gateway:
             for task in running:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if loading is not None:
+                loading.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await loading
+            for backfill in self.backfills.values():
+                await backfill.aclose()
             if self.connections is not None:
                 await self.connections.aclose()
             await self._save_sizes()
@@ -255,10 +295,7 @@ class Gateway:
         return self._shard_only if group is None else self._group_totals[group]
 
     def _state(self, alias: str) -> DeviceState | None:
-        by_alias = self._by_alias
-        if by_alias is None:
-            by_alias = self._by_alias = {state.plan.alias: state for state in self.states}
-        return by_alias.get(alias)
+        return self._by_alias.get(alias)
 
     # -- priority reads ---------------------------------------------------------
 
@@ -362,14 +399,35 @@ class Gateway:
 
     # -- what outputs see -------------------------------------------------------
 
+    async def _load_history(self) -> None:
+        """Look for the gaps earlier runs left in the history (on a thread), then let the
+        lines' backfills start."""
+        plans = [s.plan for s in self.states if s.plan.profile is not None]
+        gaps: dict[str, Any] = {}
+        if self._history is not None:
+            gaps = await asyncio.to_thread(history_gaps, self._history, plans, self._wall_clock())
+        for backfill in self.backfills.values():
+            backfill.load(gaps)
+
     def inform(self, context: OutputContext) -> None:
         """Let the outputs of ``context`` see this gateway: its counters, per device too,
-        every output's health, the read-success figures, and priority reads."""
+        every output's health, the read-success figures, priority reads and every
+        backfill's progress."""
         context.stats = self.stats
         context.device_stats = self.device_stats
+        context.device_stats_of = self.device_stats_of
         context.health = self.fanout.health
         context.read_figures = self.read_figures
         context.request_read = self.request_read
+        context.backfill = self.backfill_progress
+
+    def backfill_progress(self) -> dict[str, dict[str, Any]]:
+        """Device alias -> its backfill's progress, for the devices with a load profile
+        (see :meth:`obisgate.gateway.backfill.device.DeviceBackfill.progress`)."""
+        found: dict[str, dict[str, Any]] = {}
+        for backfill in self.backfills.values():
+            found.update(backfill.progress())
+        return found
 
     def stats(self) -> dict[str, Any]:
         """Counters for monitoring and benchmarks."""
@@ -386,21 +444,34 @@ class Gateway:
             "waiting_polls": sum(limiter.waited_total for limiter in self.limiters.values()),
             "dropped_batches": dict(self.fanout.dropped),
             "failed_outputs": dict(self.fanout.failed),
+            "backfill": self._backfill_stats(),
+        }
+
+    def _backfill_stats(self) -> dict[str, int]:
+        """Devices with a load profile, those with intervals left (and how many), those
+        refused, and the intervals filled so far."""
+        progress = self.backfill_progress().values()
+        return {
+            "devices": len(progress),
+            "filling": sum(
+                1
+                for p in progress
+                if p["pending_intervals"] and p["phase"] not in ("refused", "gave up")
+            ),
+            "pending_intervals": sum(int(p["pending_intervals"]) for p in progress),
+            "refused": sum(1 for p in progress if p["phase"] == "refused"),
+            "intervals_total": sum(int(p["intervals_total"]) for p in progress),
         }
 
     def device_stats(self) -> dict[str, dict[str, float]]:
         """Per-device counters (for metrics): readouts, failures, missed scans, and the
         duration of the last readout and of all readouts (seconds, retries included)."""
-        return {
-            s.plan.alias: {
-                "polls": s.polls,
-                "failures": s.failures,
-                "missed_scans": s.missed_scans,
-                "last_duration_s": s.last_duration_s,
-                "total_duration_s": s.total_duration_s,
-            }
-            for s in self.states
-        }
+        return {s.plan.alias: _counters(s) for s in self.states}
+
+    def device_stats_of(self, aliases: Collection[str]) -> dict[str, dict[str, float]]:
+        """:meth:`device_stats` of the given devices only (unknown aliases are left out)."""
+        found = (self._by_alias.get(alias) for alias in aliases)
+        return {s.plan.alias: _counters(s) for s in found if s is not None}
 
     def read_figures(self) -> ReadFigures:
         """A copy of the read-success figures: per device (with its line and group), per
@@ -437,3 +508,13 @@ def _minus(first: float | list[float], offset: float) -> float | list[float]:
     if isinstance(first, float | int):
         return first - offset
     return [value - offset for value in first]
+
+
+def _counters(state: DeviceState) -> dict[str, float]:
+    return {
+        "polls": state.polls,
+        "failures": state.failures,
+        "missed_scans": state.missed_scans,
+        "last_duration_s": state.last_duration_s,
+        "total_duration_s": state.total_duration_s,
+    }

@@ -18,8 +18,16 @@ from obisgate import (
     make_scheme,
     parse_obis,
 )
+from obisgate.gateway.backfill.times import meter_zone
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
-from obisgate.gateway.plan import DevicePlan, DlmsPlan, ListRequest, ProgrammingPlan, SignalPlan
+from obisgate.gateway.plan import (
+    DevicePlan,
+    DlmsPlan,
+    ListRequest,
+    ProfilePlan,
+    ProgrammingPlan,
+    SignalPlan,
+)
 from obisgate.gateway.schedule import phase_of
 from obisgate.gcpause import paused_gc
 
@@ -82,7 +90,7 @@ def device_plan(
         dlms = _dlms_plan(device, enabled)
     programming = None
     registers = None
-    if any(s.by_command for s in plans) or device.register_reads:
+    if any(s.by_command for s in plans) or device.register_reads or device.profile is not None:
         programming = ProgrammingPlan(
             options=ProgrammingOptions(
                 sign_on=dataclasses.replace(options, option="1"),
@@ -94,8 +102,25 @@ def device_plan(
         )
         if device.register_reads:
             registers = programming
-        if not any(s.by_command for s in plans):
-            programming = None
+    profile = None
+    if device.profile is not None and programming is not None:
+        by_alias = {p.alias: p for p in plans}
+        profile = ProfilePlan(
+            address=device.profile,
+            period_s=device.profile_period_s,
+            command=device.profile_command,
+            zone=meter_zone(device.profile_timezone),
+            max_days=device.backfill_max_days,
+            chunk=device.backfill_chunk,
+            channels=tuple(
+                (s.profile_channel, by_alias[s.signal_alias])
+                for s in signals
+                if s.enable and s.profile_channel is not None
+            ),
+            programming=programming,
+        )
+    if not any(s.by_command for s in plans):
+        programming = None  # the profile and register reads sign on by themselves
     lists = tuple(
         _shared(ListRequest(start, frozenset(tags)), shared) for start, tags in device.list_requests
     )
@@ -121,6 +146,7 @@ def device_plan(
         phase_s=None if device.scan_align else phase_of(device.device_alias, scan_s),
         lists=lists,
         registers=registers,
+        profile=profile,
     )
 
 

@@ -61,6 +61,7 @@ from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 __all__ = [
     "DeviceState",
+    "IdleWork",
     "LinePoller",
     "ProgrammingFailed",
     "ReadFunction",
@@ -81,6 +82,11 @@ _NO_LIMITERS: Mapping[str, SessionLimiter] = MappingProxyType({})
 
 ReadFunction = Callable[[DevicePlan], Awaitable[Readout]]
 """Reads one device (open, exchange(s), release) into one Readout; raises ObisgateError."""
+
+IdleWork = Callable[[float], Awaitable[bool]]
+"""Uses at most the given seconds of a line's free time before its next due poll (a
+backfill session), or takes a turn of its own on a line too busy for any; returns
+whether it used the line. Never raises for a device's sake."""
 
 #: Pause between a standard readout and the programming sign-on of the same poll.
 _BETWEEN_SESSIONS_S = 0.2
@@ -359,19 +365,23 @@ class LinePoller:
         totals: read-success figures to add every scheduled poll to besides the
             device's own (its group's, the shard's).
         sizes: equal readout size records, one object each (shared by all lines).
+        idle: work for the line's free time (the line's backfill): called before each
+            poll with the seconds left until it is due (``<= 0``: none), again as long
+            as it uses some (priority work queued meanwhile goes first).
 
     Priority reads (:meth:`request`) go to the head of the line's queue: the poll in
     progress finishes, then the requested device is read (every signal), before any
     scheduled poll; a wait for the next slot is cut short for it. Other stages queue
-    their own work on the line with :meth:`submit` (a background profile reader, a
-    backfill): a job runs between polls, never during one, holding the device's
-    throttle-group session, either at the head of the queue or in the line's idle time.
+    their own work on the line with :meth:`submit`: a job runs between polls, never
+    during one, holding the device's throttle-group session, either at the head of the
+    queue or in the line's idle time (before ``idle``).
     """
 
     # One poller per line, and lines are many: no instance dictionary.
     __slots__ = (
         "_background",
         "_clock",
+        "_idle",
         "_limiters",
         "_now",
         "_offsets",
@@ -399,6 +409,7 @@ class LinePoller:
         limiters: Mapping[str, SessionLimiter] | None = None,
         totals: Callable[[DeviceState], Sequence[ReadStats]] | None = None,
         sizes: dict[ReadSize, ReadSize] | None = None,
+        idle: IdleWork | None = None,
     ) -> None:
         self.states = list(states)
         self._publish = publish
@@ -414,6 +425,7 @@ class LinePoller:
         self._requests: deque[ReadRequest] | None = None
         self._background: deque[ReadRequest] | None = None
         self._wake: asyncio.Future[None] | None = None
+        self._idle = idle
         self.started = False
         """Whether :meth:`run` began (a line is set up only when its first poll is due)."""
 
@@ -502,10 +514,12 @@ class LinePoller:
                 index = min(range(len(due)), key=due.__getitem__)
                 slot = due[index]
                 wait = slot - self._clock()
+                if wait > 0 and self._background:
+                    await self._priority(self._background.popleft(), head=False)
+                    continue
+                if self._idle is not None and await self._idle(wait):
+                    continue  # it used the line's time: look again (priority work first)
                 if wait > 0:
-                    if self._background:
-                        await self._priority(self._background.popleft(), head=False)
-                        continue
                     await self._wait(wait)
                     if self._requests or self._background:
                         continue  # woken for queued work: the slot is still ahead

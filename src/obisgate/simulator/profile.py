@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +153,10 @@ class MeterProfile:
             line of its own.
         line_end: ``"\\r\\n"`` or ``"\\n"`` (LF-only meters).
         lines: the data lines exactly as the meter prints them, without line ends.
+        lines_source: when set, gives the data lines at each readout instead of
+            :attr:`lines` (a meter whose registers move with a clock a test sets:
+            :mod:`obisgate.simulator.clocked`); :attr:`lines` still names its
+            registers for programming mode and DLMS.
         nak_repeats: how many NAKs after a readout the meter answers with a
             repeat of the readout.
         nak_window_s: how long after the end of the readout a NAK is accepted.
@@ -195,6 +200,7 @@ class MeterProfile:
     faults: tuple[str, ...] = ()
     dlms: DlmsProfile | None = None
     lists: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    lines_source: Callable[[], tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         where = f"profile {self.name!r}"
@@ -297,17 +303,19 @@ class MeterProfile:
         return self.ident.to_bytes()
 
     def lines_for(self, request_start: str = "/?") -> tuple[str, ...]:
-        """The data lines a request with ``request_start`` gets: a list's lines (see
-        :attr:`lists`), else every line."""
+        """The data lines a request with ``request_start`` gets now (from
+        :attr:`lines_source` when set): a list's lines (see :attr:`lists`), else every
+        line."""
+        lines = self.lines if self.lines_source is None else self.lines_source()
         for start, addresses in self.lists:
             if start == request_start:
                 wanted = frozenset(addresses)
-                return tuple(line for line in self.lines if _address(line) in wanted)
-        return self.lines
+                return tuple(line for line in lines if _address(line) in wanted)
+        return lines
 
     def data_block(self, request_start: str = "/?") -> bytes:
-        """The data lines with line ends and the ``! <line end>`` terminator (only a
-        list's lines for a list's ``request_start``)."""
+        """The data lines (now) with line ends and the ``! <line end>`` terminator (only
+        a list's lines for a list's ``request_start``)."""
         end = self.line_end
         lines = self.lines_for(request_start)
         if self.glued_end and lines:
