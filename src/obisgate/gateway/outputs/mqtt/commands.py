@@ -4,7 +4,9 @@ Any payload on that topic puts a read of the device at the head of its line's qu
 (:meth:`Gateway.request_read`, through the output context); the readout's updates come
 back on the device's state topic like those of any poll. An unknown device, a push meter
 or a gateway that is not polling is logged (one line a minute at most), never an error
-of the MQTT output. Who may publish there is the broker's access control.
+of the MQTT output; in a sharded deployment (``--shard``, ``--workers``) every instance
+gets every command, and one for a device of another shard is left to that shard,
+silently. Who may publish there is the broker's access control.
 """
 
 from __future__ import annotations
@@ -38,14 +40,19 @@ class ReadCommands:
         prefix: the topic prefix (``[mqtt] topic_prefix``).
         request_read: looked up at each message (the gateway sets it once built):
             queues a read and returns its future; raises ``ReadRequestError``.
+        sharded: this instance is one shard of several: a device it does not know
+            belongs to another shard (not refused, not counted).
     """
 
     def __init__(
         self,
         prefix: str,
         request_read: Callable[[], Callable[[str], asyncio.Future[list[SignalUpdate]]]],
+        *,
+        sharded: bool = False,
     ) -> None:
         self._prefix = prefix.rstrip("/") + "/"
+        self._sharded = sharded
         self._request_read = request_read
         self._refused = PeerErrorLog(_LOGGER, "mqtt: read command refused", window_s=60.0)
         self.asked = 0
@@ -75,7 +82,8 @@ class ReadCommands:
         try:
             future = self._request_read()(alias)
         except ReadRequestError as exc:
-            self._refused.report(f"topic {topic}", str(exc))
+            if not (self._sharded and exc.reason == "unknown"):
+                self._refused.report(f"topic {topic}", str(exc))
             return True
         self.asked += 1
         future.add_done_callback(_quiet)

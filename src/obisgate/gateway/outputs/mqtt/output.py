@@ -137,7 +137,11 @@ class MqttOutput(Output):
         self._commands = (
             None
             if context is None
-            else ReadCommands(section.topic_prefix, lambda: context.request_read)
+            else ReadCommands(
+                section.topic_prefix,
+                lambda: context.request_read,
+                sharded=context.shard is not None,
+            )
         )
 
     async def start(self) -> None:
