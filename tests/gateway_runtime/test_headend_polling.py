@@ -284,6 +284,46 @@ async def test_a_priority_read_waits_only_for_the_poll_in_progress() -> None:
     assert asked.done() and not asked.cancelled()
 
 
+class IdleSessions:
+    """The line's idle work (as a backfill): a session of ``length`` virtual seconds
+    whenever at least that much is free before the next poll; records when each began."""
+
+    def __init__(self, clock: VirtualClock, length: float) -> None:
+        self.clock = clock
+        self.length = length
+        self.sessions: list[float] = []
+
+    async def __call__(self, budget_s: float) -> bool:
+        if budget_s < self.length:
+            return False
+        self.sessions.append(self.clock.now)
+        await self.clock.sleep(self.length)
+        return True
+
+
+async def test_idle_work_fills_the_free_time_and_a_priority_read_goes_before_more() -> None:
+    clock = VirtualClock()
+    meters = Meters(clock, duration=1.0)
+    a, b = DeviceState(plan("a", scan=30.0)), DeviceState(plan("b", scan=30.0))
+    idle = IdleSessions(clock, 10.0)
+    poller = line_poller([a, b], clock, meters, start_offsets={"a": 0.0, "b": 0.0}, idle=idle)
+    task = asyncio.create_task(poller.run())
+    await clock.advance(5.0)
+    # a and b read at 0 and 1; from 2 the line is free until 30: sessions at 2 and 12
+    # (22 would end past the slot at 30).
+    assert [(alias, t) for alias, t, _ in meters.reads] == [("a", 0.0), ("b", 1.0)]
+    assert idle.sessions == [2.0]
+    asked = poller.request(b)  # during the session that began at 2
+    await clock.run_until(asked.done)
+    # The session in progress ends at 12, then the priority read, then more idle work.
+    assert meters.started("b") == [1.0, 12.0]
+    await clock.run_until(lambda: len(meters.started("a")) == 2)
+    assert idle.sessions == [2.0, 13.0]
+    assert meters.started("a") == [0.0, 30.0]  # the idle work never made a poll late
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def test_queued_priority_reads_are_cancelled_when_the_line_stops() -> None:
     clock = VirtualClock()
     meters = Meters(clock, duration=5.0)
