@@ -648,7 +648,7 @@ def test_extract_value_groups_counted_from_one() -> None:
 
 def test_extract_subvalues_and_scaling() -> None:
     signal = _signal(tag_job_todo="9.4", number_type="UINT8", subvalue=2)
-    assert signal.extract(HEAT)[:3] == (82, Quality.VALID, "C")
+    assert signal.extract(HEAT)[:3] == (82, Quality.VALID, "°C")
     assert _signal(tag_job_todo="9.4", number_type="UINT8").extract(HEAT).value == 88
     assert _signal(subvalue=3, tag_job_todo="9.4").extract(HEAT).quality is Quality.INVALID
     scaled = _signal(multiply=1000, unit="W").extract(DEMAND)

@@ -32,7 +32,10 @@ from tests.services import Mosquitto, free_port
 pytestmark = pytest.mark.integration
 
 PROFILE = get_profile("mt174")
-NODE = f"obisgate_{PROFILE.address}"
+#: The meter's identity: its manufacturer (/ISk5...) and the serial number in its readout.
+NODE = "obisgate_ISK_71234567"
+#: The node of the discovery configs before meters were keyed on their identity.
+OLD_NODE = f"obisgate_{PROFILE.address}"
 
 
 async def test_discovery_json_payloads_and_availability(tmp_path: Path) -> None:
@@ -45,8 +48,8 @@ async def test_discovery_json_payloads_and_availability(tmp_path: Path) -> None:
             async with running_gateway(load_config(path), [collect]) as (_, context):
                 await sub.wait_for(lambda: len(sub.on("og/house/state")) >= 2, "two readouts")
                 await sub.wait_for(
-                    lambda: len([m for m in sub.messages if m.topic.endswith("/config")]) >= 5,
-                    "discovery configs",
+                    lambda: len([m for m in sub.messages if m.topic.endswith("/config")]) >= 10,
+                    "discovery configs (and the removal of the old ones)",
                 )
                 health = context.health()["mqtt"]
                 assert health.up is True
@@ -62,9 +65,18 @@ async def test_discovery_json_payloads_and_availability(tmp_path: Path) -> None:
         async with Subscriber(
             broker.port, ("homeassistant/#", "og/+/availability", "og/gateway/#"), client_id="late"
         ) as late:
-            await late.wait_for(lambda: len(late.messages) >= 7, "the retained messages")
+            await late.wait_for(lambda: len(late.messages) >= 8, "the retained messages")
     finally:
         broker.stop()
+
+    # The old configs were removed first (empty retained payloads), then the new ones came.
+    old = [m for m in sub.messages if m.topic.startswith(f"homeassistant/sensor/{OLD_NODE}/")]
+    assert {m.payload for m in old} == {b""}
+    assert len(old) == 5
+    first_new = next(i for i, m in enumerate(sub.messages) if NODE in m.topic)
+    assert all(sub.messages.index(m) < first_new for m in old)
+    instance = json.loads(next(m for m in late.messages if m.topic.endswith("/instance")).payload)
+    assert set(instance) == {"token", "host", "pid", "config", "started"}
 
     retained = {m.topic: m for m in late.messages}
     assert all(m.retain for m in late.messages)
@@ -179,8 +191,10 @@ async def test_home_assistant_birth_republishes_discovery(tmp_path: Path) -> Non
             path = gateway_config(tmp_path, sim.port, PROFILE.address, mqtt_section(broker.port))
             async with running_gateway(load_config(path)):
 
-                def configs() -> int:
-                    return len([m for m in sub.messages if m.topic.endswith("/config")])
+                def configs() -> int:  # the old node's removals are empty: not counted
+                    return len(
+                        [m for m in sub.messages if m.topic.endswith("/config") and m.payload]
+                    )
 
                 await sub.wait_for(lambda: configs() == 5, "the discovery configs")
                 assert sub.client is not None
