@@ -55,6 +55,7 @@ class DeviceTracker:
                     (columns := s.columns(MqttColumns)).ha_device_class,
                     columns.ha_state_class,
                     s.number_type in SCALED_TYPES,
+                    s.tag_job_todo,
                 )
                 for s in config.signals_for(device.device_alias)
             )
@@ -128,6 +129,7 @@ class DeviceTracker:
                 s.ha_device_class,
                 s.ha_state_class,
                 s.numeric,
+                s.tag,
             )
             for s in static.signals
         )

@@ -9,6 +9,10 @@ address (``serialnumber``), else the device alias. Never the host or the
 client id: a meter keeps its entities when the gateway moves to another host
 and when its device alias is renamed. ``unique_id`` is ``<node>_<signal>``.
 
+Names: a signal's ``signal_name`` when it has its own, else the OBIS catalogue's
+label for its address (``1.8.1`` -> ``Energy import T1``, looked up with the
+meter's manufacturer and the unit: :func:`entity_name`), else the alias.
+
 Before this scheme the node was ``obisgate_<serialnumber>``, or
 ``obisgate_<client_id>_<device alias>`` for a meter read without an address
 (:func:`legacy_node`); :func:`legacy_removals` gives the empty retained configs
@@ -52,12 +56,14 @@ from obisgate.gateway.outputs.mqtt.payloads import (
 )
 from obisgate.gateway.units import normalise_unit, unit_info
 from obisgate.gateway.updates import STATUS_SIGNAL
+from obisgate.obis import describe
 
 __all__ = [
     "DiscoveryDevice",
     "DiscoverySignal",
     "device_node",
     "discovery_messages",
+    "entity_name",
     "infer_classes",
     "legacy_node",
     "legacy_removals",
@@ -142,6 +148,7 @@ class DiscoverySignal:
 
     Attributes:
         numeric: its value is a number (FLOAT, DOUBLE or an integer type).
+        tag: the address it reads.
     """
 
     alias: str
@@ -150,6 +157,20 @@ class DiscoverySignal:
     ha_device_class: str | None = None
     ha_state_class: str | None = None
     numeric: bool = True
+    tag: str = ""
+
+
+def entity_name(signal: DiscoverySignal, manufacturer: str | None = None) -> str:
+    """The entity's name: the signal's own ``signal_name`` when one was given (other than
+    the alias), else the OBIS catalogue's label for its address (``1.8.1`` -> ``Energy
+    import T1``; ``manufacturer`` and the unit select and check the entry), else the alias."""
+    if signal.name and signal.name != signal.alias:
+        return signal.name
+    if signal.tag:
+        found = describe(signal.tag, manufacturer=manufacturer, unit=signal.unit)
+        if found is not None and found.label is not None:
+            return found.label
+    return signal.alias
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +300,8 @@ def discovery_messages(
     gateway = gateway_availability_topic(topic_prefix, client_id)
     own = device_availability_topic(topic_prefix, device.alias)
     block = _device_block(device, node)
+    ident = device.parsed_identification
+    manufacturer = ident.manufacturer if ident is not None else None
     origin = {"name": "obisgate", "sw_version": _version()}
     messages: list[tuple[str, bytes]] = []
     for signal in device.signals:
@@ -290,7 +313,7 @@ def discovery_messages(
             numeric=signal.numeric,
         )
         config: dict[str, Any] = {
-            "name": signal.name or signal.alias,
+            "name": entity_name(signal, manufacturer),
             "unique_id": f"{node}_{_safe(signal.alias)}",
             "state_topic": state_topic(topic_prefix, device.alias, fmt, signal.alias),
             "value_template": _value_template(fmt, signal.alias),
