@@ -104,8 +104,12 @@ def test_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert secret is not None
     assert secret.get_secret_value() == "hunter2"
     missing = MqttConfig(url="mqtt://h", username="u", password_file=Path("/nonexistent/pw"))
-    with pytest.raises(ConfigError, match="cannot read the password_file"):
+    with pytest.raises(ConfigError) as unreadable:
         missing.resolve_password()
+    assert str(unreadable.value) == (
+        "[mqtt] password_file /nonexistent/pw: cannot read the password file: "
+        "No such file or directory"
+    )
 
 
 def test_every_error_is_located(tmp_path: Path) -> None:

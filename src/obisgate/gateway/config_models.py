@@ -487,9 +487,9 @@ class DeviceConfig(BaseModel):
         if self.password_file is not None:
             try:
                 return SecretStr(read_password_file(self.password_file))
-            except ConfigError:
+            except ConfigError as exc:
                 raise ConfigError(
-                    f"device {self.device_alias}: cannot read the password_file"
+                    f"device {self.device_alias}: password_file {self.password_file}: {exc}"
                 ) from None
         return None
 

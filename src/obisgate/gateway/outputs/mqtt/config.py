@@ -318,9 +318,52 @@ class MqttConfig(BaseModel):
         if self.password_file is not None:
             try:
                 return SecretStr(read_password_file(self.password_file))
-            except ConfigError:
-                raise ConfigError("[mqtt]: cannot read the password_file") from None
+            except ConfigError as exc:
+                raise ConfigError(f"[mqtt] password_file {self.password_file}: {exc}") from None
         return None
+
+    def start_problems(self, source: Path | None, workers: int | None) -> list[str]:
+        """What would keep the output from starting (``check`` and ``run`` say it alike):
+        the password cannot be read, a TLS file cannot be read or is no certificate or
+        key (each named), a configured client id that ``workers`` processes would share.
+        """
+        problems: list[str] = []
+        try:
+            self.resolve_password()
+        except ConfigError as exc:
+            problems.append(str(exc))
+        unreadable = False
+        for name in ("ca_file", "cert_file", "key_file"):
+            path: Path | None = getattr(self, name)
+            if path is None:
+                continue
+            try:
+                path.open("rb").close()
+            except OSError as exc:
+                problems.append(f"[mqtt] {name} {path}: cannot read it ({exc.strerror})")
+                unreadable = True
+        if self.tls and not unreadable:
+            try:
+                self.tls_context()
+            except (OSError, ssl.SSLError) as exc:
+                problems.append(f"[mqtt] the TLS files ca_file / cert_file / key_file: {exc}")
+        if workers is not None and workers > 1 and self.client_id is not None:
+            problems.append(
+                f"[mqtt] client_id {self.client_id!r} is set, so all {workers} workers "
+                "would connect with it and the broker would throw each one off when the next "
+                "connects: remove client_id (each worker then gets its own, "
+                f"{self.client_identity(source)}-shard0 ...)"
+            )
+        return problems
+
+    def describe(self, source: Path | None) -> str:
+        """Where it publishes: the broker and the client id (``check``'s list of outputs)."""
+        parts = [self.url, f"client id {self.client_identity(source)}"]
+        if self.discovery_prefix:
+            parts.append(f"Home Assistant discovery under {self.discovery_prefix}/")
+        if self.retain_state:
+            parts.append("state retained")
+        return ", ".join(parts)
 
 
 class MqttColumns(BaseModel):

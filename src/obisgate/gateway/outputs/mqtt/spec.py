@@ -45,4 +45,7 @@ MQTT: OutputSpec[MqttConfig] = OutputSpec(
     ),
     with_base_dir=MqttConfig.with_base_dir,
     load_warnings=_load_warnings,
+    problems=MqttConfig.start_problems,
+    describe=MqttConfig.describe,
+    beside_history=True,
 )
