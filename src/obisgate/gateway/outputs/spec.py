@@ -106,6 +106,10 @@ class OutputSpec(Generic[S]):
             lists every output the configuration turns on with it).
         beside_history: the output keeps files beside the history file (an
             outbox), so ``[storage] path`` must name a file in a folder that exists.
+        shared: a server that clients connect to (HTTP, Modbus, IEC 104, OPC UA):
+            under ``run --workers N`` it runs once, in the supervisor, fed by every
+            worker through the relay, so that one address serves every meter. (A
+            standalone ``--shard`` instance runs its own, as one process does.)
     """
 
     name: str
@@ -123,6 +127,7 @@ class OutputSpec(Generic[S]):
     problems: Callable[[S, Path | None, int | None], list[str]] | None = None
     describe: Callable[[S, Path | None], str] | None = None
     beside_history: bool = False
+    shared: bool = False
 
     def default(self) -> S:
         """The section with every default (checks of columns without the section)."""

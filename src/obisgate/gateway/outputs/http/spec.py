@@ -51,4 +51,5 @@ HTTP: OutputSpec[HttpConfig] = OutputSpec(
     extras=(Extra("aiohttp", "web"), Extra("prometheus_client", "web")),
     problems=_problems,
     describe=_describe,
+    shared=True,  # one server for every worker (run --workers: in the supervisor)
 )
