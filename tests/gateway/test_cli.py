@@ -106,8 +106,8 @@ number_type = "FLOAT"
 
 def missing(module: str, extra: str, section: str) -> str:
     return (
-        f"[{section}] needs the optional extra obisgate[{extra}] "
-        f"({module} is not installed): pip install 'obisgate[{extra}]'"
+        f"[{section}] needs the optional extra {extra} ({module} is not installed): "
+        f"pip install '.[{extra}]' in obisgate's source folder"
     )
 
 

@@ -41,7 +41,7 @@ class Extra(NamedTuple):
 
     Attributes:
         module: the module its output imports (``aiomqtt``).
-        extra: the extra that installs it (``mqtt``: ``pip install 'obisgate[mqtt]'``).
+        extra: the extra that installs it (``mqtt``: ``pip install '.[mqtt]'``).
     """
 
     module: str
