@@ -216,7 +216,8 @@ def check_bcc(message: RawMessage, method: BccMethod, *, verify: bool = True) ->
     """Verify the BCC of a framed message.
 
     Raises:
-        ChecksumError: ``verify`` is set and the BCC is wrong.
+        ChecksumError: ``verify`` is set and the BCC is wrong; its hint names the
+            other method when that one matches (a SUM7 meter read with XOR).
     """
     if message.bcc is None:
         return BccStatus.ABSENT
@@ -224,8 +225,22 @@ def check_bcc(message: RawMessage, method: BccMethod, *, verify: bool = True) ->
         return BccStatus.NOT_CHECKED
     expected = compute_bcc(message.block, method)
     if expected != message.bcc:
-        raise ChecksumError(expected, message.bcc)
+        raise ChecksumError(
+            expected, message.bcc, hint=bcc_hint(message.block, message.bcc, method)
+        )
     return BccStatus.VALID
+
+
+def bcc_hint(block: bytes, received: int, method: BccMethod) -> str:
+    """What to try when ``received`` is wrong for ``method`` but right for the other one."""
+    other = BccMethod.XOR if method == BccMethod.SUM7 else BccMethod.SUM7
+    if compute_bcc(block, other) != received & 0x7F:
+        return ""
+    how = "the standard XOR" if other == BccMethod.XOR else "the 7-bit sum"
+    return (
+        f'this meter may use --bcc {other.value} (bcc_method = "{other.value}" in the '
+        f"configuration): its checksum matches {how}"
+    )
 
 
 def readout_from_message(
