@@ -107,13 +107,19 @@ class MeterError(ObisgateError):
 
     Attributes:
         text: the error text as the meter sent it, e.g. ``ER04``.
+        hint: what the refusal most likely means and what to do, e.g. that the
+            command needs the password; empty when nothing is known.
     """
 
     kind = "meter error"
 
-    def __init__(self, text: str, *, command: str = "") -> None:
+    def __init__(self, text: str, *, command: str = "", hint: str = "") -> None:
         self.text = text
         self.command = command
+        self.hint = hint
+        if hint:
+            super().__init__(f"the meter refused {command or 'the command'} ({text}): {hint}")
+            return
         where = f" to {command}" if command else ""
         super().__init__(f"meter answered{where} with error ({text})")
 
