@@ -177,8 +177,8 @@ async def test_a_wrong_address_is_named_as_the_likely_cause() -> None:
         assert wrong.exit_code == 3
         assert wrong.stderr.splitlines() == [
             "obisgate: error: timeout: no answer from the meter (identification) within 1 s "
-            "(an addressed request, /?99999999!, is answered only by the meter with that "
-            "address; without --address (/?!) any single meter answers)"
+            "(an addressed request (/?99999999!) is answered only by the meter with that "
+            "address; without an address (/?!) any single meter answers)"
         ]
         right = await invoke("read", sim.url, "--address", profile.address, "--timeout", "1")
     assert right.exit_code == 0, right.output

@@ -455,8 +455,8 @@ class ReadoutClient:
             and self.options.mode is not ProtocolMode.D
         ):
             hint = (
-                f"an addressed request, /?{self.options.address}!, is answered only by the "
-                "meter with that address; without --address (/?!) any single meter answers"
+                f"an addressed request (/?{self.options.address}!) is answered only by the "
+                "meter with that address; without an address (/?!) any single meter answers"
             )
         error = NoAnswerError(self.waiting_for, self.read_timeout_s, self._phase_bytes, hint=hint)
         self._finish_cut_frame()
