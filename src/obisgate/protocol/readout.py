@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from obisgate.errors import ChecksumError, FramingError
-from obisgate.protocol.bcc import BccMethod, compute_bcc
+from obisgate.protocol.bcc import BccMethod, bcc_hint, compute_bcc
 from obisgate.protocol.chars import EOT, ETX, LF, MASK_7BIT, SOH, STX
 from obisgate.protocol.dataset import DataSet, parse_data_block
 from obisgate.protocol.identification import Identification
@@ -229,18 +229,6 @@ def check_bcc(message: RawMessage, method: BccMethod, *, verify: bool = True) ->
             expected, message.bcc, hint=bcc_hint(message.block, message.bcc, method)
         )
     return BccStatus.VALID
-
-
-def bcc_hint(block: bytes, received: int, method: BccMethod) -> str:
-    """What to try when ``received`` is wrong for ``method`` but right for the other one."""
-    other = BccMethod.XOR if method == BccMethod.SUM7 else BccMethod.SUM7
-    if compute_bcc(block, other) != received & 0x7F:
-        return ""
-    how = "the standard XOR" if other == BccMethod.XOR else "the 7-bit sum"
-    return (
-        f'this meter may use --bcc {other.value} (bcc_method = "{other.value}" in the '
-        f"configuration): its checksum matches {how}"
-    )
 
 
 def readout_from_message(
