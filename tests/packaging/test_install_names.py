@@ -35,7 +35,7 @@ def test_no_install_from_the_package_index() -> None:
     ).stdout.split()
     extras = _extras()
     assert {"mqtt", "web", "all"} <= extras
-    pattern = re.compile(r"obisgate\[([a-z0-9_,\- ]+)\]")
+    pattern = re.compile(r"obisgate\\?\[([a-z0-9_,\- ]+)\\?\]")  # also as a regex
     found = []
     for name in tracked:
         if name == "pyproject.toml" or name == "tests/packaging/test_install_names.py":
