@@ -61,3 +61,26 @@ def test_announce_all_and_discovery_off(tmp_path: Path) -> None:
     devices.dirty_availability.clear()
     devices.announce_all()
     assert (devices.dirty_availability, devices.to_announce) == ({"m1"}, set())
+
+
+def test_the_serial_in_the_readout_keys_the_device(tmp_path: Path) -> None:
+    devices = tracker(tmp_path)
+    ok = batch("ok")
+    ok[-1] = SignalUpdate(
+        "m1", STATUS_SIGNAL, "ok", None, T, Quality.VALID, "/LGZ5ZMD310", serial="4711"
+    )
+    assert devices.learn(ok) is True
+    described = devices.discovery("m1")
+    assert (described.serialnumber, described.serial, described.identity) == (
+        "42",
+        "4711",
+        "LGZ_4711",
+    )
+    devices.to_announce.clear()
+    assert devices.learn(ok) is False
+    ok[-1] = SignalUpdate(
+        "m1", STATUS_SIGNAL, "ok", None, T, Quality.VALID, "/LGZ5ZMD310", serial="4712"
+    )
+    assert devices.learn(ok) is True  # another meter on that line: announced anew
+    assert devices.discovery("m1").identity == "LGZ_4712"
+    assert devices.discovery("m1").signals[0].numeric is True

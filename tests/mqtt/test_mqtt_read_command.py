@@ -34,8 +34,10 @@ async def test_a_read_command_reads_the_meter_and_publishes_its_state(tmp_path: 
                 tmp_path, sim.port, PROFILE.address, mqtt_section(broker.port), scan_ms=86_400_000
             )
             async with running_gateway(load_config(path)) as (gateway, context):
+                # The gateway subscribes to the read commands before it publishes its
+                # instance record: once that is seen, a command is taken.
                 await sub.wait_for(
-                    lambda: bool(sub.on("og/gateway/gw1/availability")), "the gateway is online"
+                    lambda: bool(sub.on("og/gateway/gw1/instance")), "the gateway's record"
                 )
                 await wait_until(
                     lambda: context.health()["mqtt"].state.value == "running", "connected"

@@ -41,6 +41,7 @@ from obisgate.gateway.config_rows import ConfigProblem
 from obisgate.gateway.mapping import extract_value
 from obisgate.gateway.numbers import Converted, NumberType
 from obisgate.gateway.plan import SignalPlan
+from obisgate.gateway.units import normalise_unit
 from obisgate.password_config import read_password_file
 
 __all__ = [
@@ -572,9 +573,9 @@ class DeviceConfig(BaseModel):
         if self.password_file is not None:
             try:
                 return SecretStr(read_password_file(self.password_file))
-            except ConfigError:
+            except ConfigError as exc:
                 raise ConfigError(
-                    f"device {self.device_alias}: cannot read the password_file"
+                    f"device {self.device_alias}: password_file {self.password_file}: {exc}"
                 ) from None
         return None
 
@@ -641,7 +642,14 @@ class SignalConfig(BaseModel):
         "integer types; warned when set for another type.",
     )
     add: cells.Finite = Field(default=0.0, description="See `multiply`.")
-    unit: cells.OptText = Field(default=None, description="Replaces the unit the meter sends.")
+    unit: Annotated[
+        str | None, BeforeValidator(cells.optional(lambda v: normalise_unit(cells.as_text(v))))
+    ] = Field(
+        default=None,
+        description="Replaces the unit the meter sends. Known units are written one way "
+        "whoever writes them (`KWH` -> `kWh`, `m3` -> `m³`, `m3ph` -> `m³/h`, `degC` -> `°C`), "
+        "as are the units meters send.",
+    )
     read_by: Annotated[
         str,
         BeforeValidator(

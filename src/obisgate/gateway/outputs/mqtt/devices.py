@@ -2,9 +2,9 @@
 
 A device is ``online`` after a successful readout and ``offline`` after a
 failed one. Its Home Assistant discovery configs are due after its first
-successful readout in this process (then the units the meter sends and its
-identification are known), and again whenever a unit or the identification
-changes.
+successful readout in this process (then the units the meter sends, its
+identification and the serial number its readout carries are known), and
+again whenever a unit, the identification or the serial number changes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.outputs.mqtt.config import MqttColumns
 from obisgate.gateway.outputs.mqtt.ha_discovery import DiscoveryDevice, DiscoverySignal
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, readout_status
@@ -29,6 +30,7 @@ class _Device:
     static: DiscoveryDevice
     units: dict[str, str] = field(default_factory=dict)
     identification: str | None = None
+    serial: str | None = None
     read_ok: bool = False
 
 
@@ -52,6 +54,7 @@ class DeviceTracker:
                     s.unit,
                     (columns := s.columns(MqttColumns)).ha_device_class,
                     columns.ha_state_class,
+                    s.number_type in SCALED_TYPES,
                     s.tag_job_todo,
                 )
                 for s in config.signals_for(device.device_alias)
@@ -89,6 +92,9 @@ class DeviceTracker:
         if status.raw is not None and status.raw != device.identification:
             device.identification = status.raw
             changed = True
+        if status.serial is not None and status.serial != device.serial:
+            device.serial = status.serial
+            changed = True
         for update in updates:
             unit = update.unit
             if (
@@ -122,6 +128,7 @@ class DeviceTracker:
                 s.unit or device.units.get(s.alias),
                 s.ha_device_class,
                 s.ha_state_class,
+                s.numeric,
                 s.tag,
             )
             for s in static.signals
@@ -133,4 +140,5 @@ class DeviceTracker:
             device.identification,
             static.model,
             signals,
+            device.serial,
         )
