@@ -74,6 +74,12 @@ device_alias = "m1"
 signal_alias = "power"
 tag_job_todo = "1.7.0"
 number_type = "FLOAT"
+
+[[signals]]
+device_alias = "m2"
+signal_alias = "date"
+tag_job_todo = "0.9.2"
+number_type = "FLOAT"
 """,
         encoding="utf-8",
     )
