@@ -13,6 +13,7 @@ from obisgate.gateway.connections import KeptConnections
 from obisgate.gateway.outputs import Fanout, Output
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ReadFunction, read_device
+from obisgate.gateway.processing.stage import ProcessingPlan, ProcessingStage
 from obisgate.gateway.push import PushListener
 
 __all__ = ["Gateway"]
@@ -26,11 +27,17 @@ class Gateway:
     :class:`~obisgate.gateway.push.PushListener` that keeps its port open. First polls are spread evenly over each device's
     scan period so that many meters do not all start at once.
 
+    Every batch passes the processing stage (guards, derived signals, deadbands:
+    :mod:`obisgate.gateway.processing.stage`) on its way from the pollers to the
+    fan-out.
+
     Args:
         plans: the enabled devices.
         outputs: where updates go.
         read: the readout function (default: the real one, which keeps the
             connections of ``keep_open`` devices open between polls).
+        processing: what the processing stage does (default: nothing; see
+            :func:`obisgate.gateway.processing.build.processing_plan`).
     """
 
     def __init__(
@@ -39,9 +46,11 @@ class Gateway:
         outputs: Sequence[Output],
         *,
         read: ReadFunction = read_device,
+        processing: ProcessingPlan | None = None,
     ) -> None:
         self.states = [DeviceState(plan) for plan in plans]
         self.fanout = Fanout(outputs)
+        self.stage = ProcessingStage(processing or ProcessingPlan(), self.fanout.publish)
         self.connections: KeptConnections | None = None
         if read is read_device and any(plan.keep_open for plan in plans):
             self.connections = KeptConnections()
@@ -96,6 +105,7 @@ class Gateway:
         """
         stop = stop or asyncio.Event()
         await self.fanout.start()
+        await self.stage.start()
         if polling is not None:
             polling()
         loop = asyncio.get_running_loop()
@@ -123,7 +133,7 @@ class Gateway:
             timers.pop(key, None)
             try:
                 poller = LinePoller(
-                    self.lines[key], self.fanout.publish, read=self._read, start_offsets=offsets
+                    self.lines[key], self.stage.publish, read=self._read, start_offsets=offsets
                 )
                 start(f"line {key}", poller.run())
             except Exception as exc:  # in a timer callback: would only reach the loop's handler
@@ -135,7 +145,7 @@ class Gateway:
             else:
                 timers[key] = loop.call_later(first, start_line, key, offsets)
         for state in self.push_states:
-            start(f"push {state.plan.alias}", PushListener(state, self.fanout.publish).run())
+            start(f"push {state.plan.alias}", PushListener(state, self.stage.publish).run())
         waits = [loop.create_task(stop.wait()), loop.create_task(broken.wait())]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -153,6 +163,7 @@ class Gateway:
                     await task
             if self.connections is not None:
                 await self.connections.aclose()
+            await self.stage.aclose()
             await self.fanout.aclose()
         if failed:
             raise RuntimeError(f"a line poller stopped: {type(failed[0]).__name__}") from failed[0]
@@ -167,6 +178,7 @@ class Gateway:
             "missed_scans": sum(s.missed_scans for s in self.states),
             "dropped_batches": dict(self.fanout.dropped),
             "failed_outputs": dict(self.fanout.failed),
+            "processing": self.stage.counters.as_dict(),
         }
 
     def device_stats(self) -> dict[str, dict[str, float]]:

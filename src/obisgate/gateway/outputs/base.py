@@ -94,11 +94,24 @@ class Fanout:
             _LOGGER.error("output %s did not start: %s", output.name, exc)  # noqa: TRY400
             self.failed[output.name] = str(exc)
 
-    def publish(self, updates: Sequence[SignalUpdate]) -> None:
-        """Queue a batch for every output; never blocks."""
+    def publish(
+        self, updates: Sequence[SignalUpdate], every: Sequence[SignalUpdate] | None = None
+    ) -> None:
+        """Queue a batch for every output; never blocks.
+
+        ``every``: the batch with the readings a deadband held back too (see
+        :mod:`obisgate.gateway.processing.stage`), for the outputs that keep every
+        reading (``keeps_every_reading``: the history); the others get ``updates``.
+        An empty batch is not queued.
+        """
         for output, queue in zip(self.outputs, self._queues, strict=True):
+            batch = updates
+            if every is not None and getattr(output, "keeps_every_reading", False):
+                batch = every
+            if not batch:
+                continue
             try:
-                queue.put_nowait(updates)
+                queue.put_nowait(batch)
             except asyncio.QueueFull:
                 self.dropped[output.name] += 1
 

@@ -26,11 +26,16 @@ class HistoryOutput:
     failing and once when they work again (or at close), with the number of
     readings not stored; polling and the other outputs go on meanwhile.
 
+    It keeps every reading, also those a deadband (``publish = "change"``) holds
+    back from the other outputs: the local history is the full record.
+
     Attributes:
         not_stored: readings lost since writes started failing (0 when they work).
     """
 
     name = "history"
+    #: Gets the readings a deadband held back too (see ``Fanout.publish``).
+    keeps_every_reading = True
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
