@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 import aiohttp
 
-from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.http.metrics import MetricsSnapshot, render_metrics
 from obisgate.gateway.outputs.http.server import HttpOutput
 from obisgate.gateway.outputs.http.state import LiveState, SignalInfo

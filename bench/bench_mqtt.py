@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from obisgate.gateway.config import load_config
-from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.mqtt.output import MqttOutput
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
@@ -86,7 +87,7 @@ def readout(i: int, signals: int) -> list[SignalUpdate]:
     return updates
 
 
-async def make_output(folder: Path, port: int) -> tuple[MqttOutput, OutputContext]:
+async def make_output(folder: Path, port: int) -> MqttOutput:
     config = folder / "gw.toml"
     config.write_text(
         '[[devices]]\ndevice_alias = "m1"\nip = "127.0.0.1"\nport = 1\n'
@@ -95,15 +96,14 @@ async def make_output(folder: Path, port: int) -> tuple[MqttOutput, OutputContex
         'discovery_prefix = "none"\n',
         encoding="utf-8",
     )
-    context = OutputContext()
-    (output,) = network_outputs(load_config(config), context)
+    (output,) = network_outputs(load_config(config), OutputContext())
     assert isinstance(output, MqttOutput)
     await output.start()
-    return output, context
+    return output
 
 
-async def wait_sent(context: OutputContext, count: int) -> None:
-    while context.health["mqtt"]()["sent"] < count:  # noqa: ASYNC110 - polls the counters
+async def wait_sent(output: MqttOutput, count: int) -> None:
+    while output.health().counters["sent_total"] < count:  # noqa: ASYNC110 - polls the counters
         await asyncio.sleep(0.01)
 
 
@@ -112,14 +112,14 @@ async def throughput(folder: Path, readouts: int) -> None:
     broker = Broker(folder, port)
     broker.start()
     try:
-        output, context = await make_output(folder, port)
-        await asyncio.wait_for(_until(lambda: context.health["mqtt"]()["connected"]), 10)
+        output = await make_output(folder, port)
+        await asyncio.wait_for(_until(lambda: output.health().up), 10)
         batches = [readout(i, 50) for i in range(readouts)]
         began = time.perf_counter()
         for batch in batches:
             await output.publish(batch)
         stored = time.perf_counter() - began
-        await wait_sent(context, readouts)
+        await wait_sent(output, readouts)
         elapsed = time.perf_counter() - began
         await output.aclose()
     finally:
@@ -140,18 +140,18 @@ async def _until(condition: object) -> None:
 async def backlog(folder: Path, count: int) -> None:
     port = free_port()
     broker = Broker(folder, port)  # down while the backlog builds up
-    output, context = await make_output(folder, port)
+    output = await make_output(folder, port)
     began = time.perf_counter()
     for i in range(count):
         await output.publish(readout(i, 5))
     stored = time.perf_counter() - began
-    depth = context.health["mqtt"]()["outbox_depth"]
+    depth = output.health().counters["outbox_depth"]
     broker.start()
     try:
         began = time.perf_counter()
-        await _until(lambda: context.health["mqtt"]()["connected"])
+        await _until(lambda: output.health().up)
         connected = time.perf_counter()
-        await wait_sent(context, count)
+        await wait_sent(output, count)
         drained = time.perf_counter() - connected
         await output.aclose()
     finally:

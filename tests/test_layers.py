@@ -45,7 +45,7 @@ PURE_STDLIB = frozenset(
 )
 
 #: Helpers for the upper layers: not part of the protocol, transports or session.
-HELPERS = ("obisgate.backoff", "obisgate.gcpause", "obisgate.password_config")
+HELPERS = ("obisgate.backoff", "obisgate.gcpause", "obisgate.mqtt_url", "obisgate.password_config")
 
 #: What the gateway and the sink may import from the library below them.
 LIBRARY_API = ("obisgate", "obisgate.errors", *HELPERS)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from obisgate.cli.run_command import build_outputs
+from obisgate.cli.gateway_run import build_outputs
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import load_config
 

@@ -8,7 +8,12 @@ import pytest
 
 from obisgate.gateway.config import load_config
 from obisgate.gateway.outputs.http.config import HttpConfig
+from obisgate.gateway.outputs.http.spec import HTTP
+from obisgate.gateway.outputs.iec104.spec import IEC104
 from obisgate.gateway.outputs.modbus.config import ModbusConfig
+from obisgate.gateway.outputs.modbus.spec import MODBUS
+from obisgate.gateway.outputs.mqtt.spec import MQTT
+from obisgate.gateway.outputs.opcua.spec import OPCUA
 from tests.gateway.test_config_tabular import DEVICES, SIGNALS, problems, workbook
 
 DEVICES_CSV = "device_alias,device\nm1,/dev/ttyUSB0\n"
@@ -36,22 +41,29 @@ def test_excel_section_sheets(tmp_path: Path) -> None:
         },
     )
     config = load_config(path)
-    assert config.mqtt is not None
-    assert (config.mqtt.url, config.mqtt.topic_prefix, config.mqtt.qos) == (
+    mqtt = config.section(MQTT)
+    assert mqtt is not None
+    assert (
+        mqtt.url,
+        mqtt.topic_prefix,
+        mqtt.qos,
+    ) == (
         "mqtts://broker.example",
         "site1",
         0,
     )
-    assert config.mqtt.discovery_prefix == ""
+    assert mqtt.discovery_prefix == ""
     # relative file names resolve against the workbook's folder, as in TOML
-    assert config.mqtt.ca_file == tmp_path / "certs" / "ca.pem"
+    assert mqtt.ca_file == tmp_path / "certs" / "ca.pem"
     assert config.storage.path == tmp_path / "data" / "history.sqlite"
     assert config.storage.synchronous == "FULL"
-    assert config.http == HttpConfig(listen="0.0.0.0:0", history_limit=50, allow_anonymous=True)
-    assert config.modbus == ModbusConfig(unit_id=7, word_order="little")
+    assert config.section(HTTP) == HttpConfig(
+        listen="0.0.0.0:0", history_limit=50, allow_anonymous=True
+    )
+    assert config.section(MODBUS) == ModbusConfig(unit_id=7, word_order="little")
     assert config.output.format == "table"
     assert "format" in config.output.model_fields_set
-    assert (config.iec104, config.opcua) == (None, None)
+    assert (config.section(IEC104), config.section(OPCUA)) == (None, None)
 
 
 def test_excel_section_sheet_without_values_has_the_defaults(tmp_path: Path) -> None:
@@ -66,8 +78,8 @@ def test_excel_section_sheet_without_values_has_the_defaults(tmp_path: Path) -> 
         },
     )
     config = load_config(path)
-    assert config.http == HttpConfig()
-    assert config.modbus == ModbusConfig()
+    assert config.section(HTTP) == HttpConfig()
+    assert config.section(MODBUS) == ModbusConfig()
     assert "format" not in config.output.model_fields_set
 
 
@@ -138,13 +150,18 @@ def test_csv_directory_section_files(tmp_path: Path) -> None:
         },
     )
     config = load_config(folder)
-    assert config.http == HttpConfig(listen="127.0.0.1:0", history_limit=20)
+    assert config.section(HTTP) == HttpConfig(listen="127.0.0.1:0", history_limit=20)
     assert config.storage.path == folder / "history" / "site.sqlite"
-    assert config.mqtt is not None
-    assert (config.mqtt.host, config.mqtt.port, config.mqtt.username) == ("broker", 1884, "gw")
-    assert config.mqtt.password_file == folder / "secret.txt"
-    assert config.iec104 is not None  # an empty file: the section with its defaults
-    assert (config.modbus, config.opcua) == (None, None)
+    mqtt = config.section(MQTT)
+    assert mqtt is not None
+    assert (
+        mqtt.host,
+        mqtt.port,
+        mqtt.username,
+    ) == ("broker", 1884, "gw")
+    assert mqtt.password_file == folder / "secret.txt"
+    assert config.section(IEC104) is not None  # an empty file: the section with its defaults
+    assert (config.section(MODBUS), config.section(OPCUA)) == (None, None)
 
 
 @pytest.mark.parametrize("given", ["Plant1_Devices.csv", "Plant1_Signals.csv"])
@@ -156,9 +173,9 @@ def test_csv_pair_section_files_share_the_name(tmp_path: Path, given: str) -> No
     (tmp_path / "plant2_http.csv").write_text("listen\n127.0.0.1:0\n", encoding="utf-8")
     (tmp_path / "http.csv").write_text("listen\n127.0.0.1:0\n", encoding="utf-8")
     config = load_config(tmp_path / given)
-    assert config.modbus == ModbusConfig(unit_id=9)
+    assert config.section(MODBUS) == ModbusConfig(unit_id=9)
     assert config.storage.path == tmp_path / "plant1.sqlite"
-    assert config.http is None  # another pair's file, or the directory form's
+    assert config.section(HTTP) is None  # another pair's file, or the directory form's
 
 
 def test_csv_section_errors_name_file_line_and_field(tmp_path: Path) -> None:

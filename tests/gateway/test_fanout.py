@@ -10,13 +10,15 @@ from datetime import UTC, datetime
 import pytest
 
 from obisgate.gateway.outputs.base import MAX_BATCHES_AT_ONCE, Fanout
+from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
+from tests.stub_output import StubOutput
 
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
-class Scripted:
+class Scripted(StubOutput):
     """An output whose n-th ``publish`` raises the n-th exception of a script (None: works)."""
 
     name = "flaky"
@@ -85,7 +87,7 @@ async def test_failures_are_logged_when_they_start_change_and_end(
     assert isinstance(first[1], OSError)
 
 
-class Starting:
+class Starting(StubOutput):
     """An output whose ``start`` waits for ``wait_for`` (if any), then sets ``started``."""
 
     def __init__(self, name: str, wait_for: asyncio.Event | None = None) -> None:
@@ -126,7 +128,32 @@ async def test_outputs_start_concurrently_and_a_failed_start_turns_off_only_that
     await fanout.aclose()
 
 
-class Storing:
+class Sick(Starting):
+    def health(self) -> OutputHealth:
+        raise ZeroDivisionError("a bug in health()")
+
+
+async def test_health_of_every_output_alike_even_when_one_is_off_or_broken() -> None:
+    fanout = Fanout([Starting("fine"), Refusing("broken"), Sick("sick")])
+    await fanout.start()
+    try:
+        health = fanout.health()
+        assert list(health) == ["fine", "broken", "sick"]
+        assert (health["fine"].state, health["fine"].up) == (OutputState.RUNNING, True)
+        assert (health["broken"].state, health["broken"].last_error) == (
+            OutputState.OFF,
+            "address in use",
+        )
+        assert not health["broken"].up
+        assert (health["sick"].state, health["sick"].last_error) == (
+            OutputState.UNKNOWN,
+            "health unavailable (ZeroDivisionError)",
+        )
+    finally:
+        await fanout.aclose()
+
+
+class Storing(StubOutput):
     """An output with ``publish_many``; records each call as ``(method, values)``. The
     n-th ``publish_many`` raises the n-th exception of ``script`` (None: works); a
     ``publish`` of a batch holding ``bad`` raises ValueError."""

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from obisgate import ConfigError
 from obisgate.gateway.config import ConfigFileError, load_config
 from obisgate.gateway.outputs.mqtt.config import MqttConfig, default_client_id
+from obisgate.gateway.outputs.mqtt.spec import MQTT
 
 DEVICE = """\
 [[devices]]
@@ -35,11 +36,11 @@ def write(tmp_path: Path, mqtt: str, signals: str = "") -> Path:
 def test_absent_section_leaves_mqtt_off(tmp_path: Path) -> None:
     path = tmp_path / "gateway.toml"
     path.write_text(DEVICE, encoding="utf-8")
-    assert load_config(path).mqtt is None
+    assert load_config(path).section(MQTT) is None
 
 
 def test_defaults(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, 'url = "mqtt://broker.local"\n')).mqtt
+    config = load_config(write(tmp_path, 'url = "mqtt://broker.local"\n')).section(MQTT)
     assert config is not None
     assert (config.host, config.port, config.tls) == ("broker.local", 1883, False)
     assert config.client_id == default_client_id()
@@ -69,7 +70,7 @@ def test_every_field_and_relative_paths(tmp_path: Path) -> None:
         discovery_prefix = "none"
         outbox_max_rows = 5000
     """
-    config = load_config(write(tmp_path, text)).mqtt
+    config = load_config(write(tmp_path, text)).section(MQTT)
     assert config is not None
     assert (config.host, config.port, config.tls) == ("::1", 8884, True)
     assert config.ca_file == tmp_path / "certs/ca.pem"
@@ -205,7 +206,7 @@ ha_device_class = "water"
     assert len(got) == 2
     # Without discovery the classes are not used, so not checked.
     config = load_config(write(tmp_path, 'url = "mqtt://h"\ndiscovery_prefix = "None"\n', signals))
-    assert config.mqtt is not None
+    assert config.section(MQTT) is not None
 
 
 def test_model_is_frozen() -> None:
@@ -220,8 +221,9 @@ def test_password_file_first_line_and_permission_warning(tmp_path: Path) -> None
     secret_file.chmod(0o644)
     text = 'url = "mqtt://h"\nusername = "u"\npassword_file = "pw"\n'
     loaded = load_config(write(tmp_path, text))
-    assert loaded.mqtt is not None
-    secret = loaded.mqtt.resolve_password()
+    mqtt = loaded.section(MQTT)
+    assert mqtt is not None
+    secret = mqtt.resolve_password()
     assert secret is not None
     assert secret.get_secret_value() == "s3cret"  # the meters' rule: the first line
     warnings = [str(w) for w in loaded.warnings]

@@ -11,12 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from obisgate.cli.run_command import build_outputs
+from obisgate.cli.gateway_run import build_outputs
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
-from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.http.output import create
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.http.server import HttpOutput
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
@@ -105,9 +105,15 @@ def good_m1(at: timedelta = timedelta(0), energy: float = 148123.5) -> list[Sign
 async def serving(
     config: GatewayConfig, context: OutputContext | None = None
 ) -> AsyncIterator[HttpOutput]:
-    """The HTTP output of ``config``, started (on a free port) and closed at the end."""
-    output = create(config, context or OutputContext())
+    """The HTTP output of ``config``, started (on a free port) and closed at the end.
+
+    Its ``/api/gateway`` shows the outputs of ``context.health`` and its own health,
+    as in a gateway."""
+    context = context or OutputContext()
+    (output,) = network_outputs(config, context)
     assert isinstance(output, HttpOutput)
+    others = context.health
+    context.health = lambda: {**others(), output.name: output.health()}
     await output.start()
     try:
         yield output
@@ -167,8 +173,7 @@ async def running_gateway(config: GatewayConfig) -> AsyncIterator[RunningGateway
     started = asyncio.Event()
     http.announce = lambda _line: started.set()
     gateway = Gateway(plans_from_config(config), outputs)
-    context.stats = gateway.stats
-    context.device_stats = gateway.device_stats
+    gateway.inform(context)
     stop = asyncio.Event()
     task = asyncio.create_task(gateway.run(stop))
     try:

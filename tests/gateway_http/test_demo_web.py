@@ -15,6 +15,7 @@ import pytest
 
 from obisgate.gateway.config import load_config
 from obisgate.gateway.demo_config import render_demo_config
+from obisgate.gateway.outputs.http.spec import HTTP
 from tests.commands import Finished, run_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.pty]
@@ -26,15 +27,15 @@ ADDRESS = re.compile(r"^web view on (http://127\.0\.0\.1:(\d+)/)$", re.M)
 def test_the_demo_config_has_the_web_view_on_loopback_unless_left_out(tmp_path: Path) -> None:
     path = tmp_path / "demo.toml"
     path.write_text(render_demo_config("/dev/pts/1", PORTS), encoding="utf-8")
-    section = load_config(path).http
+    section = load_config(path).section(HTTP)
     assert section is not None
     assert (section.host, section.port) == ("127.0.0.1", 0)
     path.write_text(render_demo_config("/dev/pts/1", PORTS, web_listen=None), encoding="utf-8")
-    assert load_config(path).http is None
+    assert load_config(path).section(HTTP) is None
     path.write_text(
         render_demo_config("/dev/pts/1", PORTS, web_listen="127.0.0.1:18080"), encoding="utf-8"
     )
-    assert load_config(path).http is not None
+    assert load_config(path).section(HTTP) is not None
 
 
 async def test_the_demo_serves_the_web_view_and_prints_its_address() -> None:

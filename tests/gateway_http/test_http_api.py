@@ -19,11 +19,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from obisgate.gateway.history import HistoryRecord, HistoryStore
 from obisgate.gateway.outputs.base import Fanout
-from obisgate.gateway.outputs.factory import OutputContext
-from obisgate.gateway.outputs.http.output import create
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
+from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.http.server import HttpOutput
+from obisgate.gateway.outputs.http.spec import HTTP
 from obisgate.gateway.quality import Quality
 from tests.gateway_http.support import T0, good_m1, serving, status, two_meters, update
+from tests.stub_output import StubOutput
 
 
 @pytest.fixture
@@ -309,7 +312,7 @@ async def test_event_streams_beyond_max_clients_get_503(
                     "too many event streams: 2 clients are connected ([http] max_clients); "
                     "try again later"
                 )
-            assert output.health()["sse_clients"] == 2
+            assert output.health().counters["sse_clients"] == 2
         await output.publish(good_m1())  # writing, the server notices the closed streams
         await until(lambda: output.streams == 0, "the streams to end")
         async with client.get(url) as again:
@@ -334,7 +337,7 @@ async def test_a_client_that_falls_behind_is_cut_off_and_publishing_never_waits(
                 await response.content.read()  # the stream ends: an EventSource reconnects
             await until(lambda: output.streams == 0, "the stream to end")
         health = await get_json(client, output.url + "api/gateway")
-        assert health["outputs"]["http"]["sse_clients_cut_total"] == 1
+        assert health["outputs"]["http"]["counters"]["sse_clients_cut_total"] == 1
 
 
 async def test_shutdown_ends_open_event_streams(tmp_path: Path) -> None:
@@ -349,16 +352,22 @@ async def test_shutdown_ends_open_event_streams(tmp_path: Path) -> None:
         response.release()
 
 
-def mqtt_health() -> dict[str, Any]:
-    return {"connected": True, "outbox_depth": 42, "dropped_total": 3, "last_error": "refused"}
+def mqtt_health() -> OutputHealth:
+    return OutputHealth(
+        state=OutputState.RUNNING,
+        since=T0,
+        address="mqtt://broker.local",
+        counters={"outbox_depth": 42, "dropped_total": 3},
+    )
 
 
-def modbus_health() -> dict[str, Any]:
-    return {"clients": 2, "since": T0}
-
-
-def failing_health() -> dict[str, Any]:
-    raise RuntimeError("boom")
+def modbus_health() -> OutputHealth:
+    return OutputHealth(
+        state=OutputState.OFF,
+        since=T0,
+        last_error="modbus cannot listen on 127.0.0.1:502: Permission denied",
+        address="127.0.0.1:502",
+    )
 
 
 async def test_gateway_state_shows_counters_and_every_outputs_health(
@@ -366,17 +375,26 @@ async def test_gateway_state_shows_counters_and_every_outputs_health(
 ) -> None:
     stats = {"devices": 2, "polls": 7, "dropped_batches": {"http": 0, "mqtt": 1}}
     context = OutputContext(
-        stats=lambda: stats,
-        health={"mqtt": mqtt_health, "modbus": modbus_health, "bad": failing_health},
+        stats=lambda: stats, health=lambda: {"mqtt": mqtt_health(), "modbus": modbus_health()}
     )
     async with serving(two_meters(tmp_path), context) as output:
         body = await get_json(client, output.url + "api/gateway")
         assert body["stats"] == stats
-        assert body["outputs"]["mqtt"] == mqtt_health()
-        assert body["outputs"]["modbus"] == {"clients": 2, "since": "2026-12-01 10:00:00+00:00"}
-        assert body["outputs"]["bad"] == {"error": "health unavailable (RuntimeError)"}
-        assert body["outputs"]["http"] == {
-            "listening": True,
+        assert body["outputs"]["mqtt"] == {
+            "state": "running",
+            "since": "2026-12-01T10:00:00+00:00",
+            "last_error": None,
+            "address": "mqtt://broker.local",
+            "counters": {"outbox_depth": 42, "dropped_total": 3},
+        }
+        assert body["outputs"]["modbus"] == modbus_health().to_json()
+        http = body["outputs"]["http"]
+        assert (http["state"], http["last_error"], http["address"]) == (
+            "running",
+            None,
+            f"127.0.0.1:{output.port}",
+        )
+        assert http["counters"] == {
             "sse_clients": 0,
             "sse_clients_cut_total": 0,
             "connections": 1,
@@ -423,7 +441,9 @@ async def test_metrics_parse_back(tmp_path: Path, client: aiohttp.ClientSession)
         },
     }
     context = OutputContext(
-        stats=lambda: stats, device_stats=lambda: per_device, health={"mqtt": mqtt_health}
+        stats=lambda: stats,
+        device_stats=lambda: per_device,
+        health=lambda: {"mqtt": mqtt_health()},
     )
     async with serving(two_meters(tmp_path), context) as output:
         await output.publish(good_m1(energy=148123.5))
@@ -467,7 +487,9 @@ async def test_metrics_parse_back(tmp_path: Path, client: aiohttp.ClientSession)
     assert found[("obisgate_output_failed", (("output", "mqtt"),))] == 1
     assert found[("obisgate_output_failed", (("output", "http"),))] == 0
     assert found[("obisgate_mqtt_outbox_depth", ())] == 42
-    assert found[("obisgate_mqtt_connected", ())] == 1
+    assert found[("obisgate_output_up", (("output", "mqtt"),))] == 1
+    assert found[("obisgate_output_state", (("output", "mqtt"), ("state", "running")))] == 1
+    assert found[("obisgate_output_state", (("output", "mqtt"), ("state", "off")))] == 0
     assert found[("obisgate_mqtt_dropped_total", ())] == 3
     assert found[("obisgate_http_sse_clients", ())] == 0
     assert not [k for k in found if "last_error" in k[0]]
@@ -498,10 +520,18 @@ async def test_metrics_in_openmetrics_when_asked(
     assert "obisgate_signal_value" in text
 
 
-async def test_the_page_lists_devices_and_signals_escaped(
+async def test_the_page_lists_devices_outputs_and_signals_escaped(
     tmp_path: Path, client: aiohttp.ClientSession
 ) -> None:
-    async with serving(two_meters(tmp_path)) as output:
+    refused = OutputHealth(
+        state=OutputState.OFF,
+        since=T0,
+        last_error="<b>modbus</b> cannot listen on 127.0.0.1:502: Permission denied",
+        address="127.0.0.1:502",
+        counters={"signals": 3},
+    )
+    context = OutputContext(health=lambda: {"modbus": refused})
+    async with serving(two_meters(tmp_path), context) as output:
         await output.publish(good_m1(energy=7.25))
         async with client.get(output.url) as response:
             assert response.status == 200
@@ -516,6 +546,17 @@ async def test_the_page_lists_devices_and_signals_escaped(
     assert 'data-device="off"' not in page  # disabled device
     assert '<option data-device="m1" data-signal="energy">' in page  # logged: plottable
     assert '<option data-device="m1" data-signal="serial">' not in page
+    # Every output alike: its state, since when, where, the last error, its counters.
+    assert (
+        '<tr data-output="modbus" data-state="off"><td class="output">modbus</td>'
+        '<td class="state"><span class="badge down">off</span></td>'
+        '<td class="since" data-time="2026-12-01T10:00:00+00:00">2026-12-01T10:00:00+00:00</td>'
+        '<td class="address">127.0.0.1:502</td>'
+        '<td class="last-error">&lt;b&gt;modbus&lt;/b&gt; cannot listen on 127.0.0.1:502: '
+        'Permission denied</td><td class="counters">signals 3</td></tr>'
+    ) in page
+    assert '<tr data-output="http" data-state="running">' in page
+    assert "sse_clients 0 · sse_clients_cut_total 0" in page
     assert 'src="static/uPlot.iife.min.js"' in page
     assert "<script>" not in page  # scripts from files only, as the policy below demands
     assert "script-src" not in headers["Content-Security-Policy"]
@@ -562,15 +603,15 @@ async def test_port_in_use_is_a_one_line_error_and_only_this_output_stops(
 ) -> None:
     async with serving(two_meters(tmp_path)) as first:
         config = two_meters(tmp_path, "")
-        section = config.http
+        section = config.section(HTTP)
         assert section is not None
-        taken = config.model_copy(
-            update={"http": section.model_copy(update={"listen": f"127.0.0.1:{first.port}"})}
+        taken = config.with_section(
+            HTTP, section.model_copy(update={"listen": f"127.0.0.1:{first.port}"})
         )
-        second = create(taken, OutputContext())
+        (second,) = network_outputs(taken, OutputContext())
         assert isinstance(second, HttpOutput)
 
-        class Other:
+        class Other(StubOutput):
             name = "other"
 
             def __init__(self) -> None:
@@ -601,7 +642,7 @@ async def test_port_in_use_is_a_one_line_error_and_only_this_output_stops(
 async def test_publishing_before_start_and_closing_an_unstarted_output_are_harmless(
     tmp_path: Path,
 ) -> None:
-    output = create(two_meters(tmp_path), OutputContext())
+    (output,) = network_outputs(two_meters(tmp_path), OutputContext())
     assert isinstance(output, HttpOutput)
     await output.publish(good_m1())
     assert output.state.batches == 1

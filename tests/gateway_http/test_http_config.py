@@ -10,9 +10,10 @@ import pytest
 
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, load_config
-from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.http.config import HttpConfig
-from obisgate.gateway.outputs.http.output import create
+from obisgate.gateway.outputs.http.spec import HTTP
 from obisgate.gateway.outputs.listen import is_loopback, split_listen
 from tests.gateway_http.support import write_config
 
@@ -25,8 +26,9 @@ DEVICE = """\
 
 def load_with(tmp_path: Path, http: str) -> HttpConfig:
     config = load_config(write_config(tmp_path, f"[http]\n{http}\n" + DEVICE))
-    assert config.http is not None
-    return config.http
+    section = config.section(HTTP)
+    assert section is not None
+    return section
 
 
 def problems(tmp_path: Path, http: str) -> list[tuple[str | None, str]]:
@@ -36,7 +38,7 @@ def problems(tmp_path: Path, http: str) -> list[tuple[str | None, str]]:
 
 
 def test_absent_section_leaves_the_output_off(tmp_path: Path) -> None:
-    assert load_config(write_config(tmp_path, DEVICE)).http is None
+    assert load_config(write_config(tmp_path, DEVICE)).section(HTTP) is None
 
 
 def test_an_empty_section_listens_on_loopback_8080_without_a_token(tmp_path: Path) -> None:
@@ -130,7 +132,7 @@ def test_an_unset_token_variable_is_a_one_line_config_error(
         write_config(tmp_path, '[http]\ntoken_env = "OBISGATE_TEST_TOKEN"\n' + DEVICE)
     )
     with pytest.raises(ConfigError) as info:
-        create(config, OutputContext())
+        network_outputs(config, OutputContext())
     message = str(info.value)
     assert "\n" not in message
     assert "OBISGATE_TEST_TOKEN" in message
@@ -144,7 +146,7 @@ def test_a_missing_web_extra_is_a_one_line_config_error_naming_it(
     monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
     config = load_config(write_config(tmp_path, "[http]\n" + DEVICE))
     with pytest.raises(ConfigError) as info:
-        create(config, OutputContext())
+        network_outputs(config, OutputContext())
     assert str(info.value) == (
         f"[http] needs the optional extra obisgate[web] ({module} is not installed): "
         "pip install 'obisgate[web]'"

@@ -20,8 +20,9 @@ import pytest
 
 from obisgate.errors import TransportError
 from obisgate.gateway.descriptors import MIN_CLIENTS, PER_LINE, RESERVED, client_budget
-from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.http.config import HttpConfig
+from obisgate.gateway.outputs.http.spec import HTTP
 from obisgate.simulator import get_profile, serve_tcp
 from tests.gateway_http.support import meter_config, serving, two_meters
 
@@ -59,7 +60,7 @@ async def test_idle_and_half_open_connections_are_closed(tmp_path: Path) -> None
                 assert await closed_by_server(reader)
             # an event stream is a request being answered, not an idle connection
             assert not stream.content.at_eof()
-            await until(lambda: output.health()["connections"] == 1)
+            await until(lambda: output.health().counters["connections"] == 1)
         for _, writer in (idle, half, kept):
             writer.close()
 
@@ -71,13 +72,13 @@ async def test_connections_beyond_the_cap_are_closed_at_once_and_logged(
     config = two_meters(tmp_path, "max_connections = 4\nidle_timeout = 60")
     async with serving(config) as output:
         held = [await asyncio.open_connection("127.0.0.1", output.port) for _ in range(4)]
-        await until(lambda: output.health()["connections"] == 4)
+        await until(lambda: output.health().counters["connections"] == 4)
         refused = [await asyncio.open_connection("127.0.0.1", output.port) for _ in range(20)]
         for reader, _ in refused:
             assert await closed_by_server(reader, 5.0)
-        assert output.health()["connections_refused_total"] == 20
+        assert output.health().counters["connections_refused_total"] == 20
         held.pop()[1].close()
-        await until(lambda: output.health()["connections"] == 3)
+        await until(lambda: output.health().counters["connections"] == 3)
         async with (
             aiohttp.ClientSession() as session,
             session.get(output.url + "healthz") as answer,
@@ -130,7 +131,7 @@ async def test_malformed_requests_are_one_line_with_the_peer_and_counted(
             session.get(output.url + "metrics") as response,
         ):
             metrics = await response.text()
-    assert health["bad_requests_total"] == 200
+    assert health.counters["bad_requests_total"] == 200
     assert "obisgate_http_bad_requests_total 200.0" in metrics
     assert not [r for r in caplog.records if r.exc_info]
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -174,7 +175,7 @@ def test_all_of_127_0_0_0_8_is_loopback_in_the_code_and_the_readme(tmp_path: Pat
 
 
 async def test_serving_on_another_loopback_address_needs_no_token(tmp_path: Path) -> None:
-    config = two_meters(tmp_path).model_copy(update={"http": HttpConfig(listen="127.0.0.2:0")})
+    config = two_meters(tmp_path).with_section(HTTP, HttpConfig(listen="127.0.0.2:0"))
     async with (
         serving(config) as output,
         aiohttp.ClientSession() as session,

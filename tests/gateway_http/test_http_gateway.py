@@ -80,7 +80,7 @@ async def test_live_values_a_meter_going_down_history_and_metrics(tmp_path: Path
             assert found[("obisgate_device_last_readout_duration_seconds", a)] > 0
             assert found[("obisgate_devices", ())] == 2
             assert found[("obisgate_dropped_batches_total", (("output", "http"),))] == 0
-            assert found[("obisgate_http_listening", ())] == 1
+            assert found[("obisgate_output_up", (("output", "http"),))] == 1
     finally:
         await meter_a.aclose()
         await meter_b.aclose()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiohttp
 
-from obisgate.cli.run_command import build_outputs
+from obisgate.cli.gateway_run import build_outputs
 from obisgate.gateway.config import load_config
 from obisgate.gateway.outputs.base import Fanout
 from obisgate.gateway.outputs.http.server import HttpOutput

@@ -78,6 +78,18 @@ async def test_live_values_a_device_going_down_and_a_history_plot(
             assert await page.evaluate("window.loadedOnce === true")  # live, not reloaded
             assert await page.evaluate("window.obisgate.batches") >= 1
 
+            # Every output's health, rendered with the page and then refreshed from
+            # /api/gateway: the history output counts what it stored.
+            outputs = page.locator("#outputs")
+            await expect(outputs.locator('tr[data-output="http"] .badge')).to_have_text("running")
+            await page.wait_for_function(
+                "() => window.obisgate.outputRefreshes >= 1", timeout=TIMEOUT_MS
+            )
+            history = outputs.locator('tr[data-output="history"]')
+            await expect(history.locator(".badge")).to_have_text("running")
+            await expect(history.locator("td.counters")).not_to_contain_text("stored_total 0")
+            await expect(history.locator("td.counters")).to_contain_text("stored_total ")
+
             device_b = page.locator('#devices tr[data-device="b"]')
             await expect(device_b.locator(".badge")).to_have_text("ok", timeout=TIMEOUT_MS)
             await meter_b.aclose()

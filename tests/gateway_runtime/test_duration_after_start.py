@@ -9,7 +9,9 @@ import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
-from obisgate.cli.run_command import run_gateway
+from tests.stub_output import StubOutput
+
+from obisgate.cli.gateway_run import run_gateway
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.updates import SignalUpdate
@@ -30,7 +32,7 @@ number_type = "FLOAT"
 """
 
 
-class SlowStart:
+class SlowStart(StubOutput):
     """An output whose start takes ``seconds`` (like an OPC UA server building its
     address space); it records the loop time when its start ended and when it was closed."""
 
@@ -68,7 +70,7 @@ async def test_duration_counts_from_when_polling_starts(tmp_path: Path) -> None:
     assert slow.closed_at - slow.started_at >= 0.2
 
 
-class ConfigWatch:
+class ConfigWatch(StubOutput):
     """An output that records, when polling starts, whether the configuration still exists."""
 
     name = "watch"

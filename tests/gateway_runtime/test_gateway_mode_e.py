@@ -17,8 +17,7 @@ from tests.toml_rows import device, signal_
 
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
-from obisgate.gateway.config import load_config
-from obisgate.gateway.config_files import ConfigFileError
+from obisgate.gateway.config import ConfigFileError, load_config
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL
 from obisgate.simulator import Faults, get_profile, serve_pty, serve_tcp

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from tests.stub_output import StubOutput
 from tests.toml_rows import device, signal_
 
 from obisgate.gateway.app import Gateway
@@ -24,7 +25,7 @@ from obisgate.simulator import Faults, get_profile, serve_pty, serve_tcp
 pytestmark = [pytest.mark.integration]
 
 
-class Collect:
+class Collect(StubOutput):
     """An output that records updates and wakes the test when every device polled enough."""
 
     name = "collect"

@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
+from tests.stub_output import StubOutput
 from tests.toml_rows import device, signal_
 
 from obisgate import BccStatus, ChecksumError, DataSet, ReadoutOptions, read_meter
@@ -79,7 +80,7 @@ async def test_cli_exit_4_when_the_meter_closes_after_the_repeat_request() -> No
     assert b"BCC" in err
 
 
-class Collect:
+class Collect(StubOutput):
     name = "collect"
 
     def __init__(self, wanted: dict[str, int]) -> None:

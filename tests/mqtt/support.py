@@ -10,17 +10,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import aiomqtt
 
-from obisgate.cli.run_command import build_outputs
+from obisgate.cli.gateway_run import build_outputs
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig
 from obisgate.gateway.outputs import Output
-from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.health import OutputHealth
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from tests.stub_output import StubOutput
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ async def wait_until(
         await asyncio.sleep(step_s)
 
 
-class Collect:
+class Collect(StubOutput):
     """An output that records readouts and counts them per device."""
 
     name = "collect"
@@ -200,7 +202,7 @@ async def running_gateway(
     context = OutputContext()
     outputs = [*build_outputs(config, "none", None, context), *extra]
     gateway = Gateway(plans_from_config(config), outputs)
-    context.stats = gateway.stats
+    gateway.inform(context)
     stop = asyncio.Event()
     task = asyncio.create_task(gateway.run(stop))
     try:
@@ -210,19 +212,21 @@ async def running_gateway(
         await task
 
 
-async def mqtt_outcome(config: GatewayConfig, accepted: bool) -> dict[str, Any]:
+async def mqtt_outcome(config: GatewayConfig, accepted: bool) -> OutputHealth:
     """Run the gateway until its MQTT output has a PUBACK (``accepted``) or else an error
     while polling goes on (3 readouts); its health then."""
     collect = Collect()
     async with running_gateway(config, [collect]) as (_, context):
-        health = context.health["mqtt"]
+
+        def health() -> OutputHealth:
+            return context.health()["mqtt"]
+
         if accepted:
-            await wait_until(lambda: health()["sent"] >= 1, "a PUBACK")
+            await wait_until(lambda: health().counters["sent_total"] >= 1, "a PUBACK")
         else:
-            await wait_until(lambda: health()["last_error"] is not None, "an error")
+            await wait_until(lambda: health().last_error is not None, "an error")
             await wait_until(lambda: collect.polls >= 3, "polling goes on")
-        result: dict[str, Any] = health()
-    return result
+        return health()
 
 
 def mqtt_section(broker_port: int, *lines: str) -> str:

@@ -2,27 +2,38 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+import aiomqtt
 import pytest
 
 from obisgate import ConfigError
 from obisgate.gateway.config import load_config
 from obisgate.gateway.outputs.base import Fanout
-from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.mqtt.output import MqttOutput
 from obisgate.gateway.quality import Quality
+from obisgate.gateway.readings.message import readout_payload
+from obisgate.gateway.readings.partitions import history_topic
+from obisgate.gateway.readings.rows import Refused, Row
+from obisgate.gateway.readings.writer import Stored
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.mqtt_url import tls_context
 from obisgate.simulator import get_profile, serve_tcp
+from obisgate.sink.consumer import SinkSettings, SinkStats, consume
 from tests.mqtt.support import (
     gateway_config,
     mqtt_outcome,
     mqtt_section,
+    wait_until,
 )
 from tests.services import Mosquitto, find_program, free_port
 
@@ -60,11 +71,11 @@ async def test_credentials(
             health = await mqtt_outcome(load_config(path), right)
     finally:
         broker.stop()
-    assert health["connected"] is right
+    assert health.up is right
     text = caplog.text + repr(health)
     assert PASSWORD not in text
     if not right:
-        assert "not authorized" in health["last_error"].lower()
+        assert "not authorized" in str(health.last_error).lower()
         lines = [
             r.getMessage()
             for r in caplog.records
@@ -93,8 +104,8 @@ async def test_an_unset_password_variable_is_a_failed_start_naming_it(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == [
         f"output mqtt did not start: {reason}"
     ]
-    health = context.health["mqtt"]()
-    assert (health["connected"], health["last_error"]) == (False, reason)
+    health = fanout.health()["mqtt"]
+    assert (health.up, health.last_error) == (False, reason)
 
 
 def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
@@ -156,10 +167,10 @@ async def test_tls(tmp_path: Path, caplog: pytest.LogCaptureFixture, trusted: bo
             health = await mqtt_outcome(load_config(path), trusted)
     finally:
         broker.stop()
-    assert health["connected"] is trusted
+    assert health.up is trusted
     assert other_ca.exists()
     if not trusted:
-        assert "certificate verify failed" in health["last_error"]
+        assert "certificate verify failed" in str(health.last_error)
         lines = [
             r.getMessage()
             for r in caplog.records
@@ -167,6 +178,67 @@ async def test_tls(tmp_path: Path, caplog: pytest.LogCaptureFixture, trusted: bo
         ]
         assert len(lines) == 1
         assert "certificate verify failed" in lines[0]
+
+
+class _Rows:
+    """A sink writer that keeps the rows in memory."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+
+    async def store(
+        self, rows: Sequence[Row], refused: Sequence[Refused] = (), *, source: str
+    ) -> Stored:
+        self.rows += rows
+        return Stored(inserted=len(rows), stored=len(rows), dead_letters=len(refused))
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("trusted", [False, True])
+async def test_the_sink_reaches_a_tls_broker_with_the_same_files(
+    tmp_path: Path, trusted: bool
+) -> None:
+    """``sink --mqtt mqtts://… --ca-file`` follows the gateway's TLS rules on a real broker."""
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    ca_key, ca_cert = make_ca(certs, "ca")
+    _, other_ca = make_ca(certs, "other")
+    server_key, server_cert = make_server_cert(certs, ca_key, ca_cert)
+    broker = Mosquitto(
+        tmp_path / "broker", extra_config=f"certfile {server_cert}\nkeyfile {server_key}\n"
+    )
+    broker.start()
+    settings = SinkSettings(
+        mqtt_url=f"mqtts://127.0.0.1:{broker.port}",
+        ca_file=ca_cert if trusted else other_ca,
+        partitions=1,
+        owned=(0,),
+        client_id="tls-sink",
+    )
+    stop, stats, rows = asyncio.Event(), SinkStats(), _Rows()
+
+    async def writer() -> _Rows:
+        return rows
+
+    task = asyncio.create_task(consume(settings, writer, stop, stats))
+    try:
+        if trusted:
+            await wait_until(lambda: stats.subscriptions == 1, "the sink's subscription")
+            async with aiomqtt.Client(
+                "127.0.0.1", broker.port, tls_context=tls_context(ca_cert)
+            ) as client:
+                topic = history_topic("obisgate", "house", 1)
+                await client.publish(topic, readout_payload(readout(1)), qos=1)
+            await wait_until(lambda: len(rows.rows) == 2, "the readout's rows stored")
+        else:
+            await wait_until(lambda: stats.broker_errors >= 1, "a refused handshake")
+            assert stats.subscriptions == 0
+    finally:
+        stop.set()
+        await task
+        broker.stop()
 
 
 def test_missing_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,36 +259,35 @@ def readout(i: int) -> list[SignalUpdate]:
     ]
 
 
-async def unconnected_output(tmp_path: Path, *lines: str) -> tuple[MqttOutput, OutputContext]:
+async def unconnected_output(tmp_path: Path, *lines: str) -> MqttOutput:
     path = gateway_config(tmp_path, 4059, "1", mqtt_section(free_port(), *lines))
-    context = OutputContext()
-    (output,) = network_outputs(load_config(path), context)
+    (output,) = network_outputs(load_config(path), OutputContext())
     assert isinstance(output, MqttOutput)
     await output.start()
-    return output, context
+    return output
 
 
 async def test_full_outbox_drops_the_oldest_and_logs_each_episode_with_its_count(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    output, context = await unconnected_output(tmp_path, "outbox_max_rows = 100")
+    output = await unconnected_output(tmp_path, "outbox_max_rows = 100")
     try:
         for i in range(130):
             await output.publish(readout(i))
-        health = context.health["mqtt"]()
-        assert (health["outbox_depth"], health["dropped"]) == (100, 30)
-        assert health["outbox_dropped_total"] == 30
-        assert output._outbox is not None
-        first = output._outbox.read(0, 1)[0]
+        health = output.health()
+        assert (health.counters["outbox_depth"], health.counters["dropped_total"]) == (100, 30)
+        assert health.counters["outbox_dropped_total"] == 30
+        assert output.outbox is not None
+        first = output.outbox.read(0, 1)[0]
         assert b'"value":30.0' in first.payload
         # The broker took half of it (as a sender would): the next readout fits, the
         # episode ends; then a second one drops 9 more (51 + 58 = 109 rows).
-        output._outbox.delete_through(first.seq + 49)
+        output.outbox.delete_through(first.seq + 49)
         await output.publish(readout(130))
         for i in range(131, 189):
             await output.publish(readout(i))
-        assert context.health["mqtt"]()["outbox_dropped_total"] == 39
+        assert output.health().counters["outbox_dropped_total"] == 39
     finally:
         await output.aclose()
     lines = [r.getMessage() for r in caplog.records if "outbox" in r.getMessage()]
@@ -232,11 +303,11 @@ async def test_full_disk_is_one_line_and_a_status(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    output, context = await unconnected_output(tmp_path)
+    output = await unconnected_output(tmp_path)
     try:
         await output.publish(readout(0))
-        assert output._outbox is not None
-        conn = output._outbox._conn
+        assert output.outbox is not None
+        conn = output.outbox._conn
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")  # the file cannot grow: a full disk
         big = [
@@ -245,13 +316,13 @@ async def test_full_disk_is_one_line_and_a_status(
         ]
         await output.publish(big)
         await output.publish(big)
-        health = context.health["mqtt"]()
-        assert "database or disk is full" in health["last_error"]
-        assert health["dropped"] == 2
-        assert health["outbox_depth"] == 1
+        health = output.health()
+        assert "database or disk is full" in str(health.last_error)
+        assert health.counters["dropped_total"] == 2
+        assert health.counters["outbox_depth"] == 1
         conn.execute("PRAGMA max_page_count = 1000000")
         await output.publish(readout(2))
-        assert context.health["mqtt"]()["outbox_depth"] == 2
+        assert output.health().counters["outbox_depth"] == 2
     finally:
         await output.aclose()
     lines = [r.getMessage() for r in caplog.records if "cannot store" in r.getMessage()]
@@ -263,24 +334,24 @@ async def test_full_disk_is_one_line_and_a_status(
 async def test_readouts_handed_over_together_are_one_transaction_in_order(
     tmp_path: Path,
 ) -> None:
-    output, context = await unconnected_output(tmp_path)
+    output = await unconnected_output(tmp_path)
     try:
-        assert output._outbox is not None
-        output._outbox._conn.execute("PRAGMA max_page_count = 1000000")
+        assert output.outbox is not None
+        output.outbox._conn.execute("PRAGMA max_page_count = 1000000")
         await output.publish_many([readout(i) for i in range(5)])
-        assert context.health["mqtt"]()["outbox_depth"] == 5
-        rows = output._outbox.read(0, 10)
+        assert output.health().counters["outbox_depth"] == 5
+        rows = output.outbox.read(0, 10)
         assert [r.seq for r in rows] == sorted(r.seq for r in rows)
         assert [json.loads(r.payload)["updates"][0]["value"] for r in rows] == [0, 1, 2, 3, 4]
         # A disk that cannot take them stores none of them and counts them all.
-        pages = output._outbox._conn.execute("PRAGMA page_count").fetchone()[0]
-        output._outbox._conn.execute(f"PRAGMA max_page_count = {pages}")
+        pages = output.outbox._conn.execute("PRAGMA page_count").fetchone()[0]
+        output.outbox._conn.execute(f"PRAGMA max_page_count = {pages}")
         big = [
             SignalUpdate("house", f"s{i}", "x" * 5000, None, readout(9)[0].time, Quality.VALID)
             for i in range(20)
         ]
         await output.publish_many([readout(5), big, readout(6)])
-        health = context.health["mqtt"]()
-        assert (health["outbox_depth"], health["dropped"]) == (5, 3)
+        health = output.health()
+        assert (health.counters["outbox_depth"], health.counters["dropped_total"]) == (5, 3)
     finally:
         await output.aclose()

@@ -13,12 +13,14 @@ from typing import Any
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import load_config
-from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from tests.stub_output import StubOutput
 
 
 @dataclass
-class Latest:
+class Latest(StubOutput):
     """An output that keeps the latest update of every signal, as ``--format jsonl`` prints it."""
 
     name: str = "latest"

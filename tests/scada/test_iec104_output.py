@@ -33,12 +33,12 @@ async def test_protocol_parameters_and_connection_limit() -> None:
             parameters.receive_window_size,
         ) == (30, 20, 60, 24, 16)
         assert server.max_connections == 3
-        assert output.health()["listening"] is True
+        assert output.health().up
         assert output.port is not None
         assert server.port == output.port
     finally:
         await output.aclose()
-    assert output.health()["listening"] is False
+    assert not output.health().up
 
 
 async def test_publishing_before_start_is_ignored_and_unmapped_signals_skipped() -> None:

@@ -236,10 +236,10 @@ async def test_clients_outside_the_allowed_addresses_are_refused(tmp_path: Path)
         try:
 
             async def refused() -> bool:
-                return bool(outstation.health()["rejected_clients"] >= 1)
+                return bool(outstation.health().counters["rejected_clients_total"] >= 1)
 
             await until(refused, latest)
             assert not master.connection.is_connected
-            assert outstation.health()["connections"] == 0
+            assert outstation.health().counters["connections"] == 0
         finally:
             master.close()

@@ -12,9 +12,10 @@ import pytest
 
 from obisgate.errors import TransportError
 from obisgate.gateway.config import GatewayConfig, load_config
-from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.opcua.mapping import STATUS
-from obisgate.gateway.outputs.opcua.output import NAMESPACE, OpcUaOutput, create
+from obisgate.gateway.outputs.opcua.output import NAMESPACE, OpcUaOutput
 from obisgate.simulator import get_profile, serve_tcp
 from tests.scada.running import meter, running_gateway, signal, until
 from tests.services import require_module
@@ -87,7 +88,7 @@ async def test_start_logs_nothing_of_asyncua_at_default_verbosity(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
-    output = create(opcua_config(tmp_path, "127.0.0.1:0"), OutputContext())
+    (output,) = network_outputs(opcua_config(tmp_path, "127.0.0.1:0"), OutputContext())
     assert isinstance(output, OpcUaOutput)
     await output.start()
     try:
@@ -105,14 +106,14 @@ async def test_port_in_use_is_one_line_and_the_server_is_cleaned_up(
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        output = create(opcua_config(tmp_path, f"127.0.0.1:{port}"), OutputContext())
+        (output,) = network_outputs(opcua_config(tmp_path, f"127.0.0.1:{port}"), OutputContext())
         assert isinstance(output, OpcUaOutput)
         tasks_before = asyncio.all_tasks()
         with pytest.raises(TransportError) as caught:
             await output.start()
     assert str(caught.value) == f"opcua cannot listen on 127.0.0.1:{port}: Address already in use"
     assert [r.getMessage() for r in caplog.records] == []  # no asyncua traceback, no warnings
-    assert output.health()["listening"] is False
+    assert not output.health().up
     leftover = {t for t in asyncio.all_tasks() - tasks_before if not t.done()}
     assert leftover == set()  # server.stop() ended asyncua's background tasks
     await output.aclose()

@@ -42,7 +42,7 @@ async def test_modbus_port_in_use(busy_port: int, caplog: pytest.LogCaptureFixtu
         f"modbus cannot listen on 127.0.0.1:{busy_port}: Address already in use"
     )
     assert [r.getMessage() for r in caplog.records] == []
-    assert output.health()["listening"] is False
+    assert not output.health().up
     await output.aclose()
 
 

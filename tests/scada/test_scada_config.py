@@ -12,9 +12,13 @@ import pytest
 
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, load_config
-from obisgate.gateway.outputs.factory import OutputContext, network_outputs
-from obisgate.gateway.outputs.iec104.config import iec104_type_of
-from obisgate.gateway.outputs.modbus.config import modbus_type_of
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
+from obisgate.gateway.outputs.iec104.config import Iec104Columns, iec104_type_of
+from obisgate.gateway.outputs.iec104.spec import IEC104
+from obisgate.gateway.outputs.modbus.config import ModbusColumns, modbus_type_of
+from obisgate.gateway.outputs.modbus.spec import MODBUS
+from obisgate.gateway.outputs.opcua.spec import OPCUA
 
 DEVICE = """\
 [[devices]]
@@ -59,9 +63,9 @@ def test_sections_get_their_defaults(tmp_path: Path) -> None:
             + signal("big", "HEX", modbus_address=5, ioa=4, iec104_type="m_it_tb_1"),
         )
     )
-    assert config.modbus is not None
-    assert config.iec104 is not None
-    modbus, iec104 = config.modbus, config.iec104
+    modbus, iec104 = config.section(MODBUS), config.section(IEC104)
+    assert modbus is not None
+    assert iec104 is not None
     assert (modbus.listen, modbus.unit_id, modbus.word_order, modbus.byte_order) == (
         "127.0.0.1:5020", 1, "big", "big",
     )  # fmt: skip
@@ -99,11 +103,15 @@ def test_section_fields(tmp_path: Path) -> None:
             + DEVICE,
         )
     )
-    assert config.modbus is not None
-    assert config.iec104 is not None
-    assert (config.modbus.listen, config.modbus.unit_id) == ("[::1]:0", 17)
-    assert (config.modbus.word_order, config.modbus.byte_order) == ("little", "little")
-    iec = config.iec104
+    modbus = config.section(MODBUS)
+    assert modbus is not None
+    assert (modbus.listen, modbus.unit_id) == ("[::1]:0", 17)
+    assert (modbus.word_order, modbus.byte_order) == (
+        "little",
+        "little",
+    )
+    iec = config.section(IEC104)
+    assert iec is not None
     assert iec.allowed_clients == (
         ipaddress.ip_network("10.0.0.5"),
         ipaddress.ip_network("192.168.1.0/24"),
@@ -117,13 +125,15 @@ def test_section_fields(tmp_path: Path) -> None:
 
 def test_client_addresses_default_to_loopback_unless_allow_any(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[iec104]\n" + DEVICE))
-    assert config.iec104 is not None
-    assert config.iec104.allows("127.0.0.1")
-    assert config.iec104.allows("::1")
-    assert not config.iec104.allows("10.0.0.1")
+    iec104 = config.section(IEC104)
+    assert iec104 is not None
+    assert iec104.allows("127.0.0.1")
+    assert iec104.allows("::1")
+    assert not iec104.allows("10.0.0.1")
     config = load_config(write(tmp_path, "[iec104]\nallow_any = 1\n" + DEVICE))
-    assert config.iec104 is not None
-    assert config.iec104.allows("10.0.0.1")
+    iec104 = config.section(IEC104)
+    assert iec104 is not None
+    assert iec104.allows("10.0.0.1")
 
 
 def test_bad_section_fields_are_located(tmp_path: Path) -> None:
@@ -244,9 +254,11 @@ def test_excel_columns_are_checked_without_sections(tmp_path: Path) -> None:
     book.save(path)
     config = load_config(path)
     count = config.signals[1]
-    assert (count.modbus_address, count.ioa, count.iec104_type, count.iec104_scale) == (
-        4, 2, "M_IT_TB_1", 1000.0,
-    )  # fmt: skip
+    modbus_columns, iec104_columns = count.columns(ModbusColumns), count.columns(Iec104Columns)
+    assert (
+        modbus_columns.modbus_address, iec104_columns.ioa, iec104_columns.iec104_type,
+        iec104_columns.iec104_scale,
+    ) == (4, 2, "M_IT_TB_1", 1000.0)  # fmt: skip
 
 
 def test_csv_columns(tmp_path: Path) -> None:
@@ -286,8 +298,9 @@ def test_a_missing_extra_is_named(
 
 def test_opcua_section(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, "[opcua]\n" + DEVICE))
-    assert config.opcua is not None
-    assert config.opcua.listen == "127.0.0.1:4840"
+    opcua = config.section(OPCUA)
+    assert opcua is not None
+    assert opcua.listen == "127.0.0.1:4840"
     got = problems_of(write(tmp_path, '[opcua]\nlisten = "x"\nsecurity = 1\n' + DEVICE))
     assert [(place, field) for place, field, _ in got] == [
         ("[opcua]", "listen"),

@@ -16,11 +16,12 @@ from obisgate.gateway.connections import KeptConnections
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.simulator import SimulatorStats, serve_tcp
 from tests.scale.configs import line_profiles, tcp_config
+from tests.stub_output import StubOutput
 
 pytestmark = pytest.mark.integration
 
 
-class Collect:
+class Collect(StubOutput):
     name = "collect"
 
     def __init__(self, polls: int) -> None:

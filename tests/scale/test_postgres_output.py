@@ -20,7 +20,9 @@ import pytest
 
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import load_config
-from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.factory import network_outputs
+from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.outbox import outbox_path
 from obisgate.gateway.outputs.postgres.config import PostgresConfig
 from obisgate.gateway.outputs.postgres.output import PostgresOutput
@@ -106,15 +108,18 @@ async def test_every_readout_is_stored_once_poison_values_cleaned(
         path = config_file(tmp_path, {"good": good.port, "poison": bad.port}, database)
         collect = Collect()
         async with running_gateway(load_config(path), [collect]) as (_, context):
-            health = context.health["postgres"]
+
+            def health() -> OutputHealth:
+                return context.health()["postgres"]
+
             await until(lambda: _true(collect.polls >= 6), "six readouts")
             made = keys(collect.updates)
             await until(lambda: _stored_all(database, made), "every printed reading in PostgreSQL")
             state = health()
     stored = await rows(database, "SELECT * FROM readings")
     assert len(stored) == len({(r["device"], r["signal"], r["time"]) for r in stored})
-    assert (state["connected"], state["status"], state["last_error"]) == (True, "connected", None)
-    assert state["dead_letters_total"] == 0
+    assert (state.up, state.state, state.last_error) == (True, OutputState.RUNNING, None)
+    assert state.counters["dead_letters_total"] == 0
     by_key = {(r["device"], r["signal"]): r for r in stored}
     printed = {(u.device, u.signal): u for u in collect.updates}
     poison_id = printed[("poison", "id")].value
@@ -144,13 +149,16 @@ async def test_database_outage_waits_in_the_outbox_and_loses_nothing(
         path = config_file(tmp_path, {"m": meter.port}, database)
         collect = Collect()
         async with running_gateway(load_config(path), [collect]) as (_, context):
-            health = context.health["postgres"]
-            await until(lambda: _true(health()["connected"]), "connected")
+
+            def health() -> OutputHealth:
+                return context.health()["postgres"]
+
+            await until(lambda: _true(health().up), "connected")
             postgres_server.stop()
             polls = collect.polls
             await until(lambda: _true(collect.polls >= polls + 5), "five readouts meanwhile")
-            await until(lambda: _true(not health()["connected"]), "the outage noticed")
-            assert health()["outbox_depth"] >= 1
+            await until(lambda: _true(not health().up), "the outage noticed")
+            assert health().counters["outbox_depth"] >= 1
             postgres_server.start()
             made = keys(collect.updates)
             await until(lambda: _stored_all(database, made), "the backlog stored", 60)
@@ -179,11 +187,13 @@ async def test_a_wrong_password_is_a_status_and_one_line_while_polling_goes_on(
     try:
         now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
         await output.publish([SignalUpdate("m", STATUS_SIGNAL, "ok", None, now, Quality.VALID)])
-        await until(lambda: _true(output.health()["last_error"] is not None), "the refusal")
+        await until(lambda: _true(output.health().last_error is not None), "the refusal")
         await until(lambda: _true(len(caplog.records) >= 1), "a line")
         first = len(caplog.records)
         monkeypatch.setenv("OBISGATE_PG_PW", Postgres.password)  # read at every connect
-        await until(lambda: _true(output.health()["stored_total"] == 1), "stored after the fix")
+        await until(
+            lambda: _true(output.health().counters["stored_total"] == 1), "stored after the fix"
+        )
     finally:
         await output.aclose()
     assert first == 1

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from obisgate.cli import main
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import load_config
+from obisgate.gateway.outputs.mqtt.spec import MQTT
 from obisgate.gateway.shard import (
     Shard,
     ShardError,
@@ -144,9 +145,11 @@ def test_shard_config_suffixes_only_a_default_mqtt_client_id(tmp_path: Path) -> 
     fixed = tmp_path / "b.toml"
     fixed.write_text('[mqtt]\nurl = "mqtt://127.0.0.1"\nclient_id = "gw-x"\n' + base, "utf-8")
     one = shard_config(load_config(default), Shard(1, 2))
-    assert one.mqtt is not None
-    assert one.mqtt.client_id.endswith("-shard1")
-    assert one.mqtt.client_id.startswith("obisgate-")
+    mqtt = one.section(MQTT)
+    assert mqtt is not None
+    assert mqtt.client_id.endswith("-shard1")
+    assert mqtt.client_id.startswith("obisgate-")
     kept = shard_config(load_config(fixed), Shard(1, 2))
-    assert kept.mqtt is not None
-    assert kept.mqtt.client_id == "gw-x"
+    mqtt_section = kept.section(MQTT)
+    assert mqtt_section is not None
+    assert mqtt_section.client_id == "gw-x"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from obisgate.errors import ConfigError
 from obisgate.gateway.config import load_config
 from obisgate.gateway.demo_config import (
     DEMO_PROFILES,
@@ -19,8 +18,9 @@ from obisgate.gateway.demo_config import (
     render_demo_config,
 )
 from obisgate.gateway.outputs import Output, TableOutput
-from obisgate.gateway.outputs.extras import require_extra
-from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.extras import missing_extra
+from obisgate.gateway.outputs.http.spec import HTTP
 from obisgate.simulator import SimulatorServer, get_profile, serve_pty, serve_tcp
 
 __all__ = ["run_demo"]
@@ -41,12 +41,7 @@ class _SimulatedRates(logging.Filter):
 
 def _web_extra_missing() -> str | None:
     """The one-line reason why the web view cannot run, or ``None`` when it can."""
-    try:
-        require_extra("aiohttp", "web", "http")
-        require_extra("prometheus_client", "web", "http")
-    except ConfigError as exc:
-        return str(exc)
-    return None
+    return missing_extra(HTTP.extras, HTTP.name)
 
 
 def _show_web_address(outputs: list[Output]) -> None:
@@ -85,7 +80,7 @@ async def run_demo(
     Raises:
         ObisgateError: a simulator or the gateway could not start.
     """
-    from obisgate.cli.run_command import build_outputs, run_gateway  # noqa: PLC0415
+    from obisgate.cli.gateway_run import build_outputs, run_gateway  # noqa: PLC0415
 
     if web is not None and not show_config and (missing := _web_extra_missing()) is not None:
         click.echo(f"obisgate demo: no web view: {missing}", err=True)
@@ -123,7 +118,7 @@ async def run_demo(
                 context = OutputContext()
                 try:
                     outputs = build_outputs(config, fmt, history, context, title=banner)
-                    if config.http is not None:
+                    if config.section(HTTP) is not None:
                         _show_web_address(outputs)
                     await run_gateway(config, outputs, duration_s=duration_s, context=context)
                 finally:

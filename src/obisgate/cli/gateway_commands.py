@@ -21,7 +21,8 @@ from obisgate.cli.main import main
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, GatewayConfig, load_config
 from obisgate.gateway.history import HistoryRow, HistoryStore
-from obisgate.gateway.outputs.factory import exposure_warnings, missing_extras
+from obisgate.gateway.outputs.factory import config_warnings, missing_extras, show_maps
+from obisgate.gateway.outputs.registry import OUTPUT_SPECS
 
 __all__ = ["check", "history", "main"]
 
@@ -32,8 +33,13 @@ def _print_problems(error: ConfigFileError) -> None:
 
 
 def _print_warnings(config: GatewayConfig) -> None:
-    for warning in [*config.warnings, *exposure_warnings(config)]:
+    for warning in [*config.warnings, *config_warnings(config)]:
         click.echo(f"obisgate: warning: {warning}", err=True)
+
+
+_MAPPED = [spec.title for spec in OUTPUT_SPECS if spec.show_map is not None]
+#: "A, B or C": the outputs that serve signals at addresses of their own.
+_MAPPED_NAMES = " or ".join([", ".join(_MAPPED[:-1]), _MAPPED[-1]] if len(_MAPPED) > 1 else _MAPPED)
 
 
 @main.command()
@@ -41,7 +47,7 @@ def _print_warnings(config: GatewayConfig) -> None:
 @click.option(
     "--show-map",
     is_flag=True,
-    help="Also print the Modbus register map, the IEC 104 IOA map and the OPC UA variables.",
+    help=f"Also print where each signal is served: {_MAPPED_NAMES} (registers, addresses, nodes).",
 )
 def check(config: Path, show_map: bool) -> None:
     """Validate the gateway configuration CONFIG without polling anything.
@@ -78,10 +84,9 @@ def check(config: Path, show_map: bool) -> None:
         sys.exit(1)
     click.echo(f"ok: {len(loaded.devices)} devices, {len(loaded.signals)} signals")
     if show_map:
-        from obisgate.cli.scada_map import scada_map  # noqa: PLC0415 - only for --show-map
-
-        text = scada_map(loaded)
-        click.echo(f"\n{text}" if text else "no signal is mapped to Modbus, IEC 104 or OPC UA")
+        blocks = show_maps(loaded)
+        text = "\n\n".join("\n".join(block) for block in blocks)
+        click.echo(f"\n{text}" if text else f"no signal is mapped to {_MAPPED_NAMES}")
 
 
 def _parse_time(

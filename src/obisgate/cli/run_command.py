@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import gc
 import json
-import logging
-import signal
-import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from obisgate.cli.common import fail, run_async, setup_logging
 from obisgate.cli.dlms_read import dlms_options
-from obisgate.cli.log_format import CliFormatter
+from obisgate.cli.gateway_run import build_outputs, run_gateway
 from obisgate.cli.main import main
 from obisgate.cli.params import Bounded, history_folder, meter_url
 from obisgate.cli.read_command import (
@@ -32,156 +25,14 @@ from obisgate.cli.read_command import (
 from obisgate.cli.shard_options import log_format_option, shard_option
 from obisgate.errors import ConfigError
 from obisgate.gateway.app import Gateway
-from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.config_cells import DeviceAlias
-from obisgate.gateway.descriptors import quiet_accept_errors, raise_open_file_limit
-from obisgate.gateway.history import HistoryStore
-from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, TableOutput
-from obisgate.gateway.outputs.factory import OutputContext, network_outputs
+from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.listen import split_listen
-from obisgate.gateway.outputs.table import TableLogHandler
-from obisgate.gateway.shard import Shard, select_plans, shard_path
+from obisgate.gateway.shard import Shard, shard_path
 from obisgate.gateway.shard_config import shard_config
-from obisgate.gcpause import paused_gc
-from obisgate.supervisor import watch_parent
 
-__all__ = ["build_outputs", "run", "run_gateway"]
-
-_LOGGER = logging.getLogger("obisgate.gateway")
-
-
-def build_outputs(
-    config: GatewayConfig,
-    fmt: str | None,
-    db: Path | None,
-    context: OutputContext | None = None,
-    *,
-    title: str = "",
-) -> list[Output]:
-    """Printed output (JSON lines, live table or none), the history store if any signal
-    logs, and the network outputs the configuration turns on.
-
-    ``auto`` is the table on a terminal, else JSON lines. The table's status line
-    reads the counters of ``context`` and shows ``title`` above them.
-
-    Raises:
-        ConfigError: the history store or a network output cannot be built (a
-            missing extra, ...); the history store, if it was opened, is closed
-            again (the other outputs hold nothing before they start).
-    """
-    context = context or OutputContext()
-    own = context
-    if fmt is None:
-        # [output] format when the configuration sets it, else what suits stdout.
-        fmt = config.output.format if "format" in config.output.model_fields_set else "auto"
-    if fmt == "auto":
-        fmt = "table" if sys.stdout.isatty() else "jsonl"
-    outputs: list[Output] = []
-    if fmt == "jsonl":
-        outputs.append(JsonLinesOutput())
-    elif fmt == "table":
-        # context.stats is replaced once the gateway exists: look it up at each redraw.
-        table = TableOutput(stats=lambda: own.stats(), title=title)  # noqa: PLW0108
-        for warning in config.warnings:
-            table.note(f"obisgate: warning: {warning}")
-        outputs.append(table)
-    store: HistoryStore | None = None
-    if config.logged_signals:
-        path = db or config.storage.path
-        store = HistoryStore(path, synchronous=config.storage.synchronous)
-        outputs.append(HistoryOutput(store))
-        context.history_path = path
-    try:
-        outputs.extend(network_outputs(config, context))
-    except BaseException:
-        if store is not None:
-            store.close()
-        raise
-    return outputs
-
-
-async def run_gateway(
-    config: GatewayConfig,
-    outputs: list[Output],
-    *,
-    duration_s: float | None = None,
-    context: OutputContext | None = None,
-    shard: Shard | None = None,
-) -> Gateway:
-    """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly.
-
-    ``duration_s`` counts from when polling starts, after the outputs have started.
-
-    With ``shard``, only the devices of the lines that shard owns are polled.
-
-    ``config`` is not kept once the plans are built: when the caller holds no
-    other reference, its models are freed before polling starts.
-    """
-    plans = select_plans(plans_from_config(config), shard)
-    del config
-    if shard is not None:
-        lines = len({plan.port_key for plan in plans})
-        _LOGGER.info("shard %s: %d lines, %d devices", shard, lines, len(plans))
-        if not plans:
-            _LOGGER.warning("shard %s owns no line of this configuration: idle", shard)
-    with paused_gc():
-        gateway = Gateway(plans, outputs)
-    # The plans (and what else is loaded by now) live as long as the gateway: keep them out of the
-    # collector's passes (at 50 000 meters each full pass would walk all of them).
-    gc.freeze()
-    if context is not None:
-        context.stats = gateway.stats
-        context.device_stats = gateway.device_stats
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    handled: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-            handled.append(sig)
-        except (ValueError, RuntimeError, NotImplementedError):
-            pass  # not the main thread, or a platform without it: Ctrl-C still cancels
-    unwatch = watch_parent(loop, stop.set)  # a --workers child ends with its supervisor
-    raise_open_file_limit()  # meter lines first: see obisgate.gateway.descriptors
-    restore_handler = quiet_accept_errors(loop)
-    timers: list[asyncio.TimerHandle] = []
-
-    def start_timer() -> None:
-        if duration_s:
-            timers.append(loop.call_later(duration_s, stop.set))
-
-    try:
-        with _logs_into_live_table(outputs):
-            await gateway.run(stop, polling=start_timer)
-    finally:
-        for timer in timers:
-            timer.cancel()
-        for sig in handled:
-            loop.remove_signal_handler(sig)
-        unwatch()
-        restore_handler()
-        gc.unfreeze()  # a caller that goes on (tests, an embedding service) collects as usual
-    _LOGGER.info("stopped: %s", gateway.stats())
-    return gateway
-
-
-@contextlib.contextmanager
-def _logs_into_live_table(outputs: list[Output]) -> Iterator[None]:
-    """While a live table is drawn, log records go below it instead of over it."""
-    table = next((o for o in outputs if isinstance(o, TableOutput) and o.live), None)
-    if table is None:
-        yield
-        return
-    root = logging.getLogger()
-    saved = root.handlers[:]
-    handler = TableLogHandler(table)
-    handler.setFormatter(saved[0].formatter if saved else CliFormatter())
-    root.handlers[:] = [handler]
-    try:
-        yield
-    finally:
-        root.handlers[:] = saved
+__all__ = ["run"]
 
 
 def _load(path: str) -> GatewayConfig:

@@ -69,8 +69,27 @@ def _password(env: str | None, file: Path | None) -> SecretStr | None:
     "--mqtt",
     "mqtt_url",
     required=True,
-    help="Broker: mqtt://[USER@]host[:port] or mqtts://… (the password goes in "
-    "--mqtt-password-env or --mqtt-password-file, not in the URL: it would show in ps).",
+    help="Broker: mqtt://[USER@]host[:port] or mqtts://… (TLS), the gateway's URL grammar "
+    "(the password goes in --mqtt-password-env or --mqtt-password-file, not in the URL: it "
+    "would show in ps).",
+)
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="mqtts://: the CA certificates to trust [the system's].",
+)
+@click.option(
+    "--cert-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="mqtts://: a client certificate (with its key, unless --key-file).",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="mqtts://: the client certificate's key.",
 )
 @click.option(
     "--mqtt-password-env",
@@ -95,7 +114,7 @@ def _password(env: str | None, file: Path | None) -> SecretStr | None:
     "--partitions",
     type=click.IntRange(1, MAX_PARTITIONS),
     required=True,
-    help="The gateways' [mqtt] history_partitions (the same number for every sink).",
+    help="The gateways' MQTT history_partitions (the same number for every sink).",
 )
 @click.option(
     "--own",
@@ -138,6 +157,9 @@ def _password(env: str | None, file: Path | None) -> SecretStr | None:
 @click.option("-v", "--verbose", count=True)
 def postgres(
     mqtt_url: str,
+    ca_file: Path | None,
+    cert_file: Path | None,
+    key_file: Path | None,
     mqtt_password_env: str | None,
     mqtt_password_file: Path | None,
     dsn: str,
@@ -211,6 +233,9 @@ def postgres(
         owned=owned,
         topic_prefix=topic_prefix,
         mqtt_password=password,
+        ca_file=ca_file,
+        cert_file=cert_file,
+        key_file=key_file,
         batch_rows=batch_rows,
         max_delay_s=max_delay,
         client_id=client_id or default_client_id(topic_prefix, owned, partitions),

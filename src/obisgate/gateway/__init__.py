@@ -1,9 +1,10 @@
 """The gateway: configured devices and signals, polled on schedule.
 
-Configuration (:mod:`~obisgate.gateway.config`: fields and loading; models in
-:mod:`~obisgate.gateway.config_models`, cell validators in
-:mod:`~obisgate.gateway.config_cells`, file formats in
-:mod:`~obisgate.gateway.config_files`), number types and conversion
+Configuration (:mod:`~obisgate.gateway.config`: loading, with the outputs'
+sections; models in :mod:`~obisgate.gateway.config_models`, cell validators in
+:mod:`~obisgate.gateway.config_cells`, readers in
+:mod:`~obisgate.gateway.config_files`, the reference ``docs/configuration.md``),
+number types and conversion
 (:mod:`~obisgate.gateway.numbers`), quality flags
 (:mod:`~obisgate.gateway.quality`), the SQLite history
 (:mod:`~obisgate.gateway.history`) and the demo configuration

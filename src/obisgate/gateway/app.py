@@ -11,6 +11,7 @@ from typing import Any
 from obisgate import ProtocolMode
 from obisgate.gateway.connections import KeptConnections
 from obisgate.gateway.outputs import Fanout, Output
+from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ReadFunction, read_device
 from obisgate.gateway.processing.stage import ProcessingPlan, ProcessingStage
@@ -167,6 +168,13 @@ class Gateway:
             await self.fanout.aclose()
         if failed:
             raise RuntimeError(f"a line poller stopped: {type(failed[0]).__name__}") from failed[0]
+
+    def inform(self, context: OutputContext) -> None:
+        """Let the outputs of ``context`` see this gateway: its counters, per device too,
+        and every output's health."""
+        context.stats = self.stats
+        context.device_stats = self.device_stats
+        context.health = self.fanout.health
 
     def stats(self) -> dict[str, Any]:
         """Counters for monitoring and benchmarks."""

@@ -355,20 +355,10 @@ def float_choice(value: object, options: tuple[float, ...]) -> float:
     return number
 
 
-# -- output columns of signals --------------------------------------------------
+def named(options: tuple[str, ...], *, upper: bool = False) -> Callable[[object], str]:
+    """A validator of one name out of ``options`` (matched in lower case, or upper
+    case with ``upper``); empty text is ``none`` when that is one of them."""
 
-#: Home Assistant sensor device classes obisgate may announce (``none``: no class).
-HA_DEVICE_CLASSES = (
-    "energy", "power", "gas", "water", "voltage", "current", "frequency",
-    "temperature", "volume", "volume_flow_rate", "power_factor", "reactive_power",
-    "apparent_power", "pressure", "duration", "timestamp", "none",
-)  # fmt: skip
-HA_STATE_CLASSES = ("measurement", "total", "total_increasing", "none")
-MODBUS_TYPES = ("float32", "float64", "int16", "uint16", "int32", "uint32", "int64", "uint64")
-IEC104_TYPES = ("M_ME_TF_1", "M_ME_NC_1", "M_IT_TB_1", "M_SP_TB_1")
-
-
-def _named(options: tuple[str, ...], *, upper: bool = False) -> Callable[[object], str]:
     def check(value: object) -> str:
         text = as_text(value)
         key = text.upper() if upper else text.lower()
@@ -379,13 +369,3 @@ def _named(options: tuple[str, ...], *, upper: bool = False) -> Callable[[object
         raise ValueError("allowed: " + ", ".join(options))
 
     return check
-
-
-#: ``ha_device_class``: a Home Assistant device class, or ``none`` / empty text for none.
-ha_class = _named(HA_DEVICE_CLASSES)
-#: ``ha_state_class``: measurement, total, total_increasing, or ``none`` / empty text.
-ha_state_class = _named(HA_STATE_CLASSES)
-#: ``modbus_type``: the register layout of a Modbus value.
-modbus_type = _named(MODBUS_TYPES)
-#: ``iec104_type``: the ASDU type of an IEC 104 information object.
-iec104_type = _named(IEC104_TYPES, upper=True)

@@ -1,18 +1,32 @@
 """The validated, frozen configuration models: devices, signals, storage, output, the whole.
 
-The fields and their defaults are described in :mod:`obisgate.gateway.config`;
-load files with :func:`obisgate.gateway.config.load_config`.
+Each field carries its description (``Field(description=...)``), from which
+``docs/configuration.md`` is generated; load files with
+:func:`obisgate.gateway.config.load_config`. The outputs' sections and signal
+columns are not fields of these models: a configuration holds the sections by
+name (:meth:`GatewayConfig.section`) and a signal its outputs' columns
+(:meth:`SignalConfig.columns`), so nothing here imports an output.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializeAsAny,
+    model_validator,
+)
 
 from obisgate import (
     BccMethod,
@@ -23,15 +37,9 @@ from obisgate import (
     ReadoutOptions,
 )
 from obisgate.gateway import config_cells as cells
-from obisgate.gateway.config_files import ConfigProblem
+from obisgate.gateway.config_rows import ConfigProblem
 from obisgate.gateway.mapping import extract_value
 from obisgate.gateway.numbers import Converted, NumberType
-from obisgate.gateway.outputs.http.config import HttpConfig
-from obisgate.gateway.outputs.iec104.config import Iec104Config
-from obisgate.gateway.outputs.modbus.config import ModbusConfig
-from obisgate.gateway.outputs.mqtt.config import MqttConfig
-from obisgate.gateway.outputs.opcua.config import OpcUaConfig
-from obisgate.gateway.outputs.postgres.config import PostgresConfig
 from obisgate.gateway.plan import SignalPlan
 from obisgate.password_config import read_password_file
 
@@ -41,10 +49,30 @@ __all__ = [
     "DeviceConfig",
     "GatewayConfig",
     "OutputConfig",
+    "SectionKind",
     "SignalConfig",
     "StorageConfig",
     "connection_problems",
 ]
+
+S = TypeVar("S", bound=BaseModel)
+S_co = TypeVar("S_co", bound=BaseModel, covariant=True)
+C = TypeVar("C", bound=BaseModel)
+
+
+class SectionKind(Protocol[S_co]):
+    """What names an output's section: its name and its model (an ``OutputSpec``)."""
+
+    @property
+    def name(self) -> str:
+        """The section's name (``mqtt``)."""
+        ...
+
+    @property
+    def model(self) -> type[S_co]:
+        """The section's model."""
+        ...
+
 
 DEFAULT_HISTORY_FILE = "obisgate-history.sqlite"
 #: Fields whose values are never shown in messages.
@@ -75,7 +103,7 @@ MIN_DEFAULT_TOTAL_TIMEOUT_MS = 10_000
 
 
 class DeviceConfig(BaseModel):
-    """One meter and how to reach and read it (fields: see :mod:`obisgate.gateway.config`).
+    """One meter and how to reach and read it (fields: ``docs/configuration.md``).
 
     For the poller: :attr:`url_or_port` (for ``open_transport``),
     :attr:`port_key` (devices sharing a line), :meth:`line_settings` and
@@ -87,66 +115,186 @@ class DeviceConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    device_alias: cells.DeviceAlias
-    name: cells.Text = ""
-    description: cells.Text = ""
-    enable: cells.Switch = True
+    device_alias: cells.DeviceAlias = Field(
+        description="The device's name in signals, topics, logs and the history: 1-64 letters, "
+        "digits, `-`, `_`; unique.",
+        json_schema_extra={"group": "The device"},
+    )
+    name: cells.Text = Field(
+        default="",
+        description="A readable name (web view, discovery).",
+        json_schema_extra={"shown": "the alias"},
+    )
+    description: cells.Text = Field(default="", description="Free text, kept.")
+    enable: cells.Switch = Field(
+        default=True, description="0: the device is not polled (kept in the file)."
+    )
     protocol: Annotated[
         str, BeforeValidator(cells.choice(cells.PROTOCOL, "IEC 62056-21 (or IEC 61107, IEC 1107)"))
-    ] = "IEC 62056-21"
-    meter_model: cells.OptText = None
-    device: cells.OptText = None
-    ip: Annotated[str | None, BeforeValidator(cells.optional(cells.host_name))] = None
-    port: Annotated[int | None, BeforeValidator(cells.optional(cells.int_range(1, 65535)))] = None
-    url: Annotated[str | None, BeforeValidator(cells.optional(cells.network_url))] = None
-    baudrate: cells.Baud = 300
-    databits: Annotated[int, BeforeValidator(cells.int_choice((5, 6, 7, 8)))] = 7
+    ] = Field(
+        default="IEC 62056-21",
+        description="`IEC 62056-21`; `IEC 61107` and `IEC 1107` are accepted.",
+    )
+    meter_model: cells.OptText = Field(
+        default=None,
+        description="The meter's model, shown by Home Assistant discovery; reserved otherwise.",
+    )
+    device: cells.OptText = Field(
+        default=None,
+        description="A serial port (`/dev/ttyUSB0`, `COM3`). Exactly one of `device`, `ip` + "
+        "`port` and `url` says where the meter is; `ip` + `port` or `url` win over a `device` "
+        "also given (warned).",
+        json_schema_extra={"group": "Where the meter is"},
+    )
+    ip: Annotated[str | None, BeforeValidator(cells.optional(cells.host_name))] = Field(
+        default=None,
+        description="A raw TCP converter's host name or address, with `port` (of the serial "
+        "settings only `software_parity` then counts).",
+    )
+    port: Annotated[int | None, BeforeValidator(cells.optional(cells.int_range(1, 65535)))] = Field(
+        default=None, description="The converter's TCP port (1-65535), with `ip`."
+    )
+    url: Annotated[str | None, BeforeValidator(cells.optional(cells.network_url))] = Field(
+        default=None,
+        description="`tcp://HOST:PORT` (raw TCP) or `rfc2217://HOST:PORT` (a converter that "
+        "switches the line settings); not together with `ip` / `port`.",
+    )
+    baudrate: cells.Baud = Field(
+        default=300,
+        description="The initial rate: 300, 600, 1200, 2400, 4800, 9600 or 19200 Bd; in modes B "
+        "and C the meter's proposed rate is used next. A push meter's own rate (mode D).",
+        json_schema_extra={"group": "Serial line"},
+    )
+    databits: Annotated[int, BeforeValidator(cells.int_choice((5, 6, 7, 8)))] = Field(
+        default=7, description="5-8."
+    )
     stopbits: Annotated[
         float, BeforeValidator(lambda v: cells.float_choice(v, (1.0, 1.5, 2.0)))
-    ] = 1.0
+    ] = Field(default=1.0, description="1, 1.5 or 2.")
     parity: Annotated[
         str, BeforeValidator(cells.choice(cells.PARITY, "NONE, EVEN, ODD (or N, E, O)"))
-    ] = "EVEN"
+    ] = Field(default="EVEN", description="NONE, EVEN, ODD (or N, E, O).")
     flowcontrol: Annotated[
         str, BeforeValidator(cells.choice(cells.FLOW, "NONE, RTSCTS, XONXOFF, DSRDTR"))
-    ] = "NONE"
-    serial_close_delay: cells.Millis = 400
-    software_parity: cells.Switch = False
-    keep_open: cells.Switch = False
+    ] = Field(default="NONE", description="NONE, RTSCTS, XONXOFF, DSRDTR.")
+    serial_close_delay: cells.Millis = Field(
+        default=400, description="Milliseconds to wait before the port is closed (0-600000)."
+    )
+    software_parity: cells.Switch = Field(
+        default=False,
+        description="1: send 7E1 characters over an 8N1 link (TCP converters, modems): obisgate "
+        "sets the parity bit itself and strips bit 7 on receive.",
+    )
+    keep_open: cells.Switch = Field(
+        default=False,
+        description="Raw TCP only: keep the converter connection open between polls instead "
+        "of connecting for every readout; a connection that broke meanwhile is reopened at once.",
+    )
     serialnumber: Annotated[
         str,
         BeforeValidator(
             cells.pattern(r"[0-9A-Za-z ]{1,32}", "1-32 of 0-9, A-Z, a-z, space (0 = no address)")
         ),
-    ] = "0"
-    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C, D, E, HDLC"))] = "C"
-    # Mode E / direct HDLC (DLMS/COSEM): the HDLC addresses of the meter.
-    dlms_client: Annotated[int, BeforeValidator(cells.int_range(0, 127))] = 16
-    dlms_logical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = 1
-    dlms_physical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = 17
-    t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = 300
-    timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = 2500
-    inter_byte_timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = (
-        1500
+    ] = Field(
+        default="0",
+        description="The device address in the request, 1-32 of 0-9, A-Z, a-z, space. `0` sends "
+        "`/?!`, which every meter on a shared bus may answer (warned when the port is shared).",
+        json_schema_extra={"group": "Protocol"},
     )
-    poll_delay_ms: cells.Millis = 200
-    scan_rate_ms: Annotated[int, BeforeValidator(cells.int_range(100, 86_400_000, " ms"))] = 10000
+    type: Annotated[str, BeforeValidator(cells.choice(cells.MODES, "A, B, C, D, E, HDLC"))] = Field(
+        default="C",
+        description="Mode A, B or C (the forced mode of the reader). D: a push meter whose port "
+        "stays open, each complete telegram being one readout, published at most every "
+        "`scan_rate_ms` and turning not topical after `timeout_ms` of silence. E: DLMS/COSEM "
+        "after the IEC 62056-21 opening (`ACK 2 Z 2`, then HDLC at the meter's rate); HDLC: "
+        "DLMS/COSEM over HDLC from the first byte, 8N1 at `baudrate` (9600 when not given). "
+        "Each poll of an E or HDLC meter is one association reading every signal's object "
+        "(with-list where allowed); `timeout_ms` is also the HDLC response timeout; a password "
+        "is sent as the LLS password, and a refused one stops the device's polls until reload.",
+    )
+    dlms_client: Annotated[int, BeforeValidator(cells.int_range(0, 127))] = Field(
+        default=16,
+        description="Mode E / HDLC: the client's HDLC address, 0-127 (16: the public client).",
+    )
+    dlms_logical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = Field(
+        default=1, description="Mode E / HDLC: the meter's logical HDLC address, 0-16383."
+    )
+    dlms_physical: Annotated[int, BeforeValidator(cells.int_range(0, 16383))] = Field(
+        default=17, description="Mode E / HDLC: the meter's physical HDLC address, 0-16383."
+    )
+    t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = Field(
+        default=300, description="Milliseconds before acknowledging in mode C (200-1500)."
+    )
+    timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = Field(
+        default=2500,
+        description="Milliseconds to wait for the first byte of an answer (10-600000); for a "
+        "push meter, the silence after which its values turn not topical.",
+    )
+    inter_byte_timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = (
+        Field(default=1500, description="The longest silence inside an answer, in ms (10-600000).")
+    )
+    poll_delay_ms: cells.Millis = Field(
+        default=200, description="Milliseconds to wait before sending anything (0-600000)."
+    )
+    scan_rate_ms: Annotated[int, BeforeValidator(cells.int_range(100, 86_400_000, " ms"))] = Field(
+        default=10000,
+        description="Milliseconds between readouts (100 ms to 1 day); a readout longer than its "
+        "scan is counted as missed scans, never queued.",
+    )
     total_timeout_ms: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(100, 86_400_000, " ms")))
-    ] = None
-    max_baud: cells.OptBaud = None
-    force_baud: cells.OptBaud = None
-    switch_baud: cells.Switch = True
-    wakeup: Annotated[int, BeforeValidator(cells.wakeup_nuls)] = 0
-    wakeup_delay_ms: Annotated[int, BeforeValidator(cells.int_range(0, 10_000, " ms"))] = 1600
-    request_start: Annotated[str, BeforeValidator(cells.request_start)] = "/?"
-    strip_echo: cells.Switch = True
-    bcc_method: Annotated[BccMethod, BeforeValidator(cells.as_bcc_method)] = BccMethod.XOR
-    verify_bcc: cells.Switch = True
-    repeat_requests: Annotated[int, BeforeValidator(cells.int_range(0, 10))] = 1
-    retries: Annotated[int, BeforeValidator(cells.int_range(0, 10))] = 1
-    decimal_comma: cells.Switch = False
-    baud_change_delay_ms: Annotated[int, BeforeValidator(cells.int_range(0, 10_000, " ms"))] = 0
+    ] = Field(
+        default=None,
+        description="The limit of one whole poll (opening, retries, readout, programming "
+        "session), 100 ms to 1 day: when it passes the poll is abandoned, the port released "
+        "and `_status` is `timeout`.",
+        json_schema_extra={"shown": "the scan rate, at least 10000"},
+    )
+    max_baud: cells.OptBaud = Field(
+        default=None,
+        description="The highest rate accepted from the meter's proposal.",
+        json_schema_extra={"group": "Reader options"},
+    )
+    force_baud: cells.OptBaud = Field(
+        default=None, description="A rate to switch to whatever the meter proposes."
+    )
+    switch_baud: cells.Switch = Field(default=True, description="0: never switch the rate.")
+    wakeup: Annotated[int, BeforeValidator(cells.wakeup_nuls)] = Field(
+        default=0,
+        description="NUL bytes sent first to wake a battery meter, 0-10000; `true` = 66 (the "
+        "standard's 2.2 s at 300 Bd), `false` = 0.",
+    )
+    wakeup_delay_ms: Annotated[int, BeforeValidator(cells.int_range(0, 10_000, " ms"))] = Field(
+        default=1600, description="Milliseconds to wait after the wake-up NULs (0-10000)."
+    )
+    request_start: Annotated[str, BeforeValidator(cells.request_start)] = Field(
+        default="/?",
+        description="The start of the request message (`/2`, `/#` ... for some meters).",
+    )
+    strip_echo: cells.Switch = Field(
+        default=True, description="Drop an echo of what was sent (optical heads and RS-485 echo)."
+    )
+    bcc_method: Annotated[BccMethod, BeforeValidator(cells.as_bcc_method)] = Field(
+        default=BccMethod.XOR, description="The block check: `xor` (the standard's) or `sum7`."
+    )
+    verify_bcc: cells.Switch = Field(
+        default=True, description="0: accept a block whatever its check character."
+    )
+    repeat_requests: Annotated[int, BeforeValidator(cells.int_range(0, 10))] = Field(
+        default=1, description="NAKs sent after a wrong block check (0-10)."
+    )
+    retries: Annotated[int, BeforeValidator(cells.int_range(0, 10))] = Field(
+        default=1, description="Extra readout attempts after a failed one (0-10)."
+    )
+    decimal_comma: cells.Switch = Field(
+        default=False, description="1: accept `7,4` in this meter's numbers."
+    )
+    baud_change_delay_ms: Annotated[int, BeforeValidator(cells.int_range(0, 10_000, " ms"))] = (
+        Field(
+            default=0,
+            description="Extra milliseconds after the acknowledgement was sent, before the switch.",
+        )
+    )
     password_scheme: Annotated[
         str,
         BeforeValidator(
@@ -155,20 +303,39 @@ class DeviceConfig(BaseModel):
                 "p1, p2-elster, none or p2:MODULE:FUNCTION",
             )
         ),
-    ] = "p1"  # noqa: S105 - a scheme name, not a password
+    ] = Field(
+        default="p1",
+        description="How the password is sent in programming mode: `p1`, `p2-elster`, `none`, "
+        "or `p2:MODULE:FUNCTION` (a function of yours that answers the meter's seed).",
+        json_schema_extra={"group": "Programming mode (signals read by command)"},
+    )
     read_command: Annotated[
         str, BeforeValidator(cells.choice({c: c for c in READ_COMMANDS}, ", ".join(READ_COMMANDS)))
-    ] = "R1"
-    read_argument: cells.Text = ""
-    allow_write: cells.Switch = False
+    ] = Field(default="R1", description="The register read command: R1-R6 (EMH meters want R5).")
+    read_argument: cells.Text = Field(
+        default="",
+        description="What goes in the brackets of a register read (`1` for meters that want a count).",
+    )
+    allow_write: cells.Switch = Field(
+        default=False, description="Accepted and kept; the gateway itself never writes to a meter."
+    )
     password: Annotated[SecretStr | None, BeforeValidator(cells.optional(cells.as_secret))] = Field(
-        default=None, repr=False
+        default=None,
+        repr=False,
+        description="The programming-mode password in the file itself (warned: prefer "
+        "`password_env` or `password_file`). At most one of the three; their values never "
+        "appear in messages, logs or `repr`.",
     )
     password_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = Field(
-        default=None, repr=False
+        default=None,
+        repr=False,
+        description="The name of an environment variable holding the password, read when needed.",
     )
     password_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = Field(
-        default=None, repr=False
+        default=None,
+        repr=False,
+        description="A file whose first line (without the line end) is the password, relative "
+        "to the configuration's folder; warned when group or others may read it.",
     )
 
     @model_validator(mode="before")
@@ -322,7 +489,7 @@ class DeviceConfig(BaseModel):
 
 
 class SignalConfig(BaseModel):
-    """One value read from a device (fields: see :mod:`obisgate.gateway.config`).
+    """One value read from a device (fields: ``docs/configuration.md``).
 
     Raises:
         pydantic.ValidationError: (on construction) invalid fields.
@@ -330,52 +497,81 @@ class SignalConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    device_alias: cells.DeviceAlias
-    signal_alias: cells.SignalAlias
-    tag_job_todo: Annotated[str, BeforeValidator(cells.obis_address)]
-    number_type: Annotated[NumberType, BeforeValidator(cells.as_number_type)]
-    signal_name: cells.Text = ""
-    description: cells.Text = ""
-    enable: cells.Switch = True
-    log: Annotated[int, BeforeValidator(cells.int_range(0, 1_000_000))] = 0
+    device_alias: cells.DeviceAlias = Field(
+        description="The device the value is read from (its `device_alias`).",
+        json_schema_extra={"group": "The signal"},
+    )
+    signal_alias: cells.SignalAlias = Field(
+        description="The signal's name: 1-64 letters, digits, `-`, `_`, `.`; unique per device."
+    )
+    tag_job_todo: Annotated[str, BeforeValidator(cells.obis_address)] = Field(
+        description="The address exactly as the meter prints it, e.g. `1.8.0*24` for the line "
+        "`1.8.0*24(0147238.4*kWh)`; no brackets, `/` or `!`."
+    )
+    number_type: Annotated[NumberType, BeforeValidator(cells.as_number_type)] = Field(
+        description="What the value is: FLOAT, DOUBLE, DIGITAL (0/1), INT8-INT64, UINT8-UINT64, "
+        "HEX, STRING, TIME, DATE, DATETIME (any case; aliases such as REAL, WORD, BOOL are "
+        "accepted). A value that does not parse is `invalid`, one that does not fit its type "
+        "`overflow`; fractions are never rounded into integers."
+    )
+    signal_name: cells.Text = Field(
+        default="", description="A readable name.", json_schema_extra={"shown": "the alias"}
+    )
+    description: cells.Text = Field(default="", description="Free text, kept.")
+    enable: cells.Switch = Field(default=True, description="0: not read, not served.")
+    log: Annotated[int, BeforeValidator(cells.int_range(0, 1_000_000))] = Field(
+        default=0, description="More than 0: keep the signal's history (`[storage]`)."
+    )
     value_index: Annotated[
         int, BeforeValidator(cells.int_range(1, 1000, " (counted from 1: the first bracket)"))
-    ] = 1
+    ] = Field(
+        default=1,
+        description="Which value group, counted from 1: `1.6.0(02.468*kW)(2511180930)` has the "
+        "demand at 1 and its time stamp at 2.",
+    )
     subvalue: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(1, 1000, " (counted from 1)")))
-    ] = None
-    multiply: cells.Finite = 1.0
-    add: cells.Finite = 0.0
-    unit: cells.OptText = None
+    ] = Field(
+        default=None,
+        description="Which `&` sub-value, counted from 1 (`9.4(088*C&082*C)`); none: the value "
+        "before the first `&`.",
+    )
+    multiply: cells.Finite = Field(
+        default=1.0,
+        description="Scaling `value * multiply + add` (exact, decimal) for FLOAT, DOUBLE and the "
+        "integer types; warned when set for another type.",
+    )
+    add: cells.Finite = Field(default=0.0, description="See `multiply`.")
+    unit: cells.OptText = Field(default=None, description="Replaces the unit the meter sends.")
     read_by: Annotated[
         str,
         BeforeValidator(
             cells.choice({"READOUT": "readout", "COMMAND": "command"}, "readout, command")
         ),
-    ] = "readout"
-    # Mode E / direct HDLC: the object's interface class (empty: from the meter's object
-    # list) and the attribute read (2, the value).
+    ] = Field(
+        default="readout",
+        description="`readout`, or `command` for a register the meter gives only in "
+        "programming mode: after the readout the gateway signs on with the device's password, "
+        "reads every such register in one session and signs off (not for push meters).",
+    )
     cosem_class: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(1, 65535)))
-    ] = None
-    attribute: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = 2
-    # Output columns: empty / absent = the output's default for this signal.
-    ha_device_class: Annotated[str | None, BeforeValidator(cells.optional(cells.ha_class))] = None
-    ha_state_class: Annotated[str | None, BeforeValidator(cells.optional(cells.ha_state_class))] = (
-        None
+    ] = Field(
+        default=None,
+        description="Mode E / HDLC meters only: the object's COSEM interface class (1-65535). "
+        "Their `tag_job_todo` is the OBIS code in either spelling (`1-0:1.8.0*255`, or "
+        "`1.8.0` = A 1, B 0, F 255); values arrive scaled in the DLMS unit (Wh, not kWh: "
+        '`multiply = 0.001` and `unit = "kWh"` convert); an object the meter cannot give '
+        "is `invalid`.",
+        json_schema_extra={"shown": "from the meter's object list"},
     )
-    modbus_address: Annotated[
-        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
-    ] = None
-    modbus_type: Annotated[str | None, BeforeValidator(cells.optional(cells.modbus_type))] = None
-    modbus_quality_address: Annotated[
-        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
-    ] = None
-    ioa: Annotated[int | None, BeforeValidator(cells.optional(cells.int_range(1, 16_777_215)))] = (
-        None
+    attribute: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = Field(
+        default=2,
+        description="Mode E / HDLC meters only: the attribute read, 1-255 (2: the value).",
     )
-    iec104_type: Annotated[str | None, BeforeValidator(cells.optional(cells.iec104_type))] = None
-    iec104_scale: cells.Finite = 1.0
+    #: The columns outputs add to signals (``modbus_address`` ...), one model per output
+    #: that has any given (see :meth:`columns`); set by the loader, never a column itself.
+    output_columns: tuple[BaseModel, ...] = Field(default=(), exclude=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -385,6 +581,16 @@ class SignalConfig(BaseModel):
             if isinstance(alias, str):
                 data = {**data, "signal_name": alias.strip()}
         return data
+
+    def columns(self, kind: type[C]) -> C:
+        """This signal's values of an output's columns (``signal.columns(ModbusColumns)``):
+        the given ones, each default otherwise."""
+        for columns in self.output_columns:
+            if isinstance(columns, kind):
+                return columns
+        default = _default_columns(kind)
+        assert isinstance(default, kind)  # made by kind()
+        return default
 
     @property
     def key(self) -> tuple[str, str]:
@@ -431,6 +637,12 @@ class SignalConfig(BaseModel):
         return extract_value(self.plan(decimal_comma=decimal_comma), dataset)
 
 
+@functools.cache
+def _default_columns(kind: type[BaseModel]) -> BaseModel:
+    """Columns with every default, one object per model (they are frozen)."""
+    return kind()
+
+
 class StorageConfig(BaseModel):
     """Where the history of logged signals is kept.
 
@@ -441,11 +653,19 @@ class StorageConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    path: Annotated[Path, BeforeValidator(cells.as_path)] = Path(DEFAULT_HISTORY_FILE)
+    path: Annotated[Path, BeforeValidator(cells.as_path)] = Field(
+        default=Path(DEFAULT_HISTORY_FILE),
+        description="The SQLite history of logged signals, relative to the configuration's "
+        "folder (a CSV directory: that directory); the MQTT outbox is kept beside it.",
+    )
     synchronous: Annotated[
         Literal["NORMAL", "FULL"],
         BeforeValidator(cells.choice({"NORMAL": "NORMAL", "FULL": "FULL"}, "NORMAL, FULL")),
-    ] = "NORMAL"
+    ] = Field(
+        default="NORMAL",
+        description="SQLite `synchronous`: NORMAL (a killed process loses nothing committed) "
+        "or FULL (also survives a power loss).",
+    )
 
 
 class OutputConfig(BaseModel):
@@ -462,7 +682,12 @@ class OutputConfig(BaseModel):
         BeforeValidator(
             cells.choice({"JSONL": "jsonl", "TABLE": "table", "NONE": "none"}, "jsonl, table, none")
         ),
-    ] = "jsonl"
+    ] = Field(
+        default="jsonl",
+        description="How `obisgate run` prints updates: `jsonl` (one JSON object per line), "
+        "`table` (a live table) or `none`; `--format` overrides it.",
+        json_schema_extra={"shown": "unset: a table on a terminal, JSON lines otherwise"},
+    )
 
 
 class GatewayConfig(BaseModel):
@@ -473,8 +698,8 @@ class GatewayConfig(BaseModel):
         signals: every signal, in file order.
         storage: history database settings.
         output: output settings.
-        mqtt, http, modbus, iec104, opcua, postgres: the network outputs' sections, ``None``
-            when the output is off (see :mod:`obisgate.gateway.outputs.sections`).
+        sections: the network outputs' sections present, by name (an absent
+            one: that output is off); read one with :meth:`section`.
         warnings: what :func:`load_config` warned about (never raised).
         source: the file or directory it was loaded from, if any.
 
@@ -489,12 +714,7 @@ class GatewayConfig(BaseModel):
     signals: tuple[SignalConfig, ...] = ()
     storage: StorageConfig = StorageConfig()
     output: OutputConfig = OutputConfig()
-    mqtt: MqttConfig | None = None
-    http: HttpConfig | None = None
-    modbus: ModbusConfig | None = None
-    iec104: Iec104Config | None = None
-    opcua: OpcUaConfig | None = None
-    postgres: PostgresConfig | None = None
+    sections: Mapping[str, SerializeAsAny[BaseModel]] = Field(default_factory=dict)
     warnings: tuple[ConfigProblem, ...] = ()
     source: Path | None = None
 
@@ -513,6 +733,25 @@ class GatewayConfig(BaseModel):
         if missing:
             raise ValueError(f"signals name missing devices: {', '.join(missing)}")
         return self
+
+    def section(self, kind: SectionKind[S]) -> S | None:
+        """An output's section (``config.section(MQTT)``), ``None`` when it is absent.
+
+        Raises:
+            TypeError: the section of that name is not of the kind's model (a
+                configuration built by hand with a wrong object).
+        """
+        found = self.sections.get(kind.name)
+        if found is None or isinstance(found, kind.model):
+            return found
+        raise TypeError(f"section {kind.name}: {type(found).__name__}, not {kind.model.__name__}")
+
+    def with_section(self, kind: SectionKind[S], section: S | None) -> GatewayConfig:
+        """This configuration with ``kind``'s section replaced (``None``: removed)."""
+        sections = {name: s for name, s in self.sections.items() if name != kind.name}
+        if section is not None:
+            sections[kind.name] = section
+        return self.model_copy(update={"sections": sections})
 
     def device(self, alias: str) -> DeviceConfig:
         """The device with this alias.

@@ -18,6 +18,7 @@ from typing import Any
 import tomli_w
 
 from obisgate import ConfigError
+from obisgate.gateway.outputs.http.spec import HTTP
 
 __all__ = [
     "DEMO_PROFILES",
@@ -92,7 +93,7 @@ def render_demo_config(
     if history_path is not None:
         data.setdefault("storage", {})["path"] = history_path
     if web_listen is None:
-        data.pop("http", None)
+        data.pop(HTTP.name, None)
     else:
-        data.setdefault("http", {})["listen"] = web_listen
+        data.setdefault(HTTP.name, {})["listen"] = web_listen
     return tomli_w.dumps(data)

@@ -35,12 +35,12 @@ import asyncio
 import contextlib
 import logging
 import re
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -52,9 +52,18 @@ from obisgate.gateway.readings.dsn import describe_failure
 from obisgate.gateway.readings.partitions import count_topic, partition_topic
 from obisgate.gateway.readings.rows import Refused, Row, parse_message
 from obisgate.gateway.readings.writer import Stored, database_errors
+from obisgate.mqtt_url import check_tls_handshake, parse_mqtt_url, tls_context, tls_problems
 from obisgate.sink import SinkError
 
-__all__ = ["SinkSettings", "SinkStats", "Writer", "consume", "default_client_id", "owned_text"]
+__all__ = [
+    "SinkSettings",
+    "SinkStats",
+    "Writer",
+    "client_options",
+    "consume",
+    "default_client_id",
+    "owned_text",
+]
 
 _LOGGER = logging.getLogger("obisgate.sink")
 
@@ -107,14 +116,17 @@ class SinkSettings:
     """How a sink subscribes and batches.
 
     Attributes:
-        mqtt_url: ``mqtt://[user@]host[:port]`` or ``mqtts://…`` (TLS). A password
-            in it works but shows in ``ps``: use ``mqtt_password``.
+        mqtt_url: ``mqtt://[user@]host[:port]`` or ``mqtts://…`` (TLS): the grammar
+            of :mod:`obisgate.mqtt_url`, the gateway's ``[mqtt] url`` with a user. A
+            password in it works but shows in ``ps``: use ``mqtt_password``.
         partitions: the gateways' ``history_partitions``.
         owned: the partitions this sink subscribes to.
         topic_prefix: the gateways' MQTT topic prefix.
         client_id: this sink's MQTT client id (stable across restarts; one per
             partition set).
         mqtt_password: the broker password (wins over one in the URL).
+        ca_file, cert_file, key_file: TLS trust and client certificate (``mqtts://``
+            only), as the gateway's ``[mqtt]`` fields of the same names.
         batch_rows: a batch is written when it holds this many rows …
         max_delay_s: … or this long after its first message …
         idle_s: … or when no message arrived for this long.
@@ -128,6 +140,9 @@ class SinkSettings:
     client_id: str
     topic_prefix: str = "obisgate"
     mqtt_password: SecretStr | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
     batch_rows: int = 5000
     max_delay_s: float = 1.0
     idle_s: float = 0.05
@@ -159,42 +174,44 @@ class SinkStats:
 
 
 def url_has_password(url: str) -> bool:
-    """Whether ``url`` carries a password (it then shows in ``ps``)."""
+    """Whether ``url`` (a broker URL or a DSN) carries a password (it then shows in ``ps``)."""
     try:
         return urlsplit(url).password is not None
     except ValueError:
         return False
 
 
-def _broker(url: str, password: SecretStr | None) -> dict[str, Any]:
-    """aiomqtt ``Client`` keyword arguments for ``url``.
+def client_options(settings: SinkSettings) -> dict[str, Any]:
+    """aiomqtt ``Client`` keyword arguments for the settings' broker.
 
     Raises:
-        ConfigError: not an ``mqtt://`` / ``mqtts://`` URL with a host (the
-            message never repeats a password).
+        ConfigError: not a broker URL (the message never repeats a password), a
+            password without a user, TLS files without ``mqtts://``, or a TLS file
+            that cannot be used.
     """
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise ConfigError("--mqtt: expected mqtt://host[:port] or mqtts://host[:port]") from None
-    if parts.scheme not in ("mqtt", "mqtts", "tcp") or not parts.hostname:
-        raise ConfigError("--mqtt: expected mqtt://host[:port] or mqtts://host[:port]")
-    tls = parts.scheme == "mqtts"
-    kwargs: dict[str, Any] = {
-        "hostname": parts.hostname,
-        "port": port or (8883 if tls else 1883),
-    }
-    if password is not None and not parts.username:
+        url = parse_mqtt_url(settings.mqtt_url)
+    except ValueError as exc:
+        raise ConfigError(f"--mqtt: {exc}") from None
+    if problems := tls_problems(url, settings.ca_file, settings.cert_file, settings.key_file):
+        raise ConfigError("; ".join(p.replace("_file", "-file") for p in problems))
+    kwargs: dict[str, Any] = {"hostname": url.host, "port": url.port}
+    password = settings.mqtt_password
+    if password is not None and url.username is None:
         raise ConfigError("--mqtt: a password needs a user name (mqtt://USER@host)")
-    if parts.username:
-        kwargs["username"] = unquote(parts.username)
+    if url.username is not None:
+        kwargs["username"] = url.username
         if password is not None:
             kwargs["password"] = password.get_secret_value()
-        elif parts.password:
-            kwargs["password"] = unquote(parts.password)
-    if tls:
-        kwargs["tls_context"] = ssl.create_default_context()
+        elif url.password is not None:
+            kwargs["password"] = url.password
+    if url.tls:
+        try:
+            kwargs["tls_context"] = tls_context(
+                settings.ca_file, settings.cert_file, settings.key_file
+            )
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            raise ConfigError(f"--mqtt: the TLS files cannot be used: {exc}") from None
     return kwargs
 
 
@@ -225,19 +242,33 @@ async def consume(
     database at start-up stops at once) and again after a database failure.
 
     Raises:
-        ConfigError: a bad ``mqtt_url``, or the ``postgres`` extra is missing.
+        ConfigError: a bad ``mqtt_url`` or TLS file, or the ``postgres`` extra is missing.
         SinkError: the broker refused the login, or the gateways announce another
             partition count (the message never holds a password).
     """
     aiomqtt = require_extra("aiomqtt", "postgres", "sink postgres")
-    broker = _broker(settings.mqtt_url, settings.mqtt_password)
+    broker = client_options(settings)
+    url = parse_mqtt_url(settings.mqtt_url)
     where = f"{broker['hostname']}:{broker['port']}"
     stats = stats or SinkStats()
     writer: Writer | None = await connect()
     backoff = Backoff(*settings.backoff_s)
     dead_log = PeerErrorLog(_LOGGER, "dead letters", window_s=60.0)
+
+    async def broker_failed(exc: Exception) -> None:
+        stats.broker_errors += 1
+        delay = backoff.next_delay()
+        _LOGGER.warning("broker %s: %s; reconnecting in %.1f s", where, exc, delay)
+        await _wait(stop, delay)
+
     try:
         while not stop.is_set():
+            if url.tls:
+                try:  # paho leaves the socket of a failed handshake open: fail here instead
+                    await asyncio.to_thread(check_tls_handshake, url, broker["tls_context"])
+                except OSError as exc:
+                    await broker_failed(exc)
+                    continue
             client = aiomqtt.Client(
                 **broker,
                 identifier=settings.client_id,
@@ -271,10 +302,7 @@ async def consume(
                 refused = _refused_login(exc)
                 if refused is not None:
                     raise SinkError(f"MQTT broker {where} refused the login: {refused}") from None
-                stats.broker_errors += 1
-                delay = backoff.next_delay()
-                _LOGGER.warning("broker %s: %s; reconnecting in %.1f s", where, exc, delay)
-                await _wait(stop, delay)
+                await broker_failed(exc)
     finally:
         if writer is not None:
             await writer.aclose()

@@ -1,9 +1,11 @@
-"""Where signal updates go: the :class:`Output` interface, the fan-out, one module per destination.
+"""Where signal updates go: the :class:`Output` contract, the fan-out, one package per output.
 
 Built in: JSON lines (:mod:`.jsonl`), the live table (:mod:`.table`) and the
-SQLite history (:mod:`.history`). Destinations with optional dependencies
-(MQTT, HTTP, Modbus, IEC 104) live in their own modules and are imported only
-when the configuration asks for them (:mod:`.extras`).
+SQLite history (:mod:`.history`). Each network output is a package with an
+:class:`~.spec.OutputSpec` (``mqtt/spec.py`` ...), listed once in
+:mod:`.registry`; its module and optional library are imported only when the
+configuration turns it on (:mod:`.factory`, :mod:`.extras`). Every output reports
+an :class:`~.health.OutputHealth`.
 """
 
 from obisgate.gateway.outputs.base import Fanout, Output

@@ -1,22 +1,24 @@
-"""The output interface and the fan-out that feeds every output.
+"""The output contract and the fan-out that feeds every output.
 
 An output gets every batch of updates (one batch per readout) through its own
 bounded queue and task, so a slow output drops (and counts) batches instead of
-stalling polling. Each destination is one module of this package and
-implements :class:`Output`; polling does not change when one is added.
+stalling polling. Each destination implements :class:`Output` (every method is
+abstract, so ``mypy --strict`` refuses an output with a missing or misspelt
+one); polling does not change when one is added.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from collections.abc import Sequence
 
+from obisgate.gateway.outputs.health import OutputHealth, OutputState, utc_now
 from obisgate.gateway.updates import SignalUpdate
 
-__all__ = ["MAX_BATCHES_AT_ONCE", "Fanout", "Output"]
+__all__ = ["MAX_BATCHES_AT_ONCE", "Fanout", "Output", "PartlyPublished", "publish_each"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -24,28 +26,83 @@ _LOGGER = logging.getLogger(__name__)
 MAX_BATCHES_AT_ONCE = 256
 
 
-class Output(Protocol):
+class Output(abc.ABC):
     """A destination for signal updates.
 
-    An output may also define ``async def start(self) -> None`` (open a server,
-    connect a client): :meth:`Fanout.start` awaits it (concurrently with the other
-    outputs' starts) before the first poll. An
-    exception from ``start`` is logged in one line and turns that output off;
-    polling and the other outputs go on.
-
-    An output that stores batches may also define ``async def publish_many(self,
-    batches: Sequence[Sequence[SignalUpdate]]) -> None``: it then gets every batch
-    waiting in its queue in one call, in order, instead of ``publish`` per batch.
-    If it raises, the batches are given to ``publish`` one by one.
+    Attributes:
+        name: the output's name in logs, counters and health (a network
+            output's section name).
     """
 
     name: str
 
-    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
-        """Deliver one batch. Exceptions are logged by the fan-out, never fatal."""
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Open what the output needs (a server, a client, a file) before the first poll.
 
+        :meth:`Fanout.start` awaits every output's start concurrently. An exception
+        is logged in one line and turns this output off (its health is
+        :attr:`OutputState.OFF`); polling and the other outputs go on.
+        """
+
+    @abc.abstractmethod
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        """Deliver one batch (one readout). An exception loses (and counts) this
+        batch only; it is logged by the fan-out, never fatal."""
+
+    @abc.abstractmethod
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Deliver several batches that waited in the queue, in order.
+
+        An output that can store them at once (one disk transaction) does so,
+        all or none: when it raises, the fan-out hands each batch to
+        :meth:`publish` alone, so a bad readout loses only itself. An output
+        that delivers them one by one uses :func:`publish_each`, which raises
+        :class:`PartlyPublished` with the outcome of each instead.
+        """
+
+    @abc.abstractmethod
     async def aclose(self) -> None:
-        """Flush and release resources."""
+        """Flush and release resources; called once, also when :meth:`start` failed."""
+
+    @abc.abstractmethod
+    def health(self) -> OutputHealth:
+        """The output's state for the API, the metrics and the web view (never a secret).
+
+        Cheap and non-blocking: called on the event loop at every request.
+        """
+
+
+class PartlyPublished(Exception):
+    """``publish_many`` delivered its batches one by one and some of them failed.
+
+    Attributes:
+        outcomes: per batch, in order: ``None`` (delivered) or its exception.
+    """
+
+    def __init__(self, outcomes: list[Exception | None]) -> None:
+        failed = sum(outcome is not None for outcome in outcomes)
+        super().__init__(f"{failed} of {len(outcomes)} batches failed")
+        self.outcomes = outcomes
+
+
+async def publish_each(output: Output, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+    """``output.publish`` for each batch, in order (``publish_many`` of an output
+    that has no faster way).
+
+    Raises:
+        PartlyPublished: one or more batches failed; the others were delivered.
+    """
+    outcomes: list[Exception | None] = []
+    for batch in batches:
+        try:
+            await output.publish(batch)
+        except Exception as exc:
+            outcomes.append(exc)
+        else:
+            outcomes.append(None)
+    if any(outcome is not None for outcome in outcomes):
+        raise PartlyPublished(outcomes)
 
 
 class Fanout:
@@ -65,13 +122,14 @@ class Fanout:
         self.dropped: dict[str, int] = {o.name: 0 for o in self.outputs}
         #: Outputs whose ``start`` failed, with the reason.
         self.failed: dict[str, str] = {}
+        self._failed_at: dict[str, OutputHealth] = {}
         self._queues: list[asyncio.Queue[Sequence[SignalUpdate] | None]] = [
             asyncio.Queue(queue_size) for _ in self.outputs
         ]
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        """Start every output that has a ``start`` method, all at once, then one delivery task each.
+        """Start every output, all at once, then one delivery task each.
 
         The starts run concurrently (a slow one, e.g. an OPC UA server, does not
         delay the others); this returns when every start has ended. An output
@@ -85,14 +143,38 @@ class Fanout:
         ]
 
     async def _start_one(self, output: Output) -> None:
-        start = getattr(output, "start", None)
-        if start is None:
-            return
         try:
-            await start()
+            await output.start()
         except Exception as exc:
             _LOGGER.error("output %s did not start: %s", output.name, exc)  # noqa: TRY400
             self.failed[output.name] = str(exc)
+            self._failed_at[output.name] = OutputHealth(
+                state=OutputState.OFF, since=utc_now(), last_error=str(exc)
+            )
+
+    def health(self) -> dict[str, OutputHealth]:
+        """Output name -> its health, for every output in order.
+
+        An output whose start failed is :attr:`OutputState.OFF` with the reason;
+        one whose ``health()`` raises (a bug) is :attr:`OutputState.UNKNOWN`,
+        so that one output cannot hide the others.
+        """
+        found: dict[str, OutputHealth] = {}
+        for output in self.outputs:
+            off = self._failed_at.get(output.name)
+            if off is not None:
+                found[output.name] = off
+                continue
+            try:
+                found[output.name] = output.health()
+            except Exception as exc:
+                _LOGGER.debug("health of output %s failed: %r", output.name, exc)
+                found[output.name] = OutputHealth(
+                    state=OutputState.UNKNOWN,
+                    since=utc_now(),
+                    last_error=f"health unavailable ({type(exc).__name__})",
+                )
+        return found
 
     def publish(
         self, updates: Sequence[SignalUpdate], every: Sequence[SignalUpdate] | None = None
@@ -120,25 +202,26 @@ class Fanout:
     ) -> None:
         """Publish each batch in order until the end marker (``None``).
 
-        An output with ``publish_many`` gets every batch waiting in its queue at
-        once (up to :data:`MAX_BATCHES_AT_ONCE`), so one that fell behind catches
-        up with one disk transaction instead of one per readout.
+        Every batch waiting in the queue goes to one ``publish_many`` call (up
+        to :data:`MAX_BATCHES_AT_ONCE`), so an output that fell behind catches
+        up with one disk transaction instead of one per readout; a lone batch
+        goes to ``publish``.
 
         A failing ``publish`` drops (and counts) its batch; when ``publish_many``
-        fails, its batches are published one by one, so a bad readout loses only
+        fails, its batches are published one by one (unless it says which
+        failed: :class:`PartlyPublished`), so a bad readout loses only
         itself. So that a broken
         output does not flood the log, the first failure is logged with its
         traceback, then one line each time the exception's type changes, and
         one line with the number of batches lost when a batch goes through
         again (or at close, if it never does).
         """
-        many = getattr(output, "publish_many", None)
         failing: type[BaseException] | None = None
         lost = 0
         end = False
         while not end and (batch := await queue.get()) is not None:
             batches = [batch]
-            while many is not None and len(batches) < MAX_BATCHES_AT_ONCE and not queue.empty():
+            while len(batches) < MAX_BATCHES_AT_ONCE and not queue.empty():
                 more = queue.get_nowait()
                 if more is None:
                     end = True
@@ -146,7 +229,7 @@ class Fanout:
                 batches.append(more)
             if output.name in self.failed:
                 continue
-            for exc in await _deliver_batches(output, many, batches):
+            for exc in await _deliver_batches(output, batches):
                 if exc is None:
                     if failing is not None:
                         _LOGGER.warning(
@@ -189,14 +272,14 @@ class Fanout:
 
 
 async def _deliver_batches(
-    output: Output,
-    many: Callable[[Sequence[Sequence[SignalUpdate]]], Awaitable[None]] | None,
-    batches: list[Sequence[SignalUpdate]],
+    output: Output, batches: list[Sequence[SignalUpdate]]
 ) -> list[Exception | None]:
     """Publish ``batches`` in order: the outcome of each (``None``: delivered)."""
-    if many is not None and len(batches) > 1:
+    if len(batches) > 1:
         try:
-            await many(batches)
+            await output.publish_many(batches)
+        except PartlyPublished as exc:
+            return exc.outcomes
         except Exception:  # noqa: S110 - each batch is tried again, and its error counted
             pass
         else:

@@ -5,21 +5,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections.abc import Iterable
 from types import ModuleType
 
 from obisgate.errors import ConfigError
 
-__all__ = ["SECTION_EXTRAS", "missing_extra", "require_extra"]
-
-#: Output section -> the ``(module, extra)`` pairs its output imports.
-SECTION_EXTRAS: dict[str, tuple[tuple[str, str], ...]] = {
-    "mqtt": (("aiomqtt", "mqtt"),),
-    "http": (("aiohttp", "web"), ("prometheus_client", "web")),
-    "modbus": (("pymodbus", "modbus"),),
-    "iec104": (("c104", "iec104"),),
-    "opcua": (("asyncua", "opcua"),),
-    "postgres": (("asyncpg", "postgres"),),
-}
+__all__ = ["missing_extra", "require_extra"]
 
 
 def _message(module: str, extra: str, section: str) -> str:
@@ -51,10 +42,11 @@ def _installed(module: str) -> bool:
         return False
 
 
-def missing_extra(section: str) -> str | None:
-    """The one-line problem of ``[section]`` when its output's extra is not installed,
-    else ``None``; the modules are looked up, not imported (cheap, for ``check``)."""
-    for module, extra in SECTION_EXTRAS.get(section, ()):
+def missing_extra(needs: Iterable[tuple[str, str]], section: str) -> str | None:
+    """The one-line problem of ``[section]`` when a module it ``needs`` (``(module,
+    extra)`` pairs) is not installed, else ``None``; the modules are looked up, not
+    imported (cheap, for ``check``)."""
+    for module, extra in needs:
         if not _installed(module):
             return _message(module, extra, section)
     return None

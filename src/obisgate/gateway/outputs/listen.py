@@ -16,6 +16,7 @@ from obisgate.gateway.config_cells import as_text
 __all__ = [
     "Listen",
     "bind_failure",
+    "host_port",
     "is_loopback",
     "listen_address",
     "split_listen",
@@ -49,6 +50,11 @@ def split_listen(text: str) -> tuple[str, int]:
         except ValueError:
             raise ValueError(_ALLOWED) from None
     return v6 or match.group("host"), int(match.group("port"))
+
+
+def host_port(host: str, port: int) -> str:
+    """``HOST:PORT`` as it is written, an IPv6 address in brackets (``[::1]:502``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def is_loopback(host: str) -> bool:
@@ -100,20 +106,13 @@ def bind_failure(host: str, port: int, fallback: str) -> str:
     return fallback
 
 
-#: Servers without authentication -> what a client on the network can do.
-_NO_AUTHENTICATION = {
-    "modbus": "Modbus TCP has no authentication: any client that reaches it reads every value",
-    "opcua": "the OPC UA endpoint has no security (anonymous, unencrypted)",
-}
-
-
-def unauthenticated_warning(section: str, listen: str) -> str | None:
-    """The one-line warning for a server without authentication (``modbus``,
-    ``opcua``) listening on a non-loopback address, else ``None``."""
-    reason = _NO_AUTHENTICATION.get(section)
-    if reason is None or is_loopback(split_listen(listen)[0]):
+def unauthenticated_warning(section: str, listen: str, risk: str) -> str | None:
+    """The one-line warning for a server of ``[section]`` without authentication
+    listening on a non-loopback address (``risk``: what a client on the network
+    can do), else ``None``."""
+    if is_loopback(split_listen(listen)[0]):
         return None
     return (
-        f"[{section}] listen = {listen!r} is reachable from other machines and {reason}; "
+        f"[{section}] listen = {listen!r} is reachable from other machines and {risk}; "
         "keep it on a trusted network"
     )

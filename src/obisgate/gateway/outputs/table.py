@@ -10,6 +10,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from obisgate.gateway.outputs.base import Output, publish_each
+from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 __all__ = ["TableLogHandler", "TableOutput", "natural_key"]
@@ -27,7 +29,7 @@ def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
     )
 
 
-class TableOutput:
+class TableOutput(Output):
     """The latest value of every signal, under a status line.
 
     On a terminal the table is redrawn in place (at most every
@@ -70,17 +72,28 @@ class TableOutput:
         self._notes: deque[str] = deque(maxlen=notes)
         self.live = self._stream.isatty() if live is None else live
         self._closed = False
+        self._health = HealthRecord()
 
     async def start(self) -> None:
         """Show the (empty) table and status line at once."""
         if self.live:
             self._draw()
+        self._health.set(OutputState.RUNNING)
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        """Keep the batch's values; redraw when the last drawing is old enough."""
         for u in updates:
             self._latest[(u.device, u.signal)] = u
         if self.live and self._clock() - self._drawn_at >= self._interval:
             self._draw()
+
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Each batch in order (see :func:`publish_each`)."""
+        await publish_each(self, batches)
+
+    def health(self) -> OutputHealth:
+        """Running from start to close; counts the signals shown."""
+        return self._health.health(counters={"signals": len(self._latest)})
 
     def note(self, message: str) -> None:
         """Keep a log message for the lines below the table (shown at the next redraw)."""
@@ -148,6 +161,7 @@ class TableOutput:
         """Draw the final table (status "stopped"); into a pipe this is the only drawing."""
         self._closed = True
         self._draw()
+        self._health.set(OutputState.CLOSED)
 
 
 class TableLogHandler(logging.Handler):

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from obisgate.gateway.history import HistoryRecord, HistoryStore, HistoryWriteError
+from obisgate.gateway.outputs.base import Output
+from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["HistoryOutput"]
@@ -15,7 +17,7 @@ __all__ = ["HistoryOutput"]
 _LOGGER = logging.getLogger(__name__)
 
 
-class HistoryOutput:
+class HistoryOutput(Output):
     """Appends every logged update to a :class:`HistoryStore`, one transaction per call
     (per batch, or per run of batches that waited in the fan-out's queue).
 
@@ -42,9 +44,23 @@ class HistoryOutput:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="obisgate-history")
         self.not_stored = 0
         self.failing = False
+        self._stored = 0
+        self._health = HealthRecord()
+
+    async def start(self) -> None:
+        """Nothing to open: the store was opened when the output was built."""
+        self._health.set(OutputState.RUNNING)
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        """Store the batch's logged updates in one transaction."""
         await self.publish_many([updates])
+
+    def health(self) -> OutputHealth:
+        """Running, or failing while the disk refuses writes (with the readings lost)."""
+        return self._health.health(
+            address=str(self.store.path),
+            counters={"stored_total": self._stored, "not_stored": self.not_stored},
+        )
 
     async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
         """Store the logged updates of several readouts in one transaction."""
@@ -64,7 +80,10 @@ class HistoryOutput:
                 self.failing = True
                 _LOGGER.error("history: writes fail, readings are not stored: %s", exc)  # noqa: TRY400
             self.not_stored += len(records)
+            self._health.set(OutputState.FAILING, str(exc))
             return
+        self._stored += len(records)
+        self._health.set(OutputState.RUNNING)
         if self.failing:
             _LOGGER.warning(
                 "history: writes work again; %d readings were not stored", self.not_stored
@@ -73,8 +92,10 @@ class HistoryOutput:
             self.not_stored = 0
 
     async def aclose(self) -> None:
+        """Report readings not stored, then close the store."""
         if self.failing:
             _LOGGER.error("history: %d readings were not stored (writes failing)", self.not_stored)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self.store.close)
         self._executor.shutdown(wait=True)
+        self._health.set(OutputState.CLOSED)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
 
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
@@ -53,15 +53,41 @@ class HttpConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    listen: Listen = "127.0.0.1:8080"
-    token_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = None
-    allow_anonymous: cells.Switch = False
-    history_limit: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = 10_000
-    max_clients: Annotated[int, BeforeValidator(cells.int_range(1, 10_000, " clients"))] = 100
+    listen: Listen = Field(
+        default="127.0.0.1:8080",
+        description="`HOST:PORT` to serve on (IPv6 in brackets; port 0 picks a free one). An "
+        "address that is not loopback (127.0.0.0/8, `::1`, `localhost`) needs `token_env` or "
+        "`allow_anonymous = 1`.",
+    )
+    token_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = Field(
+        default=None,
+        description="The name of the environment variable holding the bearer token every "
+        "request but `/healthz` must carry (a browser sends it as the password); read at "
+        "start, never shown.",
+    )
+    allow_anonymous: cells.Switch = Field(
+        default=False, description="1: serve a non-loopback `listen` without a token."
+    )
+    history_limit: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = Field(
+        default=10_000, description="The most rows one `/api/history` answer holds (1-1000000)."
+    )
+    max_clients: Annotated[int, BeforeValidator(cells.int_range(1, 10_000, " clients"))] = Field(
+        default=100,
+        description="The most `/api/events` streams at once (1-10000); one more is answered 503.",
+    )
     max_connections: Annotated[
         int, BeforeValidator(cells.int_range(1, 100_000, " connections"))
-    ] = 256
-    idle_timeout: Annotated[float, BeforeValidator(_seconds)] = 15.0
+    ] = Field(
+        default=256,
+        description="The most client connections at once, event streams included (1-100000); "
+        "one more is closed at once. Lowered at start when the open-file limit leaves fewer "
+        "descriptors beside the meter lines.",
+    )
+    idle_timeout: Annotated[float, BeforeValidator(_seconds)] = Field(
+        default=15.0,
+        description="Seconds a connection may go without a complete request (slow headers, an "
+        "idle keep-alive) before it is closed (0.1-3600).",
+    )
 
     @model_validator(mode="after")
     def _anonymous_only_on_loopback(self) -> HttpConfig:

@@ -18,9 +18,11 @@ must not wait for). One :class:`GatewayCollector` on its own
   (a summary: count and sum) and ``obisgate_device_last_readout_duration_seconds``;
 * per gateway: ``obisgate_devices``, ``obisgate_lines``, ``obisgate_missed_scans_total``,
   ``obisgate_dropped_batches_total{output}``, ``obisgate_output_failed{output}``;
-* per output that registered its state in ``OutputContext.health``: one
-  ``obisgate_<output>_<key>`` gauge per numeric or true/false value (a key
-  ending in ``_total`` is a counter), e.g. ``obisgate_mqtt_outbox_depth``.
+* per output (its :class:`~obisgate.gateway.outputs.health.OutputHealth`, the same
+  for every output): ``obisgate_output_up{output}`` (1 when running),
+  ``obisgate_output_state{output,state}`` (1 for its current state, 0 for the
+  others) and one ``obisgate_<output>_<counter>`` per counter (a name ending in
+  ``_total`` is a counter, any other a gauge), e.g. ``obisgate_mqtt_outbox_depth``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import CollectorRegistry
 
-from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.http.state import LiveState
 from obisgate.gateway.updates import SignalUpdate
 
@@ -73,25 +76,19 @@ class MetricsSnapshot:
             readouts seen, failures seen.
         stats: the gateway's counters.
         device_stats: the gateway's per-device counters (empty without a gateway).
-        health: output name -> its state, or ``None`` when asking failed.
+        health: output name -> its health.
     """
 
     latest: list[SignalUpdate]
     devices: dict[str, tuple[bool | None, int, int]]
     stats: dict[str, Any]
     device_stats: dict[str, dict[str, float]]
-    health: dict[str, dict[str, Any] | None]
+    health: dict[str, OutputHealth]
 
     @classmethod
     def take(cls, state: LiveState, context: OutputContext) -> MetricsSnapshot:
         """Copy what a scrape needs; call on the event loop."""
-        health: dict[str, dict[str, Any] | None] = {}
-        for output, ask in list(context.health.items()):
-            try:
-                health[output] = dict(ask())
-            except Exception as exc:
-                _LOGGER.debug("health of output %s failed: %s", output, type(exc).__name__)
-                health[output] = None
+        health = dict(context.health())
         return cls(
             latest=list(state.latest.values()),
             devices={a: (v.up, v.readouts, v.failures) for a, v in state.devices.items()},
@@ -226,6 +223,19 @@ class GatewayCollector:
         yield from (dropped, failed)
 
     def _health(self) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "obisgate_output_up", "1 when the output is running, else 0.", labels=["output"]
+        )
+        state = GaugeMetricFamily(
+            "obisgate_output_state",
+            "1 for the output's current state, 0 for the others.",
+            labels=["output", "state"],
+        )
+        for output, health in self.snapshot.health.items():
+            up.add_metric([output], float(health.up))
+            for each in OutputState:
+                state.add_metric([output, each.value], float(each is health.state))
+        yield from (up, state)
         taken = {
             "obisgate_signal_value",
             "obisgate_signal_quality",
@@ -234,17 +244,18 @@ class GatewayCollector:
             "obisgate_lines",
             "obisgate_missed_scans",
             "obisgate_dropped_batches",
-            "obisgate_output_failed",
         }
-        for output, values in self.snapshot.health.items():
-            for key, raw in (values or {}).items():
+        for output, health in self.snapshot.health.items():
+            for key, raw in health.counters.items():
                 sample = number(raw)
                 if sample is None:
                     continue
                 name = _NOT_NAME.sub("_", f"obisgate_{output}_{key}").lower()
                 counter = name.endswith("_total")
                 name = name.removesuffix("_total")
-                if name in taken or name.startswith(("obisgate_device_", "obisgate_signal_")):
+                if name in taken or name.startswith(
+                    ("obisgate_device_", "obisgate_signal_", "obisgate_output_")
+                ):
                     continue
                 taken.add(name)
                 kind = CounterMetricFamily if counter else GaugeMetricFamily

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from obisgate.errors import ConfigError
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.http.state import LiveState, SignalInfo
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
     from obisgate.gateway.outputs.base import Output
-    from obisgate.gateway.outputs.factory import OutputContext
+    from obisgate.gateway.outputs.context import OutputContext
+    from obisgate.gateway.outputs.http.config import HttpConfig
 
 __all__ = ["create", "live_state"]
 
@@ -36,23 +36,18 @@ def live_state(config: GatewayConfig) -> LiveState:
     return LiveState.of(devices, signals)
 
 
-def create(config: GatewayConfig, context: OutputContext) -> Output:
-    """The HTTP output of ``config.http``; it binds when the gateway starts it.
-
-    Registers its own state as ``context.health["http"]``.
+def create(config: GatewayConfig, section: HttpConfig, context: OutputContext) -> Output:
+    """The HTTP output of ``section``; it binds when the gateway starts it.
 
     Raises:
         ConfigError: the ``web`` extra is missing, or ``token_env`` names a
             variable that is not set (one line; the token is never shown).
     """
-    section = config.http
-    if section is None:
-        raise ConfigError("[http] section missing")
     require_extra("aiohttp", "web", "http")
     require_extra("prometheus_client", "web", "http")
     from obisgate.gateway.outputs.http.server import HttpOutput  # noqa: PLC0415
 
-    output = HttpOutput(
+    return HttpOutput(
         section.host,
         section.port,
         live_state(config),
@@ -63,5 +58,3 @@ def create(config: GatewayConfig, context: OutputContext) -> Output:
         max_connections=section.max_connections,
         idle_timeout_s=section.idle_timeout,
     )
-    context.health[output.name] = output.health
-    return output

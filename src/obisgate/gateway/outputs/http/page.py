@@ -1,19 +1,23 @@
 """The web view's page (``GET /``), rendered on the server from the live state.
 
-The template ``web/page.html`` gets one row per device and per signal, and one
-history choice per logged signal; ``web/static/view.js`` then keeps the rows
-current from ``/api/events``. Every text from the configuration or a meter is
-HTML-escaped.
+The template ``web/page.html`` gets one row per device, per output (its
+:class:`~obisgate.gateway.outputs.health.OutputHealth`, the same for every
+output) and per signal, and one history choice per logged signal;
+``web/static/view.js`` then keeps the device and signal rows current from
+``/api/events`` and the output rows from ``/api/gateway``. Every text from the
+configuration, a meter or an output is HTML-escaped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import cache
 from html import escape
 from pathlib import Path
 from string import Template
 
+from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.http.state import DeviceView, LiveState, SignalInfo, update_json
 from obisgate.gateway.updates import SignalUpdate
 
@@ -57,6 +61,33 @@ def _device_row(view: DeviceView) -> str:
     )
 
 
+#: The badge of each output state: ok (running), pending (on its way) or down.
+_OUTPUT_BADGE = {
+    OutputState.RUNNING: "ok",
+    OutputState.STARTING: "pending",
+    OutputState.CONNECTING: "pending",
+    OutputState.CLOSED: "pending",
+}
+
+
+def _counters_text(counters: Mapping[str, int | float]) -> str:
+    """``outbox_depth 0 · sent_total 12``: an output's counters in one line."""
+    return " · ".join(f"{name} {value:g}" for name, value in counters.items())
+
+
+def _output_row(name: str, health: OutputHealth) -> str:
+    badge = _OUTPUT_BADGE.get(health.state, "down")
+    return (
+        f'<tr data-output="{_attr(name)}" data-state="{_attr(health.state.value)}">'
+        f'<td class="output">{escape(name)}</td>'
+        f'<td class="state"><span class="badge {badge}">{escape(health.state.value)}</span></td>'
+        f"{_time_cell('since', health.since)}"
+        f'<td class="address">{escape(health.address or "")}</td>'
+        f'<td class="last-error">{escape(health.last_error or "")}</td>'
+        f'<td class="counters">{escape(_counters_text(health.counters))}</td></tr>'
+    )
+
+
 def _signal_row(device: str, signal: str, label: str, update: SignalUpdate | None) -> str:
     value, unit, quality, time = "—", "", "", ""
     bad = False
@@ -87,9 +118,14 @@ def _series_option(info: SignalInfo) -> str:
     )
 
 
-def render_page(state: LiveState, *, now: datetime | None = None) -> str:
-    """The whole page: every device, every configured signal (and any other signal
-    that sent a value), a history choice per logged signal."""
+def render_page(
+    state: LiveState,
+    outputs: Mapping[str, OutputHealth] | None = None,
+    *,
+    now: datetime | None = None,
+) -> str:
+    """The whole page: every device, every output's health, every configured signal
+    (and any other signal that sent a value), a history choice per logged signal."""
     rows: list[str] = []
     seen: set[tuple[str, str]] = set()
     for key, info in state.signals.items():
@@ -102,6 +138,7 @@ def render_page(state: LiveState, *, now: datetime | None = None) -> str:
     return _template().substitute(
         rendered=escape(now.isoformat(timespec="seconds")),
         device_rows="\n".join(_device_row(v) for v in state.devices.values()),
+        output_rows="\n".join(_output_row(n, h) for n, h in (outputs or {}).items()),
         signal_rows="\n".join(rows),
         series_options="\n".join(_series_option(i) for i in state.signals.values() if i.logged),
     )

@@ -14,7 +14,8 @@ Endpoints, all ``GET`` (nothing over HTTP writes anything):
   ``max_clients`` streams at once; one more is answered 503. A client that falls a
   whole queue behind, or takes no data for :attr:`HttpOutput.write_timeout_s`,
   is disconnected (an ``EventSource`` reconnects and starts from a new snapshot).
-* ``/api/gateway``: the gateway's counters and every output's own state.
+* ``/api/gateway``: the gateway's counters and every output's health
+  (:meth:`OutputHealth.to_json`: state, since, last error, address, counters).
 * ``/metrics``: Prometheus text exposition (OpenMetrics when asked for).
 * ``/healthz``: ``ok``; the only endpoint that never needs the token.
 
@@ -56,7 +57,9 @@ from pydantic import SecretStr
 from obisgate.errors import TransportError
 from obisgate.gateway.descriptors import MIN_CLIENTS, client_budget
 from obisgate.gateway.outputs.announce import announce as announce_listening
-from obisgate.gateway.outputs.factory import OutputContext
+from obisgate.gateway.outputs.base import Output, publish_each
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.http.history import (
     HistoryReader,
     HistoryRequestError,
@@ -66,6 +69,7 @@ from obisgate.gateway.outputs.http.metrics import MetricsSnapshot, render_metric
 from obisgate.gateway.outputs.http.page import WEB_DIR, render_page
 from obisgate.gateway.outputs.http.site import CappedSite, ServerLog
 from obisgate.gateway.outputs.http.state import LiveState
+from obisgate.gateway.outputs.listen import host_port
 from obisgate.gateway.outputs.peer_errors import PeerErrorLog
 from obisgate.gateway.updates import SignalUpdate
 
@@ -121,7 +125,7 @@ def _presented_token(header: str) -> str | None:
     return None
 
 
-class HttpOutput:
+class HttpOutput(Output):
     """Serves the live state, the history and the metrics; publishing only updates memory.
 
     Args:
@@ -175,29 +179,31 @@ class HttpOutput:
         self.streams = 0
         #: A client that takes no data for this long is disconnected.
         self.write_timeout_s = 30.0
+        self._health = HealthRecord()
 
     @property
     def url(self) -> str:
         """``http://HOST:PORT/`` with the real port (IPv6 hosts in brackets)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return f"http://{host_port(self.host, self.port)}/"
 
-    def health(self) -> dict[str, Any]:
-        """This output's own state, for ``/api/gateway`` and ``/metrics``."""
+    def health(self) -> OutputHealth:
+        """Where it listens, its connections and event streams, what it refused."""
         site = self._site
         server = None if self._runner is None else self._runner.server
-        return {
-            "listening": self._runner is not None,
-            "sse_clients": self.streams,
-            "sse_clients_cut_total": self.state.cut_total,
-            "connections": 0 if server is None else len(server.connections),
-            "max_connections": self.max_connections,
-            "connections_refused_total": 0 if site is None else site.refused_total,
-            "accept_errors_total": 0 if site is None else site.accept_errors.total,
-            "bad_requests_total": self._bad_requests.total,
-            "auth_failures_total": self._auth_failures.total,
-            "auth_missing_total": self._auth_missing,
-        }
+        return self._health.health(
+            address=host_port(self.host, self.port),
+            counters={
+                "sse_clients": self.streams,
+                "sse_clients_cut_total": self.state.cut_total,
+                "connections": 0 if server is None else len(server.connections),
+                "max_connections": self.max_connections,
+                "connections_refused_total": 0 if site is None else site.refused_total,
+                "accept_errors_total": 0 if site is None else site.accept_errors.total,
+                "bad_requests_total": self._bad_requests.total,
+                "auth_failures_total": self._auth_failures.total,
+                "auth_missing_total": self._auth_missing,
+            },
+        )
 
     # -- Output ---------------------------------------------------------------
 
@@ -224,11 +230,14 @@ class HttpOutput:
         except OSError as exc:
             await runner.cleanup()
             reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise TransportError(f"cannot listen on {self.host}:{self.port}: {reason}") from None
+            message = f"cannot listen on {self.host}:{self.port}: {reason}"
+            self._health.set(OutputState.OFF, message)
+            raise TransportError(message) from None
         self._runner = runner
         self._site = site
         if runner.addresses:
             self.port = int(runner.addresses[0][1])
+        self._health.set(OutputState.RUNNING)
         self.announce(f"web view on {self.url}")
 
     def _fit_connections(self) -> None:
@@ -260,7 +269,12 @@ class HttpOutput:
         self.max_connections = budget
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        """Record the batch in the live state and hand it to every event stream."""
         self.state.apply(updates)
+
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Each batch in order (see :func:`publish_each`)."""
+        await publish_each(self, batches)
 
     async def aclose(self) -> None:
         """End the event streams, stop the server, close the history reader."""
@@ -268,6 +282,7 @@ class HttpOutput:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+            self._health.set(OutputState.CLOSED)
         await self._history.aclose()
         self._metrics_thread.shutdown(wait=True)
 
@@ -338,7 +353,8 @@ class HttpOutput:
         return response
 
     async def _page(self, request: web.Request) -> web.Response:
-        return web.Response(text=render_page(self.state), content_type="text/html")
+        page = render_page(self.state, self.context.health())
+        return web.Response(text=page, content_type="text/html")
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -360,12 +376,7 @@ class HttpOutput:
             return _error(str(exc), exc.status)
 
     async def _gateway(self, request: web.Request) -> web.Response:
-        outputs: dict[str, Any] = {}
-        for name, health in list(self.context.health.items()):
-            try:
-                outputs[name] = health()
-            except Exception as exc:
-                outputs[name] = {"error": f"health unavailable ({type(exc).__name__})"}
+        outputs = {name: health.to_json() for name, health in self.context.health().items()}
         return _json({"stats": self.context.stats(), "outputs": outputs}, 200)
 
     async def _metrics(self, request: web.Request) -> web.Response:

@@ -1,17 +1,9 @@
-"""Configuration of the IEC 60870-5-104 outstation (``[iec104]``) and checks of the IOA map.
+"""Configuration of the IEC 60870-5-104 outstation (``[iec104]``), its signal columns and checks.
 
-Section fields, defaults in brackets: ``listen`` [``127.0.0.1:2404``; port 0
-picks a free one], ``common_address`` [1] (1-65534), ``max_connections`` [4]
-(1-255), ``allowed_clients`` [empty: loopback clients only] (IP addresses or
-networks such as ``10.1.0.0/16``: a list, or text separated by commas or
-blanks), ``allow_any`` [0] (1: any client address), and the protocol timers
-and windows, left at the standard's defaults unless set: ``t1`` [15] s,
-``t2`` [10] s (less than t1), ``t3`` [20] s, ``k`` [12], ``w`` [8] (at most k).
-
-Signal columns: ``ioa`` (information object address, 1-16777215, unique),
-``iec104_type`` (default ``M_SP_TB_1`` for DIGITAL, ``M_ME_TF_1`` for other
-numbers), ``iec104_scale`` [1] (the value is multiplied by it; integrated
-totals are 32-bit integers, so 1000 sends Wh from kWh).
+The fields, their defaults and meanings are in their descriptions (and so in
+``docs/configuration.md``); the protocol timers and windows stay at the
+standard's defaults unless set. :func:`iec104_signal_problems` finds what only
+shows across signals (IOAs used twice, types that cannot carry the number type).
 """
 
 from __future__ import annotations
@@ -19,16 +11,21 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.numbers import NumberType
 from obisgate.gateway.outputs.config_problem import SignalProblem
 from obisgate.gateway.outputs.listen import Listen
 
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import SignalConfig
+
 __all__ = [
+    "IEC104_TYPES",
+    "Iec104Columns",
     "Iec104Config",
     "iec104_signal_problems",
     "iec104_type_of",
@@ -83,16 +80,45 @@ class Iec104Config(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    listen: Listen = "127.0.0.1:2404"
-    common_address: Annotated[int, BeforeValidator(cells.int_range(1, 65534))] = 1
-    max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = 4
-    allowed_clients: Annotated[tuple[Network, ...], BeforeValidator(_networks)] = ()
-    allow_any: cells.Switch = False
-    t1: Annotated[int | None, _optional_range(1, 255, " s")] = None
-    t2: Annotated[int | None, _optional_range(1, 255, " s")] = None
-    t3: Annotated[int | None, _optional_range(1, 172_800, " s")] = None
-    k: Annotated[int | None, _optional_range(1, 32_767)] = None
-    w: Annotated[int | None, _optional_range(1, 32_767)] = None
+    listen: Listen = Field(
+        default="127.0.0.1:2404", description="`HOST:PORT` to serve on (port 0 picks a free one)."
+    )
+    common_address: Annotated[int, BeforeValidator(cells.int_range(1, 65534))] = Field(
+        default=1, description="The station's common address (ASDU address), 1-65534."
+    )
+    max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = Field(
+        default=4, description="Masters connected at once, 1-255."
+    )
+    allowed_clients: Annotated[tuple[Network, ...], BeforeValidator(_networks)] = Field(
+        default=(),
+        description="The addresses or networks masters may connect from (`10.1.0.0/16`): a "
+        "list, or text separated by commas or blanks.",
+        json_schema_extra={"shown": "loopback only"},
+    )
+    allow_any: cells.Switch = Field(
+        default=False, description="1: accept a master from any address."
+    )
+    t1: Annotated[int | None, _optional_range(1, 255, " s")] = Field(
+        default=None,
+        description="The protocol's t1 in seconds, 1-255.",
+        json_schema_extra={"shown": "15"},
+    )
+    t2: Annotated[int | None, _optional_range(1, 255, " s")] = Field(
+        default=None, description="t2 in seconds, less than t1.", json_schema_extra={"shown": "10"}
+    )
+    t3: Annotated[int | None, _optional_range(1, 172_800, " s")] = Field(
+        default=None, description="t3 in seconds, 1-172800.", json_schema_extra={"shown": "20"}
+    )
+    k: Annotated[int | None, _optional_range(1, 32_767)] = Field(
+        default=None,
+        description="Unacknowledged messages sent, at most.",
+        json_schema_extra={"shown": "12"},
+    )
+    w: Annotated[int | None, _optional_range(1, 32_767)] = Field(
+        default=None,
+        description="Messages received before acknowledging, at most k.",
+        json_schema_extra={"shown": "8"},
+    )
 
     @model_validator(mode="after")
     def _check_parameters(self) -> Iec104Config:
@@ -117,6 +143,38 @@ class Iec104Config(BaseModel):
         return any(address in network for network in self.allowed_clients)
 
 
+#: ``iec104_type`` values: the ASDU type of an information object.
+IEC104_TYPES = ("M_ME_TF_1", "M_ME_NC_1", "M_IT_TB_1", "M_SP_TB_1")
+
+
+class Iec104Columns(BaseModel):
+    """The signal columns of the IEC 104 output (no ``ioa``: the signal is not served)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ioa: Annotated[int | None, BeforeValidator(cells.optional(cells.int_range(1, 16_777_215)))] = (
+        Field(
+            default=None,
+            description="The information object address, 1-16777215, unique; the signal is "
+            "served when it has one.",
+        )
+    )
+    iec104_type: Annotated[
+        str | None, BeforeValidator(cells.optional(cells.named(IEC104_TYPES, upper=True)))
+    ] = Field(
+        default=None,
+        description="`M_ME_TF_1` short float with time, `M_ME_NC_1` short float, `M_IT_TB_1` "
+        "integrated total with time (not for DIGITAL), `M_SP_TB_1` single point with time "
+        "(only for DIGITAL).",
+        json_schema_extra={"shown": "M_SP_TB_1 for DIGITAL, M_ME_TF_1 for other numbers"},
+    )
+    iec104_scale: cells.Finite = Field(
+        default=1.0,
+        description="The value is multiplied by it; an integrated total is a 32-bit integer, so "
+        "1000 sends Wh from kWh. Not 0.",
+    )
+
+
 def iec104_types_allowed(number_type: NumberType) -> tuple[str, ...]:
     """The ``iec104_type`` values a signal of ``number_type`` may use (none: not servable)."""
     if number_type is NumberType.DIGITAL:
@@ -126,15 +184,17 @@ def iec104_types_allowed(number_type: NumberType) -> tuple[str, ...]:
     return ()
 
 
-def iec104_type_of(signal: Any) -> str:
+def iec104_type_of(signal: SignalConfig) -> str:
     """The signal's ``iec104_type``, or the default for its ``number_type``."""
-    explicit: str | None = signal.iec104_type
+    explicit = signal.columns(Iec104Columns).iec104_type
     if explicit is not None:
         return explicit
     return "M_SP_TB_1" if signal.number_type is NumberType.DIGITAL else "M_ME_TF_1"
 
 
-def iec104_signal_problems(section: Iec104Config, signals: Sequence[Any]) -> list[SignalProblem]:
+def iec104_signal_problems(
+    section: Iec104Config, signals: Sequence[SignalConfig]
+) -> list[SignalProblem]:
     """Problems of the signals' iec104 columns that only show across signals.
 
     Every signal with an ``ioa`` is checked (also disabled ones): a type that
@@ -144,8 +204,9 @@ def iec104_signal_problems(section: Iec104Config, signals: Sequence[Any]) -> lis
     problems: list[SignalProblem] = []
     first: dict[int, tuple[str, str]] = {}
     for signal in signals:
-        if signal.ioa is None:
-            if signal.iec104_type is not None:
+        columns = signal.columns(Iec104Columns)
+        if columns.ioa is None:
+            if columns.iec104_type is not None:
                 problems.append(SignalProblem(signal.key, "iec104_type", "needs an ioa"))
             continue
         allowed = iec104_types_allowed(signal.number_type)
@@ -168,15 +229,15 @@ def iec104_signal_problems(section: Iec104Config, signals: Sequence[Any]) -> lis
                     + ", ".join(allowed),
                 )
             )
-        if signal.iec104_scale == 0:
+        if columns.iec104_scale == 0:
             problems.append(SignalProblem(signal.key, "iec104_scale", "must not be 0"))
-        if signal.ioa in first:
-            device, alias = first[signal.ioa]
+        if columns.ioa in first:
+            device, alias = first[columns.ioa]
             problems.append(
                 SignalProblem(
-                    signal.key, "ioa", f"ioa {signal.ioa} is already used by {device}/{alias}"
+                    signal.key, "ioa", f"ioa {columns.ioa} is already used by {device}/{alias}"
                 )
             )
         else:
-            first[signal.ioa] = signal.key
+            first[columns.ioa] = signal.key
     return problems

@@ -17,11 +17,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from obisgate.gateway.outputs.iec104.config import iec104_type_of
+from obisgate.gateway.outputs.iec104.config import Iec104Columns, iec104_type_of
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
+
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import SignalConfig
 
 __all__ = [
     "COUNTER_TYPES",
@@ -58,12 +61,12 @@ class IoaPoint:
     unit: str | None = None
 
 
-def points_from_signals(signals: Iterable[Any]) -> list[IoaPoint]:
+def points_from_signals(signals: Iterable[SignalConfig]) -> list[IoaPoint]:
     """The points of signals with an ``ioa``, in IOA order."""
     points = [
-        IoaPoint(s.key, s.ioa, iec104_type_of(s), s.iec104_scale, s.unit)
+        IoaPoint(s.key, ioa, iec104_type_of(s), columns.iec104_scale, s.unit)
         for s in signals
-        if s.ioa is not None
+        if (ioa := (columns := s.columns(Iec104Columns)).ioa) is not None
     ]
     return sorted(points, key=lambda p: p.ioa)
 

@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from obisgate.errors import ConfigError, TransportError
+from obisgate.errors import TransportError
 from obisgate.gateway.outputs.announce import announce
-from obisgate.gateway.outputs.base import Output
+from obisgate.gateway.outputs.base import Output, publish_each
 from obisgate.gateway.outputs.extras import require_extra
+from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.iec104.mapping import (
     COUNTER_TYPES,
     IoaPoint,
@@ -33,12 +34,12 @@ from obisgate.gateway.outputs.iec104.mapping import (
     points_from_signals,
     single,
 )
-from obisgate.gateway.outputs.listen import bind_failure, split_listen
+from obisgate.gateway.outputs.listen import bind_failure, host_port, split_listen
 from obisgate.gateway.updates import SignalUpdate
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
-    from obisgate.gateway.outputs.factory import OutputContext
+    from obisgate.gateway.outputs.context import OutputContext
     from obisgate.gateway.outputs.iec104.config import Iec104Config
 
 __all__ = ["Iec104Output", "create"]
@@ -58,20 +59,15 @@ def _c104() -> ModuleType:
     return require_extra("c104", "iec104", "iec104")
 
 
-def create(config: GatewayConfig, context: OutputContext) -> Output:
-    """The IEC 104 output of a configuration with an ``[iec104]`` section.
+def create(config: GatewayConfig, section: Iec104Config, context: OutputContext) -> Output:
+    """The IEC 104 output of ``section``, serving the configuration's signals.
 
     Raises:
         ConfigError: the extra ``obisgate[iec104]`` (c104) is not installed.
     """
+    del context
     _c104()
-    section = config.iec104
-    if section is None:
-        raise ConfigError("[iec104] is missing")
-    signals = config.served_signals
-    output = Iec104Output(section, points_from_signals(signals))
-    context.health[output.name] = output.health
-    return output
+    return Iec104Output(section, points_from_signals(config.served_signals))
 
 
 class _Entry:
@@ -85,7 +81,7 @@ class _Entry:
         self.last: float | bool | int = False if spec.kind == "M_SP_TB_1" else 0
 
 
-class Iec104Output:
+class Iec104Output(Output):
     """An IEC 104 outstation serving the mapped signals.
 
     Args:
@@ -98,11 +94,13 @@ class Iec104Output:
     def __init__(self, section: Iec104Config, points: Sequence[IoaPoint]) -> None:
         self.section = section
         self.points = list(points)
+        #: The port listened on, once started (``listen`` may ask for any free one).
         self.port: int | None = None
         self.sent = 0
         self.rejected_clients = 0
         self._server: Any = None
         self._entries: dict[tuple[str, str], _Entry] = {}
+        self._health = HealthRecord()
 
     async def start(self) -> None:
         """Listen on ``section.listen`` and log ``iec104 listening on HOST:PORT`` (``announce``).
@@ -127,13 +125,14 @@ class Iec104Output:
                     await asyncio.to_thread(server.stop)
                 if attempt + 1 == attempts:
                     reason = bind_failure(host, chosen, str(exc))
-                    raise TransportError(
-                        f"iec104 cannot listen on {host}:{chosen}: {reason}"
-                    ) from None
+                    message = f"iec104 cannot listen on {host}:{chosen}: {reason}"
+                    self._health.set(OutputState.OFF, message)
+                    raise TransportError(message) from None
                 continue
             break
         self._server = server
         self.port = chosen
+        self._health.set(OutputState.RUNNING)
         answered = len([p for p in self.points if p.kind not in COUNTER_TYPES])
         if answered > _GI_LIMIT:
             _LOGGER.warning(
@@ -249,23 +248,30 @@ class Iec104Output:
         stamp = value.time if spec.kind == "M_ME_TF_1" else None
         return c104.ShortInfo(actual=float(value.value), quality=quality, recorded_at=stamp)
 
-    def health(self) -> dict[str, Any]:
-        """Listening port, connected masters, updates sent, refused clients."""
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Each batch in order (see :func:`publish_each`)."""
+        await publish_each(self, batches)
+
+    def health(self) -> OutputHealth:
+        """Where it listens, points served, connected masters, updates sent, refused clients."""
         server = self._server
-        return {
-            "listening": server is not None,
-            "port": self.port,
-            "points": len(self.points),
-            "connections": 0 if server is None else server.open_connection_count,
-            "sent": self.sent,
-            "rejected_clients": self.rejected_clients,
-        }
+        host, port = split_listen(self.section.listen)
+        return self._health.health(
+            address=host_port(host, self.port if self.port is not None else port),
+            counters={
+                "points": len(self.points),
+                "connections": 0 if server is None else server.open_connection_count,
+                "sent_total": self.sent,
+                "rejected_clients_total": self.rejected_clients,
+            },
+        )
 
     async def aclose(self) -> None:
         """Close every connection and stop listening."""
         server, self._server = self._server, None
         if server is not None:
             await asyncio.to_thread(server.stop)
+            self._health.set(OutputState.CLOSED)
 
 
 def _free_port(host: str) -> int:

@@ -1,30 +1,30 @@
-"""Configuration of the Modbus TCP server (``[modbus]``) and checks of the signals' register map.
+"""Configuration of the Modbus TCP server (``[modbus]``), its signal columns and their checks.
 
-Section fields, defaults in brackets: ``listen`` [``127.0.0.1:5020``; port 0
-picks a free one], ``unit_id`` [1] (0-247), ``word_order`` [big] (big: the
-first register holds the most significant word), ``byte_order`` [big] (big:
-the high byte of each register first, as Modbus sends registers).
-
-Signal columns: ``modbus_address`` (0-based holding-register address, the same
-value readable as an input register), ``modbus_type`` (default from the
-``number_type``, see :func:`modbus_type_of`), ``modbus_quality_address`` (one
-register: 0 valid, else the bits IV=1, NT=2, OV=4).
+The fields, their defaults and meanings are in their descriptions (and so in
+``docs/configuration.md``); :func:`modbus_signal_problems` finds what only shows
+across signals (registers used twice, ranges past 65535, types that cannot hold
+the number type).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.numbers import NumberType
 from obisgate.gateway.outputs.config_problem import SignalProblem
-from obisgate.gateway.outputs.listen import Listen
+from obisgate.gateway.outputs.listen import Listen, unauthenticated_warning
+
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import SignalConfig
 
 __all__ = [
     "MODBUS_REGISTERS",
+    "MODBUS_TYPES",
+    "ModbusColumns",
     "ModbusConfig",
     "modbus_signal_problems",
     "modbus_type_of",
@@ -36,6 +36,9 @@ MODBUS_REGISTERS: dict[str, int] = {
     "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
     "int64": 4, "uint64": 4, "float64": 4,
 }  # fmt: skip
+
+#: ``modbus_type`` values, in the order messages list them.
+MODBUS_TYPES = ("float32", "float64", "int16", "uint16", "int32", "uint32", "int64", "uint64")
 
 _DEFAULT_TYPE: dict[NumberType, str] = {
     NumberType.FLOAT: "float32",
@@ -67,10 +70,65 @@ class ModbusConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    listen: Listen = "127.0.0.1:5020"
-    unit_id: Annotated[int, BeforeValidator(cells.int_range(0, 247))] = 1
-    word_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
-    byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = "big"
+    listen: Listen = Field(
+        default="127.0.0.1:5020",
+        description="`HOST:PORT` to serve on (port 0 picks a free one); Modbus has no "
+        "authentication: a non-loopback address is warned about.",
+    )
+    unit_id: Annotated[int, BeforeValidator(cells.int_range(0, 247))] = Field(
+        default=1,
+        description="The unit (slave) id answered, 0-247; other ids get exception 11 (0: "
+        "answer every id).",
+    )
+    word_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = Field(
+        default="big",
+        description="`big`: the first register holds the most significant word; `little`.",
+    )
+    byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = Field(
+        default="big",
+        description="`big`: the high byte of each register first, as Modbus sends; `little`.",
+    )
+
+    def exposure_warning(self) -> str | None:
+        """The warning when :attr:`listen` is reachable from other machines, else ``None``."""
+        return unauthenticated_warning(
+            "modbus",
+            self.listen,
+            "Modbus TCP has no authentication: any client that reaches it reads every value",
+        )
+
+
+class ModbusColumns(BaseModel):
+    """The signal columns of the Modbus output (empty: the signal is not served)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    modbus_address: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
+    ] = Field(
+        default=None,
+        description="The signal's first holding register, 0-based (0-65535); the same value "
+        "is readable as an input register. Registers used twice (value or quality) and ranges "
+        "past 65535 are errors.",
+    )
+    modbus_type: Annotated[
+        str | None, BeforeValidator(cells.optional(cells.named(MODBUS_TYPES)))
+    ] = Field(
+        default=None,
+        description="float32, float64, int16, uint16, int32, uint32, int64 or uint64. FLOAT and "
+        "DOUBLE need a float type; STRING, TIME, DATE, DATETIME cannot be served.",
+        json_schema_extra={
+            "shown": "float32 for FLOAT and DOUBLE, int16/int32/int64 for INT8-16/INT32/INT64, "
+            "uint16/uint32/uint64 for UINT8-16/UINT32/UINT64, uint64 for HEX, uint16 for DIGITAL"
+        },
+    )
+    modbus_quality_address: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
+    ] = Field(
+        default=None,
+        description="A register holding the value's quality: 0 valid, else the bits IV=1, "
+        "NT=2, OV=4; needs `modbus_address`.",
+    )
 
 
 def modbus_types_allowed(number_type: NumberType) -> tuple[str, ...]:
@@ -86,17 +144,19 @@ def modbus_types_allowed(number_type: NumberType) -> tuple[str, ...]:
     return ()
 
 
-def modbus_type_of(signal: Any) -> str:
+def modbus_type_of(signal: SignalConfig) -> str:
     """The signal's ``modbus_type``, or the default for its ``number_type``.
 
     Raises:
         KeyError: the number type has no Modbus representation (STRING, TIME ...).
     """
-    explicit: str | None = signal.modbus_type
+    explicit = signal.columns(ModbusColumns).modbus_type
     return explicit if explicit is not None else _DEFAULT_TYPE[signal.number_type]
 
 
-def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> list[SignalProblem]:
+def modbus_signal_problems(
+    section: ModbusConfig, signals: Sequence[SignalConfig]
+) -> list[SignalProblem]:
     """Problems of the signals' modbus columns that only show across signals.
 
     Every signal with a ``modbus_address`` or ``modbus_quality_address`` is
@@ -108,7 +168,7 @@ def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> lis
     problems: list[SignalProblem] = []
     owner: dict[int, tuple[str, str, str]] = {}
 
-    def claim(signal: Any, field: str, first: int, count: int) -> None:
+    def claim(signal: SignalConfig, field: str, first: int, count: int) -> None:
         last = first + count - 1
         if last > 65535:
             problems.append(
@@ -131,14 +191,15 @@ def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> lis
             owner[register] = (*signal.key, field)
 
     for signal in signals:
-        if signal.modbus_address is None and signal.modbus_quality_address is None:
-            if signal.modbus_type is not None:
+        columns = signal.columns(ModbusColumns)
+        if columns.modbus_address is None and columns.modbus_quality_address is None:
+            if columns.modbus_type is not None:
                 problems.append(SignalProblem(signal.key, "modbus_type", "needs a modbus_address"))
             continue
         allowed = modbus_types_allowed(signal.number_type)
         if not allowed:
             field = (
-                "modbus_address" if signal.modbus_address is not None else "modbus_quality_address"
+                "modbus_address" if columns.modbus_address is not None else "modbus_quality_address"
             )
             problems.append(
                 SignalProblem(
@@ -160,12 +221,12 @@ def modbus_signal_problems(section: ModbusConfig, signals: Sequence[Any]) -> lis
                 )
             )
             continue
-        if signal.modbus_address is None:
+        if columns.modbus_address is None:
             problems.append(
                 SignalProblem(signal.key, "modbus_address", "required with modbus_quality_address")
             )
             continue
-        claim(signal, "modbus_address", signal.modbus_address, MODBUS_REGISTERS[kind])
-        if signal.modbus_quality_address is not None:
-            claim(signal, "modbus_quality_address", signal.modbus_quality_address, 1)
+        claim(signal, "modbus_address", columns.modbus_address, MODBUS_REGISTERS[kind])
+        if columns.modbus_quality_address is not None:
+            claim(signal, "modbus_quality_address", columns.modbus_quality_address, 1)
     return problems

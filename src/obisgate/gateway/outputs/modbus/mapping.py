@@ -19,11 +19,14 @@ import math
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
-from obisgate.gateway.outputs.modbus.config import MODBUS_REGISTERS, modbus_type_of
+from obisgate.gateway.outputs.modbus.config import MODBUS_REGISTERS, ModbusColumns, modbus_type_of
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
+
+if TYPE_CHECKING:
+    from obisgate.gateway.config_models import SignalConfig
 
 __all__ = ["RegisterMap", "RegisterSlot", "encode", "slots_from_signals"]
 
@@ -92,12 +95,12 @@ class RegisterSlot:
         return MODBUS_REGISTERS[self.kind]
 
 
-def slots_from_signals(signals: Iterable[Any]) -> list[RegisterSlot]:
+def slots_from_signals(signals: Iterable[SignalConfig]) -> list[RegisterSlot]:
     """The slots of signals with a ``modbus_address``, in address order."""
     slots = [
-        RegisterSlot(s.key, s.modbus_address, modbus_type_of(s), s.modbus_quality_address, s.unit)
+        RegisterSlot(s.key, address, modbus_type_of(s), columns.modbus_quality_address, s.unit)
         for s in signals
-        if s.modbus_address is not None
+        if (address := (columns := s.columns(ModbusColumns)).modbus_address) is not None
     ]
     return sorted(slots, key=lambda slot: slot.address)
 

@@ -18,18 +18,19 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from obisgate.errors import ConfigError, TransportError
+from obisgate.errors import TransportError
 from obisgate.gateway.outputs.announce import announce
-from obisgate.gateway.outputs.base import Output
+from obisgate.gateway.outputs.base import Output, publish_each
 from obisgate.gateway.outputs.extras import require_extra
+from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.library_logs import quiet_library
-from obisgate.gateway.outputs.listen import bind_failure, split_listen, unauthenticated_warning
+from obisgate.gateway.outputs.listen import bind_failure, host_port, split_listen
 from obisgate.gateway.outputs.modbus.mapping import RegisterMap, slots_from_signals
 from obisgate.gateway.updates import SignalUpdate
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
-    from obisgate.gateway.outputs.factory import OutputContext
+    from obisgate.gateway.outputs.context import OutputContext
     from obisgate.gateway.outputs.modbus.config import ModbusConfig
 
 __all__ = ["ModbusOutput", "create"]
@@ -38,28 +39,24 @@ _LOGGER = logging.getLogger(__name__)
 _READS = frozenset({3, 4})
 
 
-def create(config: GatewayConfig, context: OutputContext) -> Output:
-    """The Modbus output of a configuration with a ``[modbus]`` section.
+def create(config: GatewayConfig, section: ModbusConfig, context: OutputContext) -> Output:
+    """The Modbus output of ``section``, serving the configuration's signals.
 
     Raises:
         ConfigError: the extra ``obisgate[modbus]`` (pymodbus) is not installed.
     """
+    del context
     require_extra("pymodbus", "modbus", "modbus")
-    section = config.modbus
-    if section is None:
-        raise ConfigError("[modbus] is missing")
     signals = config.served_signals
     register_map = RegisterMap(
         slots_from_signals(signals),
         word_order=section.word_order,
         byte_order=section.byte_order,
     )
-    output = ModbusOutput(section, register_map)
-    context.health[output.name] = output.health
-    return output
+    return ModbusOutput(section, register_map)
 
 
-class ModbusOutput:
+class ModbusOutput(Output):
     """A Modbus TCP server answering from a register map.
 
     Args:
@@ -72,10 +69,12 @@ class ModbusOutput:
     def __init__(self, section: ModbusConfig, register_map: RegisterMap) -> None:
         self.section = section
         self.map = register_map
+        #: The port listened on, once started (``listen`` may ask for any free one).
         self.port: int | None = None
         self.reads = 0
         self.refused = 0
         self._server: Any = None
+        self._health = HealthRecord()
 
     async def start(self) -> None:
         """Listen on ``section.listen`` and log ``modbus listening on HOST:PORT`` (``announce``).
@@ -138,12 +137,15 @@ class ModbusOutput:
             with contextlib.suppress(Exception):
                 await server.shutdown()  # type: ignore[no-untyped-call]
             reason = bind_failure(host, port, "cannot bind")
-            raise TransportError(f"modbus cannot listen on {host}:{port}: {reason}") from None
+            message = f"modbus cannot listen on {host}:{port}: {reason}"
+            self._health.set(OutputState.OFF, message)
+            raise TransportError(message) from None
         self._server = server
-        if warning := unauthenticated_warning("modbus", self.section.listen):
+        if warning := self.section.exposure_warning():
             _LOGGER.warning(warning)
         listener: Any = server.transport
         self.port = int(listener.sockets[0].getsockname()[1])
+        self._health.set(OutputState.RUNNING)
         shown = f"[{host}]" if ":" in host else host
         announce(f"modbus listening on {shown}:{self.port}")
 
@@ -174,21 +176,28 @@ class ModbusOutput:
         for update in updates:
             self.map.update(update)
 
-    def health(self) -> dict[str, Any]:
-        """Listening port, requests answered and refused."""
-        return {
-            "listening": self._server is not None,
-            "port": self.port,
-            "signals": len(self.map.slots),
-            "reads": self.reads,
-            "refused": self.refused,
-        }
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Each batch in order (see :func:`publish_each`)."""
+        await publish_each(self, batches)
+
+    def health(self) -> OutputHealth:
+        """Where it listens, the signals served, requests answered and refused."""
+        host, port = split_listen(self.section.listen)
+        return self._health.health(
+            address=host_port(host, self.port if self.port is not None else port),
+            counters={
+                "signals": len(self.map.slots),
+                "reads_total": self.reads,
+                "refused_total": self.refused,
+            },
+        )
 
     async def aclose(self) -> None:
         """Stop listening and drop the connections."""
         server, self._server = self._server, None
         if server is not None:
             await server.shutdown()
+            self._health.set(OutputState.CLOSED)
 
 
 async def _no_such_unit(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from obisgate.gateway.outputs.mqtt.config import MqttColumns
 from obisgate.gateway.outputs.mqtt.ha_discovery import DiscoveryDevice, DiscoverySignal
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, readout_status
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
@@ -46,7 +47,11 @@ class DeviceTracker:
         for device in config.enabled_devices:
             signals = tuple(
                 DiscoverySignal(
-                    s.signal_alias, s.signal_name, s.unit, s.ha_device_class, s.ha_state_class
+                    s.signal_alias,
+                    s.signal_name,
+                    s.unit,
+                    (columns := s.columns(MqttColumns)).ha_device_class,
+                    columns.ha_state_class,
                 )
                 for s in config.signals_for(device.device_alias)
             )

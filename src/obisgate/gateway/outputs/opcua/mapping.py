@@ -25,7 +25,12 @@ from obisgate.gateway.numbers import NumberType
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 
-__all__ = ["STATUS", "status_name", "variant_kind", "variant_value"]
+__all__ = ["ENDPOINT_PATH", "NAMESPACE", "STATUS", "status_name", "variant_kind", "variant_value"]
+
+#: The namespace URI of obisgate's nodes.
+NAMESPACE = "urn:obisgate"
+#: The path of the endpoint URL.
+ENDPOINT_PATH = "/obisgate/"
 
 #: StatusCode names -> values (OPC UA Part 6 table).
 STATUS = {

@@ -17,39 +17,41 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from obisgate.errors import ConfigError, TransportError
+from obisgate.errors import TransportError
 from obisgate.gateway.outputs.announce import announce
-from obisgate.gateway.outputs.base import Output
+from obisgate.gateway.outputs.base import Output, publish_each
 from obisgate.gateway.outputs.extras import require_extra
+from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.library_logs import quiet_library
-from obisgate.gateway.outputs.listen import split_listen, unauthenticated_warning
-from obisgate.gateway.outputs.opcua.mapping import STATUS, status_name, variant_kind, variant_value
+from obisgate.gateway.outputs.listen import split_listen
+from obisgate.gateway.outputs.opcua.mapping import (
+    ENDPOINT_PATH,
+    NAMESPACE,
+    STATUS,
+    status_name,
+    variant_kind,
+    variant_value,
+)
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
-    from obisgate.gateway.outputs.factory import OutputContext
+    from obisgate.gateway.outputs.context import OutputContext
     from obisgate.gateway.outputs.opcua.config import OpcUaConfig
 
 __all__ = ["ENDPOINT_PATH", "NAMESPACE", "OpcUaOutput", "create"]
 
 _LOGGER = logging.getLogger(__name__)
-#: The namespace URI of obisgate's nodes.
-NAMESPACE = "urn:obisgate"
-#: The path of the endpoint URL.
-ENDPOINT_PATH = "/obisgate/"
 
 
-def create(config: GatewayConfig, context: OutputContext) -> Output:
-    """The OPC UA output of a configuration with an ``[opcua]`` section.
+def create(config: GatewayConfig, section: OpcUaConfig, context: OutputContext) -> Output:
+    """The OPC UA output of ``section``, serving the configuration's signals.
 
     Raises:
         ConfigError: the extra ``obisgate[opcua]`` (asyncua) is not installed.
     """
+    del context
     require_extra("asyncua", "opcua", "opcua")
-    section = config.opcua
-    if section is None:
-        raise ConfigError("[opcua] is missing")
     variables: dict[str, list[tuple[str, str]]] = {}
     for device in config.enabled_devices:
         rows = [
@@ -57,9 +59,7 @@ def create(config: GatewayConfig, context: OutputContext) -> Output:
             for s in config.signals_for(device.device_alias)
         ]
         variables[device.device_alias] = [*rows, (STATUS_SIGNAL, "String")]
-    output = OpcUaOutput(section, variables)
-    context.health[output.name] = output.health
-    return output
+    return OpcUaOutput(section, variables)
 
 
 def quiet_opcua_logs() -> None:
@@ -81,7 +81,7 @@ def quiet_opcua_logs() -> None:
     )
 
 
-class OpcUaOutput:
+class OpcUaOutput(Output):
     """An OPC UA server with one variable per signal.
 
     Args:
@@ -94,11 +94,13 @@ class OpcUaOutput:
     def __init__(self, section: OpcUaConfig, variables: dict[str, list[tuple[str, str]]]) -> None:
         self.section = section
         self.variables = variables
+        #: The port listened on, once started (``listen`` may ask for any free one).
         self.port: int | None = None
         self.namespace_index: int | None = None
         self.writes = 0
         self._server: Any = None
         self._nodes: dict[tuple[str, str], tuple[Any, str]] = {}
+        self._health = HealthRecord()
 
     @property
     def endpoint(self) -> str:
@@ -129,13 +131,17 @@ class OpcUaOutput:
                 await server.stop()
             if isinstance(exc, OSError):
                 reason = os.strerror(exc.errno) if exc.errno else str(exc)
-                raise TransportError(f"opcua cannot listen on {host}:{port}: {reason}") from None
+                message = f"opcua cannot listen on {host}:{port}: {reason}"
+                self._health.set(OutputState.OFF, message)
+                raise TransportError(message) from None
+            self._health.set(OutputState.OFF, f"{type(exc).__name__}: {exc}")
             raise
         self._server = server
-        if warning := unauthenticated_warning("opcua", self.section.listen):
+        if warning := self.section.exposure_warning():
             _LOGGER.warning(warning)
         # BinaryServer.port is the bound port (it replaces 0 by the real one).
         self.port = int(server.bserver.port)
+        self._health.set(OutputState.RUNNING)
         announce(f"opcua listening on {self.endpoint}")
 
     async def _serve(self, server: Any, ua: Any, host: str, port: int) -> None:
@@ -188,17 +194,20 @@ class OpcUaOutput:
             )
             self.writes += 1
 
-    def health(self) -> dict[str, Any]:
-        """Endpoint, variables served, writes."""
-        return {
-            "listening": self._server is not None,
-            "endpoint": self.endpoint if self._server is not None else None,
-            "variables": len(self._nodes),
-            "writes": self.writes,
-        }
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Each batch in order (see :func:`publish_each`)."""
+        await publish_each(self, batches)
+
+    def health(self) -> OutputHealth:
+        """The endpoint, variables served, values written."""
+        return self._health.health(
+            address=self.endpoint,
+            counters={"variables": len(self._nodes), "writes_total": self.writes},
+        )
 
     async def aclose(self) -> None:
         """Stop the server and close client sessions."""
         server, self._server = self._server, None
         if server is not None:
             await server.stop()
+            self._health.set(OutputState.CLOSED)

@@ -1,7 +1,8 @@
 """Configuration of the PostgreSQL output (``[postgres]``).
 
-Nothing here imports the database driver, so a configuration loads without the
-``postgres`` extra.
+Fields and defaults are in ``docs/configuration.md``, generated from the
+descriptions below. Nothing here imports the database driver, so a configuration
+loads without the ``postgres`` extra.
 """
 
 from __future__ import annotations
@@ -64,16 +65,36 @@ class PostgresConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    dsn: Annotated[str, BeforeValidator(postgres_dsn)]
+    dsn: Annotated[str, BeforeValidator(postgres_dsn)] = Field(
+        description="The database: `postgresql://[USER@]HOST[:PORT][/DATABASE]`; no password "
+        "in it (refused)."
+    )
     password_env: Annotated[str | None, BeforeValidator(cells.optional(cells.env_name))] = Field(
-        default=None, repr=False
+        default=None,
+        repr=False,
+        description="The name of an environment variable holding the password, read when the "
+        "output connects, never shown.",
+        json_schema_extra={"shown": "none: libpq's PGPASSWORD / ~/.pgpass"},
     )
     password_file: Annotated[Path | None, BeforeValidator(cells.optional(cells.as_path))] = Field(
-        default=None, repr=False
+        default=None,
+        repr=False,
+        description="Or a file whose first line is the password, relative to the "
+        "configuration's folder (warned when group or others may read it).",
     )
-    batch_rows: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = 5000
-    outbox_max_rows: Annotated[int, BeforeValidator(cells.int_range(100, 100_000_000))] = 1_000_000
-    only_logged: cells.Switch = False
+    batch_rows: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000, " rows"))] = Field(
+        default=5000, description="The most rows stored in one transaction (1-1000000)."
+    )
+    outbox_max_rows: Annotated[int, BeforeValidator(cells.int_range(100, 100_000_000))] = Field(
+        default=1_000_000,
+        description="Readouts kept on disk while the database is unreachable (100 to "
+        "100000000); beyond this the oldest are dropped (counted, logged once per episode).",
+    )
+    only_logged: cells.Switch = Field(
+        default=False,
+        description="1: store only signals with `log > 0` (and `_status`); by default every "
+        "signal of every readout, as `obisgate sink postgres`.",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -24,8 +24,8 @@ A ``kill -9`` at any moment loses nothing that reached the outbox: readouts
 stored but not yet deleted are stored again after the restart, and the primary
 key makes that a no-op (no duplicates, no gaps). Failures (database unreachable,
 wrong password, a full disk for the outbox) are logged in one line when they
-start and when they end, and shown in ``context.health["postgres"]``; polling and
-the other outputs go on. Passwords never appear in logs or health.
+start and when they end, and shown in the output's health; polling and the other
+outputs go on. Passwords never appear in logs or health.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from obisgate.backoff import Backoff
 from obisgate.errors import ConfigError, DatabaseError
+from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
+from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.outbox import DropLog, Outbox, OutboxMessage, outbox_path
 from obisgate.gateway.outputs.peer_errors import PeerErrorLog
 from obisgate.gateway.readings.dsn import describe_dsn, describe_failure
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from obisgate.gateway.config_models import GatewayConfig
-    from obisgate.gateway.outputs.factory import OutputContext
+    from obisgate.gateway.outputs.context import OutputContext
     from obisgate.gateway.outputs.postgres.config import PostgresConfig
     from obisgate.gateway.readings.writer import PostgresWriter
 
@@ -67,28 +69,25 @@ T = TypeVar("T")
 _READ_BATCH = 1000
 
 
-def create(config: GatewayConfig, context: OutputContext) -> PostgresOutput:
-    """The PostgreSQL output of ``config.postgres``, registered in ``context.health``.
+def create(
+    config: GatewayConfig, section: PostgresConfig, context: OutputContext
+) -> PostgresOutput:
+    """The PostgreSQL output of ``section``; its outbox lives beside the history file.
 
     Raises:
         ConfigError: the ``postgres`` extra (asyncpg) is not installed.
     """
-    section = config.postgres
-    if section is None:
-        raise ConfigError("[postgres] section missing")
     require_extra("asyncpg", "postgres", "postgres")
     history = context.history_path or config.storage.path
-    output = PostgresOutput(
+    return PostgresOutput(
         section,
         outbox_file=outbox_path(history, "postgres"),
         synchronous=config.storage.synchronous,
         source="gateway" if context.shard is None else f"gateway {context.shard}",
     )
-    context.health[output.name] = output.health
-    return output
 
 
-class PostgresOutput:
+class PostgresOutput(Output):
     """Stores readouts in PostgreSQL; see the module docstring.
 
     Args:
@@ -126,8 +125,7 @@ class PostgresOutput:
         self._drained = asyncio.Event()
         self._closing = asyncio.Event()
         self._connected = False
-        self._state = "not started"
-        self._last_error: str | None = None
+        self._record = HealthRecord()
         self._logged_error: str | None = None
         self._store_error: str | None = None
         self._full = DropLog(_LOGGER, "postgres", "readouts")
@@ -149,7 +147,7 @@ class PostgresOutput:
         try:
             await self._io(self.section.resolve_password)
         except ConfigError as exc:
-            self._last_error = str(exc)
+            self._record.set(OutputState.OFF, str(exc))
             raise
         self._outbox = await self._io(
             partial(
@@ -163,7 +161,7 @@ class PostgresOutput:
             _LOGGER.info(
                 "postgres: %d readouts from an earlier run wait in the outbox", self._outbox.depth
             )
-        self._state = "connecting"
+        self._record.set(OutputState.CONNECTING)
         self._task = asyncio.create_task(self._run(), name="postgres-writer")
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
@@ -192,7 +190,7 @@ class PostgresOutput:
             reason = f"cannot store in the outbox {self.outbox_file}: {exc}"
             if self._store_error != reason:
                 _LOGGER.error("postgres: %s; readouts are dropped until it can", reason)  # noqa: TRY400
-            self._store_error = self._last_error = reason
+            self._store_error = self._record.last_error = reason
             return
         if self._store_error is not None:
             _LOGGER.warning("postgres: the outbox takes readouts again")
@@ -219,22 +217,21 @@ class PostgresOutput:
             await self._io(self._outbox.close)
         self._full.end()
         self._executor.shutdown(wait=True)
-        self._state = "closed"
+        self._record.set(OutputState.CLOSED)
 
-    def health(self) -> dict[str, Any]:
-        """The output's state for the API and metrics (no secrets)."""
-        return {
-            "database": describe_dsn(self.section.dsn),
-            "connected": self._connected,
-            "status": self._state,
-            "last_error": self._last_error,
-            "outbox_depth": 0 if self._outbox is None else self._outbox.depth,
-            "dropped": self._dropped,
-            "outbox_dropped_total": self._full.total,
-            "stored_total": self._stored,
-            "inserted_total": self._inserted,
-            "dead_letters_total": self._dead_letters,
-        }
+    def health(self) -> OutputHealth:
+        """Connected or not, the outbox's depth, what was stored, dropped, refused (no secrets)."""
+        return self._record.health(
+            address=describe_dsn(self.section.dsn),
+            counters={
+                "outbox_depth": 0 if self._outbox is None else self._outbox.depth,
+                "dropped_total": self._dropped,
+                "outbox_dropped_total": self._full.total,
+                "stored_total": self._stored,
+                "inserted_total": self._inserted,
+                "dead_letters_total": self._dead_letters,
+            },
+        )
 
     # -- the writer -------------------------------------------------------------
 
@@ -276,15 +273,14 @@ class PostgresOutput:
         else:
             _LOGGER.info("postgres: connected to %s (%d readouts waiting)", where, depth)
         self._connected = True
-        self._state = "connected"
-        self._last_error = self._logged_error = None
+        self._record.set(OutputState.RUNNING)
+        self._record.last_error = self._logged_error = None
 
     def _down(self, exc: BaseException) -> None:
         reason = describe_failure(exc, self.section.dsn, self._secret)
         was_connected = self._connected
         self._connected = False
-        self._state = "disconnected"
-        self._last_error = reason
+        self._record.set(OutputState.DISCONNECTED, reason)
         where = describe_dsn(self.section.dsn)
         if was_connected:
             _LOGGER.warning(
@@ -322,7 +318,7 @@ class PostgresOutput:
                     await self._io(outbox.delete_through, after)
                 except sqlite3.Error as exc:
                     # Stored again after a restart: a no-op thanks to the primary key.
-                    self._last_error = f"outbox: stored readouts not removed: {exc}"
+                    self._record.last_error = f"outbox: stored readouts not removed: {exc}"
 
     def _batch(
         self, pending: Sequence[OutboxMessage]

@@ -91,6 +91,49 @@
     cell(row, "age").textContent = age(u.time);
   }
 
+  // -- outputs: their health from /api/gateway, every few seconds ----------------
+
+  const outputRows = new Map();
+  for (const row of document.querySelectorAll("#outputs tbody tr")) {
+    outputRows.set(row.dataset.output, row);
+    const td = cell(row, "since");
+    if (td.dataset.time) td.textContent = localTime(td.dataset.time);
+  }
+  const outputBadge = { running: "ok", starting: "pending", connecting: "pending", closed: "pending" };
+
+  function showOutput(name, h) {
+    let row = outputRows.get(name);
+    if (!row) {
+      row = newRow(document.querySelector("#outputs tbody"),
+        ["output", "state", "since", "address", "last-error", "counters"]);
+      row.dataset.output = name;
+      cell(row, "output").textContent = name;
+      outputRows.set(name, row);
+    }
+    row.dataset.state = h.state;
+    const state = cell(row, "state");
+    state.textContent = "";
+    const badge = document.createElement("span");
+    badge.className = "badge " + (outputBadge[h.state] || "down");
+    badge.textContent = h.state;
+    state.appendChild(badge);
+    cell(row, "since").textContent = localTime(h.since);
+    cell(row, "address").textContent = h.address || "";
+    cell(row, "last-error").textContent = h.last_error || "";
+    cell(row, "counters").textContent =
+      Object.entries(h.counters).map(([k, v]) => k + " " + v).join(" \u00b7 ");
+  }
+
+  async function refreshOutputs() {
+    const answer = await fetch("api/gateway");
+    if (!answer.ok) return;
+    const body = await answer.json();
+    for (const [name, health] of Object.entries(body.outputs)) showOutput(name, health);
+    view.outputRefreshes += 1;
+  }
+  view.outputRefreshes = 0;
+  setInterval(() => { refreshOutputs().catch(() => {}); }, 5000);
+
   function refreshAges() {
     for (const row of signalRows.values()) {
       if (row.dataset.time) cell(row, "age").textContent = age(row.dataset.time);
