@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from obisgate.gateway.processing.deadband import ChangeFilter, PublishRules
 from obisgate.gateway.quality import Quality
@@ -11,15 +12,16 @@ from obisgate.gateway.updates import SignalUpdate
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def run(rules: PublishRules, readings: list[tuple[float, object]], **kw: object) -> list[object]:
+def run(
+    rules: PublishRules,
+    readings: Sequence[tuple[float, object]],
+    quality: Quality = Quality.VALID,
+) -> list[object]:
     """The values published from ``(seconds, value)`` readings."""
     change = ChangeFilter(rules)
     published = []
     for seconds, value in readings:
-        quality = kw.get("quality", Quality.VALID)
-        update = SignalUpdate(
-            "m", "p", value, str(kw.get("unit", "kW")), T0 + dt.timedelta(seconds=seconds), quality
-        )  # type: ignore[arg-type]
+        update = SignalUpdate("m", "p", value, "kW", T0 + dt.timedelta(seconds=seconds), quality)
         if change.publish(update):
             published.append(value)
     return published

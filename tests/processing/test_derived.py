@@ -141,7 +141,9 @@ def test_find_cycles_reports_each_once_and_ignores_read_signals() -> None:
         [("d", "a"), ("d", "b"), ("d", "c"), ("d", "a")],
         [("d", "e"), ("d", "e")],
     ]
-    with pytest.raises(ValueError, match="derived signals in a cycle: d.a -> d.b -> d.c -> d.a"):
+    with pytest.raises(
+        ValueError, match=r"derived signals in a cycle: d\.a -> d\.b -> d\.c -> d\.a"
+    ):
         DerivedSignals(specs)
 
 

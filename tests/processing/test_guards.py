@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from obisgate.gateway.outputs.mqtt.ha_discovery import infer_classes
 from obisgate.gateway.processing.guards import (
     TOTAL_UNITS,
     Guard,
@@ -17,7 +18,6 @@ from obisgate.gateway.processing.guards import (
     Verdict,
     is_total_unit,
 )
-from obisgate.gateway.outputs.mqtt.ha_discovery import infer_classes
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 
@@ -144,7 +144,7 @@ def test_a_spike_is_caught_by_max_rate() -> None:
 def test_max_rate_measures_from_the_last_accepted_reading() -> None:
     # after a long gap, the rate is the average over the gap: a big step is fine
     guard = Guard(GuardRules(max_rate=36))
-    first, _ = guard.check(reading(100.0, 0))
+    guard.check(reading(100.0, 0))
     later, event = guard.check(reading(110.0, 360))  # an hour later: 10 kWh/h
     assert later.quality is Quality.VALID
     assert event is None
@@ -256,7 +256,8 @@ def test_single_misreads_never_get_through(
     # Between good readings (at most 5 kWh per 10 s scan, max_rate 1800 kWh/h), single
     # lower readings and spikes: the valid sequence is exactly the good readings.
     guard = Guard(GuardRules(monotonic=True, max_rate=1800, reset_confirm=2))
-    truth, values, total = [start], [start], start
+    truth: list[float | None] = [start]
+    values, total = [start], start
     for delta, bad in steps:
         if bad is not None:
             values.append(total + bad)

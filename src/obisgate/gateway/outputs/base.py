@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from typing import ClassVar
 
 from obisgate.gateway.outputs.health import OutputHealth, OutputState, utc_now
 from obisgate.gateway.updates import SignalUpdate
@@ -32,9 +33,13 @@ class Output(abc.ABC):
     Attributes:
         name: the output's name in logs, counters and health (a network
             output's section name).
+        keeps_every_reading: ``True`` for an output that also gets the readings
+            a deadband (``publish = "change"``) holds back: the SQLite history, the
+            full local record. Every other output gets only the published ones.
     """
 
     name: str
+    keeps_every_reading: ClassVar[bool] = False
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -188,7 +193,7 @@ class Fanout:
         """
         for output, queue in zip(self.outputs, self._queues, strict=True):
             batch = updates
-            if every is not None and getattr(output, "keeps_every_reading", False):
+            if every is not None and output.keeps_every_reading:
                 batch = every
             if not batch:
                 continue

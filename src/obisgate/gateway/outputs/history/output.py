@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
 
 from obisgate.gateway.history import HistoryRecord, HistoryStore, HistoryWriteError
 from obisgate.gateway.outputs.base import Output
@@ -37,7 +38,7 @@ class HistoryOutput(Output):
 
     name = "history"
     #: Gets the readings a deadband held back too (see ``Fanout.publish``).
-    keeps_every_reading = True
+    keeps_every_reading: ClassVar[bool] = True
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
