@@ -7,7 +7,7 @@ a cycle); the gateway calls it again to get the specs it runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from obisgate.errors import ExpressionError
@@ -61,26 +61,36 @@ class DefinitionProblem:
 def derived_specs(
     definitions: Sequence[Definition],
     signals: Mapping[str, Mapping[str, NumberType]],
+    served: Set[SignalKey] | None = None,
+    unchecked: Set[SignalKey] = frozenset(),
 ) -> tuple[list[DerivedSpec], list[DefinitionProblem]]:
     """Resolve and compile every derived signal.
 
     Args:
         definitions: the derived signals (enabled, of enabled devices).
-        signals: device -> signal -> number type, for every signal a derived
-            signal may use (enabled, of enabled devices; derived ones included).
+        signals: device -> signal -> number type, for every signal of the
+            configuration (derived ones included).
+        served: the signals that update (enabled, of enabled devices); a derived
+            signal using another one is a problem (``None``: all of ``signals``).
+        unchecked: signals whose rows have problems of their own: a derived signal
+            using one is left out without a problem of its own.
 
     Returns:
         The specs of the derived signals without problems, and the problems (a
         derived signal on a cycle gets one, naming the cycle).
     """
     names = {device: set(by_signal) for device, by_signal in signals.items()}
+    for device, signal in unchecked:
+        names.setdefault(device, set()).add(signal)
     specs: list[DerivedSpec] = []
     problems: list[DefinitionProblem] = []
     for definition in definitions:
         try:
-            specs.append(_spec(definition, names, signals))
+            specs.append(_spec(definition, names, signals, served))
         except _Problem as exc:
             problems.append(DefinitionProblem(definition.key, exc.field, exc.message))
+        except _Unchecked:
+            pass
     cyclic: dict[SignalKey, list[SignalKey]] = {}
     for cycle in find_cycles(specs):
         for key in cycle[:-1]:
@@ -94,6 +104,10 @@ def derived_specs(
     return [s for s in specs if s.key not in cyclic], problems
 
 
+class _Unchecked(Exception):
+    """A source's own row has problems: nothing to say about the derived signal."""
+
+
 class _Problem(Exception):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
@@ -105,10 +119,11 @@ def _spec(
     definition: Definition,
     names: Mapping[str, set[str]],
     types: Mapping[str, Mapping[str, NumberType]],
+    served: Set[SignalKey] | None,
 ) -> DerivedSpec:
     own = definition.key[0]
     if definition.operation is not None:
-        return _operation_spec(definition, names, types)
+        return _operation_spec(definition, names, types, served)
     text = definition.source or ""
     try:
         expression = parse(text)
@@ -118,7 +133,7 @@ def _spec(
             key = resolve(name, own, names)
             located.setdefault(key, name)
             order.setdefault(key, len(order))
-            _check_source(definition, key, name, types)
+            _check_source(definition, key, name, types, served)
         compute = compile_expression(expression, lambda n: order[resolve(n, own, names)])
     except ExpressionError as exc:
         raise _Problem("source", str(exc)) from None
@@ -137,6 +152,7 @@ def _operation_spec(
     definition: Definition,
     names: Mapping[str, set[str]],
     types: Mapping[str, Mapping[str, NumberType]],
+    served: Set[SignalKey] | None,
 ) -> DerivedSpec:
     operation = definition.operation
     if operation not in OPERATIONS:
@@ -154,7 +170,7 @@ def _operation_spec(
         try:
             name = _one_name(text)
             key = resolve(name, definition.key[0], names)
-            _check_source(definition, key, name, types)
+            _check_source(definition, key, name, types, served)
         except ExpressionError as exc:
             raise _Problem("sources", f"{text!r}: {exc.reason}") from None
         if key in keys:
@@ -190,10 +206,18 @@ def _check_source(
     key: SignalKey,
     name: Name,
     types: Mapping[str, Mapping[str, NumberType]],
+    served: Set[SignalKey] | None,
 ) -> None:
     if key == definition.key:
         raise ExpressionError("a derived signal cannot use itself", name.column)
-    number_type = types[key[0]][key[1]]
+    number_type = types.get(key[0], {}).get(key[1])
+    if number_type is None:
+        raise _Unchecked
+    if served is not None and key not in served:
+        raise ExpressionError(
+            f"signal {key[0]}.{key[1]} is disabled (enable = 0, or its device's): it never updates",
+            name.column,
+        )
     if number_type not in NUMERIC_TYPES:
         raise ExpressionError(
             f"signal {key[0]}.{key[1]} is {number_type.value}: expressions compute with numbers",

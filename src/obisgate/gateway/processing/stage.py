@@ -20,7 +20,7 @@ error is logged (its type, once) and the batch goes out as it came.
 
 The guards' last accepted readings and the delta / rate sources' previous ones
 are kept in a state file (:mod:`.store`), loaded by :meth:`ProcessingStage.start`
-and written by a task every few seconds (at once after a reset) and at
+and written by a task every 30 s (at once after a reset or jump) and at
 :meth:`ProcessingStage.aclose`; a state file that cannot be used is logged and
 the stage goes on without it.
 """
@@ -39,13 +39,22 @@ from typing import Literal
 from obisgate.errors import ConfigError
 from obisgate.gateway.processing.deadband import ChangeFilter, PublishRules
 from obisgate.gateway.processing.derived import DerivedSignals, DerivedSpec, SignalKey
-from obisgate.gateway.processing.guards import Guard, GuardEvent, GuardRules, Verdict
+from obisgate.gateway.processing.guards import (
+    Guard,
+    GuardEvent,
+    GuardRules,
+    Verdict,
+    is_total_unit,
+)
 from obisgate.gateway.processing.store import StateRow, StateStore
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 __all__ = ["Deliver", "ProcessingPlan", "ProcessingStage"]
 
 _LOGGER = logging.getLogger(__name__)
+
+#: The guard of a signal that configures none but reads a total (by its unit).
+_BY_UNIT = GuardRules()
 
 Deliver = Callable[[Sequence[SignalUpdate], Sequence[SignalUpdate]], None]
 """Hands one batch to the fan-out: ``(published, every)``. ``every`` is the batch
@@ -57,7 +66,11 @@ class ProcessingPlan:
     """What the stage does, from the configuration.
 
     Attributes:
-        guards: signal -> its guard rules (signals without any: absent).
+        guards: signal -> the guard rules it configures.
+        totals_by_unit: every other signal whose readings come with a total's unit
+            (kWh, m³ ... :data:`~obisgate.gateway.processing.guards.TOTAL_UNITS`) is
+            guarded as a total (with the default rules), except those in ``unguarded``.
+        unguarded: signals never guarded by unit (``monotonic = 0``, derived ones).
         publishing: signal -> its deadband and heartbeat (``publish = "change"`` only).
         derived: every enabled derived signal of an enabled device.
         state_file: where the guards' state is kept (``None``: only in memory).
@@ -65,6 +78,8 @@ class ProcessingPlan:
     """
 
     guards: Mapping[SignalKey, GuardRules] = field(default_factory=dict)
+    totals_by_unit: bool = False
+    unguarded: frozenset[SignalKey] = frozenset()
     publishing: Mapping[SignalKey, PublishRules] = field(default_factory=dict)
     derived: tuple[DerivedSpec, ...] = ()
     state_file: Path | None = None
@@ -73,7 +88,7 @@ class ProcessingPlan:
     @property
     def empty(self) -> bool:
         """Nothing to do: batches pass unchanged."""
-        return not (self.guards or self.publishing or self.derived)
+        return not (self.guards or self.totals_by_unit or self.publishing or self.derived)
 
 
 @dataclass(slots=True)
@@ -106,13 +121,14 @@ class ProcessingStage:
     """
 
     def __init__(
-        self, plan: ProcessingPlan, deliver: Deliver, *, flush_interval_s: float = 5.0
+        self, plan: ProcessingPlan, deliver: Deliver, *, flush_interval_s: float = 30.0
     ) -> None:
         self.plan = plan
         self.counters = StageCounters()
         self._deliver = deliver
         self._flush_interval_s = flush_interval_s
         self._guards = {key: Guard(rules) for key, rules in plan.guards.items()}
+        self._units: dict[str | None, bool] = {}
         self._filters = {key: ChangeFilter(rules) for key, rules in plan.publishing.items()}
         self._derived = DerivedSignals(plan.derived)
         self._failing: set[SignalKey] = set()
@@ -147,6 +163,8 @@ class ProcessingStage:
             key = (device, signal)
             if kind == "guard":
                 guard = self._guards.get(key)
+                if guard is None and self.plan.totals_by_unit and key not in self.plan.unguarded:
+                    guard = self._guards[key] = Guard(_BY_UNIT)
                 if guard is not None and guard.rules.stateful:
                     guard.last = (value, time)
             else:
@@ -271,7 +289,9 @@ class ProcessingStage:
     def _guarded(self, key: SignalKey, update: SignalUpdate) -> SignalUpdate:
         guard = self._guards.get(key)
         if guard is None:
-            return update
+            if not self._by_unit(key, update.unit):
+                return update
+            guard = self._guards[key] = Guard(_BY_UNIT)
         before = guard.rejected
         checked, event = guard.check(update)
         if guard.rejected > before:
@@ -279,6 +299,15 @@ class ProcessingStage:
         if event is not None:
             self._report(key, event)
         return checked
+
+    def _by_unit(self, key: SignalKey, unit: str | None) -> bool:
+        """Whether a signal without a guard gets the default one now (see ``totals_by_unit``)."""
+        if not self.plan.totals_by_unit or key in self.plan.unguarded:
+            return False
+        total = self._units.get(unit)
+        if total is None:
+            total = self._units[unit] = is_total_unit(unit)
+        return total
 
     def _report(self, key: SignalKey, event: GuardEvent) -> None:
         name = f"{key[0]}/{key[1]}"

@@ -8,8 +8,8 @@ restart covers the downtime). One row per signal and kind, overwritten.
 The file is ``<history>.guards.sqlite`` beside the history (with ``--shard`` its
 name carries the shard's suffix like the history's). It is not a table of the
 history: the history exists only when a signal logs and refuses foreign tables.
-The stage writes the rows that changed every few seconds and at shutdown; a
-``kill -9`` loses at most those seconds, which only makes the guards compare
+The stage writes the rows that changed every 30 s and at shutdown; a
+``kill -9`` loses at most those 30 s, which only makes the guards compare
 with an older (for a total: lower) reading, never a wrong one.
 
 Values are stored as JSON numbers (integers keep every digit), times as ISO 8601.
