@@ -746,9 +746,9 @@ class SignalConfig(BaseModel):
                 ("number_type", f"a derived signal is a number, not {self.number_type.value}")
             )
         if self.number_type not in GUARDED_TYPES:
+            asked = given & GUARD_FIELDS if self.monotonic else given & GUARD_FIELDS - {"monotonic"}
             problems += [
-                (name, f"only for numbers, not {self.number_type.value}")
-                for name in sorted(given & GUARD_FIELDS)
+                (name, f"only for numbers, not {self.number_type.value}") for name in sorted(asked)
             ]
         low, high = self.min_value, self.max_value
         if low is not None and high is not None and high < low:

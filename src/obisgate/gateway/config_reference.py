@@ -126,7 +126,7 @@ def _fields(model: type[BaseModel], skip: frozenset[str] = frozenset()) -> Itera
         if isinstance(group, str):
             yield f"\n#### {group}\n"
         default = _default(field)
-        where = default if default == "required" else f"default {default}"
+        where = default if default.startswith("required") else f"default {default}"
         yield f"- **`{name}`** ({where}): {field.description or ''}"
 
 

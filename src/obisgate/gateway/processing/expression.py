@@ -84,6 +84,10 @@ _QUOTED_NAME = re.compile(r"(?:([A-Za-z0-9_-]{1,64}):)?([A-Za-z0-9_.-]{1,64})")
 _OPERATORS = ("**", "//", "<=", ">=", "==", "!=", "+", "-", "*", "/", "%", "<", ">", "(", ")", ",")
 _BLANKS = " \t\r\n"
 _DIGITS = frozenset("0123456789")
+_QUOTE_HINT = (
+    "; a name with '-', or a part starting with a digit, goes in backquotes: "
+    "`meter-2:power`, `1.8.0`"
+)
 _NAME_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
 
@@ -230,7 +234,7 @@ def _tokens(text: str) -> list[_Token]:
             literal = match.group()
             after = text[match.end() : match.end() + 1]
             if after and (after.isalnum() or after in "_.`"):
-                raise ExpressionError(f"malformed number {literal + after!r}", column)
+                raise ExpressionError(f"malformed number {literal + after!r}{_QUOTE_HINT}", column)
             tokens.append(_Token("number", literal, column, _number(literal, column)))
             pos = match.end()
             continue
@@ -239,7 +243,7 @@ def _tokens(text: str) -> list[_Token]:
             assert match is not None  # a letter or "_" always matches
             word = match.group()
             if text[match.end() : match.end() + 1] == ".":
-                raise ExpressionError(f"malformed name {word + '.'!r}", column)
+                raise ExpressionError(f"malformed name {word + '.'!r}{_QUOTE_HINT}", column)
             kind = "keyword" if word in _KEYWORDS else "name"
             tokens.append(_Token(kind, word, column))
             pos = match.end()

@@ -175,6 +175,7 @@ class ProcessingStage:
     async def aclose(self) -> None:
         """Write what changed and close the state file."""
         self._stop.set()
+        self._urgent.set()  # ends the flusher's wait at once
         if self._flusher is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._flusher
