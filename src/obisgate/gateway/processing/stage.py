@@ -118,6 +118,10 @@ class ProcessingStage:
         plan: what to do.
         deliver: where processed batches go (the fan-out).
         flush_interval_s: how often changed state is written to the state file.
+
+    Attributes:
+        counters: what it did since the start.
+        written: set each time changed state was written to the state file.
     """
 
     def __init__(
@@ -139,6 +143,8 @@ class ProcessingStage:
         self._stop = asyncio.Event()
         self._urgent = asyncio.Event()
         self._store_error: str | None = None
+        #: Set each time changed state was written to the state file.
+        self.written = asyncio.Event()
 
     # -- life cycle ----------------------------------------------------------------
 
@@ -215,6 +221,7 @@ class ProcessingStage:
         if self._store_error is not None:
             _LOGGER.warning("the guard state %s is written again", store.path)
             self._store_error = None
+        self.written.set()
 
     def _collect(self) -> None:
         """Move every changed reading into the rows to write."""
