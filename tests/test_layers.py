@@ -47,8 +47,9 @@ PURE_STDLIB = frozenset(
 #: Helpers for the upper layers: not part of the protocol, transports or session.
 HELPERS = ("obisgate.backoff", "obisgate.gcpause", "obisgate.mqtt_url", "obisgate.password_config")
 
-#: What the gateway and the sink may import from the library below them.
-LIBRARY_API = ("obisgate", "obisgate.errors", *HELPERS)
+#: What the gateway and the sink may import from the library below them (``obisgate.obis``:
+#: the OBIS catalogue, data that imports nothing else of obisgate).
+LIBRARY_API = ("obisgate", "obisgate.errors", "obisgate.obis", *HELPERS)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,33 @@ LAYERS = (
         "helpers import nothing above the protocol",
     ),
     Layer(
+        "recipes",
+        ("obisgate.recipes",),
+        ("obisgate.errors", "obisgate.protocol.", "obisgate.transport", "obisgate.recipes"),
+        "the recipe table builds reader settings: errors, protocol/ and transport/ only",
+    ),
+    Layer(
+        "catalogue",
+        ("obisgate.obis",),
+        ("obisgate.obis",),
+        "the OBIS catalogue is data and a lookup: nothing else of obisgate",
+        third_party=False,
+    ),
+    Layer(
+        "probe",
+        ("obisgate.probe",),
+        (
+            "obisgate.errors",
+            "obisgate.protocol.",
+            "obisgate.transport",
+            "obisgate.session",
+            "obisgate.trace",
+            "obisgate.recipes",
+            "obisgate.probe",
+        ),
+        "the probe drives readouts like the session layer, with the recipes",
+    ),
+    Layer(
         "library root",
         ("obisgate",),
         (
@@ -133,6 +161,7 @@ LAYERS = (
             "obisgate.dlms_session",
             "obisgate.trace",
             "obisgate.password_config",
+            "obisgate.recipes",
         ),
         "the package root exports the library, never the gateway, sink, simulator or cli",
     ),
@@ -167,8 +196,8 @@ LAYERS = (
             "obisgate.gateway.processing.build",
         ),
         (*LIBRARY_API, "obisgate.gateway"),
-        "the gateway uses the library through obisgate's exports, obisgate.errors and the "
-        "helpers only",
+        "the gateway uses the library through obisgate's exports, obisgate.errors, the OBIS "
+        "catalogue and the helpers only",
     ),
     Layer(
         "sink",

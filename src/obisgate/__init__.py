@@ -48,7 +48,9 @@ from obisgate.protocol.passwords import (
 )
 from obisgate.protocol.programming_client import ProgrammingOptions
 from obisgate.protocol.readout import BccStatus, Readout, parse_readout
+from obisgate.protocol.recipes import Recipe, RecipeRules
 from obisgate.protocol.telegrams import TelegramSplitter
+from obisgate.recipes import RecipeBook, load_recipes
 from obisgate.session import Exchange, read_meter, read_meter_on, read_meter_sync
 from obisgate.trace import Trace
 from obisgate.transport import LineSettings, ScriptedTransport, Transport, open_transport
@@ -91,6 +93,9 @@ __all__ = [
     "Readout",
     "ReadoutClient",
     "ReadoutOptions",
+    "Recipe",
+    "RecipeBook",
+    "RecipeRules",
     "RegisterReading",
     "ScriptedTransport",
     "SessionEndedError",
@@ -104,6 +109,7 @@ __all__ = [
     "Value",
     "compute_bcc",
     "data_access_error",
+    "load_recipes",
     "make_scheme",
     "open_transport",
     "parse_data_block",

@@ -351,7 +351,12 @@ async def read_dlms_on(
     ident = info.identification
     readout = Readout(datasets, BccStatus.ABSENT, ident if opening is not None else None)
     return DlmsReadResult(
-        ident, info.mode, info.baud, readout, tuple(readings), tuple(session.client.log)
+        ident,
+        info.mode,
+        info.baud,
+        readout,
+        readings=tuple(readings),
+        frames=tuple(session.client.log),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from typing import Any
 
 from obisgate.protocol.client import ReadResult
@@ -13,6 +14,7 @@ from obisgate.protocol.identification import Identification, ProtocolMode
 
 __all__ = [
     "FORMATS",
+    "Describe",
     "datasets_to_list",
     "identification_to_dict",
     "render",
@@ -20,6 +22,9 @@ __all__ = [
 ]
 
 FORMATS = ("table", "json", "csv", "raw")
+
+Describe = Callable[[str, str | None, str | None], str | None]
+"""(address, manufacturer, unit) -> a description of the register, or ``None``."""
 
 
 def identification_to_dict(ident: Identification) -> dict[str, str]:
@@ -59,8 +64,12 @@ def result_to_dict(result: ReadResult) -> dict[str, Any]:
     return out
 
 
-def render(result: ReadResult, fmt: str) -> str:
-    """Render ``result`` in one of :data:`FORMATS` (text ends with a newline)."""
+def render(result: ReadResult, fmt: str, *, describe: Describe | None = None) -> str:
+    """Render ``result`` in one of :data:`FORMATS` (text ends with a newline).
+
+    ``describe`` adds a description column to the table (the CLI passes the OBIS
+    catalogue's, for people at a terminal); the other formats never change.
+    """
     if fmt == "json":
         return json.dumps(result_to_dict(result), ensure_ascii=False) + "\n"
     if fmt == "csv":
@@ -68,7 +77,7 @@ def render(result: ReadResult, fmt: str) -> str:
     if fmt == "raw":
         ident = result.identification.to_bytes().decode("latin-1")
         return ident + "".join(ds.to_text() + "\n" for ds in result.readout.datasets)
-    return _table(result)
+    return _table(result, describe=describe)
 
 
 def _csv(datasets: tuple[DataSet, ...]) -> str:
@@ -81,21 +90,37 @@ def _csv(datasets: tuple[DataSet, ...]) -> str:
     return buf.getvalue()
 
 
-def table_lines(datasets: tuple[DataSet, ...] | list[DataSet]) -> list[str]:
-    """Aligned ``address  value  unit`` lines; extra value groups on their own lines."""
+def table_lines(
+    datasets: tuple[DataSet, ...] | list[DataSet],
+    *,
+    describe: Describe | None = None,
+    manufacturer: str | None = None,
+) -> list[str]:
+    """Aligned ``address  value  unit`` lines; extra value groups on their own lines.
+
+    With ``describe``, a last column holds its description of each address
+    (called with the address, ``manufacturer`` and the first value's unit).
+    """
+    descriptions = describe is not None
     width = max([len(ds.address) for ds in datasets] + [7])
     vwidth = max([len(v.value.strip()) for ds in datasets for v in ds.values] + [5])
-    lines = [f"{'address':<{width}}  {'value':>{vwidth}}  unit"]
+    uwidth = max([len(v.unit or "") for ds in datasets for v in ds.values] + [4])
+    head = f"{'address':<{width}}  {'value':>{vwidth}}  {'unit':<{uwidth}}"
+    lines = [(head + "  description" if descriptions else head).rstrip()]
     for ds in datasets:
         address = ds.address
+        text = ""
+        if describe is not None and ds.values:
+            text = describe(ds.address, manufacturer, ds.values[0].unit) or ""
         for v in ds.values:
             unit = "" if v.unit is None else v.unit
-            lines.append(f"{address:<{width}}  {v.value.strip():>{vwidth}}  {unit}".rstrip())
-            address = ""
+            line = f"{address:<{width}}  {v.value.strip():>{vwidth}}  {unit:<{uwidth}}  {text}"
+            lines.append(line.rstrip())
+            address = text = ""
     return lines
 
 
-def _table(result: ReadResult) -> str:
+def _table(result: ReadResult, *, describe: Describe | None = None) -> str:
     ident = result.identification
     readout = result.readout
     if result.mode in (ProtocolMode.E, ProtocolMode.HDLC):
@@ -118,4 +143,5 @@ def _table(result: ReadResult) -> str:
             "",
         ]
     tail = [f"not parsed: {text!r}" for text in readout.unparsed]
-    return "\n".join(head + table_lines(readout.datasets) + tail) + "\n"
+    lines = table_lines(readout.datasets, describe=describe, manufacturer=ident.manufacturer)
+    return "\n".join(head + lines + tail) + "\n"

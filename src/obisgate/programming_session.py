@@ -58,6 +58,7 @@ from obisgate.protocol.programming_client import (
     ProgrammingOptions,
     SessionEndedError,
 )
+from obisgate.protocol.recipes import RecipeRules
 from obisgate.session import Exchange
 from obisgate.trace import Trace, TraceTarget, open_trace
 from obisgate.transport.base import LineSettings, Transport
@@ -190,6 +191,7 @@ class ProgrammingSession:
         meter_idle_timeout_s: float = 60.0,
         sign_on_timeout_s: float | None = None,
         owns_transport: bool = False,
+        rules: RecipeRules | None = None,
     ) -> ProgrammingSession:
         """Sign on over an open transport: request, option select ``1``, password.
 
@@ -206,6 +208,8 @@ class ProgrammingSession:
             sign_on_timeout_s: limit for the whole sign-on (``None``: only the
                 per-message timeouts).
             owns_transport: close the transport on :meth:`close`.
+            rules: recipes the sign-on applies after the identification (a
+                recipe's ``read_command`` becomes the session's default).
 
         Raises:
             AccessDeniedError: the meter refused the password (it broke off).
@@ -213,7 +217,7 @@ class ProgrammingSession:
             NoAnswerError, ChecksumError, FramingError, ConnectionLostError:
                 the sign-on failed; a sign-off was sent before raising.
         """
-        client = ProgrammingClient(options, scheme)
+        client = ProgrammingClient(options, scheme, rules)
         session = cls(
             transport,
             client,
@@ -593,11 +597,13 @@ async def read_registers_on(
     scheme: PasswordScheme | None = None,
     trace: Trace | None = None,
     total_timeout_s: float | None = None,
+    rules: RecipeRules | None = None,
 ) -> dict[str, RegisterReading]:
     """Sign on over an open transport, read ``addresses``, sign off.
 
     For the gateway: a signal read by command instead of from the readout.
-    The transport stays open.
+    The transport stays open. ``rules``: recipes applied after the sign-on's
+    identification (e.g. EMH's ``R5``).
 
     Raises:
         NoAnswerError: silence, or the whole exchange took longer than
@@ -611,7 +617,7 @@ async def read_registers_on(
     try:
         async with deadline:
             session = await ProgrammingSession.start(
-                transport, options, scheme, trace=trace, keepalive_interval_s=None
+                transport, options, scheme, trace=trace, keepalive_interval_s=None, rules=rules
             )
             async with session:
                 return await session.read_many(addresses)

@@ -14,14 +14,30 @@ from contextlib import ExitStack
 from typing import Protocol, runtime_checkable
 
 from obisgate.errors import ConnectionLostError, TotalTimeoutError
-from obisgate.protocol.actions import Action, Drain, Send, SetBaud, SetFraming, Sleep
+from obisgate.protocol.actions import (
+    Action,
+    Drain,
+    RecipesApplied,
+    Send,
+    SetBaud,
+    SetFraming,
+    Sleep,
+)
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.protocol.identification import ProtocolMode
+from obisgate.protocol.recipes import RecipeRules
 from obisgate.trace import Trace, TraceTarget, open_trace
 from obisgate.transport.base import LineSettings, Transport
 from obisgate.transport.url import open_transport
 
-__all__ = ["Exchange", "SansIOClient", "read_meter", "read_meter_on", "read_meter_sync"]
+__all__ = [
+    "Exchange",
+    "SansIOClient",
+    "describe_recipes",
+    "read_meter",
+    "read_meter_on",
+    "read_meter_sync",
+]
 
 _LOGGER = logging.getLogger(__name__)
 #: Transports already told that their converter's rate must match (warned once per process).
@@ -82,6 +98,7 @@ class Exchange:
         self.on_progress = on_progress
         self.received = 0
         self._warned_baud = False
+        self._events_seen = 0
 
     async def perform(self, actions: Sequence[Action]) -> None:
         """Carry out ``actions`` in order.
@@ -161,9 +178,23 @@ class Exchange:
                     actions = client.timeout()
                 else:
                     actions = client.receive_data(data)
+                    self._report_events(client)
                     if self.on_progress:
                         self.on_progress(self.received, client.waiting_for)
             await self._perform_all(client, actions)
+
+    def _report_events(self, client: SansIOClient) -> None:
+        """Trace and log (debug) the recipes a client applied after the identification."""
+        events = getattr(client, "events", None)
+        if not isinstance(events, list) or len(events) <= self._events_seen:
+            return
+        new, self._events_seen = events[self._events_seen :], len(events)
+        for event in new:
+            if isinstance(event, RecipesApplied):
+                text = describe_recipes(event)
+                if self.trace:
+                    self.trace.note(text)
+                _LOGGER.debug("%s: %s", self.transport.url, text)
 
     async def _perform_all(self, client: SansIOClient, actions: Sequence[Action]) -> None:
         """Carry out ``actions``; after a rate switch, tell a client that waits for it."""
@@ -191,10 +222,18 @@ class Exchange:
         return data
 
 
+def describe_recipes(event: RecipesApplied) -> str:
+    """``recipe lgz-zmd120: switch_baud=False`` for traces and logs."""
+    parts = [f"{k}={v}" for k, v in event.changes]
+    parts += [f"{k} kept as given" for k in event.kept]
+    return f"recipe {', '.join(event.names)}: {', '.join(parts) or 'nothing to change'}"
+
+
 async def read_meter_on(
     transport: Transport,
     options: ReadoutOptions | None = None,
     *,
+    rules: RecipeRules | None = None,
     trace: Trace | None = None,
     total_timeout_s: float | None = None,
     on_progress: ProgressCallback | None = None,
@@ -202,7 +241,9 @@ async def read_meter_on(
     """Read one meter over an already open transport (e.g. a shared RS-485 bus).
 
     The transport is left open and, if it can, at the rate the readout ended
-    with; the caller switches it back before the next request.
+    with; the caller switches it back before the next request. ``rules``: the
+    recipes to apply once the meter has identified itself (the trace notes
+    which applied; :attr:`ReadResult.recipes` names them).
 
     Raises:
         NoAnswerError: silence longer than the options allow;
@@ -211,7 +252,7 @@ async def read_meter_on(
         ChecksumError, FramingError: the meter's bytes were wrong.
         ConnectionLostError: the connection dropped.
     """
-    client = ReadoutClient(options)
+    client = ReadoutClient(options, rules)
     exchange = Exchange(transport, trace=trace, on_progress=on_progress)
     if transport.baud != client.baud and transport.can_set_baud:
         await transport.set_baud(client.baud)
@@ -257,6 +298,7 @@ async def read_meter(
     url: str,
     options: ReadoutOptions | None = None,
     *,
+    rules: RecipeRules | None = None,
     line: LineSettings | None = None,
     trace: TraceTarget = None,
     total_timeout_s: float | None = None,
@@ -268,6 +310,7 @@ async def read_meter(
     Args:
         url: a serial device path, ``tcp://host:port`` or ``rfc2217://host:port``.
         options: the readout options (address, mode, baud policy, timeouts...).
+        rules: recipes to apply after the identification (``None``: none).
         line: serial line settings; default 7E1 at the options' start rate.
         trace: a :class:`~obisgate.trace.Trace`, an open text stream or a file path.
         total_timeout_s: limit for the whole exchange (``None``: no limit beyond
@@ -295,6 +338,7 @@ async def read_meter(
             return await read_meter_on(
                 transport,
                 options,
+                rules=rules,
                 trace=tracer,
                 total_timeout_s=total_timeout_s,
                 on_progress=on_progress,

@@ -44,10 +44,12 @@ OBISGATE = Path(sys.executable).parent / "obisgate"
         ("0.9.1", "time"),
         ("C.1.0", "serial_number"),
         ("F.F", "error_code"),
-        ("C.7.0", "C.7.0"),  # not a common code: the address itself
-        ("0-1:24.2.1", "0-1_24.2.1"),  # another medium: the address made valid
+        ("C.7.0", "power_failures"),  # the catalogue's service entries have names too
+        ("0-1:24.2.1", "mbus1_reading"),  # DSMR: the M-Bus meter on channel 1
+        ("C.99.0", "C.99.0"),  # not in the catalogue: the address itself
+        ("1-0:99.1.0", "1-0_99.1.0"),  # not in the catalogue: the address made valid
         ("1-1:1.8.0", "1-1_1.8.0"),  # another channel is not "the" import register
-        ("9.4&1", "9.4_1"),
+        ("99.4&1", "99.4_1"),
         ("", "value"),
         ("!!", "value"),
     ],
@@ -94,6 +96,7 @@ async def test_init_takes_the_reading_options_of_read(tmp_path: Path) -> None:
     assert (energy.signal_alias, energy.log) == ("energy_import", 1)
     assert (signals["1.8.0*24"].signal_alias, signals["1.8.0*24"].log) == ("energy_import_p24", 1)
     assert signals["32.7.0"].signal_alias == "voltage_l1"
+    assert energy.description == "Active energy import (+A, QI+QIV), total"  # the catalogue's
     assert signals["C.1.0"].log == 0  # a serial number is text: no history
 
 

@@ -12,6 +12,7 @@ from obisgate.gateway.outputs.mqtt.ha_discovery import (
     DiscoveryDevice,
     DiscoverySignal,
     discovery_messages,
+    entity_name,
     infer_classes,
     manufacturer_name,
 )
@@ -191,6 +192,51 @@ def test_device_without_address_or_identification() -> None:
     }
     assert "unit_of_measurement" not in energy
     assert energy["state_topic"] == "og/m2/e/out"
+
+
+@pytest.mark.parametrize(
+    ("signal", "manufacturer", "name"),
+    [
+        # a name of its own wins
+        (DiscoverySignal("bezug", "Bezug Haus", "kWh", tag="1.8.0"), None, "Bezug Haus"),
+        # no name of its own (signal_name is the alias): the catalogue's label
+        (DiscoverySignal("bezug", "bezug", "kWh", tag="1.8.0"), None, "Energy import"),
+        (DiscoverySignal("e1", "e1", None, tag="1-0:1.8.1*255"), None, "Energy import T1"),
+        (DiscoverySignal("u1", "u1", "V", tag="32.7.0"), None, "Voltage L1"),
+        (DiscoverySignal("gas", "gas", "m3", tag="0-1:24.2.1"), None, "M-Bus 1 reading"),
+        # the meter's maker selects its own codes: a Landis+Gyr heat meter's 6.8
+        (DiscoverySignal("q", "q", "MWh", tag="6.8"), "LUG", "Heat energy"),
+        (DiscoverySignal("q", "q", None, tag="6.8"), None, "Reactive energy Q2"),
+        # a unit that contradicts the code, another channel, an unknown code: the alias
+        (DiscoverySignal("q", "q", "MWh", tag="6.8"), None, "q"),
+        (DiscoverySignal("e", "e", "kWh", tag="1-1:1.8.0"), None, "e"),
+        (DiscoverySignal("x", "x", None, tag="96.99.99"), None, "x"),
+        (DiscoverySignal("x", "x", None), None, "x"),
+    ],
+)
+def test_entity_names_from_the_catalogue(
+    signal: DiscoverySignal, manufacturer: str | None, name: str
+) -> None:
+    assert entity_name(signal, manufacturer) == name
+
+
+def test_discovery_names_entities_with_the_meters_manufacturer() -> None:
+    device = DiscoveryDevice(
+        "heat",
+        "Heat meter",
+        "66012345",
+        "/LUGCUH50",
+        None,
+        (
+            DiscoverySignal("q", "q", "MWh", tag="6.8"),
+            DiscoverySignal("volume", "volume", "m3", tag="6.26"),
+        ),
+    )
+    got = configs(device, "json")
+    names = {t.split("/")[-2]: c["name"] for t, c in got.items()}
+    assert names["q"] == "Heat energy"
+    assert names["volume"] == "Volume"  # the UH50's 6.26, from its family's codes
+    assert names["_status"] == "Status"
 
 
 def render(template: str, payload: bytes) -> str:

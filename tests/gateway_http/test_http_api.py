@@ -543,6 +543,14 @@ async def test_the_page_lists_devices_outputs_and_signals_escaped(
     assert 'data-device="m1" data-signal="energy"' in page
     assert '<td class="value">7.25</td>' in page
     assert 'data-device="m2" data-signal="voltage"' in page  # configured, no value yet
+    # The tooltip: the signal's name, the OBIS catalogue's description, the address.
+    assert (
+        '<td class="signal" title="Active energy import\nActive energy import (+A, QI+QIV), '
+        'total\n1.8.0">energy</td>'
+    ) in page
+    assert (
+        '<td class="signal" title="voltage\nL1 voltage, instantaneous value\n32.7.0">voltage</td>'
+    ) in page
     assert 'data-device="off"' not in page  # disabled device
     assert '<option data-device="m1" data-signal="energy">' in page  # logged: plottable
     assert '<option data-device="m1" data-signal="serial">' not in page

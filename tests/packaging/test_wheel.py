@@ -53,3 +53,16 @@ def test_wheel_installs_a_working_command(tmp_path: Path) -> None:
         cwd=tmp_path,
     ).stdout
     assert "Usage: obisgate read" in help_text
+    # The package data (OBIS catalogue, recipes) is in the wheel.
+    data = subprocess.run(
+        [
+            venv / "bin" / "python",
+            "-c",
+            "from obisgate.obis import signal_name; print(signal_name('1.8.0'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    ).stdout
+    assert data == "energy_import\n"

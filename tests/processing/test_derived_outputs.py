@@ -147,9 +147,11 @@ async def test_derived_signals_reach_every_output_and_a_failing_one_stops_nothin
                         "the discovery config of the derived signal",
                     )
                     (http,) = [o for o in outputs if isinstance(o, HttpOutput)]
-                    async with aiohttp.ClientSession() as client:
-                        async with client.get(http.url + "api/signals?device=house") as response:
-                            signals = {s["signal"]: s for s in await response.json()}
+                    async with (
+                        aiohttp.ClientSession() as client,
+                        client.get(http.url + "api/signals?device=house") as response,
+                    ):
+                        signals = {s["signal"]: s for s in await response.json()}
                     (modbus,) = [o for o in outputs if isinstance(o, ModbusOutput)]
                     client_ = pymodbus_client.AsyncModbusTcpClient("127.0.0.1", port=modbus.port)
                     await client_.connect()
@@ -168,7 +170,10 @@ async def test_derived_signals_reach_every_output_and_a_failing_one_stops_nothin
     assert all(u.device == "house" and u.unit == "kWh" for u in valid)
     ratio = [u for u in collect.updates if u.signal == "ratio"]
     assert ratio
-    assert {(u.value, u.quality) for u in ratio} <= {(None, Quality.INVALID), (None, Quality.NOT_TOPICAL)}
+    assert {(u.value, u.quality) for u in ratio} <= {
+        (None, Quality.INVALID),
+        (None, Quality.NOT_TOPICAL),
+    }
     # polling went on: every readout of both meters is ok and their signals valid
     statuses = [u.value for u in collect.updates if u.signal == "_status"]
     assert set(statuses) == {"ok"}
@@ -177,7 +182,9 @@ async def test_derived_signals_reach_every_output_and_a_failing_one_stops_nothin
     assert all(u.quality is Quality.VALID for u in read)
     # one log line for the failing expression, however often it failed
     failing = [r.getMessage() for r in caplog.records if r.name.startswith("obisgate.gateway.proc")]
-    assert failing == ["house/ratio: import / garage.export has no valid result (division by zero (/))"]
+    assert failing == [
+        "house/ratio: import / garage.export has no valid result (division by zero (/))"
+    ]
     # SQLite history
     with HistoryStore(tmp_path / "history.sqlite", create=False) as store:
         rows = store.query("house", "site")

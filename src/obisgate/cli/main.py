@@ -56,6 +56,7 @@ def main() -> None:
     \b
     Start here:
       obisgate read /dev/ttyUSB0                 # one readout, as a table
+      obisgate probe /dev/ttyUSB0                # no answer? find the settings that work
       obisgate init tcp://10.0.0.5:4001 -o site.toml
       obisgate run site.toml                     # poll; history of log = 1 signals
       obisgate history meter1 energy_import --config site.toml

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import TypeAdapter, ValidationError
 
-from obisgate.gateway.config_cells import BAUDS
+from obisgate.gateway.config_cells import BAUDS, DeviceAlias
 
-__all__ = ["BAUD_RATE", "Bounded", "history_folder", "meter_url"]
+__all__ = ["BAUD_RATE", "Bounded", "device_alias", "history_folder", "meter_url"]
 
 
 class Bounded(click.ParamType[float]):
@@ -93,3 +94,13 @@ def history_folder(ctx: click.Context, param: click.Parameter, value: Path | Non
             f"{value}: the folder {value.expanduser().parent} does not exist", param=param
         )
     return value
+
+
+def device_alias(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The ``--alias`` value, refused exactly as the configuration would refuse it."""
+    del ctx
+    try:
+        return str(TypeAdapter(DeviceAlias).validate_python(value))
+    except ValidationError as exc:
+        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        raise click.BadParameter(f"{value!r}: {message}", param=param) from None

@@ -13,12 +13,14 @@ from obisgate.cli.dlms_read import dlms_options, dlms_settings, format_frames, o
 from obisgate.cli.main import main
 from obisgate.cli.params import BAUD_RATE, Bounded, meter_url
 from obisgate.cli.raw_capture import RawCapture, raw_capture
+from obisgate.cli.recipe_options import log_recipes, recipe_options, recipe_setup
 from obisgate.cli.sigterm import stop_on_sigterm
 from obisgate.dlms.client import DlmsOptions
 from obisgate.dlms.reading import ObjectSpec
 from obisgate.dlms_session import DlmsReadResult, read_dlms
 from obisgate.errors import ConfigError
 from obisgate.formats import FORMATS, render
+from obisgate.obis import description
 from obisgate.protocol.bcc import BccMethod
 from obisgate.protocol.chars import BAUD_TO_MODE_C_CHAR
 from obisgate.protocol.client import ReadoutOptions, ReadResult
@@ -270,7 +272,9 @@ def read_settings(params: dict[str, Any]) -> tuple[ReadoutOptions, LineSettings]
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @line_options
 @dlms_options
-def read(url: str, **params: Any) -> None:
+@recipe_options
+@click.pass_context
+def read(ctx: click.Context, /, url: str, **params: Any) -> None:
     """Read a meter once and print every data set it sends.
 
     URL is a serial device (/dev/ttyUSB0), tcp://HOST:PORT (a transparent
@@ -285,6 +289,9 @@ def read(url: str, **params: Any) -> None:
     STX ... ETX and BCC). Exit status: see the README (3 no answer, 4 checksum,
     5 framing, 6 connection, 7 meter error, 143 SIGTERM).
 
+    Known meter families get their recipe applied after the identification
+    (`obisgate recipes`; -v says which), except for the options you give.
+
     \b
     Example:
       obisgate read /dev/ttyUSB0 --max-baud 9600 --format json
@@ -295,8 +302,15 @@ def read(url: str, **params: Any) -> None:
         return
     try:
         options, line = read_settings(params)
+        recipes = recipe_setup(ctx, params, options, line)
     except ConfigError as exc:
         fail(str(exc), 2)
+    options, line = recipes.options, recipes.line
+    total_timeout = params["total_timeout"]
+    if "total_timeout_ms" in recipes.rest and ctx.get_parameter_source("total_timeout") is (
+        click.core.ParameterSource.DEFAULT
+    ):
+        total_timeout = int(recipes.rest["total_timeout_ms"]) / 1000  # type: ignore[call-overload]
     progress = _Progress()
     trace: Any = params["trace_path"]
     with contextlib.ExitStack() as stack:
@@ -311,9 +325,10 @@ def read(url: str, **params: Any) -> None:
                 reading = read_meter(
                     url,
                     options,
+                    rules=recipes.rules,
                     line=line,
                     trace=trace,
-                    total_timeout_s=params["total_timeout"],
+                    total_timeout_s=total_timeout,
                     on_progress=progress,
                 )
                 return await stop_on_sigterm(reading, "the readout")
@@ -321,10 +336,12 @@ def read(url: str, **params: Any) -> None:
                 progress.clear()
 
         result = run_async(go)
+        log_recipes(result, recipes.book)
         if isinstance(trace, RawCapture):
             click.echo(bytes(trace.data), nl=False)
             return
-    click.echo(render(result, params["fmt"]), nl=False)
+    describe = description if sys.stdout.isatty() else None
+    click.echo(render(result, params["fmt"], describe=describe), nl=False)
 
 
 def dlms_read_settings(

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
-from pydantic import TypeAdapter, ValidationError
 
 from obisgate.cli.common import fail, run_async, setup_logging
 from obisgate.cli.dlms_read import dlms_options
 from obisgate.cli.gateway_run import build_outputs, run_gateway
 from obisgate.cli.main import main
-from obisgate.cli.params import Bounded, history_folder, meter_url
+from obisgate.cli.params import Bounded, device_alias, history_folder, meter_url
+from obisgate.cli.probe_command import budget_option, run_probe
 from obisgate.cli.read_command import (
     dlms_read_settings,
     line_options,
@@ -22,11 +21,11 @@ from obisgate.cli.read_command import (
     read_settings,
     readout_options,
 )
+from obisgate.cli.recipe_options import recipe_options, recipe_setup
 from obisgate.cli.shard_options import log_format_option, shard_option
 from obisgate.errors import ConfigError
 from obisgate.gateway.app import Gateway
 from obisgate.gateway.config import GatewayConfig, load_config
-from obisgate.gateway.config_cells import DeviceAlias
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.listen import split_listen
 from obisgate.gateway.shard import Shard, shard_path
@@ -222,16 +221,6 @@ def demo(
     run_async(lambda: run_demo(fmt, duration or None, db, show_config, web))
 
 
-def _device_alias(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    """The ``--alias`` value, refused exactly as the configuration would refuse it."""
-    del ctx
-    try:
-        return str(TypeAdapter(DeviceAlias).validate_python(value))
-    except ValidationError as exc:
-        message = exc.errors()[0]["msg"].removeprefix("Value error, ")
-        raise click.BadParameter(f"{value!r}: {message}", param=param) from None
-
-
 @main.command()
 @click.argument("url", callback=meter_url)
 @click.option(
@@ -247,16 +236,32 @@ def _device_alias(ctx: click.Context, param: click.Parameter, value: str) -> str
     "--alias",
     default="meter1",
     show_default=True,
-    callback=_device_alias,
+    callback=device_alias,
     help="device_alias of the new device (1-64 letters, digits, '-', '_').",
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@click.option(
+    "--probe",
+    "use_probe",
+    is_flag=True,
+    help="Find the reading settings first, as obisgate probe does (the table is printed).",
+)
+@budget_option
 @mode_options
 @line_options
 @dlms_options
+@recipe_options
 @click.pass_context
 def init(
-    ctx: click.Context, /, url: str, out: Path, alias: str, force: bool, **params: Any
+    ctx: click.Context,
+    /,
+    url: str,
+    out: Path,
+    alias: str,
+    force: bool,
+    use_probe: bool,
+    budget: float,
+    **params: Any,
 ) -> None:
     """Read a meter once and write a starter configuration for it.
 
@@ -267,6 +272,10 @@ def init(
     and 16.7.0 power, 32.7.0 voltage_l1, 31.7.0 current_l1, ...; the address
     itself otherwise), tag_job_todo exactly as the meter sent it, a
     number_type guessed from the value and log = 1 for numbers (history kept).
+    A meter family whose recipe has settings that act before the request (a
+    wake-up, a longer deadline...) is named in meter_model. With --probe the
+    reading settings are found first (see obisgate probe, its exit status
+    too) and written into the device.
 
     \b
     Example:
@@ -274,8 +283,17 @@ def init(
       obisgate run site.toml --duration 60
       obisgate history meter1 energy_import --config site.toml
     """
-    from obisgate.cli.starter import device_fields, write_starter_config  # noqa: PLC0415
+    from obisgate.cli.starter import (  # noqa: PLC0415
+        check_starter_config,
+        device_fields,
+        write_starter_config,
+    )
 
+    if use_probe:
+        run_probe(ctx, url, params, out=out, alias=alias, force=force, budget_s=budget)
+        return
+    if ctx.get_parameter_source("budget") is not click.core.ParameterSource.DEFAULT:
+        fail("--budget is an option of --probe", 2)
     setup_logging(params["verbose"])
     if out.exists() and not force:
         fail(f"{out} exists; use --force to overwrite it", 2)
@@ -289,6 +307,7 @@ def init(
             options = options_e or readout_options({**params, "mode": "HDLC"})[0]
         else:
             options, line = read_settings(params)
+        recipes = recipe_setup(ctx, params, options, line)
     except ConfigError as exc:
         fail(str(exc), 2)
     given = {
@@ -300,28 +319,20 @@ def init(
         lambda: write_starter_config(
             url,
             alias,
-            options,
-            line,
+            recipes.options,
+            recipes.line,
             fields=device_fields(given),
             trace=params["trace_path"],
             dlms=dlms,
             objects=objects,
+            rules=recipes.rules,
+            book=recipes.book,
+            meter_model=params["meter_model"],
         )
     )
-    _check_starter(text, out)
+    check_starter_config(text, out)
     try:
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write {out}: {exc.strerror or exc}", 1)
     click.echo(f"wrote {out}: 1 device, {count} signals (check: obisgate check {out})")
-
-
-def _check_starter(text: str, out: Path) -> None:
-    """Exit with every problem when the configuration ``init`` made would not load."""
-    with tempfile.TemporaryDirectory(prefix="obisgate-init-") as tmp:
-        candidate = Path(tmp) / out.name
-        candidate.write_text(text, encoding="utf-8")
-        try:
-            load_config(candidate)
-        except ConfigError as exc:
-            fail(f"the configuration for this meter would not load: {exc}", 1)

@@ -143,6 +143,13 @@ _FAULT_HELP = "; ".join(FAULTS)
     help="TCP: one listener (port) per meter instead of all meters on one.",
 )
 @click.option(
+    "--converter-baud",
+    type=click.Choice(["300", "600", "1200", "2400", "4800", "9600", "19200"]),
+    default=None,
+    help="TCP: a converter whose serial side is fixed at this rate (a meter sending "
+    "at another rate arrives garbled).",
+)
+@click.option(
     "--mode-e-confirm",
     type=click.Choice(["7E1", "8N1"], case_sensitive=False),
     default=None,
@@ -166,6 +173,7 @@ def simulate(
     realtime: bool,
     fault_names: tuple[str, ...],
     listener_per_meter: bool,
+    converter_baud: str | None,
     mode_e_confirm: str | None,
     list_profiles: bool,
     list_faults: bool,
@@ -196,6 +204,10 @@ def simulate(
     target = None if use_pty else _parse_listen(listen or _DEFAULT_LISTEN)
     if listener_per_meter and (target is None or target.scheme != "tcp"):
         raise _UsageError("--listener-per-meter needs --listen tcp://...")
+    if converter_baud is not None and (
+        target is None or target.scheme != "tcp" or listener_per_meter
+    ):
+        raise _UsageError("--converter-baud needs --listen tcp://... (one listener)")
     try:
         faults = Faults.from_names(fault_names)
         profiles = _build_profiles(profile_names, address, count)
@@ -210,6 +222,8 @@ def simulate(
         raise _UsageError(str(exc)) from None
     _setup_logging(verbose)
     options: dict[str, Any] = {"faults": faults, "realtime": realtime}
+    if converter_baud is not None:
+        options["converter_baud"] = int(converter_baud)
     asyncio.run(_serve(target, profiles, listener_per_meter, options))
 
 

@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import re
+import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import tomli_w
 
+from obisgate.cli.common import fail
 from obisgate.cli.signal_names import signal_alias_for, unique_alias
 from obisgate.dlms.client import DlmsOptions
 from obisgate.dlms.reading import ObjectSpec, data_access_error
 from obisgate.dlms_session import read_dlms
 from obisgate.errors import ConfigError
+from obisgate.gateway.config import load_config
 from obisgate.gateway.numbers import convert
+from obisgate.obis import describe
 from obisgate.protocol.client import ReadoutOptions, ReadResult
 from obisgate.protocol.dataset import DataSet
-from obisgate.protocol.identification import ProtocolMode
+from obisgate.protocol.identification import Identification, ProtocolMode
+from obisgate.protocol.recipes import RecipeRules
+from obisgate.recipes import RecipeBook
 from obisgate.session import read_meter
 from obisgate.transport.base import LineSettings
 
-__all__ = ["device_fields", "guess_number_type", "starter_config", "write_starter_config"]
+__all__ = [
+    "check_starter_config",
+    "device_entry",
+    "device_fields",
+    "guess_number_type",
+    "meter_model_for",
+    "starter_config",
+    "write_starter_config",
+]
 
 _FLOAT = re.compile(r"[+-]?\d*\.\d+|[+-]?\d+\.\d*")
 _INT = re.compile(r"[+-]?\d+")
@@ -108,29 +123,16 @@ def device_fields(given: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def starter_config(
+def device_entry(
     url: str,
     alias: str,
     address: str,
     mode: ProtocolMode,
-    datasets: tuple[DataSet, ...],
     *,
     timeout_s: float = 2.5,
     fields: dict[str, Any] | None = None,
-) -> tuple[str, int]:
-    """TOML text for one device and one signal per addressed data set, and the signal count.
-
-    Signals get readable aliases for common OBIS codes (:func:`signal_alias_for`),
-    ``tag_job_todo`` exactly as the meter sent the address, and ``log = 1`` when
-    the value is a number (energy counters, power, voltages...).
-
-    Raises:
-        ConfigError: the meter runs mode D (it pushes; the gateway polls).
-    """
-    if mode is ProtocolMode.D:
-        raise ConfigError(
-            "the meter pushes its data (mode D); the gateway polls modes A, B, C, E and HDLC only"
-        )
+) -> dict[str, Any]:
+    """The ``[[devices]]`` table of a meter read at ``url`` (``fields``: further settings)."""
     device: dict[str, Any] = {"device_alias": alias, "name": alias}
     parts = urlsplit(url) if "://" in url else None
     if parts is not None and parts.scheme in ("tcp", "socket"):
@@ -145,27 +147,73 @@ def starter_config(
     device["type"] = "C" if mode is ProtocolMode.E and not dlms else mode.value
     device["timeout_ms"] = round(timeout_s * 1000)
     device.update(fields or {})
+    return device
+
+
+def starter_config(
+    url: str,
+    alias: str,
+    address: str,
+    mode: ProtocolMode,
+    datasets: tuple[DataSet, ...],
+    *,
+    timeout_s: float = 2.5,
+    fields: dict[str, Any] | None = None,
+    manufacturer: str | None = None,
+) -> tuple[str, int]:
+    """TOML text for one device and one signal per addressed data set, and the signal count.
+
+    Signals get readable aliases and, for the codes the OBIS catalogue knows, its
+    description (:func:`signal_alias_for`; ``manufacturer``, the identification's
+    three letters, selects a manufacturer's own codes), ``tag_job_todo`` exactly
+    as the meter sent the address, and ``log = 1`` when the value is a number
+    (energy counters, power, voltages...).
+
+    Raises:
+        ConfigError: the meter runs mode D (it pushes; the gateway polls).
+    """
+    if mode is ProtocolMode.D:
+        raise ConfigError(
+            "the meter pushes its data (mode D); the gateway polls modes A, B, C, E and HDLC only"
+        )
+    device = device_entry(url, alias, address, mode, timeout_s=timeout_s, fields=fields)
     taken: set[str] = set()
     signals = []
     for ds in datasets:
         if not ds.address or data_access_error(ds.value) is not None:
             continue
         number_type = guess_number_type(ds)
-        signals.append(
-            {
-                "device_alias": alias,
-                "signal_alias": unique_alias(signal_alias_for(ds.address), taken),
-                "tag_job_todo": ds.address,
-                "number_type": number_type,
-                "log": 1 if number_type in _NUMERIC_TYPES else 0,
-            }
-        )
+        unit = ds.values[0].unit if ds.values else None
+        name = signal_alias_for(ds.address, manufacturer=manufacturer, unit=unit)
+        signal: dict[str, Any] = {
+            "device_alias": alias,
+            "signal_alias": unique_alias(name, taken),
+            "tag_job_todo": ds.address,
+            "number_type": number_type,
+            "log": 1 if number_type in _NUMERIC_TYPES else 0,
+        }
+        info = describe(ds.address, manufacturer=manufacturer, unit=unit)
+        if info is not None:
+            signal["description"] = info.description
+        signals.append(signal)
     header = (
         "# Starter configuration written by `obisgate init` from one readout.\n"
         "# Check the number types and aliases; signals with log = 1 keep a history.\n"
         "# Then run: obisgate run <this file>\n\n"
     )
     return header + tomli_w.dumps({"devices": [device], "signals": signals}), len(signals)
+
+
+def meter_model_for(
+    ident: Identification, book: RecipeBook, forced: str | None = None
+) -> str | None:
+    """The ``meter_model`` to write for a meter: the forced recipe, else the last recipe
+    matching ``ident`` that has settings applying only when forced (e.g. a wake-up or a
+    longer poll deadline); ``None`` when the automatic recipes cover it."""
+    if forced is not None:
+        return None if forced.strip().lower() == "none" else forced
+    needing = [e for e in book.matching(ident) if e.forced_only]
+    return needing[-1].name if needing else None
 
 
 async def write_starter_config(
@@ -178,12 +226,19 @@ async def write_starter_config(
     trace: str | None = None,
     dlms: DlmsOptions | None = None,
     objects: list[ObjectSpec] | None = None,
+    rules: RecipeRules | None = None,
+    book: RecipeBook | None = None,
+    meter_model: str | None = None,
 ) -> tuple[str, int]:
     """Read the meter at ``url`` once; return the starter TOML and its signal count.
 
     A mode E or direct HDLC meter (``options.mode``) is read with ``dlms``: its
     object list and every value object in it (or ``objects``), one signal each;
     objects the meter refuses get none.
+
+    A D0 meter is read with the recipe ``rules``; with ``book``, its device names a
+    recipe in ``meter_model`` (see :func:`meter_model_for`; ``meter_model`` is the
+    one forced on the command line).
 
     Raises:
         ObisgateError: the readout failed, or the meter cannot be polled (mode D).
@@ -201,7 +256,11 @@ async def write_starter_config(
             trace=trace,
         )
     else:
-        result = await read_meter(url, options, line=line, trace=trace)
+        result = await read_meter(url, options, rules=rules, line=line, trace=trace)
+        if book is not None:
+            model = meter_model_for(result.identification, book, meter_model)
+            if model is not None:
+                fields = {**fields, "meter_model": model}
     return starter_config(
         url,
         alias,
@@ -210,4 +269,16 @@ async def write_starter_config(
         result.readout.datasets,
         timeout_s=options.response_timeout_s,
         fields=fields,
+        manufacturer=result.identification.manufacturer,
     )
+
+
+def check_starter_config(text: str, out: Path) -> None:
+    """Exit with every problem when the configuration written for a meter would not load."""
+    with tempfile.TemporaryDirectory(prefix="obisgate-init-") as tmp:
+        candidate = Path(tmp) / out.name
+        candidate.write_text(text, encoding="utf-8")
+        try:
+            load_config(candidate)
+        except ConfigError as exc:
+            fail(f"the configuration for this meter would not load: {exc}", 1)

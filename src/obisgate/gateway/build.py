@@ -13,6 +13,9 @@ from obisgate import (
     PasswordScheme,
     ProgrammingOptions,
     ReadoutOptions,
+    RecipeBook,
+    RecipeRules,
+    load_recipes,
     make_scheme,
     parse_obis,
 )
@@ -20,9 +23,30 @@ from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
 from obisgate.gateway.plan import DevicePlan, DlmsPlan, ProgrammingPlan, SignalPlan
 from obisgate.gcpause import paused_gc
 
-__all__ = ["device_plan", "dlms_tag", "plans_from_config"]
+__all__ = ["device_plan", "device_rules", "dlms_tag", "plans_from_config"]
 
 T = TypeVar("T")
+
+
+def device_rules(
+    device: DeviceConfig, book: RecipeBook, shared: dict[object, Any] | None = None
+) -> RecipeRules:
+    """The recipes the reader applies to ``device`` after the identification.
+
+    Every recipe of ``book`` that matches the meter, never changing a field the
+    device sets (a recipe named in ``meter_model`` has already filled the
+    fields it does not set); none with ``meter_model = "none"``. Devices with
+    the same set of given fields share one rules object through ``shared``.
+    """
+    off = (device.meter_model or "").strip().lower() == "none"
+    given = device.model_fields_set
+    key = ("recipe rules", id(book), id(given), off)  # given: shared by equal devices
+    rules = None if shared is None else shared.get(key)
+    if rules is None:
+        rules = book.rules_for_device(given, off=off)
+        if shared is not None:
+            shared[key] = rules
+    return rules
 
 
 def device_plan(
@@ -30,6 +54,7 @@ def device_plan(
     signals: tuple[SignalConfig, ...],
     shared: dict[object, Any] | None = None,
     options: ReadoutOptions | None = None,
+    book: RecipeBook | None = None,
 ) -> DevicePlan:
     """The poller's plan for one configured device.
 
@@ -37,11 +62,13 @@ def device_plan(
     the same ``port_key`` and therefore take turns. ``shared`` (one dict for all
     devices of a configuration) lets equal signal plans and line settings be one
     object: many devices read the same signals. ``options``: the device's
-    ``readout_options()`` when already made. Derived signals are not read: the
-    processing stage computes them (:mod:`obisgate.gateway.processing.build`).
+    ``readout_options()`` when already made. ``book``: the recipes (default:
+    obisgate's own). Derived signals are not read: the processing stage computes
+    them (:mod:`obisgate.gateway.processing.build`).
     """
     if shared is None:
         shared = {}
+    rules = device_rules(device, book or RecipeBook.packaged(), shared)
     comma = device.decimal_comma
     enabled = [s for s in signals if s.enable and not s.derived]
     plans = tuple(_signal_plan(s, comma, shared) for s in enabled)
@@ -78,6 +105,7 @@ def device_plan(
         keep_open=device.keep_open,
         signals=plans,
         programming=programming,
+        recipes=rules,
         dlms=dlms,
     )
 
@@ -178,9 +206,17 @@ def _scheme(device: DeviceConfig) -> PasswordScheme:
     return make_scheme(name, password)
 
 
-def plans_from_config(config: GatewayConfig) -> list[DevicePlan]:
-    """Plans for every enabled device, each with its enabled signals."""
+def plans_from_config(config: GatewayConfig, book: RecipeBook | None = None) -> list[DevicePlan]:
+    """Plans for every enabled device, each with its enabled signals.
+
+    ``book``: the recipes; by default obisgate's own and the file named by
+    ``OBISGATE_RECIPES`` (already checked by the configuration's load).
+
+    Raises:
+        ConfigError: the ``OBISGATE_RECIPES`` file cannot be read.
+    """
     shared: dict[object, Any] = {}
+    book = book or load_recipes()
     with paused_gc():
         return [
             device_plan(
@@ -188,6 +224,7 @@ def plans_from_config(config: GatewayConfig) -> list[DevicePlan]:
                 config.signals_for(device.device_alias),
                 shared,
                 config.readout_options(device),
+                book,
             )
             for device in config.enabled_devices
         ]

@@ -10,13 +10,14 @@ readers the fields each table allows.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from obisgate import ConfigError, ReadoutOptions, parse_obis
+from obisgate import ConfigError, ReadoutOptions, RecipeBook, load_recipes, parse_obis
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_models import (
     SECRET_FIELDS,
@@ -109,6 +110,34 @@ class _Builder:
         self.options: dict[str, tuple[DeviceConfig, ReadoutOptions]] = {}
         # Equal sets of given fields, one object each (frozen models never change theirs).
         self.fields_sets: dict[frozenset[str], set[str]] = {}
+        self.recipes = self._recipe_book()
+
+    def _recipe_book(self) -> RecipeBook:
+        """The recipes ``meter_model`` may name (a bad user file is a problem of its own)."""
+        try:
+            return load_recipes()
+        except ConfigError as exc:
+            self.problems.append(ConfigProblem(RecipeBook.environment_variable, str(exc)))
+            return RecipeBook.packaged()
+
+    def _with_recipe(self, row: RawRow, fields: dict[str, object]) -> dict[str, object]:
+        """``fields`` completed by the settings of the recipe ``meter_model`` names."""
+        model = fields.get("meter_model")
+        if not isinstance(model, str) or model.strip().lower() in ("", "none"):
+            return fields
+        entry = self.recipes.get(model)
+        if entry is None:
+            close = difflib.get_close_matches(model.strip().lower(), self.recipes.names(), n=1)
+            if close:
+                self.warnings.append(
+                    row.problem(
+                        f"{model!r} is no recipe (did you mean {close[0]!r}? see obisgate "
+                        "recipes); it is kept as the model's name and nothing is applied",
+                        "meter_model",
+                    )
+                )
+            return fields
+        return {**entry.settings, **fields}
 
     def build(self) -> GatewayConfig:
         """The configuration, after every check.
@@ -209,6 +238,7 @@ class _Builder:
                     **fields,
                     "password_file": str(self.tables.base_dir / Path(file).expanduser()),
                 }
+            fields = self._with_recipe(row, fields)
             raw_problems = connection_problems(set(fields))
             for name, message in raw_problems:
                 self.problems.append(row.problem(message, name))

@@ -145,7 +145,12 @@ class DeviceConfig(BaseModel):
     )
     meter_model: cells.OptText = Field(
         default=None,
-        description="The meter's model, shown by Home Assistant discovery; reserved otherwise.",
+        description="The name of a recipe (`obisgate recipes`) whose settings the device takes "
+        "for every field it does not set itself; `none` turns the recipes off for this device "
+        "(otherwise every recipe matching the meter's identification changes the settings that "
+        "act after it, except the fields the device sets). Any other text is kept as the "
+        "meter's model name, shown by Home Assistant discovery; one close to a recipe's name is "
+        "warned about (a typo).",
     )
     device: cells.OptText = Field(
         default=None,
@@ -577,9 +582,17 @@ class SignalConfig(BaseModel):
         json_schema_extra={"shown": "required; `DOUBLE` for a derived signal"},
     )
     signal_name: cells.Text = Field(
-        default="", description="A readable name.", json_schema_extra={"shown": "the alias"}
+        default="",
+        description="A readable name: the web view's tooltip, Home Assistant's entity name "
+        "(without one, the OBIS catalogue's label of the address, e.g. `Energy import T1`, "
+        "else the alias).",
+        json_schema_extra={"shown": "the alias"},
     )
-    description: cells.Text = Field(default="", description="Free text, kept.")
+    description: cells.Text = Field(
+        default="",
+        description="Free text, shown in the web view's tooltip (without one, the OBIS "
+        "catalogue's description of the address). `obisgate init` writes the catalogue's.",
+    )
     enable: cells.Switch = Field(default=True, description="0: not read, not served.")
     log: Annotated[int, BeforeValidator(cells.int_range(0, 1_000_000))] = Field(
         default=0, description="More than 0: keep the signal's history (`[storage]`)."

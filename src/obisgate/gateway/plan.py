@@ -12,6 +12,7 @@ from obisgate import (
     PasswordScheme,
     ProgrammingOptions,
     ReadoutOptions,
+    RecipeRules,
 )
 
 __all__ = ["DevicePlan", "DlmsPlan", "ProgrammingPlan", "SignalPlan"]
@@ -101,6 +102,8 @@ class DevicePlan:
         signals: the signals of this device.
         programming: how to read the signals with ``by_command`` (``None`` when
             the device has none).
+        recipes: what the reader applies after the meter's identification
+            (``None``: no recipes).
         dlms: how to read a mode E / direct HDLC device (``None``: a D0 meter).
     """
 
@@ -118,6 +121,7 @@ class DevicePlan:
     keep_open: bool = False
     signals: tuple[SignalPlan, ...] = ()
     programming: ProgrammingPlan | None = None
+    recipes: RecipeRules | None = None
     dlms: DlmsPlan | None = None
 
     @property

@@ -147,7 +147,7 @@ async def read_on(
         return readout
     readout = Readout((), BccStatus.ABSENT)
     if plan.needs_readout:
-        result = await read_meter_on(transport, plan.options)
+        result = await read_meter_on(transport, plan.options, rules=plan.recipes)
         readout = result.readout
     if scheme_error is not None:
         raise ProgrammingFailed(readout, scheme_error)
@@ -160,6 +160,7 @@ async def read_on(
                 plan.command_tags,
                 options=plan.programming.options,
                 scheme=scheme,
+                rules=plan.recipes,
             )
         except ObisgateError as exc:
             if not plan.needs_readout:
@@ -213,6 +214,7 @@ class DeviceState:
     last_duration_s: float = 0.0
     access_denied: bool = False
     programming_failing: bool = False
+    recipes: tuple[str, ...] = ()
     total_duration_s: float = 0.0
     last: dict[str, SignalUpdate] = field(default_factory=dict)
 
@@ -356,6 +358,7 @@ class LinePoller:
             assert error is not None
             updates = failure_updates(state, error, now)
         else:
+            _log_recipes(state, result)
             _log_programming(state, error)
             if error is not None or state.access_denied:
                 state.status = error.kind if error is not None else AccessDeniedError.kind
@@ -414,6 +417,16 @@ class LinePoller:
             except ObisgateError:
                 continue
         return await self._read(plan)
+
+
+def _log_recipes(state: DeviceState, readout: Readout) -> None:
+    """Log (info) the recipes a device's identification matches, once per change."""
+    rules, ident = state.plan.recipes, readout.identification
+    names = () if rules is None or ident is None else tuple(r.name for r in rules.matching(ident))
+    if names != state.recipes:
+        state.recipes = names
+        if names:
+            _LOGGER.info("%s: recipe %s applied", state.plan.alias, ", ".join(names))
 
 
 def _log_programming(state: DeviceState, error: ObisgateError | None) -> None:

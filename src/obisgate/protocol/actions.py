@@ -64,5 +64,20 @@ class IdentificationReceived:
     identification: Identification
 
 
+@dataclass(frozen=True, slots=True)
+class RecipesApplied:
+    """Recipes matched the identification and changed these settings.
+
+    Attributes:
+        names: the recipes, in the order they applied.
+        changes: ``(option field, new value)`` of every setting they changed.
+        kept: option fields they name that were given explicitly, left as given.
+    """
+
+    names: tuple[str, ...]
+    changes: tuple[tuple[str, object], ...]
+    kept: tuple[str, ...] = ()
+
+
 Action = Send | Drain | Sleep | SetBaud | SetFraming
-Event = IdentificationReceived
+Event = IdentificationReceived | RecipesApplied

@@ -7,6 +7,14 @@ most :attr:`ReadoutClient.read_timeout_s` and passes what arrives to
 nothing came. Each call returns further actions until :attr:`result` is set.
 Any exception puts the client in the error state; it cannot be reused.
 
+Recipes (:class:`~obisgate.protocol.recipes.RecipeRules`, optional): once the
+identification is parsed, every recipe matching it changes the options it
+names (mode, baud policy, reaction time, baud-change delay, timeouts, BCC,
+echo) before the client answers, except those given explicitly; the change is
+reported as a :class:`~obisgate.protocol.actions.RecipesApplied` event and in
+:attr:`ReadResult.recipes`, and is visible in the actions that follow (e.g. a
+``Sleep`` for a baud-change delay).
+
 No received byte is dropped: bytes behind the identification (a mode B meter
 whose converter delivers its data in the same TCP segment), behind the echo of
 our acknowledgement, or behind a meter's own ``ACK`` CR LF are parsed. Only
@@ -21,6 +29,7 @@ those bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 import re
@@ -40,6 +49,7 @@ from obisgate.protocol.actions import (
     Drain,
     Event,
     IdentificationReceived,
+    RecipesApplied,
     Send,
     SetBaud,
     SetFraming,
@@ -69,6 +79,7 @@ from obisgate.protocol.readout import (
     readout_from_message,
     skip_acknowledgements,
 )
+from obisgate.protocol.recipes import RecipeRules, split_adjustments
 
 __all__ = ["ReadResult", "ReadoutClient", "ReadoutOptions", "request_message"]
 
@@ -97,7 +108,8 @@ class ReadoutOptions:
         option: the mode-control character Y of the option select (``"0"`` readout).
         reaction_time_s: wait before our acknowledgement (t2; 0.2-1.5 s).
         honour_fast_reaction: use 20 ms instead for meters whose manufacturer
-            ID has a lower-case 3rd letter.
+            ID has a lower-case 3rd letter (when the client has no recipe
+            rules: with rules, the recipe table carries that rule).
         baud_change_delay_s: extra wait after the acknowledgement has drained,
             before switching (USB adapters that report drained too early).
         response_timeout_s: how long to wait for the first byte of an answer.
@@ -241,12 +253,14 @@ class ReadResult:
         mode: the protocol mode actually run.
         baud: the rate the data message was sent at.
         readout: the data sets and BCC status.
+        recipes: the names of the recipes applied after the identification.
     """
 
     identification: Identification
     mode: ProtocolMode
     baud: int
     readout: Readout
+    recipes: tuple[str, ...] = ()
 
 
 class _State(Enum):
@@ -264,13 +278,28 @@ _WAITING = frozenset({_State.WAIT_IDENT, _State.WAIT_DATA, _State.WAIT_CONFIRM})
 class ReadoutClient:
     """One readout exchange, as a hand-held unit runs it. Does no I/O.
 
+    Args:
+        options: how to read.
+        rules: recipes to apply once the identification is known (``None``:
+            none, and the lower-case 3rd letter rule of ``options`` applies).
+
+    Attributes:
+        recipes: names of the recipes applied (after the identification).
+        programming_changes: settings the recipes give for a programming
+            session after this sign-on (``read_command``).
+
     Raises (from every method): :class:`~obisgate.errors.ProtocolError`
     subclasses for bad input, :class:`~obisgate.errors.NoAnswerError` from
     :meth:`timeout`, ``RuntimeError`` when called in the wrong state.
     """
 
-    def __init__(self, options: ReadoutOptions | None = None) -> None:
+    def __init__(
+        self, options: ReadoutOptions | None = None, rules: RecipeRules | None = None
+    ) -> None:
         self.options = options or ReadoutOptions()
+        self.rules = rules
+        self.recipes: tuple[str, ...] = ()
+        self.programming_changes: dict[str, object] = {}
         self.baud = self.options.start_baud
         self.bytes_received = 0
         self.result: ReadResult | None = None
@@ -476,7 +505,7 @@ class ReadoutClient:
             )
         assert self._ident is not None
         readout = readout_from_message(cut, BccStatus.MISSING, self._ident)
-        self.result = ReadResult(self._ident, self._mode, self.baud, readout)
+        self.result = ReadResult(self._ident, self._mode, self.baud, readout, self.recipes)
         self._checksum_error = None
         self._state = _State.DONE
 
@@ -504,8 +533,29 @@ class ReadoutClient:
         ident = Identification.parse(line)
         self._ident = ident
         self.events.append(IdentificationReceived(ident))
+        if self.rules is not None:
+            self._apply_recipes(self.rules, ident)
         self._enter_mode(ident, actions)
         return True
+
+    def _apply_recipes(self, rules: RecipeRules, ident: Identification) -> None:
+        """Change the options the recipes matching ``ident`` name (never those in ``keep``).
+
+        Raises:
+            ConfigError: a recipe value the options refuse.
+        """
+        recipes, changes = rules.adjustments(ident)
+        if not recipes:
+            return
+        readout, self.programming_changes = split_adjustments(changes)
+        changed = {k: v for k, v in readout.items() if getattr(self.options, k) != v}
+        if changed:
+            self.options = dataclasses.replace(self.options, **changed)  # type: ignore[arg-type]
+            self._repeats_left = self.options.repeat_requests
+        self.recipes = tuple(r.name for r in recipes)
+        applied = (*changed.items(), *self.programming_changes.items())
+        kept = dict.fromkeys(k for r in recipes for k, _ in r.adjust if k in rules.keep)
+        self.events.append(RecipesApplied(self.recipes, tuple(applied), tuple(kept)))
 
     def _enter_mode(self, ident: Identification, actions: list[Action]) -> None:
         opts = self.options
@@ -592,7 +642,7 @@ class ReadoutClient:
             assert self._ident is not None
             actions.append(SetFraming(8, "N"))
             readout = Readout((), BccStatus.ABSENT, self._ident)
-            self.result = ReadResult(self._ident, ProtocolMode.E, self.baud, readout)
+            self.result = ReadResult(self._ident, ProtocolMode.E, self.baud, readout, self.recipes)
             self._state = _State.DONE
             return
         if first == NAK:
@@ -608,7 +658,8 @@ class ReadoutClient:
     def _reaction_delay(self, ident: Identification) -> float:
         """Our wait before answering the meter (t2; 20 ms meters honoured)."""
         delay = self.options.reaction_time_s
-        if self.options.honour_fast_reaction and ident.fast_reaction:
+        honour = self.options.honour_fast_reaction and self.rules is None
+        if honour and ident.fast_reaction:
             delay = min(delay, ident.reaction_time_min_s)
         return delay
 
@@ -663,6 +714,6 @@ class ReadoutClient:
             return
         assert self._ident is not None
         readout = readout_from_message(message, bcc, self._ident)
-        self.result = ReadResult(self._ident, self._mode, self.baud, readout)
+        self.result = ReadResult(self._ident, self._mode, self.baud, readout, self.recipes)
         self._checksum_error = None
         self._state = _State.DONE

@@ -40,7 +40,7 @@ from obisgate.errors import (
     SessionEndedError,
     UnexpectedMessageError,
 )
-from obisgate.protocol.actions import Action, Send, Sleep
+from obisgate.protocol.actions import Action, Event, IdentificationReceived, Send, Sleep
 from obisgate.protocol.bcc import BccMethod
 from obisgate.protocol.chars import ACK, INTER_CHAR_MAX_S, MASK_7BIT, NAK
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions
@@ -62,6 +62,7 @@ from obisgate.protocol.dataset import DataSet, Value, parse_data_block
 from obisgate.protocol.echo import EchoFilter
 from obisgate.protocol.identification import Identification, ProtocolMode
 from obisgate.protocol.passwords import NoPassword, PasswordScheme
+from obisgate.protocol.recipes import RecipeRules
 
 __all__ = [
     "Answer",
@@ -209,6 +210,9 @@ class ProgrammingClient:
     Args:
         options: sign-on, command and retry settings.
         scheme: how to answer the P0 prompt (default: no password).
+        rules: recipes the sign-on applies after the identification; a recipe's
+            ``read_command`` becomes the default read command unless
+            ``read_command`` is in ``rules.keep``.
 
     Raises (from every method): :class:`~obisgate.errors.ProtocolError`
     subclasses for bad or unexpected bytes, :class:`~obisgate.errors.MeterError`
@@ -219,15 +223,19 @@ class ProgrammingClient:
     """
 
     def __init__(
-        self, options: ProgrammingOptions | None = None, scheme: PasswordScheme | None = None
+        self,
+        options: ProgrammingOptions | None = None,
+        scheme: PasswordScheme | None = None,
+        rules: RecipeRules | None = None,
     ) -> None:
         self.options = options or ProgrammingOptions()
         self.scheme: PasswordScheme = scheme or NoPassword()
+        self.read_command = self.options.read_command
         self.identification: Identification | None = None
         self.operand: str | None = None
         self.result: Answer | None = None
         self.bytes_received = 0
-        self._signon = ReadoutClient(self.options.sign_on)
+        self._signon = ReadoutClient(self.options.sign_on, rules)
         self._state = _State.SIGN_ON
         self._buf = bytearray()
         self._echo = EchoFilter()
@@ -240,6 +248,11 @@ class ProgrammingClient:
         ]
 
     # -- state --------------------------------------------------------------
+
+    @property
+    def events(self) -> list[Event]:
+        """What the sign-on reported (identification, recipes applied)."""
+        return self._signon.events
 
     @property
     def done(self) -> bool:
@@ -367,13 +380,14 @@ class ProgrammingClient:
         Args:
             address: the register (OBIS code, memory address, ``P.01``...).
             argument: bracket content (default :attr:`ProgrammingOptions.read_argument`).
-            command: ``R1``...``R6`` (default :attr:`ProgrammingOptions.read_command`).
+            command: ``R1``...``R6`` (default :attr:`read_command`: the options',
+                or a recipe's for this meter).
 
         Raises:
             ConfigError: a bad command or a banned character.
             RuntimeError: not :attr:`ready`.
         """
-        cmd = command or self.options.read_command
+        cmd = command or self.read_command
         arg = self.options.read_argument if argument is None else argument
         message = read_message(address, arg, command=cmd, bcc_method=self.options.bcc_method)
         return self._begin(f"{cmd} {address}", cmd, address, [message])
@@ -429,7 +443,7 @@ class ProgrammingClient:
         Raises:
             RuntimeError: not :attr:`ready`.
         """
-        cmd = self.options.read_command
+        cmd = self.read_command
         address = self.options.keepalive_address
         message = read_message(
             address, self.options.read_argument, command=cmd, bcc_method=self.options.bcc_method
@@ -460,11 +474,17 @@ class ProgrammingClient:
                 "meter sent a readout instead of the password prompt: "
                 "it did not enter programming mode"
             )
-        if not signon.events:
+        ident = next(
+            (e.identification for e in signon.events if isinstance(e, IdentificationReceived)),
+            None,
+        )
+        if ident is None:
             return actions
-        ident = signon.events[0].identification
         self.identification = ident
-        mode = self.options.sign_on.mode or ident.mode
+        command = signon.programming_changes.get("read_command")
+        if isinstance(command, str):
+            self.read_command = command
+        mode = signon.options.mode or ident.mode
         if mode not in (ProtocolMode.C, ProtocolMode.E):
             raise UnexpectedMessageError(
                 f"programming mode needs protocol mode C; the meter announced mode {mode.value}"

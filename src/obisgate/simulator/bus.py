@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterable, Sequence
 
 from obisgate.errors import ConfigError
-from obisgate.protocol.chars import INITIAL_BAUD, INTER_CHAR_MAX_S, MASK_7BIT
+from obisgate.protocol.chars import INITIAL_BAUD, INTER_CHAR_MAX_S, MASK_7BIT, add_even_parity
 from obisgate.protocol.identification import ProtocolMode
-from obisgate.simulator.faults import Faults
+from obisgate.simulator.faults import AWAKE_S, WAKEUP_MIN_NULS, Faults
 from obisgate.simulator.meter import Output, SimulatedMeter, Transmit
 from obisgate.simulator.profile import MeterProfile
 from obisgate.simulator.programming_hook import SessionFactory
@@ -65,6 +65,8 @@ class MeterCatalog:
         #: direct HDLC meters: listening for frames from the moment the line opens
         self.hdlc_indexes: tuple[int, ...] = tuple(hdlc)
         self.always_on: frozenset[int] = frozenset(pushing) | frozenset(hdlc)
+        #: Some meter sits behind a link carrying 8 bits and checks the parity bit.
+        self.strict_parity = any("strict-parity" in p.faults for p in self.profiles)
 
     @classmethod
     def of(cls, meters: MeterCatalog | MeterProfile | Iterable[MeterProfile]) -> MeterCatalog:
@@ -127,6 +129,11 @@ class MeterBus:
         self._active: dict[int, SimulatedMeter] = {}
         self._buf = bytearray()
         self._last_rx = float("-inf")
+        self._faults: dict[int, Faults] = {}
+        self._strict = self.faults.strict_parity or self.catalog.strict_parity
+        self._nuls = 0
+        self._last_nul = float("-inf")
+        self._awake_until = float("-inf")
 
     @property
     def deadline(self) -> float | None:
@@ -177,6 +184,7 @@ class MeterBus:
             return out
         if self.faults.echo:
             out.append(Transmit(now, data, None, "echo"))
+        self._count_nuls(data, now)
         # Bytes after a request's LF belong to the session that request starts:
         # hand the chunk over line by line.
         masked = data.translate(MASK_7BIT)
@@ -197,19 +205,20 @@ class MeterBus:
             if meter.is_idle(now):
                 del active[i]
                 continue
-            out += meter.receive(_decode(data, line_baud, meter.listen_baud(now)), now)
+            heard = self._uart(_decode(data, line_baud, meter.listen_baud(now)))
+            out += meter.receive(heard, now)
             if meter.is_idle(now):
                 del active[i]
-        out += self._take_requests(_decode(data, line_baud, INITIAL_BAUD), now)
+        out += self._take_requests(self._uart(_decode(data, line_baud, INITIAL_BAUD)), now)
         return out
 
-    def on_timer(self, now: float) -> list[Output]:
-        """Call when :attr:`deadline` has passed."""
+    def on_timer(self, now: float, line_baud: int | None = None) -> list[Output]:
+        """Call when :attr:`deadline` has passed (``line_baud``: the client's rate, if known)."""
         out: list[Output] = []
         for meter in list(self._active.values()):
             deadline = meter.deadline
             if deadline is not None and deadline <= now:
-                out += meter.on_timer(now)
+                out += meter.on_timer(now, line_baud)
         return out
 
     def reset(self) -> None:
@@ -221,11 +230,48 @@ class MeterBus:
 
     # -- internals ------------------------------------------------------------
 
+    def _faults_of(self, index: int) -> Faults:
+        faults = self._faults.get(index)
+        if faults is None:
+            faults = self._faults[index] = self.faults.plus(self.catalog.profiles[index].faults)
+        return faults
+
+    def _uart(self, data: bytes) -> bytes:
+        """What a 7E1 receiver makes of bytes that carry the parity bit in bit 7: a byte
+        with a parity error is replaced by DEL (``strict-parity``; else unchanged)."""
+        if not self._strict:
+            return data
+        fixed = add_even_parity(data)
+        return bytes(b if b == f else 0x7F for b, f in zip(data, fixed, strict=True))
+
+    def _count_nuls(self, data: bytes, now: float) -> None:
+        """A burst of NULs wakes sleeping meters (``needs-wakeup``) for a while."""
+        nuls = data.count(0)
+        if not nuls:
+            return
+        if now - self._last_nul > INTER_CHAR_MAX_S:
+            self._nuls = 0
+        self._nuls += nuls
+        self._last_nul = now
+        if self._nuls >= WAKEUP_MIN_NULS:
+            self._awake_until = now + AWAKE_S
+
+    def _answers(self, index: int, address: str, now: float) -> bool:
+        """Whether a meter whose address matched answers (asleep? general address?)."""
+        faults = self._faults_of(index)
+        if faults.address_only and not address:
+            _LOGGER.info("request without address: meter %d answers only its own", index)
+            return False
+        if faults.needs_wakeup and now > self._awake_until:
+            _LOGGER.info("request: meter %d is asleep (no NUL wake-up)", index)
+            return False
+        return True
+
     def _new_meter(self, index: int) -> SimulatedMeter:
         profile = self.catalog.profiles[index]
         return SimulatedMeter(
             profile,
-            self.faults.plus(profile.faults),
+            self._faults_of(index),
             realtime=self.realtime,
             stats=self.stats,
             programming_factory=self._programming_factory,
@@ -258,7 +304,7 @@ class MeterBus:
                 )
 
     def _on_request(self, start: str, address: str, line: bytes, now: float) -> list[Output]:
-        matches = self.catalog.match(start, address)
+        matches = [i for i in self.catalog.match(start, address) if self._answers(i, address, now)]
         active = self._active
         chosen = set(matches)
         for i, meter in list(active.items()):

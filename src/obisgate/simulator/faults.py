@@ -73,6 +73,31 @@ Faults apply to every meter of a simulator; several may be combined.
     total); every other readout carries the true value, each with a correct
     BCC. What Home Assistant takes for a meter reset, then an impossible
     consumption: the gateway's guards must keep both from being published as valid.
+
+Personalities that ``obisgate probe`` has to find a way around:
+
+``needs-wakeup``
+    The meter sleeps (battery and heat meters): it answers a request only
+    within 5 s after at least 20 NULs (the standard's wake-up, Annex B).
+``strict-parity``
+    A 7E1 meter behind a link that carries 8 bits (a transparent 8N1
+    converter): a byte whose bit 7 is not its even-parity bit is a parity
+    error to the meter and is dropped, so a client must send the parity bit
+    itself (``software_parity``). With ``parity`` the meter's own bytes carry
+    it too.
+``slow-switch``
+    Models a USB head that reports "drained" too early: the meter hears the
+    option select only if the client's rate stays at 300 Bd for 0.3 s after
+    it; a client that switches sooner garbles its tail, and the meter sends
+    its readout at 300 Bd (the standard's fallback) while the client listens
+    at the new rate. A ``baud_change_delay`` of 0.3 s or more (and below the
+    meter's reaction time) cures it.
+``mode-a-only``
+    The meter announces a rate (mode C) but behaves as mode A: the readout
+    follows the identification at 300 Bd at once, whatever the client answers.
+``address-only``
+    The meter answers only requests carrying its own address, never the
+    general address ``/?!``.
 """
 
 from __future__ import annotations
@@ -118,6 +143,11 @@ FAULTS: Final[dict[str, str]] = {
     "lost-ua": "HDLC: do not answer the first SNRM (the UA is lost)",
     "segmented": "HDLC: 32-byte frames and 64-byte GET data blocks (long answers segmented)",
     "misread-total": "readout 2: the first energy total 1 lower; readout 4: a spike (x1000)",
+    "needs-wakeup": "answer only within 5 s after a NUL wake-up (at least 20 NULs)",
+    "strict-parity": "drop received bytes whose bit 7 is not their even parity (8N1 link)",
+    "slow-switch": "hear the option select only if the client stays at 300 Bd 0.3 s after it",
+    "mode-a-only": "announce a rate but send the readout at 300 Bd right after the identification",
+    "address-only": "answer only requests with this meter's address, never /?!",
 }
 
 #: Reaction time of the ``slow-reaction`` fault and pause of ``inter-byte-gap``.
@@ -137,6 +167,11 @@ TRICKLE_BYTE: Final = b"0"
 LOWER_TOTAL_READOUT: Final = 2
 SPIKE_READOUT: Final = 4
 SPIKE_FACTOR: Final = 1000
+#: ``needs-wakeup``: NULs that wake the meter, and how long it then stays awake.
+WAKEUP_MIN_NULS: Final = 20
+AWAKE_S: Final = 5.0
+#: ``slow-switch``: how long the client must stay at the old rate after the option select.
+SWITCH_HOLD_S: Final = 0.3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,6 +205,11 @@ class Faults:
     lost_ua: bool = False
     segmented: bool = False
     misread_total: bool = False
+    needs_wakeup: bool = False
+    strict_parity: bool = False
+    slow_switch: bool = False
+    mode_a_only: bool = False
+    address_only: bool = False
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> Faults:

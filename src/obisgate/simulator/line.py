@@ -180,7 +180,7 @@ class LineDriver:
         self._timer_at = None
         if self._stopped:
             return
-        self._handle(self.bus.on_timer(self._loop.time()))
+        self._handle(self.bus.on_timer(self._loop.time(), self._line_baud()))
 
     def _pump(self) -> None:
         self._pump_handle = None

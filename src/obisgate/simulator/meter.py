@@ -49,6 +49,7 @@ from obisgate.simulator.faults import (
     JUNK_BYTES,
     NOISE_BYTES,
     SLOW_REACTION_S,
+    SWITCH_HOLD_S,
     TRAILING_BYTES,
     TRICKLE_BYTE,
     TRICKLE_INTERVAL_S,
@@ -102,6 +103,7 @@ class _State(Enum):
     IDLE = auto()
     HDLC = auto()
     WAIT_OPTION = auto()
+    WAIT_SWITCH = auto()
     AFTER_READOUT = auto()
     PROGRAMMING = auto()
     PUSHING = auto()
@@ -214,7 +216,9 @@ class SimulatedMeter:
             Shown(profile.identification_message()),
             mode.value,
         )
-        if mode is ProtocolMode.A:
+        if mode is ProtocolMode.A or (
+            self.faults.mode_a_only and mode in (ProtocolMode.C, ProtocolMode.E)
+        ):
             self._send_readout(out, end, INITIAL_BAUD)
         elif mode is ProtocolMode.B:
             self._send_readout(out, end + self._tr, profile.switch_baud)
@@ -246,7 +250,7 @@ class SimulatedMeter:
         state = self._state
         if state is _State.WAIT_OPTION and self._deadline is not None and now >= self._deadline:
             return self.on_timer(now)  # tt ran out first: the 300 Bd readout is already due
-        if state is _State.IDLE or state is _State.PUSHING or not data:
+        if state in (_State.IDLE, _State.PUSHING, _State.WAIT_SWITCH) or not data:
             return []
         if state is _State.HDLC:
             return self._feed_hdlc(data, now)
@@ -261,14 +265,32 @@ class SimulatedMeter:
             self._feed_programming(data, now, out)
         return out
 
-    def on_timer(self, now: float) -> list[Output]:
-        """The :attr:`deadline` passed."""
+    def on_timer(self, now: float, line_baud: int | None = None) -> list[Output]:
+        """The :attr:`deadline` passed.
+
+        Args:
+            now: the driver's time.
+            line_baud: the client's rate now, if the line knows it (``slow-switch``).
+        """
         out: list[Output] = []
         deadline = self._deadline
         if deadline is None or now < deadline:
             return out
         self._deadline = None
-        if self._state is _State.WAIT_OPTION:
+        if self._state is _State.WAIT_SWITCH:
+            self._state = _State.WAIT_OPTION
+            if line_baud is not None and line_baud != INITIAL_BAUD:
+                _LOGGER.info(
+                    "%s: the client switched to %d Bd within %.1f s of its option select: "
+                    "heard garbled -> readout at 300 Bd",
+                    self._label,
+                    line_baud,
+                    SWITCH_HOLD_S,
+                )
+                self._send_readout(out, now + self._tr, INITIAL_BAUD)
+            else:
+                self._send_readout(out, now + self._tr, self.profile.switch_baud)
+        elif self._state is _State.WAIT_OPTION:
             self._buf.clear()
             _LOGGER.info("%s: no option select within tt -> readout at 300 Bd", self._label)
             self._send_readout(out, now, INITIAL_BAUD)
@@ -465,6 +487,10 @@ class SimulatedMeter:
             _LOGGER.info(
                 "%s: option select %s -> readout at %d Bd", self._label, what, profile.switch_baud
             )
+            if self.faults.slow_switch and profile.switch_baud != INITIAL_BAUD:
+                self._state = _State.WAIT_SWITCH  # heard only if the client waits (on_timer)
+                self._deadline = now + SWITCH_HOLD_S
+                return
             self._send_readout(out, at, profile.switch_baud)
             return
         reason = (

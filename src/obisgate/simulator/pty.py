@@ -3,7 +3,12 @@
 Behaviour:
 
 * The slave starts raw at 300 Bd. A client may set 7E1 or 8N1; a pty passes
-  bytes either way and the meters mask bit 7.
+  bytes either way and the meters mask bit 7. What the client sends is taken
+  as the line would carry it: with 7 data bits and even parity set on the
+  slave, its UART would add the parity bit, so bit 7 is set to it (a meter
+  that checks parity, ``strict-parity``, then hears it right); with 8 data
+  bits the bytes are the frames. (Many kernels refuse 7E1 on a pty; a client
+  then sends 8N1 with the parity bit computed itself, the same frames.)
 * The client's rate is read from the master's termios on every read and
   write (on Linux a rate set on the slave shows on the master). When it
   differs from the rate a meter sends or listens at, the bytes are garbled as
@@ -28,6 +33,7 @@ import tty
 from collections.abc import Iterable
 from types import TracebackType
 
+from obisgate.protocol.chars import add_even_parity
 from obisgate.simulator.bus import MeterBus, MeterCatalog
 from obisgate.simulator.faults import Faults
 from obisgate.simulator.line import LineDriver
@@ -145,6 +151,19 @@ class PtySimulator:
             return None
         return termios_baud(attrs[5]) or termios_baud(attrs[4])
 
+    def _on_the_wire(self, data: bytes) -> bytes:
+        """The client's bytes as its UART would send them (7E1: the parity bit in bit 7)."""
+        if self._master is None:
+            return data
+        try:
+            cflag = termios.tcgetattr(self._master)[2]
+        except termios.error:
+            return data
+        seven_even = cflag & termios.PARENB and not cflag & termios.PARODD
+        if seven_even and cflag & termios.CSIZE == termios.CS7:
+            return add_even_parity(data)
+        return data
+
     def _sender_bauds(self) -> tuple[int, ...] | None:
         """Rates the bytes just read may have been sent at: now, and at the last look.
 
@@ -190,7 +209,7 @@ class PtySimulator:
             return
         self._on_open()
         if data:
-            self._driver.data_received(data)
+            self._driver.data_received(self._on_the_wire(data))
 
     def _on_open(self) -> None:
         if self.connected or self._master is None:
@@ -235,7 +254,7 @@ class PtySimulator:
         if not data:
             self._on_closed()
             return
-        self._driver.data_received(data)
+        self._driver.data_received(self._on_the_wire(data))
 
     def _write(self, data: bytes) -> None:
         if not self.connected or self._master is None:

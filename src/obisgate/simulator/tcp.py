@@ -1,7 +1,10 @@
 """Raw TCP listeners: every accepted connection is a line carrying the simulator's meters.
 
 Raw TCP carries bytes only, so a baud switch is invisible: after a mode B/C
-switch the meter simply goes on sending. One listener may carry many meters
+switch the meter simply goes on sending. With ``converter_baud`` the listener
+models a transparent converter whose serial side is fixed at that rate: what a
+meter sends at another rate arrives garbled, and a meter listening at another
+rate hears garbage (the client cannot switch a raw TCP converter). One listener may carry many meters
 (the request's address selects the meter), or :func:`serve_tcp_each` starts one
 listener per meter; either way an idle meter costs no task and no timer.
 """
@@ -47,8 +50,10 @@ class SimulatorServer:
         realtime: bool,
         stats: SimulatorStats,
         programming_factory: SessionFactory | None,
+        converter_baud: int | None = None,
     ) -> None:
         self.scheme = scheme
+        self.converter_baud = converter_baud
         self.catalog = catalog
         self.faults = faults
         self.realtime = realtime
@@ -157,10 +162,12 @@ class TcpLine(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         self._server.connection_opened(transport)
+        fixed = self._server.converter_baud
         self._driver = LineDriver(
             self._server.new_bus(),
             write=transport.write,
             hangup=transport.close,
+            line_baud=lambda: fixed,
             realtime=self._server.realtime,
         )
         self._driver.start()
@@ -188,6 +195,7 @@ async def serve_tcp(
     realtime: bool = False,
     stats: SimulatorStats | None = None,
     programming_factory: SessionFactory | None = None,
+    converter_baud: int | None = None,
 ) -> SimulatorServer:
     """Listen on raw TCP; every connection carries all ``profiles`` (a shared line).
 
@@ -199,6 +207,8 @@ async def serve_tcp(
         realtime: pace bytes at their wire time.
         stats: counters to update (a new set by default).
         programming_factory: see :class:`~obisgate.simulator.meter.SimulatedMeter`.
+        converter_baud: the rate of a converter's serial side (``None``: rates
+            are invisible, as when the converter followed every switch).
 
     Returns:
         The running server; close it with ``aclose()`` or ``async with``.
@@ -214,6 +224,7 @@ async def serve_tcp(
         realtime=realtime,
         stats=stats if stats is not None else SimulatorStats(),
         programming_factory=programming_factory,
+        converter_baud=converter_baud,
     )
     await server.start(lambda: TcpLine(server), host, port)
     return server

@@ -149,7 +149,7 @@ class VirtualLine:
                 continue
             if t_dl < t_in:
                 self.now = max(self.now, t_dl)
-                self._queue(self.bus.on_timer(self.now))
+                self._queue(self.bus.on_timer(self.now, self.client_baud if self.serial else None))
                 continue
             data = self._deliver(t_in)
             if data:
@@ -206,5 +206,5 @@ class VirtualLine:
             if deadline is None or deadline > to:
                 break
             self.now = max(self.now, deadline)
-            self._queue(self.bus.on_timer(self.now))
+            self._queue(self.bus.on_timer(self.now, self.client_baud if self.serial else None))
         self.now = max(self.now, to)

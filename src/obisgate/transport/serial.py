@@ -38,14 +38,19 @@ def _port_kwargs(settings: LineSettings) -> dict[str, Any]:
 class SerialTransport(Transport):
     """A serial port (``/dev/ttyUSB0``, ``COM3``) or an ``rfc2217://host:port`` port.
 
-    Both can switch baud rate. Where the port refuses 7 data bits with parity
-    (pseudo-terminals on some kernels), it is opened as 8N1 and the parity bit
-    is computed in software instead.
+    Both can switch baud rate. Where the port refuses 7 data bits with parity,
+    or accepts them but keeps 8N1 (pseudo-terminals on most Linux kernels), it
+    runs as 8N1 and the parity bit is computed in software instead: the frames
+    on the line are the same.
     """
 
     can_set_baud = True
 
     def __init__(self, port: serialx.AsyncSerial, url: str, software_parity: bool) -> None:
+        # A local port that accepted 7E1 but does not keep it (pseudo-terminals on
+        # some kernels drop CS7 and PARENB without an error): parity in software.
+        if not software_parity and not _keeps_seven_even(port, url):
+            software_parity = True
         self._port = port
         self.url = url
         self.baud = port.baudrate
@@ -133,6 +138,23 @@ class SerialTransport(Transport):
         self._closed = True
         with contextlib.suppress(OSError):
             await self._port.close()
+
+
+def _keeps_seven_even(port: serialx.AsyncSerial, url: str) -> bool:
+    """False when a local POSIX port was asked for 7E1 and its termios says otherwise."""
+    if sys.platform == "win32" or url.lower().startswith("rfc2217:"):
+        return True
+    parity = str(getattr(port.parity, "value", port.parity)).upper()
+    if port.byte_size != 7 or parity not in ("E", "EVEN"):
+        return True
+    fileno = getattr(port.transport.get_extra_info("serial"), "fileno", None)
+    if fileno is None:
+        return True
+    try:
+        cflag = termios.tcgetattr(fileno())[2]
+    except (termios.error, OSError, ValueError):
+        return True
+    return bool(cflag & termios.PARENB) and cflag & termios.CSIZE == termios.CS7
 
 
 def _is_setting_refused(exc: BaseException) -> bool:

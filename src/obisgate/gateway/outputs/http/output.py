@@ -28,7 +28,13 @@ def live_state(config: GatewayConfig) -> LiveState:
     devices = [(d.device_alias, d.name or d.device_alias) for d in config.enabled_devices]
     signals = [
         SignalInfo(
-            s.device_alias, s.signal_alias, s.signal_name or s.signal_alias, s.unit, s.logged
+            s.device_alias,
+            s.signal_alias,
+            s.signal_name or s.signal_alias,
+            s.unit,
+            s.logged,
+            s.tag_job_todo or "",  # a derived signal has none
+            s.description,
         )
         for alias, _ in devices
         for s in config.signals_for(alias)

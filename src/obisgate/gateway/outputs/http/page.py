@@ -12,16 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from html import escape
 from pathlib import Path
 from string import Template
 
+from obisgate import Identification
+from obisgate.errors import FramingError
 from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.http.state import DeviceView, LiveState, SignalInfo, update_json
 from obisgate.gateway.updates import SignalUpdate
+from obisgate.obis import describe
 
-__all__ = ["WEB_DIR", "render_page"]
+__all__ = ["WEB_DIR", "render_page", "signal_title"]
 
 #: The page template and, under ``static/``, the files served at ``/static/``.
 WEB_DIR = Path(__file__).with_name("web")
@@ -88,6 +91,38 @@ def _output_row(name: str, health: OutputHealth) -> str:
     )
 
 
+@lru_cache(maxsize=1024)
+def _manufacturer(identification: str | None) -> str | None:
+    if not identification:
+        return None
+    try:
+        return Identification.parse(identification.strip()).manufacturer
+    except FramingError:
+        return None
+
+
+def signal_title(
+    info: SignalInfo, device: DeviceView | None = None, update: SignalUpdate | None = None
+) -> str:
+    """The tooltip of a signal: its name, its description (the configured one, else the
+    OBIS catalogue's for its address, the meter's maker and unit), its address."""
+    lines = [info.name]
+    text = info.description
+    if not text and info.tag:
+        unit = (update.unit if update is not None else None) or info.unit
+        found = describe(
+            info.tag,
+            manufacturer=_manufacturer(device.identification if device else None),
+            unit=unit,
+        )
+        text = found.description if found is not None else ""
+    if text:
+        lines.append(text)
+    if info.tag:
+        lines.append(info.tag)
+    return "\n".join(lines)
+
+
 def _signal_row(device: str, signal: str, label: str, update: SignalUpdate | None) -> str:
     value, unit, quality, time = "—", "", "", ""
     bad = False
@@ -129,7 +164,9 @@ def render_page(
     rows: list[str] = []
     seen: set[tuple[str, str]] = set()
     for key, info in state.signals.items():
-        rows.append(_signal_row(info.device, info.signal, info.name, state.latest.get(key)))
+        update = state.latest.get(key)
+        title = signal_title(info, state.devices.get(info.device), update)
+        rows.append(_signal_row(info.device, info.signal, title, update))
         seen.add(key)
     for key, update in state.latest.items():
         if key not in seen:

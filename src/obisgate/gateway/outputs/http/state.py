@@ -47,13 +47,20 @@ def _iso(time: datetime | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class SignalInfo:
-    """A configured signal: what the page lists before any value arrived."""
+    """A configured signal: what the page lists before any value arrived.
+
+    Attributes:
+        tag: the address the signal reads (``tag_job_todo``).
+        description: the configured description (``""``: the OBIS catalogue's, if any).
+    """
 
     device: str
     signal: str
     name: str
     unit: str | None
     logged: bool
+    tag: str = ""
+    description: str = ""
 
 
 @dataclass(slots=True)
@@ -71,6 +78,7 @@ class DeviceView:
         last_error_time: when that was.
         readouts: readouts seen (successful and failed).
         failures: failed readouts seen.
+        identification: the identification line of the last good readout.
     """
 
     alias: str
@@ -82,20 +90,23 @@ class DeviceView:
     last_error_time: datetime | None = None
     readouts: int = 0
     failures: int = 0
+    identification: str | None = None
 
     @property
     def up(self) -> bool | None:
         """True after a good readout, False after a failed one, None before any."""
         return None if self.since is None else self.status == STATUS_OK
 
-    def record(self, status: str, time: datetime) -> None:
-        """Take the status of one readout."""
+    def record(self, status: str, time: datetime, identification: str | None = None) -> None:
+        """Take the status of one readout (and, after a good one, the identification)."""
         was_up = self.up
         ok = status == STATUS_OK
         self.status = status
         self.readouts += 1
         if ok:
             self.last_success = time
+            if identification:
+                self.identification = identification
         else:
             self.failures += 1
             self.last_error = status
@@ -173,7 +184,7 @@ class LiveState:
                 view = self.devices.get(update.device)
                 if view is None:
                     view = self.devices[update.device] = DeviceView(update.device, update.device)
-                view.record(str(update.value), update.time)
+                view.record(str(update.value), update.time, update.raw)
                 touched[update.device] = view
             else:
                 self.latest[(update.device, update.signal)] = update

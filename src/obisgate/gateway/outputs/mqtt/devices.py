@@ -52,6 +52,7 @@ class DeviceTracker:
                     s.unit,
                     (columns := s.columns(MqttColumns)).ha_device_class,
                     columns.ha_state_class,
+                    s.tag_job_todo or "",  # a derived signal has none
                 )
                 for s in config.signals_for(device.device_alias)
             )
@@ -121,6 +122,7 @@ class DeviceTracker:
                 s.unit or device.units.get(s.alias),
                 s.ha_device_class,
                 s.ha_state_class,
+                s.tag,
             )
             for s in static.signals
         )

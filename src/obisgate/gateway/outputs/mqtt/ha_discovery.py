@@ -7,6 +7,10 @@ number printed on it), or ``<client_id>_<device_alias>`` for a meter read
 without an address. ``unique_id`` is ``<node>_<signal>``, so it stays the same
 across restarts and configuration reorderings.
 
+Names: a signal's ``signal_name`` when it has its own, else the OBIS catalogue's
+label for its address (``1.8.1`` -> ``Energy import T1``, looked up with the
+meter's manufacturer and the unit: :func:`entity_name`), else the alias.
+
 Classes: ``ha_device_class`` / ``ha_state_class`` of the signal win (``none``:
 no class); otherwise they are inferred from the unit (:func:`infer_classes`).
 A volume (m³ ...) is ``gas`` or ``water`` when the signal's alias or name says
@@ -35,11 +39,13 @@ from obisgate.gateway.outputs.mqtt.payloads import (
     state_topic,
 )
 from obisgate.gateway.updates import STATUS_SIGNAL
+from obisgate.obis import describe
 
 __all__ = [
     "DiscoveryDevice",
     "DiscoverySignal",
     "discovery_messages",
+    "entity_name",
     "infer_classes",
     "manufacturer_name",
 ]
@@ -129,13 +135,27 @@ def infer_classes(
 
 @dataclass(frozen=True, slots=True)
 class DiscoverySignal:
-    """What discovery needs of one signal."""
+    """What discovery needs of one signal (``tag``: the address it reads)."""
 
     alias: str
     name: str
     unit: str | None
     ha_device_class: str | None = None
     ha_state_class: str | None = None
+    tag: str = ""
+
+
+def entity_name(signal: DiscoverySignal, manufacturer: str | None = None) -> str:
+    """The entity's name: the signal's own ``signal_name`` when one was given (other than
+    the alias), else the OBIS catalogue's label for its address (``1.8.1`` -> ``Energy
+    import T1``; ``manufacturer`` and the unit select and check the entry), else the alias."""
+    if signal.name and signal.name != signal.alias:
+        return signal.name
+    if signal.tag:
+        found = describe(signal.tag, manufacturer=manufacturer, unit=signal.unit)
+        if found is not None and found.label is not None:
+            return found.label
+    return signal.alias
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,17 +190,23 @@ def _version() -> str:
         return "unknown"
 
 
-def _device_block(device: DiscoveryDevice, node: str) -> dict[str, Any]:
+def _identification(device: DiscoveryDevice) -> Identification | None:
+    if not device.identification:
+        return None
+    try:
+        return Identification.parse(device.identification.strip())
+    except FramingError:
+        return None
+
+
+def _device_block(
+    device: DiscoveryDevice, node: str, ident: Identification | None
+) -> dict[str, Any]:
     block: dict[str, Any] = {"identifiers": [node], "name": device.name}
     model = device.model
-    if device.identification:
-        try:
-            ident: Identification | None = Identification.parse(device.identification.strip())
-        except FramingError:
-            ident = None
-        if ident is not None:
-            block["manufacturer"] = manufacturer_name(ident.manufacturer)
-            model = model or ident.identification or None
+    if ident is not None:
+        block["manufacturer"] = manufacturer_name(ident.manufacturer)
+        model = model or ident.identification or None
     if model:
         block["model"] = model
     if device.serialnumber != "0":
@@ -215,7 +241,9 @@ def discovery_messages(
     node = _safe(f"obisgate_{key}")
     gateway = gateway_availability_topic(topic_prefix, client_id)
     own = device_availability_topic(topic_prefix, device.alias)
-    block = _device_block(device, node)
+    ident = _identification(device)
+    block = _device_block(device, node, ident)
+    manufacturer = ident.manufacturer if ident is not None else None
     origin = {"name": "obisgate", "sw_version": _version()}
     messages: list[tuple[str, bytes]] = []
     for signal in device.signals:
@@ -226,7 +254,7 @@ def discovery_messages(
             state_class=signal.ha_state_class,
         )
         config: dict[str, Any] = {
-            "name": signal.name or signal.alias,
+            "name": entity_name(signal, manufacturer),
             "unique_id": f"{node}_{_safe(signal.alias)}",
             "state_topic": state_topic(topic_prefix, device.alias, fmt, signal.alias),
             "value_template": _value_template(fmt, signal.alias),
