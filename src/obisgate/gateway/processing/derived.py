@@ -60,6 +60,7 @@ _STATEFUL = frozenset({"delta", "rate"})
 #: Operations whose result has the sources' unit (when they share one).
 _SAME_UNIT = frozenset({"sum", "avg", "min", "max", "median", "delta"})
 _SOURCE_BAD = Quality.INVALID | Quality.OVERFLOW
+_VALID = Quality.VALID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,10 +224,12 @@ class DerivedSignals:
                 continue
             if newest is None or update.time > newest:
                 newest = update.time
-            if Quality.NOT_TOPICAL in update.quality:
-                flags |= Quality.NOT_TOPICAL
-            if update.quality & _SOURCE_BAD:
-                flags |= Quality.INVALID
+            quality = update.quality
+            if quality is not _VALID:  # flag operations are slow: only when needed
+                if Quality.NOT_TOPICAL in quality:
+                    flags |= Quality.NOT_TOPICAL
+                if quality & _SOURCE_BAD:
+                    flags |= Quality.INVALID
             value = update.value
             if isinstance(value, int | float):
                 values.append(value)
@@ -285,7 +288,8 @@ class DerivedSignals:
         sources: Sequence[SignalUpdate | None],
     ) -> Derived:
         converted = convert_number(number, spec.number_type)
-        update = self._update(spec, converted.value, flags | converted.quality, time, sources)
+        quality = flags if converted.quality is _VALID else flags | converted.quality
+        update = self._update(spec, converted.value, quality, time, sources)
         return Derived(update, converted.note)
 
     def _update(
@@ -297,7 +301,9 @@ class DerivedSignals:
         sources: Sequence[SignalUpdate | None],
     ) -> SignalUpdate:
         # A not-topical value is the last one again: the history has it already.
-        log = spec.log and not (Quality.NOT_TOPICAL in quality and value is not None)
+        log = spec.log and (
+            quality is _VALID or value is None or Quality.NOT_TOPICAL not in quality
+        )
         return SignalUpdate(
             spec.key[0], spec.key[1], value, _unit(spec, sources), time, quality, None, log
         )
