@@ -102,7 +102,9 @@ def plans(meters: int) -> dict[str, ProcessingPlan]:
     specs, problems = derived_specs(definitions, types)
     assert not problems
     derived = frozenset(s.key for s in specs)
-    publishing = {(d, p): PublishRules(deadband=1, percent=True) for d in devices for p in ("p1", "p2", "p3")}
+    publishing = {
+        (d, p): PublishRules(deadband=1, percent=True) for d in devices for p in ("p1", "p2", "p3")
+    }
     return {
         "off": ProcessingPlan(),
         "totals by unit": ProcessingPlan(totals_by_unit=True),

@@ -96,12 +96,13 @@ def test_fields_of_derived_guarded_and_published_signals(tmp_path: Path) -> None
         False,
     )
     assert net.guard_rules() is None
-    assert (site.operation, site.sources, site.publish) == (
+    assert (site.operation, site.sources, site.processed.publish) == (
         "sum",
         ("m1.net", "`meter-2:power`"),
         "change",
     )
-    assert site.deadband == Deadband(2.5, percent=True)
+    assert site.processed.deadband == Deadband(2.5, percent=True)
+    assert imported.processing is None  # no processing column: nothing kept for it
     assert site.publish_rules() == PublishRules(deadband=2.5, percent=True, max_silence_s=300)
     assert site.guard_rules() == GuardRules(monotonic=False, max_value=1e6)
     assert not imported.derived
@@ -145,7 +146,7 @@ def test_a_cell_lists_sources_and_takes_a_percent(tmp_path: Path) -> None:
     assert a.guard_rules() == GuardRules(monotonic=True, reset_confirm=5)
     assert b.guard_rules() is None
     assert b.publish_rules() == PublishRules(deadband=0.5)
-    assert (avg.sources, avg.deadband) == (("a", "b"), Deadband(1.0, percent=True))
+    assert (avg.sources, avg.processed.deadband) == (("a", "b"), Deadband(1.0, percent=True))
 
 
 @pytest.mark.parametrize(

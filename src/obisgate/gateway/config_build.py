@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from obisgate import ConfigError, ReadoutOptions, RecipeBook, load_recipes, parse_obis
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_models import (
+    PROCESSING_FIELDS,
     SECRET_FIELDS,
     DeviceConfig,
     GatewayConfig,
@@ -49,7 +50,9 @@ CORE_TABLES: dict[str, type[BaseModel]] = {
     "output": OutputConfig,
 }
 #: The signal fields of the core model (the outputs' columns come from their specs).
-_SIGNAL_FIELDS = frozenset(SignalConfig.model_fields) - {"output_columns"}
+_SIGNAL_FIELDS = (
+    frozenset(SignalConfig.model_fields) - {"output_columns", "processing"}
+) | PROCESSING_FIELDS
 #: Fields whose error messages already quote the value.
 _QUOTED_FIELDS = frozenset({"number_type"})
 
@@ -221,6 +224,8 @@ class _Builder:
             for error in exc.errors():
                 loc = error["loc"]
                 name = str(loc[0]) if loc else None
+                if name == "processing":  # a column kept in SignalConfig.processing
+                    name = str(loc[1]) if len(loc) > 1 else None
                 if name is None and skip_row_errors:
                     continue
                 self.problems.append(row.problem(_error_text(name, error), name))
