@@ -430,6 +430,8 @@ class _Builder:
     ) -> None:
         """Derived signals naming unknown, disabled or text signals, or using each other
         in a cycle (each at its field; inside an expression with the column)."""
+        if not any(s.processing is not None and s.processing.derived for s in signals):
+            return
         enabled = {alias for alias, device in devices.items() if device.enable}
         invalid = set(self._signal_rows) - {s.key for s in signals}
         for problem in check_derived(signals, enabled, invalid):
