@@ -17,7 +17,9 @@ must not wait for). One :class:`GatewayCollector` on its own
   ``obisgate_device_missed_scans_total``, ``obisgate_device_readout_duration_seconds``
   (a summary: count and sum) and ``obisgate_device_last_readout_duration_seconds``;
 * per gateway: ``obisgate_devices``, ``obisgate_lines``, ``obisgate_missed_scans_total``,
-  ``obisgate_dropped_batches_total{output}``, ``obisgate_output_failed{output}``;
+  ``obisgate_dropped_batches_total{output}``, ``obisgate_output_failed{output}``, and the
+  processing stage's ``obisgate_processing_rejected_total`` (readings a guard refused),
+  ``_resets_total``, ``_jumps_total``, ``_evaluation_errors_total``, ``_held_back_total``;
 * per output (its :class:`~obisgate.gateway.outputs.health.OutputHealth`, the same
   for every output): ``obisgate_output_up{output}`` (1 when running),
   ``obisgate_output_state{output,state}`` (1 for its current state, 0 for the
@@ -64,6 +66,16 @@ def number(value: Any) -> float | None:
         except OverflowError:
             return None
     return None
+
+
+#: The processing stage's counters (``Gateway.stats()["processing"]``) and their help.
+_PROCESSING = (
+    ("rejected", "Readings a guard refused (published invalid)."),
+    ("resets", "Lower totals a guard accepted as a meter reset after reset_confirm readings."),
+    ("jumps", "Changes beyond max_rate a guard accepted after reset_confirm readings."),
+    ("evaluation_errors", "Derived signals computed without a result (invalid or overflow)."),
+    ("held_back", "Readings publish = change held back from all outputs but the history."),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +217,11 @@ class GatewayCollector:
             sample = number(stats.get(key))
             if sample is not None:
                 yield kind(name, text, value=sample)
+        processing = dict(stats.get("processing", {}))
+        for key, text in _PROCESSING:
+            sample = number(processing.get(key))
+            if sample is not None:
+                yield CounterMetricFamily(f"obisgate_processing_{key}", text, value=sample)
         dropped = CounterMetricFamily(
             "obisgate_dropped_batches",
             "Batches an output dropped (its queue was full, or publishing failed).",
