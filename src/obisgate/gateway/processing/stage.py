@@ -197,7 +197,11 @@ class ProcessingStage:
                 async with asyncio.timeout(self._flush_interval_s):
                     await self._urgent.wait()
             self._urgent.clear()
-            await self._flush()
+            try:
+                await self._flush()
+            except Exception:  # a bug: the stage goes on in memory
+                _LOGGER.exception("writing the guard state failed; it is kept in memory only")
+                return
 
     async def _flush(self) -> None:
         store = self._store
