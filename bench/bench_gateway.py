@@ -10,7 +10,10 @@ limit. The simulated meters are spread over ``--simulators`` processes.
 For each N the script reports achieved readouts per second, missed scans,
 failures, the gateway's CPU time and peak memory (``obisgate run`` in a child
 process, measured with wait4; with ``--workers`` the sum over the workers and
-the largest worker), and the simulators' CPU.
+the largest worker), and the simulators' CPU. ``marginal`` is the steady-state CPU
+per readout without start-up: the gateway's CPU (``/proc``, one process) from one
+scan plus 5 s after its start to 3 s before its end, divided by the readouts the
+scan rate makes in that window (exact when no scan is missed).
 
 Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125] [--keep-open]
        [--workers N] [--meters-per-line K] [--simulators S] [--uvloop]
@@ -178,6 +181,14 @@ def run_one(
             env=env,
             preexec_fn=_raise_fd_limit,  # noqa: PLW1509 - only sets a resource limit
         )
+        marginal = float("nan")
+        window = (scan_ms / 1000 + 5, duration - 3)
+        if not workers and window[1] - window[0] > 10:
+            cpu_from = _cpu_at(gateway, started + window[0])
+            cpu_to = _cpu_at(gateway, started + window[1])
+            if cpu_from is not None and cpu_to is not None:
+                rate = count / (scan_ms / 1000)
+                marginal = (cpu_to[1] - cpu_from[1]) / (rate * (cpu_to[0] - cpu_from[0]))
         _, status, usage = os.wait4(gateway.pid, 0)
         elapsed = time.monotonic() - started
         if status != 0:
@@ -206,7 +217,23 @@ def run_one(
         # wait4 gives the largest descendant for ru_maxrss: with --workers, the largest worker.
         "peak_mb": usage.ru_maxrss / 1024,
         "sim_cpu_s": sim_cpu,
+        "marginal_s": marginal,
     }
+
+
+def _cpu_at(process: subprocess.Popen[bytes], when: float) -> tuple[float, float] | None:
+    """(monotonic time, CPU seconds) of the process at ``when`` (None: no longer there).
+
+    Sleeps until then (a benchmark's pacing, not a wait for a condition); the process
+    is not reaped here, so ``wait4`` still gets its usage afterwards.
+    """
+    delay = when - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+    try:
+        return time.monotonic(), cpu_seconds(process.pid)
+    except OSError:
+        return None
 
 
 def wait_for(
@@ -262,7 +289,7 @@ def main() -> None:
     print(
         f"{'meters':>7} {'lines':>6} {'readouts/s':>11} {'expected':>9} {'missed':>7} "
         f"{'failed':>7} {'CPU s':>7} {'CPU %':>6} {'peak MB':>8} {'CPU ms/readout':>14} "
-        f"{'sim CPU %':>9}"
+        f"{'sim CPU %':>9} {'marginal ms':>11}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.counts:
@@ -282,7 +309,7 @@ def main() -> None:
                 f"{r['expected_per_s']:>9.1f} {r['missed_scans']:>7} {r['failures']:>7} "
                 f"{r['cpu_s']:>7.1f} {100 * r['cpu_s'] / r['seconds']:>6.1f} "
                 f"{r['peak_mb']:>8.1f} {1000 * r['cpu_s'] / max(1, r['readouts']):>14.2f} "
-                f"{100 * r['sim_cpu_s'] / r['seconds']:>9.1f}",
+                f"{100 * r['sim_cpu_s'] / r['seconds']:>9.1f} {1000 * r['marginal_s']:>11.3f}",
                 flush=True,
             )
 

@@ -6,19 +6,26 @@
    published back to back. Reports the time ``publish`` spends per batch (the cost the
    gateway's delivery task pays, whatever the clients do) and the time until every
    client has received every batch.
+3. ``/api/signals`` for D x S signals against a bare aiohttp handler serving the same
+   JSON (``web.json_response`` of the same list, encoded per request): median time of
+   R sequential GETs over one keep-alive connection, without updates in between and
+   with one readout published before every GET.
 
 Usage: python bench/bench_http.py [--devices 1000] [--signals 10] [--clients 50] [--batches 2000]
+       [--requests 200] [--only signals]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 from datetime import UTC, datetime
 
 import aiohttp
+from aiohttp import web
 
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.http.metrics import MetricsSnapshot, render_metrics
@@ -137,15 +144,78 @@ async def bench_fanout(clients: int, signals: int, batches: int) -> None:
         await server.aclose()
 
 
+async def timed_gets(client: aiohttp.ClientSession, url: str, count: int, between: object) -> float:
+    """Median seconds of ``count`` GETs of ``url``; ``between()`` is awaited before each."""
+    times = []
+    body = b""
+    for _ in range(count):
+        await between()  # type: ignore[operator]
+        began = time.perf_counter()
+        async with client.get(url) as response:
+            body = await response.read()
+        times.append(time.perf_counter() - began)
+    assert body.startswith(b"[")
+    return statistics.median(times)
+
+
+async def bench_signals(devices: int, signals: int, requests: int) -> None:
+    server = output(devices, signals)
+    for d in range(devices):
+        await server.publish(batch(f"meter{d:05d}", signals, float(d)))
+    await server.start()
+    data = server.state.signal_list()
+    bare = web.Application()
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.json_response(data)
+
+    bare.router.add_get("/api/signals", handler)
+    runner = web.AppRunner(bare)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    bare_url = f"http://127.0.0.1:{port}/api/signals"
+    tick = iter(range(10**9))
+
+    async def nothing() -> None:
+        return None
+
+    async def a_readout() -> None:
+        n = next(tick)
+        await server.publish(batch(f"meter{n % devices:05d}", signals, float(n)))
+
+    try:
+        async with aiohttp.ClientSession() as client:
+            bare_s = await timed_gets(client, bare_url, requests, nothing)
+            kept_s = await timed_gets(client, server.url + "api/signals", requests, nothing)
+            busy_s = await timed_gets(client, server.url + "api/signals", requests, a_readout)
+        print(
+            f"/api/signals, {devices} devices x {signals} signals ({len(json.dumps(data))} "
+            f"bytes): bare aiohttp handler median {bare_s * 1000:.2f} ms; obisgate "
+            f"{kept_s * 1000:.2f} ms between updates ({kept_s / bare_s:.2f}x the bare one), "
+            f"{busy_s * 1000:.2f} ms with a readout before every GET ({busy_s / bare_s:.2f}x)"
+        )
+    finally:
+        await runner.cleanup()
+        await server.aclose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--signals", type=int, default=10)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--batches", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--only", choices=["metrics", "fanout", "signals"])
     args = parser.parse_args()
-    asyncio.run(bench_metrics(args.devices, args.signals))
-    asyncio.run(bench_fanout(args.clients, args.signals, args.batches))
+    if args.only in (None, "metrics"):
+        asyncio.run(bench_metrics(args.devices, args.signals))
+    if args.only in (None, "fanout"):
+        asyncio.run(bench_fanout(args.clients, args.signals, args.batches))
+    if args.only in (None, "signals"):
+        asyncio.run(bench_signals(args.devices, args.signals, args.requests))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,12 @@
 """Readout parse throughput: obisgate.parse_readout against the PyPI package iec62056-21.
 
-Run:  .venv/bin/python bench/bench_parse.py [--repeat 7] [--lines 320]
+Run:  .venv/bin/python bench/bench_parse.py [--repeat 7] [--lines 320] [--node-peer DIR]
+
+``--node-peer DIR``: also time the Node package smartmeter-obis (its D0 parser, warmed
+up) on the same bytes, and every parser on shorter IEC readouts too (the 50-line
+readout of bench_gateway.py, the simulator's mt174 and e350). DIR is a
+``node_modules`` folder outside the repository (``npm install --prefix /tmp/peer
+smartmeter-obis``; ``DIR`` = ``/tmp/peer/node_modules``): it is a benchmark peer only.
 
 Both parsers get the SAME bytes: one framed readout (STX ... ! CR LF ETX BCC) of
 300+ lines as an Elster/L+G/EMH meter sends it: energy registers with units,
@@ -16,10 +22,14 @@ every group with its address, its raw text and its grouping.
 from __future__ import annotations
 
 import argparse
+import json
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from obisgate import DataSet, Value, parse_readout
@@ -174,10 +184,84 @@ def best_time(fn: Callable[[bytes], object], data: bytes, repeat: int) -> tuple[
     return best, number
 
 
+def framed(lines: list[str]) -> bytes:
+    """``STX lines ! CR LF ETX BCC`` with a valid XOR BCC."""
+    block = ("".join(line + "\r\n" for line in lines) + "!\r\n").encode("latin-1") + b"\x03"
+    bcc = 0
+    for byte in block:
+        bcc ^= byte
+    return b"\x02" + block + bytes((bcc & 0x7F,))
+
+
+def node_time(modules: str, data: bytes, repeat: int) -> dict[str, Any]:
+    """smartmeter-obis on ``data``: best microseconds per readout (after a warm-up)."""
+    with tempfile.NamedTemporaryFile(suffix=".bin") as file:
+        file.write(data)
+        file.flush()
+        script = Path(__file__).with_name("bench_parse_node.js")
+        out = subprocess.run(
+            ["node", str(script), modules, file.name, str(repeat)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def compare_inputs(modules: str, long_readout: bytes, repeat: int) -> None:
+    """Every parser on the same inputs, long and short: microseconds per readout."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_gateway import bench_lines  # noqa: PLC0415 - the other bench's readout
+
+    from obisgate.simulator import get_profile  # noqa: PLC0415
+
+    inputs = {
+        "320 lines (above)": long_readout,
+        "50 lines (bench_gateway)": framed(list(bench_lines())),
+        "mt174 (26 lines)": framed(list(get_profile("mt174").lines)),
+        "e350 (9 lines)": framed(list(get_profile("e350").lines)),
+    }
+    print()
+    print(
+        f"{'input':26} {'bytes':>6} {'obisgate us':>12} {'iec62056-21 us':>15} "
+        f"{'smartmeter-obis us':>19} {'vs Python':>10} {'vs Node':>8}"
+    )
+    for name, data in inputs.items():
+        fns: list[Callable[[bytes], object]] = [parse_readout]
+        if peer_messages is not None:
+            fns.append(peer_parse)
+        timed = best_times(fns, data, repeat)
+        own = timed[0][0]
+        peer = timed[1][0] if len(timed) > 1 else float("nan")
+        node = node_time(modules, data, repeat)["us"] / 1e6
+        print(
+            f"{name:26} {len(data):>6} {own * 1e6:>12.1f} {peer * 1e6:>15.1f} "
+            f"{node * 1e6:>19.1f} {peer / own:>9.2f}x {node / own:>7.2f}x"
+        )
+
+
+def best_times(
+    fns: list[Callable[[bytes], object]], data: bytes, repeat: int
+) -> list[tuple[float, int]]:
+    """:func:`best_time` of each function, their repeats interleaved (a shared machine's
+    load then weighs on all of them alike)."""
+    loops = [best_time(fn, data, 1)[1] for fn in fns]
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, (fn, number) in enumerate(zip(fns, loops, strict=True)):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn(data)
+            best[i] = min(best[i], (time.perf_counter() - t0) / number)
+    return list(zip(best, loops, strict=True))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=7, help="timing repeats (best is kept)")
     ap.add_argument("--lines", type=int, default=320, help="data lines in the readout")
+    ap.add_argument("--node-peer", metavar="DIR", help="node_modules holding smartmeter-obis")
     args = ap.parse_args(argv)
 
     data, truth = build_readout(args.lines)
@@ -206,8 +290,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print(f"{'parser':44} {'readouts/s':>11} {'MB/s':>8} {'us/readout':>11}  loops")
-    for name, fn in parsers:
-        best, number = best_time(fn, data, args.repeat)
+    timed = best_times([fn for _, fn in parsers], data, args.repeat)
+    for (name, _fn), (best, number) in zip(parsers, timed, strict=True):
         results[name] = best
         print(
             f"{name:44} {1 / best:11.0f} {len(data) / best / 1e6:8.2f} "
@@ -255,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         own = results["obisgate.parse_readout"]
         peer = results["iec62056_21 ReadoutDataMessage.from_bytes"]
         print()
-        print(f"speed ratio obisgate / peer: {peer / own:.2f}x (target >= 2x, lossless)")
+        print(f"speed ratio obisgate / peer: {peer / own:.2f}x (target >= 3x, lossless)")
+    if args.node_peer:
+        compare_inputs(args.node_peer, data, args.repeat)
     return 0 if own_ok else 1
 
 

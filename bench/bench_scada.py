@@ -14,11 +14,17 @@ process's CPU time for it, the time until the 104 master has received every
 point, the Modbus master's time to read every register, a general
 interrogation, and the resident memory before and after building the servers.
 
+Admission (IEC 104, ``max_connections = 2``): how long a master waits for its
+STARTDT confirmation when both slots are held by sockets that never sent a
+frame, and when they are held by masters that started data transfer and then
+went silent (the outstation tests them with TESTFR first: ``min(t1, 5 s)``).
+
 Usage: python bench/bench_scada.py [--signals 10000] [--rounds 200] [--pace-ms 100]
 """
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import resource
 import statistics
@@ -158,6 +164,60 @@ async def latency(
     return modbus_ms, iec_ms
 
 
+async def startdt_after(port: int, blockers: int, *, started: bool) -> tuple[float, float]:
+    """A master connects while ``blockers`` connections hold every slot (``started``: they
+    sent STARTDT, then nothing more). Seconds until its STARTDT con, and until the
+    outstation has closed a blocker for it."""
+    held = []
+    for _ in range(blockers):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        if started:
+            writer.write(STARTDT_ACT)
+            await reader.readexactly(6)
+        held.append((reader, writer))
+    begin = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(STARTDT_ACT)
+    while await reader.readexactly(6) != STARTDT_CON:
+        pass
+    confirmed = time.perf_counter() - begin
+
+    async def closed(blocker: asyncio.StreamReader) -> None:
+        with contextlib.suppress(ConnectionError):
+            while await blocker.read(4096):
+                pass
+
+    waits = [asyncio.create_task(closed(r)) for r, _ in held]
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED, timeout=30)
+    freed = time.perf_counter() - begin
+    for task in waits:
+        task.cancel()
+    for each in [*(w for _, w in held), writer]:
+        each.close()
+    return confirmed, freed
+
+
+async def admission() -> tuple[tuple[float, float], tuple[float, float]]:
+    """A master past two silent sockets, and past two silent started masters."""
+    results = []
+    for started in (False, True):
+        output = Iec104Output(
+            Iec104Config(listen="127.0.0.1:0", max_connections=2),
+            [IoaPoint(("m", "s"), 1, "M_ME_TF_1")],
+        )
+        await output.start()
+        try:
+            assert output.port is not None
+            results.append(await startdt_after(output.port, 2, started=started))
+        finally:
+            await output.aclose()
+    return results[0], results[1]
+
+
+STARTDT_ACT = bytes.fromhex("68 04 07 00 00 00")
+STARTDT_CON = bytes.fromhex("68 04 0b 00 00 00")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--signals", type=int, default=10_000)
@@ -194,7 +254,11 @@ async def main() -> None:
         read_all = time.perf_counter() - wall0
         master.expect_total(signals)
         wall0 = time.perf_counter()
-        assert master.connection.interrogation(common_address=1)
+        # Off the loop: c104's call blocks until confirmed, and the outstation runs on this loop.
+        confirmed = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: master.connection.interrogation(common_address=1)
+        )
+        assert confirmed
         gi_done = await asyncio.get_running_loop().run_in_executor(None, master.done.wait, 20)
         gi_s = time.perf_counter() - wall0
         gi_count = master.count
@@ -228,6 +292,17 @@ async def main() -> None:
     )
     print(
         f"memory: {base:.0f} MB before, {built:.0f} MB with both servers, {after:.0f} MB at the end"
+    )
+    silent, gone = await admission()
+    print(
+        f"IEC 104 admission, max_connections 2, past two sockets that never sent a frame: "
+        f"STARTDT con after {silent[0] * 1000:.0f} ms, a blocker closed after "
+        f"{silent[1] * 1000:.0f} ms"
+    )
+    print(
+        f"IEC 104 admission, max_connections 2, past two started masters gone silent: "
+        f"STARTDT con after {gone[0] * 1000:.0f} ms (let in above the limit while they are "
+        f"tested), a blocker closed after {gone[1]:.2f} s (no TESTFR con)"
     )
 
 

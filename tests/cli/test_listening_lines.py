@@ -67,7 +67,6 @@ async def run_until_listening(path: Path, *options: str) -> tuple[list[str], lis
 @pytest.fixture(autouse=True)
 def _extras() -> None:
     require_module("aiohttp", "the web extra")
-    require_module("pymodbus", "the modbus extra")
 
 
 async def test_text_format_prints_the_bare_lines(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path: Path) -> None:
     assert (device.baudrate, device.databits, device.stopbits) == (300, 7, 1.0)
     assert (device.parity, device.flowcontrol) == ("EVEN", "NONE")
     assert (device.serialnumber, device.address) == ("0", "")
-    assert (device.serial_close_delay, device.type, device.t2) == (400, "C", 300)
+    assert (device.serial_close_delay, device.type, device.t2) == (400, "C", 200)
     assert (device.ip, device.port, device.url, device.meter_model) == (None, None, None, None)
     assert device.max_baud is None and device.force_baud is None
     assert device.switch_baud is True
@@ -89,7 +89,7 @@ def test_defaults_make_standard_reader_options(tmp_path: Path) -> None:
     assert options.address == ""
     assert options.mode is ProtocolMode.C
     assert options.initial_baud == 300
-    assert options.reaction_time_s == pytest.approx(0.3)
+    assert options.reaction_time_s == pytest.approx(0.2)
     assert options.response_timeout_s == pytest.approx(2.5)
     assert options.inter_byte_timeout_s == pytest.approx(1.5)
     assert options.wakeup_nuls == 0

@@ -246,3 +246,67 @@ async def test_held_back_readings_reach_only_the_outputs_that_keep_every_reading
     assert live.batches == [[1], [3]]
     assert history.batches == [[1], [2], [3]]
     assert fanout.dropped == {"live": 0, "history": 0}
+
+
+class Signalling(Storing):
+    """A :class:`Storing` output that lingers (a store) and sets an event at every call."""
+
+    lingers = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.called = asyncio.Event()
+
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        await super().publish(updates)
+        self.called.set()
+
+    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        await super().publish_many(batches)
+        self.called.set()
+
+
+async def test_a_store_lingers_for_more_batches_before_it_is_handed_the_run() -> None:
+    output = Signalling()
+    fanout = Fanout([output], linger_s=3600.0)
+    await fanout.start()
+    fanout.publish(batch(0))
+    for number in (1, 2):
+        for _ in range(3):  # the delivery task has taken batch 0 and waits for more
+            await asyncio.sleep(0)
+        fanout.publish(batch(number))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert output.calls == []  # still lingering (without a linger, batch 0 went alone)
+    await fanout.aclose()  # the end marker ends the linger: the run is delivered whole
+    assert output.calls == [("many", [0, 1, 2])]
+
+
+async def test_the_linger_ends_and_a_lone_batch_is_delivered() -> None:
+    output = Signalling()
+    fanout = Fanout([output], linger_s=0.01)
+    await fanout.start()
+    fanout.publish(batch(7))
+    async with asyncio.timeout(10):
+        await output.called.wait()
+    assert output.calls == [("one", [7])]
+    await fanout.aclose()
+
+
+async def test_an_output_that_does_not_linger_never_waits() -> None:
+    output = Scripted([None])  # shows values live: lingers is False
+    delivered = asyncio.Event()
+    publish = output.publish
+
+    async def publish_and_tell(updates: Sequence[SignalUpdate]) -> None:
+        await publish(updates)
+        delivered.set()
+
+    output.publish = publish_and_tell  # type: ignore[method-assign]
+    fanout = Fanout([output], linger_s=3600.0)
+    await fanout.start()
+    fanout.publish(batch(1))
+    async with asyncio.timeout(10):
+        await delivered.wait()
+    assert output.received == [1]
+    await fanout.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from obisgate.gateway.config import load_config
+from obisgate.gateway.outputs.history.output import HistoryOutput
+from obisgate.gateway.updates import SignalUpdate
 from obisgate.simulator import get_profile, serve_tcp
 from tests.gateway_http.support import meter_config, running_gateway, set_energy
 
@@ -29,6 +32,21 @@ async def next_batch(stream: aiohttp.StreamReader, device: str) -> dict[str, Any
                 return data
 
 
+def stored_event(history: HistoryOutput, value: float) -> asyncio.Event:
+    """Set once the history output has stored a run holding ``value`` (it lingers
+    for more readouts before it writes, so the live view shows a value first)."""
+    stored = asyncio.Event()
+    publish_many = history.publish_many
+
+    async def publish_and_tell(batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        await publish_many(batches)
+        if any(u.value == value for updates in batches for u in updates):
+            stored.set()
+
+    history.publish_many = publish_and_tell  # type: ignore[method-assign]
+    return stored
+
+
 async def test_live_values_a_meter_going_down_history_and_metrics(tmp_path: Path) -> None:
     profile = get_profile("mt174")
     meter_a = await serve_tcp(profile)
@@ -38,6 +56,8 @@ async def test_live_values_a_meter_going_down_history_and_metrics(tmp_path: Path
         (tmp_path / "gw.toml").write_text(meter_config(ports, tmp_path / "h.sqlite"))
         config = load_config(tmp_path / "gw.toml")
         async with running_gateway(config) as gw, aiohttp.ClientSession() as client:
+            (history,) = [o for o in gw.gateway.fanout.outputs if isinstance(o, HistoryOutput)]
+            stored = stored_event(history, 148200.5)
             async with client.get(gw.url + "api/events") as events:
                 batch = await asyncio.wait_for(next_batch(events.content, "a"), 30)
                 assert batch["updates"][0]["value"] == 148123.456
@@ -58,6 +78,7 @@ async def test_live_values_a_meter_going_down_history_and_metrics(tmp_path: Path
             assert devices["b"]["last_error"] == "connection error"
             assert devices["b"]["last_success"] is not None
 
+            await asyncio.wait_for(stored.wait(), 30)
             async with client.get(gw.url + "api/history?device=a&signal=energy") as response:
                 history = await response.json()
             values = [r["value"] for r in history["rows"]]

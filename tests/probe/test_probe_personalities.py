@@ -41,7 +41,7 @@ PROBED = {
     "baud_change_delay_ms": 0,
     "switch_baud": True,
     "type": "C",
-    "t2": 300,
+    "t2": 200,
 }
 
 

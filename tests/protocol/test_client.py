@@ -150,7 +150,7 @@ def test_mode_c_transcript_10_1(chunker: Chunker) -> None:
     client, steps = run(None, [LGZ_IDENT, DATA_10_1], chunker)
     assert steps == [
         [Send(REQUEST)],
-        [Sleep(0.3), Send(ACK_040), Drain(), SetBaud(4800)],
+        [Sleep(0.2), Send(ACK_040), Drain(), SetBaud(4800)],
         [],
     ]
     assert client.done
@@ -177,7 +177,7 @@ def test_mode_c_actions_come_on_the_last_identification_byte() -> None:
     for b in bytewise(LGZ_IDENT[:-1]):
         assert client.receive_data(b) == []
     assert client.waiting_for == "identification"
-    assert client.receive_data(b"\n") == [Sleep(0.3), Send(ACK_040), Drain(), SetBaud(4800)]
+    assert client.receive_data(b"\n") == [Sleep(0.2), Send(ACK_040), Drain(), SetBaud(4800)]
     assert client.waiting_for == "data message"
     assert client.baud == 4800
 
@@ -187,11 +187,11 @@ def test_mode_c_actions_come_on_the_last_identification_byte() -> None:
     [
         (b"/ISk5MT174-0001\r\n", 0.02, ACK_050, 9600),  # lower-case 3rd letter: 20 ms
         (b"/nzr4SEM16_S_v1.12\r\n", 0.02, b"\x06040\r\n", 4800),
-        (b"/EMH5\\@D4EM4TWII001--\r\n", 0.3, ACK_050, 9600),
-        (b"/AUX5\\2SX330SKH10F10013\r\n", 0.3, ACK_050, 9600),  # mode E read as C
-        (b"/XYZ6abc\r\n", 0.3, b"\x06060\r\n", 19200),
-        (b"/XYZ0abc\r\n", 0.3, ACK_000, None),
-        (b"/XYZ7abc\r\n", 0.3, ACK_000, None),  # reserved Z: stay at 300
+        (b"/EMH5\\@D4EM4TWII001--\r\n", 0.2, ACK_050, 9600),
+        (b"/AUX5\\2SX330SKH10F10013\r\n", 0.2, ACK_050, 9600),  # mode E read as C
+        (b"/XYZ6abc\r\n", 0.2, b"\x06060\r\n", 19200),
+        (b"/XYZ0abc\r\n", 0.2, ACK_000, None),
+        (b"/XYZ7abc\r\n", 0.2, ACK_000, None),  # reserved Z: stay at 300
     ],
 )
 def test_mode_c_variants(ident: bytes, sleep: float, ack: bytes, baud: int | None) -> None:
@@ -207,7 +207,7 @@ def test_mode_c_variants(ident: bytes, sleep: float, ack: bytes, baud: int | Non
 def test_fast_reaction_can_be_ignored_and_reaction_time_set() -> None:
     ident = b"/ISk5MT174-0001\r\n"
     _, steps = run(ReadoutOptions(honour_fast_reaction=False), [ident])
-    assert steps[1][0] == Sleep(0.3)
+    assert steps[1][0] == Sleep(0.2)
     _, steps = run(ReadoutOptions(reaction_time_s=1.5), [LGZ_IDENT])
     assert steps[1][0] == Sleep(1.5)
     _, steps = run(ReadoutOptions(reaction_time_s=1.5), [ident])
@@ -218,7 +218,7 @@ def test_fast_reaction_can_be_ignored_and_reaction_time_set() -> None:
 
 def test_baud_change_delay() -> None:
     _, steps = run(ReadoutOptions(baud_change_delay_s=0.25), [LGZ_IDENT])
-    assert steps[1] == [Sleep(0.3), Send(ACK_040), Drain(), Sleep(0.25), SetBaud(4800)]
+    assert steps[1] == [Sleep(0.2), Send(ACK_040), Drain(), Sleep(0.25), SetBaud(4800)]
 
 
 def test_programming_option_character() -> None:
@@ -253,7 +253,7 @@ def test_mode_c_baud_policies(options: ReadoutOptions, ident: bytes, ack: bytes,
     client, steps = run(options, [ident, SMALL])
     start_baud = options.start_baud
     switch = [SetBaud(baud)] if baud != start_baud else []
-    delay = 0.02 if ident.startswith(b"/HAg") else 0.3
+    delay = 0.02 if ident.startswith(b"/HAg") else 0.2
     assert steps[1] == [Sleep(delay), Send(ack), Drain(), *switch]
     assert steps[2] == []
     assert client.result is not None
@@ -361,7 +361,7 @@ def test_mode_d_push(chunker: Chunker) -> None:
 
 def test_request_and_ack_echo(chunker: Chunker) -> None:
     client, steps = run(None, [REQUEST + LGZ_IDENT, ACK_040 + DATA_10_1], chunker)
-    assert steps[1] == [Sleep(0.3), Send(ACK_040), Drain(), SetBaud(4800)]
+    assert steps[1] == [Sleep(0.2), Send(ACK_040), Drain(), SetBaud(4800)]
     assert client.result is not None
     assert client.result.readout.bcc is BccStatus.VALID
     assert len(client.result.readout.datasets) == 9
@@ -391,7 +391,7 @@ def test_echo_of_an_addressed_request() -> None:
 def test_echo_split_across_chunks(chunks: list[bytes]) -> None:
     client, _ = run(None, [])
     actions, _ = feed(client, chunks)
-    assert actions == [Sleep(0.3), Send(ACK_040), Drain(), SetBaud(4800)]
+    assert actions == [Sleep(0.2), Send(ACK_040), Drain(), SetBaud(4800)]
     assert client.events == [IdentificationReceived(LGZ)]
 
 
@@ -447,7 +447,7 @@ def test_echo_behind_a_wakeup_echo_is_not_an_identification(
 @pytest.mark.parametrize("junk", [b"\x7f", b"\x00" * 10, b"\x7f\x00\xff\r\n", b"?!\r\n"])
 def test_junk_before_identification(junk: bytes, chunker: Chunker) -> None:
     client, steps = run(None, [junk + LGZ_IDENT, DATA_10_1], chunker)
-    assert steps[1] == [Sleep(0.3), Send(ACK_040), Drain(), SetBaud(4800)]
+    assert steps[1] == [Sleep(0.2), Send(ACK_040), Drain(), SetBaud(4800)]
     assert client.result is not None
     assert client.result.identification == LGZ
     assert client.result.readout.bcc is BccStatus.VALID
@@ -459,7 +459,7 @@ def test_bit7_set_on_every_byte(chunker: Chunker) -> None:
     ident = to_7e1(LGZ_IDENT)
     assert ident[0] == 0xAF
     client, steps = run(None, [to_7e1(REQUEST) + ident, to_7e1(ACK_040 + DATA_10_1)], chunker)
-    assert steps[1] == [Sleep(0.3), Send(ACK_040), Drain(), SetBaud(4800)]
+    assert steps[1] == [Sleep(0.2), Send(ACK_040), Drain(), SetBaud(4800)]
     assert client.result is not None
     assert client.result.identification == LGZ
     assert client.result.readout.bcc is BccStatus.VALID
@@ -498,7 +498,7 @@ def test_slash_inside_a_value(chunker: Chunker) -> None:
 
 def test_wrong_bcc_then_good_repeat(chunker: Chunker) -> None:
     client, steps = run(ReadoutOptions(repeat_requests=1), [LGZ_IDENT, DATA_BAD_BCC], chunker)
-    assert steps[2] == [Sleep(0.3), Send(b"\x15")]
+    assert steps[2] == [Sleep(0.2), Send(b"\x15")]
     assert not client.done
     assert client.read_timeout_s == 2.5
     actions, rest = feed(client, chunker(DATA_10_1))
@@ -555,7 +555,7 @@ def test_no_repeat_requests() -> None:
 def test_three_repeat_requests() -> None:
     client, _ = run(ReadoutOptions(repeat_requests=3), [LGZ_IDENT])
     for _ in range(3):
-        assert client.receive_data(DATA_BAD_BCC) == [Sleep(0.3), Send(b"\x15")]
+        assert client.receive_data(DATA_BAD_BCC) == [Sleep(0.2), Send(b"\x15")]
     with pytest.raises(ChecksumError) as info:
         client.receive_data(DATA_BAD_BCC)
     assert info.value.attempts == 4
@@ -788,7 +788,7 @@ def test_whole_exchange_in_every_chunking() -> None:
     for name, chunks in chunkings(REQUEST + LGZ_IDENT):
         client, _ = run(None, [])
         actions, _ = feed(client, chunks)
-        assert actions == [Sleep(0.3), Send(ACK_040), Drain(), SetBaud(4800)], name
+        assert actions == [Sleep(0.2), Send(ACK_040), Drain(), SetBaud(4800)], name
 
 
 def test_noise_before_stx_is_skipped_and_the_bcc_checked() -> None:

@@ -24,7 +24,7 @@ def opened(**options: object) -> tuple[ReadoutClient, list[Action]]:
 
 def test_ack_2z2_then_switch() -> None:
     client, actions = opened()
-    assert actions == [Sleep(0.3), Send(OPTION_SELECT), Drain(), SetBaud(9600)]
+    assert actions == [Sleep(0.2), Send(OPTION_SELECT), Drain(), SetBaud(9600)]
     assert client.waiting_for == "mode E confirmation ACK 2Z2"
 
 

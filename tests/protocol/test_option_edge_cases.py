@@ -14,7 +14,7 @@ def test_non_standard_initial_rate_without_switch_answers_rate_zero() -> None:
     client = ReadoutClient(ReadoutOptions(initial_baud=115200, switch_baud=False))
     client.start()
     actions = client.receive_data(b"/LGZ5ZMF100AC\r\n")
-    assert actions == [Sleep(0.3), Send(b"\x06000\r\n"), Drain()]
+    assert actions == [Sleep(0.2), Send(b"\x06000\r\n"), Drain()]
     assert client.baud == 115200
 
 

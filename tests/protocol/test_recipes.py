@@ -29,7 +29,7 @@ def after_identification(
 
 def test_a_matching_recipe_changes_what_follows_the_identification() -> None:
     client, actions = after_identification(ZMD120, RecipeRules((NO_SWITCH,)))
-    assert actions == [Sleep(0.3), Send(b"\x06000\r\n"), Drain()]  # no switch: rate 0
+    assert actions == [Sleep(0.2), Send(b"\x06000\r\n"), Drain()]  # no switch: rate 0
     assert client.recipes == ("lgz-zmd120",)
     assert client.events[-1] == RecipesApplied(("lgz-zmd120",), (("switch_baud", False),))
     client.receive_data(DATA)
@@ -40,28 +40,28 @@ def test_a_matching_recipe_changes_what_follows_the_identification() -> None:
 
 def test_without_rules_nothing_changes() -> None:
     client, actions = after_identification(ZMD120, None)
-    assert actions == [Sleep(0.3), Send(b"\x06040\r\n"), Drain(), SetBaud(4800)]
+    assert actions == [Sleep(0.2), Send(b"\x06040\r\n"), Drain(), SetBaud(4800)]
     assert client.recipes == ()
 
 
 def test_a_recipe_never_changes_an_explicit_setting() -> None:
     keep = frozenset({"switch_baud"})
     client, actions = after_identification(ZMD120, RecipeRules((NO_SWITCH,), keep=keep))
-    assert actions == [Sleep(0.3), Send(b"\x06040\r\n"), Drain(), SetBaud(4800)]
+    assert actions == [Sleep(0.2), Send(b"\x06040\r\n"), Drain(), SetBaud(4800)]
     assert client.recipes == ("lgz-zmd120",)
     assert client.events[-1] == RecipesApplied(("lgz-zmd120",), (), ("switch_baud",))
 
 
 def test_a_baud_change_delay_recipe_adds_the_wait_before_the_switch() -> None:
     _, actions = after_identification(ZMD120, RecipeRules((DELAY,)))
-    assert actions == [Sleep(0.3), Send(b"\x06040\r\n"), Drain(), Sleep(0.5), SetBaud(4800)]
+    assert actions == [Sleep(0.2), Send(b"\x06040\r\n"), Drain(), Sleep(0.5), SetBaud(4800)]
 
 
 def test_every_matching_recipe_applies_and_a_later_one_wins() -> None:
     later = Recipe("mine", "LGZ", "ZMD", (("switch_baud", True), ("baud_change_delay_s", 0.4)))
     client, actions = after_identification(ZMD120, RecipeRules((NO_SWITCH, DELAY, later)))
     assert client.recipes == ("lgz-zmd120", "slow-switch", "mine")
-    assert actions == [Sleep(0.3), Send(b"\x06040\r\n"), Drain(), Sleep(0.4), SetBaud(4800)]
+    assert actions == [Sleep(0.2), Send(b"\x06040\r\n"), Drain(), Sleep(0.4), SetBaud(4800)]
 
 
 def test_a_recipe_that_does_not_match_is_not_applied() -> None:
@@ -73,7 +73,7 @@ def test_a_recipe_that_does_not_match_is_not_applied() -> None:
 
 def test_a_forced_recipe_applies_whatever_the_identification() -> None:
     client, actions = after_identification(b"/ABC5METER\r\n", RecipeRules(forced=NO_SWITCH))
-    assert actions == [Sleep(0.3), Send(b"\x06000\r\n"), Drain()]
+    assert actions == [Sleep(0.2), Send(b"\x06000\r\n"), Drain()]
     assert client.recipes == ("lgz-zmd120",)
 
 
@@ -81,10 +81,10 @@ def test_a_forced_recipe_applies_whatever_the_identification() -> None:
     ("rules", "options", "delay"),
     [
         (RecipeRules((FAST,)), ReadoutOptions(), 0.02),  # the table's lower-case rule
-        (RecipeRules((FAST,), keep=frozenset({"reaction_time_s"})), ReadoutOptions(), 0.3),
-        (RecipeRules(), ReadoutOptions(), 0.3),  # recipes off: no 20 ms either
+        (RecipeRules((FAST,), keep=frozenset({"reaction_time_s"})), ReadoutOptions(), 0.2),
+        (RecipeRules(), ReadoutOptions(), 0.2),  # recipes off: no 20 ms either
         (None, ReadoutOptions(), 0.02),  # a library user without rules: the standard's rule
-        (None, ReadoutOptions(honour_fast_reaction=False), 0.3),
+        (None, ReadoutOptions(honour_fast_reaction=False), 0.2),
     ],
 )
 def test_the_lower_case_rule(

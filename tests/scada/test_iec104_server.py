@@ -6,15 +6,20 @@ annotations against real classes.
 
 import asyncio
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import c104
 import pytest
 
 from obisgate.simulator import get_profile, serve_tcp
-from tests.scada.running import Latest, meter, running_gateway, signal, until
+from tests.scada.running import Latest, meter, running_gateway, signal
+from tests.services import require_module
+
+# Its client wraps lib60870: a master not written here (GPL-3.0, in the test group only).
+require_module("c104", "the test group")
+import c104  # noqa: E402 - after the skip when it is missing
 
 pytestmark = [pytest.mark.integration]
 
@@ -221,25 +226,29 @@ async def _silent_and_back(
     return sim
 
 
-async def test_clients_outside_the_allowed_addresses_are_refused(tmp_path: Path) -> None:
+async def test_clients_outside_the_allowed_addresses_are_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plain socket, not c104's client: c104 2.2.1's client crashes the process now and
+    then (a segmentation fault, also against c104's own server) when it is stopped while
+    reconnecting to a server that refuses it."""
+    caplog.set_level(logging.WARNING)
     profile = get_profile("mt174")
     async with (
         await serve_tcp(profile) as sim,
         running_gateway(
             tmp_path, config(sim.port, profile.address, 'allowed_clients = "10.1.2.3"\n')
-        ) as (outputs, latest),
+        ) as (outputs, _latest),
     ):
         (outstation,) = outputs
-        master = Master(outstation.port)
-        master.client.start()
-        master.connection.connect()
-        try:
-
-            async def refused() -> bool:
-                return bool(outstation.health().counters["rejected_clients_total"] >= 1)
-
-            await until(refused, latest)
-            assert not master.connection.is_connected
-            assert outstation.health().counters["connections"] == 0
-        finally:
-            master.close()
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", outstation.port)
+            writer.write(bytes.fromhex("68 04 07 00 00 00"))  # STARTDT act
+            assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, unanswered
+            writer.close()
+        counters = outstation.health().counters
+        assert (counters["rejected_clients_total"], counters["connections"]) == (3, 0)
+    lines = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(lines) == 1
+    assert lines[0].startswith("iec104: connection refused from 127.0.0.1:")
+    assert lines[0].endswith(": not in allowed_clients")

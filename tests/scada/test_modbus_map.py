@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from obisgate.gateway.outputs.modbus.mapping import RegisterMap, RegisterSlot, encode
+from obisgate.gateway.outputs.modbus.mapping import RegisterMap, RegisterSlot, encode, scaled
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import SignalUpdate
 
@@ -114,3 +114,49 @@ def test_mapped_registers_and_ranges() -> None:
     assert registers.is_mapped(100, 2)
     assert not registers.is_mapped(3, 2)
     assert not registers.is_mapped(65535, 2)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "scale", "expected"),
+    [
+        ("int32", 1234.5678, 1000.0, 1234568),
+        ("int32", -0.0005, 1000.0, -1),  # halves away from zero
+        ("uint32", 0.0005, 1000.0, 1),
+        ("int16", 2**62 + 1, 1.0, 2**62 + 1),  # integers stay exact (and overflow on encode)
+        ("float32", 1.5, 10.0, 15.0),
+    ],
+)
+def test_scaled_values(kind: str, value: float, scale: float, expected: float) -> None:
+    assert scaled(kind, value, scale) == expected
+
+
+def test_scaled_integer_register_and_its_overflow() -> None:
+    registers = RegisterMap([RegisterSlot(("m", "wh"), 0, "uint32", 10, scale=1000.0)])
+    registers.update(update("wh", 148123.456))
+    assert registers.read(0, 2) == [0x08D4, 0x2F40]
+    assert registers.read(10, 1) == [0]
+    registers.update(update("wh", 5_000_000.0))  # 5e9 Wh does not fit an uint32
+    assert (registers.read(0, 2), registers.read(10, 1)) == ([0x08D4, 0x2F40], [4])
+
+
+def test_a_signal_never_read_says_invalid_and_not_topical_until_its_first_value() -> None:
+    registers = make_map()
+    registers.update(update("count", None, Quality.NOT_TOPICAL))  # a failed readout
+    registers.update(update("volts", None, Quality.INVALID))  # text that did not parse
+    assert registers.read(100, 2) == [3, 3]
+    registers.update(update("count", 5))
+    registers.update(update("count", 5, Quality.NOT_TOPICAL))  # read before: NT only
+    assert registers.read(101, 1) == [2]
+
+
+def test_bits_of_digital_signals() -> None:
+    registers = RegisterMap([RegisterSlot(("m", "door"), None, "uint16", 20, coil=3)])
+    assert registers.has_bits
+    assert registers.read_bits(3, 1) == [False]
+    assert registers.read_bits(2, 2) is None  # bit 2 is not mapped
+    registers.update(update("door", 1))
+    assert registers.read_bits(3, 1) == [True]
+    assert registers.read_registers(20, 1) == [0]
+    registers.update(update("door", None, Quality.NOT_TOPICAL))
+    assert (registers.read_bits(3, 1), registers.read_registers(20, 1)) == ([True], [2])
+    assert not make_map().has_bits

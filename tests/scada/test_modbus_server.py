@@ -14,7 +14,9 @@ from tests.services import require_module
 
 pytestmark = [pytest.mark.integration]
 
-pymodbus_client = require_module("pymodbus.client", "the modbus extra")
+pymodbus_client = require_module(
+    "pymodbus.client", "the test group: its client is a master not written here"
+)
 AsyncModbusTcpClient = pymodbus_client.AsyncModbusTcpClient
 
 #: (signal, OBIS, number_type, extra columns, modbus_type, address)

@@ -194,7 +194,9 @@ def test_every_map_problem_at_once(tmp_path: Path) -> None:
         ("signals[2]", "modbus_address", "registers 65534-65537 run past 65535"),
         ("signals[3]", "modbus_quality_address",
          "register 100 overlaps m1/a modbus_quality_address"),
-        ("signals[4]", "modbus_type", "int32 cannot hold FLOAT values; allowed: float32, float64"),
+        ("signals[4]", "modbus_type",
+         "int32 holds whole numbers: give modbus_scale (e.g. 1000 for Wh from kWh; 1 rounds "
+         "the FLOAT value)"),
         ("signals[5]", "modbus_address",
          "a STRING signal cannot be served over Modbus (numbers, HEX and DIGITAL only)"),
         ("signals[5]", "ioa",
@@ -282,9 +284,14 @@ def _problems(path: Path) -> list:  # type: ignore[type-arg]
     return list(info.value.problems)
 
 
-@pytest.mark.parametrize(("section", "module", "extra"), [
-    ("modbus", "pymodbus", "modbus"), ("iec104", "c104", "iec104"), ("opcua", "asyncua", "opcua"),
-])  # fmt: skip
+def test_modbus_and_iec104_need_no_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(write(tmp_path, "[modbus]\n[iec104]\n" + DEVICE))
+    monkeypatch.setitem(sys.modules, "pymodbus", None)
+    monkeypatch.setitem(sys.modules, "c104", None)
+    assert [o.name for o in network_outputs(config, OutputContext())] == ["modbus", "iec104"]
+
+
+@pytest.mark.parametrize(("section", "module", "extra"), [("opcua", "asyncua", "opcua")])
 def test_a_missing_extra_is_named(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, section: str, module: str, extra: str
 ) -> None:
@@ -306,3 +313,98 @@ def test_opcua_section(tmp_path: Path) -> None:
         ("[opcua]", "listen"),
         ("[opcua]", "security"),
     ]
+
+
+def test_iec104_outstation_fields(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            textwrap.dedent("""\
+                [iec104]
+                redundancy_groups = "cc1 = 10.0.0.5 10.0.0.6; backup = 10.2.0.0/24"
+                event_buffer = 500
+                cyclic_s = 60
+                gi_without_time = 1
+                clock_sync = "Refuse"
+            """)
+            + DEVICE,
+        )
+    )
+    iec = config.section(IEC104)
+    assert iec is not None
+    assert iec.redundancy_groups == (
+        ("cc1", (ipaddress.ip_network("10.0.0.5"), ipaddress.ip_network("10.0.0.6"))),
+        ("backup", (ipaddress.ip_network("10.2.0.0/24"),)),
+    )
+    assert (iec.event_buffer, iec.cyclic_s, iec.gi_without_time, iec.clock_sync) == (
+        500, 60, True, "refuse",
+    )  # fmt: skip
+    assert iec.allows("10.2.0.9")  # a group's addresses may connect
+    assert not iec.allows("10.3.0.1")
+    defaults = load_config(write(tmp_path, "[iec104]\n" + DEVICE)).section(IEC104)
+    assert defaults is not None
+    assert (defaults.event_buffer, defaults.cyclic_s, defaults.clock_sync) == (10_000, 0, "accept")
+    assert not defaults.gi_without_time
+    table = load_config(
+        write(tmp_path, '[iec104.redundancy_groups]\ncc1 = ["10.0.0.5", "10.0.0.6"]\n' + DEVICE)
+    ).section(IEC104)
+    assert table is not None
+    assert [name for name, _ in table.redundancy_groups] == ["cc1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('redundancy_groups = "10.0.0.5"', "expected NAME = ADDRESSES"),
+        ('redundancy_groups = "a = 10.0.0.5; a = 10.0.0.6"', "group 'a' is given twice"),
+        ('redundancy_groups = "a = 10.0.0.0/24; b = 10.0.0.7"', "10.0.0.7/32 of group 'b' is in group 'a' too"),
+        ('redundancy_groups = "a b = 10.0.0.5"', "group name 'a b'"),
+        ('redundancy_groups = "a = "', "group 'a' has no address"),
+        ('clock_sync = "ignore"', "allowed: accept, refuse"),
+        ("event_buffer = 0", "allowed: 1 to 1000000"),
+        ("cyclic_s = -1", "allowed: 0 to 86400 s"),
+    ],
+)  # fmt: skip
+def test_iec104_bad_outstation_fields(tmp_path: Path, text: str, message: str) -> None:
+    ((place, _field, got),) = problems_of(write(tmp_path, f"[iec104]\n{text}\n" + DEVICE))
+    assert place == "[iec104]"
+    assert message in got
+
+
+def test_modbus_scaled_integers_coils_and_their_problems(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            "[modbus]\n"
+            + DEVICE
+            + signal("wh", "FLOAT", modbus_address=0, modbus_type="int32", modbus_scale=1000)
+            + signal("rounded", "DOUBLE", modbus_address=2, modbus_type="uint32", modbus_scale=1)
+            + signal("door", "DIGITAL", modbus_coil=3, modbus_quality_address=10),
+        )
+    )
+    columns = [s.columns(ModbusColumns) for s in config.signals]
+    assert [(c.modbus_scale, c.modbus_coil) for c in columns] == [
+        (1000.0, None), (1.0, None), (None, 3),
+    ]  # fmt: skip
+    got = problems_of(
+        write(
+            tmp_path,
+            "[modbus]\n"
+            + DEVICE
+            + signal("a", "FLOAT", modbus_address=0, modbus_type="uint16")
+            + signal("b", "FLOAT", modbus_address=1, modbus_scale=0)
+            + signal("c", "INT16", modbus_coil=5)
+            + signal("d", "DIGITAL", modbus_coil=6)
+            + signal("e", "DIGITAL", modbus_coil=6)
+            + signal("f", "FLOAT", modbus_scale=10),
+        )
+    )
+    assert got == [
+        ("signals[0]", "modbus_type",
+         "uint16 holds whole numbers: give modbus_scale (e.g. 1000 for Wh from kWh; 1 rounds "
+         "the FLOAT value)"),
+        ("signals[1]", "modbus_scale", "must not be 0"),
+        ("signals[2]", "modbus_coil", "only DIGITAL signals have a bit"),
+        ("signals[4]", "modbus_coil", "bit 6 is already used by m1/d"),
+        ("signals[5]", "modbus_scale", "needs a modbus_address"),
+    ]  # fmt: skip

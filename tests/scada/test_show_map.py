@@ -21,10 +21,12 @@ def test_show_map_prints_every_table() -> None:
         "address",
         "registers",
         "type",
+        "scale",
         "device",
         "signal",
         "unit",
         "quality",
+        "coil",
     ]
     assert [line.split() for line in lines[4:7]] == [
         ["0", "2", "float32", "feeder1", "energy_import", "kWh", "100"],
@@ -37,7 +39,8 @@ def test_show_map_prints_every_table() -> None:
         ["1002", "M_ME_NC_1", "1", "feeder1", "error_code", "general"],
         ["2001", "M_IT_TB_1", "1000", "feeder1", "energy_import", "kWh", "counter"],
     ]
-    assert lines[14].startswith("OPC UA opc.tcp://0.0.0.0:4840/obisgate/, namespace urn:obisgate")
+    assert lines[14].startswith("OPC UA opc.tcp://127.0.0.1:4840/obisgate/, namespace urn:obisgate")
+    assert lines[14].endswith("no security; anonymous (loopback only)")
     assert [line.split() for line in lines[15:]] == [
         ["identifier", "type", "device", "signal", "unit"],
         ["feeder1.energy_import", "Double", "feeder1", "energy_import", "kWh"],
@@ -54,12 +57,8 @@ def test_servers_without_authentication_on_the_network_are_warned(tmp_path: Path
         "obisgate: warning: [modbus] listen = '0.0.0.0:5020' is reachable from other machines "
         "and Modbus TCP has no authentication: any client that reaches it reads every value; "
         "keep it on a trusted network",
-        "obisgate: warning: [opcua] listen = '0.0.0.0:4840' is reachable from other machines "
-        "and the OPC UA endpoint has no security (anonymous, unencrypted); keep it on a "
-        "trusted network",
     ]
     loopback = MAP.read_text().replace("0.0.0.0:5020", "127.0.0.1:5020")
-    loopback = loopback.replace("0.0.0.0:4840", "127.0.0.1:4840")
     path = tmp_path / "loopback.toml"
     path.write_text(loopback, encoding="utf-8")
     result = CliRunner().invoke(main, ["check", str(path)])
@@ -88,4 +87,25 @@ def test_a_map_problem_fails_the_check(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert (
         "modbus_address: registers 3-4 overlap feeder1/voltage_l1 modbus_address" in result.output
+    )
+
+
+def test_an_opc_ua_server_on_the_network_needs_its_security(tmp_path: Path) -> None:
+    path = tmp_path / "gw.toml"
+    path.write_text(MAP.read_text().replace("127.0.0.1:4840", "0.0.0.0:4840"))
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "is reachable from other machines: give certificate and private_key" in result.output
+    assert "obisgate opcua-cert" in result.output
+    secured = path.read_text().replace(
+        'listen = "0.0.0.0:4840"',
+        'listen = "0.0.0.0:4840"\ncertificate = "c.der"\nprivate_key = "k.pem"\n'
+        'users_file = "users"',
+    )
+    path.write_text(secured)
+    result = CliRunner().invoke(main, ["check", "--show-map", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Basic256Sha256 Sign and SignAndEncrypt only; user name and password" in result.stdout
+    assert f"{tmp_path / 'c.der'} does not exist: the OPC UA server will not start" in (
+        result.stderr
     )

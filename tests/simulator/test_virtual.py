@@ -174,9 +174,9 @@ def test_transcript_of_a_mode_c_readout() -> None:
     assert events == [
         (0.0, ">", b"/?00188123!\r\n", 300),
         (0.2, "<", profile.identification_message(), 300),
-        (0.5, ">", b"\x06040\r\n", 300),
-        (0.5, "baud", b"", 4800),
-        (0.7, "<", profile.data_message(), 4800),
+        (0.4, ">", b"\x06040\r\n", 300),
+        (0.4, "baud", b"", 4800),
+        (0.6, "<", profile.data_message(), 4800),
     ]
 
 
@@ -188,6 +188,6 @@ def test_realtime_transcript_counts_wire_time() -> None:
     received = [e.at for e in line.transcript if e.direction == "<"]
     ident_end = 5 / 30 + 0.2 + 19 / 30  # /?! CR LF at 300 Bd, tr, 19 characters
     assert received[0] == pytest.approx(ident_end)
-    # the client waits 0.3 s, its ACK takes 6 / 30 s, the meter waits tr = 0.2 s
-    readout_start = ident_end + 0.3 + 6 / 30 + 0.2
+    # the client waits t2 = 0.2 s, its ACK takes 6 / 30 s, the meter waits tr = 0.2 s
+    readout_start = ident_end + 0.2 + 6 / 30 + 0.2
     assert received[1] == pytest.approx(readout_start + 154 * 10 / 4800)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from obisgate.cli import (
     gateway_commands,
     get_set_profile_commands,
+    opcua_commands,
     plan_command,
     probe_command,
     read_command,
@@ -19,6 +20,7 @@ __all__ = [
     "gateway_commands",
     "get_set_profile_commands",
     "main",
+    "opcua_commands",
     "plan_command",
     "probe_command",
     "read_command",

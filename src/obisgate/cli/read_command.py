@@ -98,7 +98,7 @@ def line_options(fn: Any) -> Any:
             "--t2",
             "t2_ms",
             type=Bounded(200, 1500, "ms"),
-            default=300,
+            default=200,
             show_default=True,
             help="Milliseconds before acknowledging the proposed rate (200-1500; 20 ms meters honoured).",
         ),

@@ -11,6 +11,7 @@ from typing import Any
 from obisgate import ProtocolMode
 from obisgate.gateway.connections import KeptConnections
 from obisgate.gateway.outputs import Fanout, Output
+from obisgate.gateway.outputs.base import STORE_LINGER_S
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ReadFunction, read_device
@@ -50,7 +51,7 @@ class Gateway:
         processing: ProcessingPlan | None = None,
     ) -> None:
         self.states = [DeviceState(plan) for plan in plans]
-        self.fanout = Fanout(outputs)
+        self.fanout = Fanout(outputs, linger_s=STORE_LINGER_S)
         self.stage = ProcessingStage(processing or ProcessingPlan(), self.fanout.publish)
         self.connections: KeptConnections | None = None
         if read is read_device and any(plan.keep_open for plan in plans):

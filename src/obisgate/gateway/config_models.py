@@ -239,7 +239,9 @@ class DeviceConfig(BaseModel):
         default=17, description="Mode E / HDLC: the meter's physical HDLC address, 0-16383."
     )
     t2: Annotated[int, BeforeValidator(cells.int_range(200, 1500, " ms"))] = Field(
-        default=300, description="Milliseconds before acknowledging in mode C (200-1500)."
+        default=200,
+        description="Milliseconds before acknowledging in mode C (200-1500; 200 is the "
+        "standard's minimum: raise it for a meter that needs more).",
     )
     timeout_ms: Annotated[int, BeforeValidator(cells.int_range(10, 600_000, " ms"))] = Field(
         default=2500,

@@ -131,7 +131,7 @@ class ReadoutOptions:
     force_baud: int | None = None
     switch_baud: bool = True
     option: str = "0"
-    reaction_time_s: float = 0.3
+    reaction_time_s: float = 0.2
     honour_fast_reaction: bool = True
     baud_change_delay_s: float = 0.0
     response_timeout_s: float = 2.5

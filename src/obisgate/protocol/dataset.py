@@ -75,8 +75,28 @@ _GROUP = re.compile(
     r"(?<![^()\r\n])([^()\r\n]*+)"
     r"\((([^()&*]*+)(?:\*([^()&]*+))?[^()]*+)\)"
 )
+# The same groups for blocks without line ends inside brackets, as tuples (no match
+# objects): group 1 is ")" when the group follows a ")" directly (no gap), else "".
+_WELL_FORMED = re.compile(
+    r"(?<![^()\r\n])(?:(?<=(\)))|)([^()\r\n]*+)"
+    r"\((([^()&*\r\n]*+)(\*[^()&\r\n]*+)?[^()\r\n]*+)\)"
+)
 _BLANK = frozenset(" \r\n\t\x00")
 _new = tuple.__new__  # builds the NamedTuples without their keyword-handling __new__
+
+
+class _Units(dict[str, str | None]):
+    """``"*kWh"`` -> ``"kWh"``, ``""`` -> ``None``: a unit as :class:`Value` holds it,
+    from the ``*unit`` text the pattern captured (kept: meters use few units)."""
+
+    def __missing__(self, star: str) -> str | None:
+        unit = star[1:] if star else None
+        if len(self) < 4096:
+            self[star] = unit
+        return unit
+
+
+_UNITS = _Units()
 
 
 def parse_data_block(text: str) -> tuple[list[DataSet], list[str]]:
@@ -95,6 +115,47 @@ def parse_data_block(text: str) -> tuple[list[DataSet], list[str]]:
         The data sets in order, and the non-blank text fragments that are not
         part of any data set (empty when the block is well formed).
     """
+    return _parse_well_formed(text) or _parse_exact(text)
+
+
+def _parse_well_formed(text: str) -> tuple[list[DataSet], list[str]] | None:
+    """:func:`parse_data_block` of a block whose every bracket belongs to a value group
+    and whose text between data sets is only line ends (what meters send), or ``None``.
+
+    The same result as :func:`_parse_exact` (property-tested), a third faster: one
+    ``findall`` whose tuples say whether a group follows a ``)`` directly, and no
+    span or gap bookkeeping per group; that nothing was skipped is checked once, by
+    counting brackets and line-end characters.
+    """
+    groups = _WELL_FORMED.findall(text)
+    count = len(groups)
+    if not count or text.count("(") != count or text.count(")") != count:
+        return None
+    units = _UNITS
+    datasets: list[DataSet] = []
+    append = datasets.append
+    values: list[Value] | None = None
+    address = ""
+    matched = 2 * count
+    for close, addr, raw, value, star in groups:
+        matched += len(addr) + len(raw)
+        if close and values is not None and (not addr or addr.isspace()):
+            values.append(_new(Value, (raw, value, units[star])))
+            continue
+        if values is not None:
+            append(_new(DataSet, (address, tuple(values))))
+        address = addr
+        values = [_new(Value, (raw, value, units[star]))]
+    # Every character outside the groups (and addresses) is a CR or LF: no gap to report.
+    if len(text) - matched != text.count("\r") + text.count("\n"):
+        return None
+    assert values is not None
+    append(_new(DataSet, (address, tuple(values))))
+    return datasets, []
+
+
+def _parse_exact(text: str) -> tuple[list[DataSet], list[str]]:
+    """The general parser: every block, stray brackets and text between data sets included."""
     datasets: list[DataSet] = []
     unparsed: list[str] = []
     append = datasets.append

@@ -19,12 +19,23 @@ from typing import ClassVar
 from obisgate.gateway.outputs.health import OutputHealth, OutputState, utc_now
 from obisgate.gateway.updates import SignalUpdate
 
-__all__ = ["MAX_BATCHES_AT_ONCE", "Fanout", "Output", "PartlyPublished", "publish_each"]
+__all__ = [
+    "MAX_BATCHES_AT_ONCE",
+    "STORE_LINGER_S",
+    "Fanout",
+    "Output",
+    "PartlyPublished",
+    "publish_each",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
 #: Most batches handed to one ``publish_many`` call.
 MAX_BATCHES_AT_ONCE = 256
+
+#: How long the gateway's fan-out lets batches gather for an output that
+#: :attr:`~Output.lingers` (one disk transaction per run instead of one per readout).
+STORE_LINGER_S = 0.1
 
 
 class Output(abc.ABC):
@@ -36,10 +47,15 @@ class Output(abc.ABC):
         keeps_every_reading: ``True`` for an output that also gets the readings
             a deadband (``publish = "change"``) holds back: the SQLite history, the
             full local record. Every other output gets only the published ones.
+        lingers: whether the fan-out may let batches gather for up to its
+            ``linger_s`` before handing them to :meth:`publish_many` (a store
+            that writes one transaction per call sets it; an output that shows
+            or serves values live leaves it off and never waits).
     """
 
     name: str
     keeps_every_reading: ClassVar[bool] = False
+    lingers: bool = False
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -116,14 +132,24 @@ class Fanout:
     Args:
         outputs: the destinations.
         queue_size: batches an output may lag behind before batches are dropped.
+        linger_s: after the first batch of a run, how long an output that
+            :attr:`~Output.lingers` waits for more before it is handed the run
+            (0: it gets what is queued at once). A store then writes one
+            transaction per ``linger_s`` instead of one per readout, which is most
+            of its CPU per readout; the price is that much delay (and what a
+            ``kill -9`` of the gateway loses: batches still waiting here, as those
+            in the queue).
 
     Attributes:
         dropped: output name -> batches it lost (queue full, or ``publish`` raised).
         failed: outputs whose ``start`` failed, with the reason.
     """
 
-    def __init__(self, outputs: Sequence[Output], *, queue_size: int = 1000) -> None:
+    def __init__(
+        self, outputs: Sequence[Output], *, queue_size: int = 1000, linger_s: float = 0.0
+    ) -> None:
         self.outputs = list(outputs)
+        self.linger_s = linger_s
         self.dropped: dict[str, int] = {o.name: 0 for o in self.outputs}
         #: Outputs whose ``start`` failed, with the reason.
         self.failed: dict[str, str] = {}
@@ -224,14 +250,10 @@ class Fanout:
         failing: type[BaseException] | None = None
         lost = 0
         end = False
+        linger_s = self.linger_s if output.lingers else 0.0
         while not end and (batch := await queue.get()) is not None:
             batches = [batch]
-            while len(batches) < MAX_BATCHES_AT_ONCE and not queue.empty():
-                more = queue.get_nowait()
-                if more is None:
-                    end = True
-                    break
-                batches.append(more)
+            end = await _gather(queue, batches, linger_s)
             if output.name in self.failed:
                 continue
             for exc in await _deliver_batches(output, batches):
@@ -274,6 +296,33 @@ class Fanout:
                 await output.aclose()
             except Exception:
                 _LOGGER.exception("closing output %s failed", output.name)
+
+
+async def _gather(
+    queue: asyncio.Queue[Sequence[SignalUpdate] | None],
+    batches: list[Sequence[SignalUpdate]],
+    linger_s: float,
+) -> bool:
+    """Add to ``batches`` what is queued, and what comes within ``linger_s``, up to
+    :data:`MAX_BATCHES_AT_ONCE`; whether the end marker was taken."""
+    deadline = None
+    while len(batches) < MAX_BATCHES_AT_ONCE:
+        if not queue.empty():
+            more = queue.get_nowait()
+        elif linger_s <= 0:
+            return False
+        else:
+            if deadline is None:
+                deadline = asyncio.get_running_loop().time() + linger_s
+            try:
+                async with asyncio.timeout_at(deadline):
+                    more = await queue.get()
+            except TimeoutError:
+                return False
+        if more is None:
+            return True
+        batches.append(more)
+    return False
 
 
 async def _deliver_batches(

@@ -1,8 +1,7 @@
 """Keep the server libraries' own log records out of obisgate's one-line messages.
 
-asyncua and pymodbus log what obisgate already reports in one line (a port in
-use, with a traceback) and warn about things that are so by design (no
-security on an OPC UA endpoint). Unless the user asked for debug output
+asyncua logs what obisgate already reports in one line (a port in use, with a
+traceback) and warns about things that are so by design. Unless the user asked for debug output
 (``-vv``: the root logger at DEBUG), :func:`quiet_library` raises the library's
 log level and drops the known, expected records; real errors still show.
 """

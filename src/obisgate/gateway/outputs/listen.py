@@ -1,12 +1,10 @@
 """``listen = "HOST:PORT"`` of the servers that obisgate runs (HTTP, Modbus TCP, IEC 104,
-OPC UA): the one parser of that field, whether a host is loopback, why a bind failed."""
+OPC UA): the one parser of that field, and whether a host is loopback."""
 
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
-import socket
 from typing import Annotated
 
 from pydantic import BeforeValidator
@@ -15,7 +13,6 @@ from obisgate.gateway.config_cells import as_text
 
 __all__ = [
     "Listen",
-    "bind_failure",
     "host_port",
     "is_loopback",
     "listen_address",
@@ -83,27 +80,6 @@ def listen_address(value: object) -> str:
 
 #: A ``HOST:PORT`` field.
 Listen = Annotated[str, BeforeValidator(listen_address)]
-
-
-def bind_failure(host: str, port: int, fallback: str) -> str:
-    """Why ``host``:``port`` cannot be listened on, e.g. ``"Address already in use"``.
-
-    For libraries that hide the ``OSError`` (pymodbus, c104): a socket is bound
-    once more to learn the reason. ``fallback`` is returned when that bind works
-    (the address was freed in between) or fails for no ``errno``.
-    """
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        return str(exc.strerror or exc) or fallback
-    family = infos[0][0] if infos else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            return os.strerror(exc.errno) if exc.errno else fallback
-    return fallback
 
 
 def unauthenticated_warning(section: str, listen: str, risk: str) -> str | None:

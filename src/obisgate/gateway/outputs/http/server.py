@@ -366,7 +366,9 @@ class HttpOutput(Output):
         device = request.query.get("device")
         if device is not None and device not in self.state.devices:
             return _error(f"no device {device!r}", 404)
-        return _json(self.state.signal_list(device))
+        return web.Response(
+            body=self.state.signals_body(device), content_type="application/json", charset="utf-8"
+        )
 
     async def _history_answer(self, request: web.Request) -> web.Response:
         try:

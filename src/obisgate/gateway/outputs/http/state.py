@@ -160,6 +160,11 @@ class LiveState:
     subscribers: set[Subscriber] = field(default_factory=set)
     cut_total: int = 0
     batches: int = 0
+    # /api/signals bodies, kept between updates: each signal's JSON text (dropped when
+    # it changes), the whole body and each device's (dropped when one of theirs changes).
+    _encoded: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _keys_of: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
+    _bodies: dict[str | None, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(
@@ -187,7 +192,15 @@ class LiveState:
                 view.record(str(update.value), update.time, update.raw)
                 touched[update.device] = view
             else:
-                self.latest[(update.device, update.signal)] = update
+                key = (update.device, update.signal)
+                if key not in self.latest:
+                    self._keys_of.setdefault(update.device, []).append(key)
+                self.latest[key] = update
+                self._encoded.pop(key, None)
+                bodies = self._bodies
+                if bodies:
+                    bodies.pop(update.device, None)
+                    bodies.pop(None, None)
         self.batches += 1
         if self.subscribers:
             self.broadcast(
@@ -231,6 +244,27 @@ class LiveState:
             for (alias, _), u in self.latest.items()
             if device is None or alias == device
         ]
+
+    def signals_body(self, device: str | None = None) -> bytes:
+        """:meth:`signal_list` as the JSON body of ``/api/signals``, encoded once per change.
+
+        The same bytes as ``json.dumps(signal_list(device), ensure_ascii=False,
+        default=str)``: each signal's text is kept until it is updated, and the
+        whole answer (and each device's) until one of its signals is.
+        """
+        body = self._bodies.get(device)
+        if body is None:
+            keys = self.latest if device is None else self._keys_of.get(device, ())
+            body = ("[" + ", ".join(map(self._encoded_signal, keys)) + "]").encode()
+            self._bodies[device] = body
+        return body
+
+    def _encoded_signal(self, key: tuple[str, str]) -> str:
+        text = self._encoded.get(key)
+        if text is None:
+            text = json.dumps(update_json(self.latest[key]), ensure_ascii=False, default=str)
+            self._encoded[key] = text
+        return text
 
     def subscribe(self) -> tuple[Subscriber, bytes]:
         """A new subscriber and the snapshot event to send it first.

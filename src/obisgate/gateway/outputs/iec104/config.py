@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -61,6 +61,44 @@ def _networks(value: object) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+_GROUP_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+Groups = tuple[tuple[str, tuple[Network, ...]], ...]
+
+
+def _groups(value: object) -> Groups:
+    """``"cc1 = 10.0.0.5 10.0.0.6; cc2 = 10.1.0.0/24"`` (or a table of name -> addresses)."""
+    pairs: list[tuple[str, object]]
+    if isinstance(value, dict):
+        pairs = [(str(name), addresses) for name, addresses in value.items()]
+    else:
+        pairs = []
+        for part in cells.as_text(value).split(";"):
+            if not part.strip():
+                continue
+            name, equals, text = part.partition("=")
+            if not equals:
+                raise ValueError(
+                    f"{part.strip()!r}: expected NAME = ADDRESSES "
+                    '(e.g. "cc1 = 10.0.0.5 10.0.0.6; cc2 = 10.1.0.0/24")'
+                )
+            pairs.append((name.strip(), text))
+    groups: list[tuple[str, tuple[Network, ...]]] = []
+    for name, cell in pairs:
+        if not _GROUP_NAME.fullmatch(name):
+            raise ValueError(f"group name {name!r}: letters, digits, '_', '.', '-' (1-64)")
+        if any(name == other for other, _ in groups):
+            raise ValueError(f"group {name!r} is given twice")
+        networks = _networks(cell)
+        if not networks:
+            raise ValueError(f"group {name!r} has no address")
+        for other, others in groups:
+            for network in networks:
+                if any(network.overlaps(o) for o in others if o.version == network.version):
+                    raise ValueError(f"{network} of group {name!r} is in group {other!r} too")
+        groups.append((name, networks))
+    return tuple(groups)
+
+
 def _optional_range(low: int, high: int, unit: str = "") -> Any:
     return BeforeValidator(cells.optional(cells.int_range(low, high, unit)))
 
@@ -75,6 +113,12 @@ class Iec104Config(BaseModel):
         allowed_clients: client addresses or networks that may connect;
             empty: loopback only, unless ``allow_any``.
         allow_any: accept a client from any address.
+        redundancy_groups: ``(name, networks)`` of each control centre whose
+            connections form one redundancy group.
+        event_buffer: events kept per group while it has no active connection.
+        cyclic_s: seconds between cyclic transmissions; 0: none.
+        gi_without_time: general interrogation answers without time tags.
+        clock_sync: ``accept`` or ``refuse`` clock synchronisation commands.
         t1, t2, t3, k, w: protocol parameters; ``None`` = the standard default.
     """
 
@@ -87,16 +131,51 @@ class Iec104Config(BaseModel):
         default=1, description="The station's common address (ASDU address), 1-65534."
     )
     max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 255))] = Field(
-        default=4, description="Masters connected at once, 1-255."
+        default=4,
+        description="Connections open at once, 1-255. A new connection from an allowed address "
+        "that finds them all taken closes one that has not started data transfer and is "
+        "silent, or one whose master is gone (silent for t3, or no answer to a test frame).",
     )
     allowed_clients: Annotated[tuple[Network, ...], BeforeValidator(_networks)] = Field(
         default=(),
         description="The addresses or networks masters may connect from (`10.1.0.0/16`): a "
-        "list, or text separated by commas or blanks.",
+        "list, or text separated by commas or blanks. The addresses of `redundancy_groups` "
+        "may connect too.",
         json_schema_extra={"shown": "loopback only"},
     )
     allow_any: cells.Switch = Field(
         default=False, description="1: accept a master from any address."
+    )
+    redundancy_groups: Annotated[Groups, BeforeValidator(_groups)] = Field(
+        default=(),
+        description="Redundancy groups, `NAME = ADDRESSES; NAME = ADDRESSES` (or a TOML table "
+        "of name -> addresses): the connections from one group's addresses are one control "
+        "centre's; the one that started data transfer last gets the data, and the group has "
+        "its own event buffer. Connections outside every group are independent masters.",
+    )
+    event_buffer: Annotated[int, BeforeValidator(cells.int_range(1, 1_000_000))] = Field(
+        default=10_000,
+        description="Events kept for a group while none of its connections has started data "
+        "transfer, sent when one does; beyond this the oldest are dropped and counted.",
+    )
+    cyclic_s: Annotated[int, BeforeValidator(cells.int_range(0, 86_400, " s"))] = Field(
+        default=0,
+        description="Seconds between cyclic transmissions of every measured value as "
+        "`M_ME_NC_1` (cause 1), 0-86400; 0: none.",
+    )
+    gi_without_time: cells.Switch = Field(
+        default=False,
+        description="1: general interrogation answers with the types without time tag "
+        "(`M_ME_NC_1`, `M_SP_NA_1`), for masters that refuse time-tagged types there.",
+    )
+    clock_sync: Annotated[
+        Literal["accept", "refuse"],
+        BeforeValidator(cells.choice({"ACCEPT": "accept", "REFUSE": "refuse"}, "accept, refuse")),
+    ] = Field(
+        default="accept",
+        description="Clock synchronisation commands: `accept` (confirmed; the master's time "
+        "and its offset are logged, the host clock is never changed) or `refuse` (negative "
+        "confirmation).",
     )
     t1: Annotated[int | None, _optional_range(1, 255, " s")] = Field(
         default=None,
@@ -137,6 +216,8 @@ class Iec104Config(BaseModel):
         except ValueError:
             return False
         if self.allow_any:
+            return True
+        if any(address in net for _name, nets in self.redundancy_groups for net in nets):
             return True
         if not self.allowed_clients:
             return address.is_loopback

@@ -1,6 +1,6 @@
 """The IEC 104 information objects of the signals, and what a reading becomes on the wire.
 
-Pure (no c104): :func:`points_from_signals` gives the IOA map,
+Pure: :func:`points_from_signals` gives the IOA map,
 :func:`measured` / :func:`counter` / :func:`single` turn a
 :class:`SignalUpdate` into the value and quality bits to send.
 

@@ -25,8 +25,13 @@ def iec104_map(config: GatewayConfig, section: Iec104Config | None) -> list[str]
         where, state = f"{section.listen}, common address {section.common_address}", ""
     else:
         where, state = "defaults", " (output off)"
+    answered = (
+        "M_ME_NC_1/M_SP_NA_1 (gi_without_time)"
+        if section is not None and section.gi_without_time
+        else "M_ME/M_SP as typed"
+    )
     lines = [
-        f"IEC 60870-5-104 {where}; general interrogation: M_ME/M_SP, "
+        f"IEC 60870-5-104 {where}; general interrogation: {answered}, "
         f"counter interrogation: M_IT{state}"
     ]
     rows = [

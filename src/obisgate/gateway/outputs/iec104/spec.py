@@ -10,7 +10,7 @@ from obisgate.gateway.outputs.iec104.config import (
     iec104_signal_problems,
 )
 from obisgate.gateway.outputs.iec104.printed_map import iec104_map
-from obisgate.gateway.outputs.spec import Extra, OutputSpec, SignalColumns
+from obisgate.gateway.outputs.spec import OutputSpec, SignalColumns
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
@@ -30,12 +30,12 @@ IEC104: OutputSpec[Iec104Config] = OutputSpec(
     name="iec104",
     title="IEC 60870-5-104",
     summary=(
-        "Present = an IEC 60870-5-104 outstation serves every signal with an `ioa`. Its "
-        "library, c104, is GPL-3.0: the extra is never part of `obisgate[all]`."
+        "Present = obisgate's own IEC 60870-5-104 outstation serves every signal with an "
+        "`ioa`: events on change, general and counter interrogation, redundancy groups, "
+        "a bounded buffer while no master has started data transfer."
     ),
     model=Iec104Config,
     create=_create,
-    extras=(Extra("c104", "iec104"),),
     columns=SignalColumns(
         model=Iec104Columns,
         check=iec104_signal_problems,

@@ -2,8 +2,9 @@
 
 The fields, their defaults and meanings are in their descriptions (and so in
 ``docs/configuration.md``); :func:`modbus_signal_problems` finds what only shows
-across signals (registers used twice, ranges past 65535, types that cannot hold
-the number type).
+across signals (registers or bits used twice, ranges past 65535, types that
+cannot hold the number type, a fractional signal in an integer type without
+``modbus_scale``).
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class ModbusConfig(BaseModel):
         unit_id: the unit (slave) id answered; others get exception 11 (0: answer every id).
         word_order: ``big`` (most significant register first) or ``little``.
         byte_order: ``big`` (high byte first in a register) or ``little``.
+        max_connections: masters connected at once; a further one is closed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -87,6 +89,11 @@ class ModbusConfig(BaseModel):
     byte_order: Annotated[Literal["big", "little"], BeforeValidator(_ORDER)] = Field(
         default="big",
         description="`big`: the high byte of each register first, as Modbus sends; `little`.",
+    )
+    max_connections: Annotated[int, BeforeValidator(cells.int_range(1, 1000))] = Field(
+        default=32,
+        description="Masters connected at once, 1-1000; a further connection is closed (one "
+        "line in the log).",
     )
 
     def exposure_warning(self) -> str | None:
@@ -115,32 +122,47 @@ class ModbusColumns(BaseModel):
         str | None, BeforeValidator(cells.optional(cells.named(MODBUS_TYPES)))
     ] = Field(
         default=None,
-        description="float32, float64, int16, uint16, int32, uint32, int64 or uint64. FLOAT and "
-        "DOUBLE need a float type; STRING, TIME, DATE, DATETIME cannot be served.",
+        description="float32, float64, int16, uint16, int32, uint32, int64 or uint64. An "
+        "integer type on a FLOAT or DOUBLE signal needs `modbus_scale`; STRING, TIME, DATE, "
+        "DATETIME cannot be served.",
         json_schema_extra={
             "shown": "float32 for FLOAT and DOUBLE, int16/int32/int64 for INT8-16/INT32/INT64, "
             "uint16/uint32/uint64 for UINT8-16/UINT32/UINT64, uint64 for HEX, uint16 for DIGITAL"
         },
+    )
+    modbus_scale: Annotated[float | None, BeforeValidator(cells.optional(cells.as_finite))] = Field(
+        default=None,
+        description="The value is multiplied by it before it is encoded (integer types round "
+        "half away from zero); an integer type on a FLOAT or DOUBLE signal needs it, e.g. "
+        "`1000` for Wh in an int32 from kWh (`1` rounds). Not 0.",
+        json_schema_extra={"shown": "`1`"},
     )
     modbus_quality_address: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
     ] = Field(
         default=None,
         description="A register holding the value's quality: 0 valid, else the bits IV=1, "
-        "NT=2, OV=4; needs `modbus_address`.",
+        "NT=2, OV=4; IV+NT (3) until the signal's first value. Needs `modbus_address` or "
+        "`modbus_coil`.",
+    )
+    modbus_coil: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(0, 65535)))
+    ] = Field(
+        default=None,
+        description="DIGITAL signals: a bit, 0-based (0-65535), read as a coil (function 1) "
+        "and as a discrete input (function 2); bits used twice are errors.",
     )
 
 
 def modbus_types_allowed(number_type: NumberType) -> tuple[str, ...]:
     """The ``modbus_type`` values a signal of ``number_type`` may use (none: not servable).
 
-    Fractional numbers (FLOAT, DOUBLE) need a float type; integers, HEX and
-    DIGITAL may use any type (a value outside an integer type's range sets OV).
+    Every number type, HEX and DIGITAL may use any type (a value outside an
+    integer type's range sets OV); fractional numbers (FLOAT, DOUBLE) in an
+    integer type need a ``modbus_scale`` (see :func:`modbus_signal_problems`).
     """
-    if number_type in _FLOATS:
-        return ("float32", "float64")
     if number_type in _DEFAULT_TYPE:
-        return tuple(MODBUS_REGISTERS)
+        return MODBUS_TYPES
     return ()
 
 
@@ -159,14 +181,16 @@ def modbus_signal_problems(
 ) -> list[SignalProblem]:
     """Problems of the signals' modbus columns that only show across signals.
 
-    Every signal with a ``modbus_address`` or ``modbus_quality_address`` is
-    checked (also disabled ones: the map stays the same when they are turned
-    on): types that cannot hold the number type, ranges past register 65535,
-    and registers used twice (value and quality registers share one space).
+    Every signal with a Modbus column is checked (also disabled ones: the map
+    stays the same when they are turned on): types that cannot hold the number
+    type, a fractional signal in an integer type without ``modbus_scale``, a
+    scale of 0, coils on signals that are not DIGITAL, ranges past 65535, and
+    registers or bits used twice (value and quality registers share one space).
     """
     del section
     problems: list[SignalProblem] = []
     owner: dict[int, tuple[str, str, str]] = {}
+    bits: dict[int, tuple[str, str]] = {}
 
     def claim(signal: SignalConfig, field: str, first: int, count: int) -> None:
         last = first + count - 1
@@ -192,9 +216,28 @@ def modbus_signal_problems(
 
     for signal in signals:
         columns = signal.columns(ModbusColumns)
+        if columns.modbus_coil is not None:
+            if signal.number_type is not NumberType.DIGITAL:
+                problems.append(
+                    SignalProblem(signal.key, "modbus_coil", "only DIGITAL signals have a bit")
+                )
+            elif columns.modbus_coil in bits:
+                device, alias = bits[columns.modbus_coil]
+                problems.append(
+                    SignalProblem(
+                        signal.key,
+                        "modbus_coil",
+                        f"bit {columns.modbus_coil} is already used by {device}/{alias}",
+                    )
+                )
+            else:
+                bits[columns.modbus_coil] = signal.key
+        if columns.modbus_scale == 0:
+            problems.append(SignalProblem(signal.key, "modbus_scale", "must not be 0"))
         if columns.modbus_address is None and columns.modbus_quality_address is None:
-            if columns.modbus_type is not None:
-                problems.append(SignalProblem(signal.key, "modbus_type", "needs a modbus_address"))
+            for field in ("modbus_type", "modbus_scale"):
+                if getattr(columns, field) is not None:
+                    problems.append(SignalProblem(signal.key, field, "needs a modbus_address"))
             continue
         allowed = modbus_types_allowed(signal.number_type)
         if not allowed:
@@ -221,12 +264,30 @@ def modbus_signal_problems(
                 )
             )
             continue
-        if columns.modbus_address is None:
+        if (
+            signal.number_type in _FLOATS
+            and kind not in ("float32", "float64")
+            and columns.modbus_scale is None
+        ):
             problems.append(
-                SignalProblem(signal.key, "modbus_address", "required with modbus_quality_address")
+                SignalProblem(
+                    signal.key,
+                    "modbus_type",
+                    f"{kind} holds whole numbers: give modbus_scale (e.g. 1000 for Wh from "
+                    f"kWh; 1 rounds the {signal.number_type.value} value)",
+                )
             )
             continue
-        claim(signal, "modbus_address", columns.modbus_address, MODBUS_REGISTERS[kind])
+        if columns.modbus_address is None:
+            if columns.modbus_coil is None:
+                problems.append(
+                    SignalProblem(
+                        signal.key, "modbus_address", "required with modbus_quality_address"
+                    )
+                )
+                continue
+        else:
+            claim(signal, "modbus_address", columns.modbus_address, MODBUS_REGISTERS[kind])
         if columns.modbus_quality_address is not None:
             claim(signal, "modbus_quality_address", columns.modbus_quality_address, 1)
     return problems

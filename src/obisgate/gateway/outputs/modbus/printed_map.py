@@ -26,19 +26,24 @@ def modbus_map(config: GatewayConfig, section: ModbusConfig | None) -> list[str]
     lines = [
         f"Modbus TCP {shown.listen}, unit {shown.unit_id}, word order "
         f"{shown.word_order}, byte order {shown.byte_order}; holding = input "
-        f"registers, 0-based; quality register: 0 valid, IV=1 NT=2 OV=4{state}"
+        f"registers, 0-based; quality register: 0 valid, IV=1 NT=2 OV=4 (3 until the "
+        f"first value); coil = discrete input{state}"
     ]
     rows = [
         (
-            str(slot.address),
-            str(slot.count),
-            slot.kind,
+            "" if slot.address is None else str(slot.address),
+            "" if slot.address is None else str(slot.count),
+            "" if slot.address is None else slot.kind,
+            "" if slot.address is None or slot.scale == 1 else f"{slot.scale:g}",
             slot.key[0],
             slot.key[1],
             slot.unit or "",
             "" if slot.quality_address is None else str(slot.quality_address),
+            "" if slot.coil is None else str(slot.coil),
         )
         for slot in slots
     ]
-    header = ("address", "registers", "type", "device", "signal", "unit", "quality")
+    header = (
+        "address", "registers", "type", "scale", "device", "signal", "unit", "quality", "coil",
+    )  # fmt: skip
     return lines + (table_lines(header, rows) if rows else ["(no signal has a modbus_address)"])

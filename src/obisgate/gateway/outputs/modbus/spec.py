@@ -10,7 +10,7 @@ from obisgate.gateway.outputs.modbus.config import (
     modbus_signal_problems,
 )
 from obisgate.gateway.outputs.modbus.printed_map import modbus_map
-from obisgate.gateway.outputs.spec import Extra, OutputSpec, SignalColumns
+from obisgate.gateway.outputs.spec import OutputSpec, SignalColumns
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
@@ -36,15 +36,21 @@ MODBUS: OutputSpec[ModbusConfig] = OutputSpec(
     title="Modbus TCP",
     summary=(
         "Present = a read-only Modbus TCP server answers from the latest values: every "
-        "signal with a `modbus_address` as holding (and input) registers."
+        "signal with a `modbus_address` as holding (and input) registers, DIGITAL signals "
+        "with a `modbus_coil` as coils (and discrete inputs)."
     ),
     model=ModbusConfig,
     create=_create,
-    extras=(Extra("pymodbus", "modbus"),),
     columns=SignalColumns(
         model=ModbusColumns,
         check=modbus_signal_problems,
-        checked_without_section=("modbus_address", "modbus_type", "modbus_quality_address"),
+        checked_without_section=(
+            "modbus_address",
+            "modbus_type",
+            "modbus_scale",
+            "modbus_quality_address",
+            "modbus_coil",
+        ),
         title="the register map",
     ),
     warnings=_warnings,

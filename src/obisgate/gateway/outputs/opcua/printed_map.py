@@ -25,7 +25,7 @@ def opcua_map(config: GatewayConfig, section: OpcUaConfig | None) -> list[str]:
     shown = f"[{host}]" if ":" in host else host
     lines = [
         f"OPC UA opc.tcp://{shown}:{port}{ENDPOINT_PATH}, namespace {NAMESPACE}: node id "
-        f"ns=<index of {NAMESPACE}>;s=DEVICE.SIGNAL, read-only, no security"
+        f"ns=<index of {NAMESPACE}>;s=DEVICE.SIGNAL, read-only; {section.security_summary()}"
     ]
     rows: list[tuple[str, ...]] = []
     for device in config.enabled_devices:
