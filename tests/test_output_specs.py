@@ -217,3 +217,10 @@ def test_mypy_strict_refuses_an_output_with_a_misspelt_method(
         f'Cannot instantiate abstract class "Broken" with abstract attribute "{right}"'
         in (errors[0])
     )
+
+
+def test_only_the_outputs_that_keep_a_history_take_backfill() -> None:
+    # Backfilled intervals are the past: a live view or a SCADA server (Modbus, IEC 104,
+    # OPC UA) must never show one as its current value, so none of them gets any.
+    taking = {cls.__name__ for cls in _output_classes() if cls.takes_backfill}
+    assert taking == {"HistoryOutput", "MqttOutput", "PostgresOutput"}

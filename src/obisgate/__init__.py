@@ -31,6 +31,7 @@ from obisgate.password_config import make_scheme
 from obisgate.programming_session import (
     ProgrammingSession,
     RegisterReading,
+    read_load_profile_on,
     read_registers,
     read_registers_on,
 )
@@ -38,7 +39,7 @@ from obisgate.protocol.bcc import BccMethod, compute_bcc
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions, ReadResult
 from obisgate.protocol.dataset import DataSet, Value, parse_data_block
 from obisgate.protocol.identification import Identification, ProtocolMode
-from obisgate.protocol.loadprofile import LoadProfile
+from obisgate.protocol.loadprofile import Channel, LoadProfile, ProfileRow
 from obisgate.protocol.passwords import (
     ComputedPassword,
     ElsterPassword,
@@ -60,6 +61,7 @@ __all__ = [
     "ApduError",
     "BccMethod",
     "BccStatus",
+    "Channel",
     "ChecksumError",
     "CommandRejectedError",
     "ComputedPassword",
@@ -85,6 +87,7 @@ __all__ = [
     "ObjectSpec",
     "PasswordScheme",
     "PlainPassword",
+    "ProfileRow",
     "ProgrammingOptions",
     "ProgrammingSession",
     "ProtocolError",
@@ -117,6 +120,7 @@ __all__ = [
     "parse_readout",
     "read_dlms",
     "read_dlms_on",
+    "read_load_profile_on",
     "read_meter",
     "read_meter_on",
     "read_meter_sync",

@@ -70,6 +70,7 @@ __all__ = [
     "ProgrammingSession",
     "RegisterReading",
     "SessionEndedError",
+    "read_load_profile_on",
     "read_registers",
     "read_registers_on",
 ]
@@ -621,6 +622,53 @@ async def read_registers_on(
             )
             async with session:
                 return await session.read_many(addresses)
+    except TimeoutError as exc:
+        if isinstance(exc, NoAnswerError) or not deadline.expired():
+            raise
+        assert total_timeout_s is not None
+        raise TotalTimeoutError("programming session", total_timeout_s) from None
+
+
+async def read_load_profile_on(
+    transport: Transport,
+    start: datetime,
+    end: datetime,
+    *,
+    options: ProgrammingOptions | None = None,
+    scheme: PasswordScheme | None = None,
+    profile: str = "P.01",
+    command: str = "R5",
+    max_span: timedelta = timedelta(days=1),
+    season: str = "0",
+    trace: Trace | None = None,
+    total_timeout_s: float | None = None,
+) -> LoadProfile:
+    """Sign on over an open transport, read a load profile for ``[start, end]``, sign off.
+
+    For the gateway's backfill: the intervals a meter recorded while nobody read
+    it. The transport stays open. See :meth:`ProgrammingSession.read_load_profile`
+    for the range, the pieces and the no-data answers (``ERROR``: an empty part).
+
+    Raises:
+        NoAnswerError: silence, or the whole exchange took longer than
+            ``total_timeout_s`` (a :class:`TotalTimeoutError`).
+        AccessDeniedError: the password was refused.
+        MeterError: the meter answered the profile request with an error other
+            than "no data" (an unknown profile, an unsupported command).
+        ConfigError: end before start, a bad span or profile address.
+        ChecksumError, FramingError, UnexpectedMessageError, CommandRejectedError,
+        SessionEndedError, ConnectionLostError: the session failed.
+    """
+    deadline = asyncio.timeout(total_timeout_s)
+    try:
+        async with deadline:
+            session = await ProgrammingSession.start(
+                transport, options, scheme, trace=trace, keepalive_interval_s=None
+            )
+            async with session:
+                return await session.read_load_profile(
+                    start, end, profile=profile, command=command, max_span=max_span, season=season
+                )
     except TimeoutError as exc:
         if isinstance(exc, NoAnswerError) or not deadline.expired():
             raise

@@ -25,7 +25,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from obisgate.backoff import Backoff
 
@@ -82,6 +82,7 @@ class Supervisor:
         stop_timeout_s: how long children get to stop after SIGTERM.
         restart_s: ceiling of the first (jittered) restart delay; it doubles up to
             ``restart_max_s`` (:class:`~obisgate.backoff.Backoff`).
+        env: variables added to the children's environment (beside this process's own).
     """
 
     def __init__(
@@ -91,8 +92,10 @@ class Supervisor:
         stop_timeout_s: float = 15.0,
         restart_s: float = 1.0,
         restart_max_s: float = 30.0,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.commands = [list(c) for c in commands]
+        self.env = dict(env or {})
         self.stop_timeout_s = stop_timeout_s
         self.restart_s = restart_s
         self.restart_max_s = restart_max_s
@@ -129,7 +132,7 @@ class Supervisor:
                 process = await asyncio.create_subprocess_exec(
                     *self.commands[index],
                     pass_fds=(read_end,),
-                    env={**os.environ, PARENT_FD_VARIABLE: str(read_end)},
+                    env={**os.environ, **self.env, PARENT_FD_VARIABLE: str(read_end)},
                 )
             except BaseException:
                 os.close(write_end)

@@ -216,6 +216,42 @@ def test_history_through_the_config(tmp_path: Path, db: Path) -> None:
     assert f"({config} has no signal 'nothing' on device 'm1')" in err
 
 
+def test_history_through_the_config_reads_every_shards_file(tmp_path: Path) -> None:
+    """After ``run --workers 2`` the history is in h-shard0 and h-shard1 (a device's rows in
+    both when its line moved): --config reads them all, merged by time."""
+    for shard, minutes in ((1, (0, 2)), (0, (1, 3))):
+        with HistoryStore(tmp_path / f"h-shard{shard}.sqlite") as store:
+            store.append(
+                [
+                    HistoryRecord("m1", "energy", T0 + dt.timedelta(minutes=m), 100.0 + m, "kWh")
+                    for m in minutes
+                ]
+            )
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        '[storage]\npath = "h.sqlite"\n[[devices]]\ndevice_alias = "m1"\n'
+        'device = "/dev/ttyUSB0"\n[[signals]]\ndevice_alias = "m1"\nsignal_alias = "energy"\n'
+        'tag_job_todo = "1.8.0"\nnumber_type = "FLOAT"\nlog = 1\n',
+        encoding="utf-8",
+    )
+    code, out, _ = run("history", "m1", "energy", "--config", str(config), "--format", "csv")
+    assert code == 0
+    assert [row[1] for row in csv.reader(io.StringIO(out))][1:] == [
+        "100.0",
+        "101.0",
+        "102.0",
+        "103.0",
+    ]
+    code, out, _ = run(
+        "history", "m1", "energy", "--config", str(config), "--format", "csv", "--limit", "3"
+    )
+    assert [row[1] for row in csv.reader(io.StringIO(out))][1:] == ["101.0", "102.0", "103.0"]
+    # --db names one file: only that one.
+    code, out, _ = run("history", "m1", "energy", "--db", str(tmp_path / "h-shard1.sqlite"))
+    assert code == 0
+    assert len(out.splitlines()) == 3
+
+
 def test_history_errors(tmp_path: Path, db: Path) -> None:
     code, _, err = run("history", "m1", "energy")
     assert code == 2 and "give either --config or --db" in err

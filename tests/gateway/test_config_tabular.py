@@ -198,7 +198,7 @@ def test_csv_errors_name_file_and_line(tmp_path: Path) -> None:
     )
     found = problems(signals)
     assert found[0].startswith(
-        f"{devices}:1: column 3: notes: unknown field 'notes'; allowed: allow_write, baud_change_delay_ms, "
+        f"{devices}:1: column 3: notes: unknown field 'notes'; allowed: allow_write, backfill_chunk, backfill_max_days, baud_change_delay_ms, "
     )
     assert found[1:] == [
         f"{devices}:2: parity: got 'EVEN\\nODD'; allowed: NONE, EVEN, ODD (or N, E, O)",

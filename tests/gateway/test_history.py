@@ -97,7 +97,7 @@ def test_a_batch_is_all_or_nothing(store: HistoryStore) -> None:
             store.append([good, HistoryRecord("m", "s", T0, [1])])  # type: ignore[arg-type]
         assert store.count() == 0
         assert store.append([]) == 0
-        assert store.append(iter([good, good])) == 2
+        assert store.append(iter([good, good._replace(time=at(1))])) == 2
         assert store.count() == 2
 
 
@@ -125,16 +125,17 @@ def test_query_range_limit_and_order(store: HistoryStore) -> None:
             store.query("m", "s", limit=-1)
 
 
-def test_same_time_stamp_keeps_insertion_order(store: HistoryStore) -> None:
+def test_one_value_per_signal_and_time_the_first_stays(store: HistoryStore) -> None:
     with store:
-        store.append([HistoryRecord("m", "s", T0, "first"), HistoryRecord("m", "s", T0, "second")])
-        store.append([HistoryRecord("m", "s", T0, "third")])
-        assert [r.value for r in store.query("m", "s")] == ["first", "second", "third"]
-        assert [r.value for r in store.query("m", "s", newest_first=True)] == [
-            "third",
-            "second",
-            "first",
-        ]
+        written = store.append(
+            [HistoryRecord("m", "s", T0, "first"), HistoryRecord("m", "s", T0, "second")]
+        )
+        assert written == 1
+        assert store.append([HistoryRecord("m", "s", T0, "third", quality=Quality.BACKFILLED)]) == 0
+        assert store.append([HistoryRecord("m", "other", T0, "own series")]) == 1
+        assert [r.value for r in store.query("m", "s")] == ["first"]
+        assert store.query("m", "s")[0].quality is Quality.VALID
+        assert store.count() == 2
 
 
 def test_data_survives_reopening_and_uses_wal(tmp_path: Path) -> None:
@@ -146,7 +147,7 @@ def test_data_survives_reopening_and_uses_wal(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     finally:
         conn.close()
 

@@ -138,7 +138,10 @@ def test_run_exits_2_with_one_line_for_a_read_only_history(read_only: ReadOnlyHi
 
 
 def update(value: float) -> SignalUpdate:
-    return SignalUpdate("m", "e", value, "kWh", T0, Quality.VALID, None, True)
+    """A logged reading of ``value``, read ``value`` seconds after T0 (one per time)."""
+    return SignalUpdate(
+        "m", "e", value, "kWh", T0 + dt.timedelta(seconds=value), Quality.VALID, None, True
+    )
 
 
 def test_store_write_failure_is_an_obisgate_error(tmp_path: Path) -> None:

@@ -558,16 +558,24 @@ async def test_the_page_lists_devices_outputs_and_signals_escaped(
         '<td class="signal" title="voltage\nL1 voltage, instantaneous value\n32.7.0">voltage</td>'
     ) in page
     assert 'data-device="off"' not in page  # disabled device
-    assert '<option data-device="m1" data-signal="energy">' in page  # logged: plottable
-    assert '<option data-device="m1" data-signal="serial">' not in page
+    # Logged: plottable, and checked at first (no card has a power signal to plot instead).
+    assert '<input type="checkbox" data-device="m1" data-signal="energy" checked>' in page
+    assert 'data-device="m1" data-signal="serial"><' not in page
+    assert 'data-signal="serial" checked' not in page
+    # m1 has an energy register that is logged: its card, filled by the page from /api/energy.
+    assert '<article class="card" data-device="m1" data-signals="energy:import">' in page
+    assert '<article class="card" data-device="m2"' not in page
+    assert '<section id="energy">' in page
     # Every output alike: its state, since when, where, the last error, its counters.
     assert (
-        '<tr data-output="modbus" data-state="off"><td class="output">modbus</td>'
-        '<td class="state"><span class="badge down">off</span></td>'
-        '<td class="since" data-time="2026-12-01T10:00:00+00:00">2026-12-01T10:00:00+00:00</td>'
-        '<td class="address">127.0.0.1:502</td>'
-        '<td class="last-error">&lt;b&gt;modbus&lt;/b&gt; cannot listen on 127.0.0.1:502: '
-        'Permission denied</td><td class="counters">signals 3</td></tr>'
+        '<tr data-output="modbus" data-state="off"><td class="output" data-label="output">modbus'
+        '</td><td class="state" data-label="state"><span class="badge down">off</span></td>'
+        '<td class="since" data-label="since" data-time="2026-12-01T10:00:00+00:00">'
+        "2026-12-01T10:00:00+00:00</td>"
+        '<td class="address" data-label="address">127.0.0.1:502</td>'
+        '<td class="last-error" data-label="last error">&lt;b&gt;modbus&lt;/b&gt; cannot listen '
+        "on 127.0.0.1:502: Permission denied</td>"
+        '<td class="counters" data-label="counters">signals 3</td></tr>'
     ) in page
     assert '<tr data-output="http" data-state="running">' in page
     assert "sse_clients 0 · sse_clients_cut_total 0" in page

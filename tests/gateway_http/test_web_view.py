@@ -7,52 +7,22 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import BrowserContext, Page, async_playwright, expect
+from playwright.async_api import BrowserContext, async_playwright, expect
 from playwright.async_api import Error as PlaywrightError
 
 from obisgate.gateway.config import load_config
 from obisgate.simulator import get_profile, serve_tcp
+from tests.gateway_http.browser import CHROMIUM_FLAGS, TIMEOUT_MS, chromium, watch_errors
 from tests.gateway_http.support import meter_config, running_gateway, set_energy
 from tests.services import find_program
 
 pytestmark = [pytest.mark.integration]
 
-#: Debian's chromium, never a browser downloaded by `playwright install`.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 30_000
-
 
 @pytest.fixture
 async def browser(tmp_path: Path) -> AsyncIterator[BrowserContext]:
-    chromium = find_program("chromium", "chromium")
-    async with async_playwright() as driver:
-        context = await driver.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),  # a fresh user-data-dir
-            executable_path=chromium,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        try:
-            yield context
-        finally:
-            await context.close()
-
-
-def watch_errors(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    return errors
+    async with chromium(tmp_path / "chromium-profile") as context:
+        yield context
 
 
 async def test_live_values_a_device_going_down_and_a_history_plot(
@@ -100,8 +70,11 @@ async def test_live_values_a_device_going_down_and_a_history_plot(
                 page.locator('#signals tr[data-device="b"][data-signal="energy"] td.quality')
             ).to_contain_text("not_topical")
 
-            await page.select_option("#series", label="a / energy")
-            await page.select_option("#range", value="900")
+            await page.click("#series-summary")
+            for box in await page.locator("#series-picker input").all():
+                await box.set_checked(False)
+            await page.check('#series-picker input[data-device="a"][data-signal="energy"]')
+            await page.select_option("#range", value="3600")
             await page.click("#plot-button")
             await page.wait_for_function(
                 "() => { const p = window.obisgate.plot;"

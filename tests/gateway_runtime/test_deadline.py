@@ -7,12 +7,11 @@ a virtual clock: no real waiting, no timed assertions.
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import logging
 from collections.abc import Sequence
 
 import pytest
+from tests.virtual_clock import VirtualClock
 
 from obisgate import AccessDeniedError, ReadoutOptions, make_scheme, parse_readout
 from obisgate.errors import NoAnswerError
@@ -25,36 +24,6 @@ from obisgate.protocol.readout import Readout
 from obisgate.transport.base import LineSettings
 
 READOUT = parse_readout(b"1.8.0(000042.5*kWh)\r\n!\r\n")
-
-
-class VirtualClock:
-    """Sleepers wake in time order; time jumps when every task is waiting."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self._heap: list[tuple[float, int, asyncio.Future[None]]] = []
-        self._seq = itertools.count()
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._heap, (self.now + seconds, next(self._seq), future))
-        await future
-
-    async def drive(self, task: asyncio.Task[None]) -> None:
-        while not task.done():
-            for _ in range(20):
-                await asyncio.sleep(0)
-            while self._heap and self._heap[0][2].done():
-                heapq.heappop(self._heap)
-            if not self._heap:
-                continue
-            at, _, future = heapq.heappop(self._heap)
-            self.now = max(self.now, at)
-            future.set_result(None)
-        await task
 
 
 def plan(alias: str, *, total: float | None = 3.0, retries: int = 1, **kw: object) -> DevicePlan:

@@ -28,6 +28,7 @@ from obisgate.gateway.readings.writer import Stored
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from obisgate.mqtt_url import tls_context
 from obisgate.simulator import get_profile, serve_tcp
+from obisgate.sink import consumer as sink_consumer
 from obisgate.sink.consumer import SinkSettings, SinkStats, consume
 from tests.mqtt.support import (
     gateway_config,
@@ -194,6 +195,35 @@ class _Rows:
 
     async def aclose(self) -> None:
         pass
+
+
+async def test_the_sink_retries_an_absent_broker_at_most_5_s_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The broker queues a sink's messages while the sink waits (and drops beyond its
+    limit), so however long the broker was away, the sink tries again within 5 s: its
+    waits are jittered and double from 0.5 s, but never beyond 5 s. The waits are
+    recorded instead of waited (12 attempts on a port where nothing listens)."""
+    waits: list[float] = []
+
+    async def record(stop: asyncio.Event, seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 12:
+            stop.set()
+
+    monkeypatch.setattr(sink_consumer, "_wait", record)
+    settings = SinkSettings(
+        mqtt_url=f"mqtt://127.0.0.1:{free_port()}", partitions=1, owned=(0,), client_id="away"
+    )
+    rows = _Rows()
+
+    async def writer() -> _Rows:
+        return rows
+
+    stats = await consume(settings, writer, asyncio.Event())
+    assert stats.broker_errors == 12
+    assert max(waits) <= 5.0
+    assert max(waits[:2]) <= 1.0  # the first ceilings: 0.5 s, 1 s
 
 
 @pytest.mark.parametrize("trusted", [False, True])

@@ -217,6 +217,10 @@ def test_a_cell_lists_sources_and_takes_a_percent(tmp_path: Path) -> None:
             ],
         ),
         (
+            'signal_alias = "x"\nsource = "import"\nprofile_channel = "1.8.0"',
+            [("profile_channel", "not for a derived signal (it is computed, not read)")],
+        ),
+        (
             'signal_alias = "x"\nsource = "import"\nnumber_type = "STRING"',
             [(None, "number_type: a derived signal is a number, not STRING")],
         ),

@@ -138,6 +138,23 @@ def test_totals_are_guarded_by_their_unit_unless_unguarded() -> None:
     ]
 
 
+def test_a_backfilled_interval_is_no_live_reading() -> None:
+    delivered = Delivered()
+    plan = ProcessingPlan(
+        totals_by_unit=True, derived=specs(Definition(key=("m1", "x"), source="energy * 2"))
+    )
+    stage = ProcessingStage(plan, delivered)
+    stage.publish([reading("m1", "energy", 10.0, 0, unit="kWh")])
+    old = reading("m1", "energy", 4.0, -3600, unit="kWh", quality=Quality.BACKFILLED)
+    stage.publish([old])  # lower, and older: neither rejected nor used nor remembered
+    stage.publish([reading("m1", "energy", 9.0, 10, unit="kWh")])
+    assert delivered.batches[1] == ([old], [old])
+    assert delivered.published()[3:] == [
+        ("m1", "energy", None, Quality.INVALID),  # still compared with the live 10.0
+        ("m1", "x", None, Quality.INVALID),
+    ]
+
+
 def test_a_deadband_holds_back_from_the_published_batch_only() -> None:
     delivered = Delivered()
     plan = ProcessingPlan(publishing={("m1", "a"): PublishRules(deadband=1.0)})

@@ -201,6 +201,51 @@ async def test_both_sinks_down_across_a_broker_restart_lose_nothing(
     assert await count_rows(database) == 8 * 31 * 4
 
 
+@pytest.mark.parametrize("queue_limit", [None, 2000])
+async def test_a_sink_away_beyond_the_brokers_queue_loses_readouts_and_says_so(
+    database: str, tmp_path: Path, queue_limit: int | None
+) -> None:
+    """mosquitto keeps at most ``max_queued_messages`` (1000 by default) for a session
+    that is away and drops the rest without telling anyone: 1100 readouts published
+    while the sink is down leave 1000 stored. The sink cannot get them back, but it
+    logs the broker's own count of dropped messages. With the limit the README asks
+    for (here 2000), all of them are stored and nothing is reported."""
+    limit = "" if queue_limit is None else f"max_queued_messages {queue_limit}\n"
+    server = Mosquitto(tmp_path / "mosquitto", extra_config="sys_interval 1\n" + limit)
+    server.start()
+    log = tmp_path / "sink-q.log"
+    sink = _sink(server, database, tmp_path, "sink-q")
+    try:
+        await until(lambda: _contains(log, "subscribed to"))
+        assert _stop(sink, signal.SIGKILL) != 0
+        await publish_readouts(server.port, [readout(f"d{n % 20}", n) for n in range(1100)])
+        sink = _sink(server, database, tmp_path, "sink-q")
+        if queue_limit is None:
+            await until(lambda: _contains(log, "dropped 100 messages"))
+            await until(lambda: _has_rows(database, 1000 * 4))
+        else:
+            await until(lambda: _has_rows(database, 1100 * 4))
+        assert _stop(sink) == 0
+    finally:
+        _stop(sink, signal.SIGKILL)
+        server.stop()
+    stats = json.loads((tmp_path / "sink-q.json").read_text())
+    assert stats["messages"] == (1000 if queue_limit is None else 1100)
+    assert await count_rows(database) == stats["messages"] * 4
+    assert stats["broker_dropped"] == (100 if queue_limit is None else 0)
+    warnings = [line for line in _read(log).splitlines() if "dropped " in line]
+    if queue_limit is None:
+        assert warnings == [
+            f"obisgate: warning: broker 127.0.0.1:{server.port} dropped 100 messages (100 "
+            "since it started, $SYS/broker/publish/messages/dropped): a client's queue was "
+            "full; if it was this sink's session, readouts of its partitions are lost: raise "
+            "the broker's queue limit (mosquitto: max_queued_messages, 1000 by default; "
+            "README, History in PostgreSQL)"
+        ]
+    else:
+        assert warnings == []
+
+
 async def test_poison_messages_never_stall_the_sink(
     broker: Mosquitto, database: str, tmp_path: Path
 ) -> None:

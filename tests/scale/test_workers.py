@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from obisgate.cli.workers import worker_count
+from obisgate.cli.workers import available_cpus, worker_count
 from tests.scale.configs import tcp_config
 from tests.services import free_port
 
@@ -135,11 +135,46 @@ def _polling(pid: int) -> bool:
 
 
 def test_worker_count() -> None:
-    assert worker_count("3") == 3
-    assert worker_count("auto") >= 1
+    assert worker_count("3", cpus=2) == 3
+    assert worker_count("auto", cpus=3) == 3
+    assert worker_count(" AUTO ", cpus=1) == 1
+    assert worker_count("auto") == available_cpus()
+    assert worker_count("4", cpus=2) == 4
     for bad in ("0", "x", "-2"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="a positive number or auto"):
             worker_count(bad)
+
+
+def test_more_workers_than_twice_the_cpus_needs_force() -> None:
+    with pytest.raises(ValueError, match=r"at most 4 on this machine .* --force runs more"):
+        worker_count("5", cpus=2)
+    assert worker_count("5", cpus=2, force=True) == 5
+    assert worker_count("64", cpus=2, force=True) == 64
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--workers", str(2 * available_cpus() + 1)],
+            f"--workers '{2 * available_cpus() + 1}': at most {2 * available_cpus()} on this "
+            f"machine (twice its {available_cpus()} CPUs; more workers than that only compete "
+            "for them); --force runs more",
+        ),
+        (["--force"], "--force goes with --workers"),
+    ],
+)
+def test_too_many_workers_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text(tcp_config([free_port()], [1]), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "obisgate", "run", str(config), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"obisgate: error: {message}"
 
 
 def test_bad_workers_is_one_line(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import click
 from obisgate.cli.main import main
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, GatewayConfig, load_config
-from obisgate.gateway.history import HistoryRow, HistoryStore
+from obisgate.gateway.history import HistoryRow, HistoryStore, history_files
 from obisgate.gateway.outputs.factory import config_warnings, missing_extras, show_maps
 from obisgate.gateway.outputs.registry import OUTPUT_SPECS
 
@@ -221,8 +221,9 @@ def history(
 ) -> None:
     """Print the stored values of SIGNAL of DEVICE (aliases), oldest first.
 
-    The database is given by --db, or by the [storage] path of --config.
-    Times are printed in UTC. An empty selection prints only the header (and
+    The database is given by --db, or by the [storage] path of --config (with
+    the files of the shards beside it, as `run --workers` or --shard leave them:
+    history-shard0.sqlite ...; their rows are merged). Times are printed in UTC. An empty selection prints only the header (and
     says so on stderr); --from after --to is refused. With --dsn, the PostgreSQL
     table written by `obisgate sink postgres` (numbers come back as floats).
 
@@ -257,20 +258,33 @@ def history(
         elif not signal_config.logged:
             hint = f" (its log is 0 in {config_path})"
     assert db_path is not None
+    paths = (history_files(db_path) if config_path is not None else []) or [db_path]
+    stores: list[HistoryStore] = []
     try:
-        store = HistoryStore(db_path, create=False)
+        for path in paths:
+            stores.append(HistoryStore(path, create=False))
     except ConfigError as exc:
+        for store in stores:
+            store.close()
         click.echo(f"obisgate: error: {exc}", err=True)
         sys.exit(2)
-    with store:
-        if not store.has_series(device, signal):
+    try:
+        holding = [store for store in stores if store.has_series(device, signal)]
+        if not holding:
             click.echo(
                 f"obisgate: error: no history for {device}/{signal} in {db_path}{hint}", err=True
             )
             sys.exit(1)
-        rows = store.query(device, signal, start, end, limit, newest_first=limit is not None)
+        found = [
+            store.query(device, signal, start, end, limit, newest_first=limit is not None)
+            for store in holding
+        ]
+    finally:
+        for store in stores:
+            store.close()
+    rows = sorted((row for part in found for row in part), key=lambda row: row.time)
     if limit is not None:
-        rows.reverse()
+        rows = rows[len(rows) - limit :] if limit else []
     _WRITERS[fmt](rows)
     if not rows and fmt == "table":
         click.echo(f"obisgate: no values of {device}/{signal} in this selection", err=True)

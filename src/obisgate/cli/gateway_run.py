@@ -12,9 +12,12 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from obisgate.cli.log_format import CliFormatter
@@ -29,13 +32,31 @@ from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.table import TableLogHandler
 from obisgate.gateway.processing.build import processing_plan
 from obisgate.gateway.processing.store import state_path
+from obisgate.gateway.relay.sender import RELAY_VARIABLE, RelayOutput
 from obisgate.gateway.shard import Shard, select_plans
 from obisgate.gcpause import paused_gc
 from obisgate.supervisor import watch_parent
 
-__all__ = ["build_outputs", "run_gateway"]
+__all__ = ["Relay", "build_outputs", "relay_of_supervisor", "run_gateway"]
 
 _LOGGER = logging.getLogger("obisgate.gateway")
+
+
+@dataclass(frozen=True)
+class Relay:
+    """Where a worker of ``run --workers`` sends its updates: the supervisor's socket."""
+
+    path: str
+    shard: Shard
+
+
+def relay_of_supervisor(shard: Shard | None) -> Relay | None:
+    """The relay the supervisor named in :data:`RELAY_VARIABLE` (removed from the
+    environment), for a worker of ``run --workers``; ``None`` otherwise."""
+    path = os.environ.pop(RELAY_VARIABLE, "").strip()
+    if not path or shard is None:
+        return None
+    return Relay(path, shard)
 
 
 def build_outputs(
@@ -45,12 +66,17 @@ def build_outputs(
     context: OutputContext | None = None,
     *,
     title: str = "",
+    relay: Relay | None = None,
 ) -> list[Output]:
     """Printed output (JSON lines, live table or none), the history store if any signal
     logs, and the network outputs the configuration turns on.
 
     ``auto`` is the table on a terminal, else JSON lines. The table's status line
     reads the counters of ``context`` and shows ``title`` above them.
+
+    With ``relay`` (a worker of ``run --workers``) the shared servers (HTTP, Modbus,
+    IEC 104, OPC UA) are left to the supervisor, and a
+    :class:`~obisgate.gateway.relay.sender.RelayOutput` streams every batch to it.
 
     Raises:
         ConfigError: the history store or a network output cannot be built (a
@@ -80,11 +106,13 @@ def build_outputs(
         outputs.append(HistoryOutput(store))
         context.history_path = path
     try:
-        outputs.extend(network_outputs(config, context))
+        outputs.extend(network_outputs(config, context, shared=None if relay is None else False))
     except BaseException:
         if store is not None:
             store.close()
         raise
+    if relay is not None:
+        outputs.append(RelayOutput(relay.path, relay.shard.index, relay.shard.count, context))
     return outputs
 
 
@@ -95,10 +123,13 @@ async def run_gateway(
     duration_s: float | None = None,
     context: OutputContext | None = None,
     shard: Shard | None = None,
+    wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Gateway:
     """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly.
 
     ``duration_s`` counts from when polling starts, after the outputs have started.
+    ``wall_clock`` stamps the readouts and finds the gaps to backfill (a test's own
+    clock; the history found by ``context`` is where earlier gaps are looked for).
 
     With ``shard``, only the devices of the lines that shard owns are polled.
 
@@ -109,11 +140,11 @@ async def run_gateway(
     the history file (``context.history_path``, else ``[storage] path``).
     """
     plans = select_plans(plans_from_config(config), shard)
-    history = (context.history_path if context is not None else None) or config.storage.path
+    beside = (context.history_path if context is not None else None) or config.storage.path
     processing = processing_plan(
         config,
         devices=None if shard is None else {plan.alias for plan in plans},
-        state_file=state_path(history),
+        state_file=state_path(beside),
     )
     del config
     if shard is not None:
@@ -121,8 +152,11 @@ async def run_gateway(
         _LOGGER.info("shard %s: %d lines, %d devices", shard, lines, len(plans))
         if not plans:
             _LOGGER.warning("shard %s owns no line of this configuration: idle", shard)
+    history = None if context is None else context.history_path
     with paused_gc():
-        gateway = Gateway(plans, outputs, processing=processing)
+        gateway = Gateway(
+            plans, outputs, history=history, wall_clock=wall_clock, processing=processing
+        )
     # The plans (and what else is loaded by now) live as long as the gateway: keep them out of the
     # collector's passes (at 50 000 meters each full pass would walk all of them).
     gc.freeze()

@@ -10,7 +10,7 @@ import click
 
 from obisgate.cli.common import fail, run_async, setup_logging
 from obisgate.cli.dlms_read import dlms_options
-from obisgate.cli.gateway_run import build_outputs, run_gateway
+from obisgate.cli.gateway_run import build_outputs, relay_of_supervisor, run_gateway
 from obisgate.cli.main import main
 from obisgate.cli.params import Bounded, device_alias, history_folder, meter_url
 from obisgate.cli.probe_command import budget_option, run_probe
@@ -78,8 +78,10 @@ def _load(path: str) -> GatewayConfig:
     "--workers",
     default=None,
     metavar="N|auto",
-    help="Run N shard processes (auto: one per CPU) under a supervisor that restarts them.",
+    help="Run N shard processes (auto: one per CPU; at most twice the CPUs) under a "
+    "supervisor that restarts them and runs the servers (web view, SCADA) for all of them.",
 )
+@click.option("--force", is_flag=True, help="Allow --workers above twice the number of CPUs.")
 @log_format_option
 @click.option("-v", "--verbose", count=True, help="More log output on stderr.")
 def run(
@@ -90,6 +92,7 @@ def run(
     stats_path: Path | None,
     shard: Shard | None,
     workers: str | None,
+    force: bool,
     log_format: str,
     verbose: int,
 ) -> None:
@@ -106,7 +109,9 @@ def run(
 
     With --shard I/N only the lines (devices sharing a port or converter endpoint)
     of instance I are polled; its history/outbox file and MQTT client id get the
-    suffix "-shardI". With --workers N, N such instances run as child processes.
+    suffix "-shardI". With --workers N, N such instances run as child processes,
+    and this process serves the web view, the HTTP API, /metrics, Modbus, IEC 104
+    and OPC UA for every meter of every worker on one address each.
 
     \b
     Example:
@@ -119,6 +124,8 @@ def run(
     history_path = db or cfg.storage.path
     if db is None and cfg.logged_signals and not history_path.parent.is_dir():
         fail(f"[storage] path {history_path}: the folder {history_path.parent} does not exist", 2)
+    if force and workers is None:
+        fail("--force goes with --workers", 2)
     if workers is not None:
         from obisgate.cli.workers import run_workers  # noqa: PLC0415
 
@@ -128,8 +135,16 @@ def run(
         passed = [
             str(x) for key, value in options.items() if value is not None for x in (key, value)
         ]
-        run_workers(config, workers, [*passed, "--log-format", log_format, *["-v"] * verbose])
+        run_workers(
+            cfg,
+            config,
+            workers,
+            [*passed, "--log-format", log_format, *["-v"] * verbose],
+            force=force,
+            db=db,
+        )
         return
+    relay = relay_of_supervisor(shard)
     if shard is not None:
         cfg = shard_config(cfg, shard, db)
         db = cfg.storage.path
@@ -145,7 +160,9 @@ def run(
         context = OutputContext(shard=None if shard is None else shard.suffix)
         cfg = loaded.pop()
         try:
-            outputs = build_outputs(cfg, fmt, db, context, title=f"obisgate run {config}")
+            outputs = build_outputs(
+                cfg, fmt, db, context, title=f"obisgate run {config}", relay=relay
+            )
         except ConfigError as exc:
             fail(str(exc).replace("\n", "\n  "), 2)  # e.g. every missing extra, one a line
         running = run_gateway(cfg, outputs, duration_s=duration, context=context, shard=shard)

@@ -187,10 +187,12 @@ def postgres(
 
     The broker keeps a stopped sink's messages only within its queue limits
     (mosquitto: max_queued_messages, 1000 per session by default, then it drops
-    silently) and across its own crash only what it had saved (persistence true,
+    them) and across its own crash only what it had saved (persistence true,
     autosave_interval): set them for the longest sink outage you plan for
-    (README, "History in PostgreSQL"). The gateway's [postgres] output has no such
-    limit and is the billing path.
+    (README, "History in PostgreSQL"). The sink retries the broker and the
+    database at most 5 s apart, and warns when mosquitto reports dropped messages
+    ($SYS/broker/publish/messages/dropped). The gateway's [postgres] output has no
+    such limit and is the billing path.
 
     Exit status: 1 when the database cannot be reached at start-up, the broker
     refuses the login or the gateways announce another partition count; 2 for a

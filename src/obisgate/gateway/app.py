@@ -5,10 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Collection, Coroutine, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from obisgate import ProtocolMode
+from obisgate.gateway.backfill.history_gaps import history_gaps
+from obisgate.gateway.backfill.line import LineBackfill
+from obisgate.gateway.backfill.reading import ProfileRead, on_line, read_profile
 from obisgate.gateway.connections import KeptConnections
 from obisgate.gateway.outputs import Fanout, Output
 from obisgate.gateway.outputs.base import STORE_LINGER_S
@@ -33,6 +38,13 @@ class Gateway:
     :mod:`obisgate.gateway.processing.stage`) on its way from the pollers to the
     fan-out.
 
+    A device with a load profile (``DevicePlan.profile``) is backfilled after a gap:
+    its line's :class:`~obisgate.gateway.backfill.line.LineBackfill` reads the
+    missing intervals in the line's free time and hands them to the outputs that
+    keep a history (:meth:`Fanout.publish_backfill`). They go around the live
+    path: the processing stage never sees them (its guards
+    compare live readings only).
+
     Args:
         plans: the enabled devices.
         outputs: where updates go.
@@ -40,6 +52,11 @@ class Gateway:
             connections of ``keep_open`` devices open between polls).
         processing: what the processing stage does (default: nothing; see
             :func:`obisgate.gateway.processing.build.processing_plan`).
+        history: the SQLite history, where the gaps left by earlier runs are found
+            at start (``None``: only gaps seen while running are filled).
+        wall_clock: UTC now, for time stamps and gaps (injectable for tests).
+        profile_read: reads one chunk of a load profile (default: the real one, on
+            the line's kept connection when there is one).
     """
 
     def __init__(
@@ -49,8 +66,12 @@ class Gateway:
         *,
         read: ReadFunction = read_device,
         processing: ProcessingPlan | None = None,
+        history: Path | None = None,
+        wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        profile_read: ProfileRead | None = None,
     ) -> None:
         self.states = [DeviceState(plan) for plan in plans]
+        self._by_alias = {state.plan.alias: state for state in self.states}
         self.fanout = Fanout(outputs, linger_s=STORE_LINGER_S)
         self.stage = ProcessingStage(processing or ProcessingPlan(), self.fanout.publish)
         self.connections: KeptConnections | None = None
@@ -58,6 +79,12 @@ class Gateway:
             self.connections = KeptConnections()
             read = self.connections.read
         self._read = read
+        self._history = history
+        self._wall_clock = wall_clock
+        if profile_read is None:
+            profile_read = (
+                read_profile if self.connections is None else on_line(self.connections.run)
+            )
         lines: dict[str, list[DeviceState]] = defaultdict(list)
         self.push_states: list[DeviceState] = []
         for state in self.states:
@@ -66,6 +93,13 @@ class Gateway:
             else:
                 lines[state.plan.port_key].append(state)
         self.lines = dict(lines)
+        self.backfills = {
+            key: LineBackfill(
+                states, self.fanout.publish_backfill, read=profile_read, wall_clock=wall_clock
+            )
+            for key, states in self.lines.items()
+            if any(state.plan.profile is not None for state in states)
+        }
 
     def _line_starts(self) -> list[tuple[float, str, dict[str, float]]]:
         """Each line's first poll (seconds after start), key and its devices' offsets from then.
@@ -134,13 +168,20 @@ class Gateway:
         def start_line(key: str, offsets: dict[str, float]) -> None:
             timers.pop(key, None)
             try:
+                backfill = self.backfills.get(key)
                 poller = LinePoller(
-                    self.lines[key], self.stage.publish, read=self._read, start_offsets=offsets
+                    self.lines[key],
+                    self.stage.publish if backfill is None else backfill.watch(self.stage.publish),
+                    read=self._read,
+                    start_offsets=offsets,
+                    wall_clock=self._wall_clock,
+                    idle=backfill,
                 )
                 start(f"line {key}", poller.run())
             except Exception as exc:  # in a timer callback: would only reach the loop's handler
                 fail(exc)
 
+        loading = loop.create_task(self._load_history()) if self.backfills else None
         for first, key, offsets in self._line_starts():
             if first <= 0:
                 start_line(key, offsets)
@@ -163,6 +204,12 @@ class Gateway:
             for task in running:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if loading is not None:
+                loading.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await loading
+            for backfill in self.backfills.values():
+                await backfill.aclose()
             if self.connections is not None:
                 await self.connections.aclose()
             await self.stage.aclose()
@@ -170,12 +217,32 @@ class Gateway:
         if failed:
             raise RuntimeError(f"a line poller stopped: {type(failed[0]).__name__}") from failed[0]
 
+    async def _load_history(self) -> None:
+        """Look for the gaps earlier runs left in the history (on a thread), then let the
+        lines' backfills start."""
+        plans = [s.plan for s in self.states if s.plan.profile is not None]
+        gaps: dict[str, Any] = {}
+        if self._history is not None:
+            gaps = await asyncio.to_thread(history_gaps, self._history, plans, self._wall_clock())
+        for backfill in self.backfills.values():
+            backfill.load(gaps)
+
     def inform(self, context: OutputContext) -> None:
         """Let the outputs of ``context`` see this gateway: its counters, per device too,
-        and every output's health."""
+        every output's health and every backfill's progress."""
         context.stats = self.stats
         context.device_stats = self.device_stats
+        context.device_stats_of = self.device_stats_of
         context.health = self.fanout.health
+        context.backfill = self.backfill_progress
+
+    def backfill_progress(self) -> dict[str, dict[str, Any]]:
+        """Device alias -> its backfill's progress, for the devices with a load profile
+        (see :meth:`obisgate.gateway.backfill.device.DeviceBackfill.progress`)."""
+        found: dict[str, dict[str, Any]] = {}
+        for backfill in self.backfills.values():
+            found.update(backfill.progress())
+        return found
 
     def stats(self) -> dict[str, Any]:
         """Counters for monitoring and benchmarks."""
@@ -188,18 +255,41 @@ class Gateway:
             "dropped_batches": dict(self.fanout.dropped),
             "failed_outputs": dict(self.fanout.failed),
             "processing": self.stage.counters.as_dict(),
+            "backfill": self._backfill_stats(),
+        }
+
+    def _backfill_stats(self) -> dict[str, int]:
+        """Devices with a load profile, those with intervals left (and how many), those
+        refused, and the intervals filled so far."""
+        progress = self.backfill_progress().values()
+        return {
+            "devices": len(progress),
+            "filling": sum(
+                1
+                for p in progress
+                if p["pending_intervals"] and p["phase"] not in ("refused", "gave up")
+            ),
+            "pending_intervals": sum(int(p["pending_intervals"]) for p in progress),
+            "refused": sum(1 for p in progress if p["phase"] == "refused"),
+            "intervals_total": sum(int(p["intervals_total"]) for p in progress),
         }
 
     def device_stats(self) -> dict[str, dict[str, float]]:
         """Per-device counters (for metrics): readouts, failures, missed scans, and the
         duration of the last readout and of all readouts (seconds, retries included)."""
-        return {
-            s.plan.alias: {
-                "polls": s.polls,
-                "failures": s.failures,
-                "missed_scans": s.missed_scans,
-                "last_duration_s": s.last_duration_s,
-                "total_duration_s": s.total_duration_s,
-            }
-            for s in self.states
-        }
+        return {s.plan.alias: _counters(s) for s in self.states}
+
+    def device_stats_of(self, aliases: Collection[str]) -> dict[str, dict[str, float]]:
+        """:meth:`device_stats` of the given devices only (unknown aliases are left out)."""
+        found = (self._by_alias.get(alias) for alias in aliases)
+        return {s.plan.alias: _counters(s) for s in found if s is not None}
+
+
+def _counters(state: DeviceState) -> dict[str, float]:
+    return {
+        "polls": state.polls,
+        "failures": state.failures,
+        "missed_scans": state.missed_scans,
+        "last_duration_s": state.last_duration_s,
+        "total_duration_s": state.total_duration_s,
+    }

@@ -19,8 +19,9 @@ from obisgate import (
     make_scheme,
     parse_obis,
 )
+from obisgate.gateway.backfill.times import meter_zone
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
-from obisgate.gateway.plan import DevicePlan, DlmsPlan, ProgrammingPlan, SignalPlan
+from obisgate.gateway.plan import DevicePlan, DlmsPlan, ProfilePlan, ProgrammingPlan, SignalPlan
 from obisgate.gcpause import paused_gc
 
 __all__ = ["device_plan", "device_rules", "dlms_tag", "plans_from_config"]
@@ -81,7 +82,7 @@ def device_plan(
         )
         dlms = _dlms_plan(device, enabled)
     programming = None
-    if any(s.by_command for s in plans):
+    if any(s.by_command for s in plans) or device.profile is not None:
         programming = ProgrammingPlan(
             options=ProgrammingOptions(
                 sign_on=dataclasses.replace(options, option="1"),
@@ -91,6 +92,25 @@ def device_plan(
             ),
             scheme=partial(_scheme, device),
         )
+    profile = None
+    if device.profile is not None and programming is not None:
+        by_alias = {p.alias: p for p in plans}
+        profile = ProfilePlan(
+            address=device.profile,
+            period_s=device.profile_period_s,
+            command=device.profile_command,
+            zone=meter_zone(device.profile_timezone),
+            max_days=device.backfill_max_days,
+            chunk=device.backfill_chunk,
+            channels=tuple(
+                (s.profile_channel, by_alias[s.signal_alias])
+                for s in signals
+                if s.enable and s.profile_channel is not None
+            ),
+            programming=programming,
+        )
+        if not any(s.by_command for s in plans):
+            programming = None  # the profile signs on by itself; polls read no register
     return DevicePlan(
         alias=device.device_alias,
         url=device.url_or_port,
@@ -107,6 +127,7 @@ def device_plan(
         programming=programming,
         recipes=rules,
         dlms=dlms,
+        profile=profile,
     )
 
 

@@ -164,6 +164,7 @@ class _Builder:
         self._password_file_warnings(devices)
         self._push_problems(devices, signals)
         self._dlms_problems(devices, signals)
+        self._profile_problems(devices, signals)
         if self.problems:
             raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
         assert isinstance(storage, StorageConfig)
@@ -512,6 +513,59 @@ class _Builder:
                                 name,
                             )
                         )
+
+    def _profile_problems(
+        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
+    ) -> None:
+        """A backfill needs a mode C meter (programming mode) and signals that name a
+        channel and keep their history (where its gaps are found); a channel needs a
+        profile."""
+        filling: dict[str, int] = {}
+        for signal in signals:
+            if signal.profile_channel is None:
+                continue
+            device = devices.get(signal.device_alias)
+            if device is None:
+                continue
+            row = self._signal_rows[signal.key]
+            if device.profile is None:
+                self.problems.append(
+                    row.problem(
+                        f"device {device.device_alias} has no profile (e.g. profile = "
+                        '"P.01") to fill this signal from',
+                        "profile_channel",
+                    )
+                )
+                continue
+            if not signal.logged:
+                self.problems.append(
+                    row.problem(
+                        "a signal filled from the load profile needs log = 1: the history "
+                        "is where its gaps are found",
+                        "log",
+                    )
+                )
+            if signal.enable:
+                filling[signal.device_alias] = filling.get(signal.device_alias, 0) + 1
+        for device in devices.values():
+            if device.profile is None:
+                continue
+            row = self._device_rows[device.device_alias]
+            if device.type != "C":
+                self.problems.append(
+                    row.problem(
+                        f"the load profile is read in programming mode, which type "
+                        f"{device.type} meters do not offer: mode C only",
+                        "profile",
+                    )
+                )
+            elif not filling.get(device.device_alias):
+                self.problems.append(
+                    row.problem(
+                        "no enabled signal of this device names a profile_channel to fill",
+                        "profile",
+                    )
+                )
 
     def _password_file_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
         for device in devices.values():

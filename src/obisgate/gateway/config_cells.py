@@ -21,6 +21,7 @@ from pydantic import BeforeValidator, SecretStr
 
 from obisgate import BccMethod, ConfigError
 from obisgate.errors import ExpressionError
+from obisgate.gateway.backfill.times import divides_a_day, meter_zone
 from obisgate.gateway.numbers import NumberType, parse_number_type
 from obisgate.gateway.processing.expression import parse as parse_expression
 
@@ -299,6 +300,31 @@ def as_path(value: object) -> Path:
     if not text:
         raise ValueError("expected a file path")
     return Path(text)
+
+
+def time_zone(value: object) -> str:
+    """A meter clock's zone: ``local``, ``UTC``, ``+HH:MM`` or a zone name (kept as given).
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    text = as_text(value)
+    meter_zone(text)
+    return text
+
+
+def profile_period(value: object) -> int:
+    """A load profile's interval in seconds: whole minutes that divide a day.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    seconds = int_range(60, 86_400, " s")(value)
+    if not divides_a_day(seconds):
+        raise ValueError(
+            "whole minutes that divide a day (60, 300, 600, 900, 1800, 3600 ... 86400)"
+        )
+    return seconds
 
 
 def env_name(value: object) -> str:

@@ -90,6 +90,8 @@ DEFAULT_HISTORY_FILE = "obisgate-history.sqlite"
 SECRET_FIELDS = frozenset({"password", "password_env", "password_file"})
 #: Register read commands a signal read by command may use (R5/R6: VDEW/OBIS, EMH).
 READ_COMMANDS = ("R1", "R2", "R3", "R4", "R5", "R6")
+#: Read commands of load-profile requests.
+PROFILE_COMMANDS = ("R5", "R6", "R1", "R2")
 
 
 def connection_problems(given: set[str]) -> list[tuple[str | None, str]]:
@@ -356,6 +358,49 @@ class DeviceConfig(BaseModel):
         "to the configuration's folder; warned when group or others may read it.",
     )
 
+    profile: Annotated[str | None, BeforeValidator(cells.optional(cells.obis_address))] = Field(
+        default=None,
+        description="The meter's load profile, e.g. `P.01`: after a gap (the gateway was "
+        "down, the meter did not answer, a shard took the line over) the gateway reads the "
+        "intervals the meter recorded meanwhile, in programming mode with the password fields "
+        "above, between the line's polls, and fills the history of the signals that name a "
+        "`profile_channel` (mode C meters). Unset: no backfill.",
+        json_schema_extra={"group": "Load profile (gap-free history)"},
+    )
+    profile_period_s: Annotated[int, BeforeValidator(cells.profile_period)] = Field(
+        default=900,
+        description="The profile's interval in seconds, as the meter records it: whole "
+        "minutes that divide a day (900: 15 minutes).",
+    )
+    profile_command: Annotated[
+        str,
+        BeforeValidator(
+            cells.choice({c: c for c in PROFILE_COMMANDS}, ", ".join(PROFILE_COMMANDS))
+        ),
+    ] = Field(
+        default="R5",
+        description="The read command of the profile requests: R5 (VDEW), R6, R1, R2.",
+    )
+    profile_timezone: Annotated[str, BeforeValidator(cells.time_zone)] = Field(
+        default="local",
+        description="The zone of the meter's clock, in which its profile is stamped: `local` "
+        "(this machine's), `UTC`, a fixed offset such as `+01:00` (a meter that never "
+        "changes to summer time) or a zone name such as `Europe/Berlin` (the profile's "
+        "season flag then tells the repeated autumn hour apart).",
+    )
+    backfill_max_days: Annotated[int, BeforeValidator(cells.int_range(1, 366, " days"))] = Field(
+        default=7,
+        description="How far back a gap is filled at most, in days (1-366); a device the "
+        "history has never seen gets this many days from its profile.",
+    )
+    backfill_chunk: Annotated[int, BeforeValidator(cells.int_range(1, 10_000))] = Field(
+        default=96,
+        description="Most intervals read in one programming session (1-10000). A session "
+        "runs only in the line's free time before its next due poll, bounded like a poll "
+        "(`total_timeout_ms`); one that does not fit is abandoned and the next reads half "
+        "as many.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _default_name(cls, data: Any) -> Any:
@@ -519,6 +564,7 @@ READ_FIELDS = frozenset(
         "read_by",
         "cosem_class",
         "attribute",
+        "profile_channel",
     }
 )
 #: The guard fields (only for numbers).
@@ -789,6 +835,18 @@ class SignalConfig(BaseModel):
         default=None,
         description="The derived signal, guard and publishing columns given (none: every "
         "default); the loader and the constructor take them as columns of the signal.",
+    )
+    profile_channel: Annotated[str | None, BeforeValidator(cells.optional(cells.obis_address))] = (
+        Field(
+            default=None,
+            description="The channel of the device's load profile (`profile`) that fills "
+            "this signal's history after a gap, as the profile's header names it (`1.8.0`, "
+            "`1.5`). Its values are converted like the readout's (`number_type`, `multiply`, "
+            "`add`, `unit`) and published with their own time and the quality `backfilled`, "
+            "only to the outputs that keep a history (the SQLite history, PostgreSQL, MQTT's "
+            "`<prefix>/<device>/backfill`), never to a live one. Needs `log = 1`.",
+            json_schema_extra={"group": "Load profile (gap-free history)"},
+        )
     )
     #: The columns outputs add to signals (``modbus_address`` ...), one model per output
     #: that has any given (see :meth:`columns`); set by the loader, never a column itself.

@@ -17,6 +17,8 @@ its line still keeps before it opens its own.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from obisgate import Readout, Transport, open_transport
 from obisgate.errors import TransportError
@@ -24,6 +26,8 @@ from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import password_scheme, read_on
 
 __all__ = ["KeptConnections"]
+
+T = TypeVar("T")
 
 
 class KeptConnections:
@@ -49,6 +53,19 @@ class KeptConnections:
                 is then closed).
         """
         scheme, scheme_error = password_scheme(plan)
+        return await self.run(
+            plan, lambda transport: read_on(transport, plan, scheme, scheme_error)
+        )
+
+    async def run(self, plan: DevicePlan, body: Callable[[Transport], Awaitable[T]]) -> T:
+        """Run ``body`` (a poll, or a backfill's profile session) on ``plan``'s line: on its
+        kept connection when there is one (a stale one is replaced and ``body`` run once
+        more), else on a new one, kept afterwards when the device has ``keep_open``.
+
+        Raises:
+            ObisgateError: what ``body`` or opening the line raised (the connection
+                is then closed).
+        """
         kept = self._open.pop(plan.port_key, None)
         if kept is not None and not plan.keep_open:
             await _close(kept)
@@ -56,13 +73,13 @@ class KeptConnections:
         transport = kept or await self._open_new(plan)
         try:
             try:
-                readout = await read_on(transport, plan, scheme, scheme_error)
+                result = await body(transport)
             except TransportError:
                 if kept is None:
                     raise
                 await _close(transport)  # stale: the converter closed it meanwhile
                 transport = await self._open_new(plan)
-                readout = await read_on(transport, plan, scheme, scheme_error)
+                result = await body(transport)
         except BaseException:
             await _close(transport)
             raise
@@ -70,7 +87,7 @@ class KeptConnections:
             self._open[plan.port_key] = transport
         else:
             await _close(transport)
-        return readout
+        return result
 
     async def aclose(self) -> None:
         """Close every kept connection."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 
 from obisgate import (
     DlmsOptions,
@@ -15,7 +16,7 @@ from obisgate import (
     RecipeRules,
 )
 
-__all__ = ["DevicePlan", "DlmsPlan", "ProgrammingPlan", "SignalPlan"]
+__all__ = ["DevicePlan", "DlmsPlan", "ProfilePlan", "ProgrammingPlan", "SignalPlan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,6 +83,32 @@ class SignalPlan:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProfilePlan:
+    """How to fill a device's history from its load profile after a gap (backfill).
+
+    Attributes:
+        address: the profile, ``P.01``.
+        period_s: its interval in seconds (divides a day).
+        command: the read command of the profile requests (``R5``).
+        zone: the time zone of the meter's clock (``None``: this machine's).
+        max_days: how far back a gap is filled at most.
+        chunk: most intervals read in one programming session.
+        channels: ``(channel, signal)``: the profile channel (as its header names
+            it) that fills each signal.
+        programming: how to sign on (options, password scheme).
+    """
+
+    address: str
+    period_s: int
+    command: str
+    zone: tzinfo | None
+    max_days: int
+    chunk: int
+    channels: tuple[tuple[str, SignalPlan], ...]
+    programming: ProgrammingPlan
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DevicePlan:
     """One device to poll.
 
@@ -105,6 +132,7 @@ class DevicePlan:
         recipes: what the reader applies after the meter's identification
             (``None``: no recipes).
         dlms: how to read a mode E / direct HDLC device (``None``: a D0 meter).
+        profile: how to fill gaps from the meter's load profile (``None``: no backfill).
     """
 
     alias: str
@@ -123,6 +151,7 @@ class DevicePlan:
     programming: ProgrammingPlan | None = None
     recipes: RecipeRules | None = None
     dlms: DlmsPlan | None = None
+    profile: ProfilePlan | None = None
 
     @property
     def needs_readout(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +153,10 @@ class MeterProfile:
             line of its own.
         line_end: ``"\\r\\n"`` or ``"\\n"`` (LF-only meters).
         lines: the data lines exactly as the meter prints them, without line ends.
+        lines_source: when set, gives the data lines at each readout instead of
+            :attr:`lines` (a meter whose registers move with a clock a test sets:
+            :mod:`obisgate.simulator.clocked`); :attr:`lines` still names its
+            registers for programming mode and DLMS.
         nak_repeats: how many NAKs after a readout the meter answers with a
             repeat of the readout.
         nak_window_s: how long after the end of the readout a NAK is accepted.
@@ -190,6 +195,7 @@ class MeterProfile:
     programming: Any | None = None
     faults: tuple[str, ...] = ()
     dlms: DlmsProfile | None = None
+    lines_source: Callable[[], tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         where = f"profile {self.name!r}"
@@ -285,12 +291,14 @@ class MeterProfile:
         return self.ident.to_bytes()
 
     def data_block(self) -> bytes:
-        """The data lines with line ends and the ``! <line end>`` terminator."""
+        """The data lines (now: :attr:`lines_source` when set) with line ends and the
+        ``! <line end>`` terminator."""
         end = self.line_end
-        if self.glued_end and self.lines:
-            text = end.join(self.lines) + "!" + end
+        lines = self.lines if self.lines_source is None else self.lines_source()
+        if self.glued_end and lines:
+            text = end.join(lines) + "!" + end
         else:
-            text = "".join(line + end for line in self.lines) + "!" + end
+            text = "".join(line + end for line in lines) + "!" + end
         return text.encode("latin-1")
 
     def data_message(self, *, corrupt_bcc: bool = False) -> bytes:

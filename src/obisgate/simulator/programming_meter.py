@@ -81,6 +81,9 @@ class ProgrammingProfile:
         writable: addresses that accept writes (others answer ``error_readonly``).
         executes: execute codes -> answer text (``""``: a bare ACK).
         load_profile: stored intervals, answered to ``P.01(from;to)`` reads.
+        load_profile_source: when set, gives the stored intervals at each request
+            instead of :attr:`load_profile` (a profile that grows with a clock a test
+            sets: :mod:`obisgate.simulator.clocked`).
         load_profile_channels: the profile's columns.
         load_profile_interval_min: interval length in minutes.
         load_profile_address: the profile's address.
@@ -114,6 +117,7 @@ class ProgrammingProfile:
     )
     load_profile_interval_min: int = 15
     load_profile_address: str = "P.01"
+    load_profile_source: Callable[[], Sequence[ProfileRecord]] | None = None
     read_commands: frozenset[str] = frozenset({"R1", "R2", "R3", "R4", "R5", "R6"})
     partial_block_size: int = 0
     idle_timeout_s: float = 60.0
@@ -368,9 +372,11 @@ class MeterProgrammingSession:
             return self._error(self.profile.error_unknown)
         if value and not sep:
             return self._error(self.profile.error_unknown)
+        source = self.profile.load_profile_source
+        stored = self.profile.load_profile if source is None else source()
         rows = [
             (r.timestamp, r.status, r.values)
-            for r in self.profile.load_profile
+            for r in stored
             if (lo is None or r.timestamp >= lo) and (hi is None or r.timestamp <= hi)
         ]
         if not rows:

@@ -22,11 +22,19 @@ connection failed are still stored; their acknowledgement is lost with the
 connection, so the broker sends them again (the table skips them).
 
 When the database fails, the batch is kept and retried (a new connection after a
-jittered wait: :class:`~obisgate.backoff.Backoff`, 1 s doubling to 30 s) while
+jittered wait: :class:`~obisgate.backoff.Backoff`, 0.5 s doubling to 5 s) while
 nothing is acknowledged. When the broker connection fails the sink reconnects with
-the same backoff. A broker that refuses the login (wrong user or password, client
-id refused) or gateways that announce another partition count end the sink with
-:class:`~obisgate.sink.SinkError`: retrying cannot help.
+the same backoff. The waits stay short (at most 5 s once the broker or database is
+back) because the broker queues the sink's messages meanwhile, up to its limit per
+session (mosquitto: ``max_queued_messages``, 1000 by default), and drops the rest:
+every second a sink waits adds a second of readouts to that queue, and a broker
+outage must not turn into a sink outage many times longer (with a 30 s ceiling, a
+6 s broker restart could keep a sink away for 36 s). The sink also subscribes to
+mosquitto's count of dropped messages
+(:mod:`~obisgate.sink.broker_drops`) and logs a warning when it grows. A broker that
+refuses the login (wrong user or password, client id refused) or gateways that
+announce another partition count end the sink with :class:`~obisgate.sink.SinkError`:
+retrying cannot help.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from obisgate.gateway.readings.rows import Refused, Row, parse_message
 from obisgate.gateway.readings.writer import Stored, database_errors
 from obisgate.mqtt_url import check_tls_handshake, parse_mqtt_url, tls_context, tls_problems
 from obisgate.sink import SinkError
+from obisgate.sink.broker_drops import DROPPED_TOPIC, DropCounter
 
 __all__ = [
     "SinkSettings",
@@ -131,7 +140,8 @@ class SinkSettings:
         max_delay_s: … or this long after its first message …
         idle_s: … or when no message arrived for this long.
         backoff_s: first and largest ceiling of the jittered waits between
-            reconnection attempts (broker and database).
+            reconnection attempts (broker and database); small, since the broker
+            queues this sink's messages while it waits (module docstring).
     """
 
     mqtt_url: str
@@ -146,7 +156,7 @@ class SinkSettings:
     batch_rows: int = 5000
     max_delay_s: float = 1.0
     idle_s: float = 0.05
-    backoff_s: tuple[float, float] = (1.0, 30.0)
+    backoff_s: tuple[float, float] = (0.5, 5.0)
 
     @property
     def topics(self) -> list[str]:
@@ -156,7 +166,11 @@ class SinkSettings:
 
 @dataclass
 class SinkStats:
-    """Counters of one sink run (also written by ``--stats``)."""
+    """Counters of one sink run (also written by ``--stats``).
+
+    ``broker_dropped``: the messages the broker reported dropped (any client's; its
+    own count, :mod:`~obisgate.sink.broker_drops`) while this sink ran, each warned about.
+    """
 
     messages: int = 0
     rows: int = 0
@@ -166,6 +180,7 @@ class SinkStats:
     database_errors: int = 0
     broker_errors: int = 0
     subscriptions: int = 0
+    broker_dropped: int = 0
 
     @property
     def duplicates(self) -> int:
@@ -254,6 +269,7 @@ async def consume(
     writer: Writer | None = await connect()
     backoff = Backoff(*settings.backoff_s)
     dead_log = PeerErrorLog(_LOGGER, "dead letters", window_s=60.0)
+    drops = DropCounter()
 
     async def broker_failed(exc: Exception) -> None:
         stats.broker_errors += 1
@@ -284,6 +300,7 @@ async def consume(
                 async with client:
                     subscriptions = [(t, 1) for t in settings.topics]
                     subscriptions.append((count_topic(settings.topic_prefix), 1))
+                    subscriptions.append((DROPPED_TOPIC, 0))  # refused by some brokers: fine
                     await client.subscribe(subscriptions)
                     stats.subscriptions += 1
                     _LOGGER.info(
@@ -296,7 +313,7 @@ async def consume(
                     )
                     backoff.reset()
                     writer = await _session(
-                        client, settings, writer, connect, stop, stats, dead_log
+                        client, settings, writer, connect, stop, stats, dead_log, drops, where
                     )
             except aiomqtt.MqttError as exc:
                 refused = _refused_login(exc)
@@ -317,6 +334,8 @@ async def _session(
     stop: asyncio.Event,
     stats: SinkStats,
     dead_log: PeerErrorLog,
+    drops: DropCounter,
+    where: str,
 ) -> Writer | None:
     """Batches from one broker connection until ``stop``; the writer still open."""
     inbox: asyncio.Queue[Any] = asyncio.Queue()
@@ -324,9 +343,13 @@ async def _session(
 
     async def receive() -> None:
         async for message in client.messages:
-            if str(message.topic) == announcement:
+            topic = str(message.topic)
+            if topic == announcement:
                 client._client.ack(message.mid, message.qos)
                 _check_count(message.payload, settings)
+                continue
+            if topic == DROPPED_TOPIC:
+                _report_drops(bytes(message.payload), drops, stats, where)
                 continue
             inbox.put_nowait(message)
 
@@ -360,6 +383,23 @@ async def _session(
         for task in (receiver, stopper):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+
+def _report_drops(payload: bytes, drops: DropCounter, stats: SinkStats, where: str) -> None:
+    """Log a warning when the broker's count of dropped messages grew."""
+    new = drops.update(payload)
+    stats.broker_dropped += new
+    if new:
+        _LOGGER.warning(
+            "broker %s dropped %d messages (%d since it started, %s): a client's queue was "
+            "full; if it was this sink's session, readouts of its partitions are lost: "
+            "raise the broker's queue limit (mosquitto: max_queued_messages, 1000 by "
+            "default; README, History in PostgreSQL)",
+            where,
+            new,
+            drops.count,
+            DROPPED_TOPIC,
+        )
 
 
 def _check_count(payload: Any, settings: SinkSettings) -> None:

@@ -51,11 +51,19 @@ class Output(abc.ABC):
             ``linger_s`` before handing them to :meth:`publish_many` (a store
             that writes one transaction per call sets it; an output that shows
             or serves values live leaves it off and never waits).
+        takes_backfill: the output also gets the backfilled batches (intervals of
+            a meter's load profile read after a gap, each update marked
+            :attr:`~obisgate.gateway.quality.Quality.BACKFILLED` and stamped with
+            its own past time): set by the outputs that keep a history or forward
+            it to one (the SQLite history, PostgreSQL, MQTT's backfill topic). The
+            others (live views, SCADA servers) never see them, so an old interval
+            never shows as a current value.
     """
 
     name: str
     keeps_every_reading: ClassVar[bool] = False
-    lingers: bool = False
+    lingers: ClassVar[bool] = False
+    takes_backfill: ClassVar[bool] = False
 
     @abc.abstractmethod
     async def start(self) -> None:
@@ -227,6 +235,17 @@ class Fanout:
                 queue.put_nowait(batch)
             except asyncio.QueueFull:
                 self.dropped[output.name] += 1
+
+    async def publish_backfill(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
+        """Queue backfilled batches for every output that takes them (``takes_backfill``),
+        in order, waiting for room in a full queue instead of dropping: a backfill
+        is never lost to a busy output, it only waits (in a task of its own, so no
+        line waits with it). An output whose start failed gets nothing."""
+        for output, queue in zip(self.outputs, self._queues, strict=True):
+            if not output.takes_backfill or output.name in self.failed:
+                continue
+            for batch in batches:
+                await queue.put(batch)
 
     async def _deliver(
         self, output: Output, queue: asyncio.Queue[Sequence[SignalUpdate] | None]

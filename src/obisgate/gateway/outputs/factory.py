@@ -65,14 +65,24 @@ def show_maps(config: GatewayConfig, specs: Specs = OUTPUT_SPECS) -> list[list[s
 
 
 def network_outputs(
-    config: GatewayConfig, context: OutputContext, specs: Specs = OUTPUT_SPECS
+    config: GatewayConfig,
+    context: OutputContext,
+    specs: Specs = OUTPUT_SPECS,
+    *,
+    shared: bool | None = None,
 ) -> list[Output]:
     """The outputs of every present section, in spec order.
+
+    ``shared`` picks among them: ``True`` only the servers one supervisor runs for
+    all workers (:attr:`OutputSpec.shared`), ``False`` only the others (what each
+    worker of ``run --workers`` runs itself), ``None`` all.
 
     Raises:
         ConfigError: outputs' optional extras are missing (every one, one line
             each), or a section cannot be used.
     """
+    if shared is not None:
+        specs = [spec for spec in specs if spec.shared is shared]
     if missing := missing_extras(config, specs):
         raise ConfigError("\n".join(missing))
     outputs: list[Output] = []

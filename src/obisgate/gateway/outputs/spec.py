@@ -97,6 +97,10 @@ class OutputSpec(Generic[S]):
             configuration and its section (``None`` when absent); empty for none.
         for_shard: the section for instance ``shard`` (``"shard<I>"``) of a
             sharded deployment, when it has a per-instance identity.
+        shared: a server that clients connect to (HTTP, Modbus, IEC 104, OPC UA):
+            under ``run --workers N`` it runs once, in the supervisor, fed by every
+            worker through the relay, so that one address serves every meter. (A
+            standalone ``--shard`` instance runs its own, as one process does.)
     """
 
     name: str
@@ -111,6 +115,7 @@ class OutputSpec(Generic[S]):
     load_warnings: Callable[[S], list[tuple[str, str]]] | None = None
     show_map: Callable[[GatewayConfig, S | None], list[str]] | None = None
     for_shard: Callable[[S, str], S] | None = None
+    shared: bool = False
 
     def default(self) -> S:
         """The section with every default (checks of columns without the section)."""

@@ -104,6 +104,8 @@ class TableOutput(Output):
 
         Devices are counted from their ``_status`` updates; the counters come
         from ``stats``; "Ctrl-C to stop" on a live terminal, "stopped" once closed.
+        While a load profile fills a gap: ``backfill: 1 device, 96 intervals left``
+        (and ``backfill refused: 1``, see ``/api/devices``).
         """
         states = [u.value for (_, signal), u in self._latest.items() if signal == STATUS_SIGNAL]
         ok = sum(1 for value in states if value == "ok")
@@ -116,6 +118,15 @@ class TableOutput(Output):
             parts.append(f"readouts: {stats['polls']}")
         if "missed_scans" in stats:
             parts.append(f"missed scans: {stats['missed_scans']}")
+        backfill = stats.get("backfill") or {}
+        if backfill.get("filling"):
+            count = backfill["filling"]
+            parts.append(
+                f"backfill: {count} device{'s' if count != 1 else ''}, "
+                f"{backfill.get('pending_intervals', 0)} intervals left"
+            )
+        if backfill.get("refused"):
+            parts.append(f"backfill refused: {backfill['refused']}")
         if self._closed:
             parts.append("stopped")
         elif self.live:

@@ -12,6 +12,11 @@ goes through :meth:`ProcessingStage.publish`, on the event loop, synchronously:
    did not move: the fan-out gives them only to the outputs that keep every
    reading (the SQLite history), not to MQTT, PostgreSQL, HTTP, SCADA or stdout.
 
+Backfilled load-profile intervals go around the stage (``Fanout.publish_backfill``);
+should one reach it anyway (``Quality.BACKFILLED``), it is handed on untouched:
+no guard compares with it or remembers it, no derived signal uses it, since it is
+an old interval, not a live reading.
+
 What is worth an operator's attention is logged once per episode: the first
 reading a guard rejects (then one line when the signal is valid again), a reset
 or jump a guard accepted, the first failure of an expression (then one line
@@ -47,6 +52,7 @@ from obisgate.gateway.processing.guards import (
     is_total_unit,
 )
 from obisgate.gateway.processing.store import StateRow, StateStore
+from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
 __all__ = ["Deliver", "ProcessingPlan", "ProcessingStage"]
@@ -270,7 +276,9 @@ class ProcessingStage:
         derived = self._derived
         for given in batch:
             update = given
-            if update.signal != STATUS_SIGNAL:
+            if update.signal != STATUS_SIGNAL and (
+                update.quality is Quality.VALID or Quality.BACKFILLED not in update.quality
+            ):
                 key = (update.device, update.signal)
                 update = self._guarded(key, update)
                 if derived.uses(key):

@@ -32,6 +32,10 @@ class HistoryOutput(Output):
     It keeps every reading, also those a deadband (``publish = "change"``) holds
     back from the other outputs: the local history is the full record.
 
+    Backfilled batches (intervals of a meter's load profile, read after a gap) are
+    stored like any other; a value whose signal and time are stored already is left
+    out (:meth:`HistoryStore.append`), so an interval is stored once.
+
     Attributes:
         not_stored: readings lost since writes started failing (0 when they work).
     """
@@ -43,6 +47,7 @@ class HistoryOutput(Output):
     # PostgreSQL outboxes do not linger: their promise, every reading the gateway printed is
     # delivered even across a kill -9, is tested against what it prints.)
     lingers = True
+    takes_backfill = True
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store

@@ -16,6 +16,10 @@ must not wait for). One :class:`GatewayCollector` on its own
 * per device: ``obisgate_device_up``, ``obisgate_device_readouts_total{result="ok"|"failed"}``,
   ``obisgate_device_missed_scans_total``, ``obisgate_device_readout_duration_seconds``
   (a summary: count and sum) and ``obisgate_device_last_readout_duration_seconds``;
+* per device with a load profile (its backfill): ``obisgate_device_backfill_pending_intervals``,
+  ``obisgate_device_backfill_intervals_total``, ``obisgate_device_backfill_sessions_total``,
+  ``obisgate_device_backfill_failures_total`` and ``obisgate_device_backfill_phase{phase}``
+  (1 for its current phase: idle, waiting, reading, retrying, gave up, refused);
 * per gateway: ``obisgate_devices``, ``obisgate_lines``, ``obisgate_missed_scans_total``,
   ``obisgate_dropped_batches_total{output}``, ``obisgate_output_failed{output}``, and the
   processing stage's ``obisgate_processing_rejected_total`` (readings a guard refused),
@@ -54,6 +58,8 @@ __all__ = ["GatewayCollector", "MetricsSnapshot", "number", "render_metrics"]
 _LOGGER = logging.getLogger(__name__)
 
 _NOT_NAME = re.compile(r"[^a-zA-Z0-9_]")
+#: The phases of a backfill (``obisgate.gateway.backfill.device.Phase``).
+_BACKFILL_PHASES = ("idle", "waiting", "reading", "retrying", "gave up", "refused")
 
 
 def number(value: Any) -> float | None:
@@ -89,6 +95,7 @@ class MetricsSnapshot:
         stats: the gateway's counters.
         device_stats: the gateway's per-device counters (empty without a gateway).
         health: output name -> its health.
+        backfill: device alias -> its backfill's progress (devices with a load profile).
     """
 
     latest: list[SignalUpdate]
@@ -96,6 +103,7 @@ class MetricsSnapshot:
     stats: dict[str, Any]
     device_stats: dict[str, dict[str, float]]
     health: dict[str, OutputHealth]
+    backfill: dict[str, dict[str, Any]]
 
     @classmethod
     def take(cls, state: LiveState, context: OutputContext) -> MetricsSnapshot:
@@ -107,6 +115,7 @@ class MetricsSnapshot:
             stats=dict(context.stats()),
             device_stats=dict(context.device_stats()),
             health=health,
+            backfill={alias: dict(p) for alias, p in context.backfill().items()},
         )
 
 
@@ -129,6 +138,7 @@ class GatewayCollector:
         """Every family (called by the exposition)."""
         yield from self._signals()
         yield from self._devices()
+        yield from self._backfill()
         yield from self._gateway(self.snapshot.stats)
         yield from self._health()
 
@@ -201,6 +211,38 @@ class GatewayCollector:
                 readouts.add_metric([alias, "ok"], seen - failures)
                 readouts.add_metric([alias, "failed"], failures)
         yield from (readouts, missed, duration, last)
+
+    def _backfill(self) -> Iterator[Metric]:
+        pending = GaugeMetricFamily(
+            "obisgate_device_backfill_pending_intervals",
+            "Load-profile intervals a device's backfill has still to read.",
+            labels=["device"],
+        )
+        counters = {
+            key: CounterMetricFamily(
+                f"obisgate_device_backfill_{key.removesuffix('_total')}", text, labels=["device"]
+            )
+            for key, text in (
+                ("intervals_total", "Load-profile intervals a backfill read and published."),
+                ("sessions_total", "Programming sessions a backfill started."),
+                ("failures_total", "Backfill sessions that failed."),
+            )
+        }
+        phase = GaugeMetricFamily(
+            "obisgate_device_backfill_phase",
+            "1 for the current phase of a device's backfill, 0 for the others.",
+            labels=["device", "phase"],
+        )
+        for alias, progress in self.snapshot.backfill.items():
+            pending.add_metric([alias], float(progress["pending_intervals"]))
+            for key, family in counters.items():
+                family.add_metric([alias], float(progress[key]))
+            for each in _BACKFILL_PHASES:
+                phase.add_metric([alias, each], float(progress["phase"] == each))
+        if self.snapshot.backfill:
+            yield pending
+            yield from counters.values()
+            yield phase
 
     @staticmethod
     def _gateway(stats: dict[str, Any]) -> Iterator[Metric]:

@@ -1,30 +1,41 @@
 """The web view's page (``GET /``), rendered on the server from the live state.
 
-The template ``web/page.html`` gets one row per device, per output (its
-:class:`~obisgate.gateway.outputs.health.OutputHealth`, the same for every
-output) and per signal, and one history choice per logged signal;
-``web/static/view.js`` then keeps the device and signal rows current from
-``/api/events`` and the output rows from ``/api/gateway``. Every text from the
-configuration, a meter or an output is HTML-escaped.
+The template ``web/page.html`` gets, from the top: one energy card per device with
+energy registers (:func:`~obisgate.gateway.outputs.http.energy.role_of`; at most
+:data:`MAX_CARDS`, the others one choice away), one plot choice per logged signal
+(those of the cards' power checked), then one row per signal, per device and per
+output (its :class:`~obisgate.gateway.outputs.health.OutputHealth`, the same for
+every output). ``web/static/view.js`` fills the cards from ``/api/energy``, plots
+from ``/api/history``, keeps the rows current from ``/api/events`` and the output
+rows from ``/api/gateway``, and shows every time in the browser's zone. Every text
+from the configuration, a meter or an output is HTML-escaped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from functools import cache, lru_cache
+from functools import cache
 from html import escape
 from pathlib import Path
 from string import Template
 
-from obisgate import Identification
-from obisgate.errors import FramingError
 from obisgate.gateway.outputs.health import OutputHealth, OutputState
-from obisgate.gateway.outputs.http.state import DeviceView, LiveState, SignalInfo, update_json
+from obisgate.gateway.outputs.http.energy import Role
+from obisgate.gateway.outputs.http.state import (
+    DeviceView,
+    LiveState,
+    SignalInfo,
+    manufacturer_of,
+    update_json,
+)
 from obisgate.gateway.updates import SignalUpdate
 from obisgate.obis import describe
 
-__all__ = ["WEB_DIR", "render_page", "signal_title"]
+__all__ = ["MAX_CARDS", "WEB_DIR", "render_page", "signal_title"]
+
+#: Energy cards on the page; a device beyond them is chosen from a list.
+MAX_CARDS = 12
 
 #: The page template and, under ``static/``, the files served at ``/static/``.
 WEB_DIR = Path(__file__).with_name("web")
@@ -39,11 +50,11 @@ def _attr(text: str) -> str:
     return escape(text, quote=True)
 
 
-def _time_cell(name: str, time: datetime | None) -> str:
+def _time_cell(name: str, label: str, time: datetime | None) -> str:
     if time is None:
-        return f'<td class="{name}"></td>'
+        return f'<td class="{name}" data-label="{label}"></td>'
     iso = time.isoformat(timespec="seconds")
-    return f'<td class="{name}" data-time="{_attr(iso)}">{escape(iso)}</td>'
+    return f'<td class="{name}" data-label="{label}" data-time="{_attr(iso)}">{escape(iso)}</td>'
 
 
 def _device_row(view: DeviceView) -> str:
@@ -53,14 +64,15 @@ def _device_row(view: DeviceView) -> str:
         error = f"{view.last_error} ({view.last_error_time.isoformat(timespec='seconds')})"
     return (
         f'<tr data-device="{_attr(view.alias)}" data-state="{state}">'
-        f'<td class="device">{escape(view.alias)}</td>'
-        f'<td class="name">{escape(view.name)}</td>'
-        f'<td class="status"><span class="badge {state}">{"…" if view.up is None else state}'
+        f'<td class="device" data-label="device">{escape(view.alias)}</td>'
+        f'<td class="name" data-label="name">{escape(view.name)}</td>'
+        f'<td class="status" data-label="status"><span class="badge {state}">'
+        f"{'…' if view.up is None else state}"
         f"</span>{'' if view.status == 'ok' else escape(view.status)}</td>"
-        f"{_time_cell('since', view.since)}"
-        f"{_time_cell('last-success', view.last_success)}"
-        f'<td class="last-error">{escape(error)}</td>'
-        f'<td class="failures">{view.failures}</td></tr>'
+        f"{_time_cell('since', 'since', view.since)}"
+        f"{_time_cell('last-success', 'last success', view.last_success)}"
+        f'<td class="last-error" data-label="last error">{escape(error)}</td>'
+        f'<td class="failures" data-label="failures">{view.failures}</td></tr>'
     )
 
 
@@ -82,23 +94,15 @@ def _output_row(name: str, health: OutputHealth) -> str:
     badge = _OUTPUT_BADGE.get(health.state, "down")
     return (
         f'<tr data-output="{_attr(name)}" data-state="{_attr(health.state.value)}">'
-        f'<td class="output">{escape(name)}</td>'
-        f'<td class="state"><span class="badge {badge}">{escape(health.state.value)}</span></td>'
-        f"{_time_cell('since', health.since)}"
-        f'<td class="address">{escape(health.address or "")}</td>'
-        f'<td class="last-error">{escape(health.last_error or "")}</td>'
-        f'<td class="counters">{escape(_counters_text(health.counters))}</td></tr>'
+        f'<td class="output" data-label="output">{escape(name)}</td>'
+        f'<td class="state" data-label="state"><span class="badge {badge}">'
+        f"{escape(health.state.value)}</span></td>"
+        f"{_time_cell('since', 'since', health.since)}"
+        f'<td class="address" data-label="address">{escape(health.address or "")}</td>'
+        f'<td class="last-error" data-label="last error">{escape(health.last_error or "")}</td>'
+        f'<td class="counters" data-label="counters">'
+        f"{escape(_counters_text(health.counters))}</td></tr>"
     )
-
-
-@lru_cache(maxsize=1024)
-def _manufacturer(identification: str | None) -> str | None:
-    if not identification:
-        return None
-    try:
-        return Identification.parse(identification.strip()).manufacturer
-    except FramingError:
-        return None
 
 
 def signal_title(
@@ -112,7 +116,7 @@ def signal_title(
         unit = (update.unit if update is not None else None) or info.unit
         found = describe(
             info.tag,
-            manufacturer=_manufacturer(device.identification if device else None),
+            manufacturer=manufacturer_of(device.identification if device else None),
             unit=unit,
         )
         text = found.description if found is not None else ""
@@ -145,12 +149,67 @@ def _signal_row(device: str, signal: str, label: str, update: SignalUpdate | Non
     )
 
 
-def _series_option(info: SignalInfo) -> str:
+def _series_choice(info: SignalInfo, checked: bool) -> str:
     text = f"{info.device} / {info.signal}"
+    unit = f' data-unit="{_attr(info.unit)}"' if info.unit else ""
     return (
-        f'    <option data-device="{_attr(info.device)}" data-signal="{_attr(info.signal)}">'
-        f"{escape(text)}</option>"
+        f'    <label class="choice"><input type="checkbox" data-device="{_attr(info.device)}" '
+        f'data-signal="{_attr(info.signal)}"{unit}{" checked" if checked else ""}>'
+        f"{escape(text)}</label>"
     )
+
+
+_ENERGY_LABEL = {Role.IMPORT: "import", Role.EXPORT: "export"}
+
+
+def _energy_card(view: DeviceView, roles: list[tuple[SignalInfo, Role]]) -> str:
+    """The skeleton of a device's energy card; ``view.js`` fills it from ``/api/energy``."""
+    registers = [f"{info.signal}:{role.value}" for info, role in roles]
+    return (
+        f'<article class="card" data-device="{_attr(view.alias)}" '
+        f'data-signals="{_attr(" ".join(registers))}">\n'
+        f"  <header><h3>{escape(view.name)}</h3>"
+        f'<span class="alias">{escape(view.alias)}</span></header>\n'
+        '  <p class="power" hidden><span class="label">now</span> '
+        '<span class="v">—</span> <span class="u"></span></p>\n'
+        '  <dl class="totals">'
+        '<div data-period="day"><dt>today</dt><dd></dd></div>'
+        '<div data-period="week"><dt>this week</dt><dd></dd></div>'
+        '<div data-period="month"><dt>this month</dt><dd></dd></div></dl>\n'
+        '  <p class="note" hidden></p>\n'
+        '  <div class="bars" role="img"></div>\n'
+        "</article>"
+    )
+
+
+def _energy_cards(state: LiveState) -> tuple[list[str], list[DeviceView]]:
+    """The first :data:`MAX_CARDS` cards, and every device that has one to show."""
+    devices: list[DeviceView] = []
+    cards: list[str] = []
+    for view in state.devices.values():
+        roles = state.energy_roles(view.alias)
+        if not any(role in _ENERGY_LABEL for _, role in roles):
+            continue
+        devices.append(view)
+        if len(cards) < MAX_CARDS:
+            cards.append(_energy_card(view, roles))
+    return cards, devices
+
+
+def _plotted_first(state: LiveState, devices: list[DeviceView]) -> set[tuple[str, str]]:
+    """The signals checked for the plot when the page opens: the logged power of the
+    energy cards' devices, else the first logged signal."""
+    chosen = {
+        (view.alias, info.signal)
+        for view in devices[:MAX_CARDS]
+        for info, role in state.energy_roles(view.alias)
+        if role is Role.POWER and info.logged
+    }
+    if not chosen:
+        first = next((i for i in state.signals.values() if i.logged), None)
+        if first is not None:
+            chosen.add((first.device, first.signal))
+    return chosen
 
 
 def render_page(
@@ -159,8 +218,8 @@ def render_page(
     *,
     now: datetime | None = None,
 ) -> str:
-    """The whole page: every device, every output's health, every configured signal
-    (and any other signal that sent a value), a history choice per logged signal."""
+    """The whole page: energy cards, a plot choice per logged signal, every configured
+    signal (and any other signal that sent a value), every device, every output's health."""
     rows: list[str] = []
     seen: set[tuple[str, str]] = set()
     for key, info in state.signals.items():
@@ -171,11 +230,30 @@ def render_page(
     for key, update in state.latest.items():
         if key not in seen:
             rows.append(_signal_row(key[0], key[1], key[1], update))
+    cards, energy_devices = _energy_cards(state)
+    more = ""
+    if len(energy_devices) > MAX_CARDS:
+        options = "".join(
+            f'<option value="{_attr(v.alias)}">{escape(v.name)}</option>' for v in energy_devices
+        )
+        more = (
+            f'<label class="more">{len(energy_devices)} devices: show '
+            f'<select id="energy-device"><option value=""></option>{options}</select></label>'
+        )
+    plotted = _plotted_first(state, energy_devices)
+    choices = [
+        _series_choice(i, (i.device, i.signal) in plotted)
+        for i in state.signals.values()
+        if i.logged
+    ]
     now = now or datetime.now(UTC)
     return _template().substitute(
         rendered=escape(now.isoformat(timespec="seconds")),
+        energy_hidden="" if cards else " hidden",
+        energy_cards="\n".join(cards),
+        energy_more=more,
         device_rows="\n".join(_device_row(v) for v in state.devices.values()),
         output_rows="\n".join(_output_row(n, h) for n, h in (outputs or {}).items()),
         signal_rows="\n".join(rows),
-        series_options="\n".join(_series_option(i) for i in state.signals.values() if i.logged),
+        series_choices="\n".join(choices),
     )

@@ -6,9 +6,15 @@ extra (aiohttp, prometheus_client) was found.
 Endpoints, all ``GET`` (nothing over HTTP writes anything):
 
 * ``/`` the web view; ``/static/...`` its files (uPlot and the view's script).
-* ``/api/devices``: every device with status, since, last success, failures, last error.
+* ``/api/devices``: every device with status, since, last success, failures, last error,
+  and for a device with a load profile its ``backfill`` (phase, intervals left,
+  gap, how far filled, sessions, failures, the wait before a retry, last error).
 * ``/api/signals[?device=]``: the latest update of every signal (the JSON-lines objects).
-* ``/api/history?device=&signal=[&from=][&to=][&limit=]``: one signal's stored values.
+* ``/api/history?device=&signal=[&from=][&to=][&limit=][&points=]``: one signal's stored
+  values (with ``points``, averaged into at most that many buckets over the range).
+* ``/api/energy?device=[&period=day|week|month][&count=][&tz=][&week_start=]``: what each
+  energy register of a device counted per day, week or month of the time zone ``tz``
+  (the bars), in the running day, week and month, and the device's current power.
 * ``/api/events``: server-sent events: a ``snapshot`` first, then one ``batch``
   per readout (``{"devices": [...], "updates": [...]}``). At most
   ``max_clients`` streams at once; one more is answered 503. A client that falls a
@@ -49,6 +55,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -60,15 +67,17 @@ from obisgate.gateway.outputs.announce import announce as announce_listening
 from obisgate.gateway.outputs.base import Output, publish_each
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
+from obisgate.gateway.outputs.http.energy import Role
 from obisgate.gateway.outputs.http.history import (
     HistoryReader,
     HistoryRequestError,
+    energy_request,
     history_request,
 )
 from obisgate.gateway.outputs.http.metrics import MetricsSnapshot, render_metrics
 from obisgate.gateway.outputs.http.page import WEB_DIR, render_page
 from obisgate.gateway.outputs.http.site import CappedSite, ServerLog
-from obisgate.gateway.outputs.http.state import LiveState
+from obisgate.gateway.outputs.http.state import LiveState, update_json
 from obisgate.gateway.outputs.listen import host_port
 from obisgate.gateway.outputs.peer_errors import PeerErrorLog
 from obisgate.gateway.updates import SignalUpdate
@@ -140,6 +149,7 @@ class HttpOutput(Output):
         idle_timeout_s: a connection without a complete request for this long is closed.
         announce: where ``web view on http://HOST:PORT/`` goes on start (logged:
             :func:`~obisgate.gateway.outputs.announce.announce`).
+        clock: the current time (UTC), for ``/api/energy``'s running periods.
     """
 
     name = "http"
@@ -157,17 +167,23 @@ class HttpOutput(Output):
         max_connections: int = 256,
         idle_timeout_s: float = 15.0,
         announce: Callable[[str], None] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.state = state
         self.context = context
         self._token = token
-        self._history = HistoryReader(context.history_path)
+        self._history = (
+            HistoryReader(context.history_files)
+            if context.history_files is not None
+            else HistoryReader.at(context.history_path)
+        )
         self._history_limit = history_limit
         self.max_clients = max_clients
         self._metrics_thread = ThreadPoolExecutor(1, thread_name_prefix="obisgate-http-metrics")
         self.announce: Callable[[str], None] = announce or announce_listening
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._runner: web.AppRunner | None = None
         self._site: CappedSite | None = None
         self.max_connections = max_connections
@@ -297,6 +313,7 @@ class HttpOutput(Output):
                 web.get("/api/devices", self._devices),
                 web.get("/api/signals", self._signals),
                 web.get("/api/history", self._history_answer),
+                web.get("/api/energy", self._energy),
                 web.get("/api/events", self._events),
                 web.get("/api/gateway", self._gateway),
                 web.get("/metrics", self._metrics),
@@ -360,7 +377,13 @@ class HttpOutput(Output):
         return web.Response(text="ok\n")
 
     async def _devices(self, request: web.Request) -> web.Response:
-        return _json(self.state.device_list())
+        backfill = self.context.backfill()
+        devices = self.state.device_list()
+        for device in devices:
+            progress = backfill.get(device["device"])
+            if progress is not None:
+                device["backfill"] = dict(progress)
+        return _json(devices)
 
     async def _signals(self, request: web.Request) -> web.Response:
         device = request.query.get("device")
@@ -376,6 +399,54 @@ class HttpOutput(Output):
             return _json(await self._history.answer(query))
         except HistoryRequestError as exc:
             return _error(str(exc), exc.status)
+
+    async def _energy(self, request: web.Request) -> web.Response:
+        try:
+            query = energy_request(request.query)
+        except HistoryRequestError as exc:
+            return _error(str(exc), exc.status)
+        view = self.state.devices.get(query.device)
+        if view is None:
+            return _error(f"no device {query.device!r}", 404)
+        try:
+            roles = self.state.energy_roles(query.device)
+            registers = [
+                (info.signal, role.value)
+                for info, role in roles
+                if role in (Role.IMPORT, Role.EXPORT)
+            ]
+            now = self.clock()
+            found = await self._history.energy(query, registers, now) if registers else []
+        except HistoryRequestError as exc:
+            return _error(str(exc), exc.status)
+        power = []
+        for info, role in roles:
+            if role in (Role.POWER, Role.POWER_EXPORT):
+                latest = self.state.latest.get((query.device, info.signal))
+                entry: dict[str, Any] = {"signal": info.signal, "direction": role.value}
+                entry.update(
+                    {"value": None, "unit": info.unit, "time": None, "quality": None}
+                    if latest is None
+                    else {
+                        k: v
+                        for k, v in update_json(latest).items()
+                        if k not in ("device", "signal")
+                    }
+                )
+                power.append(entry)
+        return _json(
+            {
+                "device": query.device,
+                "name": view.name,
+                "period": query.period.value,
+                "count": query.count,
+                "tz": str(query.zone),
+                "week_start": query.week_start,
+                "now": now.astimezone(query.zone).isoformat(timespec="seconds"),
+                "registers": found,
+                "power": power,
+            }
+        )
 
     async def _gateway(self, request: web.Request) -> web.Response:
         outputs = {name: health.to_json() for name, health in self.context.health().items()}

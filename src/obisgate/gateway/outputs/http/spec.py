@@ -31,4 +31,5 @@ HTTP: OutputSpec[HttpConfig] = OutputSpec(
     model=HttpConfig,
     create=_create,
     extras=(Extra("aiohttp", "web"), Extra("prometheus_client", "web")),
+    shared=True,  # one server for every worker (run --workers: in the supervisor)
 )

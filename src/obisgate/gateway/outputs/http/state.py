@@ -17,11 +17,23 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
+from obisgate import Identification
+from obisgate.errors import FramingError
+from obisgate.gateway.outputs.http.energy import Role, role_of
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
-__all__ = ["DeviceView", "LiveState", "SignalInfo", "Subscriber", "json_ready", "update_json"]
+__all__ = [
+    "DeviceView",
+    "LiveState",
+    "SignalInfo",
+    "Subscriber",
+    "json_ready",
+    "manufacturer_of",
+    "update_json",
+]
 
 #: Status value of a device whose last readout succeeded.
 STATUS_OK = "ok"
@@ -41,6 +53,17 @@ def update_json(update: SignalUpdate) -> dict[str, Any]:
     return obj
 
 
+@lru_cache(maxsize=1024)
+def manufacturer_of(identification: str | None) -> str | None:
+    """The three letters of a meter's identification line (``/LUGCUH50`` -> ``LUG``), if any."""
+    if not identification:
+        return None
+    try:
+        return Identification.parse(identification.strip()).manufacturer
+    except FramingError:
+        return None
+
+
 def _iso(time: datetime | None) -> str | None:
     return None if time is None else time.isoformat(timespec="milliseconds")
 
@@ -50,7 +73,13 @@ class SignalInfo:
     """A configured signal: what the page lists before any value arrived.
 
     Attributes:
-        tag: the address the signal reads (``tag_job_todo``).
+        device: device alias.
+        signal: signal alias.
+        name: the configured name (else the alias).
+        unit: the configured unit, if any (else the meter's, as updates bring it).
+        logged: whether its history is kept.
+        tag: the address the signal reads (``tag_job_todo``); its OBIS code also says
+            what the signal is to the energy view.
         description: the configured description (``""``: the OBIS catalogue's, if any).
     """
 
@@ -165,6 +194,7 @@ class LiveState:
     _encoded: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _keys_of: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     _bodies: dict[str | None, bytes] = field(default_factory=dict, repr=False)
+    _by_device: dict[str, list[SignalInfo]] | None = None
 
     @classmethod
     def of(
@@ -265,6 +295,32 @@ class LiveState:
             text = json.dumps(update_json(self.latest[key]), ensure_ascii=False, default=str)
             self._encoded[key] = text
         return text
+
+    def signals_of(self, device: str) -> list[SignalInfo]:
+        """The configured signals of ``device``, in configuration order."""
+        if self._by_device is None:
+            index: dict[str, list[SignalInfo]] = {}
+            for info in self.signals.values():
+                index.setdefault(info.device, []).append(info)
+            self._by_device = index
+        return self._by_device.get(device, [])
+
+    def energy_roles(self, device: str) -> list[tuple[SignalInfo, Role]]:
+        """The signals of ``device`` that the energy view shows, with their role
+        (:func:`~obisgate.gateway.outputs.http.energy.role_of`; the unit is the
+        configured one, else the one the meter sent last); registers only when logged."""
+        found = []
+        for info in self.signals_of(device):
+            unit = info.unit
+            if unit is None and (latest := self.latest.get((device, info.signal))) is not None:
+                unit = latest.unit
+            view = self.devices.get(device)
+            maker = manufacturer_of(view.identification if view is not None else None)
+            role = role_of(info.tag, unit, info.signal, maker)
+            if role is None or (role in (Role.IMPORT, Role.EXPORT) and not info.logged):
+                continue
+            found.append((info, role))
+        return found
 
     def subscribe(self) -> tuple[Subscriber, bytes]:
         """A new subscriber and the snapshot event to send it first.

@@ -43,4 +43,5 @@ IEC104: OutputSpec[Iec104Config] = OutputSpec(
         title="the information objects",
     ),
     show_map=iec104_map,
+    shared=True,  # one server for every worker (run --workers: in the supervisor)
 )

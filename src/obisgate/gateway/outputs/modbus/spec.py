@@ -55,4 +55,5 @@ MODBUS: OutputSpec[ModbusConfig] = OutputSpec(
     ),
     warnings=_warnings,
     show_map=modbus_map,
+    shared=True,  # one server for every worker (run --workers: in the supervisor)
 )

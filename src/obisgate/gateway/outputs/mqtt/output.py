@@ -43,7 +43,7 @@ from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputSt
 from obisgate.gateway.outputs.mqtt.announcer import Announcer
 from obisgate.gateway.outputs.mqtt.connection import Connection
 from obisgate.gateway.outputs.mqtt.devices import DeviceTracker
-from obisgate.gateway.outputs.mqtt.payloads import state_messages
+from obisgate.gateway.outputs.mqtt.payloads import backfill_messages, state_messages
 from obisgate.gateway.outputs.mqtt.sender import OutboxSender
 from obisgate.gateway.outputs.mqtt.worker import DiskWorker
 from obisgate.gateway.outputs.outbox import DropLog, Outbox, outbox_path
@@ -96,6 +96,8 @@ class MqttOutput(Output):
     """
 
     name = "mqtt"
+    #: Backfilled intervals go to ``<prefix>/<device>/backfill``, never to the state topics.
+    takes_backfill = True
 
     def __init__(
         self,
@@ -181,6 +183,11 @@ class MqttOutput(Output):
         section = self.section
         messages = []
         for updates in batches:
+            if updates and updates[0].quality.backfilled:
+                messages += backfill_messages(
+                    updates, prefix=section.topic_prefix, partitions=section.history_partitions
+                )
+                continue
             self._announcer.learn(updates)
             messages += state_messages(
                 updates,

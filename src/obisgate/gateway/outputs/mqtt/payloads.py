@@ -14,6 +14,14 @@ Two formats:
   empty (``,1733011200000,0``). The ``_status`` update is one of them
   (``ok,1733011200000,1``).
 
+Backfilled intervals (a meter's load profile, read after a gap) never go to
+those topics, whose consumers take every message as the current value: each
+interval is one message on ``<prefix>/<device>/backfill`` (either format), QoS 1,
+not retained, the readout message of :mod:`obisgate.gateway.readings.message`
+without a ``_status``: ``{"device", "time", "status": null, "updates"}``, ``time``
+the interval's stamp and every update's quality ``["backfilled"]`` (with
+``invalid`` / ``overflow`` when its value did not convert).
+
 With ``history_partitions`` set, each readout also goes (``json``, QoS 1) to
 ``<prefix>/history/<p>/<device>`` (:mod:`obisgate.gateway.readings.partitions`), and the
 partition count is published retained on ``<prefix>/history/partitions``.
@@ -36,6 +44,8 @@ from obisgate.gateway.updates import SignalUpdate
 
 __all__ = [
     "Message",
+    "backfill_messages",
+    "backfill_topic",
     "device_availability_topic",
     "gateway_availability_topic",
     "readout_status",
@@ -58,6 +68,11 @@ def state_topic(prefix: str, device: str, fmt: Literal["json", "wcc"], signal: s
     if fmt == "json":
         return f"{prefix}/{device}/state"
     return f"{prefix}/{device}/{signal}/out"
+
+
+def backfill_topic(prefix: str, device: str) -> str:
+    """Where a device's backfilled intervals are published."""
+    return f"{prefix}/{device}/backfill"
 
 
 def device_availability_topic(prefix: str, device: str) -> str:
@@ -120,3 +135,19 @@ def state_messages(
         ]
     payload = readout_payload(updates)
     return [(state_topic(prefix, updates[0].device, "json"), payload, qos, False)]
+
+
+def backfill_messages(
+    updates: Sequence[SignalUpdate], *, prefix: str, partitions: int = 0
+) -> list[Message]:
+    """The message of one backfilled interval (QoS 1, not retained); with ``partitions``
+    > 0 also its history message on ``<prefix>/history/<p>/<device>`` (the sink stores
+    it like a readout)."""
+    if not updates:
+        return []
+    device = updates[0].device
+    payload = readout_payload(updates)
+    messages: list[Message] = [(backfill_topic(prefix, device), payload, 1, False)]
+    if partitions:
+        messages.append((history_topic(prefix, device, partitions), payload, 1, False))
+    return messages

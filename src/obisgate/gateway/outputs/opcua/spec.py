@@ -62,4 +62,5 @@ OPCUA: OutputSpec[OpcUaConfig] = OutputSpec(
     with_base_dir=OpcUaConfig.with_base_dir,
     load_warnings=_load_warnings,
     show_map=opcua_map,
+    shared=True,  # one server for every worker (run --workers: in the supervisor)
 )

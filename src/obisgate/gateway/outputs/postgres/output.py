@@ -101,6 +101,9 @@ class PostgresOutput(Output):
     """
 
     name = "postgres"
+    #: Backfilled intervals are readings like any other: ``ON CONFLICT DO NOTHING``
+    #: stores each (device, signal, time) once.
+    takes_backfill = True
 
     def __init__(
         self,
