@@ -5,6 +5,12 @@ failed one. Its Home Assistant discovery configs are due after its first
 successful readout in this process (then the units the meter sends and its
 identification are known), and again whenever a unit or the identification
 changes.
+
+A signal that may go down (a derived one without ``monotonic = 1``, e.g. a net
+energy, or any with ``monotonic = 0``) whose unit makes it ``total_increasing``
+is announced as ``total`` unless ``ha_state_class`` says otherwise: Home Assistant
+takes a lower ``total_increasing`` value for a meter reset and books the whole
+reading again in its energy statistics.
 """
 
 from __future__ import annotations
@@ -14,7 +20,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from obisgate.gateway.outputs.mqtt.config import MqttColumns
-from obisgate.gateway.outputs.mqtt.ha_discovery import DiscoveryDevice, DiscoverySignal
+from obisgate.gateway.outputs.mqtt.ha_discovery import (
+    DiscoveryDevice,
+    DiscoverySignal,
+    infer_classes,
+)
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, readout_status
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
@@ -27,6 +37,9 @@ __all__ = ["DeviceTracker"]
 @dataclass
 class _Device:
     static: DiscoveryDevice
+    #: Aliases of the signals that may go down (announced as ``total``, not
+    #: ``total_increasing``).
+    decreasing: frozenset[str] = frozenset()
     units: dict[str, str] = field(default_factory=dict)
     identification: str | None = None
     read_ok: bool = False
@@ -64,7 +77,12 @@ class DeviceTracker:
                 device.meter_model,
                 signals,
             )
-            self._devices[device.device_alias] = _Device(static)
+            decreasing = frozenset(
+                s.signal_alias
+                for s in config.signals_for(device.device_alias)
+                if s.monotonic is False or (s.derived and s.monotonic is not True)
+            )
+            self._devices[device.device_alias] = _Device(static, decreasing)
         self.availability: dict[str, bytes] = {}
         self.dirty_availability: set[str] = set()
         self.to_announce: set[str] = set()
@@ -119,9 +137,9 @@ class DeviceTracker:
             DiscoverySignal(
                 s.alias,
                 s.name,
-                s.unit or device.units.get(s.alias),
+                unit := s.unit or device.units.get(s.alias),
                 s.ha_device_class,
-                s.ha_state_class,
+                _state_class(s, unit, s.alias in device.decreasing),
                 s.tag,
             )
             for s in static.signals
@@ -134,3 +152,13 @@ class DeviceTracker:
             static.model,
             signals,
         )
+
+
+def _state_class(signal: DiscoverySignal, unit: str | None, decreasing: bool) -> str | None:
+    """The signal's ``ha_state_class``; unset on a signal that may go down, ``total``
+    where its unit would make it ``total_increasing``."""
+    if signal.ha_state_class is not None or not decreasing:
+        return signal.ha_state_class
+    if infer_classes(unit)[2] == "total_increasing":
+        return "total"
+    return None
