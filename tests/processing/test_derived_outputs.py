@@ -152,6 +152,7 @@ async def test_derived_signals_reach_every_output_and_a_failing_one_stops_nothin
                         client.get(http.url + "api/signals?device=house") as response,
                     ):
                         signals = {s["signal"]: s for s in await response.json()}
+                    roles = {i.signal: r.value for i, r in http.state.energy_roles("house")}
                     (modbus,) = [o for o in outputs if isinstance(o, ModbusOutput)]
                     client_ = pymodbus_client.AsyncModbusTcpClient("127.0.0.1", port=modbus.port)
                     await client_.connect()
@@ -194,9 +195,12 @@ async def test_derived_signals_reach_every_output_and_a_failing_one_stops_nothin
     assert any(u["signal"] == "site" and u["value"] == SITE for s in states for u in s["updates"])
     discovery = json.loads(sub.on(f"homeassistant/sensor/{NODE}/site/config")[-1].payload)
     assert (discovery["name"], discovery["unit_of_measurement"]) == ("Site import", "kWh")
+    # a derived signal may go down (no monotonic = 1): total, never taken for a reset
+    assert (discovery["device_class"], discovery["state_class"]) == ("energy", "total")
     # HTTP
     assert (signals["site"]["value"], signals["site"]["quality"]) == (SITE, ["valid"])
     assert signals["ratio"]["quality"] == ["invalid"]
+    assert "site" not in roles  # the energy view counts no register that may go down
     # Modbus
     assert not answer.isError()
     assert struct.unpack(">d", struct.pack(">4H", *answer.registers))[0] == SITE

@@ -923,6 +923,15 @@ class SignalConfig(BaseModel):
         """``monotonic`` (see :class:`SignalProcessing`)."""
         return self.processed.monotonic
 
+    @property
+    def may_decrease(self) -> bool:
+        """True for a signal whose values may go down even when its unit is a total's:
+        ``monotonic = 0``, or a derived signal without ``monotonic = 1`` (a net
+        energy). Home Assistant discovery announces it as ``total``, not
+        ``total_increasing``, and the web view's energy view does not count it."""
+        monotonic = self.monotonic
+        return monotonic is False or (monotonic is None and self.derived)
+
     def guard_rules(self) -> GuardRules | None:
         """The guards this signal configures (``None``: none given; a read number still
         gets the total-increasing guard by its unit unless ``monotonic = 0``, see

@@ -35,6 +35,7 @@ def live_state(config: GatewayConfig) -> LiveState:
             s.logged,
             s.tag_job_todo or "",  # a derived signal has none
             s.description,
+            s.may_decrease,
         )
         for alias, _ in devices
         for s in config.signals_for(alias)

@@ -78,9 +78,7 @@ class DeviceTracker:
                 signals,
             )
             decreasing = frozenset(
-                s.signal_alias
-                for s in config.signals_for(device.device_alias)
-                if s.monotonic is False or (s.derived and s.monotonic is not True)
+                s.signal_alias for s in config.signals_for(device.device_alias) if s.may_decrease
             )
             self._devices[device.device_alias] = _Device(static, decreasing)
         self.availability: dict[str, bytes] = {}
