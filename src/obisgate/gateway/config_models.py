@@ -651,8 +651,10 @@ class SignalProcessing(BaseModel):
         description="1: a total that never decreases (energy, volume, a counter): a reading "
         "lower than the last one accepted is `invalid`, logged once, unless it holds for "
         "`reset_confirm` readings (a meter exchange: then accepted and logged as a reset). "
-        "0: no such check. The last accepted reading survives a restart (a state file "
-        "beside the history).",
+        "0: no such check, and a value that may go down: Home Assistant discovery says "
+        "`total` instead of `total_increasing`, the web view's energy view does not count "
+        "it (likewise a derived signal without `monotonic = 1`). The last accepted reading "
+        "survives a restart (a state file beside the history).",
         json_schema_extra={
             "group": "Guards",
             "shown": "by unit: Wh, kWh, MWh, GWh, MJ, GJ, varh, kvarh, VAh, kVAh, m3, l; "
