@@ -9,6 +9,7 @@ set), where a missing program or library is a failure: CI must run everything.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import pwd
@@ -101,6 +102,42 @@ def wait_for_port(
             time.sleep(0.02)  # polling a socket that is not there yet; not a test wait
 
 
+def owns_listener(pid: int, port: int) -> bool:
+    """Whether process ``pid`` itself holds a listening TCP socket on ``port`` (Linux
+    ``/proc``): a connection that succeeds may reach another program that took the
+    port between ``free_port()`` and the server's start."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text(encoding="ascii").splitlines()[1:]:
+                fields = line.split()
+                listening = fields[3] == "0A"
+                if (
+                    listening
+                    and int(fields[1].rsplit(":", 1)[1], 16) == port
+                    and fields[9] in inodes
+                ):
+                    return True
+    return False
+
+
+def wait_until_owned(process: subprocess.Popen[bytes], port: int, deadline_s: float = 10.0) -> bool:
+    """Wait until ``process`` holds the listener on ``port``: ``True``; ``False`` when it
+    exits first or the deadline passes (another program has the port)."""
+    end = time.monotonic() + deadline_s
+    while not owns_listener(process.pid, port):
+        if process.poll() is not None or time.monotonic() > end:
+            return False
+        time.sleep(0.02)  # polling a process's sockets; not a test wait
+    return True
+
+
 #: mosquitto saves its sessions and queued messages only every ``autosave_interval``
 #: (1800 s) and at a clean stop, so a ``kill -9`` loses what came since. The sink path
 #: needs it saved at once (README, "History in PostgreSQL"); limits stay the defaults.
@@ -125,15 +162,20 @@ class Mosquitto:
         self.process: subprocess.Popen[bytes] | None = None
         folder.mkdir(parents=True, exist_ok=True)
         self.config = folder / "mosquitto.conf"
+        self._extra_config = extra_config
+        self._started = False
+        self._write_config()
+
+    def _write_config(self) -> None:
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
             "persistence true\n"
-            f"persistence_location {folder}/\n"
-            f"log_dest file {folder}/mosquitto.log\n"
+            f"persistence_location {self.folder}/\n"
+            f"log_dest file {self.folder}/mosquitto.log\n"
             # Started as root, mosquitto would switch to its own user, which cannot read or
             # write the test's private folder (persistence, log, password and TLS files).
-            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" + extra_config,
+            f"user {pwd.getpwuid(os.geteuid()).pw_name}\n" + self._extra_config,
             encoding="utf-8",
         )
 
@@ -142,13 +184,35 @@ class Mosquitto:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        """Start the broker and wait until it accepts connections."""
-        self.process = subprocess.Popen(
-            [self.program, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, process=self.process)
+        """Start the broker and wait until it accepts connections.
+
+        ``free_port()`` only says a port was free when asked: when the broker exits at its
+        first start (another test run took the port meanwhile) it moves to another free
+        port; a restart keeps its port (clients hold it).
+
+        Raises:
+            RuntimeError: the broker exited or did not listen in time.
+        """
+        for attempt in range(3):
+            self.process = subprocess.Popen(
+                [self.program, "-c", str(self.config)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            with contextlib.suppress(RuntimeError):  # exited: the port was taken
+                wait_for_port(self.port, process=self.process)
+            if wait_until_owned(self.process, self.port):
+                self._started = True
+                return
+            exited = self.process.poll()
+            self.stop()
+            if self._started or attempt == 2:
+                why = "timed out" if exited is None else f"exited with {exited}"
+                raise RuntimeError(
+                    f"mosquitto did not listen on port {self.port} ({why}): see {self.folder}"
+                )
+            self.port = free_port()
+            self._write_config()
 
     def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
         """Stop the broker by PID (SIGKILL for a crash) and reap it."""
@@ -187,6 +251,10 @@ def _postgres_bindir() -> Path:
     return Path(program).parent
 
 
+class _PortTaken(RuntimeError):
+    """Another process bound the port between ``free_port()`` and the server's start."""
+
+
 class Postgres:
     """A PostgreSQL server on 127.0.0.1, initialised in a fresh temporary folder.
 
@@ -207,6 +275,7 @@ class Postgres:
         self.folder = Path(tempfile.mkdtemp(prefix="obisgate-pg-"))
         self.data = self.folder / "data"
         self._user: str | None = None
+        self._started = False
         if os.geteuid() == 0:
             self._user = "postgres"
             shutil.chown(self.folder, user="postgres")
@@ -241,21 +310,58 @@ class Postgres:
         return f"postgresql://postgres:{secret}@127.0.0.1:{self.port}/{database}"
 
     def start(self) -> None:
-        """Start the server and wait until it accepts logins."""
-        with (self.folder / "server.log").open("ab") as log:
+        """Start the server and wait until it accepts logins.
+
+        ``free_port()`` only says a port was free when asked: another test run on the
+        machine may take it before the server binds it. The first start then moves to
+        another free port; a restart keeps its port (clients hold it) and fails.
+
+        Raises:
+            RuntimeError: the server exited or did not answer within 30 s (with the
+                end of its log).
+        """
+        for attempt in range(3):
+            try:
+                self._start_once()
+            except _PortTaken as exc:
+                if self._started or attempt == 2:
+                    raise RuntimeError(str(exc)) from None
+                self.port = free_port()
+                continue
+            self._started = True
+            return
+
+    def _start_once(self) -> None:
+        log_path = self.folder / "server.log"
+        with log_path.open("ab") as log:
             self.process = self._spawn(log)
-        wait_for_port(self.port, process=self.process, deadline_s=30)
-        end = time.monotonic() + 30
-        while (
-            subprocess.run(
-                [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
-                check=False,
-            ).returncode
-            != 0
-        ):
-            if time.monotonic() > end or self.process.poll() is not None:
-                raise RuntimeError("PostgreSQL did not become ready")
+        if self._ready(self.process, time.monotonic() + 30):
+            return
+        tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-5:]
+        exited = self.process.poll() is not None
+        if exited:
+            self.process = None
+        message = (
+            f"PostgreSQL on port {self.port} did not become ready "
+            f"({'exited' if exited else 'timed out'}): " + " | ".join(tail)
+        )
+        if exited and any("already in use" in line for line in tail):
+            raise _PortTaken(message)
+        raise RuntimeError(message)
+
+    def _ready(self, process: subprocess.Popen[bytes], end: float) -> bool:
+        """Whether ``process`` itself (not another server on its port) accepts logins
+        before ``end``."""
+        try:
+            wait_for_port(self.port, process=process, deadline_s=end - time.monotonic())
+        except RuntimeError:
+            return False
+        command = [str(self.bindir / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)]
+        while subprocess.run(command, check=False).returncode != 0:
+            if time.monotonic() > end or process.poll() is not None:
+                return False
             time.sleep(0.05)  # polling readiness; not a test wait
+        return wait_until_owned(process, self.port, end - time.monotonic())
 
     def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(

@@ -150,12 +150,13 @@ def test_every_output_defines_the_whole_contract() -> None:
     contract = {"start", "publish", "publish_many", "aclose", "health"}
     assert Output.__abstractmethods__ == contract
     for cls in classes:
-        assert not inspect.isabstract(cls), cls
+        if inspect.isabstract(cls):  # a shared base (ListeningOutput): only with outputs below
+            assert cls.__subclasses__(), cls
+            continue
         for method in contract:
-            assert method in vars(cls), f"{cls.__name__} inherits {method}"
-            assert (
-                inspect.signature(getattr(cls, method)).return_annotation != inspect.Signature.empty
-            )
+            found = getattr(cls, method)
+            assert found is not getattr(Output, method), f"{cls.__name__} lacks {method}"
+            assert inspect.signature(found).return_annotation != inspect.Signature.empty
 
 
 MISSPELT = """\

@@ -22,14 +22,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from obisgate.errors import TransportError
-from obisgate.gateway.outputs.announce import announce
-from obisgate.gateway.outputs.base import Output, publish_each
-from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
+from obisgate.gateway.outputs.base import Output
+from obisgate.gateway.outputs.health import OutputHealth
 from obisgate.gateway.outputs.iec104.mapping import IoaPoint, points_from_signals
 from obisgate.gateway.outputs.iec104.server import Iec104Server
 from obisgate.gateway.outputs.iec104.station import Station
-from obisgate.gateway.outputs.listen import host_port, split_listen
+from obisgate.gateway.outputs.listening import ListeningOutput
 from obisgate.gateway.updates import SignalUpdate
 
 if TYPE_CHECKING:
@@ -48,7 +46,7 @@ def create(config: GatewayConfig, section: Iec104Config, context: OutputContext)
     return Iec104Output(section, points_from_signals(config.served_signals))
 
 
-class Iec104Output(Output):
+class Iec104Output(ListeningOutput[Iec104Server]):
     """An IEC 104 outstation serving the mapped signals.
 
     Args:
@@ -61,7 +59,7 @@ class Iec104Output(Output):
     def __init__(self, section: Iec104Config, points: Sequence[IoaPoint]) -> None:
         self.section = section
         self.points = list(points)
-        self.server = Iec104Server(
+        server = Iec104Server(
             section,
             Station(
                 self.points,
@@ -70,30 +68,7 @@ class Iec104Output(Output):
                 started=dt.datetime.now(dt.UTC),
             ),
         )
-        self._started = False
-        self._health = HealthRecord()
-
-    @property
-    def port(self) -> int | None:
-        """The port listened on, once started (``listen`` may ask for any free one)."""
-        return self.server.port
-
-    async def start(self) -> None:
-        """Listen on ``section.listen`` and log ``iec104 listening on HOST:PORT`` (``announce``).
-
-        Raises:
-            TransportError: the address cannot be bound (in use, not local); one
-                line ``iec104 cannot listen on HOST:PORT: REASON``.
-        """
-        host, port = split_listen(self.section.listen)
-        try:
-            chosen = await self.server.start(host, port)
-        except TransportError as exc:
-            self._health.set(OutputState.OFF, str(exc))
-            raise
-        self._started = True
-        self._health.set(OutputState.RUNNING)
-        announce(f"iec104 listening on {host_port(host, chosen)}")
+        super().__init__(server, section.listen)
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         """Hand the batch to the station; changed points go to the masters (or their buffers).
@@ -102,13 +77,8 @@ class Iec104Output(Output):
         """
         self.server.publish(updates)
 
-    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
-        """Each batch in order (see :func:`publish_each`)."""
-        await publish_each(self, batches)
-
     def health(self) -> OutputHealth:
         """Where it listens, points, connections, events sent, buffered and dropped."""
-        host, port = split_listen(self.section.listen)
         server = self.server
         counters = server.counters
         values: dict[str, int | float] = {
@@ -125,13 +95,4 @@ class Iec104Output(Output):
         }
         if counters.last_clock_offset_s is not None:
             values["clock_offset_s"] = counters.last_clock_offset_s
-        return self._health.health(
-            address=host_port(host, self.port if self.port is not None else port),
-            counters=values,
-        )
-
-    async def aclose(self) -> None:
-        """Close every connection and stop listening."""
-        await self.server.aclose()
-        if self._started:
-            self._health.set(OutputState.CLOSED)
+        return self._health_of(values)

@@ -19,11 +19,9 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from obisgate.errors import TransportError
-from obisgate.gateway.outputs.announce import announce
-from obisgate.gateway.outputs.base import Output, publish_each
-from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
-from obisgate.gateway.outputs.listen import host_port, split_listen
+from obisgate.gateway.outputs.base import Output
+from obisgate.gateway.outputs.health import OutputHealth
+from obisgate.gateway.outputs.listening import ListeningOutput
 from obisgate.gateway.outputs.modbus.mapping import RegisterMap, slots_from_signals
 from obisgate.gateway.outputs.modbus.server import ModbusServer
 from obisgate.gateway.updates import SignalUpdate
@@ -49,7 +47,7 @@ def create(config: GatewayConfig, section: ModbusConfig, context: OutputContext)
     return ModbusOutput(section, register_map)
 
 
-class ModbusOutput(Output):
+class ModbusOutput(ListeningOutput[ModbusServer]):
     """A Modbus TCP server answering from a register map.
 
     Args:
@@ -62,60 +60,27 @@ class ModbusOutput(Output):
     def __init__(self, section: ModbusConfig, register_map: RegisterMap) -> None:
         self.section = section
         self.map = register_map
-        self.server = ModbusServer(section, register_map)
-        self._started = False
-        self._health = HealthRecord()
+        server = ModbusServer(section, register_map)
+        super().__init__(server, section.listen)
 
-    @property
-    def port(self) -> int | None:
-        """The port listened on, once started (``listen`` may ask for any free one)."""
-        return self.server.port
-
-    async def start(self) -> None:
-        """Listen on ``section.listen`` and log ``modbus listening on HOST:PORT`` (``announce``).
-
-        Raises:
-            TransportError: the address cannot be bound (in use, not local); one
-                line ``modbus cannot listen on HOST:PORT: REASON``.
-        """
-        host, port = split_listen(self.section.listen)
-        try:
-            chosen = await self.server.start(host, port)
-        except TransportError as exc:
-            self._health.set(OutputState.OFF, str(exc))
-            raise
-        self._started = True
+    def _on_listening(self) -> None:
         if warning := self.section.exposure_warning():
             _LOGGER.warning(warning)
-        self._health.set(OutputState.RUNNING)
-        announce(f"modbus listening on {host_port(host, chosen)}")
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         """Store the batch's values: readable by the next request."""
         for update in updates:
             self.map.update(update)
 
-    async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
-        """Each batch in order (see :func:`publish_each`)."""
-        await publish_each(self, batches)
-
     def health(self) -> OutputHealth:
         """Where it listens, the signals served, connections, requests answered and refused."""
-        host, port = split_listen(self.section.listen)
         server = self.server
-        return self._health.health(
-            address=host_port(host, self.port if self.port is not None else port),
-            counters={
+        return self._health_of(
+            {
                 "signals": len(self.map.slots),
                 "connections": len(server.connections),
                 "reads_total": server.reads,
                 "refused_total": server.refused,
                 "malformed_total": server.errors,
-            },
+            }
         )
-
-    async def aclose(self) -> None:
-        """Stop listening and drop the connections."""
-        await self.server.aclose()
-        if self._started:
-            self._health.set(OutputState.CLOSED)
