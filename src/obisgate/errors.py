@@ -77,17 +77,21 @@ class ChecksumError(ProtocolError):
     Attributes:
         expected: the BCC computed over the received block.
         received: the BCC byte the peer sent.
+        hint: what to try, when the other BCC method matches what the meter
+            sent (``this meter may use --bcc sum7 ...``); empty otherwise.
     """
 
     kind = "checksum error"
 
-    def __init__(self, expected: int, received: int, *, attempts: int = 1) -> None:
+    def __init__(self, expected: int, received: int, *, attempts: int = 1, hint: str = "") -> None:
         self.expected = expected
         self.received = received
         self.attempts = attempts
+        self.hint = hint
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         super().__init__(
             f"BCC checksum error{tries}: computed 0x{expected:02X}, meter sent 0x{received:02X}"
+            + (f"; {hint}" if hint else "")
         )
 
 
@@ -108,13 +112,19 @@ class MeterError(ObisgateError):
 
     Attributes:
         text: the error text as the meter sent it, e.g. ``ER04``.
+        hint: what the refusal most likely means and what to do, e.g. that the
+            command needs the password; empty when nothing is known.
     """
 
     kind = "meter error"
 
-    def __init__(self, text: str, *, command: str = "") -> None:
+    def __init__(self, text: str, *, command: str = "", hint: str = "") -> None:
         self.text = text
         self.command = command
+        self.hint = hint
+        if hint:
+            super().__init__(f"the meter refused {command or 'the command'} ({text}): {hint}")
+            return
         where = f" to {command}" if command else ""
         super().__init__(f"meter answered{where} with error ({text})")
 
@@ -136,14 +146,19 @@ class NoAnswerError(ObisgateError, TimeoutError):
     Attributes:
         waiting_for: what the reader was waiting for, e.g. ``"identification"``.
         received: how many bytes of that message had arrived.
+        hint: what may be wrong, appended in parentheses (e.g. the address of an
+            addressed request); empty for none.
     """
 
     kind = "no answer"
 
-    def __init__(self, waiting_for: str, timeout_s: float, received: int = 0) -> None:
+    def __init__(
+        self, waiting_for: str, timeout_s: float, received: int = 0, *, hint: str = ""
+    ) -> None:
         self.waiting_for = waiting_for
         self.timeout_s = timeout_s
         self.received = received
+        self.hint = hint
         if received:
             msg = (
                 f"timeout: meter stopped sending during the {waiting_for} "
@@ -151,6 +166,8 @@ class NoAnswerError(ObisgateError, TimeoutError):
             )
         else:
             msg = f"timeout: no answer from the meter ({waiting_for}) within {timeout_s:g} s"
+        if hint:
+            msg += f" ({hint})"
         super().__init__(msg)
 
 

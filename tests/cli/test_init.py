@@ -122,7 +122,9 @@ async def test_init_run_history_as_the_readme_says(tmp_path: Path) -> None:
             == f"wrote site.toml: 1 device, {len(profile.datasets)} signals (check: obisgate check site.toml)\n"
         )
         code, out, err = await command(tmp_path, "check", "site.toml")
-        assert (code, out) == (0, f"ok: 1 devices, {len(profile.datasets)} signals\n"), err
+        assert code == 0, err
+        assert out.splitlines()[0] == f"ok: 1 devices, {len(profile.datasets)} signals"
+        assert out.splitlines()[2].startswith("  history  ")
         # As the README says, stopped (SIGTERM) once the energy was printed: a slow
         # runner may need more than a few seconds for the first readout.
         done = await run_until(
@@ -142,3 +144,30 @@ async def test_init_run_history_as_the_readme_says(tmp_path: Path) -> None:
     assert header.split() == ["time", "(UTC)", "value", "unit", "quality"]
     assert rows and rows[0].split()[2:] == ["148123.456", "kWh", "valid"]
     assert (tmp_path / "obisgate-history.sqlite").exists()
+
+
+@pytest.mark.integration
+async def test_init_a_push_meter_and_run_it(tmp_path: Path) -> None:
+    """``init --mode d`` writes a push meter (it used to refuse: "the gateway polls modes
+    A, B and C only") and the gateway then reads its telegrams."""
+    profile = get_profile("ehz-push")
+    async with await serve_tcp(profile) as sim:
+        code, out, err = await command(
+            tmp_path, "init", sim.url, "--mode", "d", "-o", "site.toml", "--timeout", "15"
+        )
+        assert code == 0, err
+        assert out.startswith("wrote site.toml: 1 device, ")
+        (device,) = load_config(tmp_path / "site.toml").devices
+        assert (device.type, device.ip) == ("D", "127.0.0.1")
+        done = await run_until(
+            [OBISGATE, "run", "site.toml", "--duration", "30"],
+            line=lambda line: '"energy_import"' in line,
+            cwd=tmp_path,
+        )
+        assert done.code == 0, done.err
+    energy = [
+        u
+        for u in map(json.loads, done.out.splitlines())
+        if u["signal"] == "energy_import" and u["quality"] == ["valid"]
+    ]
+    assert energy and energy[0]["value"] == 123.4567

@@ -144,3 +144,41 @@ async def test_unwritable_trace_file_is_one_line(tmp_path: Path) -> None:
         f"obisgate: error: cannot write the trace file {tmp_path}/no/dir/t.txt: "
         "No such file or directory"
     ]
+
+
+async def test_a_sum7_meter_read_with_xor_is_told_to_try_sum7() -> None:
+    """The checksum error says ``--bcc sum7`` when the 7-bit sum matches what it sent."""
+    profile = get_profile("ce301")  # BCC as 7-bit sum
+    async with await serve_tcp(profile) as sim:
+        result = await invoke("read", sim.url, "--address", profile.address, "--timeout", "2")
+        assert result.exit_code == 4, result.output
+        (line,) = result.stderr.splitlines()[-1:]
+        assert line.startswith("obisgate: error: BCC checksum error")
+        assert line.endswith(
+            '; this meter may use --bcc sum7 (bcc_method = "sum7" in the configuration): '
+            "its checksum matches the 7-bit sum"
+        )
+        fixed = await invoke("read", sim.url, "--address", profile.address, "--bcc", "sum7")
+    assert fixed.exit_code == 0, fixed.output
+
+
+async def test_a_corrupt_checksum_gets_no_hint() -> None:
+    profile = get_profile("mt174")
+    async with await serve_tcp(profile, faults=Faults.from_names(["bad-bcc"])) as sim:
+        result = await invoke("read", sim.url, "--address", profile.address, "--timeout", "1")
+    assert result.exit_code == 4
+    assert "--bcc" not in result.stderr
+
+
+async def test_a_wrong_address_is_named_as_the_likely_cause() -> None:
+    profile = get_profile("mt174")
+    async with await serve_tcp(profile) as sim:
+        wrong = await invoke("read", sim.url, "--address", "99999999", "--timeout", "1")
+        assert wrong.exit_code == 3
+        assert wrong.stderr.splitlines() == [
+            "obisgate: error: timeout: no answer from the meter (identification) within 1 s "
+            "(an addressed request (/?99999999!) is answered only by the meter with that "
+            "address; without an address (/?!) any single meter answers)"
+        ]
+        right = await invoke("read", sim.url, "--address", profile.address, "--timeout", "1")
+    assert right.exit_code == 0, right.output

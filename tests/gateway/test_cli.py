@@ -28,13 +28,25 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_check_ok_prints_warnings_and_counts() -> None:
-    code, out, err = run("check", str(DATA / "full.toml"))
+def test_check_ok_prints_warnings_counts_and_outputs(tmp_path: Path) -> None:
+    config = tmp_path / "full.toml"
+    config.write_text((DATA / "full.toml").read_text("utf-8"), "utf-8")
+    (tmp_path / "history").mkdir()  # its [storage] path is history/plant.sqlite
+    code, out, err = run("check", str(config))
     assert code == 0
-    assert out == "ok: 5 devices, 5 signals\n"
+    assert out.splitlines() == [
+        "ok: 5 devices, 5 signals",
+        "outputs besides the printed updates:",
+        f"  history  {tmp_path / 'history' / 'plant.sqlite'} (2 logged signals)",
+    ]
     lines = err.splitlines()
-    assert len(lines) == 4
-    assert all(line.startswith(f"obisgate: warning: {DATA / 'full.toml'}:") for line in lines)
+    assert len(lines) == 6
+    assert all(line.startswith(f"obisgate: warning: {config}:") for line in lines)
+    idle = [line.split(": ", 4)[4] for line in lines if "has no signals" in line]
+    assert idle == [
+        "device bus-a has no signals: it is polled for its _status alone",
+        "device tcp-meter has no signals: it is polled for its _status alone",
+    ]
     assert "hunter2" not in out + err
 
 
@@ -94,8 +106,8 @@ number_type = "FLOAT"
 
 def missing(module: str, extra: str, section: str) -> str:
     return (
-        f"[{section}] needs the optional extra obisgate[{extra}] "
-        f"({module} is not installed): pip install 'obisgate[{extra}]'"
+        f"[{section}] needs the optional extra {extra} ({module} is not installed): "
+        f"pip install '.[{extra}]' in obisgate's source folder"
     )
 
 
@@ -117,7 +129,7 @@ def test_check_and_run_list_every_missing_extra(
     assert code == 2
     assert err.splitlines() == [
         f"obisgate: error: {missing('aiomqtt', 'mqtt', 'mqtt')}",
-        f"  {missing('asyncua', 'opcua', 'opcua')}",
+        f"obisgate: error: {missing('asyncua', 'opcua', 'opcua')}",
     ]
 
 

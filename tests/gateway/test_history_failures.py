@@ -122,7 +122,15 @@ def test_read_only_history_file_is_a_configuration_error(read_only: ReadOnlyHist
     assert read_only.path.read_bytes() == before
 
 
-def test_run_exits_2_with_one_line_for_a_read_only_history(read_only: ReadOnlyHistory) -> None:
+def test_run_exits_2_with_one_line_for_a_read_only_history(
+    read_only: ReadOnlyHistory, request: pytest.FixtureRequest
+) -> None:
+    """``run`` refuses it before anything starts, and ``check`` says the same."""
+    if request.node.callspec.params["read_only"] == "folder":
+        why = f"the folder {read_only.path.parent} is read-only (SQLite writes its journal beside the file)"
+    else:
+        why = "the file is read-only"
+    message = f"[storage] path {read_only.path}: {why}"
     done = subprocess.run(
         read_only.command("run", str(read_only.config), "--format", "none"),
         capture_output=True,
@@ -131,10 +139,16 @@ def test_run_exits_2_with_one_line_for_a_read_only_history(read_only: ReadOnlyHi
         check=False,
     )
     assert done.returncode == 2, done.stderr
-    assert done.stderr.splitlines() == [
-        f"obisgate: error: cannot write the history database {read_only.path}: "
-        "attempt to write a readonly database"
-    ]
+    assert done.stderr.splitlines() == [f"obisgate: error: {message}"]
+    checked = subprocess.run(
+        read_only.command("check", str(read_only.config)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines()[0] == f"{read_only.config}: {message}"
 
 
 def update(value: float) -> SignalUpdate:

@@ -43,9 +43,14 @@ def test_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, 'url = "mqtt://broker.local"\n')).section(MQTT)
     assert config is not None
     assert (config.host, config.port, config.tls) == ("broker.local", 1883, False)
-    assert config.client_id == default_client_id()
-    assert config.client_id.startswith("obisgate-")
-    assert socket.gethostname().split(".")[0][:5] in config.client_id
+    assert config.client_id is None  # the default: unique per host, configuration, shard
+    identity = config.client_identity(tmp_path / "gateway.toml")
+    assert identity == default_client_id(tmp_path / "gateway.toml")
+    assert identity.startswith("obisgate-")
+    assert socket.gethostname().split(".")[0][:5] in identity
+    assert identity != config.client_identity(tmp_path / "other.toml")
+    assert config.client_identity(tmp_path / "gateway.toml", "shard2") == f"{identity}-shard2"
+    assert config.retain_state is False
     assert config.topic_prefix == "obisgate"
     assert config.qos == 1
     assert config.format == "json"
@@ -99,8 +104,12 @@ def test_password_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert secret is not None
     assert secret.get_secret_value() == "hunter2"
     missing = MqttConfig(url="mqtt://h", username="u", password_file=Path("/nonexistent/pw"))
-    with pytest.raises(ConfigError, match="cannot read the password_file"):
+    with pytest.raises(ConfigError) as unreadable:
         missing.resolve_password()
+    assert str(unreadable.value) == (
+        "[mqtt] password_file /nonexistent/pw: cannot read the password file: "
+        "No such file or directory"
+    )
 
 
 def test_every_error_is_located(tmp_path: Path) -> None:
@@ -192,18 +201,72 @@ tag_job_todo = "8.8.0"
 number_type = "FLOAT"
 unit = "m3"
 ha_device_class = "water"
+
+[[signals]]
+device_alias = "m1"
+signal_alias = "p"
+tag_job_todo = "1.7.0"
+number_type = "FLOAT"
+unit = "kWh"
+ha_device_class = "power"
+
+[[signals]]
+device_alias = "m1"
+signal_alias = "u"
+tag_job_todo = "32.7.0"
+number_type = "FLOAT"
+unit = "A"
+ha_device_class = "voltage"
+
+[[signals]]
+device_alias = "m1"
+signal_alias = "counter"
+tag_job_todo = "1.8.2"
+number_type = "FLOAT"
+unit = "kWh"
+ha_state_class = "measurement"
+
+[[signals]]
+device_alias = "m1"
+signal_alias = "text"
+tag_job_todo = "C.1.0"
+number_type = "STRING"
+ha_device_class = "energy"
+
+[[signals]]
+device_alias = "m1"
+signal_alias = "stamp"
+tag_job_todo = "1.8.3"
+number_type = "FLOAT"
+ha_device_class = "timestamp"
+
+[[signals]]
+device_alias = "m1"
+signal_alias = "flow"
+tag_job_todo = "9.7.0"
+number_type = "FLOAT"
+unit = "m3ph"
+ha_device_class = "volume_flow_rate"
 """
     with pytest.raises(ConfigFileError) as info:
         load_config(write(tmp_path, 'url = "mqtt://h"\n', signals))
     got = [(p.line, p.field, p.message) for p in info.value.problems]
     ha_device_class_line = DEVICE.count("\n") + 8
     assert got[0][:2] == (ha_device_class_line, "ha_device_class")
-    assert "gas needs a volume unit" in got[0][2]
+    assert got[0][2] == "gas needs CCF, L, MCF, ft³, m³; the signal's unit is 'kWh'"
     assert got[1][1:] == (
         "ha_state_class",
         "energy needs total or total_increasing (Home Assistant refuses measurement)",
     )
-    assert len(got) == 2
+    # Every class against the unit, not only energy and volumes (water with m3 is right:
+    # the unit is written m³, as Home Assistant spells it).
+    assert [m for _, f, m in got[2:]] == [
+        "power needs GW, MW, TW, W, kW, mW; the signal's unit is 'kWh'",
+        "voltage needs MV, V, kV, mV, µV; the signal's unit is 'A'",
+        "energy needs total or total_increasing (Home Assistant refuses measurement)",
+        "energy needs a number; this signal's value is text",
+        "timestamp is for text values (DATE, DATETIME, STRING)",
+    ]
     # Without discovery the classes are not used, so not checked.
     config = load_config(write(tmp_path, 'url = "mqtt://h"\ndiscovery_prefix = "None"\n', signals))
     assert config.section(MQTT) is not None

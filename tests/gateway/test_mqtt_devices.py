@@ -119,3 +119,26 @@ def test_signals_that_may_go_down_are_no_total_increasing(tmp_path: Path) -> Non
     }
     assert announced["net"] == ("energy", "total")
     assert announced["import"] == ("energy", "total_increasing")
+
+
+def test_the_serial_in_the_readout_keys_the_device(tmp_path: Path) -> None:
+    devices = tracker(tmp_path)
+    ok = batch("ok")
+    ok[-1] = SignalUpdate(
+        "m1", STATUS_SIGNAL, "ok", None, T, Quality.VALID, "/LGZ5ZMD310", serial="4711"
+    )
+    assert devices.learn(ok) is True
+    described = devices.discovery("m1")
+    assert (described.serialnumber, described.serial, described.identity) == (
+        "42",
+        "4711",
+        "LGZ_4711",
+    )
+    devices.to_announce.clear()
+    assert devices.learn(ok) is False
+    ok[-1] = SignalUpdate(
+        "m1", STATUS_SIGNAL, "ok", None, T, Quality.VALID, "/LGZ5ZMD310", serial="4712"
+    )
+    assert devices.learn(ok) is True  # another meter on that line: announced anew
+    assert devices.discovery("m1").identity == "LGZ_4712"
+    assert devices.discovery("m1").signals[0].numeric is True

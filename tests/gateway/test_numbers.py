@@ -299,7 +299,7 @@ def test_value_group_unit_and_override() -> None:
 def test_subvalue_conversion() -> None:
     value = Value.from_raw("088*C&082*C")
     second = value.subvalues[1]
-    assert convert(second, "UINT8") == (82, V, "C", "082", None)
+    assert convert(second, "UINT8") == (82, V, "°C", "082", None)  # units written one way
 
 
 def test_invalid_keeps_raw_and_unit() -> None:
@@ -307,3 +307,27 @@ def test_invalid_keeps_raw_and_unit() -> None:
     assert result.quality is INVALID
     assert result.raw == "---.-"
     assert result.unit == "V"
+
+
+@pytest.mark.parametrize(
+    ("sent", "configured", "shown"),
+    [
+        ("KWH", None, "kWh"),
+        ("m3", None, "m³"),
+        ("m3ph", None, "m³/h"),
+        ("kVArh", None, "kvarh"),
+        ("degC", None, "°C"),
+        ("furlongs", None, "furlongs"),
+        ("kWh", "MWH", "MWh"),
+        (" V ", None, "V"),
+        ("", None, ""),
+    ],
+)
+def test_units_are_written_one_way_for_every_consumer(
+    sent: str, configured: str | None, shown: str
+) -> None:
+    """The unit of a converted value (what JSON lines, MQTT, the history, the API and the
+    metrics get) is the one spelling of a known unit, whoever wrote it."""
+    value = Value.from_raw(f"1.5*{sent}") if sent else Value.from_raw("1.5*")
+    assert convert(value, "FLOAT", unit=configured).unit == shown
+    assert convert(value, "FLOAT", unit=configured).quality is Quality.VALID

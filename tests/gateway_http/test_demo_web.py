@@ -86,8 +86,8 @@ async def test_without_the_web_extra_the_demo_runs_with_a_one_line_note() -> Non
     assert proc.code == 0, proc.err
     notes = [line for line in proc.err.splitlines() if "no web view" in line]
     assert notes == [
-        "obisgate demo: no web view: [http] needs the optional extra obisgate[web] "
-        "(aiohttp is not installed): pip install 'obisgate[web]'"
+        "obisgate demo: no web view: [http] needs the optional extra web "
+        "(aiohttp is not installed): pip install '.[web]' in obisgate's source folder"
     ]
     assert ADDRESS.search(proc.err) is None
     assert '"_status"' in proc.out

@@ -148,6 +148,6 @@ def test_a_missing_web_extra_is_a_one_line_config_error_naming_it(
     with pytest.raises(ConfigError) as info:
         network_outputs(config, OutputContext())
     assert str(info.value) == (
-        f"[http] needs the optional extra obisgate[web] ({module} is not installed): "
-        "pip install 'obisgate[web]'"
+        f"[http] needs the optional extra web ({module} is not installed): "
+        "pip install '.[web]' in obisgate's source folder"
     )

@@ -102,6 +102,9 @@ async def test_live_values_a_meter_going_down_history_and_metrics(tmp_path: Path
             assert found[("obisgate_devices", ())] == 2
             assert found[("obisgate_dropped_batches_total", (("output", "http"),))] == 0
             assert found[("obisgate_output_up", (("output", "http"),))] == 1
+            # kWh on the meter, Wh in the counter named for it (one unit per quantity)
+            energy_a = (("device", "a"), ("signal", "energy"))
+            assert found[("obisgate_energy_watt_hours_total", energy_a)] == 148200500.0
     finally:
         await meter_a.aclose()
         await meter_b.aclose()

@@ -19,6 +19,7 @@ from obisgate.gateway.outputs.health import OutputState
 from obisgate.gateway.outputs.outbox import outbox_path
 from obisgate.gateway.readings.partitions import history_topic, partition_of
 from obisgate.simulator import get_profile, serve_tcp
+from tests.ha_rules import ha_config_problems
 from tests.mqtt.support import (
     Collect,
     Subscriber,
@@ -32,7 +33,10 @@ from tests.services import Mosquitto, free_port
 pytestmark = pytest.mark.integration
 
 PROFILE = get_profile("mt174")
-NODE = f"obisgate_{PROFILE.address}"
+#: The meter's identity: its manufacturer (/ISk5...) and the serial number in its readout.
+NODE = "obisgate_ISK_71234567"
+#: The node of the discovery configs before meters were keyed on their identity.
+OLD_NODE = f"obisgate_{PROFILE.address}"
 
 
 async def test_discovery_json_payloads_and_availability(tmp_path: Path) -> None:
@@ -45,8 +49,8 @@ async def test_discovery_json_payloads_and_availability(tmp_path: Path) -> None:
             async with running_gateway(load_config(path), [collect]) as (_, context):
                 await sub.wait_for(lambda: len(sub.on("og/house/state")) >= 2, "two readouts")
                 await sub.wait_for(
-                    lambda: len([m for m in sub.messages if m.topic.endswith("/config")]) >= 5,
-                    "discovery configs",
+                    lambda: len([m for m in sub.messages if m.topic.endswith("/config")]) >= 10,
+                    "discovery configs (and the removal of the old ones)",
                 )
                 health = context.health()["mqtt"]
                 assert health.up is True
@@ -62,9 +66,18 @@ async def test_discovery_json_payloads_and_availability(tmp_path: Path) -> None:
         async with Subscriber(
             broker.port, ("homeassistant/#", "og/+/availability", "og/gateway/#"), client_id="late"
         ) as late:
-            await late.wait_for(lambda: len(late.messages) >= 7, "the retained messages")
+            await late.wait_for(lambda: len(late.messages) >= 8, "the retained messages")
     finally:
         broker.stop()
+
+    # The old configs were removed first (empty retained payloads), then the new ones came.
+    old = [m for m in sub.messages if m.topic.startswith(f"homeassistant/sensor/{OLD_NODE}/")]
+    assert {m.payload for m in old} == {b""}
+    assert len(old) == 5
+    first_new = next(i for i, m in enumerate(sub.messages) if NODE in m.topic)
+    assert all(sub.messages.index(m) < first_new for m in old)
+    instance = json.loads(next(m for m in late.messages if m.topic.endswith("/instance")).payload)
+    assert set(instance) == {"token", "host", "pid", "config", "started"}
 
     retained = {m.topic: m for m in late.messages}
     assert all(m.retain for m in late.messages)
@@ -179,8 +192,10 @@ async def test_home_assistant_birth_republishes_discovery(tmp_path: Path) -> Non
             path = gateway_config(tmp_path, sim.port, PROFILE.address, mqtt_section(broker.port))
             async with running_gateway(load_config(path)):
 
-                def configs() -> int:
-                    return len([m for m in sub.messages if m.topic.endswith("/config")])
+                def configs() -> int:  # the old node's removals are empty: not counted
+                    return len(
+                        [m for m in sub.messages if m.topic.endswith("/config") and m.payload]
+                    )
 
                 await sub.wait_for(lambda: configs() == 5, "the discovery configs")
                 assert sub.client is not None
@@ -316,3 +331,61 @@ async def test_backlog_survives_kill_9_of_the_gateway(tmp_path: Path) -> None:
     order = [m.payload for m in sub.messages]
     positions = [order.index(p) for _, _, p in backlog]
     assert positions == sorted(positions)  # in the order they were read
+
+
+async def announced(
+    tmp_path: Path, broker: Mosquitto, *, alias: str, client_id: str
+) -> dict[str, dict[str, object]]:
+    """The discovery configs a gateway announces for the simulated E350 (address 00188123,
+    serial number 12314330 in its readout) as device ``alias``, connecting as ``client_id``."""
+    profile = get_profile("e350")
+    folder = tmp_path / f"{alias}-{client_id}"
+    folder.mkdir()
+    async with (
+        await serve_tcp(profile) as sim,
+        Subscriber(broker.port, ("homeassistant/#",), client_id=f"watch-{alias}") as sub,
+    ):
+        section = mqtt_section(broker.port).replace(
+            'client_id = "gw1"', f'client_id = "{client_id}"'
+        )
+        text = gateway_config(folder, sim.port, profile.address, section).read_text("utf-8")
+        path = folder / "gw.toml"
+        path.write_text(text.replace('"house"', f'"{alias}"'), encoding="utf-8")
+
+        def configs() -> dict[str, dict[str, object]]:
+            return {m.topic: json.loads(m.payload) for m in sub.messages if m.payload}
+
+        async with running_gateway(load_config(path)):
+            await sub.wait_for(
+                lambda: len([c for c in configs().values() if alias in str(c["state_topic"])]) >= 5,
+                "the discovery configs of this run",
+            )
+        return configs()
+
+
+async def test_entities_survive_another_host_and_a_renamed_device(tmp_path: Path) -> None:
+    """Moving the gateway (another host: another client id) and renaming the device alias
+    keep every unique id: the meter is keyed on its maker and the serial in its readout."""
+    broker = Mosquitto(tmp_path / "broker")
+    broker.start()
+    try:
+        before = await announced(tmp_path, broker, alias="house", client_id="obisgate-host1")
+        after = await announced(tmp_path, broker, alias="kitchen", client_id="obisgate-host2")
+    finally:
+        broker.stop()
+    ids = sorted(str(c["unique_id"]) for c in before.values())
+    assert ids == sorted(str(c["unique_id"]) for c in after.values())
+    assert "obisgate_LGZ_12314330_energy" in ids
+    assert all("host" not in i and "house" not in i for i in ids)
+    device = next(iter(after.values()))["device"]
+    assert device == {
+        "identifiers": ["obisgate_LGZ_12314330"],
+        "name": "House meter",
+        "manufacturer": "Landis+Gyr",
+        "model": "ZMF100AC.M23",
+        "serial_number": "12314330",
+    }
+    # The state topics follow the alias; the entities stay.
+    assert {c["state_topic"] for c in after.values()} == {"og/kitchen/state"}
+    for config in after.values():
+        assert ha_config_problems(config) == []

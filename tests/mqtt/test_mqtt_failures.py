@@ -277,7 +277,7 @@ def test_missing_extra_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     with pytest.raises(ConfigError) as info:
         network_outputs(load_config(path), OutputContext())
     message = str(info.value)
-    assert "obisgate[mqtt]" in message
+    assert "pip install '.[mqtt]'" in message
     assert "\n" not in message
 
 

@@ -33,12 +33,24 @@ from tests.services import Mosquitto, require_module
 
 pytestmark = pytest.mark.integration
 
+
+def discovered(sub: Subscriber, signal: str) -> list[dict[str, Any]]:
+    """The Home Assistant discovery configs of ``signal`` seen so far, under the meter's
+    node (keyed on its identity), without the empty ones that remove an older node's."""
+    return [
+        json.loads(m.payload)
+        for m in sub.messages
+        if m.topic.startswith("homeassistant/sensor/")
+        and m.topic.endswith(f"/{signal}/config")
+        and m.payload
+    ]
+
+
 pymodbus_client = require_module("pymodbus.client", "the modbus extra")
 
 HOUSE = get_profile("mt174")  # 1.8.0 148123.456 kWh, 2.8.0 0 kWh
 GARAGE = get_profile("e350")  # 1.8.0 1234.12 kWh, 2.8.0 0 kWh
 SITE = 148123.456 + 1234.12
-NODE = f"obisgate_{HOUSE.address}"
 
 
 def meter(alias: str, port: int, address: str) -> str:
@@ -143,7 +155,7 @@ async def test_derived_signals_reach_every_output_and_a_failing_one_stops_nothin
                 async with gateway_of(config, collect) as outputs:
                     await wait_until(lambda: collect.polls >= 6, "three readouts of each meter")
                     await sub.wait_for(
-                        lambda: bool(sub.on(f"homeassistant/sensor/{NODE}/site/config")),
+                        lambda: bool(discovered(sub, "site")),
                         "the discovery config of the derived signal",
                     )
                     (http,) = [o for o in outputs if isinstance(o, HttpOutput)]
@@ -152,6 +164,11 @@ async def test_derived_signals_reach_every_output_and_a_failing_one_stops_nothin
                         client.get(http.url + "api/signals?device=house") as response,
                     ):
                         signals = {s["signal"]: s for s in await response.json()}
+                    async with (
+                        aiohttp.ClientSession() as client,
+                        client.get(http.url + "metrics") as response,
+                    ):
+                        metrics = await response.text()
                     roles = {i.signal: r.value for i, r in http.state.energy_roles("house")}
                     (modbus,) = [o for o in outputs if isinstance(o, ModbusOutput)]
                     client_ = pymodbus_client.AsyncModbusTcpClient("127.0.0.1", port=modbus.port)
@@ -193,7 +210,7 @@ async def test_derived_signals_reach_every_output_and_a_failing_one_stops_nothin
     # MQTT: the house's state carries it; Home Assistant discovers it
     states = [json.loads(m.payload) for m in sub.on("og/house/state")]
     assert any(u["signal"] == "site" and u["value"] == SITE for s in states for u in s["updates"])
-    discovery = json.loads(sub.on(f"homeassistant/sensor/{NODE}/site/config")[-1].payload)
+    discovery = discovered(sub, "site")[-1]
     assert (discovery["name"], discovery["unit_of_measurement"]) == ("Site import", "kWh")
     # a derived signal may go down (no monotonic = 1): total, never taken for a reset
     assert (discovery["device_class"], discovery["state_class"]) == ("energy", "total")
@@ -201,6 +218,9 @@ async def test_derived_signals_reach_every_output_and_a_failing_one_stops_nothin
     assert (signals["site"]["value"], signals["site"]["quality"]) == (SITE, ["valid"])
     assert signals["ratio"]["quality"] == ["invalid"]
     assert "site" not in roles  # the energy view counts no register that may go down
+    assert 'obisgate_signal_value{device="house",signal="site",unit="kWh"}' in metrics
+    assert 'obisgate_energy_watt_hours_total{device="house",signal="import"}' in metrics
+    assert 'signal="site"}' not in metrics.split("obisgate_energy_watt_hours_total", 1)[1]
     # Modbus
     assert not answer.isError()
     assert struct.unpack(">d", struct.pack(">4H", *answer.registers))[0] == SITE

@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from obisgate.cli.main import main
 from obisgate.errors import AccessDeniedError, MeterError, NoAnswerError
 from obisgate.programming_session import ProgrammingSession, read_registers
+from obisgate.protocol.bcc import BccMethod
 from obisgate.protocol.client import ReadoutOptions
 from obisgate.protocol.passwords import ElsterPassword, PasswordScheme, PlainPassword
 from obisgate.protocol.programming_client import ProgrammingOptions
@@ -547,3 +548,20 @@ async def test_cli_warns_about_a_password_file_readable_by_others(tmp_path: Path
     assert result.exit_code == 0, result.stderr
     assert "readable by group or others" in result.stderr
     assert PASSWORD not in result.stderr
+
+
+async def test_cli_sum7_meter_read_with_xor_is_told_to_try_sum7() -> None:
+    """In programming mode too, a checksum right for the other method says so."""
+    env = {"METER_PW": PASSWORD}
+    async with simulator("tcp", bcc_method=BccMethod.SUM7) as sim:
+        wrong = await cli("get", sim.url, "1.8.0", "--password-env", "METER_PW", *FAST, env=env)
+        assert wrong.exit_code == 4
+        assert wrong.stderr.splitlines()[-1].endswith(
+            '; this meter may use --bcc sum7 (bcc_method = "sum7" in the configuration): '
+            "its checksum matches the 7-bit sum"
+        )
+        right = await cli(
+            "get", sim.url, "1.8.0", "--password-env", "METER_PW", "--bcc", "sum7", *FAST, env=env
+        )
+    assert right.exit_code == 0, right.stderr
+    assert right.stdout.splitlines()[-1].split() == ["1.8.0", "001234.120", "kWh"]

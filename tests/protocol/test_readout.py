@@ -456,3 +456,24 @@ def test_noise_before_stx_arriving_byte_by_byte() -> None:
     msg = maybe_extract_data_message(data, scan)
     assert msg is not None
     assert (msg.start, msg.bcc) == (3, 0x43)
+
+
+def test_a_checksum_of_the_other_method_is_named() -> None:
+    """Byte-exact: a SUM7 frame read as XOR (and back) says which method matches."""
+    sum7 = readout_frame(["ET0PE(0012345.67)"], method="sum7")
+    with pytest.raises(ChecksumError) as as_xor:
+        parse_readout(sum7)
+    assert as_xor.value.hint == (
+        'this meter may use --bcc sum7 (bcc_method = "sum7" in the configuration): '
+        "its checksum matches the 7-bit sum"
+    )
+    assert str(as_xor.value).endswith(f"; {as_xor.value.hint}")
+    xor = readout_frame(["ET0PE(0012345.67)"], method="xor")
+    assert xor[-1] != sum7[-1]
+    with pytest.raises(ChecksumError) as as_sum7:
+        parse_readout(xor, bcc_method="sum7")
+    assert "--bcc xor" in as_sum7.value.hint and "the standard XOR" in as_sum7.value.hint
+    with pytest.raises(ChecksumError) as neither:
+        parse_readout(TRANSCRIPT_10_1[:-1] + b"D")
+    assert neither.value.hint == ""
+    assert ";" not in str(neither.value)

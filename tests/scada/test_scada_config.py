@@ -299,7 +299,7 @@ def test_a_missing_extra_is_named(
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ConfigError) as info:
         network_outputs(config, OutputContext())
-    assert f"obisgate[{extra}]" in str(info.value)
+    assert f"pip install '.[{extra}]'" in str(info.value)
     assert "\n" not in str(info.value)
 
 

@@ -40,10 +40,9 @@ import signal
 import sqlite3
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,7 @@ from obisgate.simulator import MeterProfile, get_profile, serve_tcp
 from obisgate.simulator.tcp import SimulatorServer
 from tests.scale.configs import line_profiles
 from tests.scale.mqtt_tools import share, sink_command
-from tests.scale.scaleout import Failed, Processes, obisgate
+from tests.scale.scaleout import Failed, MeterThread, Processes, obisgate
 from tests.services import SAVE_EVERY_CHANGE, Mosquitto, Postgres
 
 #: meters per line (the poison meter is one more line of its own)
@@ -82,49 +81,12 @@ def check(condition: bool, message: str) -> None:
     log(f"ok: {message}")
 
 
-class Meters:
-    """The simulated meters, served by an event loop on a thread of this process; line
-    ``i`` on ``127.0.3.<i+1>``, the poison meter last."""
-
-    def __init__(self, lines: list[list[MeterProfile]]) -> None:
-        self.lines = lines
-        self.servers: list[SimulatorServer] = []
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="meters", daemon=True)
-
-    def __enter__(self) -> Meters:
-        self._thread.start()
-        self._ready.wait(60)
-        if self._error is not None or not self._ready.is_set():
-            raise Failed(f"the simulated meters did not start: {self._error}")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        try:
-            self._loop.run_until_complete(self._serve())
-        except BaseException as exc:  # reported to the main thread
-            self._error = exc
-            self._ready.set()
-        finally:
-            self._loop.close()
-
-    async def _serve(self) -> None:
-        self._stop = asyncio.Event()
-        async with contextlib.AsyncExitStack() as stack:
-            for i, profiles in enumerate(self.lines):
-                server = await serve_tcp(profiles, host=f"127.0.3.{i + 1}", port=0)
-                self.servers.append(await stack.enter_async_context(server))
-            self._ready.set()
-            await self._stop.wait()
+def chaos_lines(lines: list[list[MeterProfile]]) -> list[Callable[[], Awaitable[SimulatorServer]]]:
+    """Line ``i`` on ``127.0.3.<i+1>`` (any free port), the poison meter last."""
+    return [
+        partial(serve_tcp, profiles, host=f"127.0.3.{i + 1}", port=0)
+        for i, profiles in enumerate(lines)
+    ]
 
 
 def meter_lines() -> list[list[MeterProfile]]:
@@ -132,7 +94,13 @@ def meter_lines() -> list[list[MeterProfile]]:
     return [line_profiles(i, size) for i, size in enumerate(LINE_SIZES)] + [[poison]]
 
 
-def config_text(meters: Meters, broker: Mosquitto, direct_dsn: str, folder: Path) -> str:
+def config_text(
+    servers: list[SimulatorServer],
+    lines: list[list[MeterProfile]],
+    broker: Mosquitto,
+    direct_dsn: str,
+    folder: Path,
+) -> str:
     parts = [
         '[output]\nformat = "jsonl"\n',
         f'[storage]\npath = "{folder / "history.sqlite"}"\n',
@@ -149,7 +117,7 @@ def config_text(meters: Meters, broker: Mosquitto, direct_dsn: str, folder: Path
         '[[signals]]\ndevice_alias = "{alias}"\nsignal_alias = "{name}"\n'
         'tag_job_todo = "{code}"\nnumber_type = "{kind}"\nlog = {log}\n'
     )
-    for server, profiles in zip(meters.servers, meters.lines, strict=True):
+    for server, profiles in zip(servers, lines, strict=True):
         for profile in profiles:
             alias = profile.name
             parts.append(
@@ -425,12 +393,15 @@ def run(folder: Path, duration_s: float, seed: int, gateways: int) -> dict[str, 
     rng = random.Random(seed)
     plan = schedule(rng, duration_s, gateways)
     log(f"seed {seed}: {len(plan)} events over {duration_s:.0f} s")
-    with services(folder) as (broker, database), Meters(meter_lines()) as meters:
+    lines = meter_lines()
+    with services(folder) as (broker, database), MeterThread(chaos_lines(lines)) as meters:
         os.environ[PW_VARIABLE] = Postgres.password  # the gateways' [postgres] password_env
         os.environ["PGPASSWORD"] = Postgres.password  # the sinks' (libpq's rule)
         direct = database.dsn(database="direct").replace(f":{Postgres.password}@", "@")
         config = folder / "gateway.toml"
-        config.write_text(config_text(meters, broker, direct, folder), encoding="utf-8")
+        config.write_text(
+            config_text(meters.servers, lines, broker, direct, folder), encoding="utf-8"
+        )
         chain = Chain(folder, config, broker, database, gateways)
         try:
             for j in range(SINKS):

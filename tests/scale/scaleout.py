@@ -46,7 +46,8 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,15 +74,11 @@ def log(message: str) -> None:
 
 
 class MeterThread:
-    """The simulated meters, served by an event loop on a thread of this process.
+    """Simulated meters, served by an event loop on a thread of this process: one server
+    per coroutine function of ``lines`` (see :func:`scaleout_lines`), in order."""
 
-    Line ``i`` listens on ``127.0.1.<i+1>`` (all of 127/8 is loopback), on
-    :data:`BASE_PORT` when free, so the line keys (and their shard assignment) are
-    the same from run to run.
-    """
-
-    def __init__(self, sizes: list[int]) -> None:
-        self.sizes = sizes
+    def __init__(self, lines: list[Callable[[], Awaitable[SimulatorServer]]]) -> None:
+        self.lines = lines
         self.servers: list[SimulatorServer] = []
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
@@ -114,11 +111,19 @@ class MeterThread:
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
         async with contextlib.AsyncExitStack() as stack:
-            for i, size in enumerate(self.sizes):
-                server = await _bind(f"127.0.1.{i + 1}", line_profiles(i, size))
-                self.servers.append(await stack.enter_async_context(server))
+            for start in self.lines:
+                self.servers.append(await stack.enter_async_context(await start()))
             self._ready.set()
             await self._stop.wait()
+
+
+def scaleout_lines(sizes: list[int]) -> list[Callable[[], Awaitable[SimulatorServer]]]:
+    """Line ``i`` of ``sizes[i]`` meters on ``127.0.1.<i+1>`` (all of 127/8 is loopback),
+    on :data:`BASE_PORT` when free, so the line keys (and their shard assignment) are the
+    same from run to run."""
+    return [
+        partial(_bind, f"127.0.1.{i + 1}", line_profiles(i, size)) for i, size in enumerate(sizes)
+    ]
 
 
 async def _bind(host: str, profiles: list[Any]) -> SimulatorServer:
@@ -261,7 +266,7 @@ def services(folder: Path) -> Iterator[tuple[Mosquitto, Postgres]]:
 
 
 def run(folder: Path, duration_s: float) -> None:
-    with services(folder) as (broker, database), MeterThread(LINE_SIZES) as meters:
+    with services(folder) as (broker, database), MeterThread(scaleout_lines(LINE_SIZES)) as meters:
         config = folder / "gateway.toml"
         config.write_text(config_text(meters.servers, broker, folder), encoding="utf-8")
         lines = {f"tcp://{s.host}:{s.port}" for s in meters.servers}

@@ -271,5 +271,5 @@ def test_config_refuses_a_password_in_the_dsn_and_names_the_extra(
         PostgresConfig(dsn="postgresql://db/x", password_env="A", password_file=Path("f"))
     path = config_file(tmp_path, {"m": 1}, "postgresql://u@127.0.0.1/x")
     monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if it were not installed
-    with pytest.raises(ConfigError, match=r"obisgate\[postgres\]"):
+    with pytest.raises(ConfigError, match=r"pip install '\.\[postgres\]'"):
         network_outputs(load_config(path), OutputContext())

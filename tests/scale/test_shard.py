@@ -13,6 +13,8 @@ from click.testing import CliRunner
 from obisgate.cli import main
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import load_config
+from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.mqtt.output import create
 from obisgate.gateway.outputs.mqtt.spec import MQTT
 from obisgate.gateway.shard import (
     Shard,
@@ -137,19 +139,29 @@ def test_shard_config_names_the_files_per_instance(shared_config: Path, tmp_path
     assert two.storage.path == tmp_path / "h-shard2.sqlite"
 
 
-def test_shard_config_suffixes_only_a_default_mqtt_client_id(tmp_path: Path) -> None:
-
+def test_default_mqtt_client_id_is_unique_per_configuration_and_shard(tmp_path: Path) -> None:
+    """The output's client id: a configured one as written; the default one names the host,
+    a hash of the configuration's path and the shard, the same at every start."""
     base = tcp_config([20001], [1])
     default = tmp_path / "a.toml"
     default.write_text('[mqtt]\nurl = "mqtt://127.0.0.1"\n' + base, encoding="utf-8")
+    other = tmp_path / "other" / "a.toml"
+    other.parent.mkdir()
+    other.write_text(default.read_text("utf-8"), "utf-8")
     fixed = tmp_path / "b.toml"
     fixed.write_text('[mqtt]\nurl = "mqtt://127.0.0.1"\nclient_id = "gw-x"\n' + base, "utf-8")
-    one = shard_config(load_config(default), Shard(1, 2))
-    mqtt = one.section(MQTT)
-    assert mqtt is not None
-    assert mqtt.client_id.endswith("-shard1")
-    assert mqtt.client_id.startswith("obisgate-")
-    kept = shard_config(load_config(fixed), Shard(1, 2))
-    mqtt_section = kept.section(MQTT)
-    assert mqtt_section is not None
-    assert mqtt_section.client_id == "gw-x"
+
+    def client_id(path: Path, shard: Shard | None) -> str:
+        config = shard_config(load_config(path), shard)
+        section = config.section(MQTT)
+        assert section is not None
+        context = OutputContext(shard=None if shard is None else shard.suffix)
+        return create(config, section, context).client_id
+
+    first = client_id(default, None)
+    assert first.startswith("obisgate-")
+    assert first == client_id(default, None)  # stable across restarts
+    assert client_id(default, Shard(1, 2)) == f"{first}-shard1"
+    assert client_id(default, Shard(0, 2)) == f"{first}-shard0"
+    assert client_id(other, None) not in (first, "obisgate-" + first.split("-")[1])
+    assert client_id(fixed, None) == client_id(fixed, Shard(1, 2)) == "gw-x"

@@ -80,7 +80,7 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     except ImportError:
         logging.getLogger("obisgate").warning(
             "OBISGATE_EVENT_LOOP=uvloop but uvloop is not installed "
-            "(pip install 'obisgate[uvloop]'); using asyncio's loop"
+            "(pip install '.[uvloop]' in obisgate's source folder); using asyncio's loop"
         )
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop

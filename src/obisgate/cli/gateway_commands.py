@@ -18,11 +18,13 @@ from typing import Any
 import click
 
 from obisgate.cli.main import main
+from obisgate.cli.workers import worker_count
 from obisgate.errors import ConfigError
 from obisgate.gateway.config import ConfigFileError, GatewayConfig, load_config
 from obisgate.gateway.history import HistoryRow, HistoryStore, history_files
-from obisgate.gateway.outputs.factory import config_warnings, missing_extras, show_maps
+from obisgate.gateway.outputs.factory import config_warnings, show_maps
 from obisgate.gateway.outputs.registry import OUTPUT_SPECS
+from obisgate.gateway.preflight import readiness
 
 __all__ = ["check", "history", "main"]
 
@@ -49,19 +51,30 @@ _MAPPED_NAMES = " or ".join([", ".join(_MAPPED[:-1]), _MAPPED[-1]] if len(_MAPPE
     is_flag=True,
     help=f"Also print where each signal is served: {_MAPPED_NAMES} (registers, addresses, nodes).",
 )
-def check(config: Path, show_map: bool) -> None:
+@click.option(
+    "--workers",
+    default=None,
+    metavar="N|auto",
+    help="Check it as `run --workers N` would run it (a configured MQTT client_id is refused).",
+)
+def check(config: Path, show_map: bool, workers: str | None) -> None:
     """Validate the gateway configuration CONFIG without polling anything.
 
     CONFIG is a TOML file, an Excel workbook (.xlsx), one file of a
     *devices*.csv / *signals*.csv pair, or a directory holding devices.csv and
-    signals.csv. Prints the warnings and "ok: N devices, M signals", or every
-    problem, one per line, on stderr (exit status 1); a configured output whose
-    optional extra is not installed is a problem too. With --show-map, the
-    SCADA maps follow on stdout (a table to copy into the master).
+    signals.csv. Prints the warnings, "ok: N devices, M signals" and the
+    outputs the configuration turns on, or every problem, one per line, on
+    stderr (exit status 1). Whatever `obisgate run` would refuse is a problem
+    here, with the same message: an optional extra that is not installed, a
+    password or token variable that is not set, a password, CA or certificate
+    file that cannot be read, a history path in a missing folder or naming a
+    folder. With --show-map, the SCADA maps follow on stdout (a table to copy
+    into the master).
 
     \b
     Example:
       obisgate check site.toml
+      obisgate check site.toml --workers 4   # as run --workers 4 would run it
       obisgate check site.toml --show-map    # Modbus registers, IEC 104 IOAs, OPC UA nodes
     """
     try:
@@ -73,16 +86,32 @@ def check(config: Path, show_map: bool) -> None:
             f"obisgate: error: {count} problem{'s' if count != 1 else ''} in {config}", err=True
         )
         sys.exit(1)
+    count_of_workers = None
+    if workers is not None:
+        try:
+            count_of_workers = worker_count(workers, force=True)  # any machine
+        except ValueError as exc:
+            raise click.BadParameter(f"{workers!r}: {exc}", param_hint="'--workers'") from None
+    ready = readiness(loaded, workers=count_of_workers)
     _print_warnings(loaded)
-    if missing := missing_extras(loaded):
-        for problem in missing:
+    for warning in ready.warnings:
+        click.echo(f"obisgate: warning: {warning}", err=True)
+    if ready.problems:
+        for problem in ready.problems:
             click.echo(f"{config}: {problem}", err=True)
-        count = len(missing)
+        count = len(ready.problems)
         click.echo(
             f"obisgate: error: {count} problem{'s' if count != 1 else ''} in {config}", err=True
         )
         sys.exit(1)
     click.echo(f"ok: {len(loaded.devices)} devices, {len(loaded.signals)} signals")
+    if ready.outputs:
+        width = max(len(name) for name, _ in ready.outputs)
+        click.echo("outputs besides the printed updates:")
+        for name, where in ready.outputs:
+            click.echo(f"  {name.ljust(width)}  {where}".rstrip())
+    else:
+        click.echo("outputs: only the printed updates (no history, no network output)")
     if show_map:
         blocks = show_maps(loaded)
         text = "\n\n".join("\n".join(block) for block in blocks)

@@ -173,6 +173,19 @@ def _settings(
     return options, line, _scheme(params)
 
 
+def _without_password(error: MeterError, params: dict[str, Any], what: str) -> MeterError:
+    """``error`` with the likely cause when no password was given and the meter
+    answered ER01 (access denied before the password, e.g. to R5 P.01)."""
+    given = any(params.get(n) for n in ("password_env", "password_file", "password_arg"))
+    if given or type(error) is not MeterError or error.text != "ER01":
+        return error
+    return MeterError(
+        error.text,
+        command=error.command.split(" ")[0],
+        hint=f"{what} needs the password (--password-env VAR or --password-file FILE)",
+    )
+
+
 def _run_session(
     url: str,
     params: dict[str, Any],
@@ -292,7 +305,11 @@ def get(url: str, addresses: tuple[str, ...], **params: Any) -> None:
 
     async def body(session: ProgrammingSession) -> tuple[str, list[MeterError]]:
         readings = await session.read_many(list(addresses))
-        errors = [r.error for r in readings.values() if r.error is not None]
+        errors = [
+            _without_password(r.error, params, f"reading {address}")
+            for address, r in readings.items()
+            if r.error is not None
+        ]
         return render_readings(readings, params["fmt"], _session_info(session)), errors
 
     text, errors = _run_session(url, params, body)
@@ -500,13 +517,16 @@ def profile(url: str, **params: Any) -> None:
         return
 
     async def body(session: ProgrammingSession) -> LoadProfile:
-        return await session.read_load_profile(
-            start,
-            end,
-            profile=params["profile_address"] or "P.01",
-            command=params["profile_command"].upper(),
-            max_span=timedelta(hours=params["max_span_h"]),
-        )
+        try:
+            return await session.read_load_profile(
+                start,
+                end,
+                profile=params["profile_address"] or "P.01",
+                command=params["profile_command"].upper(),
+                max_span=timedelta(hours=params["max_span_h"]),
+            )
+        except MeterError as exc:
+            raise _without_password(exc, params, "the load profile") from None
 
     result = _run_session(url, params, body)
     click.echo(render_profile(result, params["fmt"]), nl=False)

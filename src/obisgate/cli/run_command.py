@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +30,31 @@ from obisgate.gateway.app import Gateway
 from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.listen import split_listen
+from obisgate.gateway.preflight import readiness
 from obisgate.gateway.shard import Shard, shard_path
 from obisgate.gateway.shard_config import shard_config
 
 __all__ = ["run"]
+
+
+def refuse_unready(
+    config: GatewayConfig, *, db: Path | None, workers: str | None, force: bool = False
+) -> None:
+    """Exit 2 with every problem :func:`~obisgate.gateway.preflight.readiness` finds (the
+    lines ``check`` prints), after its warnings."""
+    count = None
+    if workers is not None:
+        from obisgate.cli.workers import worker_count  # noqa: PLC0415
+
+        with contextlib.suppress(ValueError):  # refused with its own message further on
+            count = worker_count(workers, force=force)
+    ready = readiness(config, db=db, workers=count)
+    for warning in ready.warnings:
+        click.echo(f"obisgate: warning: {warning}", err=True)
+    if ready.problems:
+        for problem in ready.problems:
+            click.echo(f"obisgate: error: {problem}", err=True)
+        sys.exit(2)
 
 
 def _load(path: str) -> GatewayConfig:
@@ -119,11 +142,7 @@ def run(
     """
     setup_logging(verbose, log_format, None if shard is None else str(shard))
     cfg = _load(config)
-    if not cfg.enabled_devices:
-        fail("no enabled device in the configuration", 2)
-    history_path = db or cfg.storage.path
-    if db is None and cfg.logged_signals and not history_path.parent.is_dir():
-        fail(f"[storage] path {history_path}: the folder {history_path.parent} does not exist", 2)
+    refuse_unready(cfg, db=db, workers=workers, force=force)
     if force and workers is None:
         fail("--force goes with --workers", 2)
     if workers is not None:

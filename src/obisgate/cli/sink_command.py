@@ -28,7 +28,7 @@ _LOGGER = logging.getLogger("obisgate.sink")
 
 @main.group()
 def sink() -> None:
-    """Consumers that store the gateways' MQTT readings elsewhere (needs obisgate[postgres]).
+    """Consumers that store the gateways' MQTT readings elsewhere (needs the extra postgres).
 
     For billing, prefer the gateway's own [postgres] output: it writes from its
     durable outbox straight into PostgreSQL, with no broker on the way. A sink is

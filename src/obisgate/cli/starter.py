@@ -28,16 +28,19 @@ from obisgate.session import read_meter
 from obisgate.transport.base import LineSettings
 
 __all__ = [
+    "PUSH_SILENCE_MS",
     "check_starter_config",
     "device_entry",
     "device_fields",
     "guess_number_type",
     "meter_model_for",
     "starter_config",
+    "uses_decimal_comma",
     "write_starter_config",
 ]
 
 _FLOAT = re.compile(r"[+-]?\d*\.\d+|[+-]?\d+\.\d*")
+_COMMA_FLOAT = re.compile(r"[+-]?\d*,\d+|[+-]?\d+,\d*")
 _INT = re.compile(r"[+-]?\d+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 _TIME_ADDRESSES = ("0.9.1", "1-0:0.9.1", "0-0:0.9.1")
@@ -48,27 +51,45 @@ def guess_number_type(dataset: DataSet) -> str:
     """A sensible ``number_type`` for a data set's first value (the user can change it).
 
     Every guess is checked by converting the value the meter sent; a type that
-    would not convert it falls back to STRING.
+    would not convert it falls back to STRING. A number written with a decimal
+    comma (``000007,4``) is a FLOAT (or DOUBLE) too: the device then needs
+    ``decimal_comma = 1`` (:func:`uses_decimal_comma`).
     """
     value = dataset.values[0]
     text = value.value.strip()
     base = dataset.address.split("*")[0].split("&")[0]
+    comma = uses_decimal_comma(dataset)
     if base in _TIME_ADDRESSES:
         candidate = "TIME"
     elif base in _DATE_ADDRESSES:
         candidate = "DATE"
-    elif _FLOAT.fullmatch(text):
-        candidate = "DOUBLE" if len(text.lstrip("+-0").replace(".", "")) > 7 else "FLOAT"
+    elif _FLOAT.fullmatch(text) or comma:
+        digits = len(text.lstrip("+-0").replace(".", "").replace(",", ""))
+        candidate = "DOUBLE" if digits > 7 else "FLOAT"
     elif _INT.fullmatch(text) and value.unit:
         candidate = "FLOAT"
     elif base in ("F.F", "0-0:F.F", "1-0:F.F") and _HEX.fullmatch(text or "-"):
         candidate = "HEX"
     else:
         return "STRING"
-    return candidate if convert(value, candidate).quality.is_valid else "STRING"
+    converted = convert(value, candidate, decimal_comma=comma)
+    return candidate if converted.quality.is_valid else "STRING"
+
+
+def uses_decimal_comma(dataset: DataSet) -> bool:
+    """Whether the data set's first value is a number with a decimal comma (``000007,4``),
+    which converts only on a device with ``decimal_comma = 1``."""
+    base = dataset.address.split("*")[0].split("&")[0]
+    if base in _TIME_ADDRESSES or base in _DATE_ADDRESSES or not dataset.values:
+        return False
+    return _COMMA_FLOAT.fullmatch(dataset.values[0].value.strip()) is not None
 
 
 _NUMERIC_TYPES = frozenset({"FLOAT", "DOUBLE"})
+
+#: The least ``timeout_ms`` written for a push meter: a silence this long means it
+#: stopped pushing (meters push every 1 to 10 s or so).
+PUSH_SILENCE_MS = 30_000
 _PARITY = {"E": "EVEN", "N": "NONE", "O": "ODD"}
 
 
@@ -169,20 +190,25 @@ def starter_config(
     as the meter sent the address, and ``log = 1`` when the value is a number
     (energy counters, power, voltages...).
 
-    Raises:
-        ConfigError: the meter runs mode D (it pushes; the gateway polls).
+    A push meter (mode D) is written as ``type = "D"``: the gateway keeps its port
+    open and takes each telegram as a readout; it is sent no request, so no
+    ``serialnumber``, and its ``timeout_ms`` (the silence after which its values
+    turn not topical) is at least :data:`PUSH_SILENCE_MS`, since one readout does
+    not tell how often it pushes. When a number carries a decimal comma
+    (``000007,4``) the device gets ``decimal_comma = 1`` and the signal FLOAT.
     """
-    if mode is ProtocolMode.D:
-        raise ConfigError(
-            "the meter pushes its data (mode D); the gateway polls modes A, B, C, E and HDLC only"
-        )
     device = device_entry(url, alias, address, mode, timeout_s=timeout_s, fields=fields)
+    if mode is ProtocolMode.D:
+        del device["serialnumber"]
+        device["timeout_ms"] = max(device["timeout_ms"], PUSH_SILENCE_MS)
     taken: set[str] = set()
     signals = []
     for ds in datasets:
         if not ds.address or data_access_error(ds.value) is not None:
             continue
         number_type = guess_number_type(ds)
+        if number_type in _NUMERIC_TYPES and uses_decimal_comma(ds):
+            device["decimal_comma"] = 1
         unit = ds.values[0].unit if ds.values else None
         name = signal_alias_for(ds.address, manufacturer=manufacturer, unit=unit)
         signal: dict[str, Any] = {
@@ -241,7 +267,7 @@ async def write_starter_config(
     one forced on the command line).
 
     Raises:
-        ObisgateError: the readout failed, or the meter cannot be polled (mode D).
+        ObisgateError: the readout failed (a push meter: no telegram in time).
     """
     result: ReadResult
     if options.mode in (ProtocolMode.E, ProtocolMode.HDLC):

@@ -161,6 +161,7 @@ class _Builder:
                 ConfigProblem(str(self.tables.source), "no devices: add at least one device")
             )
         self._shared_bus_warnings(devices)
+        self._idle_device_warnings(devices, signals)
         self._password_file_warnings(devices)
         self._push_problems(devices, signals)
         self._dlms_problems(devices, signals)
@@ -325,6 +326,8 @@ class _Builder:
                     continue
                 first_row[key] = row
             if isinstance(signal, SignalConfig):
+                if signal.number_type not in SCALED_TYPES and signal.unit:
+                    self.warnings.append(row.problem(_text_unit(signal), "unit"))
                 if signal.number_type not in SCALED_TYPES and (
                     signal.multiply != 1 or signal.add != 0
                 ):
@@ -567,6 +570,20 @@ class _Builder:
                     )
                 )
 
+    def _idle_device_warnings(
+        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
+    ) -> None:
+        """An enabled device without an enabled signal is read for its ``_status`` only."""
+        read = {s.device_alias for s in signals if s.enable}
+        for device in devices.values():
+            if device.enable and device.device_alias not in read:
+                self.warnings.append(
+                    self._device_rows[device.device_alias].problem(
+                        f"device {device.device_alias} has no signals: it is polled for its "
+                        "_status alone"
+                    )
+                )
+
     def _password_file_warnings(self, devices: Mapping[str, DeviceConfig]) -> None:
         for device in devices.values():
             path = device.password_file
@@ -610,6 +627,21 @@ class _Builder:
                     )
                 else:
                     seen[device.address] = device.device_alias
+
+
+def _text_unit(signal: SignalConfig) -> str:
+    """The warning for a unit on a signal whose value is no number."""
+    kind = signal.number_type.value
+    if kind == "STRING":
+        return (
+            f"STRING: the value is text, so no consumer takes it for a quantity in "
+            f"{signal.unit!r} (Home Assistant gets it without unit or class); FLOAT makes it "
+            "a number (with decimal_comma = 1 for values like 000007,4)"
+        )
+    return (
+        f"{kind}: the value is no quantity, so its unit {signal.unit!r} is not used for it "
+        "(Home Assistant gets it without unit or class)"
+    )
 
 
 def _fills_any(signals: list[SignalConfig], model: type[BaseModel], names: tuple[str, ...]) -> bool:

@@ -44,6 +44,7 @@ from obisgate.gateway.plan import SignalPlan
 from obisgate.gateway.processing.deadband import PublishRules
 from obisgate.gateway.processing.derived import OPERATIONS
 from obisgate.gateway.processing.guards import GuardRules
+from obisgate.gateway.units import normalise_unit
 from obisgate.password_config import read_password_file
 
 __all__ = [
@@ -544,9 +545,9 @@ class DeviceConfig(BaseModel):
         if self.password_file is not None:
             try:
                 return SecretStr(read_password_file(self.password_file))
-            except ConfigError:
+            except ConfigError as exc:
                 raise ConfigError(
-                    f"device {self.device_alias}: cannot read the password_file"
+                    f"device {self.device_alias}: password_file {self.password_file}: {exc}"
                 ) from None
         return None
 
@@ -653,7 +654,8 @@ class SignalProcessing(BaseModel):
         "`reset_confirm` readings (a meter exchange: then accepted and logged as a reset). "
         "0: no such check, and a value that may go down: Home Assistant discovery says "
         "`total` instead of `total_increasing`, the web view's energy view does not count "
-        "it (likewise a derived signal without `monotonic = 1`). The last accepted reading "
+        "it, `/metrics` makes it no counter (likewise a derived signal without "
+        "`monotonic = 1`). The last accepted reading "
         "survives a restart (a state file beside the history).",
         json_schema_extra={
             "group": "Guards",
@@ -806,7 +808,14 @@ class SignalConfig(BaseModel):
         "integer types; warned when set for another type.",
     )
     add: cells.Finite = Field(default=0.0, description="See `multiply`.")
-    unit: cells.OptText = Field(default=None, description="Replaces the unit the meter sends.")
+    unit: Annotated[
+        str | None, BeforeValidator(cells.optional(lambda v: normalise_unit(cells.as_text(v))))
+    ] = Field(
+        default=None,
+        description="Replaces the unit the meter sends. Known units are written one way "
+        "whoever writes them (`KWH` -> `kWh`, `m3` -> `m³`, `m3ph` -> `m³/h`, `degC` -> `°C`), "
+        "as are the units meters send.",
+    )
     read_by: Annotated[
         str,
         BeforeValidator(

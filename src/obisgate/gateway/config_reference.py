@@ -139,7 +139,7 @@ def _table(title: str, table: str, model: type[BaseModel], intro: str) -> Iterat
 
 def _spec(spec: OutputSpec[Any]) -> Iterator[str]:
     extras = sorted({extra for _, extra in spec.extras})
-    needs = f" Needs the extra `obisgate[{', '.join(extras)}]`." if extras else ""
+    needs = f" Needs the extra `.[{','.join(extras)}]`." if extras else ""
     yield f"\n### {spec.title}: {_places(spec.name)}\n"
     yield f"{spec.summary}{needs}\n"
     yield from _fields(spec.model)

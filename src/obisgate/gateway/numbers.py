@@ -52,6 +52,7 @@ from typing import NamedTuple
 
 from obisgate import ConfigError, Value
 from obisgate.gateway.quality import Quality
+from obisgate.gateway.units import normalise_unit
 
 __all__ = [
     "ALLOWED_NUMBER_TYPES",
@@ -225,7 +226,8 @@ def convert(
         multiply: scale factor for FLOAT, DOUBLE and integer types.
         add: offset added after ``multiply``.
         decimal_comma: also accept ``,`` as the decimal separator.
-        unit: unit override; ``None`` keeps the unit the meter sent.
+        unit: unit override; ``None`` keeps the unit the meter sent. Either is
+            written one way (:func:`~obisgate.gateway.units.normalise_unit`).
 
     Returns:
         The converted value. Bad text never raises: it yields INVALID, a value
@@ -240,7 +242,7 @@ def convert(
         text, sent_unit = value.value, value.unit
     else:
         text, sent_unit = value, None
-    out_unit = sent_unit if unit is None else unit
+    out_unit = normalise_unit(sent_unit if unit is None else unit)
     try:
         typed = _convert_text(text, ntype, multiply, add, decimal_comma)
     except _Invalid as exc:

@@ -42,6 +42,7 @@ from obisgate import (
     read_registers_on,
 )
 from obisgate.errors import AccessDeniedError, ConfigError, ObisgateError, TotalTimeoutError
+from obisgate.gateway.identity import meter_serial
 from obisgate.gateway.mapping import map_readout
 from obisgate.gateway.plan import DevicePlan, DlmsPlan
 from obisgate.gateway.quality import Quality
@@ -375,7 +376,7 @@ class LinePoller:
             _log_programming(state, error)
             if error is not None or state.access_denied:
                 state.status = error.kind if error is not None else AccessDeniedError.kind
-                updates[-1] = status_update(state, now, updates[-1].raw)
+                updates[-1] = status_update(state, now, updates[-1].raw, updates[-1].serial)
         self._publish(updates)
         return updates
 
@@ -464,7 +465,7 @@ def success_updates(state: DeviceState, result: Readout, now: datetime) -> list[
         state.last[update.signal] = update
     ident = result.identification
     line = None if ident is None else ident.to_bytes().decode("latin-1").rstrip("\r\n")
-    updates.append(status_update(state, now, line))
+    updates.append(status_update(state, now, line, meter_serial(result.datasets)))
     return updates
 
 
@@ -502,10 +503,21 @@ def failure_updates(state: DeviceState, error: ObisgateError, now: datetime) -> 
 
 
 def status_update(
-    state: DeviceState, now: datetime, identification: str | None = None
+    state: DeviceState,
+    now: datetime,
+    identification: str | None = None,
+    serial: str | None = None,
 ) -> SignalUpdate:
     """The device's ``_status`` update; its ``raw`` is the meter's identification line
-    when it sent one (MQTT discovery names manufacturer and model from it)."""
+    when it sent one (MQTT discovery names manufacturer and model from it), its
+    ``serial`` the serial number the readout carries (discovery keys the meter on it)."""
     return SignalUpdate(
-        state.plan.alias, STATUS_SIGNAL, state.status, None, now, Quality.VALID, identification
+        state.plan.alias,
+        STATUS_SIGNAL,
+        state.status,
+        None,
+        now,
+        Quality.VALID,
+        identification,
+        serial=serial,
     )

@@ -12,7 +12,8 @@ __all__ = ["STATUS_SIGNAL", "SignalUpdate"]
 
 #: Alias of the per-device status signal ("ok", "no answer", "checksum error", ...).
 #: After a successful readout its ``raw`` is the meter's identification line
-#: (``/ISk5MT174-0001``) when the meter sent one.
+#: (``/ISk5MT174-0001``) when the meter sent one, and its ``serial`` the serial
+#: number the readout carries (:func:`obisgate.gateway.identity.meter_serial`).
 STATUS_SIGNAL = "_status"
 
 
@@ -30,6 +31,9 @@ class SignalUpdate:
         quality: quality flags.
         raw: the text the meter sent, when there was one.
         log: whether the history store keeps this update.
+        serial: only in a ``_status`` update after a successful readout: the
+            serial number the readout carries (``C.1.0``, ``96.1.0``, ``0.0.0`` ...),
+            if any; what identifies the meter to Home Assistant.
     """
 
     device: str
@@ -40,6 +44,7 @@ class SignalUpdate:
     quality: Quality
     raw: str | None = None
     log: bool = False
+    serial: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (dates and times in ISO 8601)."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+__all__ = ["BccMethod", "bcc_hint", "compute_bcc"]
+
 
 class BccMethod(StrEnum):
     """How a meter computes its block check character."""
@@ -28,6 +30,19 @@ def compute_bcc(block: bytes, method: BccMethod = BccMethod.XOR) -> int:
     if method == BccMethod.SUM7:  # == also accepts the plain string "sum7"
         return sum(block) & 0x7F
     return _xor_all(block) & 0x7F
+
+
+def bcc_hint(block: bytes, received: int, method: BccMethod) -> str:
+    """What to try when ``received`` is wrong for ``method`` but right for the other
+    one (a SUM7 meter read with XOR, or back); ``""`` otherwise."""
+    other = BccMethod.XOR if method == BccMethod.SUM7 else BccMethod.SUM7
+    if compute_bcc(block, other) != received & 0x7F:
+        return ""
+    how = "the standard XOR" if other == BccMethod.XOR else "the 7-bit sum"
+    return (
+        f'this meter may use --bcc {other.value} (bcc_method = "{other.value}" in the '
+        f"configuration): its checksum matches {how}"
+    )
 
 
 def _xor_all(block: bytes) -> int:

@@ -447,7 +447,18 @@ class ReadoutClient:
             actions = self.rate_switched(discard=False)
             if actions or self.done:
                 return actions
-        error = NoAnswerError(self.waiting_for, self.read_timeout_s, self._phase_bytes)
+        hint = ""
+        if (
+            self._state is _State.WAIT_IDENT
+            and not self._phase_bytes
+            and self.options.address
+            and self.options.mode is not ProtocolMode.D
+        ):
+            hint = (
+                f"an addressed request (/?{self.options.address}!) is answered only by the "
+                "meter with that address; without an address (/?!) any single meter answers"
+            )
+        error = NoAnswerError(self.waiting_for, self.read_timeout_s, self._phase_bytes, hint=hint)
         self._finish_cut_frame()
         if self.done:
             return []
@@ -698,7 +709,7 @@ class ReadoutClient:
             bcc = check_bcc(message, self.options.bcc_method, verify=self.options.verify_bcc)
         except ChecksumError as exc:
             attempts = self.options.repeat_requests - self._repeats_left + 1
-            error = ChecksumError(exc.expected, exc.received, attempts=attempts)
+            error = ChecksumError(exc.expected, exc.received, attempts=attempts, hint=exc.hint)
             if not self._repeats_left:
                 raise error from None
             self._repeats_left -= 1

@@ -41,7 +41,7 @@ from obisgate.errors import (
     UnexpectedMessageError,
 )
 from obisgate.protocol.actions import Action, Event, IdentificationReceived, Send, Sleep
-from obisgate.protocol.bcc import BccMethod
+from obisgate.protocol.bcc import BccMethod, bcc_hint
 from obisgate.protocol.chars import ACK, INTER_CHAR_MAX_S, MASK_7BIT, NAK
 from obisgate.protocol.client import ReadoutClient, ReadoutOptions
 from obisgate.protocol.commands import (
@@ -567,7 +567,9 @@ class ProgrammingClient:
             )
         if not frame.bcc_ok:
             # Annex A: an error in the operand message is answered with a break.
-            raise ChecksumError((frame.expected_bcc or 0) & 0x7F, frame.bcc or 0)
+            raise ChecksumError(
+                (frame.expected_bcc or 0) & 0x7F, frame.bcc or 0, hint=self._bcc_hint(frame)
+            )
         operand = ""
         if frame.data:
             try:
@@ -638,10 +640,19 @@ class ProgrammingClient:
             )
         return self._on_data(pending, frame, last)
 
+    def _bcc_hint(self, frame: Frame) -> str:
+        """The other BCC method, when the frame's BCC is right for it."""
+        if frame.bcc is None or len(frame.raw) < 3:
+            return ""
+        return bcc_hint(frame.raw[1:-1], frame.bcc, self.options.bcc_method)
+
     def _on_data(self, pending: _Pending, frame: Frame, last: bool) -> list[Action]:
         if not frame.bcc_ok:
             error = ChecksumError(
-                frame.expected_bcc or 0, frame.bcc or 0, attempts=pending.bad_blocks + 1
+                frame.expected_bcc or 0,
+                frame.bcc or 0,
+                attempts=pending.bad_blocks + 1,
+                hint=self._bcc_hint(frame),
             )
             if pending.bad_blocks >= self.options.retries:
                 raise error

@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from obisgate.errors import ChecksumError, FramingError
-from obisgate.protocol.bcc import BccMethod, compute_bcc
+from obisgate.protocol.bcc import BccMethod, bcc_hint, compute_bcc
 from obisgate.protocol.chars import EOT, ETX, LF, MASK_7BIT, SOH, STX
 from obisgate.protocol.dataset import DataSet, parse_data_block
 from obisgate.protocol.identification import Identification
@@ -216,7 +216,8 @@ def check_bcc(message: RawMessage, method: BccMethod, *, verify: bool = True) ->
     """Verify the BCC of a framed message.
 
     Raises:
-        ChecksumError: ``verify`` is set and the BCC is wrong.
+        ChecksumError: ``verify`` is set and the BCC is wrong; its hint names the
+            other method when that one matches (a SUM7 meter read with XOR).
     """
     if message.bcc is None:
         return BccStatus.ABSENT
@@ -224,7 +225,9 @@ def check_bcc(message: RawMessage, method: BccMethod, *, verify: bool = True) ->
         return BccStatus.NOT_CHECKED
     expected = compute_bcc(message.block, method)
     if expected != message.bcc:
-        raise ChecksumError(expected, message.bcc)
+        raise ChecksumError(
+            expected, message.bcc, hint=bcc_hint(message.block, message.bcc, method)
+        )
     return BccStatus.VALID
 
 

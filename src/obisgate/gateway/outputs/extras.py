@@ -15,8 +15,8 @@ __all__ = ["missing_extra", "require_extra"]
 
 def _message(module: str, extra: str, section: str) -> str:
     return (
-        f"[{section}] needs the optional extra obisgate[{extra}] "
-        f"({module} is not installed): pip install 'obisgate[{extra}]'"
+        f"[{section}] needs the optional extra {extra} ({module} is not installed): "
+        f"pip install '.[{extra}]' in obisgate's source folder"
     )
 
 
@@ -25,7 +25,7 @@ def require_extra(module: str, extra: str, section: str) -> ModuleType:
 
     Raises:
         ConfigError: the module is not installed; the one-line message names
-            the extra to install (``pip install 'obisgate[EXTRA]'``).
+            the extra to install (``pip install '.[EXTRA]'`` in the source folder).
     """
     try:
         return importlib.import_module(module)

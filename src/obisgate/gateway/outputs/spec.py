@@ -41,7 +41,7 @@ class Extra(NamedTuple):
 
     Attributes:
         module: the module its output imports (``aiomqtt``).
-        extra: the extra that installs it (``mqtt``: ``pip install 'obisgate[mqtt]'``).
+        extra: the extra that installs it (``mqtt``: ``pip install '.[mqtt]'``).
     """
 
     module: str
@@ -97,6 +97,15 @@ class OutputSpec(Generic[S]):
             configuration and its section (``None`` when absent); empty for none.
         for_shard: the section for instance ``shard`` (``"shard<I>"``) of a
             sharded deployment, when it has a per-instance identity.
+        problems: what would keep the output from starting, found before anything
+            starts (an unset variable, a file that cannot be read: named), given the
+            section, the configuration's file and the number of workers (``None``:
+            one process); ``check`` reports them and ``run`` refuses to start with
+            the same lines (:mod:`obisgate.gateway.preflight`).
+        describe: where the output sends or serves, in a few words (``check``
+            lists every output the configuration turns on with it).
+        beside_history: the output keeps files beside the history file (an
+            outbox), so ``[storage] path`` must name a file in a folder that exists.
         shared: a server that clients connect to (HTTP, Modbus, IEC 104, OPC UA):
             under ``run --workers N`` it runs once, in the supervisor, fed by every
             worker through the relay, so that one address serves every meter. (A
@@ -115,6 +124,9 @@ class OutputSpec(Generic[S]):
     load_warnings: Callable[[S], list[tuple[str, str]]] | None = None
     show_map: Callable[[GatewayConfig, S | None], list[str]] | None = None
     for_shard: Callable[[S, str], S] | None = None
+    problems: Callable[[S, Path | None, int | None], list[str]] | None = None
+    describe: Callable[[S, Path | None], str] | None = None
+    beside_history: bool = False
     shared: bool = False
 
     def default(self) -> S:

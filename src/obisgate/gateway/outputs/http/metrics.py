@@ -10,9 +10,20 @@ cheap, and the outputs' health functions run where they expect to), then
 must not wait for). One :class:`GatewayCollector` on its own
 ``CollectorRegistry`` (never the process-wide default registry) holds:
 
-* per signal (numeric values only): ``obisgate_signal_value{device,signal,unit}``,
-  ``obisgate_signal_quality{device,signal}`` (the quality bits, 0 = valid) and
-  ``obisgate_signal_timestamp_seconds{device,signal}`` (when the value was read);
+* per signal (numeric values only): ``obisgate_signal_value{device,signal,unit}``
+  (as the meter's unit, whatever it is), ``obisgate_signal_quality{device,signal}``
+  (the quality bits, 0 = valid) and ``obisgate_signal_timestamp_seconds{device,signal}``
+  (when the value was read);
+* per signal whose unit measures a known quantity, the value converted to that
+  quantity's one unit, named in the metric (:data:`obisgate.gateway.units.QUANTITIES`):
+  ``obisgate_power_watts``, ``obisgate_voltage_volts``, ``obisgate_current_amperes``,
+  ``obisgate_frequency_hertz``, ``obisgate_temperature_celsius`` ... as gauges, and
+  the registers that only grow as counters: ``obisgate_energy_watt_hours_total``,
+  ``obisgate_reactive_energy_var_hours_total``, ``obisgate_volume_cubic_meters_total``
+  (labels ``device``, ``signal``), so a kW meter and a W meter land in one series; a
+  signal that may go down (``SignalConfig.may_decrease``: ``monotonic = 0``, a net energy
+  derived from others) is no counter, so it is only in ``obisgate_signal_value``;
+* ``obisgate_build_info{version,python}``, always 1;
 * per device: ``obisgate_device_up``, ``obisgate_device_readouts_total{result="ok"|"failed"}``,
   ``obisgate_device_missed_scans_total``, ``obisgate_device_readout_duration_seconds``
   (a summary: count and sum) and ``obisgate_device_last_readout_duration_seconds``;
@@ -33,7 +44,10 @@ must not wait for). One :class:`GatewayCollector` on its own
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import logging
+import platform
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,6 +65,7 @@ from prometheus_client.registry import CollectorRegistry
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.http.state import LiveState
+from obisgate.gateway.units import QUANTITIES, unit_info
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["GatewayCollector", "MetricsSnapshot", "number", "render_metrics"]
@@ -96,6 +111,8 @@ class MetricsSnapshot:
         device_stats: the gateway's per-device counters (empty without a gateway).
         health: output name -> its health.
         backfill: device alias -> its backfill's progress (devices with a load profile).
+        decreasing: ``(device, signal)`` of the signals that may go down: never in a
+            counter family.
     """
 
     latest: list[SignalUpdate]
@@ -104,6 +121,7 @@ class MetricsSnapshot:
     device_stats: dict[str, dict[str, float]]
     health: dict[str, OutputHealth]
     backfill: dict[str, dict[str, Any]]
+    decreasing: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def take(cls, state: LiveState, context: OutputContext) -> MetricsSnapshot:
@@ -116,6 +134,7 @@ class MetricsSnapshot:
             device_stats=dict(context.device_stats()),
             health=health,
             backfill={alias: dict(p) for alias, p in context.backfill().items()},
+            decreasing=state.decreasing(),
         )
 
 
@@ -136,7 +155,9 @@ class GatewayCollector:
 
     def collect(self) -> Iterator[Metric]:
         """Every family (called by the exposition)."""
+        yield _build_info()
         yield from self._signals()
+        yield from self._quantities()
         yield from self._devices()
         yield from self._backfill()
         yield from self._gateway(self.snapshot.stats)
@@ -167,6 +188,30 @@ class GatewayCollector:
             quality.add_metric([device, signal], float(update.quality.value))
             stamp.add_metric([device, signal], update.time.timestamp())
         yield from (value, quality, stamp)
+
+    def _quantities(self) -> Iterator[Metric]:
+        """Each numeric value in its quantity's one unit (``kWh`` -> ``Wh``)."""
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+        for update in self.snapshot.latest:
+            sample = number(update.value)
+            info = unit_info(update.unit) if sample is not None else None
+            if sample is None or info is None or info.quantity is None:
+                continue
+            quantity = info.quantity
+            if quantity.counter and (update.device, update.signal) in self.snapshot.decreasing:
+                continue  # a counter that goes down would read as a counter reset
+            family = families.get(quantity.name)
+            if family is None:
+                labels = ["device", "signal"]
+                family = families[quantity.name] = (
+                    CounterMetricFamily(quantity.metric, quantity.help, labels=labels)
+                    if quantity.counter
+                    else GaugeMetricFamily(quantity.metric, quantity.help, labels=labels)
+                )
+            family.add_metric([update.device, update.signal], sample * info.factor)
+        for name in QUANTITIES:  # a stable order
+            if name in families:
+                yield families[name]
 
     def _devices(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
@@ -318,4 +363,51 @@ class GatewayCollector:
                     continue
                 taken.add(name)
                 kind = CounterMetricFamily if counter else GaugeMetricFamily
-                yield kind(name, f"{key} of the {output} output.", value=sample)
+                yield kind(name, _counter_help(output, key), value=sample)
+
+
+#: HELP texts of the outputs' counters, by counter name (``{output}``: its name).
+_COUNTER_HELP = {
+    "sent_total": "Messages the {output} output handed to its peer.",
+    "dropped_total": "Readings the {output} output dropped (its queue was full).",
+    "outbox_dropped_total": "Readings the {output} output's outbox dropped, being full.",
+    "outbox_depth": "Readings waiting in the {output} output's outbox.",
+    "stored_total": "Readings the {output} output stored.",
+    "not_stored": "Readings the {output} output could not store (last failure).",
+    "inserted_total": "Rows the {output} output inserted.",
+    "dead_letters_total": "Rows the {output} output's database refused (kept as dead letters).",
+    "reads_total": "Requests the {output} server answered.",
+    "refused_total": "Connections the {output} server refused (its limit was reached).",
+    "rejected_clients_total": "Clients the {output} server rejected.",
+    "clients": "Clients connected to the {output} server.",
+}
+
+
+def _counter_help(output: str, key: str) -> str:
+    """A HELP text for counter ``key`` of ``output``: a known one, else its name in words."""
+    known = _COUNTER_HELP.get(key)
+    if known is not None:
+        return known.format(output=output)
+    words = key.removesuffix("_total").replace("_", " ")
+    kind = "Count" if key.endswith("_total") else "Current value"
+    return f"{kind} of {words} of the {output} output."
+
+
+@functools.cache
+def _version() -> str:
+    """The installed obisgate's version (``unknown`` when it is not installed)."""
+    try:
+        return importlib.metadata.version("obisgate")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _build_info() -> Metric:
+    """``obisgate_build_info``: 1, with the version and the Python running it."""
+    info = GaugeMetricFamily(
+        "obisgate_build_info",
+        "The obisgate version and the Python that runs it (always 1).",
+        labels=["version", "python"],
+    )
+    info.add_metric([_version(), platform.python_version()], 1.0)
+    return info

@@ -198,6 +198,7 @@ class LiveState:
     _keys_of: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     _bodies: dict[str | None, bytes] = field(default_factory=dict, repr=False)
     _by_device: dict[str, list[SignalInfo]] | None = None
+    _decreasing: frozenset[tuple[str, str]] | None = None
 
     @classmethod
     def of(
@@ -298,6 +299,13 @@ class LiveState:
             text = json.dumps(update_json(self.latest[key]), ensure_ascii=False, default=str)
             self._encoded[key] = text
         return text
+
+    def decreasing(self) -> frozenset[tuple[str, str]]:
+        """``(device, signal)`` of the configured signals that may go down
+        (:attr:`SignalInfo.may_decrease`)."""
+        if self._decreasing is None:
+            self._decreasing = frozenset(k for k, i in self.signals.items() if i.may_decrease)
+        return self._decreasing
 
     def signals_of(self, device: str) -> list[SignalInfo]:
         """The configured signals of ``device``, in configuration order."""

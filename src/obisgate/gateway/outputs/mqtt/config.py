@@ -7,6 +7,7 @@ configuration loads without the extra.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import socket
@@ -19,7 +20,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
+from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.outputs.config_problem import SignalProblem
+from obisgate.gateway.outputs.mqtt.ha_classes import (
+    HA_DEVICE_CLASSES,
+    HA_STATE_CLASSES,
+    class_problems,
+)
+from obisgate.gateway.outputs.mqtt.ha_discovery import infer_classes
 from obisgate.gateway.readings.partitions import MAX_PARTITIONS
 from obisgate.mqtt_url import MqttUrl, parse_mqtt_url, tls_context, tls_problems
 from obisgate.password_config import read_password_file
@@ -33,6 +41,7 @@ __all__ = [
     "MqttColumns",
     "MqttConfig",
     "default_client_id",
+    "legacy_client_id",
     "mqtt_signal_problems",
     "mqtt_url",
 ]
@@ -89,10 +98,33 @@ def _client_id(value: object) -> str:
     return text
 
 
-def default_client_id() -> str:
-    """``obisgate-<hostname>``, the host name reduced to characters allowed in a client id."""
-    host = re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()).strip("-") or "host"
-    return f"obisgate-{host}"[:128]
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", socket.gethostname()).strip("-") or "host"
+
+
+def default_client_id(source: Path | None = None, shard: str | None = None) -> str:
+    """The client id of a gateway whose ``[mqtt]`` sets none: unique per host,
+    configuration and shard, the same at every start.
+
+    ``obisgate-<hostname>-<hash>[-<shard>]``, ``<hash>`` the first 8 hex digits of the
+    BLAKE2b of the configuration's absolute path (none without ``source``), so two
+    configurations on one host, and the workers of one, never share a client id.
+    """
+    tail = ""
+    if source is not None:
+        path = str(Path(source).expanduser().absolute()).encode("utf-8", "surrogateescape")
+        tail += "-" + hashlib.blake2b(path, digest_size=4).hexdigest()
+    if shard:
+        tail += f"-{shard}"
+    return f"obisgate-{_host()}"[: 128 - len(tail)] + tail
+
+
+def legacy_client_id(shard: str | None = None) -> str:
+    """The default client id before it was unique per configuration
+    (``obisgate-<hostname>[-<shard>]``): the node of an address-less meter's old
+    discovery configs, which :func:`~.ha_discovery.legacy_removals` removes."""
+    tail = f"-{shard}" if shard else ""
+    return f"obisgate-{_host()}"[: 128 - len(tail)] + tail
 
 
 class MqttConfig(BaseModel):
@@ -153,12 +185,16 @@ class MqttConfig(BaseModel):
         description="Or a file whose first line is the password, relative to the "
         "configuration's folder (warned when group or others may read it); never shown.",
     )
-    client_id: Annotated[str, BeforeValidator(_client_id)] = Field(
-        default_factory=default_client_id,
+    client_id: Annotated[str | None, BeforeValidator(cells.optional(_client_id))] = Field(
+        default=None,
         description="The MQTT client id, 1-128 of letters, digits, `-`, `_`, `.`, `:`; also "
-        "names the gateway's availability topic. With `--shard I/N` a default one gets "
-        "`-shardI`.",
-        json_schema_extra={"shown": "obisgate-<hostname>"},
+        "names the gateway's availability topic. The broker throws a client off when "
+        "another connects with its id: the default is unique per host, configuration file "
+        "and shard, and the same at every start (with `--shard I/N` or `--workers` it ends "
+        "in `-shardI`). A gateway that finds another live gateway connecting with its id "
+        "turns its MQTT output off (the one started later) and says so; `check --workers N` "
+        "and `run --workers N` refuse a configured id (every worker would use it).",
+        json_schema_extra={"shown": "obisgate-<hostname>-<hash of the configuration's path>"},
     )
     topic_prefix: Annotated[str, BeforeValidator(_topic_prefix)] = Field(
         default="obisgate",
@@ -180,6 +216,12 @@ class MqttConfig(BaseModel):
         description="Home Assistant discovery under this prefix (published again when Home "
         "Assistant announces `online` on `<prefix>/status`); `none` turns discovery off (an "
         "empty value means the default, as for every field).",
+    )
+    retain_state: cells.Switch = Field(
+        default=False,
+        description="1: the state messages (`state`, or each signal's `out`) are retained, "
+        "so a client that subscribes (Home Assistant after a restart) has the latest "
+        "readout at once instead of `unknown` until the next scan.",
     )
     outbox_max_rows: Annotated[int, BeforeValidator(cells.int_range(100, 100_000_000))] = Field(
         default=1_000_000,
@@ -212,6 +254,11 @@ class MqttConfig(BaseModel):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def client_identity(self, source: Path | None = None, shard: str | None = None) -> str:
+        """The client id a gateway (instance ``shard``) of the configuration at
+        ``source`` connects with: :attr:`client_id`, else :func:`default_client_id`."""
+        return self.client_id or default_client_id(source, shard)
 
     @property
     def broker(self) -> MqttUrl:
@@ -271,18 +318,52 @@ class MqttConfig(BaseModel):
         if self.password_file is not None:
             try:
                 return SecretStr(read_password_file(self.password_file))
-            except ConfigError:
-                raise ConfigError("[mqtt]: cannot read the password_file") from None
+            except ConfigError as exc:
+                raise ConfigError(f"[mqtt] password_file {self.password_file}: {exc}") from None
         return None
 
+    def start_problems(self, source: Path | None, workers: int | None) -> list[str]:
+        """What would keep the output from starting (``check`` and ``run`` say it alike):
+        the password cannot be read, a TLS file cannot be read or is no certificate or
+        key (each named), a configured client id that ``workers`` processes would share.
+        """
+        problems: list[str] = []
+        try:
+            self.resolve_password()
+        except ConfigError as exc:
+            problems.append(str(exc))
+        unreadable = False
+        for name in ("ca_file", "cert_file", "key_file"):
+            path: Path | None = getattr(self, name)
+            if path is None:
+                continue
+            try:
+                path.open("rb").close()
+            except OSError as exc:
+                problems.append(f"[mqtt] {name} {path}: cannot read it ({exc.strerror})")
+                unreadable = True
+        if self.tls and not unreadable:
+            try:
+                self.tls_context()
+            except (OSError, ssl.SSLError) as exc:
+                problems.append(f"[mqtt] the TLS files ca_file / cert_file / key_file: {exc}")
+        if workers is not None and workers > 1 and self.client_id is not None:
+            problems.append(
+                f"[mqtt] client_id {self.client_id!r} is set, so all {workers} workers "
+                "would connect with it and the broker would throw each one off when the next "
+                "connects: remove client_id (each worker then gets its own, "
+                f"{self.client_identity(source)}-shard0 ...)"
+            )
+        return problems
 
-#: Home Assistant sensor device classes obisgate may announce (``none``: no class).
-HA_DEVICE_CLASSES = (
-    "energy", "power", "gas", "water", "voltage", "current", "frequency",
-    "temperature", "volume", "volume_flow_rate", "power_factor", "reactive_power",
-    "apparent_power", "pressure", "duration", "timestamp", "none",
-)  # fmt: skip
-HA_STATE_CLASSES = ("measurement", "total", "total_increasing", "none")
+    def describe(self, source: Path | None) -> str:
+        """Where it publishes: the broker and the client id (``check``'s list of outputs)."""
+        parts = [self.url, f"client id {self.client_identity(source)}"]
+        if self.discovery_prefix:
+            parts.append(f"Home Assistant discovery under {self.discovery_prefix}/")
+        if self.retain_state:
+            parts.append("state retained")
+        return ", ".join(parts)
 
 
 class MqttColumns(BaseModel):
@@ -295,8 +376,10 @@ class MqttColumns(BaseModel):
     ] = Field(
         default=None,
         description="The Home Assistant device class: " + ", ".join(HA_DEVICE_CLASSES) + "; "
-        "`none`: no class. A class that does not fit the signal's configured `unit` (gas, "
-        "water, volume without a volume unit; energy without an energy unit) is an error.",
+        "`none`: no class. A class that does not fit the signal's configured `unit` (Home "
+        "Assistant's units of each class: power needs W, kW ..., gas m³, L ...), a numeric "
+        "class on a text signal (STRING, HEX, DIGITAL, dates) and `timestamp` / `date` on a "
+        "number are errors. A text signal never gets a unit or class in discovery.",
         json_schema_extra={"shown": "inferred from the unit"},
     )
     ha_state_class: Annotated[
@@ -304,60 +387,43 @@ class MqttColumns(BaseModel):
     ] = Field(
         default=None,
         description="The Home Assistant state class: measurement, total, total_increasing; "
-        "`none`: no class. energy with measurement is an error (Home Assistant refuses it).",
+        "`none`: no class. A state class the device class does not take (energy, gas, "
+        "water, volume: total or total_increasing; power, voltage ...: measurement) is an "
+        "error, as is one on a text signal.",
         json_schema_extra={"shown": "inferred from the unit"},
     )
-
-
-#: Units (lower case) a gas or water signal may have in Home Assistant.
-_VOLUME_UNITS = frozenset({"m3", "m³", "ft3", "ft³", "ccf", "l", "gal"})
-#: Device classes that require one of :data:`_VOLUME_UNITS`.
-_VOLUME_CLASSES = frozenset({"gas", "water", "volume"})
-#: Units (lower case) of energy in Home Assistant.
-_ENERGY_UNITS = frozenset({"wh", "kwh", "mwh", "gwh", "j", "kj", "mj", "gj"})
 
 
 def mqtt_signal_problems(
     section: MqttConfig, signals: Sequence[SignalConfig]
 ) -> list[SignalProblem]:
-    """Problems of the signals' Home Assistant columns against their configured units.
+    """Problems of the signals' Home Assistant columns against Home Assistant's rules
+    (:func:`~obisgate.gateway.outputs.mqtt.ha_classes.class_problems`).
 
-    Only signals with an explicit ``unit`` are checked (a meter's own unit is
-    known only at run time). Nothing is checked when discovery is off.
+    The classes checked are the ones discovery would announce (a column, else
+    inferred from a configured unit); a unit is checked only when configured (a
+    meter's own unit is known only at run time, where discovery leaves a class
+    out rather than announce a wrong one). Nothing is checked when discovery is off.
     """
     if not section.discovery_prefix:
         return []
     problems: list[SignalProblem] = []
     for signal in signals:
         columns = signal.columns(MqttColumns)
-        device_class = columns.ha_device_class
-        unit = (signal.unit or "").strip().lower()
-        if device_class is None or device_class == "none" or not unit:
-            continue
-        if device_class in _VOLUME_CLASSES and unit not in _VOLUME_UNITS:
-            problems.append(
-                SignalProblem(
-                    signal.key,
-                    "ha_device_class",
-                    f"{device_class} needs a volume unit (m3, ft3, L, gal), "
-                    f"the signal's unit is {signal.unit!r}",
-                )
-            )
-        elif device_class == "energy" and unit not in _ENERGY_UNITS:
-            problems.append(
-                SignalProblem(
-                    signal.key,
-                    "ha_device_class",
-                    f"energy needs Wh, kWh, MWh, GWh, J, kJ, MJ or GJ, "
-                    f"the signal's unit is {signal.unit!r}",
-                )
-            )
-        if device_class == "energy" and columns.ha_state_class == "measurement":
-            problems.append(
-                SignalProblem(
-                    signal.key,
-                    "ha_state_class",
-                    "energy needs total or total_increasing (Home Assistant refuses measurement)",
-                )
-            )
+        if columns.ha_device_class is None and columns.ha_state_class is None:
+            continue  # inferred classes follow the rules by construction
+        numeric = signal.number_type in SCALED_TYPES
+        _, device_class, state_class = infer_classes(
+            signal.unit,
+            names=(signal.signal_alias, signal.signal_name),
+            device_class=columns.ha_device_class,
+            state_class=columns.ha_state_class,
+        )
+        if not numeric:
+            device_class = None if columns.ha_device_class in (None, "none") else device_class
+            state_class = None if columns.ha_state_class in (None, "none") else state_class
+        for field, message in class_problems(
+            device_class, state_class, signal.unit, numeric=numeric
+        ):
+            problems.append(SignalProblem(signal.key, field, message))
     return problems

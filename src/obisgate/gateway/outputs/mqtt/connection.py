@@ -6,16 +6,23 @@
    availability topic; for ``mqtts://`` the TLS handshake is tried first, so a
    certificate problem is one clear error); on failure wait a jittered backoff
    (:class:`~obisgate.backoff.Backoff`) and try again, for ever;
-2. publish ``online`` there (retained) and let the announcer subscribe;
-3. run the session's units under one :class:`asyncio.TaskGroup`: the
-   announcer (availability and discovery, and Home Assistant's birth
-   message), the outbox sender and its deleter, and the closer. The first unit
-   that fails ends the session (the task group cancels the others) and the
+2. publish ``online`` there (retained), let the announcer subscribe and the
+   client id claim (:mod:`.claim`) subscribe and publish this process's record;
+3. run the session's units as tasks of their own (:meth:`Connection._units`): the
+   announcer (availability and discovery), the listener (Home Assistant's
+   birth message to the announcer, the instance and availability topics to the
+   claim), the outbox sender and its deleter, and the closer. The first unit
+   that ends (fails) ends the session (the others are cancelled) and the
    loop reconnects; :meth:`close` makes the closer publish ``offline`` and end
    the session for good.
 
 Failures are logged in one line when they start (not at every retry) and are
-the output's health; passwords never appear in either.
+the output's health; passwords never appear in either. When the claim finds
+that another live gateway, started earlier, uses the client id
+(:class:`~.claim.ClientIdTaken`), the loop ends: the output is off for the run,
+with one error line naming the other gateway. A broker that closes the
+connection right after it was made, three times in a row, is warned about once
+(another client with the same id, which is not an obisgate gateway, does that).
 """
 
 from __future__ import annotations
@@ -23,12 +30,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from collections.abc import Coroutine
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from obisgate.backoff import Backoff
 from obisgate.gateway.outputs.health import HealthRecord, OutputState
 from obisgate.gateway.outputs.mqtt.announcer import Announcer
+from obisgate.gateway.outputs.mqtt.claim import ClientIdClaim, ClientIdTaken
 from obisgate.gateway.outputs.mqtt.config import MqttConfig
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, gateway_availability_topic
 from obisgate.gateway.outputs.mqtt.sender import OutboxSender
@@ -40,6 +51,13 @@ __all__ = ["Connection"]
 
 # The output's logger: one name for every record of the MQTT output.
 _LOGGER = logging.getLogger("obisgate.gateway.outputs.mqtt.output")
+
+#: A session lost within this many seconds of connecting counts as thrown off at once.
+SHORT_SESSION_S = 5.0
+#: Sessions thrown off at once in a row before the probable cause is named.
+SHORT_SESSIONS_WARNED = 3
+#: How long a unit may take to end once cancelled before it is cancelled again.
+UNIT_CANCEL_RETRY_S = 0.2
 
 
 class _Closing(Exception):
@@ -56,11 +74,15 @@ class Connection:
         record: the output's health, kept up to date here.
         sender: the outbox sender, run in every session.
         announcer: the availability and discovery announcer, run in every session.
+        client_id: the client id to connect with.
+        config: the configuration file (named in the claim's record).
         in_flight: QoS messages sent but not yet acknowledged, at most.
         backoff_s: first and longest ceiling of the jittered wait between attempts.
 
     Attributes:
         connected: a session is running now.
+        taken: why the output is off for good (another gateway holds the client
+            id), else ``None``.
     """
 
     def __init__(
@@ -72,6 +94,8 @@ class Connection:
         *,
         sender: OutboxSender,
         announcer: Announcer,
+        client_id: str,
+        config: Path | None = None,
         in_flight: int,
         backoff_s: tuple[float, float],
     ) -> None:
@@ -83,9 +107,18 @@ class Connection:
         self._announcer = announcer
         self._in_flight = in_flight
         self._backoff = backoff_s
-        self._gateway_topic = gateway_availability_topic(section.topic_prefix, section.client_id)
+        self._client_id = client_id
+        self._gateway_topic = gateway_availability_topic(section.topic_prefix, client_id)
         self._closing = asyncio.Event()
+        self._claim = ClientIdClaim(
+            section.topic_prefix, client_id, config=config, closing=self._closing.is_set
+        )
         self.connected = False
+        self.taken: str | None = None
+        #: When the running session connected (monotonic seconds).
+        self._session_began = 0.0
+        #: Sessions in a row that were lost right after connecting.
+        self._short_sessions = 0
         #: A session started since the last failure (the backoff starts over).
         self._connected_once = False
         #: A connection failed since the last successful connect.
@@ -109,6 +142,9 @@ class Connection:
                 cause = _first_cause(exc)
                 if isinstance(cause, _Closing) or self._closing.is_set():
                     return
+                if isinstance(cause, ClientIdTaken):
+                    self._taken(cause)
+                    return
                 self._failed(cause)
             if self._connected_once:
                 backoff.reset()
@@ -121,31 +157,59 @@ class Connection:
         async with client:
             self._connected()
             try:
-                await client.publish(self._gateway_topic, ONLINE, qos=1, retain=True)
-                if self._section.history_partitions:
-                    count = str(self._section.history_partitions).encode()
-                    topic = count_topic(self._section.topic_prefix)
-                    await client.publish(topic, count, qos=1, retain=True)
-                await self._announcer.subscribe(client)
                 # A task of its own: on Python 3.11 a task group whose unit fails while it
-                # waits in __aexit__ leaves a cancellation request on its parent task (fixed
-                # in 3.12); it must not pile up on the task that reconnects for ever.
+                # waits in __aexit__ (the sender's) leaves a cancellation request on its
+                # parent task (fixed in 3.12); none may pile up on the task that reconnects.
                 await asyncio.create_task(self._units(client), name="mqtt-session")
             finally:
                 self.connected = False
 
     async def _units(self, client: Any) -> None:
-        """Run the session's units until the first one fails (the others are cancelled).
+        """Run the session: the listener and the closer from the start (a broker that
+        drops the connection ends the session at once, also while it is being set up),
+        and the work (:meth:`_work`).
 
         Raises:
             ExceptionGroup: what ended the session (``_Closing`` when closing).
         """
-        async with asyncio.TaskGroup() as units:
-            units.create_task(self._announcer.announce(client), name="mqtt-announcer")
-            units.create_task(self._announcer.listen(client), name="mqtt-listener")
-            units.create_task(self._sender.send(client), name="mqtt-sender")
-            units.create_task(self._sender.delete_acknowledged(), name="mqtt-deleter")
-            units.create_task(self._close_when_asked(client), name="mqtt-closer")
+        await _run_units(
+            (self._listen(client), "mqtt-listener"),
+            (self._close_when_asked(client), "mqtt-closer"),
+            (self._work(client), "mqtt-work"),
+        )
+
+    async def _work(self, client: Any) -> None:
+        """Say ``online``, subscribe, claim the client id, then announce and send.
+
+        Raises:
+            ExceptionGroup: a publish failed (the session ends).
+        """
+        await client.publish(self._gateway_topic, ONLINE, qos=1, retain=True)
+        if self._section.history_partitions:
+            count = str(self._section.history_partitions).encode()
+            topic = count_topic(self._section.topic_prefix)
+            await client.publish(topic, count, qos=1, retain=True)
+        await self._announcer.subscribe(client)
+        await self._claim.subscribe(client)
+        await _run_units(
+            (self._announcer.announce(client), "mqtt-announcer"),
+            (self._sender.send(client), "mqtt-sender"),
+            (self._sender.delete_acknowledged(), "mqtt-deleter"),
+        )
+
+    async def _listen(self, client: Any) -> None:
+        """Hand each message to the unit it is for; returns when the stream ends.
+
+        Raises:
+            ClientIdTaken: from the claim.
+        """
+        async for message in client.messages:
+            topic = str(message.topic)
+            payload = message.payload if isinstance(message.payload, bytes) else b""
+            if self._announcer.wants(topic):
+                self._announcer.handle(payload)
+            elif self._claim.wants(topic):
+                await self._claim.handle(client, topic, payload)
 
     def _connected(self) -> None:
         depth = self._sender.outbox.depth
@@ -155,6 +219,7 @@ class Connection:
         else:
             _LOGGER.info("mqtt: connected to %s (%d messages waiting)", url, depth)
         self.connected = self._connected_once = True
+        self._session_began = time.monotonic()
         self._outage = False
         self._logged_error = None
         self._record.set(OutputState.RUNNING)
@@ -166,9 +231,28 @@ class Connection:
             await client.publish(self._gateway_topic, OFFLINE, qos=1, retain=True, timeout=2)
         raise _Closing
 
+    def _taken(self, exc: ClientIdTaken) -> None:
+        self.connected = False
+        self.taken = str(exc)
+        self._record.set(OutputState.OFF, self.taken)
+        _LOGGER.error("mqtt: %s", self.taken)
+
     def _failed(self, exc: BaseException) -> None:
         reason = self._reason(exc)
         was_connected = self._connected_once
+        if was_connected and time.monotonic() - self._session_began < SHORT_SESSION_S:
+            self._short_sessions += 1
+            if self._short_sessions == SHORT_SESSIONS_WARNED:
+                _LOGGER.warning(
+                    "mqtt: %s closed the connection right after it was made %d times in a "
+                    "row: is another client connected with client id %r? Each gateway "
+                    "needs its own",
+                    self._section.url,
+                    SHORT_SESSIONS_WARNED,
+                    self._client_id,
+                )
+        elif was_connected:
+            self._short_sessions = 0
         self.connected = False
         self._record.set(OutputState.DISCONNECTED, reason)
         self._outage = True
@@ -203,7 +287,7 @@ class Connection:
             section.port,
             username=section.username,
             password=self._secret,
-            identifier=section.client_id,
+            identifier=self._client_id,
             will=aiomqtt.Will(self._gateway_topic, OFFLINE, qos=1, retain=True),
             tls_context=tls,
             timeout=10,
@@ -213,6 +297,40 @@ class Connection:
         )
         client.pending_calls_threshold = self._in_flight * 4 + 100
         return client
+
+
+async def _run_units(*units: tuple[Coroutine[Any, Any, None], str]) -> None:
+    """Run ``units`` (coroutine, task name) until the first one ends; cancel the others.
+
+    Not an :class:`asyncio.TaskGroup`: on Python 3.11 a cancellation can be lost when it
+    meets a finishing ``asyncio.wait_for`` (which aiomqtt's publish uses), and a unit that
+    lost it would keep the group, and the session, open for ever. Units still running are
+    cancelled again until they end.
+
+    Raises:
+        ExceptionGroup: what ended them, the unit that ended first first (one that
+            returned counts as failed: units run until the session ends).
+    """
+    tasks = [asyncio.create_task(coro, name=name) for coro, name in units]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        ended = [t for t in tasks if t.done()]
+        running = {t for t in tasks if not t.done()}
+        while running:
+            for task in running:
+                task.cancel()
+            _, running = await asyncio.wait(running, timeout=UNIT_CANCEL_RETRY_S)
+    failures: list[Exception] = []
+    for task in [*ended, *(t for t in tasks if t not in ended)]:
+        if task.cancelled():
+            continue
+        exc = task.exception()
+        if isinstance(exc, Exception):
+            failures.append(exc)
+        elif exc is None and task in ended:
+            failures.append(ConnectionError(f"{task.get_name()} ended"))
+    raise ExceptionGroup("the MQTT session ended", failures or [ConnectionError("ended")])
 
 
 def _first_cause(exc: BaseException) -> BaseException:

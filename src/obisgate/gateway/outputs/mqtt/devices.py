@@ -2,13 +2,13 @@
 
 A device is ``online`` after a successful readout and ``offline`` after a
 failed one. Its Home Assistant discovery configs are due after its first
-successful readout in this process (then the units the meter sends and its
-identification are known), and again whenever a unit or the identification
-changes.
+successful readout in this process (then the units the meter sends, its
+identification and the serial number its readout carries are known), and
+again whenever a unit, the identification or the serial number changes.
 
 A signal that may go down (a derived one without ``monotonic = 1``, e.g. a net
-energy, or any with ``monotonic = 0``) whose unit makes it ``total_increasing``
-is announced as ``total`` unless ``ha_state_class`` says otherwise: Home Assistant
+energy, or any with ``monotonic = 0``) that would be ``total_increasing`` is
+announced as ``total`` unless ``ha_state_class`` says otherwise: Home Assistant
 takes a lower ``total_increasing`` value for a meter reset and books the whole
 reading again in its energy statistics.
 """
@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.outputs.mqtt.config import MqttColumns
 from obisgate.gateway.outputs.mqtt.ha_discovery import (
     DiscoveryDevice,
@@ -42,6 +43,7 @@ class _Device:
     decreasing: frozenset[str] = frozenset()
     units: dict[str, str] = field(default_factory=dict)
     identification: str | None = None
+    serial: str | None = None
     read_ok: bool = False
 
 
@@ -65,6 +67,7 @@ class DeviceTracker:
                     s.unit,
                     (columns := s.columns(MqttColumns)).ha_device_class,
                     columns.ha_state_class,
+                    s.number_type in SCALED_TYPES,
                     s.tag_job_todo or "",  # a derived signal has none
                 )
                 for s in config.signals_for(device.device_alias)
@@ -105,6 +108,9 @@ class DeviceTracker:
         if status.raw is not None and status.raw != device.identification:
             device.identification = status.raw
             changed = True
+        if status.serial is not None and status.serial != device.serial:
+            device.serial = status.serial
+            changed = True
         for update in updates:
             unit = update.unit
             if (
@@ -138,6 +144,7 @@ class DeviceTracker:
                 unit := s.unit or device.units.get(s.alias),
                 s.ha_device_class,
                 _state_class(s, unit, s.alias in device.decreasing),
+                s.numeric,
                 s.tag,
             )
             for s in static.signals
@@ -149,6 +156,7 @@ class DeviceTracker:
             device.identification,
             static.model,
             signals,
+            device.serial,
         )
 
 
@@ -157,6 +165,7 @@ def _state_class(signal: DiscoverySignal, unit: str | None, decreasing: bool) ->
     where its unit would make it ``total_increasing``."""
     if signal.ha_state_class is not None or not decreasing:
         return signal.ha_state_class
-    if infer_classes(unit)[2] == "total_increasing":
+    inferred = infer_classes(unit, device_class=signal.ha_device_class, numeric=signal.numeric)[2]
+    if inferred == "total_increasing":
         return "total"
     return None

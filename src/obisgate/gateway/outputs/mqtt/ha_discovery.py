@@ -1,20 +1,32 @@
 """Home Assistant MQTT discovery: one retained sensor config per signal (pure functions).
 
 Each signal becomes ``<discovery_prefix>/sensor/<node>/<object>/config`` where
-``<node>`` is ``obisgate_<device key>`` and ``<object>`` the signal alias; the
-device key is the meter's ``serialnumber`` (its address, normally the serial
-number printed on it), or ``<client_id>_<device_alias>`` for a meter read
-without an address. ``unique_id`` is ``<node>_<signal>``, so it stays the same
-across restarts and configuration reorderings.
+``<object>`` is the signal alias and ``<node>`` the meter's identity,
+``obisgate_<MANUFACTURER>_<serial>`` (:func:`device_node`): the manufacturer's
+FLAG ID from the identification line and the serial number the readout
+carries (:func:`obisgate.gateway.identity.meter_serial`), else the request
+address (``serialnumber``), else the device alias. Never the host or the
+client id: a meter keeps its entities when the gateway moves to another host
+and when its device alias is renamed. ``unique_id`` is ``<node>_<signal>``.
 
 Names: a signal's ``signal_name`` when it has its own, else the OBIS catalogue's
 label for its address (``1.8.1`` -> ``Energy import T1``, looked up with the
 meter's manufacturer and the unit: :func:`entity_name`), else the alias.
 
-Classes: ``ha_device_class`` / ``ha_state_class`` of the signal win (``none``:
-no class); otherwise they are inferred from the unit (:func:`infer_classes`).
-A volume (m³ ...) is ``gas`` or ``water`` when the signal's alias or name says
-so (``gas``; ``water``, ``wasser``, ``eau``), else the generic ``volume``.
+Before this scheme the node was ``obisgate_<serialnumber>``, or
+``obisgate_<client_id>_<device alias>`` for a meter read without an address
+(:func:`legacy_node`); :func:`legacy_removals` gives the empty retained configs
+that remove those entities, so Home Assistant does not show a meter twice
+(the new entities take the same entity ids, which Home Assistant makes from
+the device and signal names, so dashboards and energy statistics carry on).
+
+Classes: a signal whose value is text (STRING, HEX, DIGITAL, dates and times)
+gets no unit, device class or state class (a numeric sensor refuses every text
+state); a number's classes come from ``ha_device_class`` / ``ha_state_class``
+(``none``: no class), else from its unit (:func:`infer_classes`), following
+Home Assistant's rules (:mod:`.ha_classes`). A volume (m³ ...) is ``gas`` or
+``water`` when the signal's alias or name says so (``gas``; ``water``,
+``wasser``, ``eau``), else the generic ``volume``.
 
 Only valid values reach Home Assistant: the value template renders an empty
 text when the signal's value in a message is not valid (or absent), and Home
@@ -33,45 +45,30 @@ from typing import Any, Literal
 
 from obisgate import Identification
 from obisgate.errors import FramingError
+from obisgate.gateway.outputs.mqtt.ha_classes import (
+    DEVICE_CLASS_STATE_CLASSES,
+    NON_NUMERIC_DEVICE_CLASSES,
+)
 from obisgate.gateway.outputs.mqtt.payloads import (
     device_availability_topic,
     gateway_availability_topic,
     state_topic,
 )
+from obisgate.gateway.units import normalise_unit, unit_info
 from obisgate.gateway.updates import STATUS_SIGNAL
 from obisgate.obis import describe
 
 __all__ = [
     "DiscoveryDevice",
     "DiscoverySignal",
+    "device_node",
     "discovery_messages",
     "entity_name",
     "infer_classes",
+    "legacy_node",
+    "legacy_removals",
     "manufacturer_name",
 ]
-
-#: Canonical unit, device class, state class, by lower-case unit as meters write it.
-_UNITS: dict[str, tuple[str, str | None, str]] = {
-    **{u.lower(): (u, "energy", "total_increasing") for u in ("Wh", "kWh", "MWh", "GWh")},
-    **{u.lower(): (u, "energy", "total_increasing") for u in ("MJ", "GJ")},
-    **{u.lower(): (u, None, "total_increasing") for u in ("varh", "kvarh", "VAh", "kVAh")},
-    **{u.lower(): (u, "power", "measurement") for u in ("W", "kW", "MW")},
-    **{u.lower(): (u, "reactive_power", "measurement") for u in ("var", "kvar")},
-    **{u.lower(): (u, "apparent_power", "measurement") for u in ("VA", "kVA")},
-    **{u.lower(): (u, "voltage", "measurement") for u in ("V", "kV", "mV")},
-    **{u.lower(): (u, "current", "measurement") for u in ("A", "mA")},
-    "hz": ("Hz", "frequency", "measurement"),
-    "°c": ("°C", "temperature", "measurement"),
-    "c": ("°C", "temperature", "measurement"),
-    "degc": ("°C", "temperature", "measurement"),
-    "k": ("K", "temperature", "measurement"),
-    "m3": ("m³", "volume", "total_increasing"),
-    "m³": ("m³", "volume", "total_increasing"),
-    "l": ("L", "volume", "total_increasing"),
-    "m3/h": ("m³/h", "volume_flow_rate", "measurement"),
-    "m³/h": ("m³/h", "volume_flow_rate", "measurement"),
-    "l/h": ("L/h", "volume_flow_rate", "measurement"),
-}
 
 _WATER = re.compile(r"water|wasser|eau|h2o", re.IGNORECASE)
 _GAS = re.compile(r"gas", re.IGNORECASE)
@@ -102,6 +99,7 @@ def infer_classes(
     names: Sequence[str] = (),
     device_class: str | None = None,
     state_class: str | None = None,
+    numeric: bool = True,
 ) -> tuple[str | None, str | None, str | None]:
     """``(unit_of_measurement, device_class, state_class)`` for Home Assistant.
 
@@ -110,14 +108,21 @@ def infer_classes(
         names: the signal's alias and name (hints for gas or water volumes).
         device_class, state_class: the signal's ``ha_device_class`` /
             ``ha_state_class``: ``None`` infers, ``"none"`` means no class.
+        numeric: whether the signal's value is a number; a text value gets
+            no unit and no state class, and a device class only when it is
+            one for text (``timestamp``, ``date``).
 
     A known unit is written as Home Assistant spells it (``KWH`` -> ``kWh``,
-    ``m3`` -> ``m³``); an unknown unit is kept and gets no inferred class.
+    ``m3`` -> ``m³``, ``m3ph`` -> ``m³/h``); an unknown unit is kept and gets
+    no inferred class.
     """
-    known = _UNITS.get((unit or "").strip().lower())
-    shown = known[0] if known else (unit or None)
-    inferred_device = known[1] if known else None
-    inferred_state = known[2] if known else None
+    if not numeric:
+        chosen = device_class if device_class in NON_NUMERIC_DEVICE_CLASSES else None
+        return (None, chosen, None)
+    info = unit_info(unit)
+    shown = info.symbol if info is not None else (normalise_unit(unit) or None)
+    inferred_device = info.device_class if info is not None else None
+    inferred_state = info.state_class if info is not None else None
     if inferred_device == "volume":
         text = " ".join(names)
         if _WATER.search(text):
@@ -126,6 +131,10 @@ def infer_classes(
             inferred_device = "gas"
     chosen_device = inferred_device if device_class is None else device_class
     chosen_state = inferred_state if state_class is None else state_class
+    allowed = DEVICE_CLASS_STATE_CLASSES.get(chosen_device or "")
+    if state_class is None and allowed is not None and chosen_state not in allowed:
+        # A configured device class picks its own default state class.
+        chosen_state = next((c for c in ("total_increasing", "measurement") if c in allowed), None)
     return (
         shown,
         None if chosen_device == "none" else chosen_device,
@@ -135,13 +144,19 @@ def infer_classes(
 
 @dataclass(frozen=True, slots=True)
 class DiscoverySignal:
-    """What discovery needs of one signal (``tag``: the address it reads)."""
+    """What discovery needs of one signal.
+
+    Attributes:
+        numeric: its value is a number (FLOAT, DOUBLE or an integer type).
+        tag: the address it reads.
+    """
 
     alias: str
     name: str
     unit: str | None
     ha_device_class: str | None = None
     ha_state_class: str | None = None
+    numeric: bool = True
     tag: str = ""
 
 
@@ -164,11 +179,13 @@ class DiscoveryDevice:
 
     Attributes:
         alias, name: the device's alias and display name.
-        serialnumber: its address (``"0"``: none).
+        serialnumber: its request address (``"0"``: none).
         identification: the identification line it sent (``/ISK5MT174-0001``),
             ``None`` while unknown.
         model: the configured ``meter_model``, preferred over the identification.
         signals: its enabled signals.
+        serial: the serial number its readout carries, ``None`` while unknown or
+            when it carries none.
     """
 
     alias: str
@@ -177,6 +194,27 @@ class DiscoveryDevice:
     identification: str | None
     model: str | None
     signals: tuple[DiscoverySignal, ...]
+    serial: str | None = None
+
+    @property
+    def parsed_identification(self) -> Identification | None:
+        """The identification line parsed, ``None`` when unknown or unreadable."""
+        if not self.identification:
+            return None
+        try:
+            return Identification.parse(self.identification.strip())
+        except FramingError:
+            return None
+
+    @property
+    def identity(self) -> str | None:
+        """``<MANUFACTURER>_<serial>`` (``ISK_71234567``): the readout's serial, else the
+        request address; ``None`` when neither is known."""
+        serial = self.serial or (self.serialnumber if self.serialnumber != "0" else None)
+        if serial is None:
+            return None
+        ident = self.parsed_identification
+        return f"{ident.manufacturer.upper()}_{serial}" if ident is not None else serial
 
 
 def _safe(text: str) -> str:
@@ -190,28 +228,49 @@ def _version() -> str:
         return "unknown"
 
 
-def _identification(device: DiscoveryDevice) -> Identification | None:
-    if not device.identification:
-        return None
-    try:
-        return Identification.parse(device.identification.strip())
-    except FramingError:
-        return None
+def device_node(device: DiscoveryDevice) -> str:
+    """The device's node id and the prefix of its unique ids: ``obisgate_<identity>``,
+    or ``obisgate_<device alias>`` for a meter with neither a serial number in its
+    readout nor an address."""
+    return _safe(f"obisgate_{device.identity or device.alias}")
 
 
-def _device_block(
-    device: DiscoveryDevice, node: str, ident: Identification | None
-) -> dict[str, Any]:
+def legacy_node(device: DiscoveryDevice, client_id: str) -> str:
+    """The node id discovery used before meters were keyed on their identity:
+    ``obisgate_<serialnumber>``, or ``obisgate_<client_id>_<alias>`` without an address."""
+    key = device.serialnumber if device.serialnumber != "0" else f"{client_id}_{device.alias}"
+    return _safe(f"obisgate_{key}")
+
+
+def _device_block(device: DiscoveryDevice, node: str) -> dict[str, Any]:
     block: dict[str, Any] = {"identifiers": [node], "name": device.name}
     model = device.model
+    ident = device.parsed_identification
     if ident is not None:
         block["manufacturer"] = manufacturer_name(ident.manufacturer)
         model = model or ident.identification or None
     if model:
         block["model"] = model
-    if device.serialnumber != "0":
-        block["serial_number"] = device.serialnumber
+    serial = device.serial or (device.serialnumber if device.serialnumber != "0" else None)
+    if serial is not None:
+        block["serial_number"] = serial
     return block
+
+
+def _config_topic(discovery_prefix: str, node: str, signal: str) -> str:
+    return f"{discovery_prefix}/sensor/{node}/{_safe(signal)}/config"
+
+
+def legacy_removals(
+    device: DiscoveryDevice, *, discovery_prefix: str, legacy_client_id: str
+) -> list[tuple[str, bytes]]:
+    """Empty retained configs on the topics of :func:`legacy_node` (which remove those
+    entities from Home Assistant); none when the legacy node is the node itself."""
+    old = legacy_node(device, legacy_client_id)
+    if old == device_node(device):
+        return []
+    objects = [*(s.alias for s in device.signals), STATUS_SIGNAL]
+    return [(_config_topic(discovery_prefix, old, name), b"") for name in objects]
 
 
 def _value_template(fmt: Literal["json", "wcc"], signal: str) -> str:
@@ -237,12 +296,11 @@ def discovery_messages(
     One sensor per signal, plus a diagnostic ``Status`` sensor (the readout
     status text, available while the gateway is).
     """
-    key = device.serialnumber if device.serialnumber != "0" else f"{client_id}_{device.alias}"
-    node = _safe(f"obisgate_{key}")
+    node = device_node(device)
     gateway = gateway_availability_topic(topic_prefix, client_id)
     own = device_availability_topic(topic_prefix, device.alias)
-    ident = _identification(device)
-    block = _device_block(device, node, ident)
+    block = _device_block(device, node)
+    ident = device.parsed_identification
     manufacturer = ident.manufacturer if ident is not None else None
     origin = {"name": "obisgate", "sw_version": _version()}
     messages: list[tuple[str, bytes]] = []
@@ -252,6 +310,7 @@ def discovery_messages(
             names=(signal.alias, signal.name),
             device_class=signal.ha_device_class,
             state_class=signal.ha_state_class,
+            numeric=signal.numeric,
         )
         config: dict[str, Any] = {
             "name": entity_name(signal, manufacturer),
@@ -270,7 +329,7 @@ def discovery_messages(
             config["device_class"] = device_class
         if state_class:
             config["state_class"] = state_class
-        topic = f"{discovery_prefix}/sensor/{node}/{_safe(signal.alias)}/config"
+        topic = _config_topic(discovery_prefix, node, signal.alias)
         messages.append((topic, json.dumps(config, ensure_ascii=False).encode()))
     status_template = (
         "{{ value_json.status }}" if fmt == "json" else "{{ value.rsplit(',', 2)[0] }}"
@@ -286,6 +345,6 @@ def discovery_messages(
         "device": block,
         "origin": origin,
     }
-    topic = f"{discovery_prefix}/sensor/{node}/_status/config"
+    topic = _config_topic(discovery_prefix, node, STATUS_SIGNAL)
     messages.append((topic, json.dumps(status, ensure_ascii=False).encode()))
     return messages

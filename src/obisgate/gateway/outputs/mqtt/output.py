@@ -41,6 +41,7 @@ from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.mqtt.announcer import Announcer
+from obisgate.gateway.outputs.mqtt.config import legacy_client_id as former_client_id
 from obisgate.gateway.outputs.mqtt.connection import Connection
 from obisgate.gateway.outputs.mqtt.devices import DeviceTracker
 from obisgate.gateway.outputs.mqtt.payloads import backfill_messages, state_messages
@@ -65,7 +66,9 @@ _LOGGER = logging.getLogger(__name__)
 def create(config: GatewayConfig, section: MqttConfig, context: OutputContext) -> MqttOutput:
     """The MQTT output of ``section``.
 
-    The outbox lives beside the history file (``<history>.mqtt-outbox.sqlite``).
+    The outbox lives beside the history file (``<history>.mqtt-outbox.sqlite``). The
+    client id is the configured one, else unique per host, configuration file and
+    shard (:meth:`MqttConfig.client_identity`).
 
     Raises:
         ConfigError: the ``mqtt`` extra (aiomqtt) is not installed.
@@ -78,6 +81,8 @@ def create(config: GatewayConfig, section: MqttConfig, context: OutputContext) -
         client_module,
         outbox_file=outbox_path(history, "mqtt"),
         synchronous=config.storage.synchronous,
+        client_id=section.client_identity(config.source, context.shard),
+        legacy_client_id=section.client_id or former_client_id(context.shard),
     )
 
 
@@ -93,6 +98,13 @@ class MqttOutput(Output):
         in_flight: QoS messages sent but not yet acknowledged, at most.
         backoff_s: first and longest ceiling of the jittered wait between connection
             attempts (:class:`~obisgate.backoff.Backoff`).
+        client_id: the client id (default: :meth:`MqttConfig.client_identity` of the
+            configuration's file).
+        legacy_client_id: the client id of old discovery configs to remove
+            (default: the configured one, else the former default).
+
+    Attributes:
+        client_id: the client id it connects with.
     """
 
     name = "mqtt"
@@ -109,15 +121,22 @@ class MqttOutput(Output):
         synchronous: Any = "NORMAL",
         in_flight: int = 64,
         backoff_s: tuple[float, float] = (0.5, 30.0),
+        client_id: str | None = None,
+        legacy_client_id: str | None = None,
     ) -> None:
         self.section = section
+        self.client_id = client_id or section.client_identity(config.source)
+        self._config_file = config.source
         self.outbox_file = outbox_file
         self._mqtt = client_module
         self._synchronous = synchronous
         self._in_flight = in_flight
         self._backoff = backoff_s
         self._announcer = Announcer(
-            section, DeviceTracker(config, discovery=bool(section.discovery_prefix))
+            section,
+            DeviceTracker(config, discovery=bool(section.discovery_prefix)),
+            client_id=self.client_id,
+            legacy_client_id=legacy_client_id or section.client_id or former_client_id(),
         )
         self._worker = DiskWorker()
         self._record = HealthRecord()
@@ -161,6 +180,8 @@ class MqttOutput(Output):
             self._record,
             sender=self._sender,
             announcer=self._announcer,
+            client_id=self.client_id,
+            config=self._config_file,
             in_flight=self._in_flight,
             backoff_s=self._backoff,
         )
@@ -195,6 +216,7 @@ class MqttOutput(Output):
                 fmt=section.format,
                 qos=section.qos,
                 partitions=section.history_partitions,
+                retain=section.retain_state,
             )
         try:
             dropped = await self._worker.run(sender.outbox.append, messages)

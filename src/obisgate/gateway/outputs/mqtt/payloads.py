@@ -110,9 +110,11 @@ def state_messages(
     fmt: Literal["json", "wcc"],
     qos: int,
     partitions: int = 0,
+    retain: bool = False,
 ) -> list[Message]:
-    """The state messages of one readout (not retained); with ``partitions`` > 0 also
-    its history message (``json``, QoS 1) on ``<prefix>/history/<p>/<device>``."""
+    """The state messages of one readout (retained with ``retain``); with ``partitions``
+    > 0 also its history message (``json``, QoS 1, never retained) on
+    ``<prefix>/history/<p>/<device>``."""
     if not updates:
         return []
     if partitions:
@@ -122,19 +124,20 @@ def state_messages(
             1,
             False,
         )
-        return [*state_messages(updates, prefix=prefix, fmt=fmt, qos=qos), history]
+        state = state_messages(updates, prefix=prefix, fmt=fmt, qos=qos, retain=retain)
+        return [*state, history]
     if fmt == "wcc":
         return [
             (
                 state_topic(prefix, u.device, "wcc", u.signal),
                 f"{wcc_value(u.value)},{_millis(u.time)},{1 if u.quality.is_valid else 0}".encode(),
                 qos,
-                False,
+                retain,
             )
             for u in updates
         ]
     payload = readout_payload(updates)
-    return [(state_topic(prefix, updates[0].device, "json"), payload, qos, False)]
+    return [(state_topic(prefix, updates[0].device, "json"), payload, qos, retain)]
 
 
 def backfill_messages(

@@ -29,13 +29,6 @@ def _load_warnings(section: MqttConfig) -> list[tuple[str, str]]:
     return []
 
 
-def _for_shard(section: MqttConfig, shard: str) -> MqttConfig:
-    """A default client id (not one set in the configuration) gets ``-<shard>``."""
-    if "client_id" in section.model_fields_set:
-        return section
-    return section.model_copy(update={"client_id": f"{section.client_id}-{shard}"})
-
-
 MQTT: OutputSpec[MqttConfig] = OutputSpec(
     name="mqtt",
     title="MQTT",
@@ -52,5 +45,7 @@ MQTT: OutputSpec[MqttConfig] = OutputSpec(
     ),
     with_base_dir=MqttConfig.with_base_dir,
     load_warnings=_load_warnings,
-    for_shard=_for_shard,
+    problems=MqttConfig.start_problems,
+    describe=MqttConfig.describe,
+    beside_history=True,
 )

@@ -88,7 +88,7 @@ def create(config: GatewayConfig, section: OpcUaConfig, context: OutputContext) 
     """The OPC UA output of ``section``, serving the configuration's signals.
 
     Raises:
-        ConfigError: the extra ``obisgate[opcua]`` (asyncua) is not installed.
+        ConfigError: the extra ``opcua`` (asyncua) is not installed.
     """
     del context
     require_extra("asyncua", "opcua", "opcua")

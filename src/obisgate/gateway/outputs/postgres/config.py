@@ -139,6 +139,15 @@ class PostgresConfig(BaseModel):
         if self.password_file is not None:
             try:
                 return SecretStr(read_password_file(self.password_file))
-            except ConfigError:
-                raise ConfigError("[postgres]: cannot read the password_file") from None
+            except ConfigError as exc:
+                raise ConfigError(f"[postgres] password_file {self.password_file}: {exc}") from None
         return None
+
+    def start_problems(self, source: Path | None, workers: int | None) -> list[str]:
+        """What would keep the output from starting: the password cannot be read."""
+        del source, workers
+        try:
+            self.resolve_password()
+        except ConfigError as exc:
+            return [str(exc)]
+        return []

@@ -42,4 +42,7 @@ POSTGRES: OutputSpec[PostgresConfig] = OutputSpec(
     extras=(Extra("asyncpg", "postgres"),),
     with_base_dir=PostgresConfig.with_base_dir,
     load_warnings=_load_warnings,
+    problems=PostgresConfig.start_problems,
+    describe=lambda section, source: section.dsn,
+    beside_history=True,
 )
