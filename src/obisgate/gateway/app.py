@@ -20,6 +20,7 @@ from obisgate.gateway.outputs.base import STORE_LINGER_S
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.plan import DevicePlan
 from obisgate.gateway.poller import DeviceState, LinePoller, ReadFunction, read_device
+from obisgate.gateway.processing.stage import ProcessingPlan, ProcessingStage
 from obisgate.gateway.push import PushListener
 
 __all__ = ["Gateway"]
@@ -33,17 +34,24 @@ class Gateway:
     :class:`~obisgate.gateway.push.PushListener` that keeps its port open. First polls are spread evenly over each device's
     scan period so that many meters do not all start at once.
 
+    Every batch passes the processing stage (guards, derived signals, deadbands:
+    :mod:`obisgate.gateway.processing.stage`) on its way from the pollers to the
+    fan-out.
+
     A device with a load profile (``DevicePlan.profile``) is backfilled after a gap:
     its line's :class:`~obisgate.gateway.backfill.line.LineBackfill` reads the
     missing intervals in the line's free time and hands them to the outputs that
     keep a history (:meth:`Fanout.publish_backfill`). They go around the live
-    path: nothing between the pollers and the fan-out sees them.
+    path: the processing stage never sees them (its guards
+    compare live readings only).
 
     Args:
         plans: the enabled devices.
         outputs: where updates go.
         read: the readout function (default: the real one, which keeps the
             connections of ``keep_open`` devices open between polls).
+        processing: what the processing stage does (default: nothing; see
+            :func:`obisgate.gateway.processing.build.processing_plan`).
         history: the SQLite history, where the gaps left by earlier runs are found
             at start (``None``: only gaps seen while running are filled).
         wall_clock: UTC now, for time stamps and gaps (injectable for tests).
@@ -57,6 +65,7 @@ class Gateway:
         outputs: Sequence[Output],
         *,
         read: ReadFunction = read_device,
+        processing: ProcessingPlan | None = None,
         history: Path | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         profile_read: ProfileRead | None = None,
@@ -64,6 +73,7 @@ class Gateway:
         self.states = [DeviceState(plan) for plan in plans]
         self._by_alias = {state.plan.alias: state for state in self.states}
         self.fanout = Fanout(outputs, linger_s=STORE_LINGER_S)
+        self.stage = ProcessingStage(processing or ProcessingPlan(), self.fanout.publish)
         self.connections: KeptConnections | None = None
         if read is read_device and any(plan.keep_open for plan in plans):
             self.connections = KeptConnections()
@@ -131,6 +141,7 @@ class Gateway:
         """
         stop = stop or asyncio.Event()
         await self.fanout.start()
+        await self.stage.start()
         if polling is not None:
             polling()
         loop = asyncio.get_running_loop()
@@ -160,9 +171,7 @@ class Gateway:
                 backfill = self.backfills.get(key)
                 poller = LinePoller(
                     self.lines[key],
-                    self.fanout.publish
-                    if backfill is None
-                    else backfill.watch(self.fanout.publish),
+                    self.stage.publish if backfill is None else backfill.watch(self.stage.publish),
                     read=self._read,
                     start_offsets=offsets,
                     wall_clock=self._wall_clock,
@@ -179,7 +188,7 @@ class Gateway:
             else:
                 timers[key] = loop.call_later(first, start_line, key, offsets)
         for state in self.push_states:
-            start(f"push {state.plan.alias}", PushListener(state, self.fanout.publish).run())
+            start(f"push {state.plan.alias}", PushListener(state, self.stage.publish).run())
         waits = [loop.create_task(stop.wait()), loop.create_task(broken.wait())]
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -203,6 +212,7 @@ class Gateway:
                 await backfill.aclose()
             if self.connections is not None:
                 await self.connections.aclose()
+            await self.stage.aclose()
             await self.fanout.aclose()
         if failed:
             raise RuntimeError(f"a line poller stopped: {type(failed[0]).__name__}") from failed[0]
@@ -244,6 +254,7 @@ class Gateway:
             "missed_scans": sum(s.missed_scans for s in self.states),
             "dropped_batches": dict(self.fanout.dropped),
             "failed_outputs": dict(self.fanout.failed),
+            "processing": self.stage.counters.as_dict(),
             "backfill": self._backfill_stats(),
         }
 
