@@ -172,8 +172,29 @@ LAYERS = (
         "the simulator is the meter side: protocol/, dlms/ and itself",
     ),
     Layer(
+        "processing",
+        ("obisgate.gateway.processing",),
+        (
+            "obisgate.errors",
+            "obisgate.gateway.processing",
+            "obisgate.gateway.quality",
+            "obisgate.gateway.updates",
+            "obisgate.gateway.numbers",
+        ),
+        "the processing core (expressions, derived signals, guards, deadbands) is sans-IO: "
+        "pure standard modules, obisgate.errors, the update types and itself",
+        stdlib_only=PURE_STDLIB | {"difflib"},
+        third_party=False,
+    ),
+    Layer(
         "gateway",
-        ("obisgate.gateway",),
+        (
+            "obisgate.gateway",
+            # The processing stage's I/O around its pure core.
+            "obisgate.gateway.processing.stage",
+            "obisgate.gateway.processing.store",
+            "obisgate.gateway.processing.build",
+        ),
         (*LIBRARY_API, "obisgate.gateway"),
         "the gateway uses the library through obisgate's exports, obisgate.errors, the OBIS "
         "catalogue and the helpers only",
@@ -363,11 +384,11 @@ def test_only_the_scheduling_modules_sleep() -> None:
     assert not found, "\n".join(found)
 
 
-def test_the_protocol_core_reads_no_clock() -> None:
+def test_the_sans_io_cores_read_no_clock() -> None:
     found = []
     for module in MODULES:
         layer = layer_of(module)
-        if layer is None or layer.name not in ("protocol", "relay codec"):
+        if layer is None or layer.name not in ("protocol", "processing", "relay codec"):
             continue
         for node in ast.walk(ast.parse(MODULES[module].read_text(encoding="utf-8"))):
             if (

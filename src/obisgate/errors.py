@@ -22,6 +22,9 @@
     │   ├── ConnectionLostError        the peer closed the connection mid-exchange
     │   └── UnsupportedOperation       the transport cannot do what the exchange needs
     ├── ConfigError                    (also ValueError) a setting, URL or file is invalid
+    │   └── ExpressionError            a derived signal's expression is malformed (with its column)
+    ├── EvaluationError                (also ArithmeticError) an expression has no number now
+    │                                  (division by zero, a root of a negative number ...)
     └── DatabaseError                  PostgreSQL is unreachable, refuses the login or the schema
 
 Messages never contain passwords.
@@ -39,6 +42,8 @@ __all__ = [
     "ConnectionLostError",
     "DatabaseError",
     "DlmsServiceError",
+    "EvaluationError",
+    "ExpressionError",
     "FramingError",
     "HdlcFrameError",
     "MeterError",
@@ -213,6 +218,33 @@ class ConfigError(ObisgateError, ValueError):
     """A setting, URL or configuration file is invalid; the message says what is allowed."""
 
     kind = "configuration error"
+
+
+class ExpressionError(ConfigError):
+    """The expression of a derived signal (``source``) cannot be used: a syntax error, an
+    unknown signal or function, a wrong number of arguments.
+
+    Attributes:
+        column: where in the expression, counted from 1 (``0``: the expression as a whole).
+        reason: the message without the column.
+    """
+
+    def __init__(self, reason: str, column: int = 0) -> None:
+        self.reason = reason
+        self.column = column
+        super().__init__(f"column {column}: {reason}" if column else reason)
+
+
+class EvaluationError(ObisgateError, ArithmeticError):
+    """An expression has no numeric result for the values it was given: a division by
+    zero, the square root of a negative number, a result too large to compute. The
+    gateway publishes such a result as ``invalid`` (``overflow`` for a result too large)."""
+
+    kind = "evaluation error"
+
+    def __init__(self, reason: str, *, overflow: bool = False) -> None:
+        self.overflow = overflow
+        super().__init__(reason)
 
 
 class DatabaseError(ObisgateError):

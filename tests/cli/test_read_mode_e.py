@@ -196,7 +196,7 @@ async def test_init_mode_e_writes_a_configuration_the_gateway_loads(tmp_path: Pa
     config = load_config(out)
     (device,) = config.devices
     assert (device.type, device.dlms_client, device.password_env) == ("E", 1, "PW")
-    tags = sorted(s.tag_job_todo for s in config.signals)
+    tags = sorted(s.tag_job_todo or "" for s in config.signals)
     assert tags == ["1-0:1.8.0*255", "1-0:32.7.0*255"]
     assert "00000000" not in out.read_text()
 

@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from obisgate.gateway.config_models import DeviceConfig, OutputConfig, SignalConfig, StorageConfig
+from obisgate.gateway.config_models import (
+    DeviceConfig,
+    OutputConfig,
+    SignalConfig,
+    SignalProcessing,
+    StorageConfig,
+)
 from obisgate.gateway.config_reference import is_stale, render_reference, write_reference
 from obisgate.gateway.outputs.registry import OUTPUT_SPECS
 
@@ -16,7 +22,13 @@ REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def every_model() -> list[type[BaseModel]]:
-    models: list[type[BaseModel]] = [DeviceConfig, SignalConfig, StorageConfig, OutputConfig]
+    models: list[type[BaseModel]] = [
+        DeviceConfig,
+        SignalConfig,
+        SignalProcessing,
+        StorageConfig,
+        OutputConfig,
+    ]
     for spec in OUTPUT_SPECS:
         models.append(spec.model)
         if spec.columns is not None:
@@ -34,7 +46,7 @@ def test_the_committed_reference_is_the_generated_one() -> None:
 def test_every_field_is_described_and_listed(model: type[BaseModel]) -> None:
     text = render_reference()
     for name, field in model.model_fields.items():
-        if name == "output_columns":  # set by the loader, never a column
+        if name in ("output_columns", "processing"):  # not columns: they hold columns
             continue
         assert field.description, f"{model.__name__}.{name} has no description"
         assert f"- **`{name}`** (" in text, f"{model.__name__}.{name} is not in the reference"

@@ -69,6 +69,7 @@ def test_every_demo_signal_is_valid_on_its_simulated_meter(tmp_path: Path) -> No
         datasets, _ = parse_data_block("\r\n".join(profile.lines) + "\r\n")
         by_address = {d.address: d for d in datasets}
         for signal in config.signals_for(device.device_alias):
+            assert signal.tag_job_todo is not None  # the demo reads every signal
             result = signal.extract(
                 by_address.get(signal.tag_job_todo), decimal_comma=device.decimal_comma
             )

@@ -223,6 +223,31 @@ async def test_when_publish_many_fails_each_batch_is_tried_alone(
     assert "output store works again; 1 batches were dropped" in caplog.text
 
 
+class Recording(StubOutput):
+    """Records the batches it gets."""
+
+    def __init__(self, name: str, *, every: bool = False) -> None:
+        self.name = name
+        self.keeps_every_reading = every  # type: ignore[misc]
+        self.batches: list[list[object]] = []
+
+    async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+        self.batches.append([u.value for u in updates])
+
+
+async def test_held_back_readings_reach_only_the_outputs_that_keep_every_reading() -> None:
+    live, history = Recording("live"), Recording("history", every=True)
+    fanout = Fanout([live, history])
+    await fanout.start()
+    fanout.publish(batch(1), batch(1))
+    fanout.publish([], batch(2))  # everything held back: nothing for the live output
+    fanout.publish(batch(3))
+    await fanout.aclose()
+    assert live.batches == [[1], [3]]
+    assert history.batches == [[1], [2], [3]]
+    assert fanout.dropped == {"live": 0, "history": 0}
+
+
 class Signalling(Storing):
     """A :class:`Storing` output that lingers (a store) and sets an event at every call."""
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 from obisgate.gateway.config import load_config
 from obisgate.gateway.outputs.mqtt.devices import DeviceTracker
+from obisgate.gateway.outputs.mqtt.ha_discovery import discovery_messages
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
@@ -61,6 +63,62 @@ def test_announce_all_and_discovery_off(tmp_path: Path) -> None:
     devices.dirty_availability.clear()
     devices.announce_all()
     assert (devices.dirty_availability, devices.to_announce) == ({"m1"}, set())
+
+
+def test_signals_that_may_go_down_are_no_total_increasing(tmp_path: Path) -> None:
+    path = tmp_path / "gw.toml"
+    rows = [
+        ("import", 'tag_job_todo = "1.8.0"\nunit = "kWh"'),
+        ("power", 'tag_job_todo = "16.7.0"\nunit = "W"'),
+        ("net_register", 'tag_job_todo = "16.8.0"\nunit = "kWh"\nmonotonic = 0'),
+        ("net", 'source = "import - net_register"'),  # its unit comes with the readings
+        ("import_copy", 'source = "import"\nmonotonic = 1'),
+        ("net_told", 'source = "import - net_register"\nha_state_class = "total_increasing"'),
+        ("signed_power", 'source = "power * -1"'),
+    ]
+    path.write_text(
+        '[[devices]]\ndevice_alias = "m1"\nip = "127.0.0.1"\nport = 1\nserialnumber = "42"\n'
+        + "".join(
+            f'[[signals]]\ndevice_alias = "m1"\nsignal_alias = "{alias}"\n'
+            f'number_type = "DOUBLE"\n{columns}\n'
+            for alias, columns in rows
+        ),
+        encoding="utf-8",
+    )
+    devices = DeviceTracker(load_config(path), discovery=True)
+    units = {"net": "kWh", "import_copy": "kWh", "net_told": "kWh", "signed_power": "W"}
+    devices.learn(
+        [SignalUpdate("m1", alias, 1.0, unit, T, Quality.VALID) for alias, unit in units.items()]
+        + [SignalUpdate("m1", STATUS_SIGNAL, "ok", None, T, Quality.VALID, "/LGZ5ZMD310")]
+    )
+    classes = {s.alias: s.ha_state_class for s in devices.discovery("m1").signals}
+    assert classes == {
+        "import": None,  # inferred from kWh: total_increasing
+        "power": None,
+        "net_register": "total",
+        "net": "total",
+        "import_copy": None,
+        "net_told": "total_increasing",
+        "signed_power": None,
+    }
+    messages = discovery_messages(
+        devices.discovery("m1"),
+        discovery_prefix="homeassistant",
+        topic_prefix="obisgate",
+        client_id="gw",
+        fmt="json",
+        qos=1,
+    )
+    announced = {
+        config["unique_id"].rsplit("_", 1)[-1]: (
+            config.get("device_class"),
+            config.get("state_class"),
+        )
+        for _, payload in messages
+        if "state_class" in (config := json.loads(payload))
+    }
+    assert announced["net"] == ("energy", "total")
+    assert announced["import"] == ("energy", "total_increasing")
 
 
 def test_the_serial_in_the_readout_keys_the_device(tmp_path: Path) -> None:

@@ -427,6 +427,7 @@ async def test_metrics_parse_back(tmp_path: Path, client: aiohttp.ClientSession)
         "missed_scans": 4,
         "dropped_batches": {"http": 0, "mqtt": 5},
         "failed_outputs": {"mqtt": "refused"},
+        "processing": {"rejected": 2, "resets": 1, "jumps": 0, "evaluation_errors": 7},
     }
     per_device = {
         "m1": {
@@ -487,6 +488,11 @@ async def test_metrics_parse_back(tmp_path: Path, client: aiohttp.ClientSession)
     assert found[("obisgate_devices", ())] == 2
     assert found[("obisgate_lines", ())] == 2
     assert found[("obisgate_missed_scans_total", ())] == 4
+    assert found[("obisgate_processing_rejected_total", ())] == 2
+    assert found[("obisgate_processing_resets_total", ())] == 1
+    assert found[("obisgate_processing_jumps_total", ())] == 0
+    assert found[("obisgate_processing_evaluation_errors_total", ())] == 7
+    assert ("obisgate_processing_held_back_total", ()) not in found
     assert found[("obisgate_dropped_batches_total", (("output", "mqtt"),))] == 5
     assert found[("obisgate_output_failed", (("output", "mqtt"),))] == 1
     assert found[("obisgate_output_failed", (("output", "http"),))] == 0

@@ -119,6 +119,23 @@ def test_registers_that_only_grow_are_counters(found: Found) -> None:
     assert values(found["obisgate_volume_cubic_meters"]) == {("w", "volume"): 1.5}
 
 
+def test_a_register_that_may_go_down_is_no_counter() -> None:
+    net = update("a", "net", -12.5, "kWh")  # a derived net energy (import - export)
+    snapshot = MetricsSnapshot(
+        latest=[*LATEST, net],
+        devices={"a": (True, 3, 0)},
+        stats={"devices": 1, "lines": 1, "missed_scans": 0, "dropped_batches": {}},
+        device_stats={},
+        health={},
+        backfill={},
+        decreasing=frozenset({("a", "net"), ("b", "power")}),
+    )
+    found = scrape(snapshot)
+    assert ("a", "net") not in values(found["obisgate_energy_watt_hours"])
+    assert values(found["obisgate_signal_value"])[("a", "net")] == -12.5
+    assert ("b", "power") in values(found["obisgate_power_watts"])  # a gauge may go down
+
+
 def test_counters_have_total_and_real_help(found: Found) -> None:
     kind, help_text, samples = found["obisgate_mqtt_sent"]
     assert (kind, help_text) == ("counter", "Messages the mqtt output handed to its peer.")

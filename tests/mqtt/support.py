@@ -21,6 +21,8 @@ from obisgate.gateway.config import GatewayConfig
 from obisgate.gateway.outputs import Output
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.health import OutputHealth
+from obisgate.gateway.processing.build import processing_plan
+from obisgate.gateway.processing.store import state_path
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 from tests.stub_output import StubOutput
 
@@ -198,10 +200,12 @@ number_type = "FLOAT"
 async def running_gateway(
     config: GatewayConfig, extra: Sequence[Output] = ()
 ) -> AsyncIterator[tuple[Gateway, OutputContext]]:
-    """The gateway with its configured outputs (no printing) plus ``extra``, stopped at the end."""
+    """The gateway with its configured outputs (no printing) plus ``extra`` and its
+    processing stage (state beside the history), stopped at the end."""
     context = OutputContext()
     outputs = [*build_outputs(config, "none", None, context), *extra]
-    gateway = Gateway(plans_from_config(config), outputs)
+    processing = processing_plan(config, state_file=state_path(config.storage.path))
+    gateway = Gateway(plans_from_config(config), outputs, processing=processing)
     gateway.inform(context)
     stop = asyncio.Event()
     task = asyncio.create_task(gateway.run(stop))

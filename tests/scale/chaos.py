@@ -35,6 +35,7 @@ import dataclasses
 import datetime as dt
 import json
 import random
+import re
 import signal
 import sqlite3
 import sys
@@ -491,8 +492,8 @@ def history(folder: Path) -> tuple[set[Key], int]:
     count = 0
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     for path in folder.glob("history-shard*.sqlite"):
-        if "outbox" in path.name:
-            continue
+        if not re.fullmatch(r"history-shard\d+\.sqlite", path.name):
+            continue  # an outbox or the guards' state beside the history
         connection = sqlite3.connect(path)
         try:
             for device, signal_, ts in connection.execute(

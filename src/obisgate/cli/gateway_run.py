@@ -30,6 +30,8 @@ from obisgate.gateway.outputs import HistoryOutput, JsonLinesOutput, Output, Tab
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.table import TableLogHandler
+from obisgate.gateway.processing.build import processing_plan
+from obisgate.gateway.processing.store import state_path
 from obisgate.gateway.relay.sender import RELAY_VARIABLE, RelayOutput
 from obisgate.gateway.shard import Shard, select_plans
 from obisgate.gcpause import paused_gc
@@ -135,8 +137,17 @@ async def run_gateway(
 
     ``config`` is not kept once the plans are built: when the caller holds no
     other reference, its models are freed before polling starts.
+
+    The processing stage (guards, derived signals, deadbands) keeps its state beside
+    the history file (``context.history_path``, else ``[storage] path``).
     """
     plans = select_plans(plans_from_config(config), shard)
+    beside = (context.history_path if context is not None else None) or config.storage.path
+    processing = processing_plan(
+        config,
+        devices=None if shard is None else {plan.alias for plan in plans},
+        state_file=state_path(beside),
+    )
     del config
     if shard is not None:
         lines = len({plan.port_key for plan in plans})
@@ -152,6 +163,7 @@ async def run_gateway(
             sizes_path=sizes_path,
             history=history,
             wall_clock=wall_clock,
+            processing=processing,
         )
     # The plans (and what else is loaded by now) live as long as the gateway: keep them out of the
     # collector's passes (at 50 000 meters each full pass would walk all of them).

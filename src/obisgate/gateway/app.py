@@ -27,6 +27,7 @@ from obisgate.gateway.poller import (
     ReadRequestError,
     read_device,
 )
+from obisgate.gateway.processing.stage import ProcessingPlan, ProcessingStage
 from obisgate.gateway.push import PushListener
 from obisgate.gateway.readplan import ReadSize
 from obisgate.gateway.readsizes import SAVE_INTERVAL_S, load_sizes, save_sizes
@@ -53,11 +54,16 @@ class Gateway:
     plan without a phase (``scan_align = 1``), the first polls are spread evenly over
     the scan periods in configuration order.
 
+    Every batch passes the processing stage (guards, derived signals, deadbands:
+    :mod:`obisgate.gateway.processing.stage`) on its way from the pollers to the
+    fan-out.
+
     A device with a load profile (``DevicePlan.profile``) is backfilled after a gap:
     its line's :class:`~obisgate.gateway.backfill.line.LineBackfill` reads the
     missing intervals in the line's free time and hands them to the outputs that
     keep a history (:meth:`Fanout.publish_backfill`). They go around the live
-    path: nothing between the pollers and the fan-out sees them.
+    path: the processing stage never sees them (its guards
+    compare live readings only).
 
     Args:
         plans: the enabled devices.
@@ -69,6 +75,8 @@ class Gateway:
         shard: this instance's shard (``"I/N"``), for the read-success figures.
         sizes_path: the readout sizes file to read at start and keep up to date
             (:mod:`~obisgate.gateway.readsizes`); ``None``: none.
+        processing: what the processing stage does (default: nothing; see
+            :func:`obisgate.gateway.processing.build.processing_plan`).
         history: the SQLite history, where the gaps left by earlier runs are found
             at start (``None``: only gaps seen while running are filled).
         wall_clock: UTC now, for time stamps, gaps and the schedules' phases
@@ -86,6 +94,7 @@ class Gateway:
         group_limits: Mapping[str, int] | None = None,
         shard: str | None = None,
         sizes_path: Path | None = None,
+        processing: ProcessingPlan | None = None,
         history: Path | None = None,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         profile_read: ProfileRead | None = None,
@@ -93,6 +102,7 @@ class Gateway:
         self.states = [DeviceState(plan) for plan in plans]
         self._by_alias = {state.plan.alias: state for state in self.states}
         self.fanout = Fanout(outputs, linger_s=STORE_LINGER_S)
+        self.stage = ProcessingStage(processing or ProcessingPlan(), self.fanout.publish)
         self.connections: KeptConnections | None = None
         if read is read_device and any(plan.keep_open for plan in plans):
             self.connections = KeptConnections()
@@ -195,6 +205,7 @@ class Gateway:
         stop = stop or asyncio.Event()
         await self._load_sizes()
         await self.fanout.start()
+        await self.stage.start()
         if polling is not None:
             polling()
         loop = asyncio.get_running_loop()
@@ -224,9 +235,7 @@ class Gateway:
                 backfill = self.backfills.get(key)
                 poller = LinePoller(
                     self.lines[key],
-                    self.fanout.publish
-                    if backfill is None
-                    else backfill.watch(self.fanout.publish),
+                    self.stage.publish if backfill is None else backfill.watch(self.stage.publish),
                     read=self._read,
                     start_offsets=offsets,
                     wall_clock=self._wall_clock,
@@ -256,7 +265,7 @@ class Gateway:
                 handle = loop.call_later(first, start_line, key, offsets)
                 timers[key] = (handle, loop.time() + first, offsets)
         for state in self.push_states:
-            start(f"push {state.plan.alias}", PushListener(state, self.fanout.publish).run())
+            start(f"push {state.plan.alias}", PushListener(state, self.stage.publish).run())
         self._start_now = start_now
         self._saver = loop.call_later(SAVE_INTERVAL_S, self._save_sizes_later, loop)
         waits = [loop.create_task(stop.wait()), loop.create_task(broken.wait())]
@@ -285,6 +294,7 @@ class Gateway:
                 await backfill.aclose()
             if self.connections is not None:
                 await self.connections.aclose()
+            await self.stage.aclose()
             await self._save_sizes()
             await self.fanout.aclose()
         if failed:
@@ -444,6 +454,7 @@ class Gateway:
             "waiting_polls": sum(limiter.waited_total for limiter in self.limiters.values()),
             "dropped_batches": dict(self.fanout.dropped),
             "failed_outputs": dict(self.fanout.failed),
+            "processing": self.stage.counters.as_dict(),
             "backfill": self._backfill_stats(),
         }
 

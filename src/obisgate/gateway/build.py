@@ -7,6 +7,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from obisgate import (
+    ConfigError,
     DlmsOptions,
     ObjectSpec,
     PasswordScheme,
@@ -72,18 +73,20 @@ def device_plan(
     devices of a configuration) lets equal signal plans and line settings be one
     object: many devices read the same signals. ``options``: the device's
     ``readout_options()`` when already made. ``book``: the recipes (default:
-    obisgate's own). ``group_sessions``: its throttle group's ``max_sessions``.
+    obisgate's own). ``group_sessions``: its throttle group's ``max_sessions``. Derived
+    signals are not read: the processing stage computes them
+    (:mod:`obisgate.gateway.processing.build`).
     """
     if shared is None:
         shared = {}
     rules = device_rules(device, book or RecipeBook.packaged(), shared)
     comma = device.decimal_comma
-    plans = tuple(_signal_plan(s, comma, shared) for s in signals if s.enable)
+    enabled = [s for s in signals if s.enable and not s.derived]
+    plans = tuple(_signal_plan(s, comma, shared) for s in enabled)
     if options is None:
         options = device.readout_options()
     dlms = None
     if device.type in ("E", "HDLC"):
-        enabled = [s for s in signals if s.enable]
         plans = tuple(
             dataclasses.replace(p, tag=dlms_tag(s)) for p, s in zip(plans, enabled, strict=True)
         )
@@ -155,16 +158,28 @@ def dlms_tag(signal: SignalConfig) -> str:
     (``1.8.0`` -> ``1-0:1.8.0*255``), ``/attribute`` added when not 2.
 
     Raises:
-        ConfigError: the tag is no OBIS code (cannot happen after :func:`load_config`).
+        ConfigError: the tag is no OBIS code, or the signal is derived (cannot happen
+            after :func:`load_config`).
     """
-    obis = parse_obis(signal.tag_job_todo)
+    obis = parse_obis(_tag(signal))
     return str(obis) if signal.attribute == 2 else f"{obis}/{signal.attribute}"
+
+
+def _tag(signal: SignalConfig) -> str:
+    """The address of a read signal.
+
+    Raises:
+        ConfigError: the signal is derived.
+    """
+    if signal.tag_job_todo is None:
+        raise ConfigError(f"{signal.device_alias}/{signal.signal_alias} is derived, not read")
+    return signal.tag_job_todo
 
 
 def _dlms_plan(device: DeviceConfig, signals: list[SignalConfig]) -> DlmsPlan:
     objects: dict[tuple[object, ...], ObjectSpec] = {}
     for signal in signals:
-        spec = ObjectSpec(parse_obis(signal.tag_job_todo), signal.cosem_class, signal.attribute)
+        spec = ObjectSpec(parse_obis(_tag(signal)), signal.cosem_class, signal.attribute)
         objects.setdefault((spec.obis, spec.attribute), spec)
     lls = any(
         getattr(device, name) is not None for name in ("password", "password_env", "password_file")

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from obisgate import ConfigError, ReadoutOptions, RecipeBook, load_recipes, parse_obis
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_models import (
+    PROCESSING_FIELDS,
     SECRET_FIELDS,
     DeviceConfig,
     GatewayConfig,
@@ -28,9 +29,11 @@ from obisgate.gateway.config_models import (
     SignalConfig,
     StorageConfig,
     connection_problems,
+    signal_field_problems,
 )
 from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem, RawRow, RawTables
 from obisgate.gateway.numbers import SCALED_TYPES
+from obisgate.gateway.processing.build import check_derived
 from obisgate.password_config import password_file_is_private
 
 if TYPE_CHECKING:
@@ -49,7 +52,9 @@ CORE_TABLES: dict[str, type[BaseModel]] = {
     "output": OutputConfig,
 }
 #: The signal fields of the core model (the outputs' columns come from their specs).
-_SIGNAL_FIELDS = frozenset(SignalConfig.model_fields) - {"output_columns"}
+_SIGNAL_FIELDS = (
+    frozenset(SignalConfig.model_fields) - {"output_columns", "processing"}
+) | PROCESSING_FIELDS
 #: Fields whose error messages already quote the value.
 _QUOTED_FIELDS = frozenset({"number_type"})
 
@@ -154,6 +159,7 @@ class _Builder:
         output = self._single("output", OutputConfig)
         sections = {spec.name: self._section(spec.name, spec.model) for spec in self.specs}
         self._signal_checks(sections, signals)
+        self._derived_problems(devices, signals)
         if not self.tables.devices and not self.tables.problems:
             self.problems.append(
                 ConfigProblem(str(self.tables.source), "no devices: add at least one device")
@@ -226,6 +232,8 @@ class _Builder:
             for error in exc.errors():
                 loc = error["loc"]
                 name = str(loc[0]) if loc else None
+                if name == "processing":  # a column kept in SignalConfig.processing
+                    name = str(loc[1]) if len(loc) > 1 else None
                 if name is None and skip_row_errors:
                     continue
                 self.problems.append(row.problem(_error_text(name, error), name))
@@ -368,12 +376,21 @@ class _Builder:
 
     def _validate_signal(self, row: RawRow, fields: dict[str, object]) -> SignalConfig | None:
         """The signal with its outputs' columns, or ``None`` after recording the problems
-        of both (core fields first, then each output's columns in spec order)."""
+        of both (core fields first, then each output's columns in spec order).
+
+        Fields that do not go together (a read signal without ``tag_job_todo``, a derived
+        one with read fields ...) are reported each at its own field."""
+        raw_problems = signal_field_problems(set(fields))
+        for name, message in raw_problems:
+            self.problems.append(row.problem(message, name))
+        skip = bool(raw_problems)
         if _SIGNAL_FIELDS.issuperset(fields):  # no output column given: the usual case
-            signal: SignalConfig | None = self._validate(row, SignalConfig, fields)
+            signal: SignalConfig | None = self._validate(
+                row, SignalConfig, fields, skip_row_errors=skip
+            )
             return signal
         core = {k: v for k, v in fields.items() if k in _SIGNAL_FIELDS}
-        signal = self._validate(row, SignalConfig, core)
+        signal = self._validate(row, SignalConfig, core, skip_row_errors=skip)
         columns: list[BaseModel] = []
         valid = True
         for model, names in self.column_models:
@@ -483,6 +500,19 @@ class _Builder:
 
     _signal_rows: dict[tuple[str, str], RawRow]
 
+    def _derived_problems(
+        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
+    ) -> None:
+        """Derived signals naming unknown, disabled or text signals, or using each other
+        in a cycle (each at its field; inside an expression with the column)."""
+        if not any(s.processing is not None and s.processing.derived for s in signals):
+            return
+        enabled = {alias for alias, device in devices.items() if device.enable}
+        invalid = set(self._signal_rows) - {s.key for s in signals}
+        for problem in check_derived(signals, enabled, invalid):
+            row = self._signal_rows[problem.key]
+            self.problems.append(row.problem(problem.message, problem.field))
+
     def _single(self, table: str, model: type[BaseModel]) -> BaseModel | None:
         row = self.tables.single.get(table)
         if row is None:
@@ -529,7 +559,7 @@ class _Builder:
             if device is None:
                 continue
             row = self._signal_rows[signal.key]
-            if device.type in ("E", "HDLC"):
+            if device.type in ("E", "HDLC") and signal.tag_job_todo is not None:
                 try:
                     parse_obis(signal.tag_job_todo)
                 except ConfigError:

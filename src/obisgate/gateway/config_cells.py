@@ -15,13 +15,15 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NamedTuple, TypeVar
 
 from pydantic import BeforeValidator, SecretStr
 
 from obisgate import BccMethod, ConfigError
+from obisgate.errors import ExpressionError
 from obisgate.gateway.backfill.times import divides_a_day, meter_zone
 from obisgate.gateway.numbers import NumberType, parse_number_type
+from obisgate.gateway.processing.expression import parse as parse_expression
 
 #: NUL bytes for ``wakeup = true``: 2.2 s at 300 Bd (IEC 62056-21 Annex B).
 WAKEUP_TRUE_NULS = 66
@@ -445,3 +447,80 @@ def named(options: tuple[str, ...], *, upper: bool = False) -> Callable[[object]
         raise ValueError("allowed: " + ", ".join(options))
 
     return check
+
+
+def expression(value: object) -> str:
+    """A derived signal's expression (``source``), checked by its parser.
+
+    Raises:
+        ValueError: not an expression; the message names the column
+            (``column 7: unexpected ')'``).
+    """
+    text = as_text(value)
+    try:
+        parse_expression(text)
+    except ExpressionError as exc:
+        raise ValueError(str(exc)) from None
+    return text
+
+
+def name_list(value: object) -> tuple[str, ...]:
+    """Signal names: a list (TOML) or text separated by commas or semicolons (a cell).
+
+    Raises:
+        ValueError: an empty name, or something else than text.
+    """
+    if isinstance(value, list | tuple):
+        items = [as_text(item) for item in value]
+    else:
+        items = [part.strip() for part in re.split(r"[,;]", as_text(value))]
+    if not items or any(not item for item in items):
+        raise ValueError("expected signal names separated by commas (an empty one is not)")
+    return tuple(items)
+
+
+class Deadband(NamedTuple):
+    """A deadband: ``value`` in the signal's unit, or a percentage of the last published
+    value's magnitude (``percent``)."""
+
+    value: float
+    percent: bool = False
+
+
+def deadband(value: object) -> Deadband:
+    """``0.5`` (in the signal's unit) or ``"2%"`` (of the last published value); not negative.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, Deadband):
+        return value
+    text = value.strip() if isinstance(value, str) else value
+    percent = isinstance(text, str) and text.endswith("%")
+    if isinstance(text, str) and percent:
+        text = text[:-1].strip()
+    try:
+        number = as_finite(text)
+    except ValueError:
+        raise ValueError(
+            "expected a number (0.5, in the signal's unit) or a percentage (2%)"
+        ) from None
+    if number < 0:
+        raise ValueError("a deadband is not negative")
+    return Deadband(number, percent)
+
+
+def positive_finite(value: object) -> float:
+    """A finite number above 0.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    number = as_finite(value)
+    if number <= 0:
+        raise ValueError("expected a number above 0")
+    return number
+
+
+OptSwitch = Annotated[bool | None, BeforeValidator(optional(as_switch))]
+OptFinite = Annotated[float | None, BeforeValidator(optional(as_finite))]

@@ -39,13 +39,22 @@ from obisgate import (
 from obisgate.gateway import config_cells as cells
 from obisgate.gateway.config_rows import ConfigProblem
 from obisgate.gateway.mapping import extract_value
-from obisgate.gateway.numbers import Converted, NumberType
+from obisgate.gateway.numbers import NUMERIC_TYPES, Converted, NumberType
 from obisgate.gateway.plan import SignalPlan
+from obisgate.gateway.processing.deadband import PublishRules
+from obisgate.gateway.processing.derived import OPERATIONS
+from obisgate.gateway.processing.guards import GuardRules
 from obisgate.gateway.units import normalise_unit
 from obisgate.password_config import read_password_file
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
+    "DERIVED_FIELDS",
+    "GUARDED_TYPES",
+    "GUARD_FIELDS",
+    "NO_PROCESSING",
+    "PROCESSING_FIELDS",
+    "READ_FIELDS",
     "SECRET_FIELDS",
     "DeviceConfig",
     "GatewayConfig",
@@ -53,8 +62,10 @@ __all__ = [
     "OutputConfig",
     "SectionKind",
     "SignalConfig",
+    "SignalProcessing",
     "StorageConfig",
     "connection_problems",
+    "signal_field_problems",
 ]
 
 S = TypeVar("S", bound=BaseModel)
@@ -580,6 +591,193 @@ class DeviceConfig(BaseModel):
         return None
 
 
+#: The fields that make a signal derived.
+DERIVED_FIELDS = frozenset({"source", "operation"})
+#: Fields of a read signal only.
+READ_FIELDS = frozenset(
+    {
+        "tag_job_todo",
+        "value_index",
+        "subvalue",
+        "multiply",
+        "add",
+        "read_by",
+        "cosem_class",
+        "attribute",
+        "profile_channel",
+    }
+)
+#: The guard fields (only for numbers).
+GUARD_FIELDS = frozenset({"monotonic", "reset_confirm", "min_value", "max_value", "max_rate"})
+#: The types guards apply to: numbers, but not switches.
+GUARDED_TYPES = NUMERIC_TYPES - {NumberType.DIGITAL}
+
+
+def signal_field_problems(given: set[str]) -> list[tuple[str, str]]:
+    """(field, message) for fields that do not go together, from the fields given: a
+    read signal needs ``tag_job_todo``; a derived one has ``source`` or ``operation``
+    with ``sources``, and none of the read signal's fields."""
+    problems: list[tuple[str, str]] = []
+    if not given & DERIVED_FIELDS:
+        if "tag_job_todo" not in given:
+            problems.append(
+                ("tag_job_todo", "required (or source / operation for a derived signal)")
+            )
+        if "sources" in given:
+            problems.append(("sources", "only with operation (an expression is source)"))
+        return problems
+    if "source" in given and "operation" in given:
+        problems.append(("operation", "give either source (an expression) or operation, not both"))
+    if "operation" in given and "sources" not in given:
+        problems.append(("sources", "required with operation"))
+    if "source" in given and "sources" in given:
+        problems.append(("sources", "only with operation (an expression names its sources)"))
+    problems += [
+        (name, "not for a derived signal (it is computed, not read)")
+        for name in sorted(given & READ_FIELDS)
+    ]
+    return problems
+
+
+class SignalProcessing(BaseModel):
+    """What the processing stage does with one signal: derive it, guard it, hold back
+    readings that did not move (fields: ``docs/configuration.md``).
+
+    Its fields are columns of the signals table like any other; a signal keeps them in
+    this model of their own, made only when one of them is given, so that the many
+    signals without them stay small (``SignalConfig.processing``).
+
+    Raises:
+        pydantic.ValidationError: (on construction) invalid fields.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: Annotated[str | None, BeforeValidator(cells.optional(cells.expression))] = Field(
+        default=None,
+        description="Makes the signal derived: computed, not read, from other signals of any "
+        "device whenever one of them updates, e.g. `energy_import - energy_export`, "
+        "`power * -1 if status_bit(flags, 3) else power`, `sum(power_l1, power_l2, "
+        "power_l3)`. Arithmetic (`+ - * / // % **`), comparisons (`< <= > >= == !=`, "
+        "chained), `and`, `or`, `not`, `x if condition else y`, numbers (`12`, `0.5`, "
+        "`1e3`), `True`, `False` and the functions `abs`, `round`, `floor`, `ceil`, "
+        "`sqrt`, `min`, `max`, `sum`, `avg`, `median`, `status_bit(x, n)` (bit n of x, 0 = "
+        "lowest), with Python's precedence and results. A name is a signal of this "
+        "device (`power`), of another device (`meter2.power`), or any alias in backquotes "
+        "(`` `meter-2:1.8.0` `` = device `meter-2`, signal `1.8.0`). Quality propagates: "
+        "a source not topical makes the result not topical, an invalid one invalid; its "
+        "time is the newest source's. A division by zero (or another result that is no "
+        "number) is `invalid`, a result too large `overflow`.",
+        json_schema_extra={"group": "Derived signals"},
+    )
+    operation: Annotated[str | None, BeforeValidator(cells.optional(cells.named(OPERATIONS)))] = (
+        Field(
+            default=None,
+            description="Makes the signal derived from `sources` instead of an expression: `sum`, "
+            "`avg`, `min`, `max`, `median` of them, or of one source its `delta` (the change "
+            "since its previous valid reading) or `rate` (that change per hour: kWh -> kW). The "
+            "result has the sources' unit when they share one (not for `rate`; set `unit`).",
+        )
+    )
+    sources: Annotated[tuple[str, ...] | None, BeforeValidator(cells.optional(cells.name_list))] = (
+        Field(
+            default=None,
+            description="The signals `operation` takes, named as in `source`: a TOML list "
+            '(`["power_l1", "meter2.power"]`) or text separated by commas.',
+        )
+    )
+    monotonic: cells.OptSwitch = Field(
+        default=None,
+        description="1: a total that never decreases (energy, volume, a counter): a reading "
+        "lower than the last one accepted is `invalid`, logged once, unless it holds for "
+        "`reset_confirm` readings (a meter exchange: then accepted and logged as a reset). "
+        "0: no such check, and a value that may go down: Home Assistant discovery says "
+        "`total` instead of `total_increasing`, the web view's energy view does not count "
+        "it, `/metrics` makes it no counter (likewise a derived signal without "
+        "`monotonic = 1`). The last accepted reading "
+        "survives a restart (a state file beside the history).",
+        json_schema_extra={
+            "group": "Guards",
+            "shown": "by unit: Wh, kWh, MWh, GWh, MJ, GJ, varh, kvarh, VAh, kVAh, m3, l; "
+            "0 for a derived signal",
+        },
+    )
+    reset_confirm: Annotated[int, BeforeValidator(cells.int_range(1, 1000))] = Field(
+        default=3,
+        description="Readings in a row (1-1000) that confirm a lower total as a meter reset, "
+        "or a change faster than `max_rate` as a new level; each agreeing with the one "
+        "before it.",
+    )
+    min_value: cells.OptFinite = Field(
+        default=None, description="A reading below is `invalid` (logged once)."
+    )
+    max_value: cells.OptFinite = Field(
+        default=None, description="A reading above is `invalid` (logged once)."
+    )
+    max_rate: Annotated[float | None, BeforeValidator(cells.optional(cells.positive_finite))] = (
+        Field(
+            default=None,
+            description="The largest change per hour (in the signal's unit) from the last "
+            "accepted reading: a reading moving faster (a spike) is `invalid` (logged once).",
+        )
+    )
+    publish: Annotated[str, BeforeValidator(cells.named(("every", "change")))] = Field(
+        default="every",
+        description="`every` reading, or only on `change`: when the value moved by more "
+        "than `deadband`, its quality or unit changed, or `max_silence_s` passed (a "
+        "heartbeat). Held-back readings still reach the SQLite history; MQTT, PostgreSQL, "
+        "HTTP, SCADA and the printed output get only the published ones.",
+        json_schema_extra={"group": "Publishing", "shown": "`every`; `change` with a deadband"},
+    )
+    deadband: Annotated[cells.Deadband | None, BeforeValidator(cells.optional(cells.deadband))] = (
+        Field(
+            default=None,
+            description="With `publish = change`: the smallest change published, in the "
+            'signal\'s unit (`0.5`), or of the last published value (`"2%"`).',
+            json_schema_extra={"shown": "none: any change"},
+        )
+    )
+    max_silence_s: Annotated[int, BeforeValidator(cells.int_range(1, 604_800, " s"))] = Field(
+        default=300,
+        description="With `publish = change`: a reading is published at least this often "
+        "(1 s to a week), changed or not.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _implied(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "deadband" in data and "publish" not in data:
+            data = {**data, "publish": "change"}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> SignalProcessing:
+        problems: list[tuple[str, str]] = []
+        low, high = self.min_value, self.max_value
+        if low is not None and high is not None and high < low:
+            problems.append(("max_value", f"below min_value {low:g}"))
+        if self.publish != "change":
+            problems += [
+                (name, 'only with publish = "change"')
+                for name in ("deadband", "max_silence_s")
+                if name in self.model_fields_set
+            ]
+        if problems:
+            raise ValueError("; ".join(f"{field}: {message}" for field, message in problems))
+        return self
+
+    @property
+    def derived(self) -> bool:
+        """True for a signal computed from others (``source`` or ``operation``)."""
+        return self.source is not None or self.operation is not None
+
+
+#: The columns of :class:`SignalProcessing`.
+PROCESSING_FIELDS = frozenset(SignalProcessing.model_fields)
+#: A signal without processing columns: every default.
+NO_PROCESSING = SignalProcessing()
+
+
 class SignalConfig(BaseModel):
     """One value read from a device (fields: ``docs/configuration.md``).
 
@@ -596,15 +794,22 @@ class SignalConfig(BaseModel):
     signal_alias: cells.SignalAlias = Field(
         description="The signal's name: 1-64 letters, digits, `-`, `_`, `.`; unique per device."
     )
-    tag_job_todo: Annotated[str, BeforeValidator(cells.obis_address)] = Field(
-        description="The address exactly as the meter prints it, e.g. `1.8.0*24` for the line "
-        "`1.8.0*24(0147238.4*kWh)`; no brackets, `/` or `!`."
+    tag_job_todo: Annotated[str | None, BeforeValidator(cells.optional(cells.obis_address))] = (
+        Field(
+            default=None,
+            description="The address exactly as the meter prints it, e.g. `1.8.0*24` for the "
+            "line `1.8.0*24(0147238.4*kWh)`; no brackets, `/` or `!`. A derived signal has "
+            "`source` or `operation` instead.",
+            json_schema_extra={"shown": "required, unless the signal is derived"},
+        )
     )
     number_type: Annotated[NumberType, BeforeValidator(cells.as_number_type)] = Field(
         description="What the value is: FLOAT, DOUBLE, DIGITAL (0/1), INT8-INT64, UINT8-UINT64, "
         "HEX, STRING, TIME, DATE, DATETIME (any case; aliases such as REAL, WORD, BOOL are "
         "accepted). A value that does not parse is `invalid`, one that does not fit its type "
-        "`overflow`; fractions are never rounded into integers."
+        "`overflow`; fractions are never rounded into integers. A derived signal's result "
+        "is a number: FLOAT, DOUBLE, DIGITAL, HEX or an integer type.",
+        json_schema_extra={"shown": "required; `DOUBLE` for a derived signal"},
     )
     signal_name: cells.Text = Field(
         default="",
@@ -687,6 +892,11 @@ class SignalConfig(BaseModel):
         default=2,
         description="Mode E / HDLC meters only: the attribute read, 1-255 (2: the value).",
     )
+    processing: SignalProcessing | None = Field(
+        default=None,
+        description="The derived signal, guard and publishing columns given (none: every "
+        "default); the loader and the constructor take them as columns of the signal.",
+    )
     profile_channel: Annotated[str | None, BeforeValidator(cells.optional(cells.obis_address))] = (
         Field(
             default=None,
@@ -706,11 +916,112 @@ class SignalConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _default_name(cls, data: Any) -> Any:
-        if isinstance(data, dict) and not data.get("signal_name"):
+        if not isinstance(data, dict):
+            return data
+        if not data.get("signal_name"):
             alias = data.get("signal_alias")
             if isinstance(alias, str):
                 data = {**data, "signal_name": alias.strip()}
+        columns = data.keys() & PROCESSING_FIELDS
+        if columns:  # the processing columns go into a model of their own
+            nested = {name: data[name] for name in columns}
+            data = {k: v for k, v in data.items() if k not in columns}
+            if nested.keys() & DERIVED_FIELDS:
+                data.setdefault("number_type", NumberType.DOUBLE)
+                nested.setdefault("monotonic", False)
+            data["processing"] = nested
         return data
+
+    @model_validator(mode="after")
+    def _check_kinds(self) -> SignalConfig:
+        given = set(self.model_fields_set)
+        processing = self.processing
+        if processing is not None:
+            given |= processing.model_fields_set
+        problems = signal_field_problems(given)
+        if self.derived and self.number_type not in NUMERIC_TYPES:
+            problems.append(
+                ("number_type", f"a derived signal is a number, not {self.number_type.value}")
+            )
+        if self.number_type not in GUARDED_TYPES and processing is not None:
+            asked = given & GUARD_FIELDS
+            if not processing.monotonic:
+                asked -= {"monotonic"}
+            problems += [
+                (name, f"only for numbers, not {self.number_type.value}") for name in sorted(asked)
+            ]
+        if problems:
+            raise ValueError("; ".join(f"{field}: {message}" for field, message in problems))
+        return self
+
+    @property
+    def processed(self) -> SignalProcessing:
+        """The processing columns, every default where none was given."""
+        return self.processing or NO_PROCESSING
+
+    @property
+    def derived(self) -> bool:
+        """True for a signal computed from others (``source`` or ``operation``)."""
+        return self.processing is not None and self.processing.derived
+
+    @property
+    def source(self) -> str | None:
+        """The expression of a derived signal (see :class:`SignalProcessing`)."""
+        return self.processed.source
+
+    @property
+    def operation(self) -> str | None:
+        """The operation of a derived signal (see :class:`SignalProcessing`)."""
+        return self.processed.operation
+
+    @property
+    def sources(self) -> tuple[str, ...] | None:
+        """The operation's sources (see :class:`SignalProcessing`)."""
+        return self.processed.sources
+
+    @property
+    def monotonic(self) -> bool | None:
+        """``monotonic`` (see :class:`SignalProcessing`)."""
+        return self.processed.monotonic
+
+    @property
+    def may_decrease(self) -> bool:
+        """True for a signal whose values may go down even when its unit is a total's:
+        ``monotonic = 0``, or a derived signal without ``monotonic = 1`` (a net
+        energy). Home Assistant discovery announces it as ``total``, not
+        ``total_increasing``, and the web view's energy view does not count it."""
+        monotonic = self.monotonic
+        return monotonic is False or (monotonic is None and self.derived)
+
+    def guard_rules(self) -> GuardRules | None:
+        """The guards this signal configures (``None``: none given; a read number still
+        gets the total-increasing guard by its unit unless ``monotonic = 0``, see
+        :mod:`obisgate.gateway.processing.guards`)."""
+        p = self.processing
+        if p is None:
+            return None
+        given = p.model_fields_set & GUARD_FIELDS
+        limits = given - {"monotonic", "reset_confirm"}
+        by_unit = p.monotonic is None and "reset_confirm" in given
+        if not limits and p.monotonic is not True and not by_unit:
+            return None
+        return GuardRules(
+            monotonic=p.monotonic,
+            reset_confirm=p.reset_confirm,
+            min_value=p.min_value,
+            max_value=p.max_value,
+            max_rate=p.max_rate,
+        )
+
+    def publish_rules(self) -> PublishRules | None:
+        """How a ``publish = "change"`` signal is published (``None``: every reading)."""
+        p = self.processing
+        if p is None or p.publish != "change":
+            return None
+        band = p.deadband or cells.Deadband(0.0)
+        return PublishRules(
+            deadband=band.value, percent=band.percent, max_silence_s=p.max_silence_s
+        )
 
     def columns(self, kind: type[C]) -> C:
         """This signal's values of an output's columns (``signal.columns(ModbusColumns)``):
@@ -743,7 +1054,13 @@ class SignalConfig(BaseModel):
         return self.log > 0
 
     def plan(self, *, decimal_comma: bool = False) -> SignalPlan:
-        """This signal as the poller uses it (value group and sub-value counted from 0)."""
+        """This signal as the poller uses it (value group and sub-value counted from 0).
+
+        Raises:
+            ValueError: the signal is derived (it is computed, never read).
+        """
+        if self.tag_job_todo is None:
+            raise ValueError(f"{self.device_alias}/{self.signal_alias} is derived, not read")
         return SignalPlan(
             alias=self.signal_alias,
             name=self.signal_name,

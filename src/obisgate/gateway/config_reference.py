@@ -26,6 +26,7 @@ from obisgate.gateway.config_models import (
     GroupConfig,
     OutputConfig,
     SignalConfig,
+    SignalProcessing,
     StorageConfig,
 )
 from obisgate.gateway.outputs.registry import OUTPUT_SPECS
@@ -132,14 +133,14 @@ def _fields(model: type[BaseModel], skip: frozenset[str] = frozenset()) -> Itera
         if isinstance(group, str):
             yield f"\n#### {group}\n"
         default = _default(field)
-        where = default if default == "required" else f"default {default}"
+        where = default if default.startswith("required") else f"default {default}"
         yield f"- **`{name}`** ({where}): {field.description or ''}"
 
 
 def _table(title: str, table: str, model: type[BaseModel], intro: str) -> Iterator[str]:
     yield f"\n### {title}: {_places(table)}\n"
     yield intro + "\n"
-    yield from _fields(model, frozenset({"output_columns"}))
+    yield from _fields(model, frozenset({"output_columns", "processing"}))
 
 
 def _spec(spec: OutputSpec[Any]) -> Iterator[str]:
@@ -160,8 +161,10 @@ def render_reference(specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS) -> str:
         "Signals",
         "signals",
         SignalConfig,
-        "One row per value read from a device; `(device_alias, signal_alias)` is unique.",
+        "One row per value read from a device, or derived from others; "
+        "`(device_alias, signal_alias)` is unique.",
     )
+    lines += _fields(SignalProcessing)
     for spec in specs:
         if spec.columns is None:
             continue

@@ -56,11 +56,13 @@ from obisgate.gateway.units import normalise_unit
 
 __all__ = [
     "ALLOWED_NUMBER_TYPES",
+    "NUMERIC_TYPES",
     "SCALED_TYPES",
     "Converted",
     "NumberType",
     "TypedValue",
     "convert",
+    "convert_number",
     "parse_number_type",
 ]
 
@@ -248,6 +250,56 @@ def convert(
     except _Overflow as exc:
         return Converted(None, Quality.OVERFLOW, out_unit, text, str(exc))
     return Converted(typed, Quality.VALID, out_unit, text)
+
+
+#: The types a computed number (a derived signal's result) may be given.
+NUMERIC_TYPES = SCALED_TYPES | {NumberType.DIGITAL, NumberType.HEX}
+
+
+def convert_number(number: int | float, number_type: NumberType) -> Converted:
+    """A computed number (a derived signal's result) as ``number_type``, with a quality.
+
+    FLOAT / DOUBLE: a ``float``, OVERFLOW when not finite or beyond the type's
+    range. Integer types and HEX: an ``int``, INVALID when the number has a
+    fraction (never rounded), OVERFLOW outside the type's range. DIGITAL: a
+    ``bool`` from 0 or 1, OVERFLOW for another whole number.
+
+    Raises:
+        ConfigError: ``number_type`` is not one of :data:`NUMERIC_TYPES`.
+    """
+    if number_type not in NUMERIC_TYPES:
+        raise ConfigError(f"a computed number cannot be {number_type.value}")
+    try:
+        return Converted(_typed_number(number, number_type), Quality.VALID, None)
+    except _Invalid as exc:
+        return Converted(None, Quality.INVALID, None, "", str(exc))
+    except _Overflow as exc:
+        return Converted(None, Quality.OVERFLOW, None, "", str(exc))
+
+
+def _typed_number(number: int | float, ntype: NumberType) -> TypedValue:
+    if isinstance(number, float) and not math.isfinite(number):
+        raise _Overflow(f"{number} is not a finite number")
+    if ntype in (NumberType.FLOAT, NumberType.DOUBLE):
+        try:
+            result = float(number)
+        except OverflowError:
+            raise _Overflow(f"out of the {ntype.value} range") from None
+        if ntype is NumberType.FLOAT and abs(result) > _FLOAT32_MAX:
+            raise _Overflow(f"{result!r} is out of the FLOAT range")
+        return result
+    if isinstance(number, float) and not number.is_integer():
+        raise _Invalid(f"{number!r} is not an integer ({ntype.value})")
+    integer = int(number)
+    if ntype is NumberType.DIGITAL:
+        if integer not in (0, 1):
+            raise _Overflow(f"digital value must be 0 or 1, got {integer}")
+        return bool(integer)
+    low, high = (0, _HEX_MAX) if ntype is NumberType.HEX else _INT_RANGES[ntype]
+    if not low <= integer <= high:
+        shown = str(integer) if integer.bit_length() < 128 else "a number"
+        raise _Overflow(f"{shown} is out of the {ntype.value} range {low}..{high}")
+    return integer
 
 
 class _Invalid(Exception):

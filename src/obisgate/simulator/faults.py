@@ -66,6 +66,13 @@ Faults apply to every meter of a simulator; several may be combined.
     Line noise (0xF8 0xE0 0x80 ``A``: after masking ``x``, backquote, NUL,
     ``A``) precedes the readout's STX, at the readout's rate (a glitch after
     the rate switch); a client must skip it and still check the BCC.
+``misread-total``
+    The meter's first energy or volume total (the first data line whose unit
+    is Wh, kWh, MWh, m3 ...) is misread twice: in the 2nd readout it is one
+    unit lower, in the 4th it is a spike (:data:`SPIKE_FACTOR` times the
+    total); every other readout carries the true value, each with a correct
+    BCC. What Home Assistant takes for a meter reset, then an impossible
+    consumption: the gateway's guards must keep both from being published as valid.
 
 Personalities that ``obisgate probe`` has to find a way around:
 
@@ -95,13 +102,22 @@ Personalities that ``obisgate probe`` has to find a way around:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
+from decimal import Decimal
 from typing import Final
 
 from obisgate.errors import ConfigError
 
-__all__ = ["FAULTS", "Faults"]
+__all__ = [
+    "FAULTS",
+    "LOWER_TOTAL_READOUT",
+    "SPIKE_FACTOR",
+    "SPIKE_READOUT",
+    "Faults",
+    "misread_total",
+]
 
 #: Fault name -> what it does. The order is the order of ``--list-faults``.
 FAULTS: Final[dict[str, str]] = {
@@ -126,6 +142,7 @@ FAULTS: Final[dict[str, str]] = {
     "ignore-mode-e": "mode E: ignore ACK 2Z2 and send the mode C readout at the Z rate",
     "lost-ua": "HDLC: do not answer the first SNRM (the UA is lost)",
     "segmented": "HDLC: 32-byte frames and 64-byte GET data blocks (long answers segmented)",
+    "misread-total": "readout 2: the first energy total 1 lower; readout 4: a spike (x1000)",
     "needs-wakeup": "answer only within 5 s after a NUL wake-up (at least 20 NULs)",
     "strict-parity": "drop received bytes whose bit 7 is not their even parity (8N1 link)",
     "slow-switch": "hear the option select only if the client stays at 300 Bd 0.3 s after it",
@@ -144,6 +161,12 @@ NOISE_BYTES: Final = b"\xf8\xe0\x80A"
 #: Seconds between two bytes of the ``trickle`` fault, and the byte sent.
 TRICKLE_INTERVAL_S: Final = 0.5
 TRICKLE_BYTE: Final = b"0"
+#: Which readouts of a meter the ``misread-total`` fault garbles (counted from 1),
+#: and how: the lower total is the true one minus 1, the spike the true one times
+#: :data:`SPIKE_FACTOR`.
+LOWER_TOTAL_READOUT: Final = 2
+SPIKE_READOUT: Final = 4
+SPIKE_FACTOR: Final = 1000
 #: ``needs-wakeup``: NULs that wake the meter, and how long it then stays awake.
 WAKEUP_MIN_NULS: Final = 20
 AWAKE_S: Final = 5.0
@@ -181,6 +204,7 @@ class Faults:
     ignore_mode_e: bool = False
     lost_ua: bool = False
     segmented: bool = False
+    misread_total: bool = False
     needs_wakeup: bool = False
     strict_parity: bool = False
     slow_switch: bool = False
@@ -218,3 +242,36 @@ class Faults:
 
     def __bool__(self) -> bool:
         return bool(self.names)
+
+
+_TOTAL_LINE = re.compile(
+    r"^(?P<head>[^(]*\()(?P<value>[0-9]+(?:\.[0-9]*)?)(?P<tail>\*(?P<unit>[A-Za-z0-9³]+)\).*)$"
+)
+_TOTAL_UNITS = frozenset({"wh", "kwh", "mwh", "gwh", "varh", "kvarh", "m3", "m³"})
+
+
+def misread_total(lines: Sequence[str], readout: int) -> tuple[str, ...] | None:
+    """The data lines of readout number ``readout`` (from 1) under ``misread-total``, or
+    ``None`` when that readout is true (or no line holds a total).
+
+    The first line whose unit is a total's gets its value lowered by 1 (readout
+    :data:`LOWER_TOTAL_READOUT`) or multiplied by :data:`SPIKE_FACTOR` (readout
+    :data:`SPIKE_READOUT`), written with as many decimals as the meter writes.
+    """
+    if readout not in (LOWER_TOTAL_READOUT, SPIKE_READOUT):
+        return None
+    for index, line in enumerate(lines):
+        match = _TOTAL_LINE.match(line)
+        if match is None or match["unit"].lower() not in _TOTAL_UNITS:
+            continue
+        text = match["value"]
+        decimals = len(text.partition(".")[2])
+        value = Decimal(text)
+        value = (
+            max(value - 1, Decimal(0)) if readout == LOWER_TOTAL_READOUT else value * SPIKE_FACTOR
+        )
+        shown = f"{value:0{len(text)}.{decimals}f}"
+        garbled = list(lines)
+        garbled[index] = f"{match['head']}{shown}{match['tail']}"
+        return tuple(garbled)
+    return None

@@ -54,6 +54,7 @@ from obisgate.simulator.faults import (
     TRICKLE_BYTE,
     TRICKLE_INTERVAL_S,
     Faults,
+    misread_total,
 )
 from obisgate.simulator.profile import MeterProfile
 from obisgate.simulator.programming_hook import (
@@ -356,7 +357,14 @@ class SimulatedMeter:
         faults = self.faults
         self._readouts_sent += 1
         corrupt = faults.bad_bcc or (faults.bad_bcc_once and self._readouts_sent == 1)
-        message = self.profile.data_message(corrupt_bcc=corrupt, request_start=self._request_start)
+        profile = self.profile
+        count = self.stats.meter_readouts
+        count[profile.name, profile.address] += 1
+        if faults.misread_total:
+            garbled = misread_total(profile.lines, count[profile.name, profile.address])
+            if garbled is not None:
+                profile = profile.replace(lines=garbled)
+        message = profile.data_message(corrupt_bcc=corrupt, request_start=self._request_start)
         if faults.lost_byte and len(message) > 2:
             half = len(message) // 2
             message = message[:half] + message[half + 1 :]

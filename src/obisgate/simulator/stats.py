@@ -24,6 +24,8 @@ class SimulatorStats:
         programming_sessions: programming sessions started.
         pushes: mode D pushes sent.
         hdlc_sessions: HDLC links served (mode E after its opening, or direct HDLC).
+        meter_readouts: readouts per meter (profile name and address), over every
+            line and connection (the ``misread-total`` fault counts with it).
     """
 
     connections: int = 0
@@ -36,3 +38,4 @@ class SimulatorStats:
     programming_sessions: int = 0
     pushes: int = 0
     hdlc_sessions: int = 0
+    meter_readouts: Counter[tuple[str, str]] = field(default_factory=Counter)

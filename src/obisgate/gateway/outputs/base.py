@@ -44,6 +44,9 @@ class Output(abc.ABC):
     Attributes:
         name: the output's name in logs, counters and health (a network
             output's section name).
+        keeps_every_reading: ``True`` for an output that also gets the readings
+            a deadband (``publish = "change"``) holds back: the SQLite history, the
+            full local record. Every other output gets only the published ones.
         lingers: whether the fan-out may let batches gather for up to its
             ``linger_s`` before handing them to :meth:`publish_many` (a store
             that writes one transaction per call sets it; an output that shows
@@ -58,6 +61,7 @@ class Output(abc.ABC):
     """
 
     name: str
+    keeps_every_reading: ClassVar[bool] = False
     lingers: ClassVar[bool] = False
     takes_backfill: ClassVar[bool] = False
 
@@ -211,11 +215,24 @@ class Fanout:
                 )
         return found
 
-    def publish(self, updates: Sequence[SignalUpdate]) -> None:
-        """Queue a batch for every output; never blocks."""
+    def publish(
+        self, updates: Sequence[SignalUpdate], every: Sequence[SignalUpdate] | None = None
+    ) -> None:
+        """Queue a batch for every output; never blocks.
+
+        ``every``: the batch with the readings a deadband held back too (see
+        :mod:`obisgate.gateway.processing.stage`), for the outputs that keep every
+        reading (``keeps_every_reading``: the history); the others get ``updates``.
+        An empty batch is not queued.
+        """
         for output, queue in zip(self.outputs, self._queues, strict=True):
+            batch = updates
+            if every is not None and output.keeps_every_reading:
+                batch = every
+            if not batch:
+                continue
             try:
-                queue.put_nowait(updates)
+                queue.put_nowait(batch)
             except asyncio.QueueFull:
                 self.dropped[output.name] += 1
 

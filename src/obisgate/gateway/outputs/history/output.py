@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
 
 from obisgate.gateway.history import HistoryRecord, HistoryStore, HistoryWriteError
 from obisgate.gateway.outputs.base import Output
@@ -28,6 +29,9 @@ class HistoryOutput(Output):
     failing and once when they work again (or at close), with the number of
     readings not stored; polling and the other outputs go on meanwhile.
 
+    It keeps every reading, also those a deadband (``publish = "change"``) holds
+    back from the other outputs: the local history is the full record.
+
     Backfilled batches (intervals of a meter's load profile, read after a gap) are
     stored like any other; a value whose signal and time are stored already is left
     out (:meth:`HistoryStore.append`), so an interval is stored once.
@@ -37,6 +41,8 @@ class HistoryOutput(Output):
     """
 
     name = "history"
+    #: Gets the readings a deadband held back too (see ``Fanout.publish``).
+    keeps_every_reading: ClassVar[bool] = True
     # One transaction per 0.1 s run of readouts instead of one per readout. (The MQTT and
     # PostgreSQL outboxes do not linger: their promise, every reading the gateway printed is
     # delivered even across a kill -9, is tested against what it prints.)

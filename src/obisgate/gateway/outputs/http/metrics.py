@@ -20,7 +20,9 @@ must not wait for). One :class:`GatewayCollector` on its own
   ``obisgate_frequency_hertz``, ``obisgate_temperature_celsius`` ... as gauges, and
   the registers that only grow as counters: ``obisgate_energy_watt_hours_total``,
   ``obisgate_reactive_energy_var_hours_total``, ``obisgate_volume_cubic_meters_total``
-  (labels ``device``, ``signal``), so a kW meter and a W meter land in one series;
+  (labels ``device``, ``signal``), so a kW meter and a W meter land in one series; a
+  signal that may go down (``SignalConfig.may_decrease``: ``monotonic = 0``, a net energy
+  derived from others) is no counter, so it is only in ``obisgate_signal_value``;
 * ``obisgate_build_info{version,python}``, always 1;
 * per device: ``obisgate_device_up``, ``obisgate_device_readouts_total{result="ok"|"failed"}``,
   ``obisgate_device_missed_scans_total``, ``obisgate_device_readout_duration_seconds``
@@ -30,7 +32,9 @@ must not wait for). One :class:`GatewayCollector` on its own
   ``obisgate_device_backfill_failures_total`` and ``obisgate_device_backfill_phase{phase}``
   (1 for its current phase: idle, waiting, reading, retrying, gave up, refused);
 * per gateway: ``obisgate_devices``, ``obisgate_lines``, ``obisgate_missed_scans_total``,
-  ``obisgate_dropped_batches_total{output}``, ``obisgate_output_failed{output}``;
+  ``obisgate_dropped_batches_total{output}``, ``obisgate_output_failed{output}``, and the
+  processing stage's ``obisgate_processing_rejected_total`` (readings a guard refused),
+  ``_resets_total``, ``_jumps_total``, ``_evaluation_errors_total``, ``_held_back_total``;
 * read success (scheduled reads: polls made for a slot of the schedule, and missed
   scans), per device, line, throttle group and shard:
   ``obisgate_{device,line,group,shard}_scheduled_reads_total``,
@@ -98,6 +102,16 @@ def number(value: Any) -> float | None:
     return None
 
 
+#: The processing stage's counters (``Gateway.stats()["processing"]``) and their help.
+_PROCESSING = (
+    ("rejected", "Readings a guard refused (published invalid)."),
+    ("resets", "Lower totals a guard accepted as a meter reset after reset_confirm readings."),
+    ("jumps", "Changes beyond max_rate a guard accepted after reset_confirm readings."),
+    ("evaluation_errors", "Derived signals computed without a result (invalid or overflow)."),
+    ("held_back", "Readings publish = change held back from all outputs but the history."),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class MetricsSnapshot:
     """Everything one scrape shows, copied on the event loop.
@@ -110,6 +124,8 @@ class MetricsSnapshot:
         device_stats: the gateway's per-device counters (empty without a gateway).
         health: output name -> its health.
         backfill: device alias -> its backfill's progress (devices with a load profile).
+        decreasing: ``(device, signal)`` of the signals that may go down: never in a
+            counter family.
         reads: the read-success figures (empty without a gateway).
     """
 
@@ -119,6 +135,7 @@ class MetricsSnapshot:
     device_stats: dict[str, dict[str, float]]
     health: dict[str, OutputHealth]
     backfill: dict[str, dict[str, Any]]
+    decreasing: frozenset[tuple[str, str]] = frozenset()
     reads: ReadFigures = field(default_factory=ReadFigures)
 
     @classmethod
@@ -133,6 +150,7 @@ class MetricsSnapshot:
             health=health,
             reads=context.read_figures(),
             backfill={alias: dict(p) for alias, p in context.backfill().items()},
+            decreasing=state.decreasing(),
         )
 
 
@@ -197,6 +215,8 @@ class GatewayCollector:
             if sample is None or info is None or info.quantity is None:
                 continue
             quantity = info.quantity
+            if quantity.counter and (update.device, update.signal) in self.snapshot.decreasing:
+                continue  # a counter that goes down would read as a counter reset
             family = families.get(quantity.name)
             if family is None:
                 labels = ["device", "signal"]
@@ -301,6 +321,11 @@ class GatewayCollector:
             sample = number(stats.get(key))
             if sample is not None:
                 yield kind(name, text, value=sample)
+        processing = dict(stats.get("processing", {}))
+        for key, text in _PROCESSING:
+            sample = number(processing.get(key))
+            if sample is not None:
+                yield CounterMetricFamily(f"obisgate_processing_{key}", text, value=sample)
         dropped = CounterMetricFamily(
             "obisgate_dropped_batches",
             "Batches an output dropped (its queue was full, or publishing failed).",

@@ -33,8 +33,9 @@ def live_state(config: GatewayConfig) -> LiveState:
             s.signal_name or s.signal_alias,
             s.unit,
             s.logged,
-            s.tag_job_todo,
+            s.tag_job_todo or "",  # a derived signal has none
             s.description,
+            s.may_decrease,
         )
         for alias, _ in devices
         for s in config.signals_for(alias)

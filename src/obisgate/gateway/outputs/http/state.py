@@ -81,6 +81,8 @@ class SignalInfo:
         tag: the address the signal reads (``tag_job_todo``); its OBIS code also says
             what the signal is to the energy view.
         description: the configured description (``""``: the OBIS catalogue's, if any).
+        may_decrease: its values may go down (``SignalConfig.may_decrease``: a net
+            energy): never an energy register of the energy view.
     """
 
     device: str
@@ -90,6 +92,7 @@ class SignalInfo:
     logged: bool
     tag: str = ""
     description: str = ""
+    may_decrease: bool = False
 
 
 @dataclass(slots=True)
@@ -195,6 +198,7 @@ class LiveState:
     _keys_of: dict[str, list[tuple[str, str]]] = field(default_factory=dict, repr=False)
     _bodies: dict[str | None, bytes] = field(default_factory=dict, repr=False)
     _by_device: dict[str, list[SignalInfo]] | None = None
+    _decreasing: frozenset[tuple[str, str]] | None = None
 
     @classmethod
     def of(
@@ -296,6 +300,13 @@ class LiveState:
             self._encoded[key] = text
         return text
 
+    def decreasing(self) -> frozenset[tuple[str, str]]:
+        """``(device, signal)`` of the configured signals that may go down
+        (:attr:`SignalInfo.may_decrease`)."""
+        if self._decreasing is None:
+            self._decreasing = frozenset(k for k, i in self.signals.items() if i.may_decrease)
+        return self._decreasing
+
     def signals_of(self, device: str) -> list[SignalInfo]:
         """The configured signals of ``device``, in configuration order."""
         if self._by_device is None:
@@ -308,7 +319,8 @@ class LiveState:
     def energy_roles(self, device: str) -> list[tuple[SignalInfo, Role]]:
         """The signals of ``device`` that the energy view shows, with their role
         (:func:`~obisgate.gateway.outputs.http.energy.role_of`; the unit is the
-        configured one, else the one the meter sent last); registers only when logged."""
+        configured one, else the one the meter sent last); registers only when logged
+        and never going down (a net energy counts no consumption)."""
         found = []
         for info in self.signals_of(device):
             unit = info.unit
@@ -317,7 +329,9 @@ class LiveState:
             view = self.devices.get(device)
             maker = manufacturer_of(view.identification if view is not None else None)
             role = role_of(info.tag, unit, info.signal, maker)
-            if role is None or (role in (Role.IMPORT, Role.EXPORT) and not info.logged):
+            if role is None or (
+                role in (Role.IMPORT, Role.EXPORT) and (not info.logged or info.may_decrease)
+            ):
                 continue
             found.append((info, role))
         return found

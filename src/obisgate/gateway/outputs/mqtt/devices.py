@@ -5,6 +5,12 @@ failed one. Its Home Assistant discovery configs are due after its first
 successful readout in this process (then the units the meter sends, its
 identification and the serial number its readout carries are known), and
 again whenever a unit, the identification or the serial number changes.
+
+A signal that may go down (a derived one without ``monotonic = 1``, e.g. a net
+energy, or any with ``monotonic = 0``) that would be ``total_increasing`` is
+announced as ``total`` unless ``ha_state_class`` says otherwise: Home Assistant
+takes a lower ``total_increasing`` value for a meter reset and books the whole
+reading again in its energy statistics.
 """
 
 from __future__ import annotations
@@ -15,7 +21,11 @@ from typing import TYPE_CHECKING
 
 from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.outputs.mqtt.config import MqttColumns
-from obisgate.gateway.outputs.mqtt.ha_discovery import DiscoveryDevice, DiscoverySignal
+from obisgate.gateway.outputs.mqtt.ha_discovery import (
+    DiscoveryDevice,
+    DiscoverySignal,
+    infer_classes,
+)
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, readout_status
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
@@ -28,6 +38,9 @@ __all__ = ["DeviceTracker"]
 @dataclass
 class _Device:
     static: DiscoveryDevice
+    #: Aliases of the signals that may go down (announced as ``total``, not
+    #: ``total_increasing``).
+    decreasing: frozenset[str] = frozenset()
     units: dict[str, str] = field(default_factory=dict)
     identification: str | None = None
     serial: str | None = None
@@ -55,7 +68,7 @@ class DeviceTracker:
                     (columns := s.columns(MqttColumns)).ha_device_class,
                     columns.ha_state_class,
                     s.number_type in SCALED_TYPES,
-                    s.tag_job_todo,
+                    s.tag_job_todo or "",  # a derived signal has none
                 )
                 for s in config.signals_for(device.device_alias)
             )
@@ -67,7 +80,10 @@ class DeviceTracker:
                 device.meter_model,
                 signals,
             )
-            self._devices[device.device_alias] = _Device(static)
+            decreasing = frozenset(
+                s.signal_alias for s in config.signals_for(device.device_alias) if s.may_decrease
+            )
+            self._devices[device.device_alias] = _Device(static, decreasing)
         self.availability: dict[str, bytes] = {}
         self.dirty_availability: set[str] = set()
         self.to_announce: set[str] = set()
@@ -125,9 +141,9 @@ class DeviceTracker:
             DiscoverySignal(
                 s.alias,
                 s.name,
-                s.unit or device.units.get(s.alias),
+                unit := s.unit or device.units.get(s.alias),
                 s.ha_device_class,
-                s.ha_state_class,
+                _state_class(s, unit, s.alias in device.decreasing),
                 s.numeric,
                 s.tag,
             )
@@ -142,3 +158,14 @@ class DeviceTracker:
             signals,
             device.serial,
         )
+
+
+def _state_class(signal: DiscoverySignal, unit: str | None, decreasing: bool) -> str | None:
+    """The signal's ``ha_state_class``; unset on a signal that may go down, ``total``
+    where its unit would make it ``total_increasing``."""
+    if signal.ha_state_class is not None or not decreasing:
+        return signal.ha_state_class
+    inferred = infer_classes(unit, device_class=signal.ha_device_class, numeric=signal.numeric)[2]
+    if inferred == "total_increasing":
+        return "total"
+    return None
