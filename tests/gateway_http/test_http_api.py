@@ -86,6 +86,10 @@ async def test_devices_from_config_then_from_status_updates(
             "last_error_time": "2026-12-01T10:00:30.000+00:00",
             "readouts": 4,
             "failures": 2,
+            # Not polled by a gateway here: no line, group or read figures.
+            "line": None,
+            "group": None,
+            "reads": None,
         }
         assert m2["up"] is None
         await output.publish(good_m1(timedelta(seconds=40)))

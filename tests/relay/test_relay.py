@@ -56,7 +56,16 @@ class Received:
 def worker_context(device_counters: dict[str, dict[str, float]]) -> OutputContext:
     health = OutputHealth(state=OutputState.RUNNING, since=T0, counters={"stored_total": 7})
     return OutputContext(
-        stats=lambda: {"devices": 2, "lines": 2, "polls": 5, "dropped_batches": {"history": 1}},
+        stats=lambda: {
+            "devices": 2,
+            "lines": 2,
+            "polls": 5,
+            "scheduled_reads": 6,
+            "succeeded_reads": 4,
+            "priority_reads": 1,
+            "waiting_polls": 3,
+            "dropped_batches": {"history": 1},
+        },
         device_stats_of=lambda aliases: {
             a: device_counters[a] for a in aliases if a in device_counters
         },
@@ -111,6 +120,8 @@ async def test_batches_and_counters_reach_the_hub(sock: Path) -> None:
             assert hub.device_stats_of(["m2", "zz"]) == {"m2": counters["m2"]}
             stats = hub.stats()
             assert (stats["devices"], stats["polls"], stats["workers_connected"]) == (2, 5, 1)
+            reads = ("scheduled_reads", "succeeded_reads", "priority_reads", "waiting_polls")
+            assert [stats[key] for key in reads] == [6, 4, 1, 3]
             assert stats["dropped_batches"] == {"history/shard1": 1}
             worker = hub.worker_health()
             assert worker["history/shard1"].counters == {"stored_total": 7}

@@ -165,3 +165,29 @@ def test_default_mqtt_client_id_is_unique_per_configuration_and_shard(tmp_path: 
     assert client_id(default, Shard(0, 2)) == f"{first}-shard0"
     assert client_id(other, None) not in (first, "obisgate-" + first.split("-")[1])
     assert client_id(fixed, None) == client_id(fixed, Shard(1, 2)) == "gw-x"
+
+
+def test_the_lines_of_a_throttle_group_go_to_one_shard(tmp_path: Path) -> None:
+    """Its max_sessions then holds across the workers too."""
+    text = tcp_config([21000 + i for i in range(30)], [1] * 30)
+    # Lines 0-9 in group "cell", the others on their own.
+    for i in range(10):
+        text = text.replace(
+            f'device_alias = "l{i}m0"\n', f'device_alias = "l{i}m0"\ngroup = "cell"\n', 1
+        )
+    path = tmp_path / "gw.toml"
+    path.write_text("[groups.cell]\nmax_sessions = 2\n" + text, encoding="utf-8")
+    plans = plans_from_config(load_config(path))
+    grouped = {p.port_key for p in plans if p.group == "cell"}
+    assert len(grouped) == 10
+    for count in (2, 3, 5):
+        owners = {i for i in range(count) for p in select_plans(plans, Shard(i, count)) if p.group}
+        assert len(owners) == 1  # every line of the group in one shard
+        taken = [p.alias for i in range(count) for p in select_plans(plans, Shard(i, count))]
+        assert sorted(taken) == sorted(p.alias for p in plans)  # each device exactly once
+    listed = CliRunner().invoke(main, ["plan", str(path), "--shard", "0/3", "--format", "json"])
+    others = CliRunner().invoke(main, ["plan", str(path), "--shard", "1/3", "--format", "json"])
+    third = CliRunner().invoke(main, ["plan", str(path), "--shard", "2/3", "--format", "json"])
+    shown = [json.loads(r.output)["lines"] for r in (listed, others, third)]
+    holding = [sum(1 for line in lines if line["line"] in grouped) for lines in shown]
+    assert sorted(holding) == [0, 0, 10]

@@ -242,6 +242,10 @@ async def test_one_address_serves_every_worker_and_a_killed_worker_takes_no_serv
             gateway = await get_json(http, sup.url + "api/gateway")
             assert gateway["stats"]["devices"] == len(devices)
             assert gateway["stats"]["workers_connected"] == 2
+            # The supervisor polls nothing: a priority read is refused, naming the MQTT way.
+            async with http.post(sup.url + f"api/devices/{devices[0]}/read") as answer:
+                assert answer.status == 503
+                assert f"/{devices[0]}/read/set" in (await answer.json())["error"]
             outputs = gateway["outputs"]
             for name in ("http", "modbus", "iec104", "opcua", "workers"):
                 assert outputs[name]["state"] == "running", (name, outputs[name])

@@ -123,6 +123,7 @@ async def run_gateway(
     duration_s: float | None = None,
     context: OutputContext | None = None,
     shard: Shard | None = None,
+    sizes_path: Path | None = None,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Gateway:
     """Poll until SIGINT/SIGTERM (or ``duration_s``), then shut down cleanly.
@@ -132,6 +133,7 @@ async def run_gateway(
     clock; the history found by ``context`` is where earlier gaps are looked for).
 
     With ``shard``, only the devices of the lines that shard owns are polled.
+    ``sizes_path``: the readout sizes file (read at start, kept up to date).
 
     ``config`` is not kept once the plans are built: when the caller holds no
     other reference, its models are freed before polling starts.
@@ -155,7 +157,13 @@ async def run_gateway(
     history = None if context is None else context.history_path
     with paused_gc():
         gateway = Gateway(
-            plans, outputs, history=history, wall_clock=wall_clock, processing=processing
+            plans,
+            outputs,
+            shard=None if shard is None else str(shard),
+            sizes_path=sizes_path,
+            history=history,
+            wall_clock=wall_clock,
+            processing=processing,
         )
     # The plans (and what else is loaded by now) live as long as the gateway: keep them out of the
     # collector's passes (at 50 000 meters each full pass would walk all of them).

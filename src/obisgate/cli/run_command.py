@@ -31,6 +31,7 @@ from obisgate.gateway.config import GatewayConfig, load_config
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.listen import split_listen
 from obisgate.gateway.preflight import readiness
+from obisgate.gateway.readsizes import sizes_path
 from obisgate.gateway.shard import Shard, shard_path
 from obisgate.gateway.shard_config import shard_config
 
@@ -184,7 +185,14 @@ def run(
             )
         except ConfigError as exc:
             fail(str(exc).replace("\n", "\n  "), 2)  # e.g. every missing extra, one a line
-        running = run_gateway(cfg, outputs, duration_s=duration, context=context, shard=shard)
+        running = run_gateway(
+            cfg,
+            outputs,
+            duration_s=duration,
+            context=context,
+            shard=shard,
+            sizes_path=sizes_path(db or cfg.storage.path),
+        )
         del cfg
         return await running
 

@@ -30,8 +30,10 @@ from obisgate.gateway.history import history_files
 from obisgate.gateway.outputs.base import Fanout, Output
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.factory import network_outputs
+from obisgate.gateway.poller import ReadRequestError
 from obisgate.gateway.relay.hub import RelayHub
 from obisgate.gateway.relay.sender import RELAY_VARIABLE
+from obisgate.gateway.updates import SignalUpdate
 from obisgate.supervisor import Supervisor
 
 __all__ = ["available_cpus", "run_workers", "worker_count"]
@@ -92,7 +94,7 @@ def run_workers(
         [sys.executable, "-m", "obisgate", "run", config_path, "--shard", f"{i}/{count}", *options]
         for i in range(count)
     ]
-    context = OutputContext()
+    context = OutputContext(request_read=_read_in_a_worker)
     if config.logged_signals:
         base = db or config.storage.path
         context.history_files = lambda: history_files(base)
@@ -103,6 +105,15 @@ def run_workers(
     del config  # the servers hold what they need of it
     _LOGGER.info("starting %d workers", count)
     run_async(lambda: supervise(commands, servers, context))
+
+
+def _read_in_a_worker(alias: str) -> asyncio.Future[list[SignalUpdate]]:
+    """The supervisor polls nothing: its API cannot queue a priority read (503)."""
+    raise ReadRequestError(
+        "with --workers the supervisor polls nothing: ask the worker over MQTT "
+        f"(<prefix>/{alias}/read/set)",
+        "stopped",
+    )
 
 
 async def supervise(

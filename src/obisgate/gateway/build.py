@@ -21,7 +21,15 @@ from obisgate import (
 )
 from obisgate.gateway.backfill.times import meter_zone
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
-from obisgate.gateway.plan import DevicePlan, DlmsPlan, ProfilePlan, ProgrammingPlan, SignalPlan
+from obisgate.gateway.plan import (
+    DevicePlan,
+    DlmsPlan,
+    ListRequest,
+    ProfilePlan,
+    ProgrammingPlan,
+    SignalPlan,
+)
+from obisgate.gateway.schedule import phase_of
 from obisgate.gcpause import paused_gc
 
 __all__ = ["device_plan", "device_rules", "dlms_tag", "plans_from_config"]
@@ -56,6 +64,7 @@ def device_plan(
     shared: dict[object, Any] | None = None,
     options: ReadoutOptions | None = None,
     book: RecipeBook | None = None,
+    group_sessions: int | None = None,
 ) -> DevicePlan:
     """The poller's plan for one configured device.
 
@@ -64,8 +73,9 @@ def device_plan(
     devices of a configuration) lets equal signal plans and line settings be one
     object: many devices read the same signals. ``options``: the device's
     ``readout_options()`` when already made. ``book``: the recipes (default:
-    obisgate's own). Derived signals are not read: the processing stage computes
-    them (:mod:`obisgate.gateway.processing.build`).
+    obisgate's own). ``group_sessions``: its throttle group's ``max_sessions``. Derived
+    signals are not read: the processing stage computes them
+    (:mod:`obisgate.gateway.processing.build`).
     """
     if shared is None:
         shared = {}
@@ -82,7 +92,8 @@ def device_plan(
         )
         dlms = _dlms_plan(device, enabled)
     programming = None
-    if any(s.by_command for s in plans) or device.profile is not None:
+    registers = None
+    if any(s.by_command for s in plans) or device.register_reads or device.profile is not None:
         programming = ProgrammingPlan(
             options=ProgrammingOptions(
                 sign_on=dataclasses.replace(options, option="1"),
@@ -92,6 +103,8 @@ def device_plan(
             ),
             scheme=partial(_scheme, device),
         )
+        if device.register_reads:
+            registers = programming
     profile = None
     if device.profile is not None and programming is not None:
         by_alias = {p.alias: p for p in plans}
@@ -109,15 +122,19 @@ def device_plan(
             ),
             programming=programming,
         )
-        if not any(s.by_command for s in plans):
-            programming = None  # the profile signs on by itself; polls read no register
+    if not any(s.by_command for s in plans):
+        programming = None  # the profile and register reads sign on by themselves
+    lists = tuple(
+        _shared(ListRequest(start, frozenset(tags)), shared) for start, tags in device.list_requests
+    )
+    scan_s = device.scan_rate_ms / 1000
     return DevicePlan(
         alias=device.device_alias,
         url=device.url_or_port,
         port_key=device.port_key,
         line=_shared(device.line_settings(), shared),
         options=options,
-        scan_rate_s=device.scan_rate_ms / 1000,
+        scan_rate_s=scan_s,
         poll_delay_s=device.poll_delay_ms / 1000,
         close_delay_s=device.serial_close_delay / 1000,
         retries=device.retries,
@@ -127,6 +144,11 @@ def device_plan(
         programming=programming,
         recipes=rules,
         dlms=dlms,
+        group=device.group,
+        group_sessions=group_sessions,
+        phase_s=None if device.scan_align else phase_of(device.device_alias, scan_s),
+        lists=lists,
+        registers=registers,
         profile=profile,
     )
 
@@ -201,6 +223,7 @@ def _signal_plan(
         signal.unit,
         signal.log,
         signal.read_by,
+        signal.scan_rate_ms,
         decimal_comma,
     )
     plan = shared.get(key)
@@ -246,6 +269,7 @@ def plans_from_config(config: GatewayConfig, book: RecipeBook | None = None) -> 
                 shared,
                 config.readout_options(device),
                 book,
+                None if device.group is None else config.max_sessions(device.group),
             )
             for device in config.enabled_devices
         ]

@@ -24,6 +24,7 @@ from obisgate.gateway.config_models import (
     SECRET_FIELDS,
     DeviceConfig,
     GatewayConfig,
+    GroupConfig,
     OutputConfig,
     SignalConfig,
     StorageConfig,
@@ -46,6 +47,7 @@ Specs = Sequence["OutputSpec[Any]"]
 CORE_TABLES: dict[str, type[BaseModel]] = {
     "devices": DeviceConfig,
     "signals": SignalConfig,
+    "groups": GroupConfig,
     "storage": StorageConfig,
     "output": OutputConfig,
 }
@@ -69,6 +71,7 @@ def table_fields(specs: Specs) -> dict[str, frozenset[str]]:
     fields: dict[str, frozenset[str]] = {
         "devices": frozenset(DeviceConfig.model_fields),
         "signals": frozenset(),
+        "groups": frozenset(GroupConfig.model_fields),
         "storage": frozenset(StorageConfig.model_fields),
         "output": frozenset(OutputConfig.model_fields),
     }
@@ -151,6 +154,7 @@ class _Builder:
         devices = self._devices()
         self._valid_devices = tuple(devices.values())
         signals = self._signals()
+        groups = self._groups(devices)
         storage = self._single("storage", StorageConfig)
         output = self._single("output", OutputConfig)
         sections = {spec.name: self._section(spec.name, spec.model) for spec in self.specs}
@@ -165,6 +169,7 @@ class _Builder:
         self._password_file_warnings(devices)
         self._push_problems(devices, signals)
         self._dlms_problems(devices, signals)
+        self._schedule_problems(devices, signals)
         self._profile_problems(devices, signals)
         if self.problems:
             raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
@@ -174,6 +179,7 @@ class _Builder:
         config = GatewayConfig(
             devices=tuple(devices.values()),
             signals=tuple(signals),
+            groups=groups,
             storage=self._with_base_dir(storage),
             output=output,
             sections=present,
@@ -397,6 +403,71 @@ class _Builder:
             return None
         object.__setattr__(signal, "output_columns", tuple(columns))  # frozen: set once, here
         return signal
+
+    def _groups(self, devices: Mapping[str, DeviceConfig]) -> tuple[GroupConfig, ...]:
+        """The throttle groups; a device naming a group without an entry, and an entry
+        no device names, are warned about."""
+        groups: dict[str, GroupConfig] = {}
+        rows: dict[str, RawRow] = {}
+        for row in self.tables.groups:
+            group = self._validate(row, GroupConfig, row.fields)
+            if not isinstance(group, GroupConfig):
+                continue
+            if group.name in groups:
+                self.problems.append(
+                    row.problem(f"group {group.name!r} is defined twice", "max_sessions")
+                )
+                continue
+            groups[group.name] = group
+            rows[group.name] = row
+        named = {d.group for d in devices.values() if d.enable and d.group is not None}
+        for device in devices.values():
+            if device.enable and device.group is not None and device.group not in groups:
+                self.warnings.append(
+                    self._device_rows[device.device_alias].problem(
+                        f"group {device.group!r} has no [groups.{device.group}] entry: "
+                        "no session limit (figures only)",
+                        "group",
+                    )
+                )
+        for name, row in rows.items():
+            if name not in named:
+                self.warnings.append(row.problem(f"no enabled device is in group {name!r}"))
+        return tuple(groups.values())
+
+    def _schedule_problems(
+        self, devices: Mapping[str, DeviceConfig], signals: list[SignalConfig]
+    ) -> None:
+        """Signals' own scan rates, lists and register reads are for polled D0 meters; a
+        list request start is not the device's readout request."""
+        for device in devices.values():
+            row = self._device_rows[device.device_alias]
+            if device.type in ("D", "E", "HDLC"):
+                for name in ("list_requests", "register_reads"):
+                    if name in device.model_fields_set and getattr(device, name):
+                        self.problems.append(
+                            row.problem(
+                                f"{name} is for D0 meters read by request (type A, B, C)", name
+                            )
+                        )
+            for start, _tags in device.list_requests:
+                if start == device.request_start:
+                    self.problems.append(
+                        row.problem(
+                            f"{start} is this device's readout request (request_start), not a list",
+                            "list_requests",
+                        )
+                    )
+        for signal in signals:
+            owner = devices.get(signal.device_alias)
+            if owner is not None and signal.scan_rate_ms is not None and owner.type == "D":
+                self.problems.append(
+                    self._signal_rows[signal.key].problem(
+                        "a push meter (type D) publishes every telegram at the device's "
+                        "scan_rate_ms: no scan rate per signal",
+                        "scan_rate_ms",
+                    )
+                )
 
     def _section(self, table: str, model: type[BaseModel]) -> BaseModel | None:
         """An output section, or ``None`` when it is absent (the output is off) or invalid."""

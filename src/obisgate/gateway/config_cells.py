@@ -244,6 +244,56 @@ def obis_address(value: object) -> str:
     return text
 
 
+#: A device's lists: ``((request start, (address, ...)), ...)``.
+Lists = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def list_requests(value: object) -> Lists:
+    """The lists a meter offers: ``"/2: 1.8.0 2.8.0; /3: C.1.0"`` (a request start, ``:``,
+    the addresses it returns separated by blanks or commas; lists separated by ``;``),
+    or in TOML a table ``{ "/2" = ["1.8.0", "2.8.0"] }``.
+
+    Raises:
+        ValueError: not allowed; the message says what is.
+    """
+    if isinstance(value, tuple):
+        return value  # already parsed (a model copied)
+    if isinstance(value, dict):
+        items = [(str(k), v) for k, v in value.items()]
+    else:
+        text = as_text(value)
+        items = []
+        for part in text.split(";"):
+            if not part.strip():
+                continue
+            start, colon, rest = part.partition(":")
+            if not colon:
+                raise ValueError(
+                    f"{part.strip()!r}: expected a request start, ':' and its addresses "
+                    "(e.g. /2: 1.8.0 2.8.0; /3: C.1.0)"
+                )
+            items.append((start, rest))
+    lists: list[tuple[str, tuple[str, ...]]] = []
+    for raw_start, raw_tags in items:
+        start = request_start(raw_start)
+        if start == "/?":
+            raise ValueError("/? is the readout itself, not a list")
+        if any(start == seen for seen, _ in lists):
+            raise ValueError(f"{start} is given twice")
+        if isinstance(raw_tags, str):
+            words = raw_tags.replace(",", " ").split()
+        elif isinstance(raw_tags, list | tuple):
+            words = [as_text(tag) for tag in raw_tags]
+        else:
+            raise ValueError(f"{start}: expected its addresses as text or a list")  # noqa: TRY004 - pydantic reports ValueError
+        if not words:
+            raise ValueError(f"{start}: no addresses (which data sets does it return?)")
+        lists.append((start, tuple(dict.fromkeys(obis_address(word) for word in words))))
+    if not lists:
+        raise ValueError("no list: e.g. /2: 1.8.0 2.8.0")
+    return tuple(lists)
+
+
 def as_number_type(value: object) -> NumberType:
     """A :class:`NumberType` from its name or an alias.
 

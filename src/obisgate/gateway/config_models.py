@@ -58,6 +58,7 @@ __all__ = [
     "SECRET_FIELDS",
     "DeviceConfig",
     "GatewayConfig",
+    "GroupConfig",
     "OutputConfig",
     "SectionKind",
     "SignalConfig",
@@ -270,6 +271,44 @@ class DeviceConfig(BaseModel):
         "session), 100 ms to 1 day: when it passes the poll is abandoned, the port released "
         "and `_status` is `timeout`.",
         json_schema_extra={"shown": "the scan rate, at least 10000"},
+    )
+    scan_align: cells.Switch = Field(
+        default=False,
+        description="0: the device's polls fall at a fixed second of each scan period on the "
+        "clock, offset by a stable hash of its alias (the same on every run and every "
+        "gateway), so that thousands of meters do not all start at :00; the first poll comes "
+        "at the first such slot after the start. 1: the older spread: the first polls of all "
+        "devices evenly over their scans from the start, in configuration order.",
+        json_schema_extra={"group": "Schedules, throttling and read plans"},
+    )
+    group: Annotated[
+        str | None,
+        BeforeValidator(
+            cells.optional(
+                cells.pattern(r"[A-Za-z0-9_.-]{1,64}", "1-64 letters, digits, '-', '_', '.'")
+            )
+        ),
+    ] = Field(
+        default=None,
+        description="A throttle group (a converter, a modem pool, a cellular cell): with "
+        "`[groups.NAME] max_sessions = N` never more than N of its devices are read at once, "
+        "across lines; the others wait their turn (counted). Read-success figures are kept "
+        "per group too. Without a `[groups.NAME]` entry the group has no limit (warned).",
+    )
+    list_requests: Annotated[cells.Lists, BeforeValidator(cells.list_requests)] = Field(
+        default=(),
+        description="Lists the meter sends for its own request starts, with the addresses "
+        'each returns: `"/2: 1.8.0 2.8.0; /3: C.1.0 0.9.1"` (in TOML also `{ "/2" = '
+        '["1.8.0", "2.8.0"] }`). A poll whose due signals are all in a list, and for which '
+        "that list is the cheapest request, sends `/2!` instead of the readout request.",
+        json_schema_extra={"shown": "none"},
+    )
+    register_reads: cells.Switch = Field(
+        default=False,
+        description="1: the meter answers register reads in programming mode (`read_command`, "
+        "with the device's password as for signals read by command): a poll for which "
+        "reading the due registers one by one is cheaper than the readout (few registers "
+        "due, a long readout) does that. A refused password stops them until reload.",
     )
     max_baud: cells.OptBaud = Field(
         default=None,
@@ -827,6 +866,17 @@ class SignalConfig(BaseModel):
         "programming mode: after the readout the gateway signs on with the device's password, "
         "reads every such register in one session and signs off (not for push meters).",
     )
+    scan_rate_ms: Annotated[
+        int | None, BeforeValidator(cells.optional(cells.int_range(100, 86_400_000, " ms")))
+    ] = Field(
+        default=None,
+        description="This signal's own scan period (100 ms to 1 day): power every 10 s, "
+        "totals every 15 minutes. A poll reads only the signals that are due (and those due "
+        "within half the device's shortest period after it), with the cheapest request "
+        "that returns them (`obisgate plan CONFIG --device ALIAS` shows it). Not for push "
+        "meters.",
+        json_schema_extra={"shown": "the device's `scan_rate_ms`"},
+    )
     cosem_class: Annotated[
         int | None, BeforeValidator(cells.optional(cells.int_range(1, 65535)))
     ] = Field(
@@ -1024,6 +1074,7 @@ class SignalConfig(BaseModel):
             log=self.logged,
             decimal_comma=decimal_comma,
             by_command=self.read_by == "command",
+            scan_rate_s=None if self.scan_rate_ms is None else self.scan_rate_ms / 1000,
         )
 
     def extract(self, dataset: DataSet | None, *, decimal_comma: bool = False) -> Converted:
@@ -1087,12 +1138,42 @@ class OutputConfig(BaseModel):
     )
 
 
+class GroupConfig(BaseModel):
+    """One throttle group: how many of its devices may be read at once.
+
+    Attributes:
+        name: the group's name, as devices name it in ``group``.
+        max_sessions: the most sessions open at once among its devices.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[
+        str,
+        BeforeValidator(
+            cells.pattern(r"[A-Za-z0-9_.-]{1,64}", "1-64 letters, digits, '-', '_', '.'")
+        ),
+    ] = Field(
+        description="The group's name, as devices give it in `group` (in TOML the table's "
+        "name: `[groups.converter1]`)."
+    )
+    max_sessions: Annotated[int, BeforeValidator(cells.int_range(1, 100_000))] = Field(
+        description="The most devices of the group read at once, across all lines (1-100000): "
+        "a converter's ports, a modem pool's modems, what a cellular cell carries. A poll "
+        "that finds the group full waits (counted in `/metrics`: "
+        "`obisgate_group_waiting_polls_total`); a priority read waits at the head. With "
+        "`run --workers`, all lines of a group are polled by the same worker, so the limit "
+        "holds across workers too.",
+    )
+
+
 class GatewayConfig(BaseModel):
     """A whole, consistent configuration.
 
     Attributes:
         devices: every device, in file order (disabled ones included).
         signals: every signal, in file order.
+        groups: the throttle groups with a session limit.
         storage: history database settings.
         output: output settings.
         sections: the network outputs' sections present, by name (an absent
@@ -1109,6 +1190,7 @@ class GatewayConfig(BaseModel):
 
     devices: tuple[DeviceConfig, ...]
     signals: tuple[SignalConfig, ...] = ()
+    groups: tuple[GroupConfig, ...] = ()
     storage: StorageConfig = StorageConfig()
     output: OutputConfig = OutputConfig()
     sections: Mapping[str, SerializeAsAny[BaseModel]] = Field(default_factory=dict)
@@ -1129,7 +1211,14 @@ class GatewayConfig(BaseModel):
         missing = sorted({s.device_alias for s in self.signals} - set(aliases))
         if missing:
             raise ValueError(f"signals name missing devices: {', '.join(missing)}")
+        names = sorted(n for n, c in Counter(g.name for g in self.groups).items() if c > 1)
+        if names:
+            raise ValueError(f"duplicate group: {', '.join(names)}")
         return self
+
+    def max_sessions(self, group: str) -> int | None:
+        """The session limit of a throttle group (``None``: no ``[groups.NAME]`` entry)."""
+        return next((g.max_sessions for g in self.groups if g.name == group), None)
 
     def section(self, kind: SectionKind[S]) -> S | None:
         """An output's section (``config.section(MQTT)``), ``None`` when it is absent.

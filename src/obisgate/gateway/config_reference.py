@@ -23,6 +23,7 @@ from pydantic_core import PydanticUndefined
 
 from obisgate.gateway.config_models import (
     DeviceConfig,
+    GroupConfig,
     OutputConfig,
     SignalConfig,
     SignalProcessing,
@@ -40,7 +41,8 @@ _HEADER = """\
      (src/obisgate/gateway/config_reference.py); edit those, not this file. -->
 
 A gateway configuration lists **devices** (meters: where they are and how to read
-them) and **signals** (the values read from them), and optionally a few sections:
+them) and **signals** (the values read from them), optionally **groups** (throttle
+groups: how many of their devices may be read at once), and optionally a few sections:
 `[storage]`, `[output]`, and one section per output, whose presence turns that output
 on. `obisgate check CONFIG` validates a configuration and lists every problem with its
 file, line or sheet row, and field. How the configuration is read is described in
@@ -51,11 +53,13 @@ file, line or sheet row, and field. How the configuration is read is described i
 One configuration holds the same tables in any of three formats:
 
 * **TOML** (any file name but the two below): `[[devices]]` and `[[signals]]` arrays
-  of tables, sections as tables (`[storage]`, `[output]`, one per output ...).
+  of tables, a table per group (`[groups.NAME]`), sections as tables (`[storage]`,
+  `[output]`, one per output ...).
 * **Excel** (`.xlsx`, `.xlsm`): sheets `Devices` and `Signals` with the field names in
   row 1 and one device or signal per row; the first empty row ends a sheet (later rows
   are ignored with a warning); further sheets whose names start with `Signals` (e.g.
-  `Signals-2`) are appended in workbook order. A section is a sheet named like it
+  `Signals-2`) are appended in workbook order; an optional sheet `Groups` holds one
+  throttle group per row (`name`, `max_sessions`). A section is a sheet named like it
   (`Storage`, `OUTPUT`: any case) with the field names in row 1 and the values in
   row 2, nothing below; an empty sheet, or one with only the names, is the section with
   its defaults. Other sheets are ignored. Formulas count with their cached value; keep
@@ -64,7 +68,8 @@ One configuration holds the same tables in any of three formats:
 * **CSV**: a pair of files, `devices` and `signals`: a directory holding
   `devices.csv` and `signals.csv`, or one `.csv` file whose name contains `devices` or
   `signals` (any case), its partner being the same name with the other word
-  (`plant1_devices.csv` and `plant1_signals.csv`). A section is an optional file named
+  (`plant1_devices.csv` and `plant1_signals.csv`); throttle groups are an optional
+  `groups.csv` beside them (one per line). A section is an optional file named
   the same way beside them (`storage.csv`, `plant1_storage.csv`): a line of field names and
   one line of values. The header line holds the field names; the delimiter (`,`, `;` or
   tab) is taken from it; blank lines are skipped; UTF-8 (a BOM is allowed).
@@ -86,6 +91,7 @@ never appear in messages, logs or `repr`.
 _ROW_PLACES = {
     "devices": ("`[[devices]]`", "sheet `Devices`", "`devices.csv`"),
     "signals": ("`[[signals]]`", "sheet `Signals` (and `Signals…`)", "`signals.csv`"),
+    "groups": ("`[groups.NAME]`", "sheet `Groups`", "`groups.csv`"),
 }
 
 
@@ -174,6 +180,13 @@ def render_reference(specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS) -> str:
         lines.append(f"\n#### Columns of the {spec.title} output: {spec.columns.title}\n")
         lines.append(f"Empty: the output's default for the signal.{also}{shown}\n")
         lines += _fields(spec.columns.model)
+    lines += _table(
+        "Groups",
+        "groups",
+        GroupConfig,
+        "One row per throttle group that has a session limit; devices join a group with "
+        "their `group` field.",
+    )
     lines += _table(
         "Storage", "storage", StorageConfig, "Where the history of logged signals is kept."
     )

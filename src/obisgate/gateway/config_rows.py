@@ -20,6 +20,7 @@ from types import MappingProxyType
 from obisgate.errors import ConfigError
 
 __all__ = [
+    "REQUIRED_ROW_TABLES",
     "ROW_TABLES",
     "Allowed",
     "ConfigFileError",
@@ -37,7 +38,9 @@ __all__ = [
 Allowed = Mapping[str, frozenset[str]]
 
 #: The tables of many rows; every other table has one row (a TOML table, a sheet or a CSV file).
-ROW_TABLES = ("devices", "signals")
+ROW_TABLES = ("devices", "signals", "groups")
+#: The row tables every configuration has (``groups`` is optional).
+REQUIRED_ROW_TABLES = ("devices", "signals")
 
 
 def single_tables(allowed: Allowed) -> tuple[str, ...]:
@@ -151,6 +154,7 @@ class RawTables:
         source: the path given.
         base_dir: directory that relative paths in the configuration refer to.
         devices, signals: the rows in order.
+        groups: the throttle groups' rows (``[groups.NAME]``, sheet ``Groups``, ``groups.csv``).
         single: the single tables present (``storage``, ``output``, output sections).
         problems: errors found while reading (syntax, unknown fields, ...).
         warnings: warnings found while reading.
@@ -160,13 +164,16 @@ class RawTables:
     base_dir: Path
     devices: list[RawRow] = field(default_factory=list)
     signals: list[RawRow] = field(default_factory=list)
+    groups: list[RawRow] = field(default_factory=list)
     single: dict[str, RawRow] = field(default_factory=dict)
     problems: list[ConfigProblem] = field(default_factory=list)
     warnings: list[ConfigProblem] = field(default_factory=list)
 
     def rows(self, table: str) -> list[RawRow]:
-        """The rows of ``devices`` or ``signals``."""
-        return self.devices if table == "devices" else self.signals
+        """The rows of ``devices``, ``signals`` or ``groups``."""
+        if table == "devices":
+            return self.devices
+        return self.groups if table == "groups" else self.signals
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,8 +1,9 @@
 """The tabular readers: Excel workbooks and CSV pairs, one row per record.
 
 Both hold the row tables as a header of field names over one record per row
-(:func:`read_excel`: sheets ``Devices`` and ``Signals``; :func:`read_csv_pair`:
-``devices.csv`` and ``signals.csv``) and every single table as a header over
+(:func:`read_excel`: sheets ``Devices`` and ``Signals``, and an optional ``Groups``;
+:func:`read_csv_pair`: ``devices.csv`` and ``signals.csv``, and an optional
+``groups.csv``) and every single table as a header over
 one record (a sheet or a CSV file named after the table). A problem of a header
 names its column; a problem of a record names its sheet row or CSV line.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from obisgate.gateway.config_rows import (
+    REQUIRED_ROW_TABLES,
     ROW_TABLES,
     Allowed,
     ConfigProblem,
@@ -187,8 +189,8 @@ def _read_section(
 def read_excel(path: Path, allowed: Allowed) -> RawTables:
     """The rows of an Excel workbook (``.xlsx``/``.xlsm``); never raises for bad content.
 
-    Sheets ``Devices`` and ``Signals`` (then ``Signals-2`` ... in workbook order),
-    and a sheet per single table of ``allowed`` named like it; names match in any
+    Sheets ``Devices`` and ``Signals`` (then ``Signals-2`` ... in workbook order), an
+    optional ``Groups`` (one throttle group per row), and a sheet per single table of ``allowed`` named like it; names match in any
     case, surrounding blanks aside; other sheets are ignored.
     """
     import openpyxl  # noqa: PLC0415 - only needed for Excel files
@@ -208,7 +210,7 @@ def read_excel(path: Path, allowed: Allowed) -> RawTables:
     try:
         names = [str(n) for n in workbook.sheetnames]
         for table, sheets in _row_sheets(names).items():
-            if not sheets:
+            if not sheets and table in REQUIRED_ROW_TABLES:
                 listed = ", ".join(names)
                 tables.problems.append(
                     ConfigProblem(file, f"no sheet '{table.capitalize()}' (sheets: {listed})")
@@ -241,7 +243,12 @@ def _row_sheets(names: list[str]) -> dict[str, list[str]]:
     devices = next((name for name, key in keys if key == "devices"), None)
     signals = [name for name, key in keys if key == "signals"]
     signals += [name for name, key in keys if key.startswith("signals") and key != "signals"]
-    return {"devices": [] if devices is None else [devices], "signals": signals}
+    groups = next((name for name, key in keys if key == "groups"), None)
+    return {
+        "devices": [] if devices is None else [devices],
+        "signals": signals,
+        "groups": [] if groups is None else [groups],
+    }
 
 
 def _single_sheets(names: list[str], allowed: Allowed, tables: RawTables) -> dict[str, str]:
@@ -318,7 +325,7 @@ def _read_sheet(
 def _table_word(name: str) -> tuple[str, int] | None:
     """(table, position) of the first ``devices`` / ``signals`` in a file name, any case."""
     lower = name.lower()
-    for word in ROW_TABLES:
+    for word in REQUIRED_ROW_TABLES:
         at = lower.find(word)
         if at >= 0:
             return word, at
@@ -376,7 +383,7 @@ def read_csv_pair(path: Path, allowed: Allowed) -> RawTables:
 def _directory_files(folder: Path, allowed: Allowed, tables: RawTables) -> dict[str, Path | None]:
     """Table -> its file in ``folder`` (``devices.csv`` ...); a missing row table is a problem."""
     files = {table: _find_file(folder, f"{table}.csv") for table in allowed}
-    for table in ROW_TABLES:
+    for table in REQUIRED_ROW_TABLES:
         if files[table] is None:
             tables.problems.append(ConfigProblem(str(folder), f"no {table}.csv in this directory"))
     return files

@@ -178,6 +178,9 @@ class _TomlReader:
         )
 
     def _row_table(self, raw_name: str, name: str, value: object) -> None:
+        if name == "groups" and isinstance(value, dict):
+            self._named_rows(raw_name, name, value)
+            return
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
             self.tables.problems.append(
                 ConfigProblem(
@@ -197,6 +200,39 @@ class _TomlReader:
             _fill_row(row, item, self.allowed[name], self.tables, key_lines)
             rows.append(row)
 
+    def _named_rows(self, raw_name: str, name: str, value: dict[str, object]) -> None:
+        """``[groups.NAME]`` tables: one row each, its ``name`` the table's name."""
+        rows = self.tables.rows(name)
+        for key, item in value.items():
+            table = f"{name}.{key}"
+            where = normalize_key(table)
+            if not isinstance(item, dict):
+                self.tables.problems.append(
+                    ConfigProblem(
+                        self.file,
+                        f"{raw_name}.{key} must be a table: [{table}] with max_sessions = N",
+                        table=name,
+                        line=self._top_line(name),
+                    )
+                )
+                continue
+            row = RawRow(
+                name,
+                self.file,
+                f"[{table}]",
+                None,
+                locate=functools.partial(_named_row_lines, self.lines, where),
+            )
+            key_lines = functools.partial(self.lines.key_lines, (where, -1))
+            given = {k: v for k, v in item.items() if normalize_key(k) != "name"}
+            _fill_row(row, given, self.allowed[name], self.tables, key_lines)
+            if "name" in {normalize_key(k) for k in item}:
+                self.tables.problems.append(
+                    row.problem("not a field here: the table's name is the group's name", "name")
+                )
+            row.fields = {"name": key, **row.fields}
+            rows.append(row)
+
     def _single_table(self, raw_name: str, name: str, value: object) -> None:
         if not isinstance(value, dict):
             self.tables.problems.append(
@@ -212,7 +248,11 @@ class _TomlReader:
 
     def _unknown(self, raw_name: str, name: str) -> None:
         singles = single_tables(self.allowed)
-        entries = [*(f"[[{t}]]" for t in ROW_TABLES), *(f"[{t}]" for t in singles)]
+        entries = [
+            *(f"[[{t}]]" for t in ROW_TABLES if t != "groups"),
+            "[groups.NAME]",
+            *(f"[{t}]" for t in singles),
+        ]
         self.tables.problems.append(
             ConfigProblem(
                 self.file,
@@ -221,6 +261,13 @@ class _TomlReader:
                 line=self._top_line(name),
             )
         )
+
+
+def _named_row_lines(
+    lines: _LazyTomlLines, where: str, _table: str, _index: int
+) -> tuple[int | None, dict[str, int]]:
+    """The lines of a ``[groups.NAME]`` table (its header names it, not an index)."""
+    return lines.row_lines(where, -1)
 
 
 def _fill_row(

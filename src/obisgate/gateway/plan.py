@@ -16,7 +16,7 @@ from obisgate import (
     RecipeRules,
 )
 
-__all__ = ["DevicePlan", "DlmsPlan", "ProfilePlan", "ProgrammingPlan", "SignalPlan"]
+__all__ = ["DevicePlan", "DlmsPlan", "ListRequest", "ProfilePlan", "ProgrammingPlan", "SignalPlan"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -66,6 +66,7 @@ class SignalPlan:
         decimal_comma: the meter writes ``,`` as decimal separator.
         by_command: read in programming mode (a register read command) instead
             of taken from the standard readout.
+        scan_rate_s: this signal's own scan period (``None``: the device's).
     """
 
     alias: str
@@ -80,6 +81,20 @@ class SignalPlan:
     log: bool = False
     decimal_comma: bool = False
     by_command: bool = False
+    scan_rate_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """A list the meter sends for its own request start (``/2!``, ``/3!`` ...).
+
+    Attributes:
+        start: the request start (``/2``): the request is ``START ADDRESS ! CR LF``.
+        tags: the addresses of the data sets in that list, exactly as the meter prints them.
+    """
+
+    start: str
+    tags: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +147,14 @@ class DevicePlan:
         recipes: what the reader applies after the meter's identification
             (``None``: no recipes).
         dlms: how to read a mode E / direct HDLC device (``None``: a D0 meter).
+        group: the throttle group (``None``: none).
+        group_sessions: that group's ``max_sessions`` (``None``: no limit).
+        phase_s: the device's offset within its scan period against the wall clock
+            (:func:`obisgate.gateway.schedule.phase_of`); ``None`` (``scan_align``):
+            first polls spread over the scan in configuration order.
+        lists: the lists the meter offers besides its readout.
+        registers: how to read registers in programming mode when the read plan
+            chooses that (``None``: register reads are not allowed).
         profile: how to fill gaps from the meter's load profile (``None``: no backfill).
     """
 
@@ -151,6 +174,11 @@ class DevicePlan:
     programming: ProgrammingPlan | None = None
     recipes: RecipeRules | None = None
     dlms: DlmsPlan | None = None
+    group: str | None = None
+    group_sessions: int | None = None
+    phase_s: float | None = None
+    lists: tuple[ListRequest, ...] = ()
+    registers: ProgrammingPlan | None = None
     profile: ProfilePlan | None = None
 
     @property
@@ -162,3 +190,19 @@ class DevicePlan:
     def command_tags(self) -> tuple[str, ...]:
         """Addresses read by command, each once, in signal order."""
         return tuple(dict.fromkeys(s.tag for s in self.signals if s.by_command))
+
+    @property
+    def rate_periods(self) -> tuple[float, ...]:
+        """The scan periods of this device's signals, each once, in signal order (the
+        device's own for a signal without one; the device's alone without signals)."""
+        own = self.scan_rate_s
+        periods = dict.fromkeys(
+            own if s.scan_rate_s is None else s.scan_rate_s for s in self.signals
+        )
+        return tuple(periods) or (own,)
+
+    @property
+    def planned(self) -> bool:
+        """Whether a poll may read less than everything, or other than the readout:
+        signals with their own scan rates, lists or register reads."""
+        return bool(self.lists) or self.registers is not None or len(self.rate_periods) > 1

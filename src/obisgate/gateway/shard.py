@@ -8,6 +8,11 @@ rendezvous (highest-random-weight) hashing: the shard ``i`` with the largest
 (never on Python's per-process salted ``hash()``), so every instance computes
 the same assignment, and going from ``N`` to ``N + 1`` shards moves only the
 lines that the new shard wins: about ``1 / (N + 1)`` of them.
+
+A line whose devices are in a throttle group (device field ``group``) is placed by
+the group instead (the key ``group:NAME``, of its first device that names one), so
+every line of a group is polled by one instance and the group's ``max_sessions``
+holds across instances too.
 """
 
 from __future__ import annotations
@@ -20,7 +25,15 @@ from pathlib import Path
 from obisgate.errors import ConfigError
 from obisgate.gateway.plan import DevicePlan
 
-__all__ = ["Shard", "ShardError", "group_lines", "line_owner", "select_plans", "shard_path"]
+__all__ = [
+    "Shard",
+    "ShardError",
+    "group_lines",
+    "line_owner",
+    "placement_key",
+    "select_plans",
+    "shard_path",
+]
 
 
 class ShardError(ConfigError):
@@ -90,11 +103,22 @@ def group_lines(plans: Iterable[DevicePlan]) -> dict[str, list[DevicePlan]]:
     return lines
 
 
+def placement_key(line_key: str, members: Iterable[DevicePlan]) -> str:
+    """What places the line ``line_key`` on a shard: ``group:NAME`` when one of its
+    devices (the first that names one) is in a throttle group, else the line itself."""
+    group = next((plan.group for plan in members if plan.group is not None), None)
+    return line_key if group is None else f"group:{group}"
+
+
 def select_plans(plans: Sequence[DevicePlan], shard: Shard | None) -> list[DevicePlan]:
     """The plans of the lines that ``shard`` owns (all of them for ``None``), in order."""
     if shard is None or shard.count == 1:
         return list(plans)
-    owned = {key for key in group_lines(plans) if shard.owns(key)}
+    owned = {
+        key
+        for key, members in group_lines(plans).items()
+        if shard.owns(placement_key(key, members))
+    }
     return [plan for plan in plans if plan.port_key in owned]
 
 

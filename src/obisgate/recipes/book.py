@@ -98,6 +98,20 @@ def _request_start(value: object) -> str:
     return text
 
 
+def _lists(value: object) -> object:
+    """A device's ``list_requests`` as a recipe gives it: text (``"/2: 1.8.0 2.8.0"``) or a
+    table of request starts and address lists; the device's own check validates it again
+    when the recipe is applied."""
+    if isinstance(value, str) and value.strip():
+        return value
+    if isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, list) and all(isinstance(a, str) for a in v)
+        for k, v in value.items()
+    ):
+        return value
+    raise ValueError('text such as "/2: 1.8.0 2.8.0", or { "/2" = ["1.8.0", "2.8.0"] }')
+
+
 #: Recipe settings: ``[[devices]]`` field name -> check (returns the value as stored).
 SETTINGS: dict[str, Callable[[object], object]] = {
     "type": _choice("A", "B", "C", "D"),
@@ -122,6 +136,8 @@ SETTINGS: dict[str, Callable[[object], object]] = {
     "software_parity": _switch,
     "total_timeout_ms": _int_range(100, 86_400_000, " ms"),
     "decimal_comma": _switch,
+    "list_requests": _lists,
+    "register_reads": _switch,
 }
 
 #: Device field -> (core option field, conversion) of the settings that act after

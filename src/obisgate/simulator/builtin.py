@@ -360,15 +360,20 @@ def _large() -> MeterProfile:
             f"1.6.0*{period:02d}({(period * 37) % 100 / 10:05.2f}*kW)(25{period:02d}011200)"
         )
     lines.append("0.2.0(B26)")
-    return MeterProfile(
+    profile = MeterProfile(
         name="large",
-        description=f"Landis+Gyr ZMD style, mode C 9600, a large readout ({len(lines)} lines)",
+        description=(
+            f"Landis+Gyr ZMD style, mode C 9600, a large readout ({len(lines)} lines); "
+            "a short list for /2!, register reads in programming mode (password 00000000)"
+        ),
         manufacturer="LGZ",
         baud_char="5",
         identification="ZMD4104107.B26",
         address="61234567",
         lines=tuple(lines),
+        lists=(("/2", ("0.9.1", "0.9.2", "1.8.0*01", "2.8.0*01", "5.8.0*01", "1.6.0*01")),),
     )
+    return _with_programming(profile)
 
 
 def _poison() -> MeterProfile:
@@ -394,7 +399,10 @@ def _poison() -> MeterProfile:
 
 
 def _mt174_programmable() -> MeterProfile:
-    return _with_programming(_mt174())
+    profile = _mt174().replace(
+        lists=(("/2", ("0.9.1", "0.9.2", "1.8.0", "2.8.0", "1.6.0")),),
+    )
+    return _with_programming(profile)
 
 
 _FACTORIES = (

@@ -17,6 +17,7 @@ TOML profile (every key optional except where said)::
     nak_window_ms = 1500
     push_interval_s = 10                 # mode D; 0 pushes once per connection
     request_starts = ["/?", "/#", "/2"]
+    lists = { "/2" = ["1.8.0", "2.8.0"] }  # /2! answers only these data lines
     description = "..."
     lines = ["1.8.0(001234.120*kWh)", "0.9.1(131519)"]
     # or instead of lines:
@@ -67,6 +68,7 @@ _KEYS = frozenset(
         "nak_window_ms",
         "push_interval_s",
         "request_starts",
+        "lists",
         "description",
         "lines",
         "data_file",
@@ -160,6 +162,16 @@ def _from_toml(path: Path) -> MeterProfile:
         if not isinstance(starts, list) or not all(isinstance(s, str) for s in starts):
             raise ConfigError("'request_starts' must be a list of strings such as \"/?\"")
         fields["request_starts"] = tuple(starts)
+    if "lists" in doc:
+        lists = doc["lists"]
+        if not isinstance(lists, dict) or not all(
+            isinstance(v, list) and all(isinstance(a, str) for a in v) for v in lists.values()
+        ):
+            raise ConfigError(
+                "'lists' must be a table of request starts and address lists, "
+                'e.g. { "/2" = ["1.8.0", "2.8.0"] }'
+            )
+        fields["lists"] = tuple((str(k), tuple(v)) for k, v in lists.items())
     if "lines" in doc and "data_file" in doc:
         raise ConfigError("give either 'lines' or 'data_file', not both")
     if "lines" in doc:

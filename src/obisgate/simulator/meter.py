@@ -154,6 +154,7 @@ class SimulatedMeter:
         self._dlms: DlmsServer | None = None
         self._hdlc_baud = INITIAL_BAUD
         self._last_rx = 0.0
+        self._request_start = "/?"
         self._label = f"meter {profile.address or '-'} ({profile.name})"
 
     # -- what the driver asks -------------------------------------------------
@@ -201,6 +202,8 @@ class SimulatedMeter:
             return out
         profile = self.profile
         self.stats.requests += 1
+        slash = request.find(b"/")
+        self._request_start = request[slash : slash + 2].decode("latin-1") if slash >= 0 else "/?"
         ident = profile.identification_message()
         if self.faults.junk:
             ident = JUNK_BYTES + ident
@@ -361,7 +364,7 @@ class SimulatedMeter:
             garbled = misread_total(profile.lines, count[profile.name, profile.address])
             if garbled is not None:
                 profile = profile.replace(lines=garbled)
-        message = profile.data_message(corrupt_bcc=corrupt)
+        message = profile.data_message(corrupt_bcc=corrupt, request_start=self._request_start)
         if faults.lost_byte and len(message) > 2:
             half = len(message) // 2
             message = message[:half] + message[half + 1 :]
@@ -374,11 +377,13 @@ class SimulatedMeter:
         send_baud = INITIAL_BAUD if faults.wrong_baud else baud
         self.stats.readouts += 1
         self.stats.readout_bauds[baud] += 1
+        if any(start == self._request_start for start, _ in self.profile.lists):
+            self.stats.list_readouts[self._request_start] += 1
         _LOGGER.info(
             "%s: readout at %d Bd (%d lines, %d bytes)%s",
             self._label,
             baud,
-            len(self.profile.lines),
+            len(self.profile.lines_for(self._request_start)),
             len(message),
             f" [faults: {', '.join(faults.names)}]" if faults else "",
         )

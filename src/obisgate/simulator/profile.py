@@ -171,6 +171,10 @@ class MeterProfile:
             meter alone, added to the simulator's: one bad meter on a bus.
         dlms: the DLMS/COSEM server of a mode E (``\\2``) or direct HDLC
             (``mode`` HDLC) meter, serving :attr:`lines` as COSEM objects.
+        lists: ``(request start, addresses)``: a request with that start (``/2!``)
+            is answered with only the data lines of those addresses (in the order
+            of :attr:`lines`) instead of the whole readout; the start must be one of
+            :attr:`request_starts`.
     """
 
     name: str
@@ -195,6 +199,7 @@ class MeterProfile:
     programming: Any | None = None
     faults: tuple[str, ...] = ()
     dlms: DlmsProfile | None = None
+    lists: tuple[tuple[str, tuple[str, ...]], ...] = ()
     lines_source: Callable[[], tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
@@ -240,6 +245,13 @@ class MeterProfile:
         for start in self.request_starts:
             if len(start) != 2 or start[0] != "/" or start[1] in "/!\r\n":
                 raise ConfigError(f"{where}: request start {start!r} must be '/' and one character")
+        for start, addresses in self.lists:
+            if start not in self.request_starts or start == "/?":
+                raise ConfigError(
+                    f"{where}: list {start!r} must be one of the request starts other than /?"
+                )
+            if not addresses:
+                raise ConfigError(f"{where}: list {start!r} names no address")
 
     # -- derived properties ---------------------------------------------------
 
@@ -290,24 +302,36 @@ class MeterProfile:
         """``/XXXZ[\\W]ident CR LF``, as sent (always CR LF, as the standard requires)."""
         return self.ident.to_bytes()
 
-    def data_block(self) -> bytes:
-        """The data lines (now: :attr:`lines_source` when set) with line ends and the
-        ``! <line end>`` terminator."""
-        end = self.line_end
+    def lines_for(self, request_start: str = "/?") -> tuple[str, ...]:
+        """The data lines a request with ``request_start`` gets now (from
+        :attr:`lines_source` when set): a list's lines (see :attr:`lists`), else every
+        line."""
         lines = self.lines if self.lines_source is None else self.lines_source()
+        for start, addresses in self.lists:
+            if start == request_start:
+                wanted = frozenset(addresses)
+                return tuple(line for line in lines if _address(line) in wanted)
+        return lines
+
+    def data_block(self, request_start: str = "/?") -> bytes:
+        """The data lines (now) with line ends and the ``! <line end>`` terminator (only
+        a list's lines for a list's ``request_start``)."""
+        end = self.line_end
+        lines = self.lines_for(request_start)
         if self.glued_end and lines:
             text = end.join(lines) + "!" + end
         else:
             text = "".join(line + end for line in lines) + "!" + end
         return text.encode("latin-1")
 
-    def data_message(self, *, corrupt_bcc: bool = False) -> bytes:
+    def data_message(self, *, corrupt_bcc: bool = False, request_start: str = "/?") -> bytes:
         """The readout data message: ``STX block ETX BCC``, or the bare block if unframed.
 
         Args:
             corrupt_bcc: send a wrong BCC (fault injection); no effect when unframed.
+            request_start: the request's start: a list's start sends only its lines.
         """
-        block = self.data_block()
+        block = self.data_block(request_start)
         if not self.framed:
             return block
         message = data_message(block.decode("latin-1"), bcc_method=self.bcc_method)
@@ -344,6 +368,11 @@ class MeterProfile:
         if count == 1 and first_address is None:
             return [self]
         return [self.replace(address=a) for a in consecutive_addresses(start, count)]
+
+
+def _address(line: str) -> str:
+    """The address of a data line (the text before its first bracket)."""
+    return line.partition("(")[0]
 
 
 def _printable(text: str, banned: str) -> bool:

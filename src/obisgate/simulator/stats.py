@@ -18,6 +18,8 @@ class SimulatorStats:
         option_selects: how often each option select message was received, as received.
         readouts: readout data messages sent, repeats included.
         readout_bauds: readouts per baud rate the meter meant to send at.
+        list_readouts: readouts per list request start (``/2``) among them (a
+            profile's ``lists``; the whole readout is not counted here).
         repeats: readouts repeated after a NAK.
         programming_sessions: programming sessions started.
         pushes: mode D pushes sent.
@@ -31,6 +33,7 @@ class SimulatorStats:
     option_selects: Counter[bytes] = field(default_factory=Counter)
     readouts: int = 0
     readout_bauds: Counter[int] = field(default_factory=Counter)
+    list_readouts: Counter[str] = field(default_factory=Counter)
     repeats: int = 0
     programming_sessions: int = 0
     pushes: int = 0

@@ -2,18 +2,62 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from obisgate.gateway.outputs.health import OutputHealth
+from obisgate.gateway.poller import ReadRequestError
+from obisgate.gateway.readstats import ReadStats
+from obisgate.gateway.updates import SignalUpdate
 
-__all__ = ["OutputContext"]
+__all__ = ["OutputContext", "ReadFigures"]
 
 
 def _no_health() -> Mapping[str, OutputHealth]:
     return {}
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFigures:
+    """A copy of the gateway's read-success figures (:meth:`Gateway.read_figures`).
+
+    Attributes:
+        shard: this instance's shard, ``"I/N"`` (``"0/1"`` when not sharded).
+        total: every scheduled poll of this instance.
+        devices: device alias -> (line, throttle group or ``None``, its figures); push
+            meters are not polled and not listed.
+        groups: group -> (its figures, max_sessions or ``None``, sessions open now, polls
+            waiting now, polls that waited, seconds they waited, most sessions at once).
+    """
+
+    shard: str = "0/1"
+    total: ReadStats = field(default_factory=ReadStats)
+    devices: Mapping[str, tuple[str, str | None, ReadStats]] = field(default_factory=dict)
+    groups: Mapping[str, tuple[ReadStats, int | None, int, int, int, float, int]] = field(
+        default_factory=dict
+    )
+
+    def lines(self) -> dict[str, ReadStats]:
+        """Each line's figures: the sum of its devices'."""
+        lines: dict[str, ReadStats] = {}
+        for line, _group, stats in self.devices.values():
+            total = lines.get(line)
+            if total is None:
+                lines[line] = stats.copy()
+            else:
+                total.add(stats)
+        return lines
+
+
+def _no_figures() -> ReadFigures:
+    return ReadFigures()
+
+
+def _no_reads(alias: str) -> asyncio.Future[list[SignalUpdate]]:
+    raise ReadRequestError("the gateway is not polling", "stopped")
 
 
 def _no_devices(aliases: Collection[str]) -> dict[str, dict[str, float]]:
@@ -44,6 +88,11 @@ class OutputContext:
             deployment (``--shard I/N``), else ``None``. Outputs with a per-instance
             identity (the MQTT client id and availability topic) append
             ``-shard<I>`` to their default, unless it is configured explicitly.
+        read_figures: the read-success figures (:class:`ReadFigures`), per device,
+            line, group and shard; set when the gateway is built, empty before.
+        request_read: queues a priority read of a device (:meth:`Gateway.request_read`:
+            a future with the read's updates; raises ``ReadRequestError``); set when the
+            gateway is built, refusing before.
         backfill: device alias -> the progress of its backfill (a JSON-ready object,
             see :meth:`Gateway.backfill_progress`), for the devices with a load
             profile; set when the gateway is built, an empty dict before.
@@ -56,4 +105,6 @@ class OutputContext:
     history_path: Path | None = None
     history_files: Callable[[], Sequence[Path]] | None = None
     shard: str | None = None
+    read_figures: Callable[[], ReadFigures] = _no_figures
+    request_read: Callable[[str], asyncio.Future[list[SignalUpdate]]] = _no_reads
     backfill: Callable[[], Mapping[str, Mapping[str, Any]]] = dict

@@ -47,7 +47,17 @@ __all__ = ["RelayHub", "WorkerLink"]
 _LOGGER = logging.getLogger(__name__)
 
 #: Counters of ``Gateway.stats()`` that are added up over the workers.
-_SUMMED = ("devices", "lines", "polls", "failures", "missed_scans")
+_SUMMED = (
+    "devices",
+    "lines",
+    "polls",
+    "failures",
+    "missed_scans",
+    "scheduled_reads",
+    "succeeded_reads",
+    "priority_reads",
+    "waiting_polls",
+)
 
 
 @dataclass

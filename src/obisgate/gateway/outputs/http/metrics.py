@@ -35,6 +35,17 @@ must not wait for). One :class:`GatewayCollector` on its own
   ``obisgate_dropped_batches_total{output}``, ``obisgate_output_failed{output}``, and the
   processing stage's ``obisgate_processing_rejected_total`` (readings a guard refused),
   ``_resets_total``, ``_jumps_total``, ``_evaluation_errors_total``, ``_held_back_total``;
+* read success (scheduled reads: polls made for a slot of the schedule, and missed
+  scans), per device, line, throttle group and shard:
+  ``obisgate_{device,line,group,shard}_scheduled_reads_total``,
+  ``..._succeeded_reads_total``, ``..._read_success_ratio``,
+  ``..._read_lateness_seconds{quantile}`` (0.5, 0.95, 0.99; from a histogram with
+  fixed buckets), ``obisgate_{line,group,shard}_missed_scans_total``,
+  ``obisgate_shard_read_lateness_seconds_bucket{le}`` (the histogram itself),
+  ``obisgate_{device,shard}_priority_reads_total``; per group
+  ``obisgate_group_max_sessions``, ``obisgate_group_sessions`` (open now),
+  ``obisgate_group_waiting`` (polls waiting now), ``obisgate_group_waiting_polls_total``
+  and ``obisgate_group_wait_seconds_total``;
 * per output (its :class:`~obisgate.gateway.outputs.health.OutputHealth`, the same
   for every output): ``obisgate_output_up{output}`` (1 when running),
   ``obisgate_output_state{output,state}`` (1 for its current state, 0 for the
@@ -50,21 +61,23 @@ import logging
 import platform
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
     GaugeMetricFamily,
+    HistogramMetricFamily,
     Metric,
     SummaryMetricFamily,
 )
 from prometheus_client.registry import CollectorRegistry
 
-from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.context import OutputContext, ReadFigures
 from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.http.state import LiveState
+from obisgate.gateway.readstats import LATENESS_BUCKETS_S, QUANTILES, ReadStats
 from obisgate.gateway.units import QUANTITIES, unit_info
 from obisgate.gateway.updates import SignalUpdate
 
@@ -113,6 +126,7 @@ class MetricsSnapshot:
         backfill: device alias -> its backfill's progress (devices with a load profile).
         decreasing: ``(device, signal)`` of the signals that may go down: never in a
             counter family.
+        reads: the read-success figures (empty without a gateway).
     """
 
     latest: list[SignalUpdate]
@@ -122,6 +136,7 @@ class MetricsSnapshot:
     health: dict[str, OutputHealth]
     backfill: dict[str, dict[str, Any]]
     decreasing: frozenset[tuple[str, str]] = frozenset()
+    reads: ReadFigures = field(default_factory=ReadFigures)
 
     @classmethod
     def take(cls, state: LiveState, context: OutputContext) -> MetricsSnapshot:
@@ -133,6 +148,7 @@ class MetricsSnapshot:
             stats=dict(context.stats()),
             device_stats=dict(context.device_stats()),
             health=health,
+            reads=context.read_figures(),
             backfill={alias: dict(p) for alias, p in context.backfill().items()},
             decreasing=state.decreasing(),
         )
@@ -161,6 +177,7 @@ class GatewayCollector:
         yield from self._devices()
         yield from self._backfill()
         yield from self._gateway(self.snapshot.stats)
+        yield from self._reads(self.snapshot.reads)
         yield from self._health()
 
     def _signals(self) -> Iterator[Metric]:
@@ -326,6 +343,63 @@ class GatewayCollector:
             failed.add_metric([str(output)], float(output in failed_outputs))
         yield from (dropped, failed)
 
+    @staticmethod
+    def _reads(figures: ReadFigures) -> Iterator[Metric]:
+        levels: list[tuple[str, str, list[tuple[str, ReadStats]]]] = [
+            ("device", "device", [(a, s) for a, (_, _, s) in figures.devices.items()]),
+            ("line", "line", list(figures.lines().items())),
+            ("group", "group", [(g, f[0]) for g, f in figures.groups.items()]),
+            ("shard", "shard", [(figures.shard, figures.total)]),
+        ]
+        for level, label, rows in levels:
+            yield from _read_families(level, label, rows)
+        shard = figures.total
+        histogram = HistogramMetricFamily(
+            "obisgate_shard_read_lateness_seconds",
+            "How long after its slot a scheduled poll began (line and group waits included).",
+            labels=["shard"],
+        )
+        counts = shard.histogram()
+        cumulative = 0
+        buckets: list[tuple[str, float]] = []
+        for bound, count in zip((*LATENESS_BUCKETS_S, float("inf")), counts, strict=True):
+            cumulative += count
+            buckets.append(("+Inf" if bound == float("inf") else f"{bound:g}", cumulative))
+        histogram.add_metric([figures.shard], buckets, shard.lateness_sum_s)
+        yield histogram
+        limit = GaugeMetricFamily(
+            "obisgate_group_max_sessions", "The group's session limit.", labels=["group"]
+        )
+        sessions = GaugeMetricFamily(
+            "obisgate_group_sessions", "Sessions of the group open now.", labels=["group"]
+        )
+        waiting = GaugeMetricFamily(
+            "obisgate_group_waiting",
+            "Polls waiting for a session of the group now.",
+            labels=["group"],
+        )
+        groups = figures.groups
+        for group, (_, most, open_now, waiting_now, _, _, _) in groups.items():
+            if most is not None:
+                limit.add_metric([group], float(most))
+            sessions.add_metric([group], float(open_now))
+            waiting.add_metric([group], float(waiting_now))
+        yield from (limit, sessions, waiting)
+        waited = CounterMetricFamily(
+            "obisgate_group_waiting_polls",
+            "Polls that found their group full and waited for a session.",
+            labels=["group"],
+        )
+        seconds = CounterMetricFamily(
+            "obisgate_group_wait_seconds",
+            "Time polls waited for a session of their group.",
+            labels=["group"],
+        )
+        for group, (_, _, _, _, polls, wait_s, _) in groups.items():
+            waited.add_metric([group], float(polls))
+            seconds.add_metric([group], wait_s)
+        yield from (waited, seconds)
+
     def _health(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
             "obisgate_output_up", "1 when the output is running, else 0.", labels=["output"]
@@ -341,6 +415,8 @@ class GatewayCollector:
                 state.add_metric([output, each.value], float(each is health.state))
         yield from (up, state)
         taken = {
+            "obisgate_group_sessions",
+            "obisgate_group_waiting",
             "obisgate_signal_value",
             "obisgate_signal_quality",
             "obisgate_signal_timestamp_seconds",
@@ -358,12 +434,70 @@ class GatewayCollector:
                 counter = name.endswith("_total")
                 name = name.removesuffix("_total")
                 if name in taken or name.startswith(
-                    ("obisgate_device_", "obisgate_signal_", "obisgate_output_")
+                    (
+                        "obisgate_device_",
+                        "obisgate_signal_",
+                        "obisgate_output_",
+                        "obisgate_line_",
+                        "obisgate_group_",
+                        "obisgate_shard_",
+                    )
                 ):
                     continue
                 taken.add(name)
                 kind = CounterMetricFamily if counter else GaugeMetricFamily
                 yield kind(name, _counter_help(output, key), value=sample)
+
+
+def _read_families(level: str, label: str, rows: list[tuple[str, ReadStats]]) -> Iterator[Metric]:
+    """The read-success families of one level (device, line, group or shard)."""
+    prefix = f"obisgate_{level}_"
+    scheduled = CounterMetricFamily(
+        prefix + "scheduled_reads",
+        f"Slots of the {level}'s schedules that came due (polls made, and missed scans).",
+        labels=[label],
+    )
+    succeeded = CounterMetricFamily(
+        prefix + "succeeded_reads",
+        f"Scheduled polls of the {level} that succeeded.",
+        labels=[label],
+    )
+    ratio = GaugeMetricFamily(
+        prefix + "read_success_ratio",
+        f"Share of the {level}'s scheduled reads that succeeded.",
+        labels=[label],
+    )
+    lateness = GaugeMetricFamily(
+        prefix + "read_lateness_seconds",
+        f"Lateness of the {level}'s scheduled polls (from a histogram), by quantile.",
+        labels=[label, "quantile"],
+    )
+    missed = CounterMetricFamily(
+        prefix + "missed_scans",
+        f"Slots of the {level}'s schedules skipped while a poll overran.",
+        labels=[label],
+    )
+    priority = CounterMetricFamily(
+        prefix + "priority_reads", f"Priority reads of the {level}.", labels=[label]
+    )
+    for name, stats in rows:
+        scheduled.add_metric([name], stats.scheduled)
+        succeeded.add_metric([name], stats.succeeded)
+        share = stats.success_share
+        if share is not None:
+            ratio.add_metric([name], share)
+        if stats.polls:
+            for q in QUANTILES:
+                value = stats.percentile(q)
+                if value is not None:
+                    lateness.add_metric([name, f"{q:g}"], value)
+        missed.add_metric([name], stats.missed)
+        priority.add_metric([name], stats.priority)
+    yield from (scheduled, succeeded, ratio, lateness)
+    if level != "device":  # obisgate_device_missed_scans_total exists already
+        yield missed
+    if level in ("device", "shard"):
+        yield priority
 
 
 #: HELP texts of the outputs' counters, by counter name (``{output}``: its name).

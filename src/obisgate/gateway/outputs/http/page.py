@@ -3,12 +3,15 @@
 The template ``web/page.html`` gets, from the top: one energy card per device with
 energy registers (:func:`~obisgate.gateway.outputs.http.energy.role_of`; at most
 :data:`MAX_CARDS`, the others one choice away), one plot choice per logged signal
-(those of the cards' power checked), then one row per signal, per device and per
-output (its :class:`~obisgate.gateway.outputs.health.OutputHealth`, the same for
-every output). ``web/static/view.js`` fills the cards from ``/api/energy``, plots
-from ``/api/history``, keeps the rows current from ``/api/events`` and the output
-rows from ``/api/gateway``, and shows every time in the browser's zone. Every text
-from the configuration, a meter or an output is HTML-escaped.
+(those of the cards' power checked), then one row per signal, per device (with its
+read-success figures and a button that asks for a priority read), one for the shard's
+and each throttle group's read figures, and one per output (its
+:class:`~obisgate.gateway.outputs.health.OutputHealth`, the same for every output).
+``web/static/view.js`` fills the cards from ``/api/energy``, plots from
+``/api/history``, keeps the rows current from ``/api/events``, the output rows from
+``/api/gateway`` and the read figures from ``/api/reads``, and shows every time in the
+browser's zone. Every text from the configuration, a meter or an output is
+HTML-escaped.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from html import escape
 from pathlib import Path
 from string import Template
 
+from obisgate.gateway.outputs.context import ReadFigures
 from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.outputs.http.energy import Role
 from obisgate.gateway.outputs.http.state import (
@@ -29,6 +33,7 @@ from obisgate.gateway.outputs.http.state import (
     manufacturer_of,
     update_json,
 )
+from obisgate.gateway.readstats import ReadStats
 from obisgate.gateway.updates import SignalUpdate
 from obisgate.obis import describe
 
@@ -57,11 +62,30 @@ def _time_cell(name: str, label: str, time: datetime | None) -> str:
     return f'<td class="{name}" data-label="{label}" data-time="{_attr(iso)}">{escape(iso)}</td>'
 
 
-def _device_row(view: DeviceView) -> str:
+def _share(stats: ReadStats | None) -> str:
+    """``99.5 % of 200``: the share of scheduled reads that succeeded."""
+    if stats is None or not stats.scheduled:
+        return ""
+    share = stats.success_share or 0.0
+    return f"{100 * share:.1f} % of {stats.scheduled}"
+
+
+def _seconds(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f} s"
+
+
+def _device_row(view: DeviceView, stats: ReadStats | None = None) -> str:
     state = {True: "ok", False: "down", None: "pending"}[view.up]
     error = ""
     if view.last_error is not None and view.last_error_time is not None:
         error = f"{view.last_error} ({view.last_error_time.isoformat(timespec='seconds')})"
+    late = None if stats is None else stats.percentile(0.95)
+    missed = "" if stats is None else str(stats.missed)
+    button = (
+        '<button type="button" class="read" title="read this meter now">read</button>'
+        if stats is not None
+        else ""
+    )
     return (
         f'<tr data-device="{_attr(view.alias)}" data-state="{state}">'
         f'<td class="device" data-label="device">{escape(view.alias)}</td>'
@@ -72,8 +96,36 @@ def _device_row(view: DeviceView) -> str:
         f"{_time_cell('since', 'since', view.since)}"
         f"{_time_cell('last-success', 'last success', view.last_success)}"
         f'<td class="last-error" data-label="last error">{escape(error)}</td>'
-        f'<td class="failures" data-label="failures">{view.failures}</td></tr>'
+        f'<td class="failures" data-label="failures">{view.failures}</td>'
+        f'<td class="reads num" data-label="reads ok">{escape(_share(stats))}</td>'
+        f'<td class="late num" data-label="late p95">{escape(_seconds(late))}</td>'
+        f'<td class="missed num" data-label="missed">{escape(missed)}</td>'
+        f'<td class="ask">{button}</td></tr>'
     )
+
+
+def _reads_row(kind: str, name: str, stats: ReadStats, sessions: str = "") -> str:
+    values = stats.percentiles()
+    return (
+        f'<tr data-scope="{_attr(kind)}" data-name="{_attr(name)}">'
+        f'<td class="scope" data-label="scope">{escape(kind)} {escape(name)}</td>'
+        f'<td class="reads num" data-label="reads ok">{escape(_share(stats))}</td>'
+        f'<td class="p50 num" data-label="late p50">{escape(_seconds(values["p50"]))}</td>'
+        f'<td class="p95 num" data-label="p95">{escape(_seconds(values["p95"]))}</td>'
+        f'<td class="p99 num" data-label="p99">{escape(_seconds(values["p99"]))}</td>'
+        f'<td class="missed num" data-label="missed">{stats.missed}</td>'
+        f'<td class="priority num" data-label="priority reads">{stats.priority}</td>'
+        f'<td class="sessions" data-label="sessions">{escape(sessions)}</td></tr>'
+    )
+
+
+def _reads_rows(figures: ReadFigures) -> str:
+    rows = [_reads_row("shard", figures.shard, figures.total)]
+    for name, (stats, limit, sessions, waiting, waited, _, _) in figures.groups.items():
+        text = f"{sessions} open of {'∞' if limit is None else limit}, {waiting} waiting, "
+        text += f"{waited} waited"
+        rows.append(_reads_row("group", name, stats, text))
+    return "\n".join(rows)
 
 
 #: The badge of each output state: ok (running), pending (on its way) or down.
@@ -149,6 +201,11 @@ def _signal_row(device: str, signal: str, label: str, update: SignalUpdate | Non
     )
 
 
+def _device_stats(figures: ReadFigures, alias: str) -> ReadStats | None:
+    known = figures.devices.get(alias)
+    return None if known is None else known[2]
+
+
 def _series_choice(info: SignalInfo, checked: bool) -> str:
     text = f"{info.device} / {info.signal}"
     unit = f' data-unit="{_attr(info.unit)}"' if info.unit else ""
@@ -217,9 +274,13 @@ def render_page(
     outputs: Mapping[str, OutputHealth] | None = None,
     *,
     now: datetime | None = None,
+    figures: ReadFigures | None = None,
 ) -> str:
     """The whole page: energy cards, a plot choice per logged signal, every configured
-    signal (and any other signal that sent a value), every device, every output's health."""
+    signal (and any other signal that sent a value), every device (with its read
+    figures), the shard's and every throttle group's read figures, every output's
+    health."""
+    figures = figures or ReadFigures()
     rows: list[str] = []
     seen: set[tuple[str, str]] = set()
     for key, info in state.signals.items():
@@ -252,7 +313,10 @@ def render_page(
         energy_hidden="" if cards else " hidden",
         energy_cards="\n".join(cards),
         energy_more=more,
-        device_rows="\n".join(_device_row(v) for v in state.devices.values()),
+        device_rows="\n".join(
+            _device_row(v, _device_stats(figures, v.alias)) for v in state.devices.values()
+        ),
+        reads_rows=_reads_rows(figures),
         output_rows="\n".join(_output_row(n, h) for n, h in (outputs or {}).items()),
         signal_rows="\n".join(rows),
         series_choices="\n".join(choices),

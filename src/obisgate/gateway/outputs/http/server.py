@@ -3,12 +3,24 @@
 Imported only by :func:`obisgate.gateway.outputs.http.output.create`, after the ``web``
 extra (aiohttp, prometheus_client) was found.
 
-Endpoints, all ``GET`` (nothing over HTTP writes anything):
+Endpoints, all ``GET`` but one (nothing over HTTP writes to a meter or changes the
+gateway; the one ``POST`` asks for a read):
 
 * ``/`` the web view; ``/static/...`` its files (uPlot and the view's script).
 * ``/api/devices``: every device with status, since, last success, failures, last error,
-  and for a device with a load profile its ``backfill`` (phase, intervals left,
-  gap, how far filled, sessions, failures, the wait before a retry, last error).
+  its read-success figures (scheduled reads, share succeeded, lateness percentiles,
+  missed scans, priority reads; its line and throttle group), and for a device with a
+  load profile its ``backfill`` (phase, intervals left, gap, how far filled, sessions,
+  failures, the wait before a retry, last error).
+* ``POST /api/devices/<alias>/read[?wait=SECONDS]``: a priority read: at the head of
+  the device's line's queue, every signal. The answer waits for the read (at most
+  ``wait`` seconds, default 60): 200 with ``{"device", "status", "updates"}`` (the
+  updates every output got), or 202 ``{"device", "queued": true}`` when the read is
+  still waiting or running (its updates then arrive as usual, e.g. on
+  ``/api/events``); 404 for an unknown device, 409 for a push meter, 503 while the
+  gateway does not poll.
+* ``/api/reads[?by=line|group|device]``: the read-success figures of this shard and of
+  each throttle group (with its sessions and waiting polls), or of every line or device.
 * ``/api/signals[?device=]``: the latest update of every signal (the JSON-lines objects).
 * ``/api/history?device=&signal=[&from=][&to=][&limit=][&points=]``: one signal's stored
   values (with ``points``, averaged into at most that many buckets over the range).
@@ -26,7 +38,11 @@ Endpoints, all ``GET`` (nothing over HTTP writes anything):
 * ``/healthz``: ``ok``; the only endpoint that never needs the token.
 
 Token rule: with a token, every request but ``/healthz`` must carry
-``Authorization: Bearer TOKEN``; a browser may send the token as the password
+``Authorization: Bearer TOKEN``; without one, ``POST`` is refused (403) unless the
+server listens on a loopback address only (``allow_anonymous`` serves reading, never
+asking), and a ``POST`` from a browser page of another origin (``Origin`` or
+``Sec-Fetch-Site: cross-site``) is refused (403): a page elsewhere cannot make the
+browser ask for reads. A browser may send the token as the password
 of HTTP basic authentication instead (any user name), which is how the web
 view's own requests (including ``EventSource``) carry it. Comparison is in
 constant time; the token never appears in a log or an answer. A wrong token is
@@ -76,10 +92,16 @@ from obisgate.gateway.outputs.http.history import (
 )
 from obisgate.gateway.outputs.http.metrics import MetricsSnapshot, render_metrics
 from obisgate.gateway.outputs.http.page import WEB_DIR, render_page
+from obisgate.gateway.outputs.http.reads import (
+    device_reads,
+    read_answer,
+    reads_answer,
+)
 from obisgate.gateway.outputs.http.site import CappedSite, ServerLog
 from obisgate.gateway.outputs.http.state import LiveState, update_json
-from obisgate.gateway.outputs.listen import host_port
+from obisgate.gateway.outputs.listen import host_port, is_loopback
 from obisgate.gateway.outputs.peer_errors import PeerErrorLog
+from obisgate.gateway.poller import ReadRequestError
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["HttpOutput"]
@@ -88,6 +110,10 @@ _LOGGER = logging.getLogger(__name__)
 
 #: Seconds between keep-alive comments on an idle event stream.
 KEEPALIVE_S = 15.0
+#: How long a priority read's answer waits for the read by default, and at most (s).
+READ_WAIT_S, READ_WAIT_MAX_S = 60.0, 3600.0
+#: A priority read's answer status per refusal reason.
+_REFUSED = {"unknown": 404, "push": 409, "stopped": 503}
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -311,6 +337,8 @@ class HttpOutput(Output):
                 web.get("/", self._page),
                 web.get("/healthz", self._healthz),
                 web.get("/api/devices", self._devices),
+                web.post("/api/devices/{alias}/read", self._read_now),
+                web.get("/api/reads", self._reads),
                 web.get("/api/signals", self._signals),
                 web.get("/api/history", self._history_answer),
                 web.get("/api/energy", self._energy),
@@ -350,8 +378,12 @@ class HttpOutput(Output):
 
     @web.middleware
     async def _authorize(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method not in ("GET", "HEAD"):
-            return _error("read-only: only GET requests", 405)
+        if request.method not in ("GET", "HEAD", "POST"):
+            return _error("only GET requests (and POST to ask for a read)", 405)
+        if request.method == "POST":
+            refused = self._refuse_post(request)
+            if refused is not None:
+                return refused
         if self._token is None or request.path == "/healthz":
             return await handler(request)
         header = request.headers.get("Authorization", "")
@@ -369,21 +401,73 @@ class HttpOutput(Output):
         response.headers.add("WWW-Authenticate", 'Basic realm="obisgate", charset="UTF-8"')
         return response
 
+    def _refuse_post(self, request: web.Request) -> web.Response | None:
+        """Why a ``POST`` is refused before its token is looked at, or ``None``."""
+        if self._token is None and not is_loopback(self.host):
+            return _error(
+                "asking for reads needs a token ([http] token_env) when the server listens "
+                "beyond loopback",
+                403,
+            )
+        origin = request.headers.get("Origin")
+        site = request.headers.get("Sec-Fetch-Site", "")
+        if site == "cross-site" or (
+            origin is not None and origin != f"{request.scheme}://{request.host}"
+        ):
+            return _error("a page of another origin cannot ask for reads", 403)
+        return None
+
+    async def _read_now(self, request: web.Request) -> web.Response:
+        alias = request.match_info["alias"]
+        try:
+            wait = float(request.query.get("wait", READ_WAIT_S))
+        except ValueError:
+            return _error("wait: a number of seconds", 400)
+        if not 0 <= wait <= READ_WAIT_MAX_S:
+            return _error(f"wait: 0 to {READ_WAIT_MAX_S:g} seconds", 400)
+        try:
+            future = self.context.request_read(alias)
+        except ReadRequestError as exc:
+            return _error(str(exc), _REFUSED.get(exc.reason, 409))
+        try:
+            updates = await asyncio.wait_for(asyncio.shield(future), wait)
+        except TimeoutError:
+            return _json({"device": alias, "queued": True}, 202)
+        except asyncio.CancelledError:
+            if future.cancelled():  # the gateway stopped first; this request goes on
+                return _error("the gateway stopped before the read", 503)
+            raise
+        return _json(read_answer(alias, updates))
+
+    async def _reads(self, request: web.Request) -> web.Response:
+        by = request.query.get("by", "group")
+        if by not in ("group", "line", "device"):
+            return _error("by: group, line or device", 400)
+        figures = self.context.read_figures()
+        body = await asyncio.get_running_loop().run_in_executor(
+            self._metrics_thread, reads_answer, figures, by
+        )
+        return _json(body)
+
     async def _page(self, request: web.Request) -> web.Response:
-        page = render_page(self.state, self.context.health())
+        page = render_page(self.state, self.context.health(), figures=self.context.read_figures())
         return web.Response(text=page, content_type="text/html")
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok\n")
 
     async def _devices(self, request: web.Request) -> web.Response:
-        backfill = self.context.backfill()
         devices = self.state.device_list()
+        backfill = self.context.backfill()
         for device in devices:
             progress = backfill.get(device["device"])
             if progress is not None:
                 device["backfill"] = dict(progress)
-        return _json(devices)
+        figures = self.context.read_figures()
+        body = await asyncio.get_running_loop().run_in_executor(
+            self._metrics_thread, device_reads, devices, figures
+        )
+        return _json(body)
 
     async def _signals(self, request: web.Request) -> web.Response:
         device = request.query.get("device")

@@ -6,12 +6,15 @@
    availability topic; for ``mqtts://`` the TLS handshake is tried first, so a
    certificate problem is one clear error); on failure wait a jittered backoff
    (:class:`~obisgate.backoff.Backoff`) and try again, for ever;
-2. publish ``online`` there (retained), let the announcer subscribe and the
-   client id claim (:mod:`.claim`) subscribe and publish this process's record;
+2. publish ``online`` there (retained), subscribe to the read commands
+   (``<prefix>/+/read/set``), let the announcer subscribe and the client id claim
+   (:mod:`.claim`) subscribe and publish this process's record (so once that record
+   is seen, read commands are taken);
 3. run the session's units as tasks of their own (:meth:`Connection._units`): the
    announcer (availability and discovery), the listener (Home Assistant's
    birth message to the announcer, the instance and availability topics to the
-   claim), the outbox sender and its deleter, and the closer. The first unit
+   claim, read commands to :class:`~.commands.ReadCommands`), the outbox sender and
+   its deleter, and the closer. The first unit
    that ends (fails) ends the session (the others are cancelled) and the
    loop reconnects; :meth:`close` makes the closer publish ``offline`` and end
    the session for good.
@@ -40,6 +43,7 @@ from obisgate.backoff import Backoff
 from obisgate.gateway.outputs.health import HealthRecord, OutputState
 from obisgate.gateway.outputs.mqtt.announcer import Announcer
 from obisgate.gateway.outputs.mqtt.claim import ClientIdClaim, ClientIdTaken
+from obisgate.gateway.outputs.mqtt.commands import ReadCommands
 from obisgate.gateway.outputs.mqtt.config import MqttConfig
 from obisgate.gateway.outputs.mqtt.payloads import OFFLINE, ONLINE, gateway_availability_topic
 from obisgate.gateway.outputs.mqtt.sender import OutboxSender
@@ -74,6 +78,7 @@ class Connection:
         record: the output's health, kept up to date here.
         sender: the outbox sender, run in every session.
         announcer: the availability and discovery announcer, run in every session.
+        commands: the read commands to subscribe to and take (``None``: none).
         client_id: the client id to connect with.
         config: the configuration file (named in the claim's record).
         in_flight: QoS messages sent but not yet acknowledged, at most.
@@ -94,6 +99,7 @@ class Connection:
         *,
         sender: OutboxSender,
         announcer: Announcer,
+        commands: ReadCommands | None = None,
         client_id: str,
         config: Path | None = None,
         in_flight: int,
@@ -105,6 +111,7 @@ class Connection:
         self._record = record
         self._sender = sender
         self._announcer = announcer
+        self._commands = commands
         self._in_flight = in_flight
         self._backoff = backoff_s
         self._client_id = client_id
@@ -189,6 +196,8 @@ class Connection:
             count = str(self._section.history_partitions).encode()
             topic = count_topic(self._section.topic_prefix)
             await client.publish(topic, count, qos=1, retain=True)
+        if self._commands is not None:
+            await self._commands.subscribe(client)
         await self._announcer.subscribe(client)
         await self._claim.subscribe(client)
         await _run_units(
@@ -198,13 +207,17 @@ class Connection:
         )
 
     async def _listen(self, client: Any) -> None:
-        """Hand each message to the unit it is for; returns when the stream ends.
+        """Hand each message to the unit it is for (read commands, Home Assistant's
+        status, the claim's topics); returns when the stream ends.
 
         Raises:
             ClientIdTaken: from the claim.
         """
+        commands = self._commands
         async for message in client.messages:
             topic = str(message.topic)
+            if commands is not None and commands.take(topic):
+                continue
             payload = message.payload if isinstance(message.payload, bytes) else b""
             if self._announcer.wants(topic):
                 self._announcer.handle(payload)

@@ -13,7 +13,9 @@ for the broker. The work with the broker is done by separate units:
   resends from the first unacknowledged row;
 * :class:`~.announcer.Announcer` publishes ``online``/``offline`` per device and
   the Home Assistant discovery configs (all retained) when they are due, and
-  again when Home Assistant announces ``online``.
+  again when Home Assistant announces ``online``;
+* :class:`~.commands.ReadCommands` turns a message on ``<prefix>/<device>/read/set``
+  into a priority read (its updates come back on the state topic).
 
 Discovery configs of a device are published after its first successful readout
 in this process (then its units and identification are known), and again when
@@ -41,6 +43,7 @@ from obisgate.gateway.outputs.base import Output
 from obisgate.gateway.outputs.extras import require_extra
 from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
 from obisgate.gateway.outputs.mqtt.announcer import Announcer
+from obisgate.gateway.outputs.mqtt.commands import ReadCommands
 from obisgate.gateway.outputs.mqtt.config import legacy_client_id as former_client_id
 from obisgate.gateway.outputs.mqtt.connection import Connection
 from obisgate.gateway.outputs.mqtt.devices import DeviceTracker
@@ -81,6 +84,7 @@ def create(config: GatewayConfig, section: MqttConfig, context: OutputContext) -
         client_module,
         outbox_file=outbox_path(history, "mqtt"),
         synchronous=config.storage.synchronous,
+        context=context,
         client_id=section.client_identity(config.source, context.shard),
         legacy_client_id=section.client_id or former_client_id(context.shard),
     )
@@ -98,6 +102,8 @@ class MqttOutput(Output):
         in_flight: QoS messages sent but not yet acknowledged, at most.
         backoff_s: first and longest ceiling of the jittered wait between connection
             attempts (:class:`~obisgate.backoff.Backoff`).
+        context: the gateway as outputs see it: read commands go to its
+            ``request_read`` (``None``: no read commands).
         client_id: the client id (default: :meth:`MqttConfig.client_identity` of the
             configuration's file).
         legacy_client_id: the client id of old discovery configs to remove
@@ -121,6 +127,7 @@ class MqttOutput(Output):
         synchronous: Any = "NORMAL",
         in_flight: int = 64,
         backoff_s: tuple[float, float] = (0.5, 30.0),
+        context: OutputContext | None = None,
         client_id: str | None = None,
         legacy_client_id: str | None = None,
     ) -> None:
@@ -146,6 +153,15 @@ class MqttOutput(Output):
         self._store_error: str | None = None
         self._dropped = 0
         self._full = DropLog(_LOGGER, "mqtt", "messages")
+        self._commands = (
+            None
+            if context is None
+            else ReadCommands(
+                section.topic_prefix,
+                lambda: context.request_read,
+                sharded=context.shard is not None,
+            )
+        )
 
     async def start(self) -> None:
         """Open the outbox and start the connection; never waits for the broker.
@@ -180,6 +196,7 @@ class MqttOutput(Output):
             self._record,
             sender=self._sender,
             announcer=self._announcer,
+            commands=self._commands,
             client_id=self.client_id,
             config=self._config_file,
             in_flight=self._in_flight,
@@ -275,5 +292,9 @@ class MqttOutput(Output):
                 "sent_total": 0 if sender is None else sender.sent,
                 "dropped_total": self._dropped,
                 "outbox_dropped_total": self._full.total,
+                "read_commands_total": 0 if self._commands is None else self._commands.asked,
+                "read_commands_refused_total": (
+                    0 if self._commands is None else self._commands.refused
+                ),
             },
         )

@@ -1,6 +1,7 @@
 // obisgate web view: energy per day, week and month from /api/energy, live values from
-// /api/events (server-sent events), history plots from /api/history with uPlot, outputs from
-// /api/gateway. Read-only: it never sends anything but GET requests. Every time is shown in
+// /api/events (server-sent events), read figures from /api/reads, history plots from
+// /api/history with uPlot, outputs from /api/gateway. Its only request other than GET is the
+// POST of a priority read when a device's "read" button is pressed. Every time is shown in
 // the browser's zone, in one style; the API speaks ISO 8601.
 "use strict";
 (() => {
@@ -119,6 +120,7 @@
       row = newRow(document.querySelector("#devices tbody"), [
         ["device", "device"], ["name", "name"], ["status", "status"], ["since", "since"],
         ["last-success", "last success"], ["last-error", "last error"], ["failures", "failures"],
+        ["reads", "reads ok"], ["late", "late p95"], ["missed", "missed"], ["ask", ""],
       ]);
       row.dataset.device = d.device;
       cell(row, "device").textContent = d.device;
@@ -204,6 +206,89 @@
     for (const [name, health] of Object.entries(body.outputs)) showOutput(name, health);
     view.outputRefreshes += 1;
   }
+
+  // -- read figures from /api/reads, every few seconds ----------------------------
+
+  function share(r) {
+    if (!r || !r.scheduled_reads) return "";
+    return (100 * r.read_success).toFixed(1) + " % of " + r.scheduled_reads;
+  }
+
+  function seconds(v) {
+    return v === null || v === undefined ? "" : v.toFixed(2) + " s";
+  }
+
+  function showReadsRow(kind, name, r, sessions) {
+    const tbody = document.querySelector("#reads tbody");
+    let row = Array.from(tbody.rows).find(
+      (x) => x.dataset.scope === kind && x.dataset.name === name);
+    if (!row) {
+      row = newRow(tbody, [
+        ["scope", "scope"], ["reads", "reads ok"], ["p50", "late p50"], ["p95", "p95"],
+        ["p99", "p99"], ["missed", "missed"], ["priority", "priority reads"],
+        ["sessions", "sessions"],
+      ]);
+      row.dataset.scope = kind;
+      row.dataset.name = name;
+      cell(row, "scope").textContent = kind + " " + name;
+    }
+    cell(row, "reads").textContent = share(r);
+    cell(row, "p50").textContent = seconds(r.lateness_s.p50);
+    cell(row, "p95").textContent = seconds(r.lateness_s.p95);
+    cell(row, "p99").textContent = seconds(r.lateness_s.p99);
+    cell(row, "missed").textContent = String(r.missed_scans);
+    cell(row, "priority").textContent = String(r.priority_reads);
+    cell(row, "sessions").textContent = sessions;
+  }
+
+  async function refreshReads() {
+    const answer = await fetch("api/reads?by=device");
+    if (!answer.ok) return;
+    const body = await answer.json();
+    showReadsRow("shard", body.shard.shard, body.shard, "");
+    for (const g of body.groups) {
+      const limit = g.max_sessions === null ? "∞" : g.max_sessions;
+      showReadsRow("group", g.group, g,
+        g.sessions + " open of " + limit + ", " + g.waiting + " waiting, " +
+        g.waiting_polls + " waited");
+    }
+    for (const d of body.devices) {
+      const row = deviceRows.get(d.device);
+      if (!row || !cell(row, "reads")) continue;
+      cell(row, "reads").textContent = share(d);
+      cell(row, "late").textContent = seconds(d.lateness_s.p95);
+      cell(row, "missed").textContent = String(d.missed_scans);
+    }
+    view.readRefreshes += 1;
+  }
+  view.readRefreshes = 0;
+  setInterval(() => { refreshReads().catch(() => {}); }, 10000);
+
+  // -- "read" buttons: a priority read of one device ------------------------------
+
+  const readStatus = document.getElementById("read-status");
+  document.querySelector("#devices tbody").addEventListener("click", (e) => {
+    const button = e.target.closest("button.read");
+    if (!button) return;
+    const device = button.closest("tr").dataset.device;
+    button.disabled = true;
+    readStatus.textContent = "reading " + device + "…";
+    fetch("api/devices/" + encodeURIComponent(device) + "/read?wait=300", { method: "POST" })
+      .then(async (answer) => {
+        const body = await answer.json();
+        if (answer.status === 200) {
+          readStatus.textContent = device + ": " + body.status + " (" + body.updates.length +
+            " values)";
+        } else if (answer.status === 202) {
+          readStatus.textContent = device + ": queued, the values arrive when it is read";
+        } else {
+          readStatus.textContent = device + ": " + (body.error || answer.statusText);
+        }
+        view.reads = (view.reads || 0) + 1;
+      })
+      .catch((err) => { readStatus.textContent = String(err); })
+      .finally(() => { button.disabled = false; });
+  });
 
   // -- energy: a card per device, bars per day, week or month ----------------------------
 
