@@ -289,3 +289,25 @@ def test_frames_of_another_station_are_ignored() -> None:
     assert client.receive_data(other) == []
     assert not client.done
     assert FrameReader().feed(other)
+
+
+def test_a_busy_meter_is_polled_with_rr_until_it_answers() -> None:
+    # The meter answers the AARQ and the GET with RNR, then RNR to two RR polls each.
+    wire = connect(settings=ServerSettings(busy_polls=3))
+    assert wire.client.connected
+    assert wire.timeouts == 3
+    wire.run(wire.client.get([AttributeRequest(3, ENERGY, 2)]))
+    assert wire.client.results == [GetResult(148123456)]
+    assert wire.timeouts == 6
+    received = [e.text.split()[0] for e in wire.client.log if e.direction == "<"]
+    assert received.count("RNR(R=1)") == 3  # to the AARQ and both polls after it
+    polls = [e for e in wire.client.log if e.text.startswith("RR poll")]
+    assert len(polls) == 6
+    # RR with the poll bit, N(R) = 0: the client has received no I frame yet.
+    (frame,) = FrameReader().feed(polls[0].data)
+    assert frame.control == 0x11
+
+
+def test_a_meter_busy_for_longer_than_allowed_is_a_frame_error() -> None:
+    with pytest.raises(HdlcFrameError, match=r"stayed busy: RNR .* 3 times in a row"):
+        connect(DlmsOptions(busy_polls=2), ServerSettings(busy_polls=5))

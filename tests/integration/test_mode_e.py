@@ -162,7 +162,8 @@ async def test_selected_objects_and_a_missing_one() -> None:
 
 
 @pytest.mark.parametrize(
-    "faults", [["echo"], ["lost-ua"], ["segmented"], ["echo", "segmented", "lost-ua"]]
+    "faults",
+    [["echo"], ["lost-ua"], ["busy"], ["segmented"], ["echo", "segmented", "lost-ua"]],
 )
 async def test_faults_that_the_reader_repairs(faults: list[str]) -> None:
     profile = get_profile("zmd")

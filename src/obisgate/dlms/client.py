@@ -105,6 +105,9 @@ class DlmsOptions:
         release: send RLRQ before DISC (a meter that does not answer it is
             disconnected all the same).
         get_list_limit: most attributes in one GET-Request-With-List.
+        busy_polls: how many RNR (receiver not ready) answers in a row the
+            meter may give: after an RNR obisgate waits ``response_timeout_s``
+            and polls with RR, then goes on when the meter answers RR or sends.
     """
 
     client: int = 16
@@ -120,12 +123,15 @@ class DlmsOptions:
     snrm_parameters: bool = True
     release: bool = True
     get_list_limit: int = 16
+    busy_polls: int = 10
 
     def __post_init__(self) -> None:
         client_address(self.client)
         server_address(self.logical, self.physical, self.address_size)
         if not 32 <= self.max_info <= 2030:
             raise ConfigError(f"HDLC max information length {self.max_info}: allowed 32-2030")
+        if not 0 <= self.busy_polls <= 100:
+            raise ConfigError(f"HDLC busy polls {self.busy_polls}: allowed 0-100")
         if not 1 <= self.window <= 7:
             raise ConfigError(f"HDLC window {self.window}: allowed 1-7")
         if not 64 <= self.max_pdu <= 0xFFFF:
@@ -207,6 +213,7 @@ class DlmsClient:
         self._rx_max = opts.max_info
         self._last: list[Send] = []
         self._tries = 0
+        self._busy = 0
         self._segments: list[bytes] = []
         self._shown_segments: list[bytes] | None = None
         self._sent_first = False
@@ -341,8 +348,9 @@ class DlmsClient:
         if self._tries < self.options.retries and self._last:
             self._tries += 1
             actions: list[Action] = list(self._last)
+            note = "RR poll: the meter said it was busy (RNR)" if self._busy else "retransmitted"
             for send in self._last:
-                self.log.append(FrameLog(">", send.printable, "retransmitted"))
+                self.log.append(FrameLog(">", send.printable, note))
             return actions
         if state is _State.WAIT_RLRE:
             return self._disconnect()
@@ -413,6 +421,7 @@ class DlmsClient:
             self.log.append(FrameLog(">", printable or data, self._describe(frame)))
         self._last = sends
         self._tries = 0
+        self._busy = 0
         return list(sends)
 
     def _send_apdu(self, apdu: bytes, shown_apdu: bytes | None = None) -> list[Action]:
@@ -471,12 +480,27 @@ class DlmsClient:
             )
         if kind is FrameKind.FRMR:
             raise HdlcFrameError(f"the meter rejected a frame (FRMR {frame.info.hex()})")
-        if kind is FrameKind.RR or kind is FrameKind.RNR:
-            if self._segments and kind is FrameKind.RR:
+        if kind is FrameKind.RNR:
+            return self._on_not_ready()
+        if kind is FrameKind.RR:
+            self._busy = 0
+            if self._segments:
                 return self._next_segment()  # the server took a segment of ours
             return []
         if kind is FrameKind.I:
             return self._on_i_frame(frame)
+        return []
+
+    def _on_not_ready(self) -> list[Action]:
+        """The meter is busy (RNR): wait a response timeout, then poll with RR (the
+        repetition of :meth:`timeout`); it answers RR or sends once it is ready."""
+        self._busy += 1
+        if self._busy > self.options.busy_polls:
+            raise HdlcFrameError(
+                f"the meter stayed busy: RNR (receiver not ready) {self._busy} times in a row"
+            )
+        self._last = [Send(self._frame(control_rr(self._vr)).encode())]
+        self._tries = 0
         return []
 
     def _on_ua(self, frame: Frame) -> list[Action]:
@@ -500,6 +524,7 @@ class DlmsClient:
         return self._send_apdu(aarq, shown)
 
     def _on_i_frame(self, frame: Frame) -> list[Action]:
+        self._busy = 0
         if frame.ns != self._vr:
             # A repetition of a frame we already took (our RR was lost): acknowledge again.
             return self._send_frames([self._frame(control_rr(self._vr))])

@@ -115,6 +115,9 @@ class ServerSettings:
         block_size: answers longer than this go in GET data blocks.
         conformance: what it offers (ANDed with the client's proposal).
         lose_first_ua: do not answer the first SNRM (the "UA lost" fault).
+        busy_polls: answer each request with RNR (receiver not ready), and the
+            client's RR polls after it until this many RNR were sent, then the
+            answer (the "busy" fault; 0: never busy).
     """
 
     logical: int = 1
@@ -126,6 +129,7 @@ class ServerSettings:
     block_size: int = 1024
     conformance: int = CLIENT_CONFORMANCE | Conformance.BLOCK_TRANSFER_GET
     lose_first_ua: bool = False
+    busy_polls: int = 0
 
 
 class DlmsServer:
@@ -172,6 +176,7 @@ class DlmsServer:
         self._tx_max = self.settings.max_info
         self._rx = bytearray()
         self._out: list[Frame] = []
+        self._busy = 0
         self._last: list[bytes] = []
         self._associated = False
         self._client_max_pdu = 0xFFFF
@@ -239,6 +244,11 @@ class DlmsServer:
                 return [reply]
             return []
         if kind is FrameKind.RR:
+            if self._busy:
+                self._busy -= 1
+                if self._busy:
+                    return self._send([self._frame(control_rr(self._vr, not_ready=True))])
+                return self._next_segment()
             if self._out and frame.nr == self._vs:
                 return self._next_segment()
             return list(self._last)  # the client missed our last frame
@@ -282,6 +292,10 @@ class DlmsServer:
         size = max(self._tx_max, 16)
         segments = [payload[i : i + size] for i in range(0, len(payload), size)]
         self._out = [self._frame(0, seg, i < len(segments) - 1) for i, seg in enumerate(segments)]
+        if self.settings.busy_polls:
+            self._busy = self.settings.busy_polls
+            self._on_event(f"busy: RNR to the request and {self._busy - 1} polls")
+            return self._send([self._frame(control_rr(self._vr, not_ready=True))])
         return self._next_segment()
 
     def _next_segment(self) -> list[bytes]:

@@ -59,6 +59,9 @@ Faults apply to every meter of a simulator; several may be combined.
     the Z rate (seen on an Apator meter): the reader must say so.
 ``lost-ua``
     HDLC: the first SNRM gets no UA; the client's retransmission gets one.
+``busy``
+    HDLC: the meter answers every request with RNR (receiver not ready) and
+    the client's first RR poll after it with its answer.
 ``segmented``
     HDLC: the meter's information field is 32 bytes and GET answers above 64
     bytes come in data blocks, so every long answer is segmented twice.
@@ -141,6 +144,7 @@ FAULTS: Final[dict[str, str]] = {
     "noise": "send line noise before the readout's STX (a glitch after the rate switch)",
     "ignore-mode-e": "mode E: ignore ACK 2Z2 and send the mode C readout at the Z rate",
     "lost-ua": "HDLC: do not answer the first SNRM (the UA is lost)",
+    "busy": "HDLC: answer every request with RNR (busy), then the client's RR poll",
     "segmented": "HDLC: 32-byte frames and 64-byte GET data blocks (long answers segmented)",
     "misread-total": "readout 2: the first energy total 1 lower; readout 4: a spike (x1000)",
     "needs-wakeup": "answer only within 5 s after a NUL wake-up (at least 20 NULs)",
@@ -203,6 +207,7 @@ class Faults:
     noise: bool = False
     ignore_mode_e: bool = False
     lost_ua: bool = False
+    busy: bool = False
     segmented: bool = False
     misread_total: bool = False
     needs_wakeup: bool = False

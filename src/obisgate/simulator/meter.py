@@ -629,6 +629,7 @@ def _dlms_server(profile: MeterProfile, faults: Faults, label: str) -> DlmsServe
         max_info=32 if faults.segmented else dlms.max_info,
         block_size=64 if faults.segmented else dlms.block_size,
         lose_first_ua=faults.lost_ua,
+        busy_polls=1 if faults.busy else 0,
     )
     return DlmsServer(
         objects, settings, on_event=lambda text: _LOGGER.info("%s: HDLC %s", label, text)
