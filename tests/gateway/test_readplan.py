@@ -75,9 +75,11 @@ def test_readout_bytes_is_the_size_of_the_data_message(name: str) -> None:
     profile = get_profile(name)
     message = profile.data_message()
     readout = parse_readout(message, bcc_method=profile.bcc_method)
-    if profile.glued_end or profile.line_end != "\r\n":
-        pytest.skip("the estimate counts CR LF line ends and '!' on a line of its own")
-    assert readout_bytes(readout.datasets) == len(message)
+    # The estimate counts CR LF line ends and '!' on a line of its own: a meter that glues
+    # '!' to its last line (kamstrup) sends those two bytes fewer.
+    glued = 2 if profile.glued_end else 0
+    assert profile.line_end == "\r\n"
+    assert readout_bytes(readout.datasets) == len(message) + glued
 
 
 def test_the_data_rate_follows_the_identification_and_the_options() -> None:
