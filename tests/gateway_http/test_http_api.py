@@ -255,6 +255,27 @@ async def test_an_unexpected_failure_is_a_500_and_one_log_line(
     assert not any(r.exc_info for r in caplog.records)
 
 
+async def test_a_logged_signal_with_nothing_stored_yet_has_an_empty_history(
+    tmp_path: Path, client: aiohttp.ClientSession
+) -> None:
+    path = tmp_path / "history.sqlite"
+    HistoryStore(path).close()  # the gateway has started, nothing is stored yet
+    async with serving(two_meters(tmp_path), OutputContext(history_path=path)) as output:
+        body = await get_json(client, output.url + "api/history?device=m1&signal=energy")
+        assert body == {
+            "device": "m1",
+            "signal": "energy",
+            "unit": None,
+            "from": None,
+            "to": None,
+            "truncated": False,
+            "rows": [],
+        }
+        # Not logged, or not configured: still no history at all.
+        await get_json(client, output.url + "api/history?device=m1&signal=serial", 404)
+        await get_json(client, output.url + "api/history?device=zz&signal=energy", 404)
+
+
 async def test_history_when_nothing_is_logged(
     tmp_path: Path, client: aiohttp.ClientSession
 ) -> None:

@@ -259,10 +259,13 @@ async def test_one_address_serves_every_worker_and_a_killed_worker_takes_no_serv
             # /api/history reads both workers' files: a device of each shard has rows.
             for shard in (0, 1):
                 device = next(d for d, s in place.owner.items() if s == shard)
-                rows = (
-                    await get_json(http, sup.url + f"api/history?device={device}&signal=energy")
-                )["rows"]
-                assert rows
+                url = sup.url + f"api/history?device={device}&signal=energy"
+
+                async def stored(url: str = url) -> bool:  # written a moment after it is shown
+                    return bool((await get_json(http, url))["rows"])
+
+                await eventually(stored)
+                rows = (await get_json(http, url))["rows"]
                 assert rows[-1]["value"] == expected[device]
             assert history_files(tmp_path / "h.sqlite") == [
                 tmp_path / "h-shard0.sqlite",
