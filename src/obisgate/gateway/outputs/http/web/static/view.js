@@ -10,6 +10,8 @@
     period: "day", range: null, plotted: 0, drawing: 0,
   };
   window.obisgate = view; // for tests and the curious: the current uPlot and counters
+  // The history stores a reading up to 0.1 s (STORE_LINGER_S) after it is shown live.
+  const STORED_AFTER_MS = 500;
 
   // -- one style for every time: local time with the zone --------------------------------
 
@@ -487,13 +489,14 @@
     Promise.all([...cards.values()].map((c) => loadCard(c).catch(() => {}))).then(fitPlot);
   }
 
-  // A new reading of a register: the figures are asked again, at most every 5 s per card.
+  // A new reading of a register: the figures are asked again, at most every 5 s per card,
+  // and never at once: the history stores a reading up to 0.1 s after it is shown.
   function energyUpdate(u) {
     const c = cards.get(u.device);
     if (!c) return;
     if (c.power.has(u.signal)) showPower(c, u.signal, u.value, u.unit, u.time);
     if (!c.registers.has(u.signal) || c.timer) return;
-    const wait = Math.max(0, 5000 - (Date.now() - c.loadedAt));
+    const wait = Math.max(STORED_AFTER_MS, 5000 - (Date.now() - c.loadedAt));
     c.timer = setTimeout(() => { c.timer = null; loadCard(c).catch(() => {}); }, wait);
   }
 
