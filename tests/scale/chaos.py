@@ -56,7 +56,16 @@ from obisgate.simulator import MeterProfile, get_profile, serve_tcp
 from obisgate.simulator.tcp import SimulatorServer
 from tests.scale.configs import line_profiles
 from tests.scale.mqtt_tools import share, sink_command
-from tests.scale.scaleout import Failed, MeterThread, Processes, obisgate
+from tests.scale.scaleout import (
+    Failed,
+    MeterThread,
+    Processes,
+    contains,
+    obisgate,
+    pause_until,
+    text_of,
+    until,
+)
 from tests.services import SAVE_EVERY_CHANGE, Mosquitto, Postgres
 
 #: meters per line (the poison meter is one more line of its own)
@@ -407,18 +416,20 @@ def run(folder: Path, duration_s: float, seed: int, gateways: int) -> dict[str, 
             for j in range(SINKS):
                 chain.start(f"sink{j}")
             for j in range(SINKS):
-                _until(partial(_contains, folder / f"sink{j}.1.err", "subscribed to"), 30)
+                until(
+                    partial(contains, folder / f"sink{j}.1.err", "subscribed to"), 30, every_s=0.2
+                )
             chain.do(Event(0.0, "rogue"))
             start = time.monotonic()
             for i in range(gateways):
                 chain.start(f"gateway{i}")
             for event in plan:
-                _pause_until(start + event.at)
+                pause_until(start + event.at)
                 chain.do(event)
-            _pause_until(start + duration_s)
+            pause_until(start + duration_s)
             log("calm: waiting until the gateways' outboxes are empty")
             check(
-                _until(lambda: _outbox_rows(folder) == 0, 120, fail=False),
+                until(lambda: _outbox_rows(folder) == 0, 120, fail=False, every_s=0.2),
                 "every outbox drained once everything was up again",
             )
             for i in range(gateways):
@@ -461,7 +472,7 @@ def printed(chain: Chain) -> Printed:
             if incarnation.killed_at is None
             else incarnation.killed_at - dt.timedelta(seconds=MARGIN_S)
         )
-        for line in _text(incarnation.out).splitlines():
+        for line in text_of(incarnation.out).splitlines():
             try:
                 item = json.loads(line)
             except ValueError:
@@ -531,7 +542,7 @@ def reconcile(chain: Chain, database: Postgres) -> dict[str, Any]:
             got, _, _ = asyncio.run(stored(dsn))
             return facts.required <= got.keys()
 
-        _until(complete, 120, fail=False)
+        until(complete, 120, fail=False, every_s=0.2)
         got, total, dead = asyncio.run(stored(dsn))
         missing = facts.required - got.keys()
         check(not missing, f"{name}: all {len(facts.required)} required readings stored"
@@ -581,30 +592,6 @@ def _outbox_rows(folder: Path) -> int:
         finally:
             connection.close()
     return total
-
-
-def _contains(path: Path, text: str) -> bool:
-    return text in _text(path)
-
-
-def _text(path: Path) -> str:
-    return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-
-
-def _until(condition: Callable[[], bool], deadline_s: float, *, fail: bool = True) -> bool:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            if fail:
-                raise Failed("a process did not get ready in time")
-            return False
-        time.sleep(0.2)  # polling real processes with a deadline
-    return True
-
-
-def _pause_until(moment: float) -> None:
-    """The schedule's timeline (a script's plan, not a wait for a result)."""
-    time.sleep(max(0.0, moment - time.monotonic()))
 
 
 def main(argv: list[str] | None = None) -> int:

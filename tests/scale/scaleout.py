@@ -321,32 +321,32 @@ def _exercise(
             ),
         )
     for j in range(2):  # subscribed before the gateways publish
-        _until(lambda j=j: "subscribed to" in _text(children.folder / f"sink{j}.1.err"), 30)
+        until(partial(contains, children.folder / f"sink{j}.1.err", "subscribed to"), 30)
     spawned = time.monotonic()
     for i in range(3):
         _gateway(children, config, i)
     # The timeline starts once every gateway polls and publishes: on a busy machine an
     # interpreter can take 10 s and more to start, and an outage before that tests nothing.
     for i in range(3):
-        _until(lambda i=i: _publishing(children.folder, f"gateway{i}.1"), 90)
+        until(partial(_publishing, children.folder, f"gateway{i}.1"), 90)
     start = time.monotonic()
     at = duration_s / 4
-    _pause_until(start + at)
+    pause_until(start + at)
     broker_killed = dt.datetime.now(dt.UTC)
     log("broker: SIGKILL")
     broker.stop(signal.SIGKILL)
-    _pause_until(start + at + 4)
+    pause_until(start + at + 4)
     killed_at = dt.datetime.now(dt.UTC)
     log("gateway1: SIGKILL (its outbox holds what it read while the broker was down)")
     children.stop("gateway1", signal.SIGKILL)
-    _pause_until(start + at + 6)
+    pause_until(start + at + 6)
     log("broker: restarted")
     broker.start()
-    _pause_until(start + at + 8)
+    pause_until(start + at + 8)
     log("gateway1: restarted")
     _gateway(children, config, 1)
-    _pause_until(start + duration_s)
-    _until(lambda: _publishing(children.folder, "gateway1.2"), 90)
+    pause_until(start + duration_s)
+    until(lambda: _publishing(children.folder, "gateway1.2"), 90)
     # A gateway retries the broker with a jittered backoff of up to 30 s, so it may come
     # back that long after the broker did; until then its readouts wait in its outbox
     # (kept, sent later), not in PostgreSQL. Stop the gateways once their outboxes have
@@ -354,7 +354,7 @@ def _exercise(
     held = _outbox_marks(children.folder)
     waiting = sum(_outbox_rows(children.folder, "SELECT count(*) FROM outbox").values())
     check(
-        _until(lambda: _delivered(children.folder, held), 90, fail=False),
+        until(lambda: _delivered(children.folder, held), 90, fail=False),
         f"the gateways' MQTT outboxes delivered the {waiting} messages they held at the end",
     )
     for i in range(3):
@@ -390,7 +390,7 @@ def _exercise(
         missing = expected - rows
         return not missing
 
-    if not _until(complete, 60, fail=False):
+    if not until(complete, 60, fail=False):
         raise Failed(_explain_missing(children.folder, missing))
     rows, count = asyncio.run(stored(dsn))
     check(not (expected - rows), f"all {len(expected)} readings are in PostgreSQL")
@@ -448,7 +448,7 @@ def _check_single_poller(
 def _publishing(folder: Path, incarnation: str) -> bool:
     """Whether the gateway incarnation (``gateway1.2``) printed a reading and connected
     to the broker (its log says "connected to" or "connected again to")."""
-    return bool(_text(folder / f"{incarnation}.out")) and "mqtt: connected" in _text(
+    return bool(text_of(folder / f"{incarnation}.out")) and "mqtt: connected" in text_of(
         folder / f"{incarnation}.err"
     )
 
@@ -507,7 +507,7 @@ def _explain_missing(folder: Path, missing: set[tuple[str, str, dt.datetime]]) -
     (folder / "missing.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     dropped = [
         line.partition(": ")[2]
-        for line in _text(folder / "mosquitto" / "mosquitto.log").splitlines()
+        for line in text_of(folder / "mosquitto" / "mosquitto.log").splitlines()
         if "being dropped" in line
     ]
     return (
@@ -517,23 +517,33 @@ def _explain_missing(folder: Path, missing: set[tuple[str, str, dt.datetime]]) -
     )
 
 
-def _text(path: Path) -> str:
+def text_of(path: Path) -> str:
+    """A log or stats file's text so far ("" before it exists)."""
     return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
 
 
-def _until(condition: Any, deadline_s: float, *, fail: bool = True) -> bool:
+def until(
+    condition: Callable[[], bool], deadline_s: float, *, fail: bool = True, every_s: float = 0.1
+) -> bool:
+    """Poll ``condition`` (real processes) every ``every_s`` until it holds: ``True``; at the
+    deadline raise :class:`Failed`, or return ``False`` with ``fail=False``."""
     end = time.monotonic() + deadline_s
     while not condition():
         if time.monotonic() > end:
             if fail:
                 raise Failed("a process did not get ready in time")
             return False
-        time.sleep(0.1)  # polling a condition with a deadline
+        time.sleep(every_s)  # polling a condition with a deadline
     return True
 
 
-def _pause_until(moment: float) -> None:
-    """The scenario's timeline (this is a script's schedule, not a wait for a result)."""
+def contains(path: Path, text: str) -> bool:
+    """Whether ``text`` is in the file yet."""
+    return text in text_of(path)
+
+
+def pause_until(moment: float) -> None:
+    """A script's timeline (its schedule, not a wait for a result)."""
     time.sleep(max(0.0, moment - time.monotonic()))
 
 
