@@ -24,7 +24,13 @@ from obisgate.protocol.passwords import (
     Secret,
 )
 
-__all__ = ["SCHEME_NAMES", "make_scheme", "password_file_is_private", "read_password_file"]
+__all__ = [
+    "SCHEME_NAMES",
+    "make_scheme",
+    "password_file_is_private",
+    "read_password_file",
+    "read_section_password",
+]
 
 SCHEME_NAMES = ("p1", "p2-elster", "none")
 """Names :func:`make_scheme` accepts, besides ``p2:MODULE:FUNCTION``."""
@@ -44,6 +50,31 @@ def read_password_file(path: str | os.PathLike[str]) -> str:
     except UnicodeDecodeError:
         raise ConfigError("the password file is not UTF-8 text") from None
     return text.splitlines()[0] if text else ""
+
+
+def read_section_password(
+    section: str, password_env: str | None, password_file: str | os.PathLike[str] | None
+) -> str | None:
+    """A section's password from the variable named in ``password_env``, else from
+    ``password_file`` (:func:`read_password_file`), else ``None``; read now.
+
+    Raises:
+        ConfigError: ``[SECTION] the variable named in password_env (NAME) is not set``,
+            or ``[SECTION] password_file PATH: REASON`` (never the value).
+    """
+    if password_env is not None:
+        value = os.environ.get(password_env)
+        if value is None:
+            raise ConfigError(
+                f"[{section}] the variable named in password_env ({password_env}) is not set"
+            )
+        return value
+    if password_file is not None:
+        try:
+            return read_password_file(password_file)
+        except ConfigError as exc:
+            raise ConfigError(f"[{section}] password_file {password_file}: {exc}") from None
+    return None
 
 
 def password_file_is_private(path: str | os.PathLike[str]) -> bool:

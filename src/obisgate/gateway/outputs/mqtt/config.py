@@ -8,7 +8,6 @@ configuration loads without the extra.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import socket
 import ssl
@@ -30,7 +29,7 @@ from obisgate.gateway.outputs.mqtt.ha_classes import (
 from obisgate.gateway.outputs.mqtt.ha_discovery import infer_classes
 from obisgate.gateway.readings.partitions import MAX_PARTITIONS
 from obisgate.mqtt_url import MqttUrl, parse_mqtt_url, tls_context, tls_problems
-from obisgate.password_config import read_password_file
+from obisgate.password_config import read_section_password
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import SignalConfig
@@ -308,19 +307,8 @@ class MqttConfig(BaseModel):
             ConfigError: the variable is not set or the file cannot be read (the
                 message names the variable, never the value).
         """
-        if self.password_env is not None:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    f"[mqtt] the variable named in password_env ({self.password_env}) is not set"
-                )
-            return SecretStr(value)
-        if self.password_file is not None:
-            try:
-                return SecretStr(read_password_file(self.password_file))
-            except ConfigError as exc:
-                raise ConfigError(f"[mqtt] password_file {self.password_file}: {exc}") from None
-        return None
+        secret = read_section_password("mqtt", self.password_env, self.password_file)
+        return None if secret is None else SecretStr(secret)
 
     def start_problems(self, source: Path | None, workers: int | None) -> list[str]:
         """What would keep the output from starting (``check`` and ``run`` say it alike):

@@ -7,7 +7,6 @@ loads without the ``postgres`` extra.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -16,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
-from obisgate.password_config import read_password_file
+from obisgate.password_config import read_section_password
 
 __all__ = ["PostgresConfig", "postgres_dsn"]
 
@@ -128,20 +127,8 @@ class PostgresConfig(BaseModel):
             ConfigError: the variable is not set or the file cannot be read (the
                 message names the variable, never the value).
         """
-        if self.password_env is not None:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    f"[postgres] the variable named in password_env ({self.password_env}) "
-                    "is not set"
-                )
-            return SecretStr(value)
-        if self.password_file is not None:
-            try:
-                return SecretStr(read_password_file(self.password_file))
-            except ConfigError as exc:
-                raise ConfigError(f"[postgres] password_file {self.password_file}: {exc}") from None
-        return None
+        secret = read_section_password("postgres", self.password_env, self.password_file)
+        return None if secret is None else SecretStr(secret)
 
     def start_problems(self, source: Path | None, workers: int | None) -> list[str]:
         """What would keep the output from starting: the password cannot be read."""
