@@ -1,0 +1,138 @@
+"""One shard's rows of a configuration, chosen before any device is validated.
+
+``obisgate run --shard I/N`` (each worker of ``run --workers N``) polls only the
+lines its shard owns (:mod:`obisgate.gateway.shard`). :func:`shard_rows` keeps
+only those lines' device and signal rows, so that the other shards' devices never
+become models in this process: each device row is placed from its connection
+fields and throttle group alone, validated by a model of just those fields of
+:class:`~obisgate.gateway.config_models.DeviceConfig` (recipes set no connection
+or group), with the very placement the gateway applies to its plans
+(:func:`~obisgate.gateway.shard.select_plans`): lines of enabled devices, a line
+placed by the first throttle group its devices name. A line of disabled devices
+only is placed the same way by its own devices, so that every row has one shard.
+
+Also kept: the whole lines of devices that a kept derived signal may name (its
+``source`` / ``sources`` hold the device's alias as a word; and so on, for their
+derived signals), so that it resolves exactly as in the whole configuration; the gateway polls them not (the shard's
+plans leave them out) and warns that such a signal is not topical, as before.
+
+Everything is kept (no filtering) where a row cannot be placed for sure: a device
+alias given twice, a device without a valid alias, connection or group. Those
+rows fail the load with their own problems, as they would without a shard.
+
+Checks across shards are the whole configuration's: a shard's load sees its own
+rows only (``run --workers`` loads the whole configuration once in the supervisor).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
+
+from obisgate.gateway.config_cells import alias_key
+from obisgate.gateway.config_models import DeviceConfig, connection_problems, port_key
+from obisgate.gateway.config_rows import RawRow
+from obisgate.gateway.shard import Shard, line_placement
+
+__all__ = ["shard_rows"]
+
+_LINE_FIELDS = ("device", "ip", "port", "url", "group", "enable")
+
+#: :class:`DeviceConfig`'s own fields (validators included) that place a device.
+_DeviceLine: type[BaseModel] = create_model(  # type: ignore[call-overload]
+    "_DeviceLine",
+    __config__=ConfigDict(extra="ignore"),
+    **{
+        name: (DeviceConfig.model_fields[name].annotation, DeviceConfig.model_fields[name])
+        for name in _LINE_FIELDS
+    },
+)
+
+#: Words that may be a device alias in an expression or a ``sources`` entry: with and
+#: without ``-`` (a minus sign outside backquotes).
+_WORDS = (re.compile(r"[A-Za-z0-9_-]+"), re.compile(r"[A-Za-z0-9_]+"))
+_DERIVED_FIELDS = ("source", "sources")
+
+
+def shard_rows(
+    devices: list[RawRow], signals: list[RawRow], shard: Shard
+) -> tuple[list[RawRow], list[RawRow]] | None:
+    """The device and signal rows ``shard`` keeps, in their order; ``None``: keep all.
+
+    A signal row is kept unless it names a device of another shard (one naming no
+    known device is kept: its problem is reported).
+    """
+    placed: list[tuple[str, str, str | None, bool]] = []  # alias, line, group, enabled
+    for row in devices:
+        where = _line_of(row.fields)
+        if where is None:
+            return None
+        placed.append(where)
+    if len({alias for alias, *_ in placed}) < len(placed):
+        return None
+    owners = _line_owners(placed, shard)
+    kept_lines = {line for line, mine in owners.items() if mine}
+    line_of = {alias: line for alias, line, *_ in placed}
+    kept = {alias for alias, line in line_of.items() if line in kept_lines}
+    # Derived signals of the devices taken for others' derived signals need theirs, too.
+    while used := _named_devices(signals, kept, set(line_of) - kept):
+        kept_lines |= {line_of[alias] for alias in used}
+        kept = {alias for alias, line in line_of.items() if line in kept_lines}
+    return (
+        [row for row, (alias, *_) in zip(devices, placed, strict=True) if alias in kept],
+        [row for row in signals if _device_of(row) in kept or _device_of(row) not in line_of],
+    )
+
+
+def _line_of(fields: dict[str, Any]) -> tuple[str, str, str | None, bool] | None:
+    """(alias, line, group, enabled) of a raw device row; ``None``: not valid."""
+    alias = alias_key(fields.get("device_alias"))
+    if alias is None:
+        return None
+    try:
+        line = _DeviceLine.model_validate(fields)
+    except ValidationError:
+        return None
+    given = {name for name in ("device", "ip", "port", "url") if getattr(line, name) is not None}
+    if connection_problems(given):
+        return None
+    key = port_key(line.url, line.ip, line.port, line.device)  # type: ignore[attr-defined]
+    return alias, key, line.group, bool(line.enable)  # type: ignore[attr-defined]
+
+
+def _line_owners(placed: list[tuple[str, str, str | None, bool]], shard: Shard) -> dict[str, bool]:
+    """Line -> whether ``shard`` owns it: placed by its enabled devices, as the
+    gateway's plans are, else (disabled devices only) by all of its devices."""
+    enabled: dict[str, list[str | None]] = {}
+    every: dict[str, list[str | None]] = {}
+    for _alias, line, group, on in placed:
+        every.setdefault(line, []).append(group)
+        if on:
+            enabled.setdefault(line, []).append(group)
+    return {
+        line: shard.owns(line_placement(line, enabled.get(line, groups)))
+        for line, groups in every.items()
+    }
+
+
+def _named_devices(signals: Iterable[RawRow], kept: set[str], others: set[str]) -> set[str]:
+    """Devices of ``others`` whose alias is a word of a kept signal's derived fields."""
+    named: set[str] = set()
+    for row in signals:
+        if _device_of(row) not in kept:
+            continue
+        for name in _DERIVED_FIELDS:
+            value = row.fields.get(name)
+            if value is None:
+                continue
+            text = " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+            for words in _WORDS:
+                named.update(word for word in words.findall(text) if word in others)
+    return named
+
+
+def _device_of(row: RawRow) -> str | None:
+    return alias_key(row.fields.get("device_alias"))
