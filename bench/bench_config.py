@@ -7,9 +7,11 @@ in a fresh child process, which reports its load time, CPU time and peak RSS.
 With ``--gateway`` it also starts ``obisgate run`` on that configuration (every
 meter unreachable: a closed local port) and reports the seconds from the
 process start to the first poll (its first "cannot connect" warning), the CPU
-it used until then, and the gateway's peak RSS.
+it used until then, and the gateway's peak RSS. With ``--workers N`` that is
+``obisgate run --workers N``: the seconds to each worker's first poll, and the peak
+RSS of the supervisor and of each worker (their ``VmHWM``, read every 0.1 s).
 
-Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway]
+Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway] [--workers N]
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -52,8 +55,10 @@ def load_once(path: str) -> None:
     )
 
 
-def first_poll(config: Path) -> dict[str, float]:
+def first_poll(config: Path, workers: int = 0) -> dict[str, object]:
     """Seconds from starting ``obisgate run`` to its first poll, and its peak RSS."""
+    if workers:
+        return first_polls(config, workers)
     obisgate = Path(sys.executable).with_name("obisgate")
     started = time.monotonic()
     gateway = subprocess.Popen(
@@ -79,11 +84,66 @@ def first_poll(config: Path) -> dict[str, float]:
     }
 
 
+def first_polls(config: Path, workers: int) -> dict[str, object]:
+    """``obisgate run --workers N``: seconds to each worker's first poll (its first
+    "cannot connect" line, ``obisgate[I/N]: ...``) and the peak RSS of every process."""
+    obisgate = Path(sys.executable).with_name("obisgate")
+    started = time.monotonic()
+    gateway = subprocess.Popen(
+        [str(obisgate), "run", str(config), "--duration", "2", "--workers", str(workers)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert gateway.stderr is not None
+    peaks: dict[int, float] = {}
+    done = threading.Event()
+    watcher = threading.Thread(target=_watch_peaks, args=(gateway.pid, peaks, done))
+    watcher.start()
+    firsts: dict[str, float] = {}
+    for line in gateway.stderr:
+        shard = line.partition("]")[0].partition("[")[2]
+        if shard and shard not in firsts and "cannot connect" in line:
+            firsts[shard] = round(time.monotonic() - started, 2)
+    _, status, _usage = os.wait4(gateway.pid, 0)
+    done.set()
+    watcher.join()
+    if status != 0:
+        raise SystemExit(f"gateway exited with status {status}")
+    supervisor = peaks.pop(gateway.pid, -1.0)
+    return {
+        "first_poll_s": dict(sorted(firsts.items())),
+        "supervisor_peak_mb": round(supervisor),
+        "worker_peak_mb": sorted(round(mb) for mb in peaks.values()),
+    }
+
+
+def _watch_peaks(pid: int, peaks: dict[int, float], done: threading.Event) -> None:
+    """Until ``done``: the peak RSS (MB) of ``pid`` and of its children, every 0.1 s."""
+    while not done.wait(0.1):
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        for each in (pid, *map(int, children)):
+            try:
+                status = Path(f"/proc/{each}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmHWM:"):
+                    peaks[each] = max(peaks.get(each, 0.0), int(line.split()[1]) / 1024)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--gateway", action="store_true", help="also time obisgate run")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="with --gateway: run --workers N (0: no)"
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
@@ -102,7 +162,7 @@ def main() -> None:
             )
             print(result.stdout.strip())
             if args.gateway:
-                print(json.dumps(first_poll(config)))
+                print(json.dumps(first_poll(config, args.workers)))
 
 
 if __name__ == "__main__":
