@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,10 @@ import pytest
 from obisgate.errors import ConfigError
 from obisgate.gateway.build import plans_from_config
 from obisgate.gateway.config import GatewayConfig, load_config
+from obisgate.gateway.config_shard import shard_part
 from obisgate.gateway.processing.build import processing_plan
 from obisgate.gateway.shard import Shard, select_plans
+from obisgate.gateway.shard_parts import PARTS_VARIABLE, read_part, write_parts
 from tests.scale.configs import tcp_config
 
 SERIAL = """
@@ -149,10 +152,59 @@ def load_config_text(tmp_path: Path, text: str) -> GatewayConfig:
     return load_config(path)
 
 
+def same_part(one: GatewayConfig, other: GatewayConfig) -> None:
+    assert [d.device_alias for d in one.devices] == [d.device_alias for d in other.devices]
+    assert one.devices == other.devices
+    assert [s.key for s in one.signals] == [s.key for s in other.signals]
+    assert (one.groups, one.storage, one.sections) == (other.groups, other.storage, other.sections)
+
+
+def test_the_supervisor_hands_each_worker_what_it_would_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``write_parts`` (the supervisor, from the whole configuration) gives each worker the
+    part ``load_config(path, shard=)`` gives; over the workers: every device once."""
+    path = mixed_config(tmp_path)
+    whole = load_config(path)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    write_parts(whole, 3, folder)
+    kept = []
+    for index in range(3):
+        shard = Shard(index, 3)
+        monkeypatch.setenv(PARTS_VARIABLE, str(folder))
+        part = read_part(shard)
+        assert part is not None
+        assert PARTS_VARIABLE not in os.environ
+        same_part(part, load_config(path, shard=shard))
+        assert part.warnings == ()
+        assert plans_from_config(part) == select_plans(plans_from_config(whole), shard)
+        kept += [d.device_alias for d in part.devices]
+    assert sorted(kept) == sorted(d.device_alias for d in whole.devices)
+    assert read_part(Shard(0, 3)) is None  # no supervisor: the worker loads the file
+
+
+def test_a_part_with_derived_signals_across_shards_is_the_loaded_one(tmp_path: Path) -> None:
+    text = tcp_config([20000 + i for i in range(12)], [1] * 12)
+    for i in range(0, 12, 2):
+        source = f"energy + l{i + 1}m0.energy" if i < 10 else "energy * 2"
+        text += DERIVED.format(alias=f"l{i}m0", name="sum", source=source)
+    text += DERIVED.format(alias="l3m0", name="both", source="`l5m0:energy` + l7m0.energy")
+    path = tmp_path / "gw.toml"
+    path.write_text(text, encoding="utf-8")
+    whole = load_config(path)
+    for count in (2, 3):
+        for index in range(count):
+            same_part(
+                shard_part(whole, Shard(index, count)), load_config(path, shard=Shard(index, count))
+            )
+
+
 @pytest.mark.integration
 def test_run_shard_polls_its_part_and_skips_other_shards_rows(tmp_path: Path) -> None:
     """``run --shard`` validates and polls only its own devices; ``run --workers`` (whose
-    supervisor checks the whole configuration) refuses the bad row of either shard."""
+    supervisor checks the whole configuration) refuses the bad row of either shard, and
+    once it is mended each worker polls the devices of its part."""
     path = mixed_config(tmp_path)
     whole = load_config(path)
     plans = plans_from_config(whole)
@@ -182,3 +234,15 @@ def test_run_shard_polls_its_part_and_skips_other_shards_rows(tmp_path: Path) ->
         )
         assert refused.returncode == 2
         assert "baudrate" in refused.stderr
+    path.write_text(text, encoding="utf-8")
+    workers = subprocess.run(
+        [*run, "--workers", "2", "--duration", "0.5", "--stats", str(tmp_path / "w.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert workers.returncode == 0, workers.stderr
+    for index in range(2):
+        counted = json.loads((tmp_path / f"w-shard{index}.json").read_text())["devices"]
+        assert counted == len(owned[index])

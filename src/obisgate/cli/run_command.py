@@ -34,6 +34,7 @@ from obisgate.gateway.preflight import readiness
 from obisgate.gateway.readsizes import sizes_path
 from obisgate.gateway.shard import Shard, shard_path
 from obisgate.gateway.shard_config import shard_config
+from obisgate.gateway.shard_parts import read_part
 
 __all__ = ["run"]
 
@@ -64,6 +65,14 @@ def refuse_unready(
 
 
 def _load(path: str, shard: Shard | None = None) -> GatewayConfig:
+    """The configuration, or a shard's part: handed over by the supervisor of
+    ``--workers`` (its warnings shown there), else loaded from ``path``."""
+    try:
+        part = read_part(shard)
+    except OSError as exc:
+        fail(f"cannot read this worker's configuration part: {exc}", 1)
+    if part is not None:
+        return part
     try:
         config = load_config(path, shard=shard)
     except ConfigError as exc:

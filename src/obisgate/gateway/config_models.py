@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
@@ -1267,6 +1267,23 @@ class GatewayConfig(BaseModel):
             if device.device_alias == alias:
                 return device
         raise KeyError(alias)
+
+    def restricted(self, aliases: Set[str]) -> GatewayConfig:
+        """This configuration with only the devices ``aliases`` (and their signals and
+        made readout options), without its load warnings (a shard's part to hand over)."""
+        part = GatewayConfig.model_construct(
+            self.model_fields_set,
+            **{
+                **dict(self),
+                "devices": tuple(d for d in self.devices if d.device_alias in aliases),
+                "signals": tuple(s for s in self.signals if s.device_alias in aliases),
+                "warnings": (),
+            },
+        )
+        part.remember_readout_options(
+            {a: made for a, made in self._made_options.items() if a in aliases}
+        )
+        return part
 
     def remember_readout_options(
         self, options: dict[str, tuple[DeviceConfig, ReadoutOptions]]

@@ -33,11 +33,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from obisgate.gateway.config_cells import alias_key
-from obisgate.gateway.config_models import DeviceConfig, connection_problems, port_key
+from obisgate.gateway.config_models import (
+    DeviceConfig,
+    GatewayConfig,
+    connection_problems,
+    port_key,
+)
 from obisgate.gateway.config_rows import RawRow
 from obisgate.gateway.shard import Shard, line_placement
 
-__all__ = ["shard_rows"]
+__all__ = ["Placed", "kept_devices", "shard_part", "shard_rows"]
 
 _LINE_FIELDS = ("device", "ip", "port", "url", "group", "enable")
 
@@ -57,6 +62,10 @@ _WORDS = (re.compile(r"[A-Za-z0-9_-]+"), re.compile(r"[A-Za-z0-9_]+"))
 _DERIVED_FIELDS = ("source", "sources")
 
 
+#: A device as placement sees it: alias, line (``port_key``), throttle group, enabled.
+Placed = tuple[str, str, str | None, bool]
+
+
 def shard_rows(
     devices: list[RawRow], signals: list[RawRow], shard: Shard
 ) -> tuple[list[RawRow], list[RawRow]] | None:
@@ -65,7 +74,7 @@ def shard_rows(
     A signal row is kept unless it names a device of another shard (one naming no
     known device is kept: its problem is reported).
     """
-    placed: list[tuple[str, str, str | None, bool]] = []  # alias, line, group, enabled
+    placed: list[Placed] = []
     for row in devices:
         where = _line_of(row.fields)
         if where is None:
@@ -73,21 +82,57 @@ def shard_rows(
         placed.append(where)
     if len({alias for alias, *_ in placed}) < len(placed):
         return None
+    derived = (
+        (_device_of(row), row.fields[name])
+        for row in signals
+        for name in _DERIVED_FIELDS
+        if row.fields.get(name) is not None
+    )
+    kept = kept_devices(placed, derived, shard)
+    known = {alias for alias, *_ in placed}
+    return (
+        [row for row, (alias, *_) in zip(devices, placed, strict=True) if alias in kept],
+        [row for row in signals if _device_of(row) in kept or _device_of(row) not in known],
+    )
+
+
+def shard_part(config: GatewayConfig, shard: Shard) -> GatewayConfig:
+    """The part of a loaded ``config`` that ``shard`` keeps: what
+    ``load_config(path, shard=shard)`` gives, without loading again (and without the
+    load warnings, shown once already)."""
+    placed = [(d.device_alias, d.port_key, d.group, d.enable) for d in config.devices]
+    derived = (
+        (s.device_alias, value)
+        for s in config.signals
+        if s.derived
+        for value in (s.source, s.sources)
+        if value is not None
+    )
+    return config.restricted(kept_devices(placed, derived, shard))
+
+
+def kept_devices(
+    placed: list[Placed], derived: Iterable[tuple[str | None, object]], shard: Shard
+) -> set[str]:
+    """The aliases of the devices ``shard`` keeps: those of its lines, and the lines of
+    the devices its derived signals may name (``derived``: (device, ``source`` or
+    ``sources``) of every derived signal), and so on."""
     owners = _line_owners(placed, shard)
     kept_lines = {line for line, mine in owners.items() if mine}
     line_of = {alias: line for alias, line, *_ in placed}
     kept = {alias for alias, line in line_of.items() if line in kept_lines}
+    uses: dict[str, set[str]] = {}
+    for device, value in derived:
+        if device is not None:
+            uses.setdefault(device, set()).update(_words(value) & line_of.keys())
     # Derived signals of the devices taken for others' derived signals need theirs, too.
-    while used := _named_devices(signals, kept, set(line_of) - kept):
+    while used := {name for device in kept for name in uses.get(device, ())} - kept:
         kept_lines |= {line_of[alias] for alias in used}
         kept = {alias for alias, line in line_of.items() if line in kept_lines}
-    return (
-        [row for row, (alias, *_) in zip(devices, placed, strict=True) if alias in kept],
-        [row for row in signals if _device_of(row) in kept or _device_of(row) not in line_of],
-    )
+    return kept
 
 
-def _line_of(fields: dict[str, Any]) -> tuple[str, str, str | None, bool] | None:
+def _line_of(fields: dict[str, Any]) -> Placed | None:
     """(alias, line, group, enabled) of a raw device row; ``None``: not valid."""
     alias = alias_key(fields.get("device_alias"))
     if alias is None:
@@ -103,7 +148,7 @@ def _line_of(fields: dict[str, Any]) -> tuple[str, str, str | None, bool] | None
     return alias, key, line.group, bool(line.enable)  # type: ignore[attr-defined]
 
 
-def _line_owners(placed: list[tuple[str, str, str | None, bool]], shard: Shard) -> dict[str, bool]:
+def _line_owners(placed: list[Placed], shard: Shard) -> dict[str, bool]:
     """Line -> whether ``shard`` owns it: placed by its enabled devices, as the
     gateway's plans are, else (disabled devices only) by all of its devices."""
     enabled: dict[str, list[str | None]] = {}
@@ -118,20 +163,10 @@ def _line_owners(placed: list[tuple[str, str, str | None, bool]], shard: Shard) 
     }
 
 
-def _named_devices(signals: Iterable[RawRow], kept: set[str], others: set[str]) -> set[str]:
-    """Devices of ``others`` whose alias is a word of a kept signal's derived fields."""
-    named: set[str] = set()
-    for row in signals:
-        if _device_of(row) not in kept:
-            continue
-        for name in _DERIVED_FIELDS:
-            value = row.fields.get(name)
-            if value is None:
-                continue
-            text = " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-            for words in _WORDS:
-                named.update(word for word in words.findall(text) if word in others)
-    return named
+def _words(value: object) -> set[str]:
+    """Every word of a ``source`` / ``sources`` value that may be a device alias."""
+    text = " ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+    return {word for words in _WORDS for word in words.findall(text)}
 
 
 def _device_of(row: RawRow) -> str | None:
