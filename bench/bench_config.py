@@ -23,13 +23,12 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_gateway import config_text, cpu_seconds
+from bench_gateway import PeakWatcher, config_text, cpu_seconds
 
 from obisgate.gateway.config import load_config
 
@@ -97,43 +96,23 @@ def first_polls(config: Path, workers: int) -> dict[str, object]:
         text=True,
     )
     assert gateway.stderr is not None
-    peaks: dict[int, float] = {}
-    done = threading.Event()
-    watcher = threading.Thread(target=_watch_peaks, args=(gateway.pid, peaks, done))
-    watcher.start()
+    watcher = PeakWatcher(gateway.pid)
     firsts: dict[str, float] = {}
     for line in gateway.stderr:
         shard = line.partition("]")[0].partition("[")[2]
         if shard and shard not in firsts and "cannot connect" in line:
             firsts[shard] = round(time.monotonic() - started, 2)
     _, status, _usage = os.wait4(gateway.pid, 0)
-    done.set()
-    watcher.join()
+    watcher.stop()
     if status != 0:
         raise SystemExit(f"gateway exited with status {status}")
+    peaks = watcher.peaks
     supervisor = peaks.pop(gateway.pid, -1.0)
     return {
         "first_poll_s": dict(sorted(firsts.items())),
         "supervisor_peak_mb": round(supervisor),
         "worker_peak_mb": sorted(round(mb) for mb in peaks.values()),
     }
-
-
-def _watch_peaks(pid: int, peaks: dict[int, float], done: threading.Event) -> None:
-    """Until ``done``: the peak RSS (MB) of ``pid`` and of its children, every 0.1 s."""
-    while not done.wait(0.1):
-        try:
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        except OSError:
-            children = []
-        for each in (pid, *map(int, children)):
-            try:
-                status = Path(f"/proc/{each}/status").read_text()
-            except OSError:
-                continue
-            for line in status.splitlines():
-                if line.startswith("VmHWM:"):
-                    peaks[each] = max(peaks.get(each, 0.0), int(line.split()[1]) / 1024)
 
 
 def main() -> None:
