@@ -1,27 +1,31 @@
-"""One shard's rows of a configuration, chosen before any device is validated.
+"""One shard's part of a configuration: its devices only.
 
 ``obisgate run --shard I/N`` (each worker of ``run --workers N``) polls only the
-lines its shard owns (:mod:`obisgate.gateway.shard`). :func:`shard_rows` keeps
-only those lines' device and signal rows, so that the other shards' devices never
-become models in this process: each device row is placed from its connection
-fields and throttle group alone, validated by a model of just those fields of
-:class:`~obisgate.gateway.config_models.DeviceConfig` (recipes set no connection
-or group), with the very placement the gateway applies to its plans
-(:func:`~obisgate.gateway.shard.select_plans`): lines of enabled devices, a line
-placed by the first throttle group its devices name. A line of disabled devices
-only is placed the same way by its own devices, so that every row has one shard.
+lines its shard owns (:mod:`obisgate.gateway.shard`), and keeps only their devices.
+:func:`kept_devices` decides which, with the very placement the gateway applies to
+its plans (:func:`~obisgate.gateway.shard.select_plans`): lines of enabled devices,
+a line placed by the first throttle group its devices name; a line of disabled
+devices only is placed the same way by its own devices, so that every device has
+one shard. Also kept: the whole lines of the devices that a kept derived signal may
+name (its ``source`` / ``sources`` hold the alias as a word; and so on, for their
+derived signals), so that it resolves exactly as in the whole configuration; the
+gateway does not poll them (the shard's plans leave them out) and warns that such a
+signal is not topical, as before.
 
-Also kept: the whole lines of devices that a kept derived signal may name (its
-``source`` / ``sources`` hold the device's alias as a word; and so on, for their
-derived signals), so that it resolves exactly as in the whole configuration; the gateway polls them not (the shard's
-plans leave them out) and warns that such a signal is not topical, as before.
+Two ways to the same part:
 
-Everything is kept (no filtering) where a row cannot be placed for sure: a device
-alias given twice, a device without a valid alias, connection or group. Those
-rows fail the load with their own problems, as they would without a shard.
-
-Checks across shards are the whole configuration's: a shard's load sees its own
-rows only (``run --workers`` loads the whole configuration once in the supervisor).
+* :func:`shard_rows`, while loading a file: from the raw rows, before any device is
+  validated, so the other shards' devices never become models in this process. Each
+  device row is placed by its connection fields and throttle group alone, validated
+  by a model of just those fields of
+  :class:`~obisgate.gateway.config_models.DeviceConfig` (recipes set no connection or
+  group). Every row is kept where one cannot be placed for sure (an alias given
+  twice, a device without a valid alias, connection or group): the load then fails
+  with its problems, as without a shard. Checks across shards (a spec's columns
+  check over all signals) need the whole file: ``check``, the supervisor of
+  ``run --workers``.
+* :func:`shard_part`, from a configuration loaded whole (the supervisor's, handed to
+  each worker: :mod:`~obisgate.gateway.shard_parts`).
 """
 
 from __future__ import annotations
