@@ -8,8 +8,9 @@ With ``--gateway`` it also starts ``obisgate run`` on that configuration (every
 meter unreachable: a closed local port) and reports the seconds from the
 process start to the first poll (its first "cannot connect" warning), the CPU
 it used until then, and the gateway's peak RSS. With ``--workers N`` that is
-``obisgate run --workers N``: the seconds to each worker's first poll, and the peak
-RSS of the supervisor and of each worker (their ``VmHWM``, read every 0.1 s).
+``obisgate run --workers N``: the seconds to each worker's first poll, the CPU the
+supervisor and the workers had used by then, and the peak RSS of the supervisor and of
+each worker (their ``VmHWM``, read every 0.1 s).
 
 Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway] [--workers N]
 """
@@ -17,6 +18,7 @@ Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway] [
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -98,10 +100,12 @@ def first_polls(config: Path, workers: int) -> dict[str, object]:
     assert gateway.stderr is not None
     watcher = PeakWatcher(gateway.pid)
     firsts: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     for line in gateway.stderr:
         shard = line.partition("]")[0].partition("[")[2]
         if shard and shard not in firsts and "cannot connect" in line:
             firsts[shard] = round(time.monotonic() - started, 2)
+            cpu[shard] = round(_tree_cpu(gateway.pid), 2)
     _, status, _usage = os.wait4(gateway.pid, 0)
     watcher.stop()
     if status != 0:
@@ -110,9 +114,23 @@ def first_polls(config: Path, workers: int) -> dict[str, object]:
     supervisor = peaks.pop(gateway.pid, -1.0)
     return {
         "first_poll_s": dict(sorted(firsts.items())),
+        "cpu_to_first_poll_s": dict(sorted(cpu.items())),
         "supervisor_peak_mb": round(supervisor),
         "worker_peak_mb": sorted(round(mb) for mb in peaks.values()),
     }
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds so far of ``pid`` and its children (the supervisor and its workers)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    total = 0.0
+    for each in (pid, *map(int, children)):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(each)
+    return total
 
 
 def main() -> None:
