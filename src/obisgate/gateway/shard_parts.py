@@ -36,7 +36,8 @@ def write_parts(config: GatewayConfig, count: int, folder: Path) -> None:
     """Write the part of each of ``count`` shards of ``config`` into ``folder``."""
     for index in range(count):
         shard = Shard(index, count)
-        data = pickle.dumps(shard_part(config, shard), protocol=pickle.HIGHEST_PROTOCOL)
+        with paused_gc():  # the whole configuration is alive: a full pass would walk all of it
+            data = pickle.dumps(shard_part(config, shard), protocol=pickle.HIGHEST_PROTOCOL)
         _part_path(folder, shard).write_bytes(data)
 
 
