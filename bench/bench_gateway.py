@@ -17,7 +17,8 @@ scan rate makes in that window (exact when no scan is missed).
 
 ``first poll s`` is the time from starting ``obisgate run`` to the first readout of
 each process (its first "cannot switch" warning: the simulated meters' converters
-cannot change rate; those warnings, one per meter, are counted, not printed), and
+cannot change rate; those warnings, one per meter, are counted, not printed; of the
+other log lines the first 10 are printed and the 5 most frequent kinds counted), and
 ``peak MB`` with ``--workers`` is each process's own peak (``VmHWM``, read every 0.1 s:
 ``sup`` the supervisor, ``w`` the largest worker).
 
@@ -25,7 +26,7 @@ cannot change rate; those warnings, one per meter, are counted, not printed), an
 SQLite in the run's folder) and the ``[mqtt]`` output to a mosquitto the benchmark
 starts on 127.0.0.1 (its settings' defaults: ``json``, QoS 1, the disk outbox; only
 Home Assistant discovery is off); the broker's CPU is shown, and the batches the
-outputs dropped or failed (from ``--stats``), which must be 0.
+outputs dropped or failed (from ``--stats``, by output), which must be none.
 
 Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125] [--keep-open]
        [--workers N] [--meters-per-line K] [--simulators S] [--uvloop] [--history-mqtt]
@@ -37,12 +38,14 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
@@ -235,8 +238,9 @@ def run_one(
         files = [stats_file] if not workers else sorted(workdir.glob(f"stats-{count}-shard*.json"))
         parts = [json.loads(f.read_text()) for f in files]
         stats = {k: sum(p[k] for p in parts) for k in ("polls", "missed_scans", "failures")}
-        lost = {
-            k: sum(n for p in parts for n in p[k].values())
+        # By output (summed over the workers): which of them could not keep up.
+        lost: dict[str, Counter[str]] = {
+            k: sum((Counter(p[k]) for p in parts), Counter())
             for k in ("dropped_batches", "failed_outputs")
         }
     finally:
@@ -267,6 +271,7 @@ def run_one(
         "supervisor_peak_mb": supervisor,
         "worker_peak_mb": sorted(round(mb) for mb in peaks.peaks.values()) if workers else [],
         "first_poll_s": log.first,
+        "log_lines": dict(log.other.most_common(5)),
         "sim_cpu_s": sim_cpu,
         "broker_cpu_s": broker_cpu,
         "marginal_s": marginal,
@@ -309,12 +314,15 @@ class PeakWatcher:
 class LogReader:
     """Reads the gateway's stderr in a thread: the seconds (from ``started``) to each
     process's first "cannot switch" warning (its first readout: ``first``, by the name
-    in ``obisgate[I/N]:``, ``-`` for one process), those warnings counted; every other
-    line is printed as it comes."""
+    in ``obisgate[I/N]:``, ``-`` for one process), those warnings counted. Of the other
+    lines the first ``shown`` are printed as they come; all are counted by kind (the
+    line with its numbers as ``N``: ``other``), for a summary."""
 
-    def __init__(self, stream: IO[str], started: float) -> None:
+    def __init__(self, stream: IO[str], started: float, shown: int = 10) -> None:
         self.first: dict[str, float] = {}
         self.switch_warnings = 0
+        self.other: Counter[str] = Counter()
+        self._shown = shown
         self._stream = stream
         self._started = started
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -326,7 +334,9 @@ class LogReader:
     def _read(self) -> None:
         for line in self._stream:
             if "cannot switch" not in line:
-                sys.stderr.write(line)
+                if sum(self.other.values()) < self._shown:
+                    sys.stderr.write(line)
+                self.other[re.sub(r"\d+", "N", line.strip())] += 1
                 continue
             self.switch_warnings += 1
             name = line.partition(":")[0].partition("[")[2].rstrip("]") or "-"
@@ -440,8 +450,9 @@ def main() -> None:
                 }
                 if args.workers
                 else round(r["peak_mb"]),
-                "dropped_batches": r["dropped_batches"],
-                "failed_outputs": r["failed_outputs"],
+                "dropped_batches": dict(r["dropped_batches"]),
+                "failed_outputs": dict(r["failed_outputs"]),
+                "other_log_lines": r["log_lines"],
             }
             if args.history_mqtt:
                 details["broker_cpu_s"] = round(r["broker_cpu_s"], 1)
