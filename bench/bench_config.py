@@ -18,7 +18,6 @@ Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway] [
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -30,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_gateway import PeakWatcher, config_text, cpu_seconds
+from bench_gateway import LogReader, PeakWatcher, config_text, cpu_seconds, tree_cpu
 
 from obisgate.gateway.config import load_config
 
@@ -99,38 +98,26 @@ def first_polls(config: Path, workers: int) -> dict[str, object]:
     )
     assert gateway.stderr is not None
     watcher = PeakWatcher(gateway.pid)
-    firsts: dict[str, float] = {}
-    cpu: dict[str, float] = {}
-    for line in gateway.stderr:
-        shard = line.partition("]")[0].partition("[")[2]
-        if shard and shard not in firsts and "cannot connect" in line:
-            firsts[shard] = round(time.monotonic() - started, 2)
-            cpu[shard] = round(_tree_cpu(gateway.pid), 2)
+    log = LogReader(
+        gateway.stderr,
+        started,
+        shown=0,
+        marker="cannot connect",
+        at_first=lambda: tree_cpu(gateway.pid),
+    )
     _, status, _usage = os.wait4(gateway.pid, 0)
     watcher.stop()
+    log.join()
     if status != 0:
         raise SystemExit(f"gateway exited with status {status}")
     peaks = watcher.peaks
     supervisor = peaks.pop(gateway.pid, -1.0)
     return {
-        "first_poll_s": dict(sorted(firsts.items())),
-        "cpu_to_first_poll_s": dict(sorted(cpu.items())),
+        "first_poll_s": dict(sorted(log.first.items())),
+        "cpu_to_first_poll_s": dict(sorted(log.at.items())),
         "supervisor_peak_mb": round(supervisor),
         "worker_peak_mb": sorted(round(mb) for mb in peaks.values()),
     }
-
-
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds so far of ``pid`` and its children (the supervisor and its workers)."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    total = 0.0
-    for each in (pid, *map(int, children)):
-        with contextlib.suppress(OSError):
-            total += cpu_seconds(each)
-    return total
 
 
 def main() -> None:

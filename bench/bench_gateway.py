@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -296,11 +297,7 @@ class PeakWatcher:
 
     def _watch(self) -> None:
         while not self._done.wait(0.1):
-            try:
-                children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-            except OSError:
-                children = []
-            for each in (self.pid, *map(int, children)):
+            for each in (self.pid, *children(self.pid)):
                 try:
                     status = Path(f"/proc/{each}/status").read_text()
                 except OSError:
@@ -313,16 +310,27 @@ class PeakWatcher:
 
 class LogReader:
     """Reads the gateway's stderr in a thread: the seconds (from ``started``) to each
-    process's first "cannot switch" warning (its first readout: ``first``, by the name
-    in ``obisgate[I/N]:``, ``-`` for one process), those warnings counted. Of the other
-    lines the first ``shown`` are printed as they come; all are counted by kind (the
-    line with its numbers as ``N``: ``other``), for a summary."""
+    process's first line with ``marker`` (its first readout: "cannot switch", which the
+    simulated meters' converters cause; ``first``, by the name in ``obisgate[I/N]:``,
+    ``-`` for one process), with ``at_first()`` then in ``at``; those lines counted. Of
+    the other lines the first ``shown`` are printed as they come; all are counted by
+    kind (the line with its numbers as ``N``: ``other``), for a summary."""
 
-    def __init__(self, stream: IO[str], started: float, shown: int = 10) -> None:
+    def __init__(
+        self,
+        stream: IO[str],
+        started: float,
+        shown: int = 10,
+        marker: str = "cannot switch",
+        at_first: Callable[[], float] | None = None,
+    ) -> None:
         self.first: dict[str, float] = {}
-        self.switch_warnings = 0
+        self.at: dict[str, float] = {}
+        self.marked = 0
         self.other: Counter[str] = Counter()
         self._shown = shown
+        self._marker = marker
+        self._at_first = at_first
         self._stream = stream
         self._started = started
         self._thread = threading.Thread(target=self._read, daemon=True)
@@ -333,15 +341,17 @@ class LogReader:
 
     def _read(self) -> None:
         for line in self._stream:
-            if "cannot switch" not in line:
+            if self._marker not in line:
                 if sum(self.other.values()) < self._shown:
                     sys.stderr.write(line)
                 self.other[re.sub(r"\d+", "N", line.strip())] += 1
                 continue
-            self.switch_warnings += 1
+            self.marked += 1
             name = line.partition(":")[0].partition("[")[2].rstrip("]") or "-"
             if name not in self.first:
                 self.first[name] = round(time.monotonic() - self._started, 2)
+                if self._at_first is not None:
+                    self.at[name] = round(self._at_first(), 2)
 
 
 def _cpu_at(process: subprocess.Popen[Any], when: float) -> tuple[float, float] | None:
@@ -378,6 +388,23 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of a running process so far (Linux ``/proc``)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux ``/proc``; none once it has ended)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds so far of ``pid`` and of its children (a supervisor and its workers)."""
+    total = 0.0
+    for each in (pid, *children(pid)):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(each)
+    return total
 
 
 def _raise_fd_limit() -> None:
