@@ -212,36 +212,27 @@ def test_run_shard_polls_its_part_and_skips_other_shards_rows(tmp_path: Path) ->
     bad = next(iter(sorted(owned[1])))
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace(f'"{bad}"\n', f'"{bad}"\nbaudrate = 12345\n', 1), encoding="utf-8")
-    stats = tmp_path / "stats.json"
-    run = [sys.executable, "-m", "obisgate", "run", str(path), "--format", "none"]
-    done = subprocess.run(
-        [*run, "--shard", "0/2", "--duration", "0.5", "--stats", str(stats)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "obisgate", "run", str(path), "--format", "none"]
+        return subprocess.run(
+            [*command, *args, "--duration", "0.5"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    done = run("--shard", "0/2", "--stats", str(tmp_path / "stats.json"))
     assert done.returncode == 0, done.stderr
     assert json.loads((tmp_path / "stats-shard0.json").read_text())["devices"] == len(owned[0])
     assert bad not in done.stderr
     for args in (["--shard", "1/2"], ["--workers", "2"]):
-        refused = subprocess.run(
-            [*run, *args, "--duration", "0.5"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        refused = run(*args)
         assert refused.returncode == 2
         assert "baudrate" in refused.stderr
     path.write_text(text, encoding="utf-8")
-    workers = subprocess.run(
-        [*run, "--workers", "2", "--duration", "0.5", "--stats", str(tmp_path / "w.json")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    workers = run("--workers", "2", "--stats", str(tmp_path / "w.json"))
     assert workers.returncode == 0, workers.stderr
     for index in range(2):
         counted = json.loads((tmp_path / f"w-shard{index}.json").read_text())["devices"]
