@@ -7,9 +7,12 @@ in a fresh child process, which reports its load time, CPU time and peak RSS.
 With ``--gateway`` it also starts ``obisgate run`` on that configuration (every
 meter unreachable: a closed local port) and reports the seconds from the
 process start to the first poll (its first "cannot connect" warning), the CPU
-it used until then, and the gateway's peak RSS.
+it used until then, and the gateway's peak RSS. With ``--workers N`` that is
+``obisgate run --workers N``: the seconds to each worker's first poll, the CPU the
+supervisor and the workers had used by then, and the peak RSS of the supervisor and of
+each worker (their ``VmHWM``, read every 0.1 s).
 
-Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway]
+Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway] [--workers N]
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_gateway import config_text, cpu_seconds
+from bench_gateway import LogReader, PeakWatcher, config_text, cpu_seconds, tree_cpu
 
 from obisgate.gateway.config import load_config
 
@@ -52,8 +55,10 @@ def load_once(path: str) -> None:
     )
 
 
-def first_poll(config: Path) -> dict[str, float]:
+def first_poll(config: Path, workers: int = 0) -> dict[str, object]:
     """Seconds from starting ``obisgate run`` to its first poll, and its peak RSS."""
+    if workers:
+        return first_polls(config, workers)
     obisgate = Path(sys.executable).with_name("obisgate")
     started = time.monotonic()
     gateway = subprocess.Popen(
@@ -79,11 +84,50 @@ def first_poll(config: Path) -> dict[str, float]:
     }
 
 
+def first_polls(config: Path, workers: int) -> dict[str, object]:
+    """``obisgate run --workers N``: seconds to each worker's first poll (its first
+    "cannot connect" line, ``obisgate[I/N]: ...``) and the peak RSS of every process."""
+    obisgate = Path(sys.executable).with_name("obisgate")
+    started = time.monotonic()
+    gateway = subprocess.Popen(
+        [str(obisgate), "run", str(config), "--duration", "2", "--workers", str(workers)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert gateway.stderr is not None
+    watcher = PeakWatcher(gateway.pid)
+    log = LogReader(
+        gateway.stderr,
+        started,
+        shown=0,
+        marker="cannot connect",
+        at_first=lambda: tree_cpu(gateway.pid),
+    )
+    _, status, _usage = os.wait4(gateway.pid, 0)
+    watcher.stop()
+    log.join()
+    if status != 0:
+        raise SystemExit(f"gateway exited with status {status}")
+    peaks = watcher.peaks
+    supervisor = peaks.pop(gateway.pid, -1.0)
+    return {
+        "first_poll_s": dict(sorted(log.first.items())),
+        "cpu_to_first_poll_s": dict(sorted(log.at.items())),
+        "supervisor_peak_mb": round(supervisor),
+        "worker_peak_mb": sorted(round(mb) for mb in peaks.values()),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--devices", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--gateway", action="store_true", help="also time obisgate run")
+    parser.add_argument(
+        "--workers", type=int, default=0, help="with --gateway: run --workers N (0: no)"
+    )
     parser.add_argument("--load", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.load:
@@ -102,7 +146,7 @@ def main() -> None:
             )
             print(result.stdout.strip())
             if args.gateway:
-                print(json.dumps(first_poll(config)))
+                print(json.dumps(first_poll(config, args.workers)))
 
 
 if __name__ == "__main__":

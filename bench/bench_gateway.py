@@ -15,23 +15,41 @@ per readout without start-up: the gateway's CPU (``/proc``, one process) from on
 scan plus 5 s after its start to 3 s before its end, divided by the readouts the
 scan rate makes in that window (exact when no scan is missed).
 
+``first poll s`` is the time from starting ``obisgate run`` to the first readout of
+each process (its first "cannot switch" warning: the simulated meters' converters
+cannot change rate; those warnings, one per meter, are counted, not printed; of the
+other log lines the first 10 are printed and the 5 most frequent kinds counted), and
+``peak MB`` with ``--workers`` is each process's own peak (``VmHWM``, read every 0.1 s:
+``sup`` the supervisor, ``w`` the largest worker).
+
+``--history-mqtt`` turns on what a site runs: every signal logged (the history store,
+SQLite in the run's folder) and the ``[mqtt]`` output to a mosquitto the benchmark
+starts on 127.0.0.1 (its settings' defaults: ``json``, QoS 1, the disk outbox; only
+Home Assistant discovery is off); the broker's CPU is shown, and the batches the
+outputs dropped or failed (from ``--stats``, by output), which must be none.
+
 Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125] [--keep-open]
-       [--workers N] [--meters-per-line K] [--simulators S] [--uvloop]
+       [--workers N] [--meters-per-line K] [--simulators S] [--uvloop] [--history-mqtt]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 from obisgate.simulator import MeterProfile, serve_tcp, serve_tcp_each
 
@@ -94,8 +112,17 @@ async def serve(start: int, count: int, per_line: int, port_file: Path) -> None:
     await asyncio.Event().wait()
 
 
-def config_text(ports: list[int], keep_open: bool = False, scan_ms: int = SCAN_MS) -> str:
+def config_text(
+    ports: list[int], keep_open: bool = False, scan_ms: int = SCAN_MS, mqtt_port: int = 0
+) -> str:
+    """The gateway's configuration; with ``mqtt_port``, every signal logged and ``[mqtt]``."""
     out = ['[output]\nformat = "none"\n']
+    if mqtt_port:
+        out.append(
+            '[storage]\npath = "history.sqlite"\n\n'
+            f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\ndiscovery_prefix = "none"\n'
+        )
+    log = "log = 1\n" if mqtt_port else ""
     for i, port in enumerate(ports):
         out.append(
             f'[[devices]]\ndevice_alias = "m{i}"\nip = "127.0.0.1"\nport = {port}\n'
@@ -106,7 +133,7 @@ def config_text(ports: list[int], keep_open: bool = False, scan_ms: int = SCAN_M
         for alias, tag in (("energy", "1.8.0"), ("power", "16.7.0"), ("voltage", "32.7.0")):
             out.append(
                 f'[[signals]]\ndevice_alias = "m{i}"\nsignal_alias = "{alias}"\n'
-                f'tag_job_todo = "{tag}"\nnumber_type = "FLOAT"\n'
+                f'tag_job_todo = "{tag}"\nnumber_type = "FLOAT"\n{log}'
             )
     return "\n".join(out)
 
@@ -121,13 +148,15 @@ def run_one(
     per_line: int = 1,
     simulators: int = 1,
     uvloop: bool = False,
-) -> dict[str, float]:
+    history_mqtt: bool = False,
+) -> dict[str, Any]:
     # Simulator processes serve whole lines: each takes a multiple of per_line meters.
     lines = -(-count // per_line)
     bounds = [per_line * (lines * k // simulators) for k in range(simulators + 1)]
     bounds[-1] = count
     sims = []
     port_files = []
+    broker = None
     for k in range(simulators):
         port_file = workdir / f"ports-{count}-{k}.json"
         port_files.append(port_file)
@@ -147,6 +176,13 @@ def run_one(
             )
         )
     try:
+        mqtt_port = 0
+        if history_mqtt:
+            from bench_mqtt import Broker, free_port  # noqa: PLC0415 - only for this option
+
+            mqtt_port = free_port()
+            broker = Broker(workdir, mqtt_port)
+            broker.start()
         ready = wait_for(
             lambda: (
                 all(f.exists() for f in port_files) or any(sim.poll() is not None for sim in sims)
@@ -159,7 +195,7 @@ def run_one(
             raise SystemExit("simulator did not start")
         ports = [port for f in port_files for port in json.loads(f.read_text())]
         config = workdir / f"bench-{count}.toml"
-        config.write_text(config_text(ports, keep_open, scan_ms))
+        config.write_text(config_text(ports, keep_open, scan_ms, mqtt_port))
         stats_file = workdir / f"stats-{count}.json"
         obisgate = Path(sys.executable).with_name("obisgate")
         env = dict(os.environ)
@@ -178,9 +214,14 @@ def run_one(
                 *(["--workers", str(workers)] if workers else []),
             ],
             stdin=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
             env=env,
             preexec_fn=_raise_fd_limit,  # noqa: PLW1509 - only sets a resource limit
         )
+        assert gateway.stderr is not None
+        peaks = PeakWatcher(gateway.pid)
+        log = LogReader(gateway.stderr, started)
         marginal = float("nan")
         window = (scan_ms / 1000 + 5, duration - 3)
         if not workers and window[1] - window[0] > 10:
@@ -191,12 +232,23 @@ def run_one(
                 marginal = (cpu_to[1] - cpu_from[1]) / (rate * (cpu_to[0] - cpu_from[0]))
         _, status, usage = os.wait4(gateway.pid, 0)
         elapsed = time.monotonic() - started
+        peaks.stop()
+        log.join()
         if status != 0:
             raise SystemExit(f"gateway exited with status {status}")
         files = [stats_file] if not workers else sorted(workdir.glob(f"stats-{count}-shard*.json"))
         parts = [json.loads(f.read_text()) for f in files]
         stats = {k: sum(p[k] for p in parts) for k in ("polls", "missed_scans", "failures")}
+        # By output (summed over the workers): which of them could not keep up.
+        lost: dict[str, Counter[str]] = {
+            k: sum((Counter(p[k]) for p in parts), Counter())
+            for k in ("dropped_batches", "failed_outputs")
+        }
     finally:
+        broker_cpu = float("nan")
+        if broker is not None and broker.process is not None:
+            broker_cpu = cpu_seconds(broker.process.pid)
+            broker.stop()
         sim_cpu = 0.0
         running = [sim for sim in sims if sim.returncode is None]  # not reaped by poll()
         for sim in running:
@@ -204,6 +256,7 @@ def run_one(
         for sim in running:
             _, _, sim_usage = os.wait4(sim.pid, 0)
             sim_cpu += sim_usage.ru_utime + sim_usage.ru_stime
+    supervisor = peaks.peaks.pop(gateway.pid, float("nan")) if workers else float("nan")
     return {
         "meters": count,
         "lines": lines,
@@ -214,14 +267,94 @@ def run_one(
         "missed_scans": stats["missed_scans"],
         "failures": stats["failures"],
         "cpu_s": usage.ru_utime + usage.ru_stime,
-        # wait4 gives the largest descendant for ru_maxrss: with --workers, the largest worker.
+        # wait4 gives the largest descendant for ru_maxrss: with --workers, the largest process.
         "peak_mb": usage.ru_maxrss / 1024,
+        "supervisor_peak_mb": supervisor,
+        "worker_peak_mb": sorted(round(mb) for mb in peaks.peaks.values()) if workers else [],
+        "first_poll_s": log.first,
+        "log_lines": dict(log.other.most_common(5)),
         "sim_cpu_s": sim_cpu,
+        "broker_cpu_s": broker_cpu,
         "marginal_s": marginal,
+        **lost,
     }
 
 
-def _cpu_at(process: subprocess.Popen[bytes], when: float) -> tuple[float, float] | None:
+class PeakWatcher:
+    """Until :meth:`stop`: the peak RSS (MB, ``VmHWM``) of a process and of each of its
+    children (the workers of ``run --workers``), read every 0.1 s, by PID in ``peaks``."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peaks: dict[int, float] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.1):
+            for each in (self.pid, *children(self.pid)):
+                try:
+                    status = Path(f"/proc/{each}/status").read_text()
+                except OSError:
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        mb = int(line.split()[1]) / 1024
+                        self.peaks[each] = max(self.peaks.get(each, 0.0), mb)
+
+
+class LogReader:
+    """Reads the gateway's stderr in a thread: the seconds (from ``started``) to each
+    process's first line with ``marker`` (its first readout: "cannot switch", which the
+    simulated meters' converters cause; ``first``, by the name in ``obisgate[I/N]:``,
+    ``-`` for one process), with ``at_first()`` then in ``at``; those lines counted. Of
+    the other lines the first ``shown`` are printed as they come; all are counted by
+    kind (the line with its numbers as ``N``: ``other``), for a summary."""
+
+    def __init__(
+        self,
+        stream: IO[str],
+        started: float,
+        shown: int = 10,
+        marker: str = "cannot switch",
+        at_first: Callable[[], float] | None = None,
+    ) -> None:
+        self.first: dict[str, float] = {}
+        self.at: dict[str, float] = {}
+        self.marked = 0
+        self.other: Counter[str] = Counter()
+        self._shown = shown
+        self._marker = marker
+        self._at_first = at_first
+        self._stream = stream
+        self._started = started
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            if self._marker not in line:
+                if sum(self.other.values()) < self._shown:
+                    sys.stderr.write(line)
+                self.other[re.sub(r"\d+", "N", line.strip())] += 1
+                continue
+            self.marked += 1
+            name = line.partition(":")[0].partition("[")[2].rstrip("]") or "-"
+            if name not in self.first:
+                self.first[name] = round(time.monotonic() - self._started, 2)
+                if self._at_first is not None:
+                    self.at[name] = round(self._at_first(), 2)
+
+
+def _cpu_at(process: subprocess.Popen[Any], when: float) -> tuple[float, float] | None:
     """(monotonic time, CPU seconds) of the process at ``when`` (None: no longer there).
 
     Sleeps until then (a benchmark's pacing, not a wait for a condition); the process
@@ -257,6 +390,23 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux ``/proc``; none once it has ended)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds so far of ``pid`` and of its children (a supervisor and its workers)."""
+    total = 0.0
+    for each in (pid, *children(pid)):
+        with contextlib.suppress(OSError):
+            total += cpu_seconds(each)
+    return total
+
+
 def _raise_fd_limit() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -280,6 +430,11 @@ def main() -> None:
     )
     parser.add_argument("--simulators", type=int, default=1, help="simulator processes")
     parser.add_argument("--uvloop", action="store_true", help="OBISGATE_EVENT_LOOP=uvloop")
+    parser.add_argument(
+        "--history-mqtt",
+        action="store_true",
+        help="every signal logged (history store) and [mqtt] to a local mosquitto",
+    )
     parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -289,7 +444,7 @@ def main() -> None:
     print(
         f"{'meters':>7} {'lines':>6} {'readouts/s':>11} {'expected':>9} {'missed':>7} "
         f"{'failed':>7} {'CPU s':>7} {'CPU %':>6} {'peak MB':>8} {'CPU ms/readout':>14} "
-        f"{'sim CPU %':>9} {'marginal ms':>11}"
+        f"{'sim CPU %':>9} {'marginal ms':>11} {'first poll s':>12}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for count in args.counts:
@@ -303,15 +458,32 @@ def main() -> None:
                 args.meters_per_line,
                 args.simulators,
                 args.uvloop,
+                args.history_mqtt,
             )
             print(
                 f"{r['meters']:>7} {r['lines']:>6} {r['readouts_per_s']:>11.1f} "
                 f"{r['expected_per_s']:>9.1f} {r['missed_scans']:>7} {r['failures']:>7} "
                 f"{r['cpu_s']:>7.1f} {100 * r['cpu_s'] / r['seconds']:>6.1f} "
                 f"{r['peak_mb']:>8.1f} {1000 * r['cpu_s'] / max(1, r['readouts']):>14.2f} "
-                f"{100 * r['sim_cpu_s'] / r['seconds']:>9.1f} {1000 * r['marginal_s']:>11.3f}",
+                f"{100 * r['sim_cpu_s'] / r['seconds']:>9.1f} {1000 * r['marginal_s']:>11.3f} "
+                f"{max(r['first_poll_s'].values(), default=float('nan')):>12.2f}",
                 flush=True,
             )
+            details = {
+                "first_poll_s": r["first_poll_s"],
+                "peak_mb": {
+                    "supervisor": round(r["supervisor_peak_mb"]),
+                    "workers": r["worker_peak_mb"],
+                }
+                if args.workers
+                else round(r["peak_mb"]),
+                "dropped_batches": dict(r["dropped_batches"]),
+                "failed_outputs": dict(r["failed_outputs"]),
+                "other_log_lines": r["log_lines"],
+            }
+            if args.history_mqtt:
+                details["broker_cpu_s"] = round(r["broker_cpu_s"], 1)
+            print("  " + json.dumps(details), flush=True)
 
 
 if __name__ == "__main__":

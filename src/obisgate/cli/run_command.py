@@ -34,12 +34,18 @@ from obisgate.gateway.preflight import readiness
 from obisgate.gateway.readsizes import sizes_path
 from obisgate.gateway.shard import Shard, shard_path
 from obisgate.gateway.shard_config import shard_config
+from obisgate.gateway.shard_parts import read_part
 
 __all__ = ["run"]
 
 
 def refuse_unready(
-    config: GatewayConfig, *, db: Path | None, workers: str | None, force: bool = False
+    config: GatewayConfig,
+    *,
+    db: Path | None,
+    workers: str | None,
+    force: bool = False,
+    shard: Shard | None = None,
 ) -> None:
     """Exit 2 with every problem :func:`~obisgate.gateway.preflight.readiness` finds (the
     lines ``check`` prints), after its warnings."""
@@ -49,7 +55,7 @@ def refuse_unready(
 
         with contextlib.suppress(ValueError):  # refused with its own message further on
             count = worker_count(workers, force=force)
-    ready = readiness(config, db=db, workers=count)
+    ready = readiness(config, db=db, workers=count, shard=shard)
     for warning in ready.warnings:
         click.echo(f"obisgate: warning: {warning}", err=True)
     if ready.problems:
@@ -58,9 +64,17 @@ def refuse_unready(
         sys.exit(2)
 
 
-def _load(path: str) -> GatewayConfig:
+def _load(path: str, shard: Shard | None = None) -> GatewayConfig:
+    """The configuration, or a shard's part: handed over by the supervisor of
+    ``--workers`` (its warnings shown there), else loaded from ``path``."""
     try:
-        config = load_config(path)
+        part = read_part(shard)
+    except OSError as exc:
+        fail(f"cannot read this worker's configuration part: {exc}", 1)
+    if part is not None:
+        return part
+    try:
+        config = load_config(path, shard=shard)
     except ConfigError as exc:
         fail(str(exc).replace("\n", "\n  "), 2)
     for warning in config.warnings:
@@ -142,8 +156,9 @@ def run(
       obisgate run site.toml --duration 60 --format jsonl > updates.jsonl
     """
     setup_logging(verbose, log_format, None if shard is None else str(shard))
-    cfg = _load(config)
-    refuse_unready(cfg, db=db, workers=workers, force=force)
+    # A shard keeps only its own devices (the supervisor of --workers checks them all).
+    cfg = _load(config, shard)
+    refuse_unready(cfg, db=db, workers=workers, force=force, shard=shard)
     if force and workers is None:
         fail("--force goes with --workers", 2)
     if workers is not None:

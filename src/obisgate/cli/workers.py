@@ -7,7 +7,9 @@ folder; each worker (``obisgate run CONFIG --shard I/N``, told the socket throug
 :data:`~obisgate.gateway.relay.sender.RELAY_VARIABLE`) runs the other outputs itself
 (history, MQTT, PostgreSQL, the printed updates) and streams its batches and counters
 to the hub (:class:`~obisgate.gateway.relay.sender.RelayOutput`). Without a shared
-output there is no hub, and the workers run as before.
+output there is no hub, and the workers run as before. The supervisor loads and checks
+the whole configuration once and hands each worker only its part
+(:mod:`~obisgate.gateway.shard_parts`), in the same private folder.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.poller import ReadRequestError
 from obisgate.gateway.relay.hub import RelayHub
 from obisgate.gateway.relay.sender import RELAY_VARIABLE
+from obisgate.gateway.shard_parts import PARTS_VARIABLE, write_parts
 from obisgate.gateway.updates import SignalUpdate
 from obisgate.supervisor import Supervisor
 
@@ -102,9 +105,14 @@ def run_workers(
         servers = network_outputs(config, context, shared=True)
     except ConfigError as exc:
         fail(str(exc).replace("\n", "\n  "), 2)
-    del config  # the servers hold what they need of it
-    _LOGGER.info("starting %d workers", count)
-    run_async(lambda: supervise(commands, servers, context))
+    folder = Path(tempfile.mkdtemp(prefix="obisgate-workers-"))  # mode 0700: this user only
+    try:
+        write_parts(config, count, folder)  # each worker's devices, checked here once
+        del config  # the servers hold what they need of it
+        _LOGGER.info("starting %d workers", count)
+        run_async(lambda: supervise(commands, servers, context, folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _read_in_a_worker(alias: str) -> asyncio.Future[list[SignalUpdate]]:
@@ -117,17 +125,23 @@ def _read_in_a_worker(alias: str) -> asyncio.Future[list[SignalUpdate]]:
 
 
 async def supervise(
-    commands: Sequence[Sequence[str]], servers: Sequence[Output], context: OutputContext
+    commands: Sequence[Sequence[str]],
+    servers: Sequence[Output],
+    context: OutputContext,
+    folder: Path,
 ) -> None:
     """Start the servers and the relay hub, run the workers until they end or a stop signal
-    arrives, then stop the hub and the servers."""
+    arrives, then stop the hub and the servers.
+
+    ``folder`` (private to this user) holds the workers' parts (:data:`PARTS_VARIABLE`)
+    and the relay's socket."""
+    env = {PARTS_VARIABLE: str(folder)}
     if not servers:
-        await Supervisor(commands).run()
+        await Supervisor(commands, env=env).run()
         return
-    folder = Path(tempfile.mkdtemp(prefix="obisgate-relay-"))  # mode 0700: this user only
     path = folder / "relay.sock"
     fanout = Fanout(servers)
-    supervisor = Supervisor(commands, env={RELAY_VARIABLE: str(path)})
+    supervisor = Supervisor(commands, env={**env, RELAY_VARIABLE: str(path)})
     hub = RelayHub(path, len(commands), fanout.publish, restarts=lambda: supervisor.restarts)
     hub.inform(context, fanout)
     loop = asyncio.get_running_loop()
@@ -142,5 +156,4 @@ async def supervise(
     finally:
         await hub.aclose()
         await fanout.aclose()
-        shutil.rmtree(folder, ignore_errors=True)
         restore()

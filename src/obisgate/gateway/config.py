@@ -30,6 +30,7 @@ from obisgate.gateway.config_models import (
 from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem
 from obisgate.gateway.outputs.registry import OUTPUT_SPECS
 from obisgate.gateway.outputs.spec import OutputSpec
+from obisgate.gateway.shard import Shard
 from obisgate.gcpause import paused_gc
 
 __all__ = [
@@ -46,7 +47,10 @@ __all__ = [
 
 
 def load_config(
-    path: str | os.PathLike[str], specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS
+    path: str | os.PathLike[str],
+    specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS,
+    *,
+    shard: Shard | None = None,
 ) -> GatewayConfig:
     """Load and validate a gateway configuration.
 
@@ -58,6 +62,9 @@ def load_config(
             named after them, see :mod:`obisgate.gateway.config_files`).
         specs: the outputs whose sections and signal columns the configuration
             may hold (every output of obisgate by default).
+        shard: keep only the devices (and their signals) of this shard's lines,
+            the devices it polls (:mod:`obisgate.gateway.config_shard`): the other
+            rows are never validated, so their problems are not found here.
 
     Returns:
         The configuration, with warnings in :attr:`GatewayConfig.warnings`.
@@ -75,4 +82,4 @@ def load_config(
         raise ConfigFileError([ConfigProblem(str(source), "no such file or directory")])
     with paused_gc():
         tables = read_tables(source, table_fields(specs))
-        return build_config(tables, specs)
+        return build_config(tables, specs, shard)

@@ -32,8 +32,10 @@ from obisgate.gateway.config_models import (
     signal_field_problems,
 )
 from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem, RawRow, RawTables
+from obisgate.gateway.config_shard import shard_rows
 from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.processing.build import check_derived
+from obisgate.gateway.shard import Shard
 from obisgate.password_config import password_file_is_private
 
 if TYPE_CHECKING:
@@ -88,21 +90,30 @@ def table_fields(specs: Specs) -> dict[str, frozenset[str]]:
     return fields
 
 
-def build_config(tables: RawTables, specs: Specs) -> GatewayConfig:
+def build_config(tables: RawTables, specs: Specs, shard: Shard | None = None) -> GatewayConfig:
     """The configuration of ``tables``, with the output sections and columns of ``specs``.
+
+    With ``shard``, only the rows that shard keeps are validated and kept
+    (:func:`~obisgate.gateway.config_shard.shard_rows`): the devices of its lines.
 
     Raises:
         ConfigFileError: one or more problems (``.problems``: all of them, in
             file order; ``.warnings``: the warnings found so far).
     """
-    return _Builder(tables, specs).build()
+    return _Builder(tables, specs, shard).build()
 
 
 class _Builder:
     """Validates raw rows into models, collecting every problem."""
 
-    def __init__(self, tables: RawTables, specs: Specs) -> None:
+    def __init__(self, tables: RawTables, specs: Specs, shard: Shard | None = None) -> None:
         self.tables = tables
+        self.any_devices = bool(tables.devices)
+        if shard is not None and shard.count > 1:
+            rows = shard_rows(tables.devices, tables.signals, shard)
+            if rows is not None:
+                # The other shards' raw rows go here: they never become models.
+                tables.devices[:], tables.signals[:] = rows
         self.specs = tuple(specs)
         # Each output's signal columns: (model, its field names).
         self.column_models = [
@@ -160,7 +171,7 @@ class _Builder:
         sections = {spec.name: self._section(spec.name, spec.model) for spec in self.specs}
         self._signal_checks(sections, signals)
         self._derived_problems(devices, signals)
-        if not self.tables.devices and not self.tables.problems:
+        if not self.any_devices and not self.tables.problems:
             self.problems.append(
                 ConfigProblem(str(self.tables.source), "no devices: add at least one device")
             )
@@ -256,7 +267,7 @@ class _Builder:
             for name, message in raw_problems:
                 self.problems.append(row.problem(message, name))
             device = self._validate(row, DeviceConfig, fields, skip_row_errors=bool(raw_problems))
-            alias = _alias_key(fields.get("device_alias"))
+            alias = cells.alias_key(fields.get("device_alias"))
             if alias is not None:
                 if alias in first_row:
                     self.problems.append(
@@ -311,8 +322,8 @@ class _Builder:
             fields = row.fields
             row.fields = {}  # only its location is needed later: free the raw values as we go
             signal = self._signal(row, fields, valid_aliases, done)
-            device_alias = _alias_key(fields.get("device_alias"))
-            signal_alias = _alias_key(fields.get("signal_alias"))
+            device_alias = cells.alias_key(fields.get("device_alias"))
+            signal_alias = cells.alias_key(fields.get("signal_alias"))
             if device_alias is not None and device_alias not in known:
                 names = ", ".join(sorted(known)[:10]) or "none"
                 self.problems.append(
@@ -731,14 +742,6 @@ def _in_file_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     for problem in problems:
         files.setdefault(problem.file, len(files))
     return sorted(problems, key=lambda p: (files[p.file], p.line or 0))
-
-
-def _alias_key(value: object) -> str | None:
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return cells.as_text(value)
-    return None
 
 
 def _error_text(field: str | None, error: Any) -> str:

@@ -40,6 +40,16 @@ def optional(fn: Callable[[object], T]) -> Callable[[object], T | None]:
     return check
 
 
+def alias_key(value: object) -> str | None:
+    """A raw alias cell as rows are matched by it (stripped text, a number's text);
+    ``None`` when it is blank or neither text nor a number."""
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return as_text(value)
+    return None
+
+
 def as_text(value: object) -> str:
     """Text, stripped; numbers become their text (``12345678.0`` -> ``"12345678"``).
 

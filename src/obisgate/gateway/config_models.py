@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
@@ -65,7 +65,9 @@ __all__ = [
     "SignalProcessing",
     "StorageConfig",
     "connection_problems",
+    "port_key",
     "signal_field_problems",
+    "url_or_port",
 ]
 
 S = TypeVar("S", bound=BaseModel)
@@ -111,6 +113,28 @@ def connection_problems(given: set[str]) -> list[tuple[str | None, str]]:
     if len(secrets) > 1:
         problems.append((secrets[1], f"give only one of {', '.join(sorted(SECRET_FIELDS))}"))
     return problems
+
+
+def url_or_port(url: str | None, ip: str | None, port: int | None, device: str | None) -> str:
+    """Where a meter is: ``url``, else ``tcp://ip:port`` (IPv6 bracketed), else ``device``.
+
+    The fields as :class:`DeviceConfig` validates them, with a connection that
+    :func:`connection_problems` accepts.
+    """
+    if url is not None:
+        return url
+    if ip is not None:
+        host = f"[{ip}]" if ":" in ip else ip
+        return f"tcp://{host}:{port}"
+    assert device is not None  # guaranteed by the connection check
+    return device
+
+
+def port_key(url: str | None, ip: str | None, port: int | None, device: str | None) -> str:
+    """The line of a meter (:attr:`DeviceConfig.port_key`): the serial port path, or the
+    lower-cased URL (``tcp://ip:port`` for ``ip`` + ``port``)."""
+    where = url_or_port(url, ip, port, device)
+    return where if url is None and ip is None else where.lower()
 
 
 #: The smallest default total deadline of a poll (a slow 300 Bd readout must fit).
@@ -485,22 +509,16 @@ class DeviceConfig(BaseModel):
         IPv6 addresses are bracketed (``tcp://[::1]:4059``). For ``serial`` and
         ``rfc2217`` the line settings come from :meth:`line_settings`.
         """
-        if self.url is not None:
-            return self.url
-        if self.ip is not None:
-            host = f"[{self.ip}]" if ":" in self.ip else self.ip
-            return f"tcp://{host}:{self.port}"
-        assert self.device is not None  # guaranteed by the connection check
-        return self.device
+        return url_or_port(self.url, self.ip, self.port, self.device)
 
     @property
     def port_key(self) -> str:
         """Devices with the same key share one line (a bus) and must take turns.
 
         The serial port path, or the lower-cased URL (``tcp://ip:port`` for
-        ``ip`` + ``port``).
+        ``ip`` + ``port``): :func:`port_key`.
         """
-        return self.url_or_port if self.transport == "serial" else self.url_or_port.lower()
+        return port_key(self.url, self.ip, self.port, self.device)
 
     def line_settings(self) -> LineSettings:
         """Line settings for the transport (raw TCP uses only the nominal rate and
@@ -1249,6 +1267,23 @@ class GatewayConfig(BaseModel):
             if device.device_alias == alias:
                 return device
         raise KeyError(alias)
+
+    def restricted(self, aliases: Set[str]) -> GatewayConfig:
+        """This configuration with only the devices ``aliases`` (and their signals and
+        made readout options), without its load warnings (a shard's part to hand over)."""
+        part = GatewayConfig.model_construct(
+            self.model_fields_set,
+            **{
+                **dict(self),
+                "devices": tuple(d for d in self.devices if d.device_alias in aliases),
+                "signals": tuple(s for s in self.signals if s.device_alias in aliases),
+                "warnings": (),
+            },
+        )
+        part.remember_readout_options(
+            {a: made for a, made in self._made_options.items() if a in aliases}
+        )
+        return part
 
     def remember_readout_options(
         self, options: dict[str, tuple[DeviceConfig, ReadoutOptions]]

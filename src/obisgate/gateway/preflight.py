@@ -27,6 +27,7 @@ from obisgate.gateway.config_models import DEFAULT_HISTORY_FILE, GatewayConfig
 from obisgate.gateway.outputs.extras import missing_extra
 from obisgate.gateway.outputs.registry import OUTPUT_SPECS
 from obisgate.gateway.outputs.spec import OutputSpec
+from obisgate.gateway.shard import Shard
 
 __all__ = ["Readiness", "readiness", "storage_problems"]
 
@@ -77,6 +78,7 @@ def readiness(
     db: Path | None = None,
     workers: int | None = None,
     specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS,
+    shard: Shard | None = None,
 ) -> Readiness:
     """Everything that keeps ``config`` from running as written, without running it.
 
@@ -85,9 +87,11 @@ def readiness(
         db: the history file given on the command line (``run --db``), if any.
         workers: the number of worker processes (``run --workers``), if any.
         specs: the outputs.
+        shard: ``config`` is this shard's part (``load_config(..., shard=)``): one
+            without an enabled device is an idle shard, which ``run`` warns about.
     """
     found = Readiness()
-    if not config.enabled_devices:
+    if not config.enabled_devices and shard is None:
         found.problems.append("no enabled device in the configuration")
     on = [spec for spec in specs if config.section(spec) is not None]
     for spec in on:

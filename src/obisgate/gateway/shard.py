@@ -30,6 +30,7 @@ __all__ = [
     "ShardError",
     "group_lines",
     "line_owner",
+    "line_placement",
     "placement_key",
     "select_plans",
     "shard_path",
@@ -106,7 +107,13 @@ def group_lines(plans: Iterable[DevicePlan]) -> dict[str, list[DevicePlan]]:
 def placement_key(line_key: str, members: Iterable[DevicePlan]) -> str:
     """What places the line ``line_key`` on a shard: ``group:NAME`` when one of its
     devices (the first that names one) is in a throttle group, else the line itself."""
-    group = next((plan.group for plan in members if plan.group is not None), None)
+    return line_placement(line_key, (plan.group for plan in members))
+
+
+def line_placement(line_key: str, groups: Iterable[str | None]) -> str:
+    """:func:`placement_key` from the throttle groups of the line's devices, in order
+    (``None``: a device in no group)."""
+    group = next((name for name in groups if name is not None), None)
     return line_key if group is None else f"group:{group}"
 
 

@@ -1,7 +1,8 @@
 """The configuration as one instance of a sharded deployment sees it.
 
-Every instance loads the same configuration; what must differ per instance is
-derived here, once, so that outputs need not know about shards:
+Every instance loads its part of the same configuration
+(:mod:`~obisgate.gateway.config_shard`); what must differ per instance is derived here,
+once, so that outputs need not know about shards:
 
 * ``[storage] path`` gets the shard suffix (``history.db`` -> ``history-shard1.db``),
   and with it every file kept beside it (the MQTT outbox);
