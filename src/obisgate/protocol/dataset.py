@@ -115,7 +115,67 @@ def parse_data_block(text: str) -> tuple[list[DataSet], list[str]]:
         The data sets in order, and the non-blank text fragments that are not
         part of any data set (empty when the block is well formed).
     """
-    return _parse_well_formed(text) or _parse_exact(text)
+    return _parse_lines(text) or _parse_well_formed(text) or _parse_exact(text)
+
+
+def _lines_without_close(text: str) -> list[str] | None:
+    """The lines of ``text`` with the ``)`` that ends each cut off, or ``None`` unless every
+    line ends with ``)`` and every CR and LF is part of one kind of line end (all CR LF,
+    or all LF), with no empty line (one final line end is allowed)."""
+    if "\r" in text:
+        end = "\r\n"
+        lines = text.count(end)
+        if text.count("\r") != lines or text.count("\n") != lines:
+            return None
+    else:
+        end = "\n"
+        lines = text.count(end)
+    if text.endswith(end):
+        text = text[: -len(end)]
+        lines -= 1
+    # Every line end follows a ")" (so no line is empty), and so does the end of the text.
+    if text[-1:] != ")" or text.count(")" + end) != lines:
+        return None
+    return text[:-1].replace(")" + end, end).split(end) if lines else [text[:-1]]
+
+
+def _parse_lines(text: str) -> tuple[list[DataSet], list[str]] | None:
+    """:func:`parse_data_block` of a block of lines ``address(raw)(raw)...``, each ending
+    in ``)``, with nothing else around them (what nearly every meter sends), or ``None``.
+
+    The same result as :func:`_parse_exact` (property-tested), in about a third of the
+    time of :func:`_parse_well_formed`: string methods per line, no regular expression.
+    Each line yields at least as many groups as it has ``(`` and ``)``; that it holds no
+    other bracket (in an address or a value) is checked once, by counting the brackets
+    of the whole block.
+    """
+    lines = _lines_without_close(text)
+    if lines is None:
+        return None
+    several = ")(" in text
+    amp = "&" in text
+    datasets: list[DataSet] = []
+    append = datasets.append
+    groups = 0
+    for line in lines:
+        address, bracket, raw = line.partition("(")
+        if not bracket:
+            return None
+        if (several and ")(" in raw) or (amp and "&" in raw):
+            values = []
+            for part in raw.split(")("):
+                first = part.partition("&")[0] if amp and "&" in part else part
+                value, star, unit = first.partition("*")
+                values.append(_new(Value, (part, value, unit if star else None)))
+            groups += len(values)
+            append(_new(DataSet, (address, tuple(values))))
+        else:
+            value, star, unit = raw.partition("*")
+            append(_new(DataSet, (address, (_new(Value, (raw, value, unit if star else None)),))))
+            groups += 1
+    if text.count("(") != groups or text.count(")") != groups:
+        return None
+    return datasets, []
 
 
 def _parse_well_formed(text: str) -> tuple[list[DataSet], list[str]] | None:
