@@ -311,8 +311,14 @@ def parse_readout(
         FramingError: a framed message is truncated (and ``verify_bcc`` is set,
             or it was cut before ``!``), or the bytes are not a readout.
     """
-    method = BccMethod(bcc_method)
-    buf = data.translate(MASK_7BIT)
+    method = bcc_method if type(bcc_method) is BccMethod else BccMethod(bcc_method)
+    buf = data if data.isascii() else data.translate(MASK_7BIT)
+    if buf[:1] == b"\x02":
+        # What a meter sends first when asked: the general path below finds the same
+        # message (no identification, no acknowledgement before the STX), after more work.
+        framed = _framed_message(buf, 0, 0)
+        if framed is not None:
+            return readout_from_message(framed, check_bcc(framed, method, verify=verify_bcc))
     ident: Identification | None = None
     while True:
         slash = buf.find(b"/")
