@@ -123,20 +123,24 @@ def _lines_without_close(text: str) -> list[str] | None:
     line ends with ``)`` and every CR and LF is part of one kind of line end (all CR LF,
     or all LF), with no empty line (one final line end is allowed)."""
     if "\r" in text:
-        end = "\r\n"
-        lines = text.count(end)
-        if text.count("\r") != lines or text.count("\n") != lines:
+        end, close = "\r\n", ")\r\n"
+        ends = text.count(end)
+        if text.count("\r") != ends or text.count("\n") != ends:
             return None
     else:
-        end = "\n"
-        lines = text.count(end)
-    if text.endswith(end):
-        text = text[: -len(end)]
-        lines -= 1
-    # Every line end follows a ")" (so no line is empty), and so does the end of the text.
-    if text[-1:] != ")" or text.count(")" + end) != lines:
+        end, close = "\n", ")\n"
+        ends = text.count(end)
+    if text.count(close) != ends:  # a line end after anything but ")": an empty line too
         return None
-    return text[:-1].replace(")" + end, end).split(end) if lines else [text[:-1]]
+    lines = text.replace(close, end).split(end)
+    last = lines[-1]
+    if not last:
+        lines.pop()
+        return lines or None
+    if last[-1] != ")":
+        return None
+    lines[-1] = last[:-1]
+    return lines
 
 
 def _parse_lines(text: str) -> tuple[list[DataSet], list[str]] | None:
@@ -156,7 +160,7 @@ def _parse_lines(text: str) -> tuple[list[DataSet], list[str]] | None:
     amp = "&" in text
     datasets: list[DataSet] = []
     append = datasets.append
-    groups = 0
+    more = 0  # groups after the first of their line
     for line in lines:
         address, bracket, raw = line.partition("(")
         if not bracket:
@@ -167,12 +171,12 @@ def _parse_lines(text: str) -> tuple[list[DataSet], list[str]] | None:
                 first = part.partition("&")[0] if amp and "&" in part else part
                 value, star, unit = first.partition("*")
                 values.append(_new(Value, (part, value, unit if star else None)))
-            groups += len(values)
+            more += len(values) - 1
             append(_new(DataSet, (address, tuple(values))))
         else:
             value, star, unit = raw.partition("*")
             append(_new(DataSet, (address, (_new(Value, (raw, value, unit if star else None)),))))
-            groups += 1
+    groups = len(datasets) + more
     if text.count("(") != groups or text.count(")") != groups:
         return None
     return datasets, []
