@@ -51,22 +51,20 @@ def bcc_hint(block: bytes, received: int, method: BccMethod) -> str:
 def _xor_all(block: bytes) -> int:
     # Fold the block as one big integer: each halving XORs two halves in C,
     # so a 10 kB readout costs microseconds instead of a Python loop per byte.
-    width = 1 << (len(block) - 1).bit_length()
     acc = int.from_bytes(block, "big")
-    masks = _LOW_BYTES
-    while width > 1:
-        width //= 2
-        acc = (acc >> (width * 8)) ^ (acc & (masks.get(width) or _low_bytes(width)))
+    for shift, mask in _halvings((len(block) - 1).bit_length()):
+        acc = (acc >> shift) ^ (acc & mask)
     return acc
 
 
-_LOW_BYTES: dict[int, int] = {}
-"""``width`` -> an int of ``width`` bytes 0xFF: the masks of the halves, built once (up
-to 32 KiB wide; 64 KiB of masks in all)."""
+def _halvings(bits: int) -> tuple[tuple[int, int], ...]:
+    """(shift, mask of the lower half) of each halving of a block of ``2 ** bits`` bytes,
+    widest first."""
+    if bits < len(_HALVINGS):
+        return _HALVINGS[bits]
+    return tuple((8 << k, (1 << (8 << k)) - 1) for k in reversed(range(bits)))
 
 
-def _low_bytes(width: int) -> int:
-    mask = (1 << (width * 8)) - 1
-    if width <= 32768:
-        _LOW_BYTES[width] = mask
-    return mask
+# Built once for blocks up to 32 KiB (a readout is a few kB): 32 KiB of masks in all.
+_LOW_HALVES = [(1 << (8 << k)) - 1 for k in range(15)]
+_HALVINGS = [tuple((8 << k, _LOW_HALVES[k]) for k in reversed(range(bits))) for bits in range(16)]
