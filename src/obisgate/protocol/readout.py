@@ -252,7 +252,7 @@ def readout_from_message(
     _set_datasets(readout, tuple(datasets))
     _set_bcc(readout, bcc)
     _set_identification(readout, identification)
-    _set_unparsed(readout, tuple(unparsed))
+    _set_unparsed(readout, tuple(unparsed) if unparsed else ())
     _set_index(readout, {})
     return readout
 
