@@ -122,13 +122,17 @@ def _lines_without_close(text: str) -> list[str] | None:
     """The lines of ``text`` with the ``)`` that ends each cut off, or ``None`` unless every
     line ends with ``)`` and every CR and LF is part of one kind of line end (all CR LF,
     or all LF), with no empty line (one final line end is allowed)."""
-    end, close = ("\r\n", ")\r\n") if "\r" in text else ("\n", ")\n")
-    closes = text.count(close)
-    lines = text.replace(close, end).split(end)
-    ends = len(lines) - 1
-    # A line end after anything but ")" (an empty line too), or a lone CR or LF.
-    if closes != ends or (end == "\r\n" and text.count("\r") + text.count("\n") != 2 * ends):
-        return None
+    if "\r" in text:
+        lines = text.split(")\r\n")
+        ends = len(lines) - 1
+        # Any other CR or LF (a line end after anything but ")", an empty line, a lone CR).
+        if text.count("\r") + text.count("\n") != 2 * ends:
+            return None
+    else:
+        lines = text.split(")\n")
+        ends = len(lines) - 1
+        if text.count("\n") != ends:
+            return None
     last = lines[-1]
     if not last:
         lines.pop()
