@@ -31,7 +31,7 @@ class Value(NamedTuple):
         """Split the text between the brackets into value and unit."""
         first = raw.partition("&")[0] if "&" in raw else raw
         value, star, unit = first.partition("*")
-        return cls(raw, value, unit if star else None)
+        return _new(cls, (raw, value, unit if star else None))
 
     @property
     def subvalues(self) -> tuple[Value, ...]:
@@ -159,6 +159,7 @@ def _parse_lines(text: str) -> tuple[list[DataSet], list[str]] | None:
         return None
     several = ")(" in text
     amp = "&" in text
+    from_raw = Value.from_raw
     datasets: list[DataSet] = []
     append = datasets.append
     more = 0  # groups after the first of their line
@@ -167,13 +168,9 @@ def _parse_lines(text: str) -> tuple[list[DataSet], list[str]] | None:
         if not bracket:
             return None
         if (several and ")(" in raw) or (amp and "&" in raw):
-            values = []
-            for part in raw.split(")("):
-                first = part.partition("&")[0] if amp and "&" in part else part
-                value, star, unit = first.partition("*")
-                values.append(_new(Value, (part, value, unit if star else None)))
+            values = tuple(map(from_raw, raw.split(")(")))
             more += len(values) - 1
-            append(_new(DataSet, (address, tuple(values))))
+            append(_new(DataSet, (address, values)))
         else:
             value, star, unit = raw.partition("*")
             append(_new(DataSet, (address, (_new(Value, (raw, value, unit if star else None)),))))
