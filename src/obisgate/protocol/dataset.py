@@ -31,7 +31,7 @@ class Value(NamedTuple):
         """Split the text between the brackets into value and unit."""
         first = raw.partition("&")[0] if "&" in raw else raw
         value, star, unit = first.partition("*")
-        return cls(raw, value, unit if star else None)
+        return _new(cls, (raw, value, unit if star else None))
 
     @property
     def subvalues(self) -> tuple[Value, ...]:
@@ -115,7 +115,69 @@ def parse_data_block(text: str) -> tuple[list[DataSet], list[str]]:
         The data sets in order, and the non-blank text fragments that are not
         part of any data set (empty when the block is well formed).
     """
-    return _parse_well_formed(text) or _parse_exact(text)
+    return _parse_lines(text) or _parse_well_formed(text) or _parse_exact(text)
+
+
+def _lines_without_close(text: str) -> list[str] | None:
+    """The lines of ``text`` with the ``)`` that ends each cut off, or ``None`` unless every
+    line ends with ``)`` and every CR and LF is part of one kind of line end (all CR LF,
+    or all LF), with no empty line (one final line end is allowed)."""
+    if "\r" in text:
+        lines = text.split(")\r\n")
+        ends = len(lines) - 1
+        # Any other CR or LF (a line end after anything but ")", an empty line, a lone CR).
+        if text.count("\r") + text.count("\n") != 2 * ends:
+            return None
+    else:
+        lines = text.split(")\n")
+        ends = len(lines) - 1
+        if text.count("\n") != ends:
+            return None
+    last = lines[-1]
+    if not last:
+        lines.pop()
+        return lines or None
+    if last[-1] != ")":
+        return None
+    lines[-1] = last[:-1]
+    return lines
+
+
+def _parse_lines(text: str) -> tuple[list[DataSet], list[str]] | None:
+    """:func:`parse_data_block` of a block of lines ``address(raw)(raw)...``, each ending
+    in ``)``, with nothing else around them (what nearly every meter sends), or ``None``.
+
+    The same result as :func:`_parse_exact` (property-tested), in 30-37 % less time than
+    :func:`_parse_well_formed` (bench_parse's readouts): string methods per line, no
+    regular expression.
+    Each line yields at least as many groups as it has ``(`` and ``)``; that it holds no
+    other bracket (in an address or a value) is checked once, by counting the brackets
+    of the whole block.
+    """
+    lines = _lines_without_close(text)
+    if lines is None:
+        return None
+    several = ")(" in text
+    amp = "&" in text
+    from_raw = Value.from_raw
+    datasets: list[DataSet] = []
+    append = datasets.append
+    more = 0  # groups after the first of their line
+    for line in lines:
+        address, bracket, raw = line.partition("(")
+        if not bracket:
+            return None
+        if (several and ")(" in raw) or (amp and "&" in raw):
+            values = tuple(map(from_raw, raw.split(")(")))
+            more += len(values) - 1
+            append(_new(DataSet, (address, values)))
+        else:
+            value, star, unit = raw.partition("*")
+            append(_new(DataSet, (address, (_new(Value, (raw, value, unit if star else None)),))))
+    groups = len(datasets) + more
+    if text.count("(") != groups or text.count(")") != groups:
+        return None
+    return datasets, []
 
 
 def _parse_well_formed(text: str) -> tuple[list[DataSet], list[str]] | None:
