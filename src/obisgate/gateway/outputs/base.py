@@ -147,6 +147,22 @@ async def publish_each(output: Output, batches: Sequence[Sequence[SignalUpdate]]
 _Item = tuple[Sequence[SignalUpdate], Waiting | None]
 
 
+class _Inbox(asyncio.Queue[_Item | None]):
+    """An output's bounded queue, with :attr:`ready` set when a whole run
+    (:data:`MAX_BATCHES_AT_ONCE`) or the end marker is in it, so that a lingering
+    reader wakes once per run instead of once per batch."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.ready = asyncio.Event()
+
+    def put_nowait(self, item: _Item | None) -> None:
+        """As :meth:`asyncio.Queue.put_nowait` (``put`` ends in it too)."""
+        super().put_nowait(item)
+        if item is None or self.qsize() >= MAX_BATCHES_AT_ONCE - 1:
+            self.ready.set()
+
+
 class Fanout:
     """Delivers each batch to every output through its own bounded queue.
 
@@ -190,9 +206,7 @@ class Fanout:
         #: Outputs whose ``start`` failed, with the reason.
         self.failed: dict[str, str] = {}
         self._failed_at: dict[str, OutputHealth] = {}
-        self._queues: list[asyncio.Queue[_Item | None]] = [
-            asyncio.Queue(queue_size) for _ in self.outputs
-        ]
+        self._queues = [_Inbox(queue_size) for _ in self.outputs]
         pairs = list(zip(self.outputs, self._queues, strict=True))
         self._stores = [(o, q) for o, q in pairs if o.durable]
         self._live = [(o, q) for o, q in pairs if not o.durable]
@@ -299,7 +313,7 @@ class Fanout:
             for batch in batches:
                 await queue.put((batch, None))
 
-    async def _deliver(self, output: Output, queue: asyncio.Queue[_Item | None]) -> None:
+    async def _deliver(self, output: Output, queue: _Inbox) -> None:
         """Publish each batch in order until the end marker (``None``).
 
         Every batch waiting in the queue goes to one ``publish_many`` call (up
@@ -388,31 +402,30 @@ def _batch_for(
     return updates
 
 
-async def _gather(
-    queue: asyncio.Queue[_Item | None],
-    items: list[_Item],
-    linger_s: float,
-) -> bool:
+async def _gather(queue: _Inbox, items: list[_Item], linger_s: float) -> bool:
     """Add to ``items`` what is queued, and what comes within ``linger_s``, up to
-    :data:`MAX_BATCHES_AT_ONCE`; whether the end marker was taken."""
+    :data:`MAX_BATCHES_AT_ONCE`; whether the end marker was taken.
+
+    While lingering it sleeps until the deadline, a whole run or the end marker
+    (:attr:`_Inbox.ready`), not until each batch.
+    """
     deadline = None
-    while len(items) < MAX_BATCHES_AT_ONCE:
-        if not queue.empty():
+    while True:
+        while len(items) < MAX_BATCHES_AT_ONCE and not queue.empty():
             more = queue.get_nowait()
-        elif linger_s <= 0:
+            if more is None:
+                return True
+            items.append(more)
+        if len(items) >= MAX_BATCHES_AT_ONCE or linger_s <= 0:
             return False
-        else:
-            if deadline is None:
-                deadline = asyncio.get_running_loop().time() + linger_s
-            try:
-                async with asyncio.timeout_at(deadline):
-                    more = await queue.get()
-            except TimeoutError:
-                return False
-        if more is None:
-            return True
-        items.append(more)
-    return False
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + linger_s
+        queue.ready.clear()
+        try:
+            async with asyncio.timeout_at(deadline):
+                await queue.ready.wait()
+        except TimeoutError:
+            linger_s = 0  # take what came meanwhile, then deliver
 
 
 async def _deliver_batches(
