@@ -6,8 +6,8 @@ QoS messages at once; each publish is a task of one :class:`asyncio.TaskGroup`,
 so the first that fails ends the session (and cancels the others). A publish
 waits for its acknowledgement without a timer of its own (a timer and a task per
 message were most of the sender's CPU); instead the session ends when the oldest
-message sent has waited ``ack_timeout_s`` for it (a broker that stopped
-acknowledging), at the latest twice that after it was sent.
+message not yet acknowledged has been that for ``ack_timeout_s`` (a broker that
+stopped acknowledging).
 :meth:`OutboxSender.delete_acknowledged` deletes the contiguous prefix of
 acknowledged rows. A new session resends from the first row not acknowledged:
 duplicates after a crash, never gaps.
@@ -72,6 +72,7 @@ class OutboxSender:
         self.drained = asyncio.Event()
         self._new_rows = asyncio.Event()
         self._ack_seen = asyncio.Event()
+        self._moved = asyncio.Event()  # for the watch: sent a row, or the prefix grew
 
     def wake(self) -> None:
         """New rows are in the outbox: send them (and the outbox is not drained)."""
@@ -102,6 +103,7 @@ class OutboxSender:
                 for row in rows:
                     await slots.acquire()
                     window.sent(row.seq)
+                    self._moved.set()
                     sends.create_task(self._publish(client, row, window, slots))
                     sent_through = row.seq
 
@@ -119,18 +121,27 @@ class OutboxSender:
         if acked is not None:
             self.acked = acked
             self._ack_seen.set()
+            self._moved.set()
 
     async def _watch(self, window: AckedPrefix) -> None:
-        """Raise :class:`NotAcknowledged` when the same message is the oldest
-        unacknowledged one at two checks ``ack_timeout_s`` apart."""
-        oldest = None
+        """Raise :class:`NotAcknowledged` when the oldest unacknowledged message stays
+        that for ``ack_timeout_s`` (woken when the acknowledged prefix grows, not per
+        acknowledgement)."""
         while True:
-            await asyncio.sleep(self._ack_timeout_s)
-            if oldest is not None and window.oldest == oldest:
+            oldest = window.oldest
+            self._moved.clear()
+            if oldest is None:
+                await self._moved.wait()
+                continue
+            try:
+                async with asyncio.timeout(self._ack_timeout_s):
+                    while window.oldest == oldest:
+                        await self._moved.wait()
+                        self._moved.clear()
+            except TimeoutError:
                 raise NotAcknowledged(
                     f"the broker did not acknowledge a message for {self._ack_timeout_s:g} s"
-                )
-            oldest = window.oldest
+                ) from None
 
     async def delete_acknowledged(self) -> None:
         """Delete the acknowledged prefix of the outbox as acknowledgements come; never returns.
