@@ -281,13 +281,8 @@ class Fanout:
             batch = _batch_for(output, updates, every)
             if not batch or output.name in self.failed:
                 continue
-            try:
-                queue.put_nowait((batch, waiting))
-            except asyncio.QueueFull:
-                self.dropped[output.name] += 1
-            else:
-                if waiting is not None:
-                    waiting.stores += 1
+            if self._offer(output, queue, (batch, waiting)) and waiting is not None:
+                waiting.stores += 1
         if waiting is not None:
             self._order.add(waiting)
 
@@ -297,10 +292,16 @@ class Fanout:
             batch = _batch_for(output, updates, every)
             if not batch or output.name in self.failed:
                 continue
-            try:
-                queue.put_nowait((batch, None))
-            except asyncio.QueueFull:
-                self.dropped[output.name] += 1
+            self._offer(output, queue, (batch, None))
+
+    def _offer(self, output: Output, queue: _Inbox, item: _Item) -> bool:
+        """Queue ``item`` unless the queue is full (then it is dropped, and counted)."""
+        try:
+            queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped[output.name] += 1
+            return False
+        return True
 
     async def publish_backfill(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
         """Queue backfilled batches for every output that takes them (``takes_backfill``),
