@@ -225,3 +225,10 @@ def test_only_the_outputs_that_keep_a_history_take_backfill() -> None:
     # OPC UA) must never show one as its current value, so none of them gets any.
     taking = {cls.__name__ for cls in _output_classes() if cls.takes_backfill}
     assert taking == {"HistoryOutput", "MqttOutput", "PostgresOutput"}
+
+
+def test_the_durable_outputs_are_the_stores() -> None:
+    # The live outputs show a reading only after these have it (Fanout): each keeps what
+    # it was given across a kill -9, so a reading that was shown is never lost.
+    durable = {cls.__name__ for cls in _output_classes() if cls.durable}
+    assert durable == {"HistoryOutput", "MqttOutput", "PostgresOutput"}

@@ -5,6 +5,9 @@ bounded queue and task, so a slow output drops (and counts) batches instead of
 stalling polling. Each destination implements :class:`Output` (every method is
 abstract, so ``mypy --strict`` refuses an output with a missing or misspelt
 one); polling does not change when one is added.
+
+Durable before visible: a batch reaches the outputs that show or serve values
+live only after every durable store has finished with it (:mod:`.release`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from obisgate.gateway.outputs.health import OutputHealth, OutputState, utc_now
+from obisgate.gateway.outputs.release import ReleaseOrder, Waiting
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = [
@@ -51,6 +55,10 @@ class Output(abc.ABC):
             ``linger_s`` before handing them to :meth:`publish_many` (a store
             that writes one transaction per call sets it; an output that shows
             or serves values live leaves it off and never waits).
+        durable: the output keeps what it is given across a ``kill -9`` once
+            :meth:`publish_many` has returned (the SQLite history, the MQTT and
+            PostgreSQL outboxes). The fan-out hands a batch to the other outputs
+            only when every durable one has finished with it (see :class:`Fanout`).
         takes_backfill: the output also gets the backfilled batches (intervals of
             a meter's load profile read after a gap, each update marked
             :attr:`~obisgate.gateway.quality.Quality.BACKFILLED` and stamped with
@@ -63,6 +71,7 @@ class Output(abc.ABC):
     name: str
     keeps_every_reading: ClassVar[bool] = False
     lingers: ClassVar[bool] = False
+    durable: ClassVar[bool] = False
     takes_backfill: ClassVar[bool] = False
 
     @abc.abstractmethod
@@ -134,8 +143,43 @@ async def publish_each(output: Output, batches: Sequence[Sequence[SignalUpdate]]
         raise PartlyPublished(outcomes)
 
 
+#: A batch and its place in the release order (``None``: no live output waits for it).
+_Item = tuple[Sequence[SignalUpdate], Waiting | None]
+
+
+class _Inbox(asyncio.Queue[_Item | None]):
+    """An output's bounded queue, with :attr:`ready` set when a whole run
+    (:data:`MAX_BATCHES_AT_ONCE`) or the end marker is in it, so that a lingering
+    reader wakes once per run instead of once per batch."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.ready = asyncio.Event()
+
+    def put_nowait(self, item: _Item | None) -> None:
+        """As :meth:`asyncio.Queue.put_nowait` (``put`` ends in it too)."""
+        super().put_nowait(item)
+        if item is None or self.qsize() >= MAX_BATCHES_AT_ONCE - 1:
+            self.ready.set()
+
+
 class Fanout:
     """Delivers each batch to every output through its own bounded queue.
+
+    Durable before visible: a batch goes first to the started :attr:`~Output.durable`
+    outputs (the stores), which may linger and write a run of batches in one
+    transaction. Only when every store that took it has finished with it (stored,
+    or failed: a failure is that store's loss, counted in :attr:`dropped` and its
+    health, and never holds the others) is it handed to the other outputs (JSON
+    lines, table, HTTP, SCADA servers, the workers' relay), in the order the batches
+    were published. So a reading any output showed is already in every store, and a
+    ``kill -9`` of the gateway cannot lose it; the live outputs see it up to
+    ``linger_s`` plus one store transaction later. Without a store, a batch goes to
+    every output at once. A store that hangs holds the live outputs for at most
+    ``queue_size + MAX_BATCHES_AT_ONCE`` batches (:mod:`.release`).
+
+    Backfilled batches go to the outputs that take them (the stores) straight away:
+    no live output shows them.
 
     Args:
         outputs: the destinations.
@@ -144,9 +188,9 @@ class Fanout:
             :attr:`~Output.lingers` waits for more before it is handed the run
             (0: it gets what is queued at once). A store then writes one
             transaction per ``linger_s`` instead of one per readout, which is most
-            of its CPU per readout; the price is that much delay (and what a
-            ``kill -9`` of the gateway loses: batches still waiting here, as those
-            in the queue).
+            of its CPU per readout; the price is that much delay, for the live
+            outputs too. A ``kill -9`` loses the batches still lingering or queued
+            here, which no live output has shown yet.
 
     Attributes:
         dropped: output name -> batches it lost (queue full, or ``publish`` raised).
@@ -162,9 +206,11 @@ class Fanout:
         #: Outputs whose ``start`` failed, with the reason.
         self.failed: dict[str, str] = {}
         self._failed_at: dict[str, OutputHealth] = {}
-        self._queues: list[asyncio.Queue[Sequence[SignalUpdate] | None]] = [
-            asyncio.Queue(queue_size) for _ in self.outputs
-        ]
+        self._queues = [_Inbox(queue_size) for _ in self.outputs]
+        pairs = list(zip(self.outputs, self._queues, strict=True))
+        self._stores = [(o, q) for o, q in pairs if o.durable]
+        self._live = [(o, q) for o, q in pairs if not o.durable]
+        self._order = ReleaseOrder(self._show, bound=queue_size + MAX_BATCHES_AT_ONCE)
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -173,7 +219,8 @@ class Fanout:
         The starts run concurrently (a slow one, e.g. an OPC UA server, does not
         delay the others); this returns when every start has ended. An output
         whose ``start`` fails is logged in one line and left out: its batches are
-        discarded (not counted as dropped) and it is still closed.
+        discarded (not counted as dropped) and it is still closed; the live
+        outputs do not wait for a store that did not start.
         """
         await asyncio.gather(*(self._start_one(o) for o in self.outputs))
         self._tasks = [
@@ -218,23 +265,43 @@ class Fanout:
     def publish(
         self, updates: Sequence[SignalUpdate], every: Sequence[SignalUpdate] | None = None
     ) -> None:
-        """Queue a batch for every output; never blocks.
+        """Queue a batch for the stores, and for the live outputs once the stores are
+        done with it (see the class docstring); never blocks.
 
         ``every``: the batch with the readings a deadband held back too (see
         :mod:`obisgate.gateway.processing.stage`), for the outputs that keep every
         reading (``keeps_every_reading``: the history); the others get ``updates``.
         An empty batch is not queued.
         """
-        for output, queue in zip(self.outputs, self._queues, strict=True):
-            batch = updates
-            if every is not None and output.keeps_every_reading:
-                batch = every
-            if not batch:
+        if not self._stores:
+            self._show(updates, every)
+            return
+        waiting = Waiting(updates, every) if self._live else None
+        for output, queue in self._stores:
+            batch = _batch_for(output, updates, every)
+            if not batch or output.name in self.failed:
                 continue
-            try:
-                queue.put_nowait(batch)
-            except asyncio.QueueFull:
-                self.dropped[output.name] += 1
+            if self._offer(output, queue, (batch, waiting)) and waiting is not None:
+                waiting.stores += 1
+        if waiting is not None:
+            self._order.add(waiting)
+
+    def _show(self, updates: Sequence[SignalUpdate], every: Sequence[SignalUpdate] | None) -> None:
+        """Queue a batch for the live outputs (every output when there is no store)."""
+        for output, queue in self._live:
+            batch = _batch_for(output, updates, every)
+            if not batch or output.name in self.failed:
+                continue
+            self._offer(output, queue, (batch, None))
+
+    def _offer(self, output: Output, queue: _Inbox, item: _Item) -> bool:
+        """Queue ``item`` unless the queue is full (then it is dropped, and counted)."""
+        try:
+            queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped[output.name] += 1
+            return False
+        return True
 
     async def publish_backfill(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
         """Queue backfilled batches for every output that takes them (``takes_backfill``),
@@ -245,17 +312,16 @@ class Fanout:
             if not output.takes_backfill or output.name in self.failed:
                 continue
             for batch in batches:
-                await queue.put(batch)
+                await queue.put((batch, None))
 
-    async def _deliver(
-        self, output: Output, queue: asyncio.Queue[Sequence[SignalUpdate] | None]
-    ) -> None:
+    async def _deliver(self, output: Output, queue: _Inbox) -> None:
         """Publish each batch in order until the end marker (``None``).
 
         Every batch waiting in the queue goes to one ``publish_many`` call (up
         to :data:`MAX_BATCHES_AT_ONCE`), so an output that fell behind catches
         up with one disk transaction instead of one per readout; a lone batch
-        goes to ``publish``.
+        goes to ``publish``. A store then marks the batches done, whatever
+        their outcome, which may release them to the live outputs.
 
         A failing ``publish`` drops (and counts) its batch; when ``publish_many``
         fails, its batches are published one by one (unless it says which
@@ -270,12 +336,18 @@ class Fanout:
         lost = 0
         end = False
         linger_s = self.linger_s if output.lingers else 0.0
-        while not end and (batch := await queue.get()) is not None:
-            batches = [batch]
-            end = await _gather(queue, batches, linger_s)
-            if output.name in self.failed:
-                continue
-            for exc in await _deliver_batches(output, batches):
+        while not end and (item := await queue.get()) is not None:
+            items = [item]
+            end = await _gather(queue, items, linger_s)
+            outcomes: list[Exception | None] = []
+            if output.name not in self.failed:
+                outcomes = await _deliver_batches(output, [batch for batch, _ in items])
+            if output.durable:
+                for _, waiting in items:
+                    if waiting is not None:
+                        waiting.stores -= 1
+                self._order.release()
+            for exc in outcomes:
                 if exc is None:
                     if failing is not None:
                         _LOGGER.warning(
@@ -304,12 +376,17 @@ class Fanout:
             )
 
     async def aclose(self) -> None:
-        """Deliver what is queued, then close every output."""
-        for queue in self._queues:
-            await queue.put(None)
-        for task in self._tasks:
-            with contextlib.suppress(Exception):
-                await task
+        """Deliver what is queued (the stores first, then what they release to the live
+        outputs), then close every output."""
+        for durable in (True, False):
+            group = [i for i, output in enumerate(self.outputs) if output.durable is durable]
+            for i in group:
+                await self._queues[i].put(None)
+            for i in group:
+                if i < len(self._tasks):
+                    with contextlib.suppress(Exception):
+                        await self._tasks[i]
+            self._order.release(everything=True)  # only a crashed delivery task leaves any
         for output in self.outputs:
             try:
                 await output.aclose()
@@ -317,31 +394,39 @@ class Fanout:
                 _LOGGER.exception("closing output %s failed", output.name)
 
 
-async def _gather(
-    queue: asyncio.Queue[Sequence[SignalUpdate] | None],
-    batches: list[Sequence[SignalUpdate]],
-    linger_s: float,
-) -> bool:
-    """Add to ``batches`` what is queued, and what comes within ``linger_s``, up to
-    :data:`MAX_BATCHES_AT_ONCE`; whether the end marker was taken."""
+def _batch_for(
+    output: Output, updates: Sequence[SignalUpdate], every: Sequence[SignalUpdate] | None
+) -> Sequence[SignalUpdate]:
+    """The batch ``output`` gets: ``every`` if it keeps every reading, else ``updates``."""
+    if every is not None and output.keeps_every_reading:
+        return every
+    return updates
+
+
+async def _gather(queue: _Inbox, items: list[_Item], linger_s: float) -> bool:
+    """Add to ``items`` what is queued, and what comes within ``linger_s``, up to
+    :data:`MAX_BATCHES_AT_ONCE`; whether the end marker was taken.
+
+    While lingering it sleeps until the deadline, a whole run or the end marker
+    (:attr:`_Inbox.ready`), not until each batch.
+    """
     deadline = None
-    while len(batches) < MAX_BATCHES_AT_ONCE:
-        if not queue.empty():
+    while True:
+        while len(items) < MAX_BATCHES_AT_ONCE and not queue.empty():
             more = queue.get_nowait()
-        elif linger_s <= 0:
+            if more is None:
+                return True
+            items.append(more)
+        if len(items) >= MAX_BATCHES_AT_ONCE or linger_s <= 0:
             return False
-        else:
-            if deadline is None:
-                deadline = asyncio.get_running_loop().time() + linger_s
-            try:
-                async with asyncio.timeout_at(deadline):
-                    more = await queue.get()
-            except TimeoutError:
-                return False
-        if more is None:
-            return True
-        batches.append(more)
-    return False
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + linger_s
+        queue.ready.clear()
+        try:
+            async with asyncio.timeout_at(deadline):
+                await queue.ready.wait()
+        except TimeoutError:
+            linger_s = 0  # take what came meanwhile, then deliver
 
 
 async def _deliver_batches(

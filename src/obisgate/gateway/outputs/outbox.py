@@ -208,6 +208,11 @@ class AckedPrefix:
         """Rows sent and not yet part of the acknowledged prefix."""
         return len(self._order)
 
+    @property
+    def oldest(self) -> int | None:
+        """The oldest row sent and not yet acknowledged (``None``: none)."""
+        return self._order[0] if self._order else None
+
     def sent(self, seq: int) -> None:
         """Register a row as sent (``seq`` larger than every earlier one)."""
         self._order.append(seq)

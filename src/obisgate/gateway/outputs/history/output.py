@@ -43,10 +43,10 @@ class HistoryOutput(Output):
     name = "history"
     #: Gets the readings a deadband held back too (see ``Fanout.publish``).
     keeps_every_reading: ClassVar[bool] = True
-    # One transaction per 0.1 s run of readouts instead of one per readout. (The MQTT and
-    # PostgreSQL outboxes do not linger: their promise, every reading the gateway printed is
-    # delivered even across a kill -9, is tested against what it prints.)
+    #: One transaction per 0.1 s run of readouts instead of one per readout.
     lingers = True
+    #: The live outputs show a reading only after it is stored here (``Fanout``).
+    durable = True
     takes_backfill = True
 
     def __init__(self, store: HistoryStore) -> None:

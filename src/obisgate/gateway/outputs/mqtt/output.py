@@ -114,6 +114,10 @@ class MqttOutput(Output):
     """
 
     name = "mqtt"
+    #: One outbox transaction per 0.1 s run of readouts instead of one per readout.
+    lingers = True
+    #: The live outputs show a reading only after it is in the outbox (``Fanout``).
+    durable = True
     #: Backfilled intervals go to ``<prefix>/<device>/backfill``, never to the state topics.
     takes_backfill = True
 

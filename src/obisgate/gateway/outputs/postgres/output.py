@@ -101,6 +101,10 @@ class PostgresOutput(Output):
     """
 
     name = "postgres"
+    #: One outbox transaction per 0.1 s run of readouts instead of one per readout.
+    lingers = True
+    #: The live outputs show a reading only after it is in the outbox (``Fanout``).
+    durable = True
     #: Backfilled intervals are readings like any other: ``ON CONFLICT DO NOTHING``
     #: stores each (device, signal, time) once.
     takes_backfill = True

@@ -10,7 +10,8 @@
     period: "day", range: null, plotted: 0, drawing: 0,
   };
   window.obisgate = view; // for tests and the curious: the current uPlot and counters
-  // The history stores a reading up to 0.1 s (STORE_LINGER_S) after it is shown live.
+  // The gateway shows a reading only once the history has it (durable before visible);
+  // a history that is failing or far behind may still lag, hence a margin.
   const STORED_AFTER_MS = 500;
 
   // -- one style for every time: local time with the zone --------------------------------
@@ -490,7 +491,7 @@
   }
 
   // A new reading of a register: the figures are asked again, at most every 5 s per card,
-  // and never at once: the history stores a reading up to 0.1 s after it is shown.
+  // and never at once (the margin above).
   function energyUpdate(u) {
     const c = cards.get(u.device);
     if (!c) return;
