@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import pytest
+from tests.services import require_module
 
 from obisgate import ConnectionLostError, Transport, open_transport
 
@@ -25,23 +26,46 @@ async def read_to_the_end(transport: Transport) -> tuple[bytes, ConnectionLostEr
             return bytes(received), exc
 
 
-@pytest.fixture
-async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[Transport]]]:
-    servers: list[asyncio.Server] = []
-
-    async def start(handler: Handler) -> Transport:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
-        servers.append(server)
-        return await open_transport(f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}")
-
-    yield start
-    for server in servers:
-        server.close()
-        await server.wait_closed()
+Serve = Callable[[Handler], Awaitable[Transport]]
+Scenario = Callable[[Serve], Awaitable[None]]
+LOOPS = ["asyncio", "uvloop"]
 
 
-async def test_a_silent_meter_leaves_the_read_to_the_callers_deadline_and_the_pipe_usable(
-    serve: Callable[[Handler], Awaitable[Transport]],
+def on_loop(loop: str, scenario: Scenario) -> None:
+    """Run ``scenario`` on ``loop`` (the gateway runs on either; their transports differ)
+    with ``serve``: start a server running the handler, open a transport to it."""
+    factory = None
+    if loop == "uvloop":
+        factory = require_module("uvloop", "the uvloop extra").new_event_loop
+
+    async def main() -> None:
+        servers: list[asyncio.Server] = []
+
+        async def serve(handler: Handler) -> Transport:
+            server = await asyncio.start_server(handler, "127.0.0.1", 0)
+            servers.append(server)
+            return await open_transport(f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+
+        try:
+            await scenario(serve)
+        finally:
+            for server in servers:
+                server.close()
+                await server.wait_closed()
+
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_silent_meter_leaves_the_read_to_the_callers_deadline_and_the_pipe_usable(
+    loop: str,
+) -> None:
+    on_loop(loop, _a_silent_meter_leaves_the_read_to_the_callers_deadline_and_the_pipe_usable)
+
+
+async def _a_silent_meter_leaves_the_read_to_the_callers_deadline_and_the_pipe_usable(
+    serve: Serve,
 ) -> None:
     asked = asyncio.Event()
 
@@ -64,9 +88,12 @@ async def test_a_silent_meter_leaves_the_read_to_the_callers_deadline_and_the_pi
         assert await asyncio.wait_for(transport.read(), 5) == b"late"
 
 
-async def test_a_flood_is_read_whole_and_in_order(
-    serve: Callable[[Handler], Awaitable[Transport]],
-) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_flood_is_read_whole_and_in_order(loop: str) -> None:
+    on_loop(loop, _a_flood_is_read_whole_and_in_order)
+
+
+async def _a_flood_is_read_whole_and_in_order(serve: Serve) -> None:
     sent = bytes(range(256)) * 8192  # 2 MiB: far above what is buffered unread
 
     async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -81,9 +108,12 @@ async def test_a_flood_is_read_whole_and_in_order(
     assert "closed by the peer" in str(end)
 
 
-async def test_bytes_sent_before_a_close_are_read_before_the_close_is_reported(
-    serve: Callable[[Handler], Awaitable[Transport]],
-) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_bytes_sent_before_a_close_are_read_before_the_close_is_reported(loop: str) -> None:
+    on_loop(loop, _bytes_sent_before_a_close_are_read_before_the_close_is_reported)
+
+
+async def _bytes_sent_before_a_close_are_read_before_the_close_is_reported(serve: Serve) -> None:
     async def say_and_hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"last words")
         await writer.drain()
@@ -100,9 +130,12 @@ async def test_bytes_sent_before_a_close_are_read_before_the_close_is_reported(
             await transport.read()
 
 
-async def test_a_reset_connection_is_connection_lost_for_read_and_drain(
-    serve: Callable[[Handler], Awaitable[Transport]],
-) -> None:
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_reset_connection_is_connection_lost_for_read_and_drain(loop: str) -> None:
+    on_loop(loop, _a_reset_connection_is_connection_lost_for_read_and_drain)
+
+
+async def _a_reset_connection_is_connection_lost_for_read_and_drain(serve: Serve) -> None:
     async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readexactly(1)
         sock = writer.get_extra_info("socket")

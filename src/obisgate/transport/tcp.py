@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 from obisgate.errors import ConnectError, ConnectionLostError, UnsupportedOperation
 from obisgate.protocol.chars import add_even_parity
@@ -37,8 +38,8 @@ class _Pipe(asyncio.Protocol):
         self.writing_paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports have the methods but are no asyncio.Transport subclass.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)
