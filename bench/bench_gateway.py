@@ -16,7 +16,7 @@ scan plus 5 s after its start to 3 s before its end, divided by the readouts the
 scan rate makes in that window (exact when no scan is missed).
 
 Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125] [--keep-open]
-       [--workers N] [--meters-per-line K] [--simulators S] [--uvloop]
+       [--workers N] [--meters-per-line K] [--simulators S] [--event-loop asyncio|uvloop]
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def run_one(
     scan_ms: int = SCAN_MS,
     per_line: int = 1,
     simulators: int = 1,
-    uvloop: bool = False,
+    event_loop: str | None = None,
 ) -> dict[str, float]:
     # Simulator processes serve whole lines: each takes a multiple of per_line meters.
     lines = -(-count // per_line)
@@ -163,8 +163,8 @@ def run_one(
         stats_file = workdir / f"stats-{count}.json"
         obisgate = Path(sys.executable).with_name("obisgate")
         env = dict(os.environ)
-        if uvloop:
-            env["OBISGATE_EVENT_LOOP"] = "uvloop"
+        if event_loop:
+            env["OBISGATE_EVENT_LOOP"] = event_loop
         started = time.monotonic()
         gateway = subprocess.Popen(
             [
@@ -279,7 +279,12 @@ def main() -> None:
         "--meters-per-line", type=int, default=1, help="meters sharing one TCP port (a bus)"
     )
     parser.add_argument("--simulators", type=int, default=1, help="simulator processes")
-    parser.add_argument("--uvloop", action="store_true", help="OBISGATE_EVENT_LOOP=uvloop")
+    parser.add_argument(
+        "--event-loop",
+        choices=["auto", "asyncio", "uvloop"],
+        help="OBISGATE_EVENT_LOOP for the gateway (default: as set, else auto: uvloop if installed)",
+    )
+    parser.add_argument("--uvloop", action="store_true", help="--event-loop uvloop")
     parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -302,7 +307,7 @@ def main() -> None:
                 args.scan_ms,
                 args.meters_per_line,
                 args.simulators,
-                args.uvloop,
+                "uvloop" if args.uvloop else args.event_loop,
             )
             print(
                 f"{r['meters']:>7} {r['lines']:>6} {r['readouts_per_s']:>11.1f} "
