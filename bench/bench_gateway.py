@@ -29,7 +29,8 @@ Home Assistant discovery is off); the broker's CPU is shown, and the batches the
 outputs dropped or failed (from ``--stats``, by output), which must be none.
 
 Usage: python bench/bench_gateway.py [--counts 100 1000 10000] [--duration 125] [--keep-open]
-       [--workers N] [--meters-per-line K] [--simulators S] [--uvloop] [--history-mqtt]
+       [--workers N] [--meters-per-line K] [--simulators S] [--event-loop asyncio|uvloop]
+       [--history-mqtt]
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def run_one(
     scan_ms: int = SCAN_MS,
     per_line: int = 1,
     simulators: int = 1,
-    uvloop: bool = False,
+    event_loop: str | None = None,
     history_mqtt: bool = False,
 ) -> dict[str, Any]:
     # Simulator processes serve whole lines: each takes a multiple of per_line meters.
@@ -199,8 +200,8 @@ def run_one(
         stats_file = workdir / f"stats-{count}.json"
         obisgate = Path(sys.executable).with_name("obisgate")
         env = dict(os.environ)
-        if uvloop:
-            env["OBISGATE_EVENT_LOOP"] = "uvloop"
+        if event_loop:
+            env["OBISGATE_EVENT_LOOP"] = event_loop
         started = time.monotonic()
         gateway = subprocess.Popen(
             [
@@ -429,7 +430,12 @@ def main() -> None:
         "--meters-per-line", type=int, default=1, help="meters sharing one TCP port (a bus)"
     )
     parser.add_argument("--simulators", type=int, default=1, help="simulator processes")
-    parser.add_argument("--uvloop", action="store_true", help="OBISGATE_EVENT_LOOP=uvloop")
+    parser.add_argument(
+        "--event-loop",
+        choices=["auto", "asyncio", "uvloop"],
+        help="OBISGATE_EVENT_LOOP for the gateway (default: as set, else auto: uvloop if installed)",
+    )
+    parser.add_argument("--uvloop", action="store_true", help="--event-loop uvloop")
     parser.add_argument(
         "--history-mqtt",
         action="store_true",
@@ -457,7 +463,7 @@ def main() -> None:
                 args.scan_ms,
                 args.meters_per_line,
                 args.simulators,
-                args.uvloop,
+                "uvloop" if args.uvloop else args.event_loop,
                 args.history_mqtt,
             )
             print(

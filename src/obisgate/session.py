@@ -42,6 +42,9 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 #: Transports already told that their converter's rate must match (warned once per process).
 _WARNED_RATE: set[str] = set()
+#: Transports warned about that one by one; the next is warned about with "and so on",
+#: the rest at debug (a gateway with thousands of converters would print thousands).
+_RATE_WARNINGS = 10
 #: Meters already said to offer mode E (once per process and meter).
 _TOLD_MODE_E: set[tuple[str, str]] = set()
 
@@ -148,8 +151,14 @@ class Exchange:
             self.trace.note(message)
         if not self._warned_baud:
             self._warned_baud = True
-            if transport.url in _WARNED_RATE:
+            if transport.url in _WARNED_RATE or len(_WARNED_RATE) > _RATE_WARNINGS:
                 _LOGGER.debug("%s", message)
+            elif len(_WARNED_RATE) == _RATE_WARNINGS:
+                _WARNED_RATE.add(transport.url)
+                _LOGGER.warning(
+                    "%s (and so on: more transports that cannot switch are logged at debug)",
+                    message,
+                )
             else:
                 _WARNED_RATE.add(transport.url)
                 _LOGGER.warning("%s", message)

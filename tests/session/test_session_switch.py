@@ -4,7 +4,9 @@ port. Unit tests: the meter is a ScriptedTransport, the bytes are exact."""
 from __future__ import annotations
 
 import io
+import logging
 
+import pytest
 from tests.helpers import frame
 
 from obisgate import (
@@ -14,6 +16,7 @@ from obisgate import (
     ScriptedTransport,
     Trace,
     read_meter_on,
+    session,
 )
 
 IDENT_B = b"/XYZEMode B meter\r\n"  # E: the meter switches to 9600 Bd by itself
@@ -44,3 +47,24 @@ async def test_serial_port_discards_bytes_received_during_the_switch_and_says_so
     assert energy(result) == [("1.8.0", ["000042.5*kWh"])]
     assert "discarded 4 bytes received while the rate switched" in stream.getvalue()
     assert port.written == [b"/?!\r\n"]
+
+
+async def test_converters_that_cannot_switch_are_warned_about_ten_by_name_then_so_on(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(session, "_WARNED_RATE", set())
+    caplog.set_level(logging.DEBUG, logger="obisgate.session")
+    for n in range(14):
+        for _read in range(2):
+            port = ScriptedTransport(
+                replies=[IDENT_B + DATA], eof=True, can_set_baud=False, url=f"tcp://c{n}:1"
+            )
+            await read_meter_on(port, ReadoutOptions())
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w.split(":", 2)[1] for w in warned] == [f"//c{n}" for n in range(11)]
+    assert all(w.endswith("so the converter's own rate must match") for w in warned[:10])
+    assert "and so on: more transports that cannot switch are logged at debug" in warned[10]
+    debug = [
+        r for r in caplog.records if r.levelno == logging.DEBUG and "switches" in r.getMessage()
+    ]
+    assert len(debug) == 14 * 2 - 11

@@ -71,17 +71,27 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when ``OBISGATE_EVENT_LOOP=uvloop`` (the ``uvloop`` extra);
-    otherwise (and when uvloop is missing: one warning) the standard one."""
-    if os.environ.get("OBISGATE_EVENT_LOOP", "").strip().lower() != "uvloop":
+    """The event loop the commands run on, by ``OBISGATE_EVENT_LOOP``.
+
+    Unset or ``auto``: uvloop's when it is installed (the ``uvloop`` extra, part of
+    ``all``), else asyncio's. ``asyncio``: asyncio's. ``uvloop``: uvloop's, and when it
+    is missing one warning and asyncio's. Anything else: a warning and the default.
+    """
+    choice = os.environ.get("OBISGATE_EVENT_LOOP", "").strip().lower() or "auto"
+    if choice == "asyncio":
         return None
+    if choice not in ("auto", "uvloop"):
+        logging.getLogger("obisgate").warning(
+            "OBISGATE_EVENT_LOOP=%s: expected auto, uvloop or asyncio; using auto", choice
+        )
     try:
         import uvloop  # noqa: PLC0415
     except ImportError:
-        logging.getLogger("obisgate").warning(
-            "OBISGATE_EVENT_LOOP=uvloop but uvloop is not installed "
-            "(pip install '.[uvloop]' in obisgate's source folder); using asyncio's loop"
-        )
+        if choice == "uvloop":
+            logging.getLogger("obisgate").warning(
+                "OBISGATE_EVENT_LOOP=uvloop but uvloop is not installed "
+                "(pip install '.[uvloop]' in obisgate's source folder); using asyncio's loop"
+            )
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
     return factory
@@ -90,8 +100,8 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
 def run_async(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine; turn library errors into one line on stderr and an exit code.
 
-    Ctrl-C exits 130 without a traceback. ``OBISGATE_EVENT_LOOP=uvloop`` runs it on
-    uvloop (see :func:`_loop_factory`).
+    Ctrl-C exits 130 without a traceback. It runs on uvloop when that is installed,
+    unless ``OBISGATE_EVENT_LOOP=asyncio`` (see :func:`_loop_factory`).
     """
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:

@@ -167,7 +167,8 @@ async def read_on(
         await asyncio.sleep(plan.poll_delay_s)
     if plan.dlms is not None:
         readout = await _read_dlms(transport, plan, plan.dlms)
-        await asyncio.sleep(plan.close_delay_s)
+        if plan.close_delay_s > 0:
+            await asyncio.sleep(plan.close_delay_s)
         return readout
     readout = Readout((), BccStatus.ABSENT)
     if plan.needs_readout:
@@ -202,7 +203,8 @@ async def read_on(
             readout.identification,
             readout.unparsed,
         )
-    await asyncio.sleep(plan.close_delay_s)
+    if plan.close_delay_s > 0:
+        await asyncio.sleep(plan.close_delay_s)
     return readout
 
 

@@ -561,7 +561,7 @@ class ReadoutClient:
         readout, self.programming_changes = split_adjustments(changes)
         changed = {k: v for k, v in readout.items() if getattr(self.options, k) != v}
         if changed:
-            self.options = dataclasses.replace(self.options, **changed)  # type: ignore[arg-type]
+            self.options = _adjusted(self.options, tuple(changed.items()))
             self._repeats_left = self.options.repeat_requests
         self.recipes = tuple(r.name for r in recipes)
         applied = (*changed.items(), *self.programming_changes.items())
@@ -728,3 +728,10 @@ class ReadoutClient:
         self.result = ReadResult(self._ident, self._mode, self.baud, readout, self.recipes)
         self._checksum_error = None
         self._state = _State.DONE
+
+
+@functools.lru_cache(maxsize=1024)
+def _adjusted(options: ReadoutOptions, changes: tuple[tuple[str, object], ...]) -> ReadoutOptions:
+    """``options`` with a recipe's ``changes``; remembered, as the same meters identify
+    themselves at every poll (the options are frozen and checked when built)."""
+    return dataclasses.replace(options, **dict(changes))  # type: ignore[arg-type]

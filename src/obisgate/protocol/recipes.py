@@ -104,6 +104,10 @@ class Recipe:
         )
 
 
+#: Identifications whose matching recipes a rule set remembers (then it starts again).
+_MATCHED_KEPT = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class RecipeRules:
     """Which recipes a client applies after the identification, and what they must not touch.
@@ -117,11 +121,22 @@ class RecipeRules:
     recipes: tuple[Recipe, ...] = ()
     forced: Recipe | None = None
     keep: frozenset[str] = field(default_factory=frozenset)
+    # The answers so far: a gateway asks again for every readout of the same meters.
+    _matched: dict[Identification, tuple[Recipe, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     def matching(self, ident: Identification) -> tuple[Recipe, ...]:
         """The recipes that apply to ``ident``, in the order they apply."""
-        found = tuple(r for r in self.recipes if r.matches(ident) and r is not self.forced)
-        return (*found, self.forced) if self.forced is not None else found
+        found = self._matched.get(ident)
+        if found is None:
+            found = tuple(r for r in self.recipes if r.matches(ident) and r is not self.forced)
+            if self.forced is not None:
+                found = (*found, self.forced)
+            if len(self._matched) >= _MATCHED_KEPT:
+                self._matched.clear()
+            self._matched[ident] = found
+        return found
 
     def adjustments(self, ident: Identification) -> tuple[tuple[Recipe, ...], dict[str, object]]:
         """The recipes that apply and the settings they change (later ones win), minus ``keep``."""

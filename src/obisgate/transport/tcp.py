@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+from typing import cast
 
 from obisgate.errors import ConnectError, ConnectionLostError, UnsupportedOperation
 from obisgate.protocol.chars import add_even_parity
@@ -11,7 +11,82 @@ from obisgate.transport.base import LineSettings, Transport
 
 __all__ = ["TcpTransport"]
 
-_READ_CHUNK = 65536
+#: Bytes held unread before the socket stops being read (a meter flooding the line).
+_HIGH_WATER = 256 * 1024
+
+
+class _Pipe(asyncio.Protocol):
+    """The connection's receive buffer and its one waiting reader.
+
+    A plain protocol instead of asyncio's streams: a readout costs a few chunks, and the
+    stream reader's and writer's bookkeeping was a measurable part of its CPU.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.paused = False
+        self.eof = False
+        #: Why the connection ended (``None`` while open, or after a clean close).
+        self.error: Exception | None = None
+        self.lost = False
+        self.waiter: asyncio.Future[None] | None = None
+        self.drained: asyncio.Future[None] | None = None
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.writing_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports have the methods but are no asyncio.Transport subclass.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > _HIGH_WATER and not self.paused and self.transport is not None:
+            self.paused = True
+            self.transport.pause_reading()
+        self._wake()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake()
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.error = exc
+        self._wake()
+        for future in (self.drained, self.closed):
+            if future is not None and not future.done():
+                future.set_result(None)
+
+    def pause_writing(self) -> None:
+        self.writing_paused = True
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    def take(self) -> bytes:
+        """Everything buffered (``b""``: nothing); reading resumes if it was paused."""
+        chunks = self.chunks
+        if not chunks:
+            return b""
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.chunks = []
+        self.buffered = 0
+        if self.paused and self.transport is not None and not self.lost:
+            self.paused = False
+            self.transport.resume_reading()
+        return data
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class TcpTransport(Transport):
@@ -26,14 +101,10 @@ class TcpTransport(Transport):
     can_set_baud = False
 
     def __init__(
-        self,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
-        url: str,
-        settings: LineSettings,
+        self, transport: asyncio.Transport, pipe: _Pipe, url: str, settings: LineSettings
     ) -> None:
-        self._reader = reader
-        self._writer = writer
+        self._transport = transport
+        self._pipe = pipe
         self.url = url
         self.baud = settings.baudrate
         self._software_parity = settings.software_parity
@@ -47,32 +118,53 @@ class TcpTransport(Transport):
         Raises:
             ConnectError: refused, unreachable, or no connection within ``timeout_s``.
         """
+        loop = asyncio.get_running_loop()
+        pipe = _Pipe(loop)
         try:
             async with asyncio.timeout(timeout_s):
-                reader, writer = await asyncio.open_connection(host, port)
+                transport, _ = await loop.create_connection(lambda: pipe, host, port)
         except (OSError, TimeoutError) as exc:
             reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or exc
             raise ConnectError(f"cannot connect to {url}: {reason}") from exc
-        return cls(reader, writer, url, settings)
+        return cls(transport, pipe, url, settings)
 
     async def write(self, data: bytes) -> None:
-        if self._writer.is_closing():
+        if self._transport.is_closing():
             raise ConnectionLostError(f"connection to {self.url} is closed")
-        self._writer.write(add_even_parity(data) if self._software_parity else data)
+        self._transport.write(add_even_parity(data) if self._software_parity else data)
 
     async def drain(self) -> None:
+        pipe = self._pipe
+        self._raise_if_lost()
+        if not pipe.writing_paused:
+            return
+        pipe.drained = pipe.loop.create_future()
         try:
-            await self._writer.drain()
-        except OSError as exc:
-            raise ConnectionLostError(f"connection to {self.url} lost: {exc}") from exc
+            await pipe.drained
+        finally:
+            pipe.drained = None
+        self._raise_if_lost()
+
+    def _raise_if_lost(self) -> None:
+        if self._pipe.lost:
+            reason = self._pipe.error or "Connection lost"
+            raise ConnectionLostError(f"connection to {self.url} lost: {reason}")
 
     async def read(self) -> bytes:
-        try:
-            data = await self._reader.read(_READ_CHUNK)
-        except OSError as exc:
-            raise ConnectionLostError(f"connection to {self.url} lost: {exc}") from exc
-        if not data:
-            raise ConnectionLostError(f"connection to {self.url} closed by the peer")
+        pipe = self._pipe
+        data = pipe.take()
+        while not data:
+            if pipe.error is not None:
+                error = pipe.error
+                raise ConnectionLostError(f"connection to {self.url} lost: {error}") from error
+            if pipe.eof or pipe.lost:
+                raise ConnectionLostError(f"connection to {self.url} closed by the peer")
+            pipe.waiter = pipe.loop.create_future()
+            try:
+                await pipe.waiter
+            finally:
+                pipe.waiter = None
+            data = pipe.take()
         return data
 
     async def set_baud(self, baud: int) -> None:
@@ -93,7 +185,8 @@ class TcpTransport(Transport):
         return True
 
     async def aclose(self) -> None:
-        if not self._writer.is_closing():
-            self._writer.close()
-        with contextlib.suppress(OSError):
-            await self._writer.wait_closed()
+        if not self._transport.is_closing():
+            self._transport.close()
+        closed = self._pipe.closed
+        if not closed.done():  # a cancelled wait leaves it cancelled: done
+            await closed

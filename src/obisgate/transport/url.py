@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import SplitResult, urlsplit
 
 from obisgate.errors import ConfigError
@@ -53,6 +54,21 @@ def check_url(url: str) -> None:
     split_host_port(url)
 
 
+@functools.lru_cache(maxsize=4096)
+def _checked(url: str) -> tuple[str, str, int]:
+    """``(scheme, host, port)`` of a checked URL (``""``, ``""``, 0 for a device path);
+    remembered, since a gateway opens the same URLs at every poll.
+
+    Raises:
+        ConfigError: as :func:`check_url` (an error is not remembered).
+    """
+    check_url(url)
+    if "://" not in url:
+        return "", "", 0
+    host, port = split_host_port(url)
+    return _split(url).scheme.lower(), host, port
+
+
 async def open_transport(
     url: str, settings: LineSettings | None = None, *, connect_timeout_s: float = 10.0
 ) -> Transport:
@@ -71,16 +87,12 @@ async def open_transport(
         ConnectError: the port or connection cannot be opened.
     """
     settings = settings or LineSettings()
-    check_url(url)
-    scheme = _split(url).scheme.lower() if "://" in url else ""
+    scheme, host, port = _checked(url)
     if scheme in ("tcp", "socket"):
         from obisgate.transport.tcp import TcpTransport  # noqa: PLC0415
 
-        host, port = split_host_port(url)
         return await TcpTransport.connect(host, port, url, settings, connect_timeout_s)
     if scheme in ("rfc2217", ""):
-        if scheme:
-            split_host_port(url)
         from obisgate.transport.serial import SerialTransport  # noqa: PLC0415
 
         return await SerialTransport.open(url, settings, connect_timeout_s)
