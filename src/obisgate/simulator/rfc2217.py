@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, cast
 
 from obisgate.simulator.bus import MeterCatalog
 from obisgate.simulator.faults import Faults
@@ -156,7 +156,8 @@ class Rfc2217Line(asyncio.Protocol):
         self._settings = {SET_DATASIZE: 8, SET_PARITY: 1, SET_STOPSIZE: 1}
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports have the methods but are no asyncio.Transport subclass.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         self._server.connection_opened(transport)
         self._driver = LineDriver(

@@ -16,6 +16,7 @@ import logging
 import socket
 from collections.abc import Callable, Iterable
 from types import TracebackType
+from typing import cast
 
 from obisgate.errors import ConfigError
 from obisgate.simulator.bus import MeterBus, MeterCatalog
@@ -123,8 +124,9 @@ class SimulatorServer:
         if self._server is not None:
             self._server.close()
         for transport in list(self._transports):
-            if isinstance(transport, asyncio.WriteTransport):
-                transport.abort()
+            abort = getattr(transport, "abort", None)  # a stream transport (asyncio or uvloop)
+            if abort is not None:
+                abort()
             else:
                 transport.close()
 
@@ -159,7 +161,8 @@ class TcpLine(asyncio.Protocol):
         self._driver: LineDriver | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports have the methods but are no asyncio.Transport subclass.
+        transport = cast(asyncio.Transport, transport)
         self._transport = transport
         self._server.connection_opened(transport)
         fixed = self._server.converter_baud

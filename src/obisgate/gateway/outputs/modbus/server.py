@@ -22,6 +22,7 @@ import asyncio
 import logging
 import os
 from collections import deque
+from typing import cast
 
 from obisgate.errors import TransportError
 from obisgate.gateway.outputs.listen import host_port
@@ -50,7 +51,8 @@ class _Connection(asyncio.Protocol):
         self.paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        # uvloop's transports have the methods but are no asyncio.Transport subclass.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
