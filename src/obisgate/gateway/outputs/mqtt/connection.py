@@ -325,6 +325,7 @@ async def _run_units(*units: tuple[Coroutine[Any, Any, None], str]) -> None:
             returned counts as failed: units run until the session ends).
     """
     tasks = [asyncio.create_task(coro, name=name) for coro, name in units]
+    failures: list[Exception] = []
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -334,15 +335,16 @@ async def _run_units(*units: tuple[Coroutine[Any, Any, None], str]) -> None:
             for task in running:
                 task.cancel()
             _, running = await asyncio.wait(running, timeout=UNIT_CANCEL_RETRY_S)
-    failures: list[Exception] = []
-    for task in [*ended, *(t for t in tasks if t not in ended)]:
-        if task.cancelled():
-            continue
-        exc = task.exception()
-        if isinstance(exc, Exception):
-            failures.append(exc)
-        elif exc is None and task in ended:
-            failures.append(ConnectionError(f"{task.get_name()} ended"))
+        # Every outcome is taken, also when this itself is cancelled (a unit that failed
+        # meanwhile is then not logged as "Task exception was never retrieved").
+        for task in [*ended, *(t for t in tasks if t not in ended)]:
+            if task.cancelled():
+                continue
+            exc = task.exception()
+            if isinstance(exc, Exception):
+                failures.append(exc)
+            elif exc is None and task in ended:
+                failures.append(ConnectionError(f"{task.get_name()} ended"))
     raise ExceptionGroup("the MQTT session ended", failures or [ConnectionError("ended")])
 
 
