@@ -320,7 +320,7 @@ class RelayHub:
         future: asyncio.Future[list[SignalUpdate]] = loop.create_future()
         link.asked[number] = future
         timer = loop.call_later(self.ask_timeout_s, self._expire, link, number)
-        future.add_done_callback(lambda _: timer.cancel())
+        future.add_done_callback(lambda done: _taken(done, timer))
         writer.write(encode_ask(ReadAsk(number, alias)))
         self.asked_total += 1
         return future
@@ -472,3 +472,11 @@ class RelayHub:
         context.health = health
         context.read_figures = self.read_figures
         context.request_read = self.request_read
+
+
+def _taken(future: asyncio.Future[list[SignalUpdate]], timer: asyncio.TimerHandle) -> None:
+    """Stop the ask's deadline; its failure counts as seen (an HTTP request that answered
+    202 no longer waits for it, and asyncio would log it as never retrieved)."""
+    timer.cancel()
+    if not future.cancelled():
+        future.exception()
