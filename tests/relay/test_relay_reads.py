@@ -39,6 +39,8 @@ class WorkerGateway:
         self.asked = asyncio.Event()
 
     def request_read(self, alias: str) -> asyncio.Future[list[SignalUpdate]]:
+        if alias == "bug":
+            raise RuntimeError("a bug in the worker")
         if alias not in self.devices:
             raise ReadRequestError(f"no device {alias!r} here", "unknown")
         future: asyncio.Future[list[SignalUpdate]] = asyncio.get_running_loop().create_future()
@@ -60,7 +62,7 @@ async def hub_with_owners(path: Path, ask_timeout_s: float = 60.0) -> AsyncItera
         path,
         2,
         Received().publish,
-        owners={"m1": 1, "m2": 0, "m3": 1, "p": 1},
+        owners={"m1": 1, "m2": 0, "m3": 1, "p": 1, "bug": 1},
         push={"p"},
         ask_timeout_s=ask_timeout_s,
     )
@@ -108,8 +110,12 @@ async def test_a_read_is_asked_of_the_worker_that_polls_the_device(sock: Path) -
                 await gateway.asked.wait()
             gateway.queued["m1"].cancel()
             assert (await refusal(stopped)).reason == "stopped"
+            # A worker's bug answers the read (failed) and leaves its connection serving.
+            bug = await refusal(hub.request_read("bug"))
+            assert (bug.reason, str(bug)) == ("failed", "a bug in the worker")
+            assert (await refusal(hub.request_read("m3"))).reason == "unknown"
             counters = hub.health().counters
-            assert (counters["reads_asked_total"], counters["reads_answered_total"]) == (3, 3)
+            assert (counters["reads_asked_total"], counters["reads_answered_total"]) == (5, 5)
         finally:
             await relay.aclose()
 

@@ -244,6 +244,10 @@ class RelayOutput(Output):
         except ReadRequestError as exc:
             self._write(encode_answer(ReadAnswer(ask.number, error=str(exc), reason=exc.reason)))
             return
+        except Exception as exc:  # a bug must not end the connection's task
+            _LOGGER.exception("relay: a read of %s asked by the supervisor failed", ask.device)
+            self._write(encode_answer(ReadAnswer(ask.number, error=str(exc), reason="failed")))
+            return
 
         def done(future: asyncio.Future[list[SignalUpdate]]) -> None:
             if future.cancelled():
