@@ -409,8 +409,15 @@ def _decoded_stats(item: Any) -> ReadStats:
         _integer(missed),
         _integer(priority),
         float(lateness),
-        None if histogram is None else [_integer(count) for count in histogram],
+        # array("I") itself refuses what is no unsigned integer (TypeError, OverflowError).
+        None if histogram is None else _list(histogram),
     )
+
+
+def _list(value: Any) -> list[Any]:
+    if type(value) is not list:
+        raise TypeError("expected an array")
+    return value
 
 
 def _group(item: Any) -> tuple[ReadStats, int | None, int, int, int, float, int]:
