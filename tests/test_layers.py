@@ -207,9 +207,10 @@ LAYERS = (
             "obisgate.gateway.updates",
             "obisgate.gateway.quality",
             "obisgate.gateway.outputs.health",
+            "obisgate.gateway.readstats",
         ),
         "the relay's wire format is a sans-IO core: pure standard modules (and json), "
-        "obisgate.errors and the update, quality and health types",
+        "obisgate.errors and the update, quality, health and read-figure types",
         stdlib_only=PURE_STDLIB | {"json"},
     ),
     Layer(

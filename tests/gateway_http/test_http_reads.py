@@ -36,7 +36,10 @@ def answering(asked: list[str]) -> OutputContext:
             raise ReadRequestError(f"refused: {alias}", alias)
         asked.append(alias)
         future: asyncio.Future[list[SignalUpdate]] = asyncio.get_running_loop().create_future()
-        if alias != "slow":
+        if alias.startswith("late-"):  # refused once asked (a worker of run --workers)
+            reason = alias.removeprefix("late-")
+            future.set_exception(ReadRequestError(f"refused later: {reason}", reason))
+        elif alias != "slow":
             future.set_result(good_m1())
         return future
 
@@ -62,6 +65,10 @@ async def test_a_read_is_answered_with_its_updates(
             async with client.post(output.url + f"api/devices/{alias}/read") as response:
                 assert response.status == status
                 assert (await response.json())["error"] == f"refused: {alias}"
+        for reason, status in (("unknown", 404), ("push", 409), ("stopped", 503)):
+            async with client.post(output.url + f"api/devices/late-{reason}/read") as response:
+                assert response.status == status
+                assert (await response.json())["error"] == f"refused later: {reason}"
         for wait in ("x", "-1", "4000"):
             async with client.post(output.url + f"api/devices/m1/read?wait={wait}") as response:
                 assert response.status == 400

@@ -14,14 +14,21 @@ from hypothesis import strategies as st
 
 from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.quality import Quality
+from obisgate.gateway.readstats import LATENESS_BUCKETS_S, ReadFigures, ReadStats
 from obisgate.gateway.relay.codec import (
     MAX_FRAME,
     Batch,
+    Figures,
     FrameDecoder,
     Hello,
+    ReadAnswer,
+    ReadAsk,
     RelayProtocolError,
     Stats,
+    encode_answer,
+    encode_ask,
     encode_batch,
+    encode_figures,
     encode_hello,
     encode_stats,
 )
@@ -50,9 +57,60 @@ def test_a_batch_frame_byte_for_byte() -> None:
 
 
 def test_a_hello_frame_byte_for_byte() -> None:
-    body = b'{"version":1,"shard":1,"count":3,"pid":4242}'
+    body = b'{"version":2,"shard":1,"count":3,"pid":4242}'
     assert encode_hello(Hello(1, 3, 4242)) == struct.pack(">I", len(body) + 1) + b"\x01" + body
     assert decode_all(encode_hello(Hello(1, 3, 4242))) == [Hello(1, 3, 4242)]
+
+
+def stats_of(*polls: tuple[bool, float], missed: int = 0, priority: int = 0) -> ReadStats:
+    stats = ReadStats()
+    for ok, late in polls:
+        stats.record(ok, late)
+    stats.record_missed(missed)
+    stats.priority = priority
+    return stats
+
+
+def as_json(stats: ReadStats) -> tuple[object, ...]:
+    return (stats.to_json(), stats.histogram(), stats.lateness_sum_s)
+
+
+def test_read_figures_arrive_whole_with_their_histograms() -> None:
+    a = stats_of((True, 0.004), (False, 3.0), (True, 400.0), missed=2, priority=1)
+    b = ReadStats()  # never polled: no histogram
+    group = (stats_of((True, 0.2)), 2, 1, 3, 7, 12.5, 2)
+    figures = ReadFigures(
+        shard="1/3",
+        total=ReadStats.total([a, b]),
+        devices={"m1": ("tcp://h:1", "cell", a), "m2": ("/dev/ttyUSB0", None, b)},
+        groups={"cell": group},
+    )
+    (message,) = decode_all(encode_figures(figures), chunk=7)
+    assert isinstance(message, Figures)
+    got = message.figures
+    assert got.shard == "1/3"
+    assert as_json(got.total) == as_json(figures.total)
+    assert got.total.histogram()[len(LATENESS_BUCKETS_S)] == 1  # 400 s: the open bucket
+    assert {k: (line, g, as_json(s)) for k, (line, g, s) in got.devices.items()} == {
+        "m1": ("tcp://h:1", "cell", as_json(a)),
+        "m2": ("/dev/ttyUSB0", None, as_json(b)),
+    }
+    (stats, *rest) = got.groups["cell"]
+    assert (as_json(stats), *rest) == (as_json(group[0]), *group[1:])
+
+
+def test_asks_and_answers_carry_their_number() -> None:
+    update = SignalUpdate("m1", "energy", 1.5, "kWh", T0, Quality.VALID)
+    frames = (
+        encode_ask(ReadAsk(7, "m1"))
+        + encode_answer(ReadAnswer(7, (update,)))
+        + encode_answer(ReadAnswer(8, error="m9 is a push meter", reason="push"))
+    )
+    assert decode_all(frames, chunk=3) == [
+        ReadAsk(7, "m1"),
+        ReadAnswer(7, (update,)),
+        ReadAnswer(8, error="m9 is a push meter", reason="push"),
+    ]
 
 
 VALUES = [
@@ -147,8 +205,13 @@ BAD = [
     (frame(2, b'[["m1","s",{"x":"1"},null,1,0,null,false]]'), "unknown value tag"),
     (frame(2, b'[["m1","s",[1],null,1,0,null,false]]'), "never an array"),
     (frame(2, b'[[7,"s",1,null,1,0,null,false]]'), "expected text"),
-    (frame(1, b'{"version":2,"shard":0,"count":1,"pid":1}'), "relay version 2"),
-    (frame(1, b'{"version":1,"shard":3,"count":3,"pid":1}'), "shard 3 of 3"),
+    (frame(1, b'{"version":1,"shard":0,"count":1,"pid":1}'), "relay version 1"),
+    (frame(1, b'{"version":2,"shard":3,"count":3,"pid":1}'), "shard 3 of 3"),
+    (frame(5, b'{"shard":"0/1","total":[1,1,0,0,0.1,[1]],"devices":{},"groups":{}}'), "buckets"),
+    (frame(5, b'{"shard":"0/1","total":[1,1,0,-1,0,null],"devices":{},"groups":{}}'), "negative"),
+    (frame(5, b'{"shard":"0/1","total":[1,1,0,0,"x",null],"devices":{},"groups":{}}'), "number"),
+    (frame(6, b'{"number":"1","device":"m1"}'), "expected an integer"),
+    (frame(7, b'{"number":1,"error":"no"}'), "malformed answer frame"),  # no reason
     (frame(4, b'{"gateway":{},"devices":{"m":{"polls":"x"}},"health":{}}'), "are numbers"),
     (frame(4, b'{"gateway":{},"devices":{},"health":{"h":{"state":"?","since":"x"}}}'), "stats"),
 ]

@@ -115,7 +115,7 @@ class Supervisor:
 
 @contextlib.asynccontextmanager
 async def supervisor(
-    config: Path, fmt: str = "none", *, servers: int = 2
+    config: Path, fmt: str = "none", *, servers: int = 2, env: dict[str, str] | None = None
 ) -> AsyncIterator[Supervisor]:
     """``obisgate run CONFIG --workers 2``, once it announced its ``servers`` servers."""
     process = await asyncio.create_subprocess_exec(
@@ -123,6 +123,7 @@ async def supervisor(
         "--format", fmt, "-v",
         stdout=asyncio.subprocess.PIPE if fmt == "jsonl" else None,
         stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, **(env or {})},
     )  # fmt: skip
     running = Supervisor(process)
     assert process.stderr is not None
@@ -212,6 +213,51 @@ def f32(value: float) -> float:
     return float(struct.unpack(">f", struct.pack(">f", value))[0])
 
 
+async def read_figures_are_whole(http: aiohttp.ClientSession, url: str, place: Site) -> None:
+    """The supervisor shows the read figures of every device, line and shard of its workers
+    (two priority reads made, one on each shard), in /api/reads, /api/devices, /metrics and
+    the page."""
+
+    async def priority_reads_counted() -> bool:
+        reads = await get_json(http, url + "api/reads")
+        return [s["priority_reads"] for s in reads.get("shards", [])] == [1, 1]
+
+    await eventually(priority_reads_counted)
+    reads = await get_json(http, url + "api/reads?by=device")
+    assert reads["shard"]["shard"] == "all"
+    shards = reads["shards"]
+    for key in ("scheduled_reads", "succeeded_reads", "missed_scans", "priority_reads"):
+        assert sum(s[key] for s in shards) == reads["shard"][key], key
+    by_device = {d["device"]: d for d in reads["devices"]}
+    assert by_device.keys() == place.owner.keys()
+    ports = {f"m{i}": m.port for i, m in enumerate(place.meters)}
+    for alias, figures in by_device.items():
+        assert figures["line"] == f"tcp://127.0.0.1:{ports[alias]}"
+        assert figures["scheduled_reads"] >= 1
+        assert figures["lateness_s"]["p50"] is not None
+    # Every shard's figures are the sum of its devices' (those reached the hub separately).
+    for shard in shards:
+        index = int(shard["shard"].split("/")[0])
+        mine = [by_device[d] for d, s in place.owner.items() if s == index]
+        assert shard["priority_reads"] == sum(d["priority_reads"] for d in mine) == 1
+    lines = (await get_json(http, url + "api/reads?by=line"))["lines"]
+    assert len(lines) == len(place.meters)
+    listed = await get_json(http, url + "api/devices")
+    assert all(d["reads"] is not None and d["line"] is not None for d in listed)
+    async with http.get(url + "metrics") as answer:
+        metrics = await answer.text()
+    for alias in place.owner:
+        assert f'obisgate_device_scheduled_reads_total{{device="{alias}"}}' in metrics
+    for shard in ("0/2", "1/2"):
+        assert f'obisgate_shard_scheduled_reads_total{{shard="{shard}"}}' in metrics
+        assert re.search(
+            rf'obisgate_shard_read_lateness_seconds_bucket{{[^}}]*shard="{shard}"', metrics
+        )
+    async with http.get(url) as answer:
+        page = await answer.text()
+    assert 'data-name="0/2"' in page and 'data-name="1/2"' in page
+
+
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 async def test_one_address_serves_every_worker_and_a_killed_worker_takes_no_server_down(
     tmp_path: Path,
@@ -242,10 +288,20 @@ async def test_one_address_serves_every_worker_and_a_killed_worker_takes_no_serv
             gateway = await get_json(http, sup.url + "api/gateway")
             assert gateway["stats"]["devices"] == len(devices)
             assert gateway["stats"]["workers_connected"] == 2
-            # The supervisor polls nothing: a priority read is refused, naming the MQTT way.
-            async with http.post(sup.url + f"api/devices/{devices[0]}/read") as answer:
-                assert answer.status == 503
-                assert f"/{devices[0]}/read/set" in (await answer.json())["error"]
+            # A priority read: the supervisor asks the worker that polls the device, and
+            # answers with that worker's read.
+            for shard in (0, 1):
+                device = next(d for d, s in place.owner.items() if s == shard)
+                async with http.post(sup.url + f"api/devices/{device}/read?wait=30") as answer:
+                    assert answer.status == 200, await answer.text()
+                    body = await answer.json()
+                assert (body["device"], body["status"]) == (device, "ok")
+                assert [(u["signal"], u["value"]) for u in body["updates"]] == [
+                    ("energy", expected[device])
+                ]
+            async with http.post(sup.url + "api/devices/nobody/read") as answer:
+                assert answer.status == 404, await answer.text()
+            await read_figures_are_whole(http, sup.url, place)
             outputs = gateway["outputs"]
             for name in ("http", "modbus", "iec104", "opcua", "workers"):
                 assert outputs[name]["state"] == "running", (name, outputs[name])
@@ -307,6 +363,86 @@ async def test_one_address_serves_every_worker_and_a_killed_worker_takes_no_serv
     finally:
         for server in place.meters:
             await server.aclose()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+async def test_a_priority_read_waiting_on_a_killed_worker_is_answered_503_at_once(
+    tmp_path: Path,
+) -> None:
+    """The supervisor's API keeps the token rules for priority reads; a read waiting on a
+    worker that is killed (SIGKILL) is answered 503 at once, not when its wait ends, the
+    supervisor serves on, and once the worker is back its devices are read again."""
+    place = await site(tmp_path, every_server=False)
+    token = "s3cret-read-token"
+    text = place.config.read_text(encoding="utf-8").replace(
+        '[http]\nlisten = "127.0.0.1:0"\n',
+        '[http]\nlisten = "127.0.0.1:0"\ntoken_env = "OBISGATE_TEST_READ_TOKEN"\n',
+    )
+    # Readouts of 4 s or more (the meter waits before it answers): a read is still
+    # waiting when its worker is killed.
+    place.config.write_text(text.replace("timeout_ms = 2000", "timeout_ms = 9000"), "utf-8")
+    slow = next(d for d, s in place.owner.items() if s == 0)
+    quick = next(d for d, s in place.owner.items() if s == 1)
+    server = place.meters[int(slow[1:])]
+    (profile,) = server.catalog.profiles
+    server.catalog = MeterCatalog([profile.replace(reaction_time_s=4.0)])
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        async with (
+            supervisor(place.config, env={"OBISGATE_TEST_READ_TOKEN": token}) as sup,
+            aiohttp.ClientSession(headers=auth) as http,
+            aiohttp.ClientSession() as stranger,
+        ):
+            for headers in ({}, {"Authorization": "Bearer wrong"}):
+                async with stranger.post(
+                    sup.url + f"api/devices/{quick}/read", headers=headers
+                ) as answer:
+                    assert answer.status == 401, await answer.text()
+
+            async def workers_connected() -> bool:
+                stats = (await get_json(http, sup.url + "api/gateway"))["stats"]
+                return bool(stats["workers_connected"] == 2)
+
+            await eventually(workers_connected)
+            async with http.post(sup.url + f"api/devices/{quick}/read?wait=30") as answer:
+                assert answer.status == 200, await answer.text()
+                assert (await answer.json())["status"] == "ok"
+
+            reading = asyncio.ensure_future(http.post(sup.url + f"api/devices/{slow}/read?wait=60"))
+
+            async def asked() -> bool:
+                hub = (await get_json(http, sup.url + "api/gateway"))["outputs"]["workers"]
+                return bool(hub["counters"]["reads_asked_total"] == 2)
+
+            await eventually(asked)
+            assert not reading.done()
+            before = worker_pids(sup.process.pid)
+            os.kill(before[0], signal.SIGKILL)
+            async with asyncio.timeout(3):  # the read itself would take 4 s or more
+                answer = await reading
+            async with answer:
+                assert answer.status == 503, await answer.text()
+                assert "worker 0 ended before it answered" in (await answer.json())["error"]
+            # The supervisor serves on; the other worker's devices are read as before.
+            assert len(await get_json(http, sup.url + "api/devices")) == len(place.meters)
+            async with http.post(sup.url + f"api/devices/{quick}/read?wait=30") as answer:
+                assert answer.status == 200, await answer.text()
+
+            async def restarted() -> bool:
+                stats = (await get_json(http, sup.url + "api/gateway"))["stats"]
+                pids = worker_pids(sup.process.pid)
+                return stats["workers_connected"] == 2 and pids.get(0) not in (None, before[0])
+
+            await eventually(restarted)
+            async with http.post(sup.url + f"api/devices/{slow}/read?wait=60") as answer:
+                assert answer.status == 200, await answer.text()
+                assert (await answer.json())["device"] == slow
+        assert sup.process.returncode == 0, "".join(sup.lines)
+        assert not any("Traceback" in line for line in sup.lines), "".join(sup.lines)
+        assert not any(token in line for line in sup.lines)
+    finally:
+        for meter_server in place.meters:
+            await meter_server.aclose()
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")

@@ -9,7 +9,10 @@ folder; each worker (``obisgate run CONFIG --shard I/N``, told the socket throug
 to the hub (:class:`~obisgate.gateway.relay.sender.RelayOutput`). Without a shared
 output there is no hub, and the workers run as before. The supervisor loads and checks
 the whole configuration once and hands each worker only its part
-(:mod:`~obisgate.gateway.shard_parts`), in the same private folder.
+(:mod:`~obisgate.gateway.shard_parts`), in the same private folder. A priority read
+asked of the supervisor's API goes to the worker that polls the device, over the relay
+(:meth:`~obisgate.gateway.relay.hub.RelayHub.request_read`), and that worker's read
+figures come back with its counters.
 """
 
 from __future__ import annotations
@@ -32,11 +35,10 @@ from obisgate.gateway.history import history_files
 from obisgate.gateway.outputs.base import Fanout, Output
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.factory import network_outputs
-from obisgate.gateway.poller import ReadRequestError
 from obisgate.gateway.relay.hub import RelayHub
+from obisgate.gateway.relay.owners import Owners, device_owners
 from obisgate.gateway.relay.sender import RELAY_VARIABLE
 from obisgate.gateway.shard_parts import PARTS_VARIABLE, write_parts
-from obisgate.gateway.updates import SignalUpdate
 from obisgate.supervisor import Supervisor
 
 __all__ = ["available_cpus", "run_workers", "worker_count"]
@@ -97,7 +99,7 @@ def run_workers(
         [sys.executable, "-m", "obisgate", "run", config_path, "--shard", f"{i}/{count}", *options]
         for i in range(count)
     ]
-    context = OutputContext(request_read=_read_in_a_worker)
+    context = OutputContext()
     if config.logged_signals:
         base = db or config.storage.path
         context.history_files = lambda: history_files(base)
@@ -108,20 +110,12 @@ def run_workers(
     folder = Path(tempfile.mkdtemp(prefix="obisgate-workers-"))  # mode 0700: this user only
     try:
         write_parts(config, count, folder)  # each worker's devices, checked here once
+        owners = device_owners(config, count) if servers else Owners({}, frozenset())
         del config  # the servers hold what they need of it
         _LOGGER.info("starting %d workers", count)
-        run_async(lambda: supervise(commands, servers, context, folder))
+        run_async(lambda: supervise(commands, servers, context, folder, owners))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _read_in_a_worker(alias: str) -> asyncio.Future[list[SignalUpdate]]:
-    """The supervisor polls nothing: its API cannot queue a priority read (503)."""
-    raise ReadRequestError(
-        "with --workers the supervisor polls nothing: ask the worker over MQTT "
-        f"(<prefix>/{alias}/read/set)",
-        "stopped",
-    )
 
 
 async def supervise(
@@ -129,12 +123,13 @@ async def supervise(
     servers: Sequence[Output],
     context: OutputContext,
     folder: Path,
+    owners: Owners | None = None,
 ) -> None:
     """Start the servers and the relay hub, run the workers until they end or a stop signal
     arrives, then stop the hub and the servers.
 
     ``folder`` (private to this user) holds the workers' parts (:data:`PARTS_VARIABLE`)
-    and the relay's socket."""
+    and the relay's socket; ``owners`` says which worker a priority read goes to."""
     env = {PARTS_VARIABLE: str(folder)}
     if not servers:
         await Supervisor(commands, env=env).run()
@@ -142,7 +137,15 @@ async def supervise(
     path = folder / "relay.sock"
     fanout = Fanout(servers)
     supervisor = Supervisor(commands, env={**env, RELAY_VARIABLE: str(path)})
-    hub = RelayHub(path, len(commands), fanout.publish, restarts=lambda: supervisor.restarts)
+    owners = owners or Owners({}, frozenset())
+    hub = RelayHub(
+        path,
+        len(commands),
+        fanout.publish,
+        restarts=lambda: supervisor.restarts,
+        owners=owners.shards,
+        push=owners.push,
+    )
     hub.inform(context, fanout)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):  # until the supervisor takes them over

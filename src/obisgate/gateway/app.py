@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -428,6 +428,7 @@ class Gateway:
         context.device_stats_of = self.device_stats_of
         context.health = self.fanout.health
         context.read_figures = self.read_figures
+        context.read_figures_of = self.read_figures_of
         context.request_read = self.request_read
         context.backfill = self.backfill_progress
 
@@ -488,12 +489,20 @@ class Gateway:
         """A copy of the read-success figures: per device (with its line and group), per
         throttle group (with its sessions), and this shard's total. Cheap: the
         percentiles are computed from it later, off the event loop."""
+        return self._figures(self.states)
+
+    def read_figures_of(self, aliases: Collection[str]) -> ReadFigures:
+        """:meth:`read_figures` with only the given devices (unknown aliases left out)."""
+        found = (self._by_alias.get(alias) for alias in aliases)
+        return self._figures([s for s in found if s is not None])
+
+    def _figures(self, states: Iterable[DeviceState]) -> ReadFigures:
         return ReadFigures(
             shard=self.shard,
             total=self.reads.copy(),
             devices={
                 s.plan.alias: (s.plan.port_key, s.plan.group, s.reads.copy())
-                for s in self.states
+                for s in states
                 if s.plan.options.mode is not ProtocolMode.D
             },
             groups={

@@ -8,17 +8,19 @@ not scheduled.
 
 :class:`ReadStats` keeps the counters and a histogram of lateness with fixed
 buckets (:data:`LATENESS_BUCKETS_S`), so percentiles come from the histogram and
-figures of a line, a group or a whole shard are sums of their devices'. Pure.
+figures of a line, a group or a whole shard are sums of their devices'.
+:class:`ReadFigures` is a gateway's copy of all of them. Pure.
 """
 
 from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["LATENESS_BUCKETS_S", "QUANTILES", "ReadStats"]
+__all__ = ["LATENESS_BUCKETS_S", "QUANTILES", "ReadFigures", "ReadStats"]
 
 #: Upper bounds (seconds) of the lateness histogram's buckets; the last one is open.
 LATENESS_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -112,6 +114,34 @@ class ReadStats:
         return copy
 
     @classmethod
+    def restored(
+        cls,
+        scheduled: int,
+        succeeded: int,
+        missed: int,
+        priority: int,
+        lateness_sum_s: float,
+        histogram: Iterable[int] | None,
+    ) -> ReadStats:
+        """Figures sent elsewhere as their counters and :meth:`histogram` (``None``: no
+        poll yet), e.g. a worker's figures on the relay of ``run --workers``.
+
+        Raises:
+            ValueError: a histogram of another length, or a negative count.
+        """
+        stats = cls()
+        stats.scheduled, stats.succeeded, stats.missed = scheduled, succeeded, missed
+        stats.priority, stats.lateness_sum_s = priority, lateness_sum_s
+        if histogram is not None:
+            late = array("I", histogram)
+            if len(late) != len(LATENESS_BUCKETS_S) + 1:
+                raise ValueError(f"a lateness histogram of {len(late)} buckets")
+            stats._late = late
+        if min(scheduled, succeeded, missed, priority) < 0:
+            raise ValueError("a negative count of reads")
+        return stats
+
+    @classmethod
     def total(cls, parts: Iterable[ReadStats]) -> ReadStats:
         """The sum of ``parts``."""
         total = cls()
@@ -132,6 +162,46 @@ class ReadStats:
                 k: None if v is None else round(v, 4) for k, v in self.percentiles().items()
             },
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ReadFigures:
+    """A copy of the gateway's read-success figures (:meth:`Gateway.read_figures`).
+
+    Attributes:
+        shard: this instance's shard, ``"I/N"`` (``"0/1"`` when not sharded).
+        total: every scheduled poll of this instance.
+        devices: device alias -> (line, throttle group or ``None``, its figures); push
+            meters are not polled and not listed.
+        groups: group -> (its figures, max_sessions or ``None``, sessions open now, polls
+            waiting now, polls that waited, seconds they waited, most sessions at once).
+        shards: shard ``"I/N"`` -> its total, when these figures are the union of several
+            instances (the supervisor of ``run --workers``; ``total`` is then their sum);
+            empty for one instance, whose total is ``total``.
+    """
+
+    shard: str = "0/1"
+    total: ReadStats = field(default_factory=ReadStats)
+    devices: Mapping[str, tuple[str, str | None, ReadStats]] = field(default_factory=dict)
+    groups: Mapping[str, tuple[ReadStats, int | None, int, int, int, float, int]] = field(
+        default_factory=dict
+    )
+    shards: Mapping[str, ReadStats] = field(default_factory=dict)
+
+    def shard_totals(self) -> dict[str, ReadStats]:
+        """Each instance's total: :attr:`shards`, or this one's alone."""
+        return dict(self.shards) if self.shards else {self.shard: self.total}
+
+    def lines(self) -> dict[str, ReadStats]:
+        """Each line's figures: the sum of its devices'."""
+        lines: dict[str, ReadStats] = {}
+        for line, _group, stats in self.devices.values():
+            total = lines.get(line)
+            if total is None:
+                lines[line] = stats.copy()
+            else:
+                total.add(stats)
+        return lines
 
 
 def _percentiles(counts: tuple[int, ...], quantiles: Iterable[float]) -> list[float | None]:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from obisgate.gateway.outputs.health import OutputHealth
 from obisgate.gateway.poller import ReadRequestError
-from obisgate.gateway.readstats import ReadStats
+from obisgate.gateway.readstats import ReadFigures
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["OutputContext", "ReadFigures"]
@@ -20,39 +20,11 @@ def _no_health() -> Mapping[str, OutputHealth]:
     return {}
 
 
-@dataclass(frozen=True, slots=True)
-class ReadFigures:
-    """A copy of the gateway's read-success figures (:meth:`Gateway.read_figures`).
-
-    Attributes:
-        shard: this instance's shard, ``"I/N"`` (``"0/1"`` when not sharded).
-        total: every scheduled poll of this instance.
-        devices: device alias -> (line, throttle group or ``None``, its figures); push
-            meters are not polled and not listed.
-        groups: group -> (its figures, max_sessions or ``None``, sessions open now, polls
-            waiting now, polls that waited, seconds they waited, most sessions at once).
-    """
-
-    shard: str = "0/1"
-    total: ReadStats = field(default_factory=ReadStats)
-    devices: Mapping[str, tuple[str, str | None, ReadStats]] = field(default_factory=dict)
-    groups: Mapping[str, tuple[ReadStats, int | None, int, int, int, float, int]] = field(
-        default_factory=dict
-    )
-
-    def lines(self) -> dict[str, ReadStats]:
-        """Each line's figures: the sum of its devices'."""
-        lines: dict[str, ReadStats] = {}
-        for line, _group, stats in self.devices.values():
-            total = lines.get(line)
-            if total is None:
-                lines[line] = stats.copy()
-            else:
-                total.add(stats)
-        return lines
-
-
 def _no_figures() -> ReadFigures:
+    return ReadFigures()
+
+
+def _no_figures_of(aliases: Collection[str]) -> ReadFigures:
     return ReadFigures()
 
 
@@ -90,6 +62,9 @@ class OutputContext:
             ``-shard<I>`` to their default, unless it is configured explicitly.
         read_figures: the read-success figures (:class:`ReadFigures`), per device,
             line, group and shard; set when the gateway is built, empty before.
+        read_figures_of: :attr:`read_figures` with only the given devices (known ones)
+            in ``devices``, the total and every group as always (cheap for a few devices
+            of many); empty before the gateway is built.
         request_read: queues a priority read of a device (:meth:`Gateway.request_read`:
             a future with the read's updates; raises ``ReadRequestError``); set when the
             gateway is built, refusing before.
@@ -106,5 +81,6 @@ class OutputContext:
     history_files: Callable[[], Sequence[Path]] | None = None
     shard: str | None = None
     read_figures: Callable[[], ReadFigures] = _no_figures
+    read_figures_of: Callable[[Collection[str]], ReadFigures] = _no_figures_of
     request_read: Callable[[str], asyncio.Future[list[SignalUpdate]]] = _no_reads
     backfill: Callable[[], Mapping[str, Mapping[str, Any]]] = dict

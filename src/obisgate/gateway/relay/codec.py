@@ -15,9 +15,13 @@ since the Unix epoch (UTC) and date/time values tagged (``{"dt": ISO}``,
 floats travel as JSON's ``NaN``/``Infinity`` (both ends are this module).
 
 Every message a worker sends after its :class:`Hello` is a :class:`Batch` (a
-replayed one after a reconnect is marked ``replay``) or :class:`Stats` (the
+replayed one after a reconnect is marked ``replay``), :class:`Stats` (the
 worker's counters, the counters of the devices that changed, the health of its
-own outputs).
+own outputs), :class:`Figures` (its read-success figures: total, groups, the
+devices that changed; a figure is ``[scheduled, succeeded, missed, priority,
+lateness_sum_s, histogram or null]``) or a :class:`ReadAnswer`. The supervisor
+sends only :class:`ReadAsk` (a priority read of one device, by a number of its
+choosing that the answer carries back).
 """
 
 from __future__ import annotations
@@ -33,19 +37,26 @@ from typing import Any
 from obisgate.errors import ObisgateError
 from obisgate.gateway.outputs.health import OutputHealth, OutputState
 from obisgate.gateway.quality import Quality
+from obisgate.gateway.readstats import ReadFigures, ReadStats
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = [
     "MAX_FRAME",
     "VERSION",
     "Batch",
+    "Figures",
     "FrameDecoder",
     "Hello",
     "Kind",
     "Message",
+    "ReadAnswer",
+    "ReadAsk",
     "RelayProtocolError",
     "Stats",
+    "encode_answer",
+    "encode_ask",
     "encode_batch",
+    "encode_figures",
     "encode_hello",
     "encode_stats",
 ]
@@ -54,7 +65,7 @@ __all__ = [
 MAX_FRAME = 16 * 1024 * 1024
 
 #: The version a :class:`Hello` carries; another one is refused.
-VERSION = 1
+VERSION = 2
 
 _LENGTH = struct.Struct(">I")
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -73,6 +84,9 @@ class Kind(enum.IntEnum):
     BATCH = 2
     REPLAY = 3
     STATS = 4
+    FIGURES = 5
+    ASK = 6
+    ANSWER = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +129,35 @@ class Stats:
     health: dict[str, OutputHealth]
 
 
-Message = Hello | Batch | Stats
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """A worker's read-success figures: its total and groups, and the devices whose figures
+    may have changed (:attr:`ReadFigures.devices` holds only those)."""
+
+    figures: ReadFigures
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAsk:
+    """The supervisor asks for a priority read of ``device``; ``number`` names the ask."""
+
+    number: int
+    device: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadAnswer:
+    """A worker's answer to :class:`ReadAsk` ``number``: the read's updates, or why there
+    are none (``error``, with the ``reason`` of a ``ReadRequestError``: ``unknown``,
+    ``push``, ``stopped``, or ``failed``)."""
+
+    number: int
+    updates: tuple[SignalUpdate, ...] = ()
+    error: str | None = None
+    reason: str | None = None
+
+
+Message = Hello | Batch | Stats | Figures | ReadAsk | ReadAnswer
 
 
 # -- encoding -------------------------------------------------------------------------
@@ -161,7 +203,11 @@ def encode_batch(updates: Sequence[SignalUpdate], *, replay: bool = False) -> by
     Raises:
         RelayProtocolError: the batch would exceed :data:`MAX_FRAME`.
     """
-    body = [
+    return _frame(Kind.REPLAY if replay else Kind.BATCH, _updates_body(updates))
+
+
+def _updates_body(updates: Sequence[SignalUpdate]) -> list[list[Any]]:
+    return [
         [
             u.device,
             u.signal,
@@ -174,7 +220,6 @@ def encode_batch(updates: Sequence[SignalUpdate], *, replay: bool = False) -> by
         ]
         for u in updates
     ]
-    return _frame(Kind.REPLAY if replay else Kind.BATCH, body)
 
 
 def encode_stats(
@@ -195,6 +240,60 @@ def encode_stats(
             "health": {name: h.to_json() for name, h in health.items()},
         },
     )
+
+
+def _read_stats(stats: ReadStats) -> list[Any]:
+    histogram = stats.histogram()
+    return [
+        stats.scheduled,
+        stats.succeeded,
+        stats.missed,
+        stats.priority,
+        stats.lateness_sum_s,
+        list(histogram) if any(histogram) else None,
+    ]
+
+
+def encode_figures(figures: ReadFigures) -> bytes:
+    """The frame of a worker's read-success figures (see :class:`Figures`).
+
+    Raises:
+        RelayProtocolError: the figures would exceed :data:`MAX_FRAME` (send fewer devices).
+    """
+    return _frame(
+        Kind.FIGURES,
+        {
+            "shard": figures.shard,
+            "total": _read_stats(figures.total),
+            "devices": {
+                alias: [line, group, _read_stats(stats)]
+                for alias, (line, group, stats) in figures.devices.items()
+            },
+            "groups": {
+                name: [_read_stats(stats), *rest] for name, (stats, *rest) in figures.groups.items()
+            },
+        },
+    )
+
+
+def encode_ask(ask: ReadAsk) -> bytes:
+    """The frame of a priority read asked of a worker."""
+    return _frame(Kind.ASK, {"number": ask.number, "device": ask.device})
+
+
+def encode_answer(answer: ReadAnswer) -> bytes:
+    """The frame of a worker's answer to a :class:`ReadAsk`.
+
+    Raises:
+        RelayProtocolError: the updates would exceed :data:`MAX_FRAME`.
+    """
+    body: dict[str, Any] = {"number": answer.number}
+    if answer.error is None:
+        body["updates"] = _updates_body(answer.updates)
+    else:
+        body["error"] = answer.error
+        body["reason"] = answer.reason
+    return _frame(Kind.ANSWER, body)
 
 
 # -- decoding -------------------------------------------------------------------------
@@ -300,6 +399,63 @@ def _stats(body: Any) -> Stats:
     )
 
 
+def _decoded_stats(item: Any) -> ReadStats:
+    scheduled, succeeded, missed, priority, lateness, histogram = item
+    if type(lateness) is not float and type(lateness) is not int:
+        raise TypeError("a lateness sum is a number")
+    return ReadStats.restored(
+        _integer(scheduled),
+        _integer(succeeded),
+        _integer(missed),
+        _integer(priority),
+        float(lateness),
+        # array("I") itself refuses what is no unsigned integer (TypeError, OverflowError).
+        None if histogram is None else _list(histogram),
+    )
+
+
+def _list(value: Any) -> list[Any]:
+    if type(value) is not list:
+        raise TypeError("expected an array")
+    return value
+
+
+def _group(item: Any) -> tuple[ReadStats, int | None, int, int, int, float, int]:
+    stats, limit, sessions, waiting, waited, wait_s, peak = item
+    if type(wait_s) is not float and type(wait_s) is not int:
+        raise TypeError("a wait is a number of seconds")
+    return (
+        _decoded_stats(stats),
+        None if limit is None else _integer(limit),
+        _integer(sessions),
+        _integer(waiting),
+        _integer(waited),
+        float(wait_s),
+        _integer(peak),
+    )
+
+
+def _figures(body: Any) -> Figures:
+    devices: dict[str, tuple[str, str | None, ReadStats]] = {}
+    for alias, (line, group, stats) in dict(body["devices"]).items():
+        devices[_text(alias)] = (_text(line), _optional_text(group), _decoded_stats(stats))
+    return Figures(
+        ReadFigures(
+            shard=_text(body["shard"]),
+            total=_decoded_stats(body["total"]),
+            devices=devices,
+            groups={_text(name): _group(item) for name, item in dict(body["groups"]).items()},
+        )
+    )
+
+
+def _answer(body: Any) -> ReadAnswer:
+    number = _integer(body["number"])
+    if "error" in body:
+        return ReadAnswer(number, error=_text(body["error"]), reason=_text(body["reason"]))
+    return ReadAnswer(number, tuple(_update(item) for item in body["updates"]))
+
+
 def _message(code: int, payload: bytes) -> Message:
     try:
         kind = Kind(code)
@@ -311,6 +467,12 @@ def _message(code: int, payload: bytes) -> Message:
             return _hello(body)
         if kind is Kind.STATS:
             return _stats(body)
+        if kind is Kind.FIGURES:
+            return _figures(body)
+        if kind is Kind.ASK:
+            return ReadAsk(_integer(body["number"]), _text(body["device"]))
+        if kind is Kind.ANSWER:
+            return _answer(body)
         return _batch(body, replay=kind is Kind.REPLAY)
     except RelayProtocolError:
         raise

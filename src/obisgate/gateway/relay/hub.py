@@ -14,7 +14,12 @@ replaces its old connection.
 :class:`~obisgate.gateway.outputs.context.OutputContext` a gateway gives them: the
 counters of all workers added up, every device's counters, and the health of the
 supervisor's own outputs, of the hub itself (``workers``) and of every worker's
-outputs (``NAME/shardI``).
+outputs (``NAME/shardI``); the read-success figures of all workers (every device,
+line and group, each worker's total: :meth:`RelayHub.read_figures`); and priority
+reads (:meth:`RelayHub.request_read`): the hub asks the worker that polls the
+device over its connection and the answer completes the future; a worker that is
+not connected, or whose connection ends before it answers, fails it at once
+(``ReadRequestError``, reason ``stopped``).
 """
 
 from __future__ import annotations
@@ -30,15 +35,21 @@ from pathlib import Path
 from typing import Any
 
 from obisgate.gateway.outputs.base import Fanout
-from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.context import OutputContext, ReadFigures
 from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState, utc_now
+from obisgate.gateway.poller import ReadRequestError
+from obisgate.gateway.readstats import ReadStats
 from obisgate.gateway.relay.codec import (
     Batch,
+    Figures,
     FrameDecoder,
     Hello,
     Message,
+    ReadAnswer,
+    ReadAsk,
     RelayProtocolError,
     Stats,
+    encode_ask,
 )
 from obisgate.gateway.updates import SignalUpdate
 
@@ -73,6 +84,8 @@ class WorkerLink:
         devices: its devices' counters.
         health: its outputs' health.
         batches_total: batches it sent.
+        figures: its last read-success figures, every device's as last sent.
+        asked: the priority reads asked of it and not answered yet, by number.
     """
 
     shard: int
@@ -84,6 +97,9 @@ class WorkerLink:
     health: dict[str, OutputHealth] = field(default_factory=dict)
     batches_total: int = 0
     writer: asyncio.StreamWriter | None = None
+    figures: ReadFigures | None = None
+    reads: dict[str, tuple[str, str | None, ReadStats]] = field(default_factory=dict)
+    asked: dict[int, asyncio.Future[list[SignalUpdate]]] = field(default_factory=dict)
 
 
 class RelayHub:
@@ -96,6 +112,10 @@ class RelayHub:
             :meth:`Fanout.publish`).
         restarts: how many times workers were restarted (the supervisor's count).
         clock: the current time (UTC), for ``since``.
+        owners: device alias -> the worker that polls it (every enabled device).
+        push: the aliases of the push meters (never asked for a read).
+        ask_timeout_s: how long a priority read asked of a worker may stay unanswered
+            before it fails (``stopped``); an HTTP request waits at most 3600 s anyway.
     """
 
     name = "workers"
@@ -108,8 +128,15 @@ class RelayHub:
         *,
         restarts: Callable[[], int] = lambda: 0,
         clock: Callable[[], dt.datetime] = utc_now,
+        owners: Mapping[str, int] | None = None,
+        push: Collection[str] = (),
+        ask_timeout_s: float = 3660.0,
     ) -> None:
         self.path = Path(path)
+        self.owners = dict(owners or {})
+        self.push = frozenset(push)
+        self.ask_timeout_s = ask_timeout_s
+        self._asks = 0
         self.count = count
         self.publish = publish
         self.restarts = restarts
@@ -125,6 +152,9 @@ class RelayHub:
         self.replays_skipped_total = 0
         self.bad_frames_total = 0
         self.connections_total = 0
+        self.asked_total = 0
+        self.answered_total = 0
+        self.unanswered_total = 0
 
     async def start(self) -> None:
         """Listen on :attr:`path` (readable and writable by this user only).
@@ -182,6 +212,7 @@ class RelayHub:
                 link.writer = None
                 link.connected = False
                 link.since = self._clock()
+                self._fail_asks(link, f"worker {link.shard} ended before it answered")
                 self._update_health()
                 self.changed.set()
             writer.close()
@@ -210,12 +241,20 @@ class RelayHub:
             link.gateway = message.gateway
             link.devices.update(message.devices)
             link.health = message.health
+        elif isinstance(message, Figures):
+            link.figures = message.figures
+            link.reads.update(message.figures.devices)
+        elif isinstance(message, ReadAnswer):
+            self._answer(message, link)
+        else:
+            raise RelayProtocolError("a worker asks for a read")
         return link
 
     def _connect(self, hello: Hello, writer: asyncio.StreamWriter) -> WorkerLink:
         link = self.links[hello.shard]
         if link.writer is not None:  # the worker restarted before its old end was noticed
             link.writer.close()
+            self._fail_asks(link, f"worker {link.shard} started again before it answered")
         link.writer = writer
         link.pid = hello.pid
         link.connected = True
@@ -243,6 +282,77 @@ class RelayHub:
         self.batches_total += 1
         self.publish(batch.updates)
 
+    # -- priority reads -------------------------------------------------------------
+
+    def request_read(self, alias: str) -> asyncio.Future[list[SignalUpdate]]:
+        """Ask the worker that polls ``alias`` for a priority read (``Gateway.request_read``
+        in that worker); call on the hub's event loop.
+
+        Returns:
+            A future with the read's updates (they also reach the outputs as a batch); it
+            fails with ``ReadRequestError`` as the worker refused it, or (``stopped``)
+            when the worker's connection ends first or it does not answer within
+            :attr:`ask_timeout_s`.
+
+        Raises:
+            ReadRequestError: no such device (``unknown``), a push meter (``push``), or
+                its worker is not connected now (``stopped``).
+        """
+        shard = self.owners.get(alias)
+        if shard is None:
+            raise ReadRequestError(f"no device {alias!r} here", "unknown")
+        if alias in self.push:
+            raise ReadRequestError(
+                f"{alias} is a push meter (type D): it sends by itself, it cannot be asked",
+                "push",
+            )
+        link = self.links[shard]
+        writer = link.writer
+        if writer is None or writer.is_closing():
+            raise ReadRequestError(
+                f"worker {shard}, which polls {alias}, is not connected (starting or "
+                "restarting): ask again in a moment",
+                "stopped",
+            )
+        self._asks += 1
+        number = self._asks
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[SignalUpdate]] = loop.create_future()
+        link.asked[number] = future
+        timer = loop.call_later(self.ask_timeout_s, self._expire, link, number)
+        future.add_done_callback(lambda done: _taken(done, timer))
+        writer.write(encode_ask(ReadAsk(number, alias)))
+        self.asked_total += 1
+        return future
+
+    def _answer(self, answer: ReadAnswer, link: WorkerLink) -> None:
+        future = link.asked.pop(answer.number, None)
+        if future is None or future.done():
+            return  # expired meanwhile
+        self.answered_total += 1
+        if answer.error is not None:
+            future.set_exception(ReadRequestError(answer.error, answer.reason or "failed"))
+        else:
+            future.set_result(list(answer.updates))
+
+    def _expire(self, link: WorkerLink, number: int) -> None:
+        future = link.asked.pop(number, None)
+        if future is not None and not future.done():
+            self.unanswered_total += 1
+            future.set_exception(
+                ReadRequestError(
+                    f"worker {link.shard} did not answer within {self.ask_timeout_s:g} s",
+                    "stopped",
+                )
+            )
+
+    def _fail_asks(self, link: WorkerLink, why: str) -> None:
+        asked, link.asked = link.asked, {}
+        for future in asked.values():
+            if not future.done():
+                self.unanswered_total += 1
+                future.set_exception(ReadRequestError(f"{why}: ask again in a moment", "stopped"))
+
     def _update_health(self) -> None:
         down = [link for link in self.links if not link.connected]
         if not down:
@@ -267,6 +377,9 @@ class RelayHub:
                 "replays_skipped_total": self.replays_skipped_total,
                 "bad_frames_total": self.bad_frames_total,
                 "connections_total": self.connections_total,
+                "reads_asked_total": self.asked_total,
+                "reads_answered_total": self.answered_total,
+                "reads_unanswered_total": self.unanswered_total,
             },
         )
 
@@ -327,8 +440,28 @@ class RelayHub:
                 )
         return found
 
+    def read_figures(self) -> ReadFigures:
+        """The read-success figures of every worker's devices and groups, as they last sent
+        them, with each worker's total (``shards``) and their sum (shard ``all``)."""
+        devices: dict[str, tuple[str, str | None, ReadStats]] = {}
+        groups: dict[str, tuple[ReadStats, int | None, int, int, int, float, int]] = {}
+        shards: dict[str, ReadStats] = {}
+        for link in self.links:
+            devices.update(link.reads)
+            if link.figures is not None:
+                groups.update(link.figures.groups)
+                shards[link.figures.shard] = link.figures.total
+        return ReadFigures(
+            shard="all",
+            total=ReadStats.total(shards.values()),
+            devices=devices,
+            groups=groups,
+            shards=shards,
+        )
+
     def inform(self, context: OutputContext, fanout: Fanout) -> None:
-        """Let the supervisor's outputs (``fanout``, with ``context``) see every worker."""
+        """Let the supervisor's outputs (``fanout``, with ``context``) see every worker and
+        ask them for priority reads."""
 
         def health() -> Mapping[str, OutputHealth]:
             return {**fanout.health(), self.name: self.health(), **self.worker_health()}
@@ -337,3 +470,13 @@ class RelayHub:
         context.device_stats = self.device_stats
         context.device_stats_of = self.device_stats_of
         context.health = health
+        context.read_figures = self.read_figures
+        context.request_read = self.request_read
+
+
+def _taken(future: asyncio.Future[list[SignalUpdate]], timer: asyncio.TimerHandle) -> None:
+    """Stop the ask's deadline; its failure counts as seen (an HTTP request that answered
+    202 no longer waits for it, and asyncio would log it as never retrieved)."""
+    timer.cancel()
+    if not future.cancelled():
+        future.exception()

@@ -10,7 +10,14 @@ of stream or an error it reconnects with a jittered backoff, then says who it is
 every device again (marked ``replay``: a supervisor that already has it skips
 it), so a supervisor's view refills at once instead of after each device's next
 scan. Every ``stats_interval_s`` it sends the worker's counters, the counters of
-the devices read since the last time, and the health of the worker's outputs.
+the devices read since the last time, and the health of the worker's outputs; and
+the read-success figures (total, groups, and the devices read in this interval or
+the one before: a poll's figures are counted just after its batch went out). After
+a (re)connect the figures of every device go once.
+
+The hub may ask for a priority read (:class:`~obisgate.gateway.relay.codec.ReadAsk`):
+it goes to the worker's gateway (``context.request_read``) and its outcome is
+answered on the connection it came on (the updates, or the refusal with its reason).
 """
 
 from __future__ import annotations
@@ -24,9 +31,21 @@ from pathlib import Path
 
 from obisgate.backoff import Backoff
 from obisgate.gateway.outputs.base import Output
-from obisgate.gateway.outputs.context import OutputContext
+from obisgate.gateway.outputs.context import OutputContext, ReadFigures
 from obisgate.gateway.outputs.health import HealthRecord, OutputHealth, OutputState
-from obisgate.gateway.relay.codec import Hello, encode_batch, encode_hello, encode_stats
+from obisgate.gateway.poller import ReadRequestError
+from obisgate.gateway.relay.codec import (
+    FrameDecoder,
+    Hello,
+    ReadAnswer,
+    ReadAsk,
+    RelayProtocolError,
+    encode_answer,
+    encode_batch,
+    encode_figures,
+    encode_hello,
+    encode_stats,
+)
 from obisgate.gateway.updates import SignalUpdate
 
 __all__ = ["RELAY_VARIABLE", "RelayOutput"]
@@ -78,6 +97,9 @@ class RelayOutput(Output):
         self._writer: asyncio.StreamWriter | None = None
         self._latest: dict[str, tuple[SignalUpdate, ...]] = {}
         self._touched: set[str] = set()
+        self._read_before: set[str] = set()
+        self._unsent: set[str] = set()
+        self._every_figure = True
         self._stop: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         #: Set whenever the connection was made or lost (for waiting on it).
@@ -86,6 +108,7 @@ class RelayOutput(Output):
         self.dropped_total = 0
         self.replayed_total = 0
         self.connects_total = 0
+        self.asks_total = 0
 
     @property
     def connected(self) -> bool:
@@ -103,6 +126,7 @@ class RelayOutput(Output):
                 "dropped_total": self.dropped_total,
                 "replayed_total": self.replayed_total,
                 "connects_total": self.connects_total,
+                "reads_asked_total": self.asks_total,
                 "buffered_bytes": buffered,
             },
         )
@@ -174,6 +198,7 @@ class RelayOutput(Output):
             if writer.transport.get_write_buffer_size() > self.buffer_limit // 2:
                 await writer.drain()
         self._touched.update(self._latest)
+        self._every_figure = True
         self._send_stats(writer)  # the hub knows this worker's counters from the start
         return reader
 
@@ -191,12 +216,54 @@ class RelayOutput(Output):
                 self._backoff.reset()
                 _LOGGER.info("relay: connected again to the supervisor")
             try:
-                # The hub sends nothing: a read ends only at end of stream or an error.
-                await reader.read(1)
+                await self._take_asks(reader)
                 self._lost(None)
             except OSError as exc:
                 self._lost(exc)
+            except RelayProtocolError as exc:
+                _LOGGER.warning("relay: the supervisor sent bytes that are no frame (%s)", exc)
+                self._lost(None)
             reader = None
+
+    async def _take_asks(self, reader: asyncio.StreamReader) -> None:
+        """Serve the hub's priority reads until the connection ends."""
+        writer = self._writer
+        decoder = FrameDecoder()
+        while data := await reader.read(64 * 1024):
+            decoder.feed(data)
+            while (message := decoder.next_message()) is not None:
+                if not isinstance(message, ReadAsk) or writer is None:
+                    raise RelayProtocolError("the supervisor sends only reads to ask")
+                self._ask(message, writer)
+
+    def _ask(self, ask: ReadAsk, writer: asyncio.StreamWriter) -> None:
+        """Queue the read on this worker's gateway; answer when it is done."""
+        self.asks_total += 1
+        try:
+            future = self.context.request_read(ask.device)
+        except ReadRequestError as exc:
+            self._write(encode_answer(ReadAnswer(ask.number, error=str(exc), reason=exc.reason)))
+            return
+        except Exception as exc:  # a bug must not end the connection's task
+            _LOGGER.exception("relay: a read of %s asked by the supervisor failed", ask.device)
+            self._write(encode_answer(ReadAnswer(ask.number, error=str(exc), reason="failed")))
+            return
+
+        def done(future: asyncio.Future[list[SignalUpdate]]) -> None:
+            if future.cancelled():
+                answer = ReadAnswer(
+                    ask.number, error="the worker stopped before the read", reason="stopped"
+                )
+            elif (exc := future.exception()) is not None:
+                reason = exc.reason if isinstance(exc, ReadRequestError) else "failed"
+                answer = ReadAnswer(ask.number, error=str(exc), reason=reason)
+            else:
+                answer = ReadAnswer(ask.number, tuple(future.result()))
+            # Only on the connection it was asked on: after a reconnect the hub has
+            # given the ask up already.
+            self._write(encode_answer(answer), writer)
+
+        future.add_done_callback(done)
 
     def _lost(self, exc: OSError | None) -> None:
         writer, self._writer = self._writer, None
@@ -234,6 +301,31 @@ class RelayOutput(Output):
             devices = self.context.device_stats_of(chunk) if chunk else {}
             if not self._write(encode_stats(gateway, devices, health), writer):
                 self._touched.update(chunk)
+        self._send_figures(writer, set(touched))
+
+    def _send_figures(self, writer: asyncio.StreamWriter, read_now: set[str]) -> None:
+        """The read-success figures: of every device after a connect, else of those read
+        in this interval or the one before, and of those not sent last time (in frames
+        of at most :data:`DEVICES_PER_FRAME` devices)."""
+        if self._every_figure:
+            figures = self.context.read_figures()
+        else:
+            figures = self.context.read_figures_of(read_now | self._read_before | self._unsent)
+        self._every_figure = False
+        self._read_before = read_now
+        self._unsent = set()
+        aliases = list(figures.devices)
+        for start in range(0, max(len(aliases), 1), DEVICES_PER_FRAME):
+            chunk = aliases[start : start + DEVICES_PER_FRAME]
+            part = ReadFigures(
+                shard=figures.shard,
+                total=figures.total,
+                devices={alias: figures.devices[alias] for alias in chunk},
+                groups=figures.groups,
+            )
+            if not self._write(encode_figures(part), writer):
+                self._unsent.update(aliases[start:])
+                return
 
     # -- writing --------------------------------------------------------------------
 

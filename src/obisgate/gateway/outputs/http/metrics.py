@@ -349,23 +349,24 @@ class GatewayCollector:
             ("device", "device", [(a, s) for a, (_, _, s) in figures.devices.items()]),
             ("line", "line", list(figures.lines().items())),
             ("group", "group", [(g, f[0]) for g, f in figures.groups.items()]),
-            ("shard", "shard", [(figures.shard, figures.total)]),
+            ("shard", "shard", list(figures.shard_totals().items())),
         ]
         for level, label, rows in levels:
             yield from _read_families(level, label, rows)
-        shard = figures.total
         histogram = HistogramMetricFamily(
             "obisgate_shard_read_lateness_seconds",
             "How long after its slot a scheduled poll began (line and group waits included).",
             labels=["shard"],
         )
-        counts = shard.histogram()
-        cumulative = 0
-        buckets: list[tuple[str, float]] = []
-        for bound, count in zip((*LATENESS_BUCKETS_S, float("inf")), counts, strict=True):
-            cumulative += count
-            buckets.append(("+Inf" if bound == float("inf") else f"{bound:g}", cumulative))
-        histogram.add_metric([figures.shard], buckets, shard.lateness_sum_s)
+        for name, shard in figures.shard_totals().items():
+            cumulative = 0
+            buckets: list[tuple[str, float]] = []
+            for bound, count in zip(
+                (*LATENESS_BUCKETS_S, float("inf")), shard.histogram(), strict=True
+            ):
+                cumulative += count
+                buckets.append(("+Inf" if bound == float("inf") else f"{bound:g}", cumulative))
+            histogram.add_metric([name], buckets, shard.lateness_sum_s)
         yield histogram
         limit = GaugeMetricFamily(
             "obisgate_group_max_sessions", "The group's session limit.", labels=["group"]

@@ -120,7 +120,7 @@ def _reads_row(kind: str, name: str, stats: ReadStats, sessions: str = "") -> st
 
 
 def _reads_rows(figures: ReadFigures) -> str:
-    rows = [_reads_row("shard", figures.shard, figures.total)]
+    rows = [_reads_row("shard", name, total) for name, total in figures.shard_totals().items()]
     for name, (stats, limit, sessions, waiting, waited, _, _) in figures.groups.items():
         text = f"{sessions} open of {'∞' if limit is None else limit}, {waiting} waiting, "
         text += f"{waited} waited"

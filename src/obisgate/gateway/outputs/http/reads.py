@@ -61,12 +61,15 @@ def group_json(
 
 
 def reads_answer(figures: ReadFigures, by: str = "group") -> dict[str, Any]:
-    """``/api/reads``: this shard's figures and every group's; with ``by=line`` or
-    ``by=device`` also every line's or device's."""
+    """``/api/reads``: this shard's figures (for several: their sum, and each one's in
+    ``shards``) and every group's; with ``by=line`` or ``by=device`` also every line's or
+    device's."""
     body: dict[str, Any] = {
         "shard": {"shard": figures.shard, **figures.total.to_json()},
         "groups": [group_json(name, group) for name, group in figures.groups.items()],
     }
+    if figures.shards:
+        body["shards"] = [{"shard": k, **v.to_json()} for k, v in figures.shards.items()]
     if by == "line":
         body["lines"] = [{"line": k, **v.to_json()} for k, v in figures.lines().items()]
     elif by == "device":

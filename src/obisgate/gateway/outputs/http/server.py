@@ -18,9 +18,13 @@ gateway; the one ``POST`` asks for a read):
   updates every output got), or 202 ``{"device", "queued": true}`` when the read is
   still waiting or running (its updates then arrive as usual, e.g. on
   ``/api/events``); 404 for an unknown device, 409 for a push meter, 503 while the
-  gateway does not poll.
+  gateway does not poll. The supervisor of ``run --workers`` asks the worker that polls
+  the device and answers the same; 503 at once when that worker is not connected or
+  ends before it answered.
 * ``/api/reads[?by=line|group|device]``: the read-success figures of this shard and of
-  each throttle group (with its sessions and waiting polls), or of every line or device.
+  each throttle group (with its sessions and waiting polls), or of every line or device;
+  the supervisor of ``run --workers`` gives the sum of its workers (shard ``all``) and
+  each one's (``shards``).
 * ``/api/signals[?device=]``: the latest update of every signal (the JSON-lines objects).
 * ``/api/history?device=&signal=[&from=][&to=][&limit=][&points=]``: one signal's stored
   values (with ``points``, averaged into at most that many buckets over the range).
@@ -433,6 +437,8 @@ class HttpOutput(Output):
             updates = await asyncio.wait_for(asyncio.shield(future), wait)
         except TimeoutError:
             return _json({"device": alias, "queued": True}, 202)
+        except ReadRequestError as exc:  # refused later (the worker of ``run --workers``)
+            return _error(str(exc), _REFUSED.get(exc.reason, 500))
         except asyncio.CancelledError:
             if future.cancelled():  # the gateway stopped first; this request goes on
                 return _error("the gateway stopped before the read", 503)

@@ -248,7 +248,8 @@
     const answer = await fetch("api/reads?by=device");
     if (!answer.ok) return;
     const body = await answer.json();
-    showReadsRow("shard", body.shard.shard, body.shard, "");
+    // The supervisor of run --workers lists each worker's shard (their sum is body.shard).
+    for (const s of body.shards || [body.shard]) showReadsRow("shard", s.shard, s, "");
     for (const g of body.groups) {
       const limit = g.max_sessions === null ? "∞" : g.max_sessions;
       showReadsRow("group", g.group, g,
