@@ -452,10 +452,11 @@ class HistoryStore:
             if time is not last_time:  # a readout's records share one time: converted once
                 micros = _micros(time)
                 last_time = time
+            # _value_, not .value: Enum's value is a property written in Python.
             if type(value) is float:
-                add(((device, signal), micros, _FLOAT, value, unit, quality.value))
+                add(((device, signal), micros, _FLOAT, value, unit, quality._value_))
             else:
-                add(((device, signal), micros, *_encode(value), unit, quality.value))
+                add(((device, signal), micros, *_encode(value), unit, quality._value_))
         if not rows:
             return 0
         try:
