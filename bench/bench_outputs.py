@@ -1,7 +1,7 @@
 """What the history store and the MQTT output cost per readout, at N devices.
 
 Readouts of N devices (3 logged FLOAT signals + ``_status`` each, the shape
-``bench_gateway.py`` polls) are published through the gateway's ``Fanout`` at a
+``bench_gateway.py`` polls; ``--signals`` sets how many FLOAT signals) are published through the gateway's ``Fanout`` at a
 steady rate, one readout at a time as line pollers do, round-robin over the
 devices, through a ``Fanout`` set up as the gateway's (its linger), into: no output, the history output (SQLite), the MQTT output (outbox +
 sender + a local mosquitto, ``json``, discovery off), and both. The CPU of this
@@ -11,7 +11,10 @@ readout is measured over the steady state, after every device's series exists
 readout minus the run without outputs. The broker's CPU is printed apart.
 
 Usage: python bench/bench_outputs.py [--devices 500 5000 50000] [--readouts 5000]
-       [--rate 1000]
+       [--rate 1000] [--signals 3 10 50]
+
+``--signals``: logged FLOAT signals per readout, one table row per count (default 3:
+energy, power, voltage; more are named ``s3``, ``s4``, ...).
 """
 
 from __future__ import annotations
@@ -45,7 +48,12 @@ except ImportError:  # pragma: no cover
 from obisgate.gateway.quality import Quality
 from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
 
-SIGNALS = ("energy", "power", "voltage")
+SIGNALS: tuple[str, ...] = ("energy", "power", "voltage")
+
+
+def signal_names(count: int) -> tuple[str, ...]:
+    """``count`` signal names: the three of bench_gateway's readout first, then s3, s4, ..."""
+    return ("energy", "power", "voltage", *(f"s{k}" for k in range(3, count)))[:count]
 
 
 def readout(device: int, n: int) -> list[SignalUpdate]:
@@ -148,11 +156,13 @@ async def run(
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    global SIGNALS  # noqa: PLW0603 - one setting for readout(), the warm-up and run()
     print(
-        f"{'devices':>8} {'no output':>10} {'history':>9} {'mqtt':>9} {'both':>9}   "
-        f"(ms CPU per readout above 'no output'; {args.readouts} readouts at {args.rate:g}/s)"
+        f"{'devices':>8} {'signals':>7} {'no output':>10} {'history':>9} {'mqtt':>9} {'both':>9}"
+        f"   (ms CPU per readout above 'no output'; {args.readouts} readouts at {args.rate:g}/s)"
     )
-    for devices in args.devices:
+    for devices, count in [(d, c) for d in args.devices for c in args.signals]:
+        SIGNALS = signal_names(count)
         figures: dict[str, float] = {}
         broker_cpu = 0.0
         for name, history, with_mqtt in (
@@ -182,7 +192,7 @@ async def main_async(args: argparse.Namespace) -> None:
                         broker_cpu += usage.ru_utime + usage.ru_stime
         base = figures["none"]
         print(
-            f"{devices:>8} {1000 * base:>9.3f}  "
+            f"{devices:>8} {count:>7} {1000 * base:>9.3f}  "
             + " ".join(f"{1000 * (figures[k] - base):>9.3f}" for k in ("history", "mqtt", "both"))
             + f"   broker {1000 * broker_cpu / (2 * args.readouts):.3f} ms/readout",
             flush=True,
@@ -194,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--devices", type=int, nargs="+", default=[500, 5000, 50000])
     parser.add_argument("--readouts", type=int, default=5000)
     parser.add_argument("--rate", type=float, default=1000.0, help="readouts per second")
+    parser.add_argument(
+        "--signals", type=int, nargs="+", default=[3], help="logged FLOAT signals per readout"
+    )
     asyncio.run(main_async(parser.parse_args(argv)))
 
 

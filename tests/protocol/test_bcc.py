@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -71,6 +73,15 @@ def test_large_blocks() -> None:
     block = bytes(range(256)) * 64  # 16 kB, exercises the folding for every width
     assert compute_bcc(block) == ref_bcc_xor(block)
     assert compute_bcc(block, BccMethod.SUM7) == ref_bcc_sum7(block)
+
+
+def test_xor_matches_reference_at_every_length_around_the_fold_widths() -> None:
+    # The fold masks blocks over 256 bytes and leaves the last eight halvings unmasked:
+    # every length up to 1100 bytes crosses both, and the powers of two they turn on.
+    rng = random.Random(1155)
+    for size in range(1100):
+        block = rng.randbytes(size)
+        assert compute_bcc(block) == ref_bcc_xor(block), size
 
 
 @given(st.binary(max_size=300))

@@ -241,6 +241,11 @@ def _read_only(exc: sqlite3.Error) -> bool:
     return str(getattr(exc, "sqlite_errorname", "")).startswith("SQLITE_READONLY")
 
 
+_Row = tuple[tuple[str, str], int, int, object, str | None, int]
+"""A record as :meth:`HistoryStore.append` inserts it: ``((device, signal), ts, kind,
+value, unit, quality)``."""
+
+
 def _micros(time: dt.datetime) -> int:
     if time.tzinfo is None or time.utcoffset() is None:
         raise ValueError(f"history time stamps must be timezone-aware, got {time.isoformat()}")
@@ -439,20 +444,19 @@ class HistoryStore:
             HistoryWriteError: the disk failed (full, read-only, locked longer
                 than ``busy_timeout_s``); nothing of the batch is stored.
         """
-        rows: list[tuple[str, str, int, int, object, str | None, int]] = []
-        for record in records:
-            kind, value = _encode(record.value)
-            rows.append(
-                (
-                    record.device,
-                    record.signal,
-                    _micros(record.time),
-                    kind,
-                    value,
-                    record.unit,
-                    record.quality.value,
-                )
-            )
+        rows: list[_Row] = []
+        add = rows.append
+        last_time: dt.datetime | None = None
+        micros = 0
+        for device, signal, time, value, unit, quality in records:
+            if time is not last_time:  # a readout's records share one time: converted once
+                micros = _micros(time)
+                last_time = time
+            # _value_, not .value: Enum's value is a property written in Python.
+            if type(value) is float:
+                add(((device, signal), micros, _FLOAT, value, unit, quality._value_))
+            else:
+                add(((device, signal), micros, *_encode(value), unit, quality._value_))
         if not rows:
             return 0
         try:
@@ -462,16 +466,19 @@ class HistoryStore:
                 f"cannot store {len(rows)} readings in {self.path}: {exc}"
             ) from exc
 
-    def _insert(self, rows: list[tuple[str, str, int, int, object, str | None, int]]) -> int:
+    def _insert(self, rows: list[_Row]) -> int:
         with self._lock:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                ids = self._series_ids({(r[0], r[1]) for r in rows})
+                ids = self._series_ids({row[0] for row in rows})
                 cursor = conn.executemany(
                     "INSERT OR IGNORE INTO samples (series, ts, kind, value, unit, quality) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    [(ids[(r[0], r[1])], *r[2:]) for r in rows],
+                    [
+                        (ids[key], ts, kind, value, unit, quality)
+                        for key, ts, kind, value, unit, quality in rows
+                    ],
                 )
                 conn.execute("COMMIT")
             except BaseException:

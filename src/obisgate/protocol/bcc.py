@@ -52,9 +52,24 @@ def _xor_all(block: bytes) -> int:
     # Fold the block as one big integer: each halving XORs two halves in C,
     # so a 10 kB readout costs microseconds instead of a Python loop per byte.
     acc = int.from_bytes(block, "big")
-    for shift, mask in _halvings((len(block) - 1).bit_length()):
-        acc = (acc >> shift) ^ (acc & mask)
-    return acc
+    size = len(block)
+    if size > 256:
+        bits = (size - 1).bit_length()
+        wide = _WIDE_HALVINGS[bits] if bits < len(_WIDE_HALVINGS) else _halvings(bits)[:-8]
+        for shift, mask in wide:
+            acc = (acc >> shift) ^ (acc & mask)
+    # The last eight halvings (those of a 256-byte block) unrolled; the last four
+    # unmasked: the low ``shift`` bits of ``acc ^ (acc >> shift)`` are the halves
+    # XORed and later halvings read only those, so the bits left above never count.
+    acc = (acc >> 1024) ^ (acc & _LOW_128)
+    acc = (acc >> 512) ^ (acc & _LOW_64)
+    acc = (acc >> 256) ^ (acc & _LOW_32)
+    acc = (acc >> 128) ^ (acc & _LOW_16)
+    acc ^= acc >> 64
+    acc ^= acc >> 32
+    acc ^= acc >> 16
+    acc ^= acc >> 8
+    return acc & 0xFF
 
 
 def _halvings(bits: int) -> tuple[tuple[int, int], ...]:
@@ -68,3 +83,6 @@ def _halvings(bits: int) -> tuple[tuple[int, int], ...]:
 # Built once for blocks up to 32 KiB (a readout is a few kB): 32 KiB of masks in all.
 _LOW_HALVES = [(1 << (8 << k)) - 1 for k in range(15)]
 _HALVINGS = [tuple((8 << k, _LOW_HALVES[k]) for k in reversed(range(bits))) for bits in range(16)]
+# Blocks over 256 bytes are folded to 256 bytes by these, then by the unrolled eight.
+_WIDE_HALVINGS = [halvings[:-8] for halvings in _HALVINGS]
+_LOW_16, _LOW_32, _LOW_64, _LOW_128 = _LOW_HALVES[4:8]

@@ -8,6 +8,7 @@ set is kept in ``unparsed`` rather than dropped.
 from __future__ import annotations
 
 import re
+from itertools import repeat
 from typing import NamedTuple
 
 __all__ = ["DataSet", "Value", "parse_data_block"]
@@ -83,6 +84,7 @@ _WELL_FORMED = re.compile(
 )
 _BLANK = frozenset(" \r\n\t\x00")
 _new = tuple.__new__  # builds the NamedTuples without their keyword-handling __new__
+_partition = str.partition
 
 
 class _Units(dict[str, str | None]):
@@ -158,6 +160,8 @@ def _parse_lines(text: str) -> tuple[list[DataSet], list[str]] | None:
     if lines is None:
         return None
     several = ")(" in text
+    if not several and "&" not in text:
+        return _parse_single_groups(text, lines)
     amp = "&" in text
     from_raw = Value.from_raw
     datasets: list[DataSet] = []
@@ -178,6 +182,22 @@ def _parse_lines(text: str) -> tuple[list[DataSet], list[str]] | None:
     if text.count("(") != groups or text.count(")") != groups:
         return None
     return datasets, []
+
+
+def _parse_single_groups(text: str, lines: list[str]) -> tuple[list[DataSet], list[str]] | None:
+    """:func:`_parse_lines` of a block with one value group per line and no sub-values
+    (no ``)(``, no ``&``): one comprehension, no branch per line."""
+    count = len(lines)
+    if text.count("(") != count or text.count(")") != count:
+        return None
+    datasets = [
+        _new(DataSet, (address, (_new(Value, (raw, value, unit if star else None)),)))
+        for address, bracket, raw in map(_partition, lines, repeat("("))
+        if bracket
+        for value, star, unit in (raw.partition("*"),)
+    ]
+    # A line without "(" was left out: then another line holds two, and the counts agree.
+    return (datasets, []) if len(datasets) == count else None
 
 
 def _parse_well_formed(text: str) -> tuple[list[DataSet], list[str]] | None:

@@ -79,6 +79,7 @@ _set_datasets, _set_bcc, _set_identification, _set_unparsed, _set_index = (
 
 
 _VALID = BccStatus.VALID
+_NOT_CHECKED = BccStatus.NOT_CHECKED
 
 
 class RawMessage(NamedTuple):
@@ -245,7 +246,12 @@ def readout_from_message(
     message: RawMessage, bcc: BccStatus, identification: Identification | None = None
 ) -> Readout:
     """Parse the data sets of a complete message."""
-    datasets, unparsed = parse_data_block(message.data_text())
+    return _readout(message.data_text(), bcc, identification)
+
+
+def _readout(text: str, bcc: BccStatus, identification: Identification | None) -> Readout:
+    """The readout of data block ``text`` (between STX and ``!``)."""
+    datasets, unparsed = parse_data_block(text)
     readout: Readout = _new_object(Readout)
     # The frozen dataclass's __init__ sets each field through object.__setattr__; its
     # slots' own setters give the same object in half the time (a readout costs a few us).
@@ -255,6 +261,28 @@ def readout_from_message(
     _set_unparsed(readout, tuple(unparsed) if unparsed else ())
     _set_index(readout, {})
     return readout
+
+
+def _stx_first(buf: bytes, method: BccMethod, verify: bool) -> Readout | None:
+    """:func:`parse_readout` of ``buf`` (bit 7 cleared) starting with STX, when its ETX
+    and BCC are there, no EOT comes before that ETX and the BCC is right (or not
+    checked); ``None`` for anything else: the general way then decides, errors included.
+
+    What a meter sends first when asked; the general way finds the same message (no
+    identification, no acknowledgement before the STX) after more work.
+    """
+    etx = buf.find(b"\x03")
+    if etx < 0 or etx + 2 > len(buf) or buf.find(b"\x04", 1, etx) >= 0:
+        return None
+    block = buf[1 : etx + 1]
+    if not verify:
+        bcc = _NOT_CHECKED
+    elif compute_bcc(block, method) == buf[etx + 1]:
+        bcc = _VALID
+    else:
+        return None
+    bang = block.rfind(b"!")
+    return _readout(block[: bang if bang >= 0 else -1].decode("latin-1"), bcc, None)
 
 
 def skip_acknowledgements(buf: bytes | bytearray) -> int:
@@ -331,12 +359,8 @@ def parse_readout(
     """
     method = bcc_method if type(bcc_method) is BccMethod else BccMethod(bcc_method)
     buf = data if data.isascii() else data.translate(MASK_7BIT)
-    if buf[:1] == b"\x02":
-        # What a meter sends first when asked: the general path below finds the same
-        # message (no identification, no acknowledgement before the STX), after more work.
-        framed = _framed_message(buf, 0, 0)
-        if framed is not None:
-            return readout_from_message(framed, check_bcc(framed, method, verify=verify_bcc))
+    if buf[:1] == b"\x02" and (readout := _stx_first(buf, method, verify_bcc)) is not None:
+        return readout
     ident: Identification | None = None
     while True:
         slash = buf.find(b"/")
