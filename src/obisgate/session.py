@@ -222,10 +222,8 @@ class Exchange:
                 )
 
     async def _read(self, timeout_s: float) -> bytes | None:
-        try:
-            async with asyncio.timeout(timeout_s):
-                data = await self.transport.read()
-        except TimeoutError:
+        data = await self.transport.read_within(timeout_s)
+        if data is None:
             return None
         self.received += len(data)
         if self.trace:
@@ -267,14 +265,18 @@ async def read_meter_on(
     exchange = Exchange(transport, trace=trace, on_progress=on_progress)
     if transport.baud != client.baud and transport.can_set_baud:
         await transport.set_baud(client.baud)
-    deadline = asyncio.timeout(total_timeout_s)
     try:
-        async with deadline:
+        if total_timeout_s is None:  # no deadline: no asyncio.timeout to enter and leave
             await exchange.run(client, client.start())
-    except TimeoutError as exc:
-        if not deadline.expired() or total_timeout_s is None:
-            raise
-        raise TotalTimeoutError("readout", total_timeout_s, exchange.received) from exc
+        else:
+            deadline = asyncio.timeout(total_timeout_s)
+            try:
+                async with deadline:
+                    await exchange.run(client, client.start())
+            except TimeoutError as exc:
+                if not deadline.expired():
+                    raise
+                raise TotalTimeoutError("readout", total_timeout_s, exchange.received) from exc
     finally:
         if trace is not None:
             trace.flush()
