@@ -143,6 +143,15 @@ class Exchange:
             if self.trace:
                 self.trace.note(f"switched to {baud} Bd")
             return
+        if not self.trace and (
+            self._warned_baud
+            or (
+                (transport.url in _WARNED_RATE or len(_WARNED_RATE) > _RATE_WARNINGS)
+                and not _LOGGER.isEnabledFor(logging.DEBUG)
+            )
+        ):
+            self._warned_baud = True
+            return  # nothing to say (a gateway comes here at every poll of such a meter)
         message = (
             f"{transport.url}: meter switches to {baud} Bd; this transport cannot "
             "switch, so the converter's own rate must match"
@@ -197,6 +206,9 @@ class Exchange:
         if not isinstance(events, list) or len(events) <= self._events_seen:
             return
         new, self._events_seen = events[self._events_seen :], len(events)
+        # Described only for someone to read: a gateway applies recipes at every poll.
+        if not self.trace and not _LOGGER.isEnabledFor(logging.DEBUG):
+            return
         for event in new:
             if isinstance(event, RecipesApplied):
                 text = describe_recipes(event)
