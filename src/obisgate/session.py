@@ -143,6 +143,15 @@ class Exchange:
             if self.trace:
                 self.trace.note(f"switched to {baud} Bd")
             return
+        if not self.trace and (
+            self._warned_baud
+            or (
+                (transport.url in _WARNED_RATE or len(_WARNED_RATE) > _RATE_WARNINGS)
+                and not _LOGGER.isEnabledFor(logging.DEBUG)
+            )
+        ):
+            self._warned_baud = True
+            return  # nothing to say (a gateway comes here at every poll of such a meter)
         message = (
             f"{transport.url}: meter switches to {baud} Bd; this transport cannot "
             "switch, so the converter's own rate must match"
@@ -197,6 +206,9 @@ class Exchange:
         if not isinstance(events, list) or len(events) <= self._events_seen:
             return
         new, self._events_seen = events[self._events_seen :], len(events)
+        # Described only for someone to read: a gateway applies recipes at every poll.
+        if not self.trace and not _LOGGER.isEnabledFor(logging.DEBUG):
+            return
         for event in new:
             if isinstance(event, RecipesApplied):
                 text = describe_recipes(event)
@@ -222,10 +234,8 @@ class Exchange:
                 )
 
     async def _read(self, timeout_s: float) -> bytes | None:
-        try:
-            async with asyncio.timeout(timeout_s):
-                data = await self.transport.read()
-        except TimeoutError:
+        data = await self.transport.read_within(timeout_s)
+        if data is None:
             return None
         self.received += len(data)
         if self.trace:
@@ -267,14 +277,18 @@ async def read_meter_on(
     exchange = Exchange(transport, trace=trace, on_progress=on_progress)
     if transport.baud != client.baud and transport.can_set_baud:
         await transport.set_baud(client.baud)
-    deadline = asyncio.timeout(total_timeout_s)
     try:
-        async with deadline:
+        if total_timeout_s is None:  # no deadline: no asyncio.timeout to enter and leave
             await exchange.run(client, client.start())
-    except TimeoutError as exc:
-        if not deadline.expired() or total_timeout_s is None:
-            raise
-        raise TotalTimeoutError("readout", total_timeout_s, exchange.received) from exc
+        else:
+            deadline = asyncio.timeout(total_timeout_s)
+            try:
+                async with deadline:
+                    await exchange.run(client, client.start())
+            except TimeoutError as exc:
+                if not deadline.expired():
+                    raise
+                raise TotalTimeoutError("readout", total_timeout_s, exchange.received) from exc
     finally:
         if trace is not None:
             trace.flush()

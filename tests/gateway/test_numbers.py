@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from obisgate import ConfigError, Value
 from obisgate.gateway.numbers import NumberType, convert, parse_number_type
@@ -331,3 +334,42 @@ def test_units_are_written_one_way_for_every_consumer(
     value = Value.from_raw(f"1.5*{sent}") if sent else Value.from_raw("1.5*")
     assert convert(value, "FLOAT", unit=configured).unit == shown
     assert convert(value, "FLOAT", unit=configured).quality is Quality.VALID
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sign=st.sampled_from(["", "+", "-"]),
+    whole=st.text("0123456789", max_size=45),
+    point=st.sampled_from(["", ".", ","]),
+    fraction=st.text("0123456789", max_size=45),
+    blanks=st.sampled_from(["", " ", "\t\x00"]),
+    ntype=st.sampled_from([NumberType.FLOAT, NumberType.DOUBLE]),
+    decimal_comma=st.booleans(),
+)
+def test_an_unscaled_float_is_the_exact_decimal_rounded_once(
+    sign: str,
+    whole: str,
+    point: str,
+    fraction: str,
+    blanks: str,
+    ntype: NumberType,
+    decimal_comma: bool,
+) -> None:
+    """The unscaled FLOAT / DOUBLE path reads the text's float directly: the same value,
+    sign of zero and range check as the exact decimal arithmetic the scaled path does."""
+    text = f"{blanks}{sign}{whole}{point}{fraction if point else ''}{blanks}"
+    result = convert(text, ntype, decimal_comma=decimal_comma)
+    scaled = convert(text, ntype, decimal_comma=decimal_comma, multiply=1.0, add=-0.0)
+    number = f"{sign}{whole}{point}{fraction if point else ''}"
+    accepted = (whole or (point and fraction)) and (point != "," or decimal_comma)
+    if not accepted:
+        assert result.quality is INVALID
+        return
+    exact = float(Decimal(number.replace(",", ".")))
+    if math.isinf(exact) or (ntype is NumberType.FLOAT and abs(exact) > 3.4028234663852886e38):
+        assert (result.quality, result.value) == (OVERFLOW, None)
+        assert result.note == scaled.note
+        return
+    assert result.quality is V
+    assert isinstance(result.value, float)
+    assert (result.value, math.copysign(1, result.value)) == (exact, math.copysign(1, exact))

@@ -151,3 +151,14 @@ async def test_usable_as_an_async_context_manager() -> None:
     async with ScriptedTransport() as transport:
         assert not transport.closed
     assert transport.closed
+
+
+async def test_read_within_is_none_on_silence_and_the_chunk_when_one_comes() -> None:
+    transport = ScriptedTransport(replies=[b"first"])
+    assert await transport.read_within(5) == b"first"
+    assert await transport.read_within(0.01) is None
+    asyncio.get_running_loop().call_soon(transport.feed, b"pushed")
+    assert await transport.read_within(5) == b"pushed"
+    transport.hang_up()
+    with pytest.raises(ConnectionLostError, match="closed by the peer"):
+        await transport.read_within(5)

@@ -154,3 +154,89 @@ async def _a_reset_connection_is_connection_lost_for_read_and_drain(serve: Serve
         await transport.drain()
     await transport.aclose()
     await transport.aclose()  # twice: nothing happens
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_read_within_gives_up_at_its_deadline_and_leaves_the_pipe_usable(loop: str) -> None:
+    on_loop(loop, _read_within_gives_up_at_its_deadline_and_leaves_the_pipe_usable)
+
+
+async def _read_within_gives_up_at_its_deadline_and_leaves_the_pipe_usable(serve: Serve) -> None:
+    prompts: asyncio.Queue[None] = asyncio.Queue()
+
+    async def answer_when_asked(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(1):
+            prompts.put_nowait(None)
+            writer.write(b"answer")
+            await writer.drain()
+        writer.close()
+
+    transport = await serve(answer_when_asked)
+    async with transport:
+        # A long deadline first (its timer stays armed), then a short one on silence: the
+        # short one replaces the timer, so the read ends long before the first deadline.
+        await transport.write(b"?")
+        assert await transport.read_within(30) == b"answer"
+        async with asyncio.timeout(10):  # the test's own guard, far above 0.05 s
+            assert await transport.read_within(0.05) is None
+        await transport.write(b"?")
+        assert await transport.read_within(30) == b"answer"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_read_within_outlives_an_earlier_reads_timer(loop: str) -> None:
+    on_loop(loop, _read_within_outlives_an_earlier_reads_timer)
+
+
+async def _read_within_outlives_an_earlier_reads_timer(serve: Serve) -> None:
+    asked = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def first_at_once_then_when_told(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.readexactly(1)
+        writer.write(b"first")
+        await writer.drain()
+        await reader.readexactly(1)
+        asked.set()
+        await go_on.wait()
+        writer.write(b"second")
+        await writer.drain()
+        writer.close()
+
+    transport = await serve(first_at_once_then_when_told)
+    loop = asyncio.get_running_loop()
+    async with transport:
+        await transport.write(b"?")
+        first_deadline = loop.time() + 0.05
+        assert await transport.read_within(0.05) == b"first"  # its timer stays armed
+        await transport.write(b"?")
+        await asyncio.wait_for(asked.wait(), 5)
+        reading = asyncio.ensure_future(transport.read_within(30))
+        # Past the first read's deadline: its timer has fired, and must not end this read.
+        passed = loop.create_future()
+        loop.call_at(first_deadline + 0.05, passed.set_result, None)
+        await passed
+        assert not reading.done()
+        go_on.set()
+        assert await asyncio.wait_for(reading, 5) == b"second"
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_read_within_reports_a_hang_up_not_silence(loop: str) -> None:
+    on_loop(loop, _read_within_reports_a_hang_up_not_silence)
+
+
+async def _read_within_reports_a_hang_up_not_silence(serve: Serve) -> None:
+    async def hang_up_when_asked(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.readexactly(1)
+        writer.close()
+
+    transport = await serve(hang_up_when_asked)
+    async with transport:
+        await transport.write(b"?")
+        with pytest.raises(ConnectionLostError, match="closed by the peer"):
+            await transport.read_within(30)

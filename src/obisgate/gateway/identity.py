@@ -28,6 +28,10 @@ _USABLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}")
 _BLANKS = " \t\0"
 #: How those addresses end: a cheap test before the pattern (every readout passes here).
 _ENDINGS = tuple(e for code in SERIAL_REGISTERS for e in (code, f"{code}*255"))
+#: Their last five characters: a set lookup rules out most addresses before ``endswith``
+#: tries all ten endings (every ending is at least five characters long).
+_TAILS = frozenset(e[-5:] for e in _ENDINGS)
+_FIRST = SERIAL_REGISTERS[0]
 
 
 def meter_serial(datasets: Iterable[DataSet]) -> str | None:
@@ -40,12 +44,16 @@ def meter_serial(datasets: Iterable[DataSet]) -> str | None:
     """
     found: dict[str, str] = {}
     for dataset in datasets:
-        if not dataset.address.endswith(_ENDINGS):
+        address = dataset.address
+        if address[-5:] not in _TAILS or not address.endswith(_ENDINGS):
             continue
-        match = _ADDRESS.fullmatch(dataset.address)
+        match = _ADDRESS.fullmatch(address)
         if match is None or match["cde"] not in SERIAL_REGISTERS or not dataset.values:
             continue
         text = dataset.values[0].value.strip(_BLANKS)
-        if _USABLE.fullmatch(text) and text.strip("0 ") and match["cde"] not in found:
-            found[match["cde"]] = text
+        cde = match["cde"]
+        if _USABLE.fullmatch(text) and text.strip("0 ") and cde not in found:
+            if cde == _FIRST:
+                return text  # nothing later can take precedence
+            found[cde] = text
     return next((found[code] for code in SERIAL_REGISTERS if code in found), None)

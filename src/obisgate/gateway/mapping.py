@@ -8,7 +8,7 @@ from obisgate import DataSet, Readout, data_access_error
 from obisgate.gateway.numbers import Converted, convert
 from obisgate.gateway.plan import DevicePlan, SignalPlan
 from obisgate.gateway.quality import Quality
-from obisgate.gateway.updates import SignalUpdate
+from obisgate.gateway.updates import SignalUpdate, signal_update
 
 __all__ = ["extract_value", "map_readout"]
 
@@ -59,11 +59,30 @@ def map_readout(plan: DevicePlan, readout: Readout, now: datetime) -> list[Signa
     from an earlier readout.
     """
     device = plan.alias
+    get = readout.get
     updates: list[SignalUpdate] = []
     for signal in plan.signals:
-        converted = extract_value(signal, readout.get(signal.tag))
+        dataset = get(signal.tag)
+        if (
+            dataset is not None
+            and signal.subvalue is None
+            and signal.value_index < len(dataset.values)
+            and (value := dataset.values[signal.value_index]).value
+        ):
+            # The usual case, as extract_value takes it: a value with text (so no
+            # DLMS data-access result) and no sub-value to pick.
+            converted = convert(
+                value,
+                signal.number_type,
+                multiply=signal.multiply,
+                add=signal.add,
+                decimal_comma=signal.decimal_comma,
+                unit=signal.unit,
+            )
+        else:
+            converted = extract_value(signal, dataset)
         updates.append(
-            SignalUpdate(
+            signal_update(
                 device,
                 signal.alias,
                 converted.value,

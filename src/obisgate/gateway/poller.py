@@ -58,7 +58,7 @@ from obisgate.gateway.readplan import (
 from obisgate.gateway.readstats import ReadStats
 from obisgate.gateway.schedule import DeviceSchedule
 from obisgate.gateway.throttle import SessionLimiter
-from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate
+from obisgate.gateway.updates import STATUS_SIGNAL, SignalUpdate, signal_update
 
 __all__ = [
     "DeviceState",
@@ -857,7 +857,7 @@ def status_update(
     """The device's ``_status`` update; its ``raw`` is the meter's identification line
     when it sent one (MQTT discovery names manufacturer and model from it), its
     ``serial`` the serial number the readout carries (discovery keys the meter on it)."""
-    return SignalUpdate(
+    return signal_update(
         state.plan.alias,
         STATUS_SIGNAL,
         state.status,

@@ -8,7 +8,7 @@ from typing import Any
 
 from obisgate.gateway.quality import Quality
 
-__all__ = ["STATUS_SIGNAL", "SignalUpdate"]
+__all__ = ["STATUS_SIGNAL", "SignalUpdate", "signal_update"]
 
 #: Alias of the per-device status signal ("ok", "no answer", "checksum error", ...).
 #: After a successful readout its ``raw`` is the meter's identification line
@@ -59,3 +59,38 @@ class SignalUpdate:
             "time": self.time.isoformat(timespec="milliseconds"),
             "quality": self.quality.to_json(),
         }
+
+
+_new_object = object.__new__
+_set_fields = tuple(
+    getattr(SignalUpdate, name).__set__
+    for name in ("device", "signal", "value", "unit", "time", "quality", "raw", "log", "serial")
+)
+
+
+def signal_update(
+    device: str,
+    signal: str,
+    value: Any,
+    unit: str | None,
+    time: datetime,
+    quality: Quality,
+    raw: str | None = None,
+    log: bool = False,
+    serial: str | None = None,
+) -> SignalUpdate:
+    """``SignalUpdate(...)``, the same object, built through its slots: the frozen
+    dataclass's ``__init__`` (a ``object.__setattr__`` per field) cost a few
+    microseconds per signal of every readout."""
+    update: SignalUpdate = _new_object(SignalUpdate)
+    s_device, s_signal, s_value, s_unit, s_time, s_quality, s_raw, s_log, s_serial = _set_fields
+    s_device(update, device)
+    s_signal(update, signal)
+    s_value(update, value)
+    s_unit(update, unit)
+    s_time(update, time)
+    s_quality(update, quality)
+    s_raw(update, raw)
+    s_log(update, log)
+    s_serial(update, serial)
+    return update

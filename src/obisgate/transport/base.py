@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from dataclasses import dataclass
 from typing import Self
 
@@ -87,6 +88,22 @@ class Transport(abc.ABC):
         Raises:
             ConnectionLostError: end of stream or a failed port.
         """
+
+    async def read_within(self, timeout_s: float) -> bytes | None:
+        """:meth:`read`, or ``None`` when nothing arrives within ``timeout_s`` seconds.
+
+        A deadline of the caller's that passes meanwhile still cancels the wait
+        (``CancelledError``, or its own ``TimeoutError``), as for :meth:`read`.
+        Transports may override it with a cheaper deadline than ``asyncio.timeout``.
+
+        Raises:
+            ConnectionLostError: end of stream or a failed port.
+        """
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await self.read()
+        except TimeoutError:
+            return None
 
     @abc.abstractmethod
     async def set_baud(self, baud: int) -> None:

@@ -32,7 +32,13 @@ class _Pipe(asyncio.Protocol):
         #: Why the connection ended (``None`` while open, or after a clean close).
         self.error: Exception | None = None
         self.lost = False
-        self.waiter: asyncio.Future[None] | None = None
+        #: The waiting read: its result is ``True`` when its deadline passed.
+        self.waiter: asyncio.Future[bool] | None = None
+        #: The waiting read's deadline (loop time), ``None``: no read waits on one.
+        self.deadline: float | None = None
+        #: The one timer of the connection, armed at ``timer_at`` (see :meth:`arm`).
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
         self.drained: asyncio.Future[None] | None = None
         self.closed: asyncio.Future[None] = loop.create_future()
         self.writing_paused = False
@@ -57,6 +63,7 @@ class _Pipe(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         self.error = exc
+        self.disarm()
         self._wake()
         for future in (self.drained, self.closed):
             if future is not None and not future.done():
@@ -83,10 +90,46 @@ class _Pipe(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
+    def arm(self, deadline: float) -> None:
+        """Wake the waiting read with ``True`` at ``deadline`` (loop time) if nothing else
+        wakes it first.
+
+        One timer serves the connection's successive reads: a later deadline (the usual
+        case, each read's coming after the last one's) leaves it as it is and it moves
+        itself on when it fires early; only an earlier one replaces it.
+        """
+        self.deadline = deadline
+        timer = self.timer
+        if timer is None or deadline < self.timer_at:
+            if timer is not None:
+                timer.cancel()
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+            self.timer_at = deadline
+
+    def disarm(self) -> None:
+        """No timer left on the loop (the connection is done)."""
+        self.deadline = None
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _on_timer(self) -> None:
+        self.timer = None
+        deadline = self.deadline
+        if deadline is None:
+            return
+        if deadline > self.timer_at:  # the read waiting now has a later deadline
+            self.timer = self.loop.call_at(deadline, self._on_timer)
+            self.timer_at = deadline
+            return
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(True)
+
     def _wake(self) -> None:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            waiter.set_result(False)
 
 
 class TcpTransport(Transport):
@@ -154,11 +197,7 @@ class TcpTransport(Transport):
         pipe = self._pipe
         data = pipe.take()
         while not data:
-            if pipe.error is not None:
-                error = pipe.error
-                raise ConnectionLostError(f"connection to {self.url} lost: {error}") from error
-            if pipe.eof or pipe.lost:
-                raise ConnectionLostError(f"connection to {self.url} closed by the peer")
+            self._raise_if_ended()
             pipe.waiter = pipe.loop.create_future()
             try:
                 await pipe.waiter
@@ -166,6 +205,38 @@ class TcpTransport(Transport):
                 pipe.waiter = None
             data = pipe.take()
         return data
+
+    async def read_within(self, timeout_s: float) -> bytes | None:
+        """:meth:`read` with the connection's one reusable timer as the deadline, instead
+        of an ``asyncio.timeout`` (its own timer, and a cancellation) per read."""
+        pipe = self._pipe
+        data = pipe.take()
+        if data:
+            return data
+        loop = pipe.loop
+        deadline = loop.time() + timeout_s
+        while not data:
+            self._raise_if_ended()
+            waiter: asyncio.Future[bool] = loop.create_future()
+            pipe.waiter = waiter
+            pipe.arm(deadline)
+            try:
+                timed_out = await waiter
+            finally:
+                pipe.waiter = None
+                pipe.deadline = None
+            data = pipe.take()
+            if timed_out and not data:
+                return None
+        return data
+
+    def _raise_if_ended(self) -> None:
+        pipe = self._pipe
+        if pipe.error is not None:
+            error = pipe.error
+            raise ConnectionLostError(f"connection to {self.url} lost: {error}") from error
+        if pipe.eof or pipe.lost:
+            raise ConnectionLostError(f"connection to {self.url} closed by the peer")
 
     async def set_baud(self, baud: int) -> None:
         raise UnsupportedOperation(
@@ -185,6 +256,7 @@ class TcpTransport(Transport):
         return True
 
     async def aclose(self) -> None:
+        self._pipe.disarm()
         if not self._transport.is_closing():
             self._transport.close()
         closed = self._pipe.closed
