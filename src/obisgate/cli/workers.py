@@ -107,7 +107,10 @@ def run_workers(
         fail(str(exc).replace("\n", "\n  "), 2)
     folder = Path(tempfile.mkdtemp(prefix="obisgate-workers-"))  # mode 0700: this user only
     try:
-        write_parts(config, count, folder)  # each worker's devices, checked here once
+        try:
+            write_parts(config, count, folder)  # each worker's devices, checked here once
+        except OSError as exc:
+            fail(str(exc), 1)
         del config  # the servers hold what they need of it
         _LOGGER.info("starting %d workers", count)
         run_async(lambda: supervise(commands, servers, context, folder))
