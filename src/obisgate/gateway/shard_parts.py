@@ -29,13 +29,14 @@ from obisgate.gateway.config_shard import shard_part
 from obisgate.gateway.shard import Shard
 from obisgate.gcpause import paused_gc
 
-__all__ = ["PARTS_VARIABLE", "read_part", "write_parts"]
+__all__ = ["PARTS_VARIABLE", "batches", "part_path", "read_part", "usable_cpus", "write_parts"]
 
 #: Environment variable naming the folder that holds the workers' parts.
 PARTS_VARIABLE = "OBISGATE_SHARD_PARTS"
 
 
-def _part_path(folder: Path, shard: Shard) -> Path:
+def part_path(folder: Path, shard: Shard) -> Path:
+    """Where ``shard``'s part is in ``folder``."""
     return folder / f"part-{shard.index}-of-{shard.count}.pickle"
 
 
@@ -48,7 +49,7 @@ def write_parts(config: GatewayConfig, count: int, folder: Path, *, at_once: int
     Raises:
         OSError: a part could not be written (each one that failed is named).
     """
-    at_once = at_once or _cpus()
+    at_once = at_once or usable_cpus()
     shards = [Shard(index, count) for index in range(count)]
     if at_once < 2 or count < 2 or not hasattr(os, "fork"):
         for shard in shards:
@@ -59,7 +60,7 @@ def write_parts(config: GatewayConfig, count: int, folder: Path, *, at_once: int
     # the children do not copy the pages it would touch.
     gc.freeze()
     try:
-        for batch in _batches(shards, at_once):
+        for batch in batches(shards, at_once):
             children = {_fork_writer(config, shard, folder): shard for shard in batch}
             for pid, shard in children.items():
                 _, status = os.waitpid(pid, 0)
@@ -90,15 +91,17 @@ def _fork_writer(config: GatewayConfig, shard: Shard, folder: Path) -> int:
 def _write_part(config: GatewayConfig, shard: Shard, folder: Path) -> None:
     with paused_gc():  # the whole configuration is alive: a full pass would walk all of it
         data = pickle.dumps(shard_part(config, shard), protocol=pickle.HIGHEST_PROTOCOL)
-    _part_path(folder, shard).write_bytes(data)
+    part_path(folder, shard).write_bytes(data)
 
 
-def _batches(shards: list[Shard], size: int) -> Iterator[list[Shard]]:
+def batches(shards: list[Shard], size: int) -> Iterator[list[Shard]]:
+    """``shards`` in lists of ``size`` (the last one shorter)."""
     for start in range(0, len(shards), size):
         yield shards[start : start + size]
 
 
-def _cpus() -> int:
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
@@ -115,7 +118,7 @@ def read_part(shard: Shard | None) -> GatewayConfig | None:
     if not folder or shard is None:
         return None
     with paused_gc():  # hundreds of thousands of objects, all kept
-        part = pickle.loads(_part_path(Path(folder), shard).read_bytes())  # noqa: S301 - see above
+        part = pickle.loads(part_path(Path(folder), shard).read_bytes())  # noqa: S301 - see above
     if not isinstance(part, GatewayConfig):
         raise TypeError(f"{folder}: not a configuration part")
     return part
