@@ -93,10 +93,10 @@ def shard_rows(
         if row.fields.get(name) is not None
     )
     kept = kept_devices(placed, derived, shard)
-    known = {alias for alias, *_ in placed}
+    others = {alias for alias, *_ in placed} - kept
     return (
         [row for row, (alias, *_) in zip(devices, placed, strict=True) if alias in kept],
-        [row for row in signals if _device_of(row) in kept or _device_of(row) not in known],
+        [row for row in signals if _device_of(row) not in others],
     )
 
 
