@@ -137,6 +137,18 @@ def test_shared_columns_or_reading_problems_are_checked_whole(tmp_path: Path) ->
     assert parts_apply(read_config_tables(path), OUTPUT_SPECS) is False
 
 
+def test_a_csv_pair_is_checked_whole(tmp_path: Path) -> None:
+    """Its problems are ordered by the file the whole load met first."""
+    (tmp_path / "devices.csv").write_text("device_alias,ip,port\nm1,127.0.0.1,20000\n")
+    (tmp_path / "signals.csv").write_text(
+        "device_alias,signal_alias,tag_job_todo,number_type\nm1,e,1.8.0,FLOAT\n"
+    )
+    tables = read_config_tables(tmp_path)
+    assert not tables.problems
+    assert [row.fields["device_alias"] for row in tables.devices] == ["m1"]
+    assert parts_apply(tables, OUTPUT_SPECS) is False
+
+
 def test_run_workers_fails_on_a_bad_configuration_as_run_does(tmp_path: Path) -> None:
     path = tmp_path / "gw.toml"
     path.write_text(bad_configs()["fields"], encoding="utf-8")

@@ -21,7 +21,8 @@ part by part (the load warnings in file order).
 whole as before (:func:`~obisgate.gateway.config_build.build_config`): when reading
 it found problems, when a shared server's section or signal columns are given (the
 supervisor runs that server for every meter and needs every model; its columns are
-checked across all signals), and where ``os.fork`` is missing.
+checked across all signals), for an Excel or CSV source (its problems would not come
+in the whole load's order), and where ``os.fork`` is missing.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class _Report:
 
 def parts_apply(tables: RawTables, specs: Specs) -> bool:
     """Whether ``tables`` can be checked in parts (see the module's docstring)."""
-    if tables.problems or not hasattr(os, "fork"):
+    if tables.problems or not hasattr(os, "fork") or not _one_text_file(tables.source):
         return False
     shared = [spec for spec in specs if spec.shared]
     if any(spec.name in tables.single for spec in shared):
@@ -85,6 +86,13 @@ def parts_apply(tables: RawTables, specs: Specs) -> bool:
         for name in spec.columns.model.model_fields
     )
     return not columns or not any(columns.intersection(row.fields) for row in tables.signals)
+
+
+def _one_text_file(source: Path) -> bool:
+    """A TOML file: every row has a line in one file, so the parts' problems go back into
+    the whole load's order (an Excel row has no line; the problems of a CSV pair are
+    ordered by the file the load met first)."""
+    return not source.is_dir() and source.suffix.lower() not in (".csv", ".xlsx", ".xlsm")
 
 
 def check_parts(
