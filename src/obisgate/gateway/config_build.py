@@ -32,7 +32,7 @@ from obisgate.gateway.config_models import (
     signal_field_problems,
 )
 from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem, RawRow, RawTables
-from obisgate.gateway.config_shard import shard_rows
+from obisgate.gateway.config_shard import Placement, shard_rows
 from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.processing.build import check_derived
 from obisgate.gateway.shard import Shard
@@ -90,29 +90,41 @@ def table_fields(specs: Specs) -> dict[str, frozenset[str]]:
     return fields
 
 
-def build_config(tables: RawTables, specs: Specs, shard: Shard | None = None) -> GatewayConfig:
+def build_config(
+    tables: RawTables,
+    specs: Specs,
+    shard: Shard | None = None,
+    placed: Placement | None = None,
+) -> GatewayConfig:
     """The configuration of ``tables``, with the output sections and columns of ``specs``.
 
     With ``shard``, only the rows that shard keeps are validated and kept
-    (:func:`~obisgate.gateway.config_shard.shard_rows`): the devices of its lines.
+    (:func:`~obisgate.gateway.config_shard.shard_rows`): the devices of its lines;
+    ``placed``: the rows' placement, when made already (once for several shards).
 
     Raises:
         ConfigFileError: one or more problems (``.problems``: all of them, in
             file order; ``.warnings``: the warnings found so far).
     """
-    return _Builder(tables, specs, shard).build()
+    return _Builder(tables, specs, shard, placed).build()
 
 
 class _Builder:
     """Validates raw rows into models, collecting every problem."""
 
-    def __init__(self, tables: RawTables, specs: Specs, shard: Shard | None = None) -> None:
+    def __init__(
+        self,
+        tables: RawTables,
+        specs: Specs,
+        shard: Shard | None = None,
+        placed: Placement | None = None,
+    ) -> None:
         self.tables = tables
         self.any_devices = bool(tables.devices)
         # Every device alias of the file, for messages, when a shard keeps some only.
         self.file_aliases: set[str] | None = None
         if shard is not None and shard.count > 1:
-            rows = shard_rows(tables.devices, tables.signals, shard)
+            rows = shard_rows(tables.devices, tables.signals, shard, placed)
             if rows is not None:
                 self.file_aliases = {
                     alias

@@ -1,8 +1,10 @@
 """``run --workers N``: the configuration checked in its N shard parts at once.
 
 The supervisor reads the file into raw rows once (:func:`~obisgate.gateway.config.
-read_config_tables`: the parse) and never validates a row itself. :func:`check_parts`
-forks one child per shard (as many at a time as there are CPUs); each validates and
+read_config_tables`: the parse), places them once for all shards
+(:func:`~obisgate.gateway.config_shard.placement`: a device row by its connection and
+group fields alone), and validates no row itself. :func:`check_parts` then forks one
+child per shard (as many at a time as there are CPUs); each validates and
 checks only the rows its shard keeps, exactly ``load_config(path, shard=)``
 (:mod:`~obisgate.gateway.config_shard`), writes that part for its worker
 (:mod:`~obisgate.gateway.shard_parts`), and reports its problems, warnings and
@@ -38,6 +40,7 @@ from typing import Any
 
 from obisgate.gateway.config_build import build_config, in_file_order
 from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem, RawTables
+from obisgate.gateway.config_shard import Placement, placement
 from obisgate.gateway.outputs.spec import OutputSpec
 from obisgate.gateway.preflight import Readiness, readiness
 from obisgate.gateway.shard import Shard
@@ -112,6 +115,7 @@ def check_parts(
         OSError: a child did not report (it could not write its part, or was killed).
     """
     at_once = at_once or usable_cpus()
+    placed = placement(tables.devices, tables.signals) if count > 1 else None  # once for all
     reports: list[_Report] = []
     failed: list[str] = []
     # The rows stay alive in this process: out of the collector's passes, so that the
@@ -119,7 +123,9 @@ def check_parts(
     gc.freeze()
     try:
         for batch in batches([Shard(i, count) for i in range(count)], at_once):
-            children = {_fork_checker(tables, specs, shard, folder, db): shard for shard in batch}
+            children = {
+                _fork_checker(tables, specs, shard, placed, folder, db): shard for shard in batch
+            }
             for pid, shard in children.items():
                 _, status = os.waitpid(pid, 0)
                 report = _report_path(folder, shard)
@@ -162,7 +168,12 @@ def _merged(reports: list[_Report]) -> PartsReport:
 
 
 def _fork_checker(
-    tables: RawTables, specs: Specs, shard: Shard, folder: Path, db: Path | None
+    tables: RawTables,
+    specs: Specs,
+    shard: Shard,
+    placed: Placement | None,
+    folder: Path,
+    db: Path | None,
 ) -> int:
     """Fork a child that checks ``shard``'s part, writes it and its report, and exits
     (0: reported); its pid."""
@@ -171,7 +182,7 @@ def _fork_checker(
         return pid
     code = 1
     try:
-        _check_part(tables, specs, shard, folder, db)
+        _check_part(tables, specs, shard, placed, folder, db)
         code = 0
     except BaseException as exc:  # the parent names the shard; the child says why
         with contextlib.suppress(OSError):
@@ -181,12 +192,17 @@ def _fork_checker(
 
 
 def _check_part(
-    tables: RawTables, specs: Specs, shard: Shard, folder: Path, db: Path | None
+    tables: RawTables,
+    specs: Specs,
+    shard: Shard,
+    placed: Placement | None,
+    folder: Path,
+    db: Path | None,
 ) -> None:
     """In a child: load ``shard``'s part of ``tables``, write it and the report."""
     with paused_gc():
         try:
-            config = build_config(tables, specs, shard)
+            config = build_config(tables, specs, shard, placed)
         except ConfigFileError as exc:
             report = _Report(exc.problems, exc.warnings)
         else:
