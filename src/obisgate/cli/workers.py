@@ -140,11 +140,12 @@ def run_workers(
             del tables
             show_warnings(config.warnings)
             refuse(readiness(config, db=db, workers=count, specs=specs))
-            servers = _servers(config, context, db)
             try:
-                write_parts(config, count, folder)  # each worker's devices, checked here once
+                # Forks: before any server object exists. Each worker's devices, checked here.
+                write_parts(config, count, folder)
             except OSError as exc:
                 fail(str(exc), 1)
+            servers = _servers(config, context, db)
             del config  # the servers hold what they need of it
         _LOGGER.info("starting %d workers", count)
         run_async(lambda: supervise(commands, servers, context, folder))
