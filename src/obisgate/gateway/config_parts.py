@@ -115,7 +115,8 @@ def check_parts(
         OSError: a child did not report (it could not write its part, or was killed).
     """
     at_once = at_once or usable_cpus()
-    placed = placement(tables.devices, tables.signals) if count > 1 else None  # once for all
+    with paused_gc():  # once for all the parts
+        placed = placement(tables.devices, tables.signals) if count > 1 else None
     reports: list[_Report] = []
     failed: list[str] = []
     # The rows stay alive in this process: out of the collector's passes, so that the
