@@ -10,7 +10,10 @@ process start to the first poll (its first "cannot connect" warning), the CPU
 it used until then, and the gateway's peak RSS. With ``--workers N`` that is
 ``obisgate run --workers N``: the seconds to each worker's first poll, the CPU the
 supervisor and the workers had used by then, and the peak RSS of the supervisor and of
-each worker (their ``VmHWM``, read every 0.1 s).
+each worker (their ``VmHWM``, read every 0.1 s). The supervisor's CPU includes that of
+the children it has waited for by then (``run --workers`` checks the shards' parts in
+forked children before it starts the workers); those children's peaks are
+``checker_peak_mb`` (their ``VmHWM`` counts the pages they share with the supervisor).
 
 Usage: python bench/bench_config.py [--devices 50000] [--repeat 3] [--gateway] [--workers N]
 """
@@ -29,7 +32,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_gateway import LogReader, PeakWatcher, config_text, cpu_seconds, tree_cpu
+from bench_gateway import (
+    LogReader,
+    PeakWatcher,
+    children,
+    config_text,
+    cpu_seconds,
+    tree_cpu,
+)
 
 from obisgate.gateway.config import load_config
 
@@ -98,13 +108,13 @@ def first_polls(config: Path, workers: int) -> dict[str, object]:
     )
     assert gateway.stderr is not None
     watcher = PeakWatcher(gateway.pid)
-    log = LogReader(
-        gateway.stderr,
-        started,
-        shown=0,
-        marker="cannot connect",
-        at_first=lambda: tree_cpu(gateway.pid),
-    )
+    workers_seen: set[int] = set()
+
+    def at_first() -> float:
+        workers_seen.update(children(gateway.pid))
+        return tree_cpu(gateway.pid) + waited_cpu(gateway.pid)
+
+    log = LogReader(gateway.stderr, started, shown=0, marker="cannot connect", at_first=at_first)
     _, status, _usage = os.wait4(gateway.pid, 0)
     watcher.stop()
     log.join()
@@ -116,8 +126,17 @@ def first_polls(config: Path, workers: int) -> dict[str, object]:
         "first_poll_s": dict(sorted(log.first.items())),
         "cpu_to_first_poll_s": dict(sorted(log.at.items())),
         "supervisor_peak_mb": round(supervisor),
-        "worker_peak_mb": sorted(round(mb) for mb in peaks.values()),
+        "worker_peak_mb": sorted(round(mb) for pid, mb in peaks.items() if pid in workers_seen),
+        "checker_peak_mb": sorted(
+            round(mb) for pid, mb in peaks.items() if pid not in workers_seen
+        ),
     }
+
+
+def waited_cpu(pid: int) -> float:
+    """User + system CPU of the children ``pid`` has waited for (``cutime`` + ``cstime``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

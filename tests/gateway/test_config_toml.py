@@ -17,7 +17,10 @@ from obisgate.gateway.config import (
     SignalConfig,
     load_config,
 )
+from obisgate.gateway.config_build import table_fields
+from obisgate.gateway.config_toml import read_toml
 from obisgate.gateway.numbers import NumberType
+from obisgate.gateway.outputs.registry import OUTPUT_SPECS
 from obisgate.gateway.quality import Quality
 
 DATA = Path(__file__).parent / "data"
@@ -714,3 +717,17 @@ def test_signals_equal_but_for_their_device_are_each_their_own(tmp_path: Path) -
     got = problems_of(write(tmp_path, bad, "bad.toml"))
     assert [p[:3] for p in got] == [(26, "signals[2]", "multiply")]
     assert got[0][3].startswith("got 'x'")
+
+
+def test_lines_are_found_only_in_the_text_that_was_parsed(tmp_path: Path) -> None:
+    """The text is read again for lines when a problem needs one: a file changed in
+    between gives the problem without a line, never another text's line."""
+    path = tmp_path / "gw.toml"
+    text = '[[devices]]\ndevice_alias = "a"\nurl = "tcp://h:1"\n\n[[devices]]\nport = 1\n'
+    for changed, line in ((False, 5), (True, None)):
+        path.write_text(text, encoding="utf-8")
+        tables = read_toml(path, table_fields(OUTPUT_SPECS))
+        if changed:
+            path.write_text("# moved\n" + text, encoding="utf-8")
+        problem = tables.devices[1].problem("broken")
+        assert (problem.place, problem.line) == ("devices[1]", line)

@@ -168,7 +168,7 @@ def test_the_supervisor_hands_each_worker_what_it_would_load(
     whole = load_config(path)
     folder = tmp_path / "parts"
     folder.mkdir()
-    write_parts(whole, 3, folder)
+    write_parts(whole, 3, folder)  # forked children, two at a time on two CPUs
     kept = []
     for index in range(3):
         shard = Shard(index, 3)
@@ -182,6 +182,30 @@ def test_the_supervisor_hands_each_worker_what_it_would_load(
         kept += [d.device_alias for d in part.devices]
     assert sorted(kept) == sorted(d.device_alias for d in whole.devices)
     assert read_part(Shard(0, 3)) is None  # no supervisor: the worker loads the file
+
+
+@pytest.mark.parametrize("at_once", [1, 2, 3])
+def test_parts_written_in_children_or_in_process_are_the_same(tmp_path: Path, at_once: int) -> None:
+    whole = load_config(mixed_config(tmp_path))
+    written = {}
+    for way in (1, at_once):
+        folder = tmp_path / f"parts-{way}"
+        folder.mkdir(exist_ok=True)
+        write_parts(whole, 3, folder, at_once=way)
+        written[way] = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert sorted(written[at_once]) == [f"part-{i}-of-3.pickle" for i in range(3)]
+    assert written[at_once] == written[1]
+
+
+@pytest.mark.parametrize("at_once", [1, 2])
+def test_a_part_that_cannot_be_written_is_an_os_error(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], at_once: int
+) -> None:
+    whole = load_config(mixed_config(tmp_path))
+    with pytest.raises(OSError, match="shard 0/2, 1/2" if at_once > 1 else "No such file"):
+        write_parts(whole, 2, tmp_path / "gone", at_once=at_once)
+    if at_once > 1:  # each child says why
+        assert capfd.readouterr().err.count("No such file or directory") == 2
 
 
 def test_a_part_with_derived_signals_across_shards_is_the_loaded_one(tmp_path: Path) -> None:

@@ -17,8 +17,18 @@ from tests.services import free_port
 
 
 def children(pid: int) -> set[int]:
+    """The supervisor's workers: its children running ``--shard`` (not the forked
+    children that check and write the parts before the workers start)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
-    return {int(x) for x in path.read_text().split()} if path.exists() else set()
+    found = {int(x) for x in path.read_text().split()} if path.exists() else set()
+    return {child for child in found if _is_worker(child)}
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        return b"--shard" in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
 
 
 def two_children(pid: int, without: int = 0) -> set[int] | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import click
 from obisgate.cli.common import fail, run_async, setup_logging
 from obisgate.cli.dlms_read import dlms_options
 from obisgate.cli.gateway_run import build_outputs, relay_of_supervisor, run_gateway
+from obisgate.cli.load_messages import refuse, show_warnings
 from obisgate.cli.main import main
 from obisgate.cli.params import Bounded, device_alias, history_folder, meter_url
 from obisgate.cli.probe_command import budget_option, run_probe
@@ -55,13 +55,7 @@ def refuse_unready(
 
         with contextlib.suppress(ValueError):  # refused with its own message further on
             count = worker_count(workers, force=force)
-    ready = readiness(config, db=db, workers=count, shard=shard)
-    for warning in ready.warnings:
-        click.echo(f"obisgate: warning: {warning}", err=True)
-    if ready.problems:
-        for problem in ready.problems:
-            click.echo(f"obisgate: error: {problem}", err=True)
-        sys.exit(2)
+    refuse(readiness(config, db=db, workers=count, shard=shard))
 
 
 def _load(path: str, shard: Shard | None = None) -> GatewayConfig:
@@ -77,8 +71,7 @@ def _load(path: str, shard: Shard | None = None) -> GatewayConfig:
         config = load_config(path, shard=shard)
     except ConfigError as exc:
         fail(str(exc).replace("\n", "\n  "), 2)
-    for warning in config.warnings:
-        click.echo(f"obisgate: warning: {warning}", err=True)
+    show_warnings(config.warnings)
     return config
 
 
@@ -156,22 +149,15 @@ def run(
       obisgate run site.toml --duration 60 --format jsonl > updates.jsonl
     """
     setup_logging(verbose, log_format, None if shard is None else str(shard))
-    # A shard keeps only its own devices (the supervisor of --workers checks them all).
-    cfg = _load(config, shard)
-    refuse_unready(cfg, db=db, workers=workers, force=force, shard=shard)
-    if force and workers is None:
-        fail("--force goes with --workers", 2)
-    if workers is not None:
+    if workers is not None and shard is None:
+        # The supervisor checks every device; each worker then gets its part.
         from obisgate.cli.workers import run_workers  # noqa: PLC0415
 
-        if shard is not None:
-            fail("--workers and --shard cannot be combined", 2)
         options = {"--format": fmt, "--db": db, "--duration": duration, "--stats": stats_path}
         passed = [
             str(x) for key, value in options.items() if value is not None for x in (key, value)
         ]
         run_workers(
-            cfg,
             config,
             workers,
             [*passed, "--log-format", log_format, *["-v"] * verbose],
@@ -179,6 +165,13 @@ def run(
             db=db,
         )
         return
+    # A shard keeps only its own devices.
+    cfg = _load(config, shard)
+    refuse_unready(cfg, db=db, workers=workers, force=force, shard=shard)
+    if force and workers is None:
+        fail("--force goes with --workers", 2)
+    if workers is not None:
+        fail("--workers and --shard cannot be combined", 2)
     relay = relay_of_supervisor(shard)
     if shard is not None:
         cfg = shard_config(cfg, shard, db)

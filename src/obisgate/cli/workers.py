@@ -7,10 +7,14 @@ folder; each worker (``obisgate run CONFIG --shard I/N``, told the socket throug
 :data:`~obisgate.gateway.relay.sender.RELAY_VARIABLE`) runs the other outputs itself
 (history, MQTT, PostgreSQL, the printed updates) and streams its batches and counters
 to the hub (:class:`~obisgate.gateway.relay.sender.RelayOutput`). Without a shared
-output there is no hub, and the workers run as before. The supervisor loads and checks
-the whole configuration once and hands each worker only its part
-(:mod:`~obisgate.gateway.shard_parts`), in the same private folder. A priority read
-asked of the supervisor's API goes to the worker that polls the device, over the relay
+output there is no hub, and the workers run as before.
+
+The supervisor checks the whole configuration once and hands each worker only its part
+(:mod:`~obisgate.gateway.shard_parts`), in the same private folder. Without a shared
+output it parses the file and has the parts checked in parallel, in forked children
+(:mod:`~obisgate.gateway.config_parts`): it never validates a device itself. With one it
+loads the whole file, as its servers serve every meter. A priority read asked of the
+supervisor's API goes to the worker that polls the device, over the relay
 (:meth:`~obisgate.gateway.relay.hub.RelayHub.request_read`), and that worker's read
 figures come back with its counters.
 """
@@ -26,19 +30,27 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from obisgate.cli.common import fail, run_async
+from obisgate.cli.load_messages import refuse, show_warnings
 from obisgate.errors import ConfigError
-from obisgate.gateway.config import GatewayConfig
+from obisgate.gateway.config import GatewayConfig, read_config_tables
+from obisgate.gateway.config_build import build_config
+from obisgate.gateway.config_parts import check_parts, parts_apply
 from obisgate.gateway.descriptors import quiet_accept_errors, raise_open_file_limit
 from obisgate.gateway.history import history_files
 from obisgate.gateway.outputs.base import Fanout, Output
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.factory import network_outputs
+from obisgate.gateway.outputs.registry import OUTPUT_SPECS
+from obisgate.gateway.outputs.spec import OutputSpec
+from obisgate.gateway.preflight import readiness
 from obisgate.gateway.relay.hub import RelayHub
 from obisgate.gateway.relay.owners import Owners, device_owners
 from obisgate.gateway.relay.sender import RELAY_VARIABLE
 from obisgate.gateway.shard_parts import PARTS_VARIABLE, write_parts
+from obisgate.gcpause import paused_gc
 from obisgate.supervisor import Supervisor
 
 __all__ = ["available_cpus", "run_workers", "worker_count"]
@@ -77,19 +89,21 @@ def worker_count(text: str, *, force: bool = False, cpus: int | None = None) -> 
 
 
 def run_workers(
-    config: GatewayConfig,
     config_path: str,
     workers: str,
     options: Sequence[str],
     *,
     force: bool = False,
     db: Path | None = None,
+    specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS,
 ) -> None:
-    """Run ``obisgate run CONFIG --shard i/N OPTIONS`` for i < N until SIGTERM/SIGINT.
+    """Check ``config_path``, then run ``obisgate run CONFIG --shard i/N OPTIONS`` for
+    i < N until SIGTERM/SIGINT.
 
-    Exits 2 (one line) for a bad ``workers`` or a shared output that cannot be built
-    (a missing extra); otherwise returns when every worker has ended by itself with
-    status 0 (``--duration``) or after a stop signal.
+    Exits 2 (one line) for a bad ``workers``, 2 with every problem of the configuration
+    (as ``run`` without workers), 2 for a shared output that cannot be built (a missing
+    extra), 1 when a worker's part cannot be written; otherwise returns when every
+    worker has ended by itself with status 0 (``--duration``) or after a stop signal.
     """
     try:
         count = worker_count(workers, force=force)
@@ -99,23 +113,59 @@ def run_workers(
         [sys.executable, "-m", "obisgate", "run", config_path, "--shard", f"{i}/{count}", *options]
         for i in range(count)
     ]
-    context = OutputContext()
-    if config.logged_signals:
-        base = db or config.storage.path
-        context.history_files = lambda: history_files(base)
     try:
-        servers = network_outputs(config, context, shared=True)
+        tables = read_config_tables(config_path, specs)
     except ConfigError as exc:
         fail(str(exc).replace("\n", "\n  "), 2)
+    context = OutputContext()
     folder = Path(tempfile.mkdtemp(prefix="obisgate-workers-"))  # mode 0700: this user only
     try:
-        write_parts(config, count, folder)  # each worker's devices, checked here once
-        owners = device_owners(config, count) if servers else Owners({}, frozenset())
-        del config  # the servers hold what they need of it
+        if parts_apply(tables, specs):
+            # No shared server: the parts are checked (and written) in parallel, and
+            # this process never holds a validated device.
+            try:
+                report = check_parts(tables, specs, count, folder, db=db)
+            except ConfigError as exc:
+                fail(str(exc).replace("\n", "\n  "), 2)
+            except OSError as exc:
+                fail(str(exc), 1)
+            del tables
+            show_warnings(report.warnings)
+            refuse(report.ready)
+            servers: list[Output] = []
+            owners = Owners({}, frozenset())
+        else:
+            try:
+                with paused_gc():
+                    config = build_config(tables, specs)
+            except ConfigError as exc:
+                fail(str(exc).replace("\n", "\n  "), 2)
+            del tables
+            show_warnings(config.warnings)
+            refuse(readiness(config, db=db, workers=count, specs=specs))
+            try:
+                # Forks: before any server object exists. Each worker's devices, checked here.
+                write_parts(config, count, folder)
+            except OSError as exc:
+                fail(str(exc), 1)
+            servers = _servers(config, context, db)
+            owners = device_owners(config, count) if servers else Owners({}, frozenset())
+            del config  # the servers hold what they need of it
         _LOGGER.info("starting %d workers", count)
         run_async(lambda: supervise(commands, servers, context, folder, owners))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _servers(config: GatewayConfig, context: OutputContext, db: Path | None) -> list[Output]:
+    """The shared servers of ``config``; exits 2 when one cannot be built."""
+    if config.logged_signals:
+        base = db or config.storage.path
+        context.history_files = lambda: history_files(base)
+    try:
+        return network_outputs(config, context, shared=True)
+    except ConfigError as exc:
+        fail(str(exc).replace("\n", "\n  "), 2)
 
 
 async def supervise(

@@ -27,7 +27,7 @@ from obisgate.gateway.config_models import (
     SignalConfig,
     StorageConfig,
 )
-from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem
+from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem, RawTables
 from obisgate.gateway.outputs.registry import OUTPUT_SPECS
 from obisgate.gateway.outputs.spec import OutputSpec
 from obisgate.gateway.shard import Shard
@@ -43,6 +43,7 @@ __all__ = [
     "SignalConfig",
     "StorageConfig",
     "load_config",
+    "read_config_tables",
 ]
 
 
@@ -77,9 +78,21 @@ def load_config(
             errors; ``.problems`` lists all of them (file, row or line, field,
             what is allowed) and ``str()`` gives one line per problem.
     """
+    with paused_gc():
+        return build_config(read_config_tables(path, specs), specs, shard)
+
+
+def read_config_tables(
+    path: str | os.PathLike[str], specs: Sequence[OutputSpec[Any]] = OUTPUT_SPECS
+) -> RawTables:
+    """The raw rows of a configuration (:func:`load_config`'s first half: the file read
+    and parsed, nothing validated), with every reading problem in ``problems``.
+
+    Raises:
+        ConfigFileError: the file or directory does not exist.
+    """
     source = Path(path)
     if not source.exists():
         raise ConfigFileError([ConfigProblem(str(source), "no such file or directory")])
     with paused_gc():
-        tables = read_tables(source, table_fields(specs))
-        return build_config(tables, specs, shard)
+        return read_tables(source, table_fields(specs))

@@ -32,7 +32,7 @@ from obisgate.gateway.config_models import (
     signal_field_problems,
 )
 from obisgate.gateway.config_rows import ConfigFileError, ConfigProblem, RawRow, RawTables
-from obisgate.gateway.config_shard import shard_rows
+from obisgate.gateway.config_shard import Placement, shard_rows
 from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.processing.build import check_derived
 from obisgate.gateway.shard import Shard
@@ -41,7 +41,7 @@ from obisgate.password_config import password_file_is_private
 if TYPE_CHECKING:
     from obisgate.gateway.outputs.spec import OutputSpec
 
-__all__ = ["CORE_TABLES", "build_config", "table_fields"]
+__all__ = ["CORE_TABLES", "build_config", "in_file_order", "table_fields"]
 
 Specs = Sequence["OutputSpec[Any]"]
 
@@ -90,28 +90,47 @@ def table_fields(specs: Specs) -> dict[str, frozenset[str]]:
     return fields
 
 
-def build_config(tables: RawTables, specs: Specs, shard: Shard | None = None) -> GatewayConfig:
+def build_config(
+    tables: RawTables,
+    specs: Specs,
+    shard: Shard | None = None,
+    placed: Placement | None = None,
+) -> GatewayConfig:
     """The configuration of ``tables``, with the output sections and columns of ``specs``.
 
     With ``shard``, only the rows that shard keeps are validated and kept
-    (:func:`~obisgate.gateway.config_shard.shard_rows`): the devices of its lines.
+    (:func:`~obisgate.gateway.config_shard.shard_rows`): the devices of its lines;
+    ``placed``: the rows' placement, when made already (once for several shards).
 
     Raises:
         ConfigFileError: one or more problems (``.problems``: all of them, in
             file order; ``.warnings``: the warnings found so far).
     """
-    return _Builder(tables, specs, shard).build()
+    return _Builder(tables, specs, shard, placed).build()
 
 
 class _Builder:
     """Validates raw rows into models, collecting every problem."""
 
-    def __init__(self, tables: RawTables, specs: Specs, shard: Shard | None = None) -> None:
+    def __init__(
+        self,
+        tables: RawTables,
+        specs: Specs,
+        shard: Shard | None = None,
+        placed: Placement | None = None,
+    ) -> None:
         self.tables = tables
         self.any_devices = bool(tables.devices)
+        # Every device alias of the file, for messages, when a shard keeps some only.
+        self.file_aliases: set[str] | None = None
         if shard is not None and shard.count > 1:
-            rows = shard_rows(tables.devices, tables.signals, shard)
+            rows = shard_rows(tables.devices, tables.signals, shard, placed)
             if rows is not None:
+                self.file_aliases = {
+                    alias
+                    for row in tables.devices
+                    if (alias := cells.alias_key(row.fields.get("device_alias"))) is not None
+                }
                 # The other shards' raw rows go here: they never become models.
                 tables.devices[:], tables.signals[:] = rows
         self.specs = tuple(specs)
@@ -183,7 +202,7 @@ class _Builder:
         self._schedule_problems(devices, signals)
         self._profile_problems(devices, signals)
         if self.problems:
-            raise ConfigFileError(_in_file_order(self.problems), _in_file_order(self.warnings))
+            raise ConfigFileError(in_file_order(self.problems), in_file_order(self.warnings))
         assert isinstance(storage, StorageConfig)
         assert isinstance(output, OutputConfig)
         present = self._finished(sections)  # before the warnings are taken: it may add some
@@ -194,7 +213,7 @@ class _Builder:
             storage=self._with_base_dir(storage),
             output=output,
             sections=present,
-            warnings=tuple(_in_file_order(self.warnings)),
+            warnings=tuple(in_file_order(self.warnings)),
             source=self.tables.source,
         )
         config.remember_readout_options(self.options)
@@ -325,7 +344,7 @@ class _Builder:
             device_alias = cells.alias_key(fields.get("device_alias"))
             signal_alias = cells.alias_key(fields.get("signal_alias"))
             if device_alias is not None and device_alias not in known:
-                names = ", ".join(sorted(known)[:10]) or "none"
+                names = ", ".join(sorted(self.file_aliases or known)[:10]) or "none"
                 self.problems.append(
                     row.problem(f"no device {device_alias!r}; devices: {names}", "device_alias")
                 )
@@ -735,7 +754,7 @@ def _fills_any(signals: list[SignalConfig], model: type[BaseModel], names: tuple
     )
 
 
-def _in_file_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+def in_file_order(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     """Stable sort by file (first appearance) and line; problems without a line keep
     their place relative to each other."""
     files: dict[str, int] = {}

@@ -124,7 +124,8 @@ class RawRow:
     field_lines: Mapping[str, int] = field(default_factory=lambda: _NO_LINES)
     #: ``locate(table, index)`` gives ``(line, field_lines)`` on first use (TOML: the
     #: line scan runs only when a problem or warning needs a location; most loads
-    #: have none); ``index`` is the row's position in its array, -1 for a table.
+    #: have none); ``index`` is the row's position in its array, -1 for a table. A
+    #: row of an array located so and without a ``place`` gets ``table[index]`` then.
     locate: Callable[[str, int], tuple[int | None, dict[str, int]]] | None = None
     index: int = -1
 
@@ -144,6 +145,8 @@ class RawRow:
         if self.locate is not None:
             self.line, self.field_lines = self.locate(self.table, self.index)
             self.locate = None
+            if self.place is None and self.index >= 0:
+                self.place = f"{self.table}[{self.index}]"
 
 
 @dataclass(slots=True)

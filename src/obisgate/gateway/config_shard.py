@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -46,7 +47,7 @@ from obisgate.gateway.config_models import (
 from obisgate.gateway.config_rows import RawRow
 from obisgate.gateway.shard import Shard, line_placement
 
-__all__ = ["Placed", "kept_devices", "shard_part", "shard_rows"]
+__all__ = ["Placed", "Placement", "kept_devices", "placement", "shard_part", "shard_rows"]
 
 _LINE_FIELDS = ("device", "ip", "port", "url", "group", "enable")
 
@@ -70,14 +71,22 @@ _DERIVED_FIELDS = ("source", "sources")
 Placed = tuple[str, str, str | None, bool]
 
 
-def shard_rows(
-    devices: list[RawRow], signals: list[RawRow], shard: Shard
-) -> tuple[list[RawRow], list[RawRow]] | None:
-    """The device and signal rows ``shard`` keeps, in their order; ``None``: keep all.
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the raw rows of a file go, for any number of shards (:func:`placement`).
 
-    A signal row is kept unless it names a device of another shard (one naming no
-    known device is kept: its problem is reported).
+    Attributes:
+        placed: each device row's :data:`Placed`, in row order.
+        derived: (device, ``source`` or ``sources``) of every derived signal row.
     """
+
+    placed: list[Placed]
+    derived: list[tuple[str | None, object]]
+
+
+def placement(devices: list[RawRow], signals: list[RawRow]) -> Placement | None:
+    """Where every row goes; ``None`` when a device row cannot be placed for sure (no
+    valid alias, connection or group; an alias given twice): every shard keeps all."""
     placed: list[Placed] = []
     for row in devices:
         where = _line_of(row.fields)
@@ -86,17 +95,36 @@ def shard_rows(
         placed.append(where)
     if len({alias for alias, *_ in placed}) < len(placed):
         return None
-    derived = (
+    derived = [
         (_device_of(row), row.fields[name])
         for row in signals
         for name in _DERIVED_FIELDS
         if row.fields.get(name) is not None
-    )
-    kept = kept_devices(placed, derived, shard)
-    known = {alias for alias, *_ in placed}
+    ]
+    return Placement(placed, derived)
+
+
+def shard_rows(
+    devices: list[RawRow],
+    signals: list[RawRow],
+    shard: Shard,
+    where: Placement | None = None,
+) -> tuple[list[RawRow], list[RawRow]] | None:
+    """The device and signal rows ``shard`` keeps, in their order; ``None``: keep all.
+
+    ``where``: these rows' :func:`placement`, when made already (once for all shards).
+    A signal row is kept unless it names a device of another shard (one naming no
+    known device is kept: its problem is reported).
+    """
+    where = where or placement(devices, signals)
+    if where is None:
+        return None
+    placed = where.placed
+    kept = kept_devices(placed, where.derived, shard)
+    others = {alias for alias, *_ in placed} - kept
     return (
         [row for row, (alias, *_) in zip(devices, placed, strict=True) if alias in kept],
-        [row for row in signals if _device_of(row) in kept or _device_of(row) not in known],
+        [row for row in signals if _device_of(row) not in others],
     )
 
 

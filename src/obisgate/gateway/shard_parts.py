@@ -9,12 +9,19 @@ reading and validating the file again: it starts sooner, never holds the other
 shards' devices, and a restarted worker runs with the configuration the supervisor
 checked even if the file changed meanwhile. Pickle only because nothing but this
 user's supervisor can write that folder (the same trust as the relay socket beside it).
+
+Where ``os.fork`` exists, the parts are cut and pickled in forked children, as many
+at a time as there are CPUs: the supervisor's own memory never holds a part or its
+pickle, and N parts take about N / CPUs times one part's time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 
 from obisgate.gateway.config_models import GatewayConfig
@@ -22,23 +29,82 @@ from obisgate.gateway.config_shard import shard_part
 from obisgate.gateway.shard import Shard
 from obisgate.gcpause import paused_gc
 
-__all__ = ["PARTS_VARIABLE", "read_part", "write_parts"]
+__all__ = ["PARTS_VARIABLE", "batches", "part_path", "read_part", "usable_cpus", "write_parts"]
 
 #: Environment variable naming the folder that holds the workers' parts.
 PARTS_VARIABLE = "OBISGATE_SHARD_PARTS"
 
 
-def _part_path(folder: Path, shard: Shard) -> Path:
+def part_path(folder: Path, shard: Shard) -> Path:
+    """Where ``shard``'s part is in ``folder``."""
     return folder / f"part-{shard.index}-of-{shard.count}.pickle"
 
 
-def write_parts(config: GatewayConfig, count: int, folder: Path) -> None:
-    """Write the part of each of ``count`` shards of ``config`` into ``folder``."""
-    for index in range(count):
-        shard = Shard(index, count)
-        with paused_gc():  # the whole configuration is alive: a full pass would walk all of it
-            data = pickle.dumps(shard_part(config, shard), protocol=pickle.HIGHEST_PROTOCOL)
-        _part_path(folder, shard).write_bytes(data)
+def write_parts(config: GatewayConfig, count: int, folder: Path, *, at_once: int = 0) -> None:
+    """Write the part of each of ``count`` shards of ``config`` into ``folder``.
+
+    ``at_once``: how many forked children write parts at the same time (0: one per
+    CPU this process may use; 1: no child, in this process).
+
+    Raises:
+        OSError: a part could not be written (each one that failed is named).
+    """
+    at_once = at_once or usable_cpus()
+    shards = [Shard(index, count) for index in range(count)]
+    if at_once < 2 or count < 2 or not hasattr(os, "fork"):
+        for shard in shards:
+            _write_part(config, shard, folder)
+        return
+    failed: list[str] = []
+    # Everything alive now stays in the parent: out of the collector's passes, so that
+    # the children do not copy the pages it would touch.
+    gc.freeze()
+    try:
+        for batch in batches(shards, at_once):
+            children = {_fork_writer(config, shard, folder): shard for shard in batch}
+            for pid, shard in children.items():
+                _, status = os.waitpid(pid, 0)
+                if os.waitstatus_to_exitcode(status) != 0:
+                    failed.append(str(shard))
+    finally:
+        gc.unfreeze()
+    if failed:
+        raise OSError(f"cannot write the part of shard {', '.join(failed)} into {folder}")
+
+
+def _fork_writer(config: GatewayConfig, shard: Shard, folder: Path) -> int:
+    """Fork a child that writes ``shard``'s part and exits (0: written); its pid."""
+    pid = os.fork()
+    if pid:
+        return pid
+    code = 1
+    try:
+        _write_part(config, shard, folder)
+        code = 0
+    except BaseException as exc:  # the parent names the shard; the child says why
+        with contextlib.suppress(OSError):
+            os.write(2, f"obisgate: error: the part of shard {shard}: {exc}\n".encode())
+    finally:
+        os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
+
+
+def _write_part(config: GatewayConfig, shard: Shard, folder: Path) -> None:
+    with paused_gc():  # the whole configuration is alive: a full pass would walk all of it
+        data = pickle.dumps(shard_part(config, shard), protocol=pickle.HIGHEST_PROTOCOL)
+    part_path(folder, shard).write_bytes(data)
+
+
+def batches(shards: list[Shard], size: int) -> Iterator[list[Shard]]:
+    """``shards`` in lists of ``size`` (the last one shorter)."""
+    for start in range(0, len(shards), size):
+        yield shards[start : start + size]
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def read_part(shard: Shard | None) -> GatewayConfig | None:
@@ -52,7 +118,7 @@ def read_part(shard: Shard | None) -> GatewayConfig | None:
     if not folder or shard is None:
         return None
     with paused_gc():  # hundreds of thousands of objects, all kept
-        part = pickle.loads(_part_path(Path(folder), shard).read_bytes())  # noqa: S301 - see above
+        part = pickle.loads(part_path(Path(folder), shard).read_bytes())  # noqa: S301 - see above
     if not isinstance(part, GatewayConfig):
         raise TypeError(f"{folder}: not a configuration part")
     return part
