@@ -29,8 +29,6 @@ in the whole load's order), and where ``os.fork`` is missing.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import pickle
 from collections.abc import Sequence
@@ -44,7 +42,7 @@ from obisgate.gateway.config_shard import Placement, placement
 from obisgate.gateway.outputs.spec import OutputSpec
 from obisgate.gateway.preflight import Readiness, readiness
 from obisgate.gateway.shard import Shard
-from obisgate.gateway.shard_parts import batches, part_path, usable_cpus
+from obisgate.gateway.shard_parts import part_path, run_forked, usable_cpus
 from obisgate.gcpause import paused_gc
 
 __all__ = ["PartsReport", "check_parts", "parts_apply"]
@@ -117,29 +115,23 @@ def check_parts(
     at_once = at_once or usable_cpus()
     with paused_gc():  # once for all the parts
         placed = placement(tables.devices, tables.signals) if count > 1 else None
+    shards = [Shard(i, count) for i in range(count)]
+    crashed = run_forked(
+        shards, at_once, lambda shard: _check_part(tables, specs, shard, placed, folder, db)
+    )
     reports: list[_Report] = []
-    failed: list[str] = []
-    # The rows stay alive in this process: out of the collector's passes, so that the
-    # children do not copy the pages a pass would touch.
-    gc.freeze()
-    try:
-        for batch in batches([Shard(i, count) for i in range(count)], at_once):
-            children = {
-                _fork_checker(tables, specs, shard, placed, folder, db): shard for shard in batch
-            }
-            for pid, shard in children.items():
-                _, status = os.waitpid(pid, 0)
-                report = _report_path(folder, shard)
-                if os.waitstatus_to_exitcode(status) != 0 or not report.exists():
-                    failed.append(str(shard))
-                    continue
-                with paused_gc():
-                    reports.append(pickle.loads(report.read_bytes()))  # noqa: S301 - our child's
-                report.unlink()
-    finally:
-        gc.unfreeze()
+    failed: list[Shard] = []
+    for shard in shards:
+        report = _report_path(folder, shard)
+        if shard in crashed or not report.exists():
+            failed.append(shard)
+            continue
+        with paused_gc():
+            reports.append(pickle.loads(report.read_bytes()))  # noqa: S301 - our child's
+        report.unlink()
     if failed:
-        raise OSError(f"cannot check the part of shard {', '.join(failed)} in {folder}")
+        names = ", ".join(str(shard) for shard in failed)
+        raise OSError(f"cannot check the part of shard {names} in {folder}")
     try:
         return _merged(reports)
     except ConfigFileError:
@@ -166,30 +158,6 @@ def _merged(reports: list[_Report]) -> PartsReport:
         ready.warnings.extend(w for w in report.ready.warnings if w not in ready.warnings)
         ready.outputs.extend(o for o in report.ready.outputs if o not in ready.outputs)
     return PartsReport(tuple(in_file_order(warnings)), ready)
-
-
-def _fork_checker(
-    tables: RawTables,
-    specs: Specs,
-    shard: Shard,
-    placed: Placement | None,
-    folder: Path,
-    db: Path | None,
-) -> int:
-    """Fork a child that checks ``shard``'s part, writes it and its report, and exits
-    (0: reported); its pid."""
-    pid = os.fork()
-    if pid:
-        return pid
-    code = 1
-    try:
-        _check_part(tables, specs, shard, placed, folder, db)
-        code = 0
-    except BaseException as exc:  # the parent names the shard; the child says why
-        with contextlib.suppress(OSError):
-            os.write(2, f"obisgate: error: the part of shard {shard}: {exc}\n".encode())
-    finally:
-        os._exit(code)  # no atexit handlers, no flushing of the parent's buffers
 
 
 def _check_part(

@@ -21,7 +21,7 @@ import contextlib
 import gc
 import os
 import pickle
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from obisgate.gateway.config_models import GatewayConfig
@@ -29,7 +29,15 @@ from obisgate.gateway.config_shard import shard_part
 from obisgate.gateway.shard import Shard
 from obisgate.gcpause import paused_gc
 
-__all__ = ["PARTS_VARIABLE", "batches", "part_path", "read_part", "usable_cpus", "write_parts"]
+__all__ = [
+    "PARTS_VARIABLE",
+    "batches",
+    "part_path",
+    "read_part",
+    "run_forked",
+    "usable_cpus",
+    "write_parts",
+]
 
 #: Environment variable naming the folder that holds the workers' parts.
 PARTS_VARIABLE = "OBISGATE_SHARD_PARTS"
@@ -55,31 +63,42 @@ def write_parts(config: GatewayConfig, count: int, folder: Path, *, at_once: int
         for shard in shards:
             _write_part(config, shard, folder)
         return
-    failed: list[str] = []
-    # Everything alive now stays in the parent: out of the collector's passes, so that
-    # the children do not copy the pages it would touch.
+    failed = run_forked(shards, at_once, lambda shard: _write_part(config, shard, folder))
+    if failed:
+        names = ", ".join(str(shard) for shard in failed)
+        raise OSError(f"cannot write the part of shard {names} into {folder}")
+
+
+def run_forked(shards: Sequence[Shard], at_once: int, work: Callable[[Shard], None]) -> list[Shard]:
+    """Run ``work(shard)`` for each of ``shards`` in a forked child, ``at_once`` children
+    at a time; the shards whose child failed (``work`` raised: the child says why on
+    stderr, naming the shard; or it was killed).
+
+    Meanwhile everything alive in this process is out of the collector's passes, so
+    that the children do not copy the pages a pass would touch.
+    """
+    failed: list[Shard] = []
     gc.freeze()
     try:
-        for batch in batches(shards, at_once):
-            children = {_fork_writer(config, shard, folder): shard for shard in batch}
+        for batch in batches(list(shards), at_once):
+            children = {_fork(work, shard): shard for shard in batch}
             for pid, shard in children.items():
                 _, status = os.waitpid(pid, 0)
                 if os.waitstatus_to_exitcode(status) != 0:
-                    failed.append(str(shard))
+                    failed.append(shard)
     finally:
         gc.unfreeze()
-    if failed:
-        raise OSError(f"cannot write the part of shard {', '.join(failed)} into {folder}")
+    return failed
 
 
-def _fork_writer(config: GatewayConfig, shard: Shard, folder: Path) -> int:
-    """Fork a child that writes ``shard``'s part and exits (0: written); its pid."""
+def _fork(work: Callable[[Shard], None], shard: Shard) -> int:
+    """Fork a child that runs ``work(shard)`` and exits (0: it returned); its pid."""
     pid = os.fork()
     if pid:
         return pid
     code = 1
     try:
-        _write_part(config, shard, folder)
+        work(shard)
         code = 0
     except BaseException as exc:  # the parent names the shard; the child says why
         with contextlib.suppress(OSError):
