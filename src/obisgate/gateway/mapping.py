@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from obisgate import DataSet, Readout, data_access_error
+from obisgate import DataSet, Readout, Value, data_access_error
 from obisgate.gateway.numbers import Converted, convert
 from obisgate.gateway.plan import DevicePlan, SignalPlan
 from obisgate.gateway.quality import Quality
@@ -41,6 +41,11 @@ def extract_value(signal: SignalPlan, dataset: DataSet | None) -> Converted:
         if signal.subvalue is not None:
             where += f" sub-value {signal.subvalue + 1}"
         return Converted(None, Quality.INVALID, signal.unit, "", f"{signal.tag} has no {where}")
+    return _convert(signal, value)
+
+
+def _convert(signal: SignalPlan, value: Value) -> Converted:
+    """``value`` converted as ``signal`` says (:func:`~obisgate.gateway.numbers.convert`)."""
     return convert(
         value,
         signal.number_type,
@@ -71,14 +76,7 @@ def map_readout(plan: DevicePlan, readout: Readout, now: datetime) -> list[Signa
         ):
             # The usual case, as extract_value takes it: a value with text (so no
             # DLMS data-access result) and no sub-value to pick.
-            converted = convert(
-                value,
-                signal.number_type,
-                multiply=signal.multiply,
-                add=signal.add,
-                decimal_comma=signal.decimal_comma,
-                unit=signal.unit,
-            )
+            converted = _convert(signal, value)
         else:
             converted = extract_value(signal, dataset)
         updates.append(
