@@ -28,8 +28,8 @@ __all__ = [
     "SCHEME_NAMES",
     "make_scheme",
     "password_file_is_private",
+    "read_configured_password",
     "read_password_file",
-    "read_section_password",
 ]
 
 SCHEME_NAMES = ("p1", "p2-elster", "none")
@@ -52,28 +52,31 @@ def read_password_file(path: str | os.PathLike[str]) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def read_section_password(
-    section: str, password_env: str | None, password_file: str | os.PathLike[str] | None
+def read_configured_password(
+    label: str, password_env: str | None, password_file: str | os.PathLike[str] | None
 ) -> str | None:
-    """A section's password from the variable named in ``password_env``, else from
-    ``password_file`` (:func:`read_password_file`), else ``None``; read now.
+    """A password from the variable named in ``password_env``, else from ``password_file``
+    (:func:`read_password_file`), else ``None``; read now. One rule for the meters'
+    programming passwords and the sections' (``[mqtt]``, ``[postgres]``) passwords.
+
+    ``label`` starts each message: ``[mqtt]`` for a section, ``device ALIAS:`` for a meter.
 
     Raises:
-        ConfigError: ``[SECTION] the variable named in password_env (NAME) is not set``,
-            or ``[SECTION] password_file PATH: REASON`` (never the value).
+        ConfigError: ``LABEL the variable named in password_env (NAME) is not set``,
+            or ``LABEL password_file PATH: REASON`` (never the value).
     """
     if password_env is not None:
         value = os.environ.get(password_env)
         if value is None:
             raise ConfigError(
-                f"[{section}] the variable named in password_env ({password_env}) is not set"
+                f"{label} the variable named in password_env ({password_env}) is not set"
             )
         return value
     if password_file is not None:
         try:
             return read_password_file(password_file)
         except ConfigError as exc:
-            raise ConfigError(f"[{section}] password_file {password_file}: {exc}") from None
+            raise ConfigError(f"{label} password_file {password_file}: {exc}") from None
     return None
 
 

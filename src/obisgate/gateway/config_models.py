@@ -11,7 +11,6 @@ name (:meth:`GatewayConfig.section`) and a signal its outputs' columns
 from __future__ import annotations
 
 import functools
-import os
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Set
 from functools import cached_property
@@ -30,7 +29,6 @@ from pydantic import (
 
 from obisgate import (
     BccMethod,
-    ConfigError,
     DataSet,
     LineSettings,
     ProtocolMode,
@@ -45,7 +43,7 @@ from obisgate.gateway.processing.deadband import PublishRules
 from obisgate.gateway.processing.derived import OPERATIONS
 from obisgate.gateway.processing.guards import GuardRules
 from obisgate.gateway.units import normalise_unit
-from obisgate.password_config import read_password_file
+from obisgate.password_config import read_configured_password
 
 __all__ = [
     "DEFAULT_HISTORY_FILE",
@@ -592,21 +590,10 @@ class DeviceConfig(BaseModel):
         """
         if self.password is not None:
             return self.password
-        if self.password_env is not None:
-            value = os.environ.get(self.password_env)
-            if value is None:
-                raise ConfigError(
-                    f"device {self.device_alias}: the variable named in password_env is not set"
-                )
-            return SecretStr(value)
-        if self.password_file is not None:
-            try:
-                return SecretStr(read_password_file(self.password_file))
-            except ConfigError as exc:
-                raise ConfigError(
-                    f"device {self.device_alias}: password_file {self.password_file}: {exc}"
-                ) from None
-        return None
+        secret = read_configured_password(
+            f"device {self.device_alias}:", self.password_env, self.password_file
+        )
+        return None if secret is None else SecretStr(secret)
 
 
 #: The fields that make a signal derived.

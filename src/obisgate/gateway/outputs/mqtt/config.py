@@ -29,7 +29,7 @@ from obisgate.gateway.outputs.mqtt.ha_classes import (
 from obisgate.gateway.outputs.mqtt.ha_discovery import infer_classes
 from obisgate.gateway.readings.partitions import MAX_PARTITIONS
 from obisgate.mqtt_url import MqttUrl, parse_mqtt_url, tls_context, tls_problems
-from obisgate.password_config import read_section_password
+from obisgate.password_config import read_configured_password
 
 if TYPE_CHECKING:
     from obisgate.gateway.config_models import SignalConfig
@@ -307,7 +307,7 @@ class MqttConfig(BaseModel):
             ConfigError: the variable is not set or the file cannot be read (the
                 message names the variable, never the value).
         """
-        secret = read_section_password("mqtt", self.password_env, self.password_file)
+        secret = read_configured_password("[mqtt]", self.password_env, self.password_file)
         return None if secret is None else SecretStr(secret)
 
     def start_problems(self, source: Path | None, workers: int | None) -> list[str]:

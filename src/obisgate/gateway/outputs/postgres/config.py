@@ -15,7 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, m
 
 from obisgate.errors import ConfigError
 from obisgate.gateway import config_cells as cells
-from obisgate.password_config import read_section_password
+from obisgate.password_config import read_configured_password
 
 __all__ = ["PostgresConfig", "postgres_dsn"]
 
@@ -127,7 +127,7 @@ class PostgresConfig(BaseModel):
             ConfigError: the variable is not set or the file cannot be read (the
                 message names the variable, never the value).
         """
-        secret = read_section_password("postgres", self.password_env, self.password_file)
+        secret = read_configured_password("[postgres]", self.password_env, self.password_file)
         return None if secret is None else SecretStr(secret)
 
     def start_problems(self, source: Path | None, workers: int | None) -> list[str]:
