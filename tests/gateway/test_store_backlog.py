@@ -16,7 +16,7 @@ from typing import Any
 
 from obisgate.gateway.config import load_config
 from obisgate.gateway.history import HistoryStore
-from obisgate.gateway.outputs.base import STORE_LINGER_S, Fanout
+from obisgate.gateway.outputs.base import STORE_LINGER_S, STORE_RUN, Fanout
 from obisgate.gateway.outputs.context import OutputContext
 from obisgate.gateway.outputs.factory import network_outputs
 from obisgate.gateway.outputs.history.output import HistoryOutput
@@ -144,6 +144,7 @@ class Gated(StubOutput):
         self.gate = asyncio.Event()
         self.holding = asyncio.Event()
         self.values: list[Any] = []
+        self.runs: list[int] = []
 
     async def publish(self, updates: Sequence[SignalUpdate]) -> None:
         await self.publish_many([updates])
@@ -151,6 +152,7 @@ class Gated(StubOutput):
     async def publish_many(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
         self.holding.set()
         await self.gate.wait()
+        self.runs.append(len(batches))
         self.values.extend(b[0].value for b in batches)
 
 
@@ -179,3 +181,20 @@ async def test_beyond_its_backlog_a_store_drops_counted_and_what_waits_is_bounde
     assert store.values == [float(n) for n in range(51)]  # what it kept, in order
     assert fanout.dropped == {"store": 149, "live": 0}
     assert seen == [float(n) for n in range(200)]  # the live output still gets every batch
+
+
+async def test_a_store_that_fell_behind_catches_up_in_runs_of_store_run() -> None:
+    store = Gated()
+    fanout = Fanout([store])
+    await fanout.start()
+    fanout.publish(readout(0))
+    async with asyncio.timeout(10):
+        await store.holding.wait()
+    total = 2 * STORE_RUN + 100
+    for n in range(1, total):
+        fanout.publish(readout(n))
+    store.gate.set()
+    await fanout.aclose()
+    assert store.runs == [1, STORE_RUN, STORE_RUN, 99]  # coalesced, bounded runs
+    assert store.values == [float(n) for n in range(total)]
+    assert fanout.dropped == {"store": 0}
