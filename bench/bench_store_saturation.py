@@ -4,9 +4,9 @@ Two measurements:
 
 * ``convoy``: one store transaction (``HistoryStore.append`` / ``Outbox.append`` of
   ``--rows`` rows) timed on a worker thread, once with the main thread idle and once
-  with it running pure-Python CPU work (as a saturated event loop does). A write that
-  gives up the GIL once per row waits for it again up to the switch interval (5 ms)
-  each time while the main thread is busy.
+  with it running pure-Python CPU work (as a saturated event loop does); the lead it
+  tests: a write that gives up the GIL once per row would wait for it again up to the
+  switch interval (5 ms) each time. (Measured: 3-8x slower, milliseconds, not that.)
 * ``saturated``: readouts (3 logged FLOAT signals + ``_status``, as ``bench_outputs.py``)
   published at ``--rate`` for ``--seconds`` through the real ``Fanout`` (queue size and
   linger as the gateway's) into the history output, the MQTT output (outbox + sender
