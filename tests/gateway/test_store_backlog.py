@@ -198,3 +198,31 @@ async def test_a_store_that_fell_behind_catches_up_in_runs_of_store_run() -> Non
     assert store.runs == [1, STORE_RUN, STORE_RUN, 99]  # coalesced, bounded runs
     assert store.values == [float(n) for n in range(total)]
     assert fanout.dropped == {"store": 0}
+
+
+async def test_a_slow_live_output_behind_a_store_still_drops_beyond_its_queue() -> None:
+    store = Gated()
+    store.gate.set()
+    stuck = asyncio.Event()
+    got: list[Any] = []
+
+    class Slow(StubOutput):
+        name = "live"
+
+        async def publish(self, updates: Sequence[SignalUpdate]) -> None:
+            await stuck.wait()
+            got.append(updates[0].value)
+
+    fanout = Fanout([store, Slow()], queue_size=5)
+    await fanout.start()
+    for n in range(30):  # one at a time: each stored, then released alone
+        fanout.publish(readout(n))
+        async with asyncio.timeout(10):
+            while len(store.values) <= n:  # noqa: ASYNC110 - a turn, not a wait for time
+                await asyncio.sleep(0)
+    queued = fanout._queues[1].qsize()
+    assert queued <= 5 + 1  # its queue_size, and room for the one burst
+    assert fanout.dropped == {"store": 0, "live": 30 - 1 - queued}  # one in its publish
+    stuck.set()
+    await fanout.aclose()
+    assert got == sorted(got) and len(got) == 1 + queued
