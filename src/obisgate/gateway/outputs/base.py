@@ -2,9 +2,14 @@
 
 An output gets every batch of updates (one batch per readout) through its own
 bounded queue and task, so a slow output drops (and counts) batches instead of
-stalling polling. Each destination implements :class:`Output` (every method is
-abstract, so ``mypy --strict`` refuses an output with a missing or misspelt
-one); polling does not change when one is added.
+stalling polling. A durable store's queue is much longer (:data:`STORE_BACKLOG`):
+a store that stalls for a while (a locked file, a slow disk, a saturated event
+loop) coalesces what waits into bigger transactions afterwards instead of losing
+it; only beyond that bound does it drop (and count) batches too.
+
+Each destination implements :class:`Output` (every method is abstract, so
+``mypy --strict`` refuses an output with a missing or misspelt one); polling does
+not change when one is added.
 
 Durable before visible: a batch reaches the outputs that show or serve values
 live only after every durable store has finished with it (:mod:`.release`).
@@ -25,7 +30,9 @@ from obisgate.gateway.updates import SignalUpdate
 
 __all__ = [
     "MAX_BATCHES_AT_ONCE",
+    "STORE_BACKLOG",
     "STORE_LINGER_S",
+    "STORE_RUN",
     "Fanout",
     "Output",
     "PartlyPublished",
@@ -34,8 +41,21 @@ __all__ = [
 
 _LOGGER = logging.getLogger(__name__)
 
-#: Most batches handed to one ``publish_many`` call.
+#: Most batches handed to one ``publish_many`` call of a live output.
 MAX_BATCHES_AT_ONCE = 256
+
+#: Most batches handed to one ``publish_many`` call of a durable store (one
+#: transaction): a store that fell behind catches up in runs this long. Bounded
+#: because the output builds its rows (history records, MQTT payloads) on the event
+#: loop, 0.1-0.3 ms per readout: one run holds the loop for a few tenths of a second
+#: at most, and only while a store catches up.
+STORE_RUN = 1024
+
+#: Most batches a durable store may have waiting (queued, in memory) before the
+#: fan-out drops and counts them: 20 s at 1 000 readouts/s. Memory while it is full:
+#: about 0.2 kB per update (17 MB for readouts of 4 updates, ~0.2 GB of 50). Within
+#: it, nothing is lost to a store that stalls for a while.
+STORE_BACKLOG = 20_000
 
 #: How long the gateway's fan-out lets batches gather for an output that
 #: :attr:`~Output.lingers` (one disk transaction per run instead of one per readout).
@@ -148,19 +168,36 @@ _Item = tuple[Sequence[SignalUpdate], Waiting | None]
 
 
 class _Inbox(asyncio.Queue[_Item | None]):
-    """An output's bounded queue, with :attr:`ready` set when a whole run
-    (:data:`MAX_BATCHES_AT_ONCE`) or the end marker is in it, so that a lingering
-    reader wakes once per run instead of once per batch."""
+    """An output's queue, with :attr:`ready` set when :data:`MAX_BATCHES_AT_ONCE`
+    batches or the end marker are in it, so that a lingering reader wakes once per
+    run instead of once per batch.
 
-    def __init__(self, maxsize: int) -> None:
-        super().__init__(maxsize)
+    Unbounded itself: the fan-out keeps it within the room it allows the output
+    (:meth:`Fanout._offer` drops beyond it, :meth:`room_for` waits for it).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
         self.ready = asyncio.Event()
+        self._taken = asyncio.Event()
 
     def put_nowait(self, item: _Item | None) -> None:
         """As :meth:`asyncio.Queue.put_nowait` (``put`` ends in it too)."""
         super().put_nowait(item)
         if item is None or self.qsize() >= MAX_BATCHES_AT_ONCE - 1:
             self.ready.set()
+
+    def get_nowait(self) -> _Item | None:
+        """As :meth:`asyncio.Queue.get_nowait` (``get`` ends in it too)."""
+        item = super().get_nowait()
+        self._taken.set()
+        return item
+
+    async def room_for(self, room: int) -> None:
+        """Return once fewer than ``room`` items are queued."""
+        while self.qsize() >= room:
+            self._taken.clear()
+            await self._taken.wait()
 
 
 class Fanout:
@@ -175,15 +212,26 @@ class Fanout:
     were published. So a reading any output showed is already in every store, and a
     ``kill -9`` of the gateway cannot lose it; the live outputs see it up to
     ``linger_s`` plus one store transaction later. Without a store, a batch goes to
-    every output at once. A store that hangs holds the live outputs for at most
-    ``queue_size + MAX_BATCHES_AT_ONCE`` batches (:mod:`.release`).
+    every output at once.
+
+    A store that falls behind loses nothing while at most ``store_backlog`` batches
+    wait for it: it writes them in its next transactions, up to :data:`STORE_RUN`
+    batches each (coalesced), and the live outputs wait with it, so that nothing
+    is shown before it is stored. What the stores then release at once counts as
+    one arrival for a live output's ``queue_size`` (a fast live output never drops
+    a burst; a slow one still drops what it cannot take beyond it). Beyond
+    ``store_backlog`` a store drops (and counts) batches, and a store that hangs
+    holds the live outputs for at most ``store_backlog + STORE_RUN`` batches
+    (:mod:`.release`). Polling never waits for any of it.
 
     Backfilled batches go to the outputs that take them (the stores) straight away:
     no live output shows them.
 
     Args:
         outputs: the destinations.
-        queue_size: batches an output may lag behind before batches are dropped.
+        queue_size: batches a live output may lag behind before batches are dropped.
+        store_backlog: batches a durable store may lag behind before batches are
+            dropped (see above).
         linger_s: after the first batch of a run, how long an output that
             :attr:`~Output.lingers` waits for more before it is handed the run
             (0: it gets what is queued at once). A store then writes one
@@ -198,19 +246,27 @@ class Fanout:
     """
 
     def __init__(
-        self, outputs: Sequence[Output], *, queue_size: int = 1000, linger_s: float = 0.0
+        self,
+        outputs: Sequence[Output],
+        *,
+        queue_size: int = 1000,
+        linger_s: float = 0.0,
+        store_backlog: int = STORE_BACKLOG,
     ) -> None:
         self.outputs = list(outputs)
         self.linger_s = linger_s
+        self.queue_size = queue_size
+        self.store_backlog = store_backlog
         self.dropped: dict[str, int] = {o.name: 0 for o in self.outputs}
         #: Outputs whose ``start`` failed, with the reason.
         self.failed: dict[str, str] = {}
         self._failed_at: dict[str, OutputHealth] = {}
-        self._queues = [_Inbox(queue_size) for _ in self.outputs]
+        self._queues = [_Inbox() for _ in self.outputs]
         pairs = list(zip(self.outputs, self._queues, strict=True))
         self._stores = [(o, q) for o, q in pairs if o.durable]
         self._live = [(o, q) for o, q in pairs if not o.durable]
-        self._order = ReleaseOrder(self._show, bound=queue_size + MAX_BATCHES_AT_ONCE)
+        self._order = ReleaseOrder(self._released, bound=store_backlog + STORE_RUN)
+        self._burst = 0  # batches released to the live outputs by the current release
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -274,33 +330,47 @@ class Fanout:
         An empty batch is not queued.
         """
         if not self._stores:
-            self._show(updates, every)
+            self._show(updates, every, self.queue_size)
             return
         waiting = Waiting(updates, every) if self._live else None
         for output, queue in self._stores:
             batch = _batch_for(output, updates, every)
             if not batch or output.name in self.failed:
                 continue
-            if self._offer(output, queue, (batch, waiting)) and waiting is not None:
+            taken = self._offer(output, queue, (batch, waiting), self.store_backlog)
+            if taken and waiting is not None:
                 waiting.stores += 1
         if waiting is not None:
+            self._burst = 0
             self._order.add(waiting)
 
-    def _show(self, updates: Sequence[SignalUpdate], every: Sequence[SignalUpdate] | None) -> None:
-        """Queue a batch for the live outputs (every output when there is no store)."""
+    def _released(
+        self, updates: Sequence[SignalUpdate], every: Sequence[SignalUpdate] | None
+    ) -> None:
+        """Show a batch the stores are done with; a burst released at once (by one
+        ``ReleaseOrder`` call, :attr:`_burst` reset before it) gets room beside
+        ``queue_size`` in the live queues."""
+        self._burst += 1
+        self._show(updates, every, self.queue_size + self._burst)
+
+    def _show(
+        self, updates: Sequence[SignalUpdate], every: Sequence[SignalUpdate] | None, room: int
+    ) -> None:
+        """Queue a batch for the live outputs (every output when there is no store),
+        dropping it for a live output that has ``room`` batches queued already."""
         for output, queue in self._live:
             batch = _batch_for(output, updates, every)
             if not batch or output.name in self.failed:
                 continue
-            self._offer(output, queue, (batch, None))
+            self._offer(output, queue, (batch, None), room)
 
-    def _offer(self, output: Output, queue: _Inbox, item: _Item) -> bool:
-        """Queue ``item`` unless the queue is full (then it is dropped, and counted)."""
-        try:
-            queue.put_nowait(item)
-        except asyncio.QueueFull:
+    def _offer(self, output: Output, queue: _Inbox, item: _Item, room: int) -> bool:
+        """Queue ``item`` unless ``room`` batches wait already (then it is dropped, and
+        counted)."""
+        if queue.qsize() >= room:
             self.dropped[output.name] += 1
             return False
+        queue.put_nowait(item)
         return True
 
     async def publish_backfill(self, batches: Sequence[Sequence[SignalUpdate]]) -> None:
@@ -311,15 +381,18 @@ class Fanout:
         for output, queue in zip(self.outputs, self._queues, strict=True):
             if not output.takes_backfill or output.name in self.failed:
                 continue
+            room = self.store_backlog if output.durable else self.queue_size
             for batch in batches:
-                await queue.put((batch, None))
+                await queue.room_for(room)
+                queue.put_nowait((batch, None))
 
     async def _deliver(self, output: Output, queue: _Inbox) -> None:
         """Publish each batch in order until the end marker (``None``).
 
         Every batch waiting in the queue goes to one ``publish_many`` call (up
-        to :data:`MAX_BATCHES_AT_ONCE`), so an output that fell behind catches
-        up with one disk transaction instead of one per readout; a lone batch
+        to :data:`STORE_RUN` for a store, :data:`MAX_BATCHES_AT_ONCE` for a live
+        output), so an output that fell behind catches up with one disk
+        transaction instead of one per readout; a lone batch
         goes to ``publish``. A store then marks the batches done, whatever
         their outcome, which may release them to the live outputs.
 
@@ -336,9 +409,10 @@ class Fanout:
         lost = 0
         end = False
         linger_s = self.linger_s if output.lingers else 0.0
+        run = STORE_RUN if output.durable else MAX_BATCHES_AT_ONCE
         while not end and (item := await queue.get()) is not None:
             items = [item]
-            end = await _gather(queue, items, linger_s)
+            end = await _gather(queue, items, linger_s, run)
             outcomes: list[Exception | None] = []
             if output.name not in self.failed:
                 outcomes = await _deliver_batches(output, [batch for batch, _ in items])
@@ -346,6 +420,7 @@ class Fanout:
                 for _, waiting in items:
                     if waiting is not None:
                         waiting.stores -= 1
+                self._burst = 0
                 self._order.release()
             for exc in outcomes:
                 if exc is None:
@@ -386,6 +461,7 @@ class Fanout:
                 if i < len(self._tasks):
                     with contextlib.suppress(Exception):
                         await self._tasks[i]
+            self._burst = 0
             self._order.release(everything=True)  # only a crashed delivery task leaves any
         for output in self.outputs:
             try:
@@ -403,21 +479,21 @@ def _batch_for(
     return updates
 
 
-async def _gather(queue: _Inbox, items: list[_Item], linger_s: float) -> bool:
+async def _gather(queue: _Inbox, items: list[_Item], linger_s: float, run: int) -> bool:
     """Add to ``items`` what is queued, and what comes within ``linger_s``, up to
-    :data:`MAX_BATCHES_AT_ONCE`; whether the end marker was taken.
+    ``run`` batches; whether the end marker was taken.
 
-    While lingering it sleeps until the deadline, a whole run or the end marker
-    (:attr:`_Inbox.ready`), not until each batch.
+    While lingering it sleeps until the deadline, the run or the end marker, waking
+    when :attr:`_Inbox.ready` says more came, not at each batch.
     """
     deadline = None
     while True:
-        while len(items) < MAX_BATCHES_AT_ONCE and not queue.empty():
+        while len(items) < run and not queue.empty():
             more = queue.get_nowait()
             if more is None:
                 return True
             items.append(more)
-        if len(items) >= MAX_BATCHES_AT_ONCE or linger_s <= 0:
+        if len(items) >= run or linger_s <= 0:
             return False
         if deadline is None:
             deadline = asyncio.get_running_loop().time() + linger_s

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 from obisgate.errors import ConfigError
+from obisgate.gateway.sqlite_rows import insert_rows
 
 __all__ = ["AckedPrefix", "DropLog", "Outbox", "OutboxMessage", "outbox_path"]
 
@@ -146,9 +147,13 @@ class Outbox:
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(
-                    "INSERT INTO outbox (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
+                # Multi-row statements: a few GIL hand-overs per transaction, not one
+                # per message (see obisgate.gateway.sqlite_rows).
+                insert_rows(
+                    conn,
+                    "INSERT INTO outbox (topic, payload, qos, retain)",
                     [(t, p, q, int(r)) for t, p, q, r in messages],
+                    4,
                 )
                 excess = self.depth + len(messages) - self.max_rows
                 dropped = 0

@@ -10,9 +10,11 @@ oldest first: whatever a live output shows is already in every store that took
 it, so a ``kill -9`` cannot lose a reading that was shown.
 
 A store that hangs, instead of failing, would hold the live outputs for as long:
-at most ``bound`` batches wait (a store's queue and one run in delivery); beyond
+at most ``bound`` batches wait (a store's backlog and one run in delivery); beyond
 that the oldest is released anyway, with a warning when that starts. By then
-that store's queue is full and it is dropping (and counting) batches.
+that store's backlog is full and it is dropping (and counting) batches. A store
+that only stalls for a while (within its backlog) holds the live outputs that
+long and then releases what it stored at once, in order.
 """
 
 from __future__ import annotations
