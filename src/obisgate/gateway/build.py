@@ -71,8 +71,8 @@ def device_plan(
     Devices on the same serial port, or the same TCP / RFC 2217 endpoint, get
     the same ``port_key`` and therefore take turns. ``shared`` (one dict for all
     devices of a configuration) lets equal signal plans and line settings be one
-    object: many devices read the same signals (and devices on one line, its address and
-    ``port_key``). ``options``: the device's
+    object (and the tuple of them: many devices read the same signals), as well as a
+    line's address and ``port_key``. ``options``: the device's
     ``readout_options()`` when already made. ``book``: the recipes (default:
     obisgate's own). ``group_sessions``: its throttle group's ``max_sessions``. Derived
     signals are not read: the processing stage computes them
@@ -83,7 +83,7 @@ def device_plan(
     rules = device_rules(device, book or RecipeBook.packaged(), shared)
     comma = device.decimal_comma
     enabled = [s for s in signals if s.enable and not s.derived]
-    plans = tuple(_signal_plan(s, comma, shared) for s in enabled)
+    plans = _shared(tuple(_signal_plan(s, comma, shared) for s in enabled), shared)
     if options is None:
         options = device.readout_options()
     dlms = None
