@@ -244,3 +244,23 @@ settings = { list_requests = "/2: 1.8.0 2.8.0", register_reads = true }
     )
     (plan,) = plans_from_config(config)  # type: ignore[arg-type]
     assert plan.lists == (ListRequest("/3", frozenset({"C.1.0"})),)
+
+
+def test_meters_share_their_line_strings_and_equal_signal_plans(tmp_path: Path) -> None:
+    # Memory at 50 000 meters: one string per line, not two per meter; one tuple of
+    # signal plans for meters that read the same signals.
+    path = tmp_path / "bus.toml"
+    path.write_text(
+        "".join(
+            f'[[devices]]\ndevice_alias = "m{i}"\nip = "10.0.0.{1 + i // 2}"\nport = 4001\n'
+            f'serialnumber = "{100 + i}"\n[[signals]]\ndevice_alias = "m{i}"\n'
+            'signal_alias = "energy"\ntag_job_todo = "1.8.0"\nnumber_type = "FLOAT"\n'
+            for i in range(4)
+        ),
+        encoding="utf-8",
+    )
+    m0, m1, m2, m3 = plans_from_config(load_config(path))
+    assert (m0.url, m0.port_key, m2.url) == ("tcp://10.0.0.1:4001",) * 2 + ("tcp://10.0.0.2:4001",)
+    assert m0.url is m0.port_key is m1.url is m1.port_key
+    assert m2.port_key is m3.port_key and m2.port_key is not m0.port_key
+    assert len(m0.signals) == 1 and m0.signals is m1.signals is m3.signals

@@ -273,3 +273,16 @@ def test_reading_a_foreign_database_changes_nothing(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
     finally:
         conn.close()
+
+
+def test_series_created_together_get_ids_in_device_and_signal_order(
+    store: HistoryStore, tmp_path: Path
+) -> None:
+    # One batch creates many series: ids follow (device, signal), not the set's hash
+    # order, so a device's signals (and neighbouring devices) share index pages.
+    keys = [(f"m{d:03}", s) for d in range(200) for s in ("voltage", "energy", "power")]
+    store.append(HistoryRecord(device, signal, T0, 1.0) for device, signal in reversed(keys))
+    store.close()
+    with sqlite3.connect(tmp_path / "h.sqlite") as conn:
+        by_id = conn.execute("SELECT device, signal FROM series ORDER BY id").fetchall()
+    assert by_id == sorted(keys)

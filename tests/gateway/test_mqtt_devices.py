@@ -142,3 +142,42 @@ def test_the_serial_in_the_readout_keys_the_device(tmp_path: Path) -> None:
     assert devices.learn(ok) is True  # another meter on that line: announced anew
     assert devices.discovery("m1").identity == "LGZ_4712"
     assert devices.discovery("m1").signals[0].numeric is True
+
+
+def two_devices(tmp_path: Path, *, discovery: bool) -> DeviceTracker:
+    path = tmp_path / "two.toml"
+    path.write_text(
+        "".join(
+            f'[[devices]]\ndevice_alias = "{alias}"\nip = "127.0.0.1"\nport = {port}\n'
+            f'[[signals]]\ndevice_alias = "{alias}"\nsignal_alias = "energy"\n'
+            'tag_job_todo = "1.8.0"\nnumber_type = "FLOAT"\n'
+            for alias, port in (("a", 1), ("b", 2))
+        ),
+        encoding="utf-8",
+    )
+    return DeviceTracker(load_config(path), discovery=discovery)
+
+
+def test_devices_configured_alike_share_their_discovery_signals(tmp_path: Path) -> None:
+    # Memory at 50 000 devices: one tuple of signals for all, not one per device.
+    devices = two_devices(tmp_path, discovery=True)
+    a, b = devices._devices["a"], devices._devices["b"]
+    assert a.static.signals is b.static.signals
+    assert a.decreasing is b.decreasing
+    assert (a.static.alias, b.static.alias) == ("a", "b")
+    described = devices.discovery("b")
+    assert (described.alias, [s.alias for s in described.signals]) == ("b", ["energy"])
+
+
+def test_without_discovery_nothing_is_kept_per_device_but_availability(tmp_path: Path) -> None:
+    devices = two_devices(tmp_path, discovery=False)
+    assert devices._devices == {}
+    ok = [
+        SignalUpdate("a", "energy", 1.0, "kWh", T, Quality.VALID),
+        SignalUpdate("a", STATUS_SIGNAL, "ok", None, T, Quality.VALID, "/LGZ5ZMD310"),
+    ]
+    assert devices.learn(ok) is True
+    assert (devices.availability, devices.dirty_availability) == ({"a": b"online"}, {"a"})
+    assert devices.learn(ok) is False
+    devices.announce_all()
+    assert devices.to_announce == set()

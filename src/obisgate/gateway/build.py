@@ -71,7 +71,8 @@ def device_plan(
     Devices on the same serial port, or the same TCP / RFC 2217 endpoint, get
     the same ``port_key`` and therefore take turns. ``shared`` (one dict for all
     devices of a configuration) lets equal signal plans and line settings be one
-    object: many devices read the same signals. ``options``: the device's
+    object (and the tuple of them: many devices read the same signals), as well as a
+    line's address and ``port_key``. ``options``: the device's
     ``readout_options()`` when already made. ``book``: the recipes (default:
     obisgate's own). ``group_sessions``: its throttle group's ``max_sessions``. Derived
     signals are not read: the processing stage computes them
@@ -82,7 +83,7 @@ def device_plan(
     rules = device_rules(device, book or RecipeBook.packaged(), shared)
     comma = device.decimal_comma
     enabled = [s for s in signals if s.enable and not s.derived]
-    plans = tuple(_signal_plan(s, comma, shared) for s in enabled)
+    plans = _shared(tuple(_signal_plan(s, comma, shared) for s in enabled), shared)
     if options is None:
         options = device.readout_options()
     dlms = None
@@ -130,8 +131,9 @@ def device_plan(
     scan_s = device.scan_rate_ms / 1000
     return DevicePlan(
         alias=device.device_alias,
-        url=device.url_or_port,
-        port_key=device.port_key,
+        # One string per line, not two per device (``tcp://ip:port`` is both).
+        url=_shared(device.url_or_port, shared),
+        port_key=_shared(device.port_key, shared),
         line=_shared(device.line_settings(), shared),
         options=options,
         scan_rate_s=scan_s,

@@ -493,10 +493,21 @@ class HistoryStore:
             return written
 
     def _series_ids(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The id of every ``(device, signal)`` in ``keys`` (and of those cached before),
+        creating the missing series.
+
+        New series get their ids in ``(device, signal)`` order, not in the set's (hash)
+        order: a device's signals, and devices whose aliases sort together, get adjacent
+        ids, so the newest rows of series written together share leaf pages of the
+        ``(series, ts)`` index. In hash order, 150 000 series created at once (a first
+        scan in one batch, a bulk import) scattered each readout's rows over the whole
+        index: a commit of 100 readouts dirtied ~290 pages instead of ~50 (a third of
+        the history's CPU at 50 000 devices).
+        """
         cache = self._series
         # Only the batch's keys are looked up: ``keys - cache.keys()`` copied the whole
         # cache into a set on every write (14 ms per append at 50 000 devices).
-        new = [k for k in keys if k not in cache]
+        new = sorted(k for k in keys if k not in cache)
         if not new:
             return cache
         # A first scan creates thousands of series: a few statements per chunk, not two
