@@ -178,8 +178,8 @@ def _check_part(
             ready = readiness(config, db=db, workers=shard.count, specs=specs, shard=shard)
             report = _Report((), config.warnings, ready, bool(config.enabled_devices))
             part = config.restricted({device.device_alias for device in config.devices})
-            data = pickle.dumps(part, protocol=pickle.HIGHEST_PROTOCOL)
-            part_path(folder, shard).write_bytes(data)
+            with part_path(folder, shard).open("wb") as file:  # streamed: no copy in memory
+                pickle.dump(part, file, protocol=pickle.HIGHEST_PROTOCOL)
         _report_path(folder, shard).write_bytes(pickle.dumps(report))
 
 

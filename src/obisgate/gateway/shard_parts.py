@@ -108,9 +108,10 @@ def _fork(work: Callable[[Shard], None], shard: Shard) -> int:
 
 
 def _write_part(config: GatewayConfig, shard: Shard, folder: Path) -> None:
-    with paused_gc():  # the whole configuration is alive: a full pass would walk all of it
-        data = pickle.dumps(shard_part(config, shard), protocol=pickle.HIGHEST_PROTOCOL)
-    part_path(folder, shard).write_bytes(data)
+    # paused: the whole configuration is alive, a full pass would walk all of it;
+    # streamed into the file: no copy of the pickle in memory
+    with paused_gc(), part_path(folder, shard).open("wb") as file:
+        pickle.dump(shard_part(config, shard), file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def batches(shards: list[Shard], size: int) -> Iterator[list[Shard]]:
