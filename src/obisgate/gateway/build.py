@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from obisgate import (
     ConfigError,
@@ -21,6 +21,7 @@ from obisgate import (
 )
 from obisgate.gateway.backfill.times import meter_zone
 from obisgate.gateway.config import DeviceConfig, GatewayConfig, SignalConfig
+from obisgate.gateway.interning import shared_equal
 from obisgate.gateway.plan import (
     DevicePlan,
     DlmsPlan,
@@ -33,8 +34,6 @@ from obisgate.gateway.schedule import phase_of
 from obisgate.gcpause import paused_gc
 
 __all__ = ["device_plan", "device_rules", "dlms_tag", "plans_from_config"]
-
-T = TypeVar("T")
 
 
 def device_rules(
@@ -83,7 +82,7 @@ def device_plan(
     rules = device_rules(device, book or RecipeBook.packaged(), shared)
     comma = device.decimal_comma
     enabled = [s for s in signals if s.enable and not s.derived]
-    plans = _shared(tuple(_signal_plan(s, comma, shared) for s in enabled), shared)
+    plans = shared_equal(tuple(_signal_plan(s, comma, shared) for s in enabled), shared)
     if options is None:
         options = device.readout_options()
     dlms = None
@@ -126,15 +125,16 @@ def device_plan(
     if not any(s.by_command for s in plans):
         programming = None  # the profile and register reads sign on by themselves
     lists = tuple(
-        _shared(ListRequest(start, frozenset(tags)), shared) for start, tags in device.list_requests
+        shared_equal(ListRequest(start, frozenset(tags)), shared)
+        for start, tags in device.list_requests
     )
     scan_s = device.scan_rate_ms / 1000
     return DevicePlan(
         alias=device.device_alias,
         # One string per line, not two per device (``tcp://ip:port`` is both).
-        url=_shared(device.url_or_port, shared),
-        port_key=_shared(device.port_key, shared),
-        line=_shared(device.line_settings(), shared),
+        url=shared_equal(device.url_or_port, shared),
+        port_key=shared_equal(device.port_key, shared),
+        line=shared_equal(device.line_settings(), shared),
         options=options,
         scan_rate_s=scan_s,
         poll_delay_s=device.poll_delay_ms / 1000,
@@ -232,11 +232,6 @@ def _signal_plan(
     if plan is None:
         plan = shared[key] = signal.plan(decimal_comma=decimal_comma)
     return plan
-
-
-def _shared(value: T, shared: dict[object, Any]) -> T:
-    """An equal object made earlier, else ``value`` (kept for later)."""
-    return shared.setdefault(value, value)  # type: ignore[no-any-return]
 
 
 def _scheme(device: DeviceConfig) -> PasswordScheme:

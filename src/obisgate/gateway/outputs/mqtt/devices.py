@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from obisgate.gateway.interning import shared_equal
 from obisgate.gateway.numbers import SCALED_TYPES
 from obisgate.gateway.outputs.mqtt.config import MqttColumns
 from obisgate.gateway.outputs.mqtt.ha_discovery import (
@@ -33,8 +34,6 @@ if TYPE_CHECKING:
     from obisgate.gateway.config_models import GatewayConfig
 
 __all__ = ["DeviceTracker"]
-
-T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -80,7 +79,7 @@ class DeviceTracker:
         for device in config.enabled_devices:
             configured = config.signals_for(device.device_alias)
             signals = tuple(
-                _one(
+                shared_equal(
                     DiscoverySignal(
                         s.signal_alias,
                         s.signal_name,
@@ -100,10 +99,10 @@ class DeviceTracker:
                 device.serialnumber,
                 None,
                 device.meter_model,
-                _one(signals, shared),
+                shared_equal(signals, shared),
             )
             decreasing = frozenset(s.signal_alias for s in configured if s.may_decrease)
-            self._devices[device.device_alias] = _Device(static, _one(decreasing, shared))
+            self._devices[device.device_alias] = _Device(static, shared_equal(decreasing, shared))
 
     def learn(self, updates: Sequence[SignalUpdate]) -> bool:
         """Take in one readout's batch; ``True`` when something is now due to be published."""
@@ -175,11 +174,6 @@ class DeviceTracker:
             signals,
             device.serial,
         )
-
-
-def _one(value: T, shared: dict[object, Any]) -> T:
-    """``value``, or the equal one seen before (kept once for every device)."""
-    return shared.setdefault(value, value)  # type: ignore[no-any-return]
 
 
 def _state_class(signal: DiscoverySignal, unit: str | None, decreasing: bool) -> str | None:
