@@ -194,40 +194,39 @@ class TcpTransport(Transport):
             raise ConnectionLostError(f"connection to {self.url} lost: {reason}")
 
     async def read(self) -> bytes:
-        pipe = self._pipe
-        data = pipe.take()
-        while not data:
-            self._raise_if_ended()
-            pipe.waiter = pipe.loop.create_future()
-            try:
-                await pipe.waiter
-            finally:
-                pipe.waiter = None
-            data = pipe.take()
-        return data
+        return await self._next(None)
 
     async def read_within(self, timeout_s: float) -> bytes | None:
         """:meth:`read` with the connection's one reusable timer as the deadline, instead
         of an ``asyncio.timeout`` (its own timer, and a cancellation) per read."""
+        return await self._next(timeout_s) or None
+
+    async def _next(self, timeout_s: float | None) -> bytes:
+        """The bytes received next; ``b""`` when ``timeout_s`` (``None``: no deadline)
+        passed first.
+
+        Raises:
+            ConnectionLostError: end of stream or a lost connection.
+        """
         pipe = self._pipe
         data = pipe.take()
-        if data:
-            return data
-        loop = pipe.loop
-        deadline = loop.time() + timeout_s
+        deadline: float | None = None
         while not data:
             self._raise_if_ended()
-            waiter: asyncio.Future[bool] = loop.create_future()
+            waiter: asyncio.Future[bool] = pipe.loop.create_future()
             pipe.waiter = waiter
-            pipe.arm(deadline)
+            if timeout_s is not None:
+                if deadline is None:  # from the first wait on: data already there costs none
+                    deadline = pipe.loop.time() + timeout_s
+                pipe.arm(deadline)
             try:
                 timed_out = await waiter
             finally:
                 pipe.waiter = None
                 pipe.deadline = None
             data = pipe.take()
-            if timed_out and not data:
-                return None
+            if timed_out:
+                return data
         return data
 
     def _raise_if_ended(self) -> None:
