@@ -330,6 +330,14 @@ def _integer(value: Any) -> int:
     return value
 
 
+def _number(value: Any, why: str) -> float:
+    """``value`` when it is an integer or a float (not a bool), as JSON gave it; else
+    ``TypeError(why)``."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError(why)
+    return value
+
+
 #: Every quality by its bits (a Flag built from an int is slow; there are few).
 _QUALITIES = {q.value: q for q in (Quality(bits) for bits in range(1 << len(Quality)))}
 
@@ -355,9 +363,10 @@ def _update(item: Any) -> SignalUpdate:
 
 
 def _health(obj: Mapping[str, Any]) -> OutputHealth:
-    counters = {str(k): v for k, v in dict(obj.get("counters") or {}).items()}
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in counters.values()):
-        raise TypeError("counters are numbers")
+    counters = {
+        str(k): _number(v, "counters are numbers")
+        for k, v in dict(obj.get("counters") or {}).items()
+    }
     return OutputHealth(
         state=OutputState(obj["state"]),
         since=dt.datetime.fromisoformat(_text(obj["since"])),
@@ -368,10 +377,7 @@ def _health(obj: Mapping[str, Any]) -> OutputHealth:
 
 
 def _counters(obj: Any) -> dict[str, float]:
-    found = {_text(k): v for k, v in dict(obj).items()}
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in found.values()):
-        raise TypeError("device counters are numbers")
-    return found
+    return {_text(k): _number(v, "device counters are numbers") for k, v in dict(obj).items()}
 
 
 def _hello(body: Any) -> Hello:
@@ -401,14 +407,12 @@ def _stats(body: Any) -> Stats:
 
 def _decoded_stats(item: Any) -> ReadStats:
     scheduled, succeeded, missed, priority, lateness, histogram = item
-    if type(lateness) is not float and type(lateness) is not int:
-        raise TypeError("a lateness sum is a number")
     return ReadStats.restored(
         _integer(scheduled),
         _integer(succeeded),
         _integer(missed),
         _integer(priority),
-        float(lateness),
+        float(_number(lateness, "a lateness sum is a number")),
         # array("I") itself refuses what is no unsigned integer (TypeError, OverflowError).
         None if histogram is None else _list(histogram),
     )
@@ -422,15 +426,13 @@ def _list(value: Any) -> list[Any]:
 
 def _group(item: Any) -> tuple[ReadStats, int | None, int, int, int, float, int]:
     stats, limit, sessions, waiting, waited, wait_s, peak = item
-    if type(wait_s) is not float and type(wait_s) is not int:
-        raise TypeError("a wait is a number of seconds")
     return (
         _decoded_stats(stats),
         None if limit is None else _integer(limit),
         _integer(sessions),
         _integer(waiting),
         _integer(waited),
-        float(wait_s),
+        float(_number(wait_s, "a wait is a number of seconds")),
         _integer(peak),
     )
 
