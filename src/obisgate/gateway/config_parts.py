@@ -42,7 +42,7 @@ from obisgate.gateway.config_shard import Placement, placement
 from obisgate.gateway.outputs.spec import OutputSpec
 from obisgate.gateway.preflight import Readiness, readiness
 from obisgate.gateway.shard import Shard
-from obisgate.gateway.shard_parts import part_path, run_forked, usable_cpus
+from obisgate.gateway.shard_parts import part_path, run_forked, usable_cpus, write_part
 from obisgate.gcpause import paused_gc
 
 __all__ = ["PartsReport", "check_parts", "parts_apply"]
@@ -178,8 +178,7 @@ def _check_part(
             ready = readiness(config, db=db, workers=shard.count, specs=specs, shard=shard)
             report = _Report((), config.warnings, ready, bool(config.enabled_devices))
             part = config.restricted({device.device_alias for device in config.devices})
-            with part_path(folder, shard).open("wb") as file:  # streamed: no copy in memory
-                pickle.dump(part, file, protocol=pickle.HIGHEST_PROTOCOL)
+            write_part(part, folder, shard)
         _report_path(folder, shard).write_bytes(pickle.dumps(report))
 
 

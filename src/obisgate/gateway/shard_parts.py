@@ -36,6 +36,7 @@ __all__ = [
     "read_part",
     "run_forked",
     "usable_cpus",
+    "write_part",
     "write_parts",
 ]
 
@@ -108,10 +109,19 @@ def _fork(work: Callable[[Shard], None], shard: Shard) -> int:
 
 
 def _write_part(config: GatewayConfig, shard: Shard, folder: Path) -> None:
-    # paused: the whole configuration is alive, a full pass would walk all of it;
-    # streamed into the file: no copy of the pickle in memory
-    with paused_gc(), part_path(folder, shard).open("wb") as file:
-        pickle.dump(shard_part(config, shard), file, protocol=pickle.HIGHEST_PROTOCOL)
+    with paused_gc():  # the whole configuration is alive: a full pass would walk all of it
+        write_part(shard_part(config, shard), folder, shard)
+
+
+def write_part(part: GatewayConfig, folder: Path, shard: Shard) -> None:
+    """Write ``part`` as ``shard``'s part into ``folder`` (what :func:`read_part` reads),
+    streamed into the file: no copy of the whole pickle in memory.
+
+    Raises:
+        OSError: it cannot be written.
+    """
+    with part_path(folder, shard).open("wb") as file:
+        pickle.dump(part, file, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def batches(shards: list[Shard], size: int) -> Iterator[list[Shard]]:
