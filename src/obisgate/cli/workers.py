@@ -133,7 +133,7 @@ def run_workers(
             show_warnings(report.warnings)
             refuse(report.ready)
             servers: list[Output] = []
-            owners = Owners({}, frozenset())
+            owners = None  # no servers: no API to ask for a read
         else:
             try:
                 with paused_gc():
@@ -149,7 +149,7 @@ def run_workers(
             except OSError as exc:
                 fail(str(exc), 1)
             servers = _servers(config, context, db)
-            owners = device_owners(config, count) if servers else Owners({}, frozenset())
+            owners = device_owners(config, count) if servers else None
             del config  # the servers hold what they need of it
         _LOGGER.info("starting %d workers", count)
         run_async(lambda: supervise(commands, servers, context, folder, owners))
