@@ -146,7 +146,10 @@ async def test_the_gateway_started_later_yields_a_shared_client_id(tmp_path: Pat
     # After the second gave up, no more take-overs: the availability did not flap again.
     later = [m for m in sub.messages[ended:] if m.topic == "og/gateway/gw1/availability"]
     assert [m.payload for m in later][:-1] == [b"online"] * (len(later) - 1)  # ends offline
-    assert len(sub.on("og/gateway/gw1/availability")) < 15
+    # How many take-overs it took before the second one yielded depends on how the two
+    # processes are scheduled (each reconnects within half a second, and one must see its
+    # own record come back before it can tell a live rival): no bound on that count here.
+    # Endless flapping fails above, at the deadline of "the second gateway sees the first".
 
 
 async def test_default_client_ids_never_collide(tmp_path: Path) -> None:
